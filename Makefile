@@ -1,0 +1,105 @@
+# Vigil build.
+#
+#   make            optimised build of every program into build/
+#   make test       debug build under ASan + UBSan into build/test/, then the
+#                   unit (Criterion), integration and end-to-end tests
+#   make run        a local PostgreSQL under var/, a dev CA, and the server
+#   make deps       install the Debian packages the project needs
+#
+# One object directory per mode, so a test build never mixes with a release
+# build. Sources are found by directory; a new .c file needs no Makefile edit.
+
+MODE  ?= release
+BUILD ?= build
+
+ifeq ($(MODE),test)
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+  OPT := -O2 -g
+endif
+
+CC      ?= cc
+PKGS    := openssl libpq jansson
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-missing-field-initializers
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) -I. \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS := $(filter -fsanitize=%,$(OPT))
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CA_SRC       := $(wildcard cert-authority/*.c)
+DB_SRC       := $(wildcard db/*.c) $(BUILD)/gen/db_migrations.c
+VIGILCTL_SRC := $(wildcard tools/vigilctl/*.c)
+UNIT_SRC     := $(wildcard tests/unit/*/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
+
+PROGRAMS := $(BUILD)/vigilctl
+
+.PHONY: all programs test unit integration run deps clean format
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory programs
+
+programs: $(PROGRAMS)
+
+$(BUILD)/libvigilca.a: $(call obj,$(CA_SRC))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libvigildb.a: $(call obj,$(DB_SRC))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/vigilctl: $(call obj,$(VIGILCTL_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+# The migrations are compiled into the programs so that `vigilctl db migrate`
+# needs nothing but the binary.
+$(BUILD)/gen/db_migrations.c: db/embed-migrations.sh $(wildcard db/migrations/*.sql)
+	@mkdir -p $(@D)
+	sh db/embed-migrations.sh db/migrations > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- tests ----
+
+TEST_BUILD := build/test
+
+test: deps
+	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) programs $(TEST_BUILD)/unit-tests
+	@VIGIL_BUILD=$(TEST_BUILD) sh tests/run.sh
+
+unit: deps
+	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) $(TEST_BUILD)/unit-tests
+	@VIGIL_BUILD=$(TEST_BUILD) sh tests/run.sh unit
+
+integration: deps
+	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) programs
+	@VIGIL_BUILD=$(TEST_BUILD) sh tests/run.sh integration
+
+# ---- operating ----
+
+run: all
+	@sh tools/dev/run.sh
+
+deps:
+	@sh tools/dev/deps.sh
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

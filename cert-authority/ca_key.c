@@ -1,0 +1,197 @@
+/*
+ * ca_key.c - key generation, the key-strength policy, and private keys on
+ * disk.
+ *
+ * Private keys are written 0600 through a temporary file that is linked into
+ * place, so a crash never leaves half a key and an existing key is never
+ * replaced. When a passphrase is given the key is stored as encrypted PKCS#8
+ * (AES-256-CBC, PBKDF2). OpenSSL never prompts on a terminal: a missing
+ * passphrase is an error the operator can act on.
+ */
+#include "cert-authority/ca.h"
+#include "cert-authority/ca_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+static const char *const key_type_names[] = {
+    [CA_KEY_P256] = "p256", [CA_KEY_P384] = "p384", [CA_KEY_ED25519] = "ed25519"};
+
+int ca_key_type_parse(const char *name, ca_key_type *out)
+{
+    for (int i = 0; i <= CA_KEY_ED25519; i++) {
+        if (name && strcmp(name, key_type_names[i]) == 0) {
+            *out = (ca_key_type)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *ca_key_type_name(ca_key_type type)
+{
+    return type <= CA_KEY_ED25519 ? key_type_names[type] : "unknown";
+}
+
+EVP_PKEY *ca_key_generate(ca_key_type type, ca_error *err)
+{
+    EVP_PKEY *key = NULL;
+    switch (type) {
+    case CA_KEY_P256: key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); break;
+    case CA_KEY_P384: key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"); break;
+    case CA_KEY_ED25519: key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
+    }
+    if (!key)
+        ca_fail(err, CA_ERR_CRYPTO, "key generation failed");
+    return key;
+}
+
+int ca_key_check_strength(EVP_PKEY *key, ca_error *err)
+{
+    char curve[64] = "";
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+        if (EVP_PKEY_get_bits(key) < 2048)
+            return ca_fail(err, CA_ERR_INVALID,
+                           "RSA key of %d bits refused: at least 2048 bits are required "
+                           "(EC P-256 is recommended)", EVP_PKEY_get_bits(key));
+        return 0;
+    case EVP_PKEY_ED25519:
+        return 0;
+    case EVP_PKEY_EC:
+        if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve,
+                                            sizeof(curve), NULL))
+            return ca_fail(err, CA_ERR_INVALID, "EC key with explicit or unknown curve refused");
+        if (strcmp(curve, "prime256v1") == 0 || strcmp(curve, "P-256") == 0 ||
+            strcmp(curve, "secp384r1") == 0 || strcmp(curve, "P-384") == 0)
+            return 0;
+        return ca_fail(err, CA_ERR_INVALID,
+                       "EC curve %s refused: use P-256, P-384 or Ed25519", curve);
+    default:
+        return ca_fail(err, CA_ERR_INVALID, "key type %s refused: use EC P-256, P-384, "
+                       "Ed25519 or RSA of at least 2048 bits",
+                       OBJ_nid2sn(EVP_PKEY_get_base_id(key)));
+    }
+}
+
+struct key_out {
+    EVP_PKEY *key;
+    const char *passphrase;
+};
+
+static int emit_key(BIO *bio, void *arg)
+{
+    struct key_out *k = arg;
+    if (k->passphrase)
+        return PEM_write_bio_PKCS8PrivateKey(bio, k->key, EVP_aes_256_cbc(), k->passphrase,
+                                             (int)strlen(k->passphrase), NULL, NULL);
+    return PEM_write_bio_PKCS8PrivateKey(bio, k->key, NULL, NULL, 0, NULL, NULL);
+}
+
+int ca_key_write(const char *path, EVP_PKEY *key, const char *passphrase, ca_error *err)
+{
+    struct key_out k = {key, passphrase};
+    return ca_file_write_new(path, 0600, emit_key, &k, err);
+}
+
+/* OpenSSL asks for the passphrase through this; with none we refuse rather
+ * than let it prompt on the terminal. */
+static int passphrase_cb(char *buf, int size, int rwflag, void *u)
+{
+    (void)rwflag;
+    const char *pass = u;
+    if (!pass)
+        return -1;
+    size_t len = strlen(pass);
+    if (len > (size_t)size)
+        return -1;
+    memcpy(buf, pass, len);
+    return (int)len;
+}
+
+static int file_is_encrypted_pem(const char *path)
+{
+    char line[128];
+    int encrypted = 0;
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (strstr(line, "ENCRYPTED"))
+            encrypted = 1;
+    if (f)
+        fclose(f);
+    return encrypted;
+}
+
+EVP_PKEY *ca_key_read(const char *path, const char *passphrase, ca_error *err)
+{
+    EVP_PKEY *key = NULL;
+    BIO *bio = BIO_new_file(path, "r");
+    if (!bio) {
+        ca_fail(err, errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_IO, "cannot read %s: %s", path,
+                strerror(errno));
+        return NULL;
+    }
+    key = PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, (void *)passphrase);
+    BIO_free(bio);
+    ERR_clear_error();
+    if (key)
+        return key;
+    if (file_is_encrypted_pem(path))
+        ca_fail(err, CA_ERR_PASSPHRASE,
+                passphrase ? "wrong passphrase for %s"
+                           : "%s is encrypted: give its passphrase with --passphrase-file, "
+                             "--passphrase-env or VIGIL_CA_PASSPHRASE",
+                path);
+    else
+        ca_fail(err, CA_ERR_INVALID, "%s does not hold a PEM private key", path);
+    return NULL;
+}
+
+char *ca_passphrase_load(const char *file, const char *env, ca_error *err)
+{
+    char buf[1024];
+    const char *value = NULL;
+    if (env) {
+        value = getenv(env);
+        if (!value || !*value) {
+            ca_fail(err, CA_ERR_PASSPHRASE, "environment variable %s is not set or empty", env);
+            return NULL;
+        }
+    } else {
+        FILE *f = fopen(file, "r");
+        if (!f) {
+            ca_fail(err, CA_ERR_PASSPHRASE, "cannot read passphrase file %s: %s", file,
+                    strerror(errno));
+            return NULL;
+        }
+        value = fgets(buf, sizeof(buf), f);
+        fclose(f);
+        if (value)
+            buf[strcspn(buf, "\r\n")] = '\0';
+        if (!value || !buf[0]) {
+            OPENSSL_cleanse(buf, sizeof(buf));
+            ca_fail(err, CA_ERR_PASSPHRASE, "passphrase file %s is empty", file);
+            return NULL;
+        }
+    }
+    char *copy = strdup(value);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (!copy)
+        ca_fail(err, CA_ERR_IO, "out of memory");
+    return copy;
+}
+
+void ca_passphrase_free(char *pass)
+{
+    if (pass) {
+        OPENSSL_cleanse(pass, strlen(pass));
+        free(pass);
+    }
+}

@@ -1,0 +1,179 @@
+/*
+ * db_registry.c - the device registry as vigilctl sees it: devices and the
+ * certificates the CA issued to them.
+ *
+ * Writers lock the device row first (db_device_lock) so that two enrollments
+ * of one id cannot both see "no active certificate". Revocations notify the
+ * channel vigil_registry; NOTIFY is transactional, so vigild nodes hear of a
+ * revocation exactly when it commits.
+ */
+#include "db/db.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* RFC 3339 UTC text for a timestamptz column. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+static int exec_command(PGconn *conn, const char *sql, int n, const char *const *params,
+                        db_error *err)
+{
+    PGresult *res = db_query(conn, sql, n, params, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int db_device_lock(PGconn *conn, const char *device_id, const char *device_class,
+                   db_device_state *out, db_error *err)
+{
+    const char *params[] = {device_id, device_class};
+    PGresult *res = NULL;
+    memset(out, 0, sizeof(*out));
+
+    res = db_query(conn,
+                   "INSERT INTO devices (id, device_class) VALUES ($1, coalesce($2, 'default'))"
+                   " ON CONFLICT (id) DO NOTHING RETURNING 1",
+                   2, params, err);
+    if (!res)
+        return -1;
+    out->created = PQntuples(res) == 1;
+    PQclear(res);
+
+    res = db_query(conn,
+                   "SELECT status, device_class,"
+                   " (SELECT count(*) FROM certificates c WHERE c.device_id = d.id"
+                   "   AND c.status = 'active' AND c.not_after > now())"
+                   " FROM devices d WHERE id = $1 FOR UPDATE",
+                   1, params, err);
+    if (!res)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        snprintf(err->msg, sizeof(err->msg), "device %s vanished while being locked", device_id);
+        return -1;
+    }
+    snprintf(out->status, sizeof(out->status), "%s", PQgetvalue(res, 0, 0));
+    snprintf(out->device_class, sizeof(out->device_class), "%s", PQgetvalue(res, 0, 1));
+    out->active_certs = atoi(PQgetvalue(res, 0, 2));
+    PQclear(res);
+
+    if (device_class && !out->created && strcmp(device_class, out->device_class) != 0) {
+        if (exec_command(conn,
+                         "UPDATE devices SET device_class = $2, updated_at = now() WHERE id = $1",
+                         2, params, err) < 0)
+            return -1;
+        snprintf(out->device_class, sizeof(out->device_class), "%s", device_class);
+    }
+    return 0;
+}
+
+int db_cert_insert(PGconn *conn, const db_cert *c, db_error *err)
+{
+    char nb[24], na[24];
+    snprintf(nb, sizeof(nb), "%" PRId64, (int64_t)c->not_before);
+    snprintf(na, sizeof(na), "%" PRId64, (int64_t)c->not_after);
+    const char *params[] = {c->serial, c->device_id, c->issuer_ski, c->fingerprint, nb, na, c->pem};
+    return exec_command(conn,
+                        "INSERT INTO certificates (serial, device_id, issuer, fingerprint_sha256,"
+                        " not_before, not_after, pem) VALUES ($1, $2, $3, $4,"
+                        " to_timestamp($5::int8), to_timestamp($6::int8), $7)",
+                        7, params, err);
+}
+
+PGresult *db_cert_revoke(PGconn *conn, const char *serial, const char *device_id,
+                         const char *reason_name, db_error *err)
+{
+    const char *params[] = {serial, device_id, reason_name};
+    return db_query(conn,
+                    "WITH r AS ("
+                    " UPDATE certificates SET status = 'revoked', revoked_at = now(),"
+                    "  revocation_reason = $3"
+                    " WHERE status = 'active' AND ((serial = $1::text)"
+                    "  OR ($1::text IS NULL AND device_id = $2::text))"
+                    " RETURNING serial, device_id, issuer)"
+                    " SELECT r.serial, r.device_id, r.issuer FROM r,"
+                    " LATERAL (SELECT pg_notify('vigil_registry', json_build_object("
+                    "  'event', 'certificate_revoked', 'serial', r.serial,"
+                    "  'device_id', r.device_id)::text)) n"
+                    " ORDER BY r.serial",
+                    3, params, err);
+}
+
+PGresult *db_revoked_by_issuer(PGconn *conn, const char *issuer_ski, db_error *err)
+{
+    const char *params[] = {issuer_ski};
+    return db_query(conn,
+                    "SELECT serial, extract(epoch FROM revoked_at)::int8, revocation_reason"
+                    " FROM certificates WHERE issuer = $1 AND status = 'revoked'"
+                    " AND not_after > now() ORDER BY serial",
+                    1, params, err);
+}
+
+static void limit_text(int limit, char out[16])
+{
+    snprintf(out, 16, "%d", limit > 0 ? limit : 100);
+}
+
+PGresult *db_devices_list(PGconn *conn, const char *status, const char *device_class,
+                          const char *id_prefix, int limit, db_error *err)
+{
+    char lim[16];
+    limit_text(limit, lim);
+    const char *params[] = {status, device_class, id_prefix, lim};
+    return db_query(conn,
+                    "SELECT id, device_class AS class, status,"
+                    " (SELECT count(*) FROM certificates c WHERE c.device_id = d.id"
+                    "   AND c.status = 'active' AND c.not_after > now()) AS active_certs,"
+                    " " TS("created_at") " AS created_at,"
+                    " " TS("last_seen_at") " AS last_seen_at"
+                    " FROM devices d"
+                    " WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR"
+                    " device_class = $2) AND ($3::text IS NULL OR starts_with(id, $3))"
+                    " ORDER BY id LIMIT $4::int",
+                    4, params, err);
+}
+
+PGresult *db_device_get(PGconn *conn, const char *device_id, db_error *err)
+{
+    const char *params[] = {device_id};
+    return db_query(conn,
+                    "SELECT id, device_class AS class, status,"
+                    " " TS("created_at") " AS created_at,"
+                    " " TS("updated_at") " AS updated_at,"
+                    " " TS("last_seen_at") " AS last_seen_at,"
+                    " host(last_address) AS last_address, firmware_version"
+                    " FROM devices WHERE id = $1",
+                    1, params, err);
+}
+
+#define CERT_COLUMNS                                                                 \
+    "serial, device_id, CASE WHEN status = 'active' AND not_after <= now()"          \
+    " THEN 'expired' ELSE status END AS status,"                                     \
+    " " TS("not_before") " AS not_before, " TS("not_after") " AS not_after,"         \
+    " " TS("revoked_at") " AS revoked_at, revocation_reason, issuer,"                \
+    " fingerprint_sha256"
+
+PGresult *db_certs_list(PGconn *conn, const char *device_id, const char *status, int limit,
+                        db_error *err)
+{
+    char lim[16];
+    limit_text(limit, lim);
+    const char *params[] = {device_id, status, lim};
+    return db_query(conn,
+                    "SELECT " CERT_COLUMNS " FROM certificates"
+                    " WHERE ($1::text IS NULL OR device_id = $1)"
+                    " AND ($2::text IS NULL OR status = $2)"
+                    " ORDER BY created_at DESC, serial LIMIT $3::int",
+                    3, params, err);
+}
+
+PGresult *db_cert_get(PGconn *conn, const char *serial, db_error *err)
+{
+    const char *params[] = {serial};
+    return db_query(conn, "SELECT " CERT_COLUMNS ", pem FROM certificates WHERE serial = $1", 1,
+                    params, err);
+}

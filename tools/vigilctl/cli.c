@@ -1,0 +1,341 @@
+/*
+ * cli.c - the plumbing every vigilctl command shares (see cli.h).
+ *
+ * Failures are reported once, here, in one shape: "vigilctl <command>:
+ * <what went wrong and what to do>", with an exit code from cli.h. Commands
+ * only decide which failure applies.
+ */
+#include "tools/vigilctl/cli.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+void cli_ctx_init(cli_ctx *ctx, const char *command, const char *usage)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->command = command;
+    ctx->usage = usage;
+    ctx->database_url = getenv("VIGIL_DATABASE_URL");
+    ctx->ca_dir = getenv("VIGIL_CA_DIR");
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name)
+        snprintf(ctx->actor, sizeof(ctx->actor), "%s", pw->pw_name);
+    else
+        snprintf(ctx->actor, sizeof(ctx->actor), "uid:%ld", (long)geteuid());
+}
+
+void cli_ctx_free(cli_ctx *ctx)
+{
+    ca_passphrase_free(ctx->passphrase);
+    ca_store_close(ctx->ca);
+    db_close(ctx->db);
+    ctx->passphrase = NULL;
+    ctx->ca = NULL;
+    ctx->db = NULL;
+}
+
+static int vfail(cli_ctx *ctx, int code, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "vigilctl %s: ", ctx->command);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+int cli_fail(cli_ctx *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(ctx, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int cli_usage_error(cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(ctx, EXIT_USAGE, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Run `vigilctl %s --help` for usage.\n", ctx->command);
+    return EXIT_USAGE;
+}
+
+int cli_expect_args(cli_ctx *ctx, int argc, char **argv, int first, int n, const char *what)
+{
+    if (argc - first > n)
+        return cli_usage_error(ctx, "unexpected argument '%s'", argv[first + n]);
+    if (argc - first < n)
+        return cli_usage_error(ctx, "missing %s", what);
+    return EXIT_OK;
+}
+
+int cli_fail_ca(cli_ctx *ctx, const ca_error *err)
+{
+    switch (err->status) {
+    case CA_ERR_INVALID:
+    case CA_ERR_EXISTS:
+        return cli_fail(ctx, EXIT_REFUSED, "%s", err->msg);
+    case CA_ERR_NOT_FOUND:
+    case CA_ERR_PASSPHRASE:
+    case CA_ERR_IO:
+        return cli_fail(ctx, EXIT_CA, "%s", err->msg);
+    default:
+        return cli_fail(ctx, EXIT_INTERNAL, "%s", err->msg);
+    }
+}
+
+int cli_fail_db(cli_ctx *ctx, const db_error *err)
+{
+    if (err->unavailable)
+        return cli_fail(ctx, EXIT_DB, "%s (is PostgreSQL running and VIGIL_DATABASE_URL right?)",
+                        err->msg);
+    if (strcmp(err->sqlstate, "42P01") == 0)     /* undefined_table */
+        return cli_fail(ctx, EXIT_DB, "%s: run `vigilctl db migrate` first", err->msg);
+    return cli_fail(ctx, EXIT_DB, "database error: %s", err->msg);
+}
+
+static int common_option(cli_ctx *ctx, int opt, const char *arg, char **argv, int *exit_code)
+{
+    switch (opt) {
+    case OPT_DATABASE_URL: ctx->database_url = arg; return 1;
+    case OPT_CA_DIR: ctx->ca_dir = arg; return 1;
+    case OPT_PASSPHRASE_FILE: ctx->passphrase_file = arg; return 1;
+    case OPT_PASSPHRASE_ENV: ctx->passphrase_env = arg; return 1;
+    case OPT_JSON: ctx->json = 1; return 1;
+    case 'h':
+        fputs(ctx->usage, stdout);
+        *exit_code = EXIT_OK;
+        return -1;
+    case '?':
+        *exit_code = cli_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
+        return -1;
+    case ':':
+        *exit_code = cli_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
+        return -1;
+    default:
+        return 0;
+    }
+}
+
+int cli_parse_options(cli_ctx *ctx, int argc, char **argv, const struct option *opts,
+                      cli_option_fn on_option, void *state, int *exit_code)
+{
+    int opt;
+    optind = 1;
+    opterr = 0;                      /* we word the errors ourselves */
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        int handled = common_option(ctx, opt, optarg, argv, exit_code);
+        if (handled < 0)
+            return -1;
+        if (handled > 0)
+            continue;
+        if (!on_option || (*exit_code = on_option(ctx, opt, optarg, state)) != EXIT_OK)
+            return -1;
+    }
+    return optind;
+}
+
+int cli_open_db(cli_ctx *ctx)
+{
+    db_error err = {0};
+    if (!ctx->database_url || !ctx->database_url[0])
+        return cli_fail(ctx, EXIT_DB, "no database given: set VIGIL_DATABASE_URL or use "
+                        "--database-url");
+    if (!(ctx->db = db_connect(ctx->database_url, &err)))
+        return cli_fail_db(ctx, &err);
+    return EXIT_OK;
+}
+
+int cli_load_passphrase(cli_ctx *ctx)
+{
+    ca_error err = {0};
+    const char *env = ctx->passphrase_env;
+    if (ctx->passphrase_file && env)
+        return cli_usage_error(ctx, "give --passphrase-file or --passphrase-env, not both");
+    if (!ctx->passphrase_file && !env) {
+        const char *dflt = getenv("VIGIL_CA_PASSPHRASE");
+        if (!dflt || !dflt[0])
+            return EXIT_OK;
+        env = "VIGIL_CA_PASSPHRASE";
+    }
+    if (!(ctx->passphrase = ca_passphrase_load(ctx->passphrase_file, env, &err)))
+        return cli_fail_ca(ctx, &err);
+    return EXIT_OK;
+}
+
+int cli_require_ca_dir(cli_ctx *ctx)
+{
+    if (!ctx->ca_dir || !ctx->ca_dir[0])
+        return cli_fail(ctx, EXIT_CA, "no CA directory given: set VIGIL_CA_DIR or use --ca-dir");
+    return EXIT_OK;
+}
+
+int cli_open_ca(cli_ctx *ctx, int unlock)
+{
+    ca_error err = {0};
+    int rc = cli_require_ca_dir(ctx);
+    if (rc != EXIT_OK)
+        return rc;
+    if (!(ctx->ca = ca_store_open(ctx->ca_dir, &err)))
+        return cli_fail_ca(ctx, &err);
+    if (!unlock)
+        return EXIT_OK;
+    if ((rc = cli_load_passphrase(ctx)) != EXIT_OK)
+        return rc;
+    if (ca_store_unlock(ctx->ca, ctx->passphrase, &err) < 0)
+        return err.status == CA_ERR_INVALID ? cli_fail(ctx, EXIT_CA, "%s", err.msg)
+                                            : cli_fail_ca(ctx, &err);
+    return EXIT_OK;
+}
+
+int cli_audit(cli_ctx *ctx, const char *action, const char *device_id, const char *serial,
+              const char *details_json)
+{
+    db_error err = {0};
+    db_actor who = {"os", ctx->actor};
+    if (db_audit(ctx->db, &who, action, device_id, serial, details_json, &err) < 0)
+        return cli_fail_db(ctx, &err);
+    return EXIT_OK;
+}
+
+int cli_begin_audited(cli_ctx *ctx)
+{
+    db_error err = {0};
+    int rc = ctx->db ? EXIT_OK : cli_open_db(ctx);
+    if (rc != EXIT_OK)
+        return rc;
+    if (db_begin(ctx->db, &err) < 0)
+        return cli_fail_db(ctx, &err);
+    return EXIT_OK;
+}
+
+int cli_commit(cli_ctx *ctx)
+{
+    db_error err = {0};
+    if (db_commit(ctx->db, &err) < 0)
+        return cli_fail_db(ctx, &err);
+    return EXIT_OK;
+}
+
+int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, const char *serial,
+                   json_t *details)
+{
+    char *text = details ? json_dumps(details, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(details);
+    if (details && !text)
+        return cli_fail(ctx, EXIT_INTERNAL, "out of memory");
+    int rc = cli_audit(ctx, action, device_id, serial, text);
+    free(text);
+    return rc;
+}
+
+int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t *out)
+{
+    ca_error err = {0};
+    if (ca_parse_duration(text, out, &err) < 0)
+        return cli_usage_error(ctx, "--%s: %s", opt, err.msg);
+    return EXIT_OK;
+}
+
+int cli_parse_limit(cli_ctx *ctx, const char *text, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 1 || v > 100000)
+        return cli_usage_error(ctx, "--limit must be a number from 1 to 100000");
+    *out = (int)v;
+    return EXIT_OK;
+}
+
+/* ---- output ---- */
+
+enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23 };
+
+json_t *cli_result_row_json(PGresult *res, int row)
+{
+    json_t *obj = json_object();
+    for (int c = 0; c < PQnfields(res); c++) {
+        const char *v = PQgetvalue(res, row, c);
+        json_t *val;
+        Oid type = PQftype(res, c);
+        if (PQgetisnull(res, row, c))
+            val = json_null();
+        else if (type == OID_BOOL)
+            val = json_boolean(v[0] == 't');
+        else if (type == OID_INT8 || type == OID_INT4 || type == OID_INT2)
+            val = json_integer(strtoll(v, NULL, 10));
+        else
+            val = json_string(v);
+        json_object_set_new(obj, PQfname(res, c), val ? val : json_null());
+    }
+    return obj;
+}
+
+void cli_print_json(json_t *value)
+{
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(value);
+}
+
+static void print_table(PGresult *res)
+{
+    int cols = PQnfields(res), rows = PQntuples(res);
+    size_t width[64] = {0};
+    if (cols > 64)
+        cols = 64;
+    for (int c = 0; c < cols; c++) {
+        width[c] = strlen(PQfname(res, c));
+        for (int r = 0; r < rows; r++) {
+            size_t len = PQgetisnull(res, r, c) ? 1 : (size_t)PQgetlength(res, r, c);
+            if (len > width[c])
+                width[c] = len;
+        }
+    }
+    for (int c = 0; c < cols; c++) {
+        for (const char *p = PQfname(res, c); *p; p++)
+            putchar(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        printf("%*s", c + 1 < cols ? (int)(width[c] - strlen(PQfname(res, c)) + 2) : 0, "");
+    }
+    putchar('\n');
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) {
+            const char *v = PQgetisnull(res, r, c) ? "-" : PQgetvalue(res, r, c);
+            int last = c + 1 == cols;
+            printf("%-*s%s", last ? 0 : (int)width[c], v, last ? "" : "  ");
+        }
+        putchar('\n');
+    }
+}
+
+void cli_print_result(const cli_ctx *ctx, PGresult *res, int single)
+{
+    if (ctx->json) {
+        if (single) {
+            cli_print_json(PQntuples(res) ? cli_result_row_json(res, 0) : json_null());
+            return;
+        }
+        json_t *arr = json_array();
+        for (int r = 0; r < PQntuples(res); r++)
+            json_array_append_new(arr, cli_result_row_json(res, r));
+        cli_print_json(arr);
+        return;
+    }
+    if (single && PQntuples(res) == 1) {
+        for (int c = 0; c < PQnfields(res); c++)
+            printf("%-20s %s\n", PQfname(res, c),
+                   PQgetisnull(res, 0, c) ? "-" : PQgetvalue(res, 0, c));
+        return;
+    }
+    print_table(res);
+}

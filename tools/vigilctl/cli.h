@@ -1,0 +1,120 @@
+/*
+ * cli.h - what every vigilctl command shares: exit codes, the common
+ * options (database, CA directory, passphrase), opening the CA and the
+ * database with messages an operator can act on, the audit actor, and
+ * printing query results as a table or as JSON.
+ */
+#ifndef VIGIL_CLI_H
+#define VIGIL_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cert-authority/ca.h"
+#include "db/db.h"
+
+#include <jansson.h>
+
+/* Exit codes: scripts branch on these, so they never change meaning. */
+enum {
+    EXIT_OK = 0,
+    EXIT_REFUSED = 1,   /* invalid input, conflict, not found */
+    EXIT_USAGE = 2,     /* bad command line */
+    EXIT_CA = 3,        /* CA directory or key unusable, wrong passphrase */
+    EXIT_DB = 4,        /* database unavailable or failing */
+    EXIT_INTERNAL = 5,
+};
+
+enum {
+    OPT_DATABASE_URL = 1000,
+    OPT_CA_DIR,
+    OPT_PASSPHRASE_FILE,
+    OPT_PASSPHRASE_ENV,
+    OPT_JSON,
+    OPT_FIRST_COMMAND_OPTION = 1100,
+};
+
+#define CLI_COMMON_OPTIONS                                                  \
+    {"database-url", required_argument, NULL, OPT_DATABASE_URL},            \
+    {"ca-dir", required_argument, NULL, OPT_CA_DIR},                        \
+    {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},      \
+    {"passphrase-env", required_argument, NULL, OPT_PASSPHRASE_ENV},        \
+    {"json", no_argument, NULL, OPT_JSON},                                  \
+    {"help", no_argument, NULL, 'h'}
+
+/* The text every command's --help ends with. */
+#define CLI_COMMON_HELP                                                                   \
+    "\nCommon options:\n"                                                                 \
+    "  --database-url URL     PostgreSQL (libpq URI or key=value); default $VIGIL_DATABASE_URL\n" \
+    "  --ca-dir DIR           CA directory; default $VIGIL_CA_DIR\n"                     \
+    "  --passphrase-file F    read the CA key passphrase from the first line of F\n"     \
+    "  --passphrase-env VAR   read it from environment variable VAR\n"                   \
+    "                         (default: $VIGIL_CA_PASSPHRASE when set)\n"                \
+    "  --json                 machine-readable output where the command prints data\n"  \
+    "  -h, --help             this help\n"
+
+typedef struct cli_ctx {
+    const char *command;        /* "device enroll", for messages */
+    const char *usage;          /* the full --help text */
+    const char *database_url;
+    const char *ca_dir;
+    const char *passphrase_file;
+    const char *passphrase_env;
+    int json;
+    char *passphrase;           /* loaded on demand, wiped on exit */
+    PGconn *db;
+    ca_store *ca;
+    char actor[64];
+} cli_ctx;
+
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+void cli_ctx_init(cli_ctx *ctx, const char *command, const char *usage);
+void cli_ctx_free(cli_ctx *ctx);
+
+/* Runs getopt_long over argv (argv[0] is the command name). The common
+ * options and --help are handled here; the command's own go to on_option,
+ * which returns EXIT_OK or an exit code. Returns the index of the first
+ * positional argument, or -1 with *exit_code set when the command is done. */
+typedef int (*cli_option_fn)(cli_ctx *ctx, int opt, const char *arg, void *state);
+int cli_parse_options(cli_ctx *ctx, int argc, char **argv, const struct option *opts,
+                      cli_option_fn on_option, void *state, int *exit_code);
+/* Checks that exactly `n` positional arguments follow the options at `first`
+ * (what names them in the message). */
+int cli_expect_args(cli_ctx *ctx, int argc, char **argv, int first, int n, const char *what);
+int cli_usage_error(cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "vigilctl <command>: <message>" and returns code. */
+int cli_fail(cli_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cli_fail_ca(cli_ctx *ctx, const ca_error *err);
+int cli_fail_db(cli_ctx *ctx, const db_error *err);
+
+/* Open what a command needs; on failure they print and return an exit code. */
+int cli_open_db(cli_ctx *ctx);
+int cli_open_ca(cli_ctx *ctx, int unlock);
+int cli_load_passphrase(cli_ctx *ctx);  /* ctx->passphrase stays NULL if none given */
+int cli_require_ca_dir(cli_ctx *ctx);
+
+/* Writes one audit row as the OS user running vigilctl. */
+int cli_audit(cli_ctx *ctx, const char *action, const char *device_id, const char *serial,
+              const char *details_json);
+
+/* A CA action runs in one transaction with its audit row: open it before
+ * the key is used, commit after the result is on disk. A database that is
+ * down thus stops the action before anything is written. */
+int cli_begin_audited(cli_ctx *ctx);
+int cli_commit(cli_ctx *ctx);
+/* Like cli_audit with details as JSON; consumes details (may be NULL). */
+int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, const char *serial,
+                   json_t *details);
+
+int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t *out);
+int cli_parse_limit(cli_ctx *ctx, const char *text, int *out);
+
+/* Query results: a table with a header, or a JSON array of objects (one
+ * object when single is set). Integers and booleans keep their JSON type. */
+void cli_print_result(const cli_ctx *ctx, PGresult *res, int single);
+json_t *cli_result_row_json(PGresult *res, int row);
+void cli_print_json(json_t *value);   /* consumes value */
+
+#endif

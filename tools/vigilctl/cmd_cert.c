@@ -1,0 +1,254 @@
+/*
+ * cmd_cert.c - `vigilctl cert revoke|list|show`: the certificates the CA
+ * issued, as the registry records them.
+ *
+ * Revocation is a registry change (the row's status) with a NOTIFY that
+ * every vigild hears when it commits, closing the device's live
+ * connections; the next `vigilctl ca crl` lists it for everyone else.
+ */
+#include "tools/vigilctl/commands.h"
+
+#include <string.h>
+
+enum { OPT_SERIAL = OPT_FIRST_COMMAND_OPTION, OPT_DEVICE, OPT_REASON, OPT_STATUS, OPT_LIMIT,
+       OPT_PEM };
+
+#define REASON_NAMES                                                                  \
+    "unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,\n"     \
+    "cessationOfOperation, privilegeWithdrawn, aACompromise"
+
+/* ---- cert revoke ---- */
+
+static const char revoke_usage[] =
+    "Usage: vigilctl cert revoke (--serial S | --device ID) --reason R\n\n"
+    "Revoke one certificate, or every active certificate of a device. vigild\n"
+    "closes the device's connections at once; the revocation appears in the next\n"
+    "`vigilctl ca crl`.\n\n"
+    "Options:\n"
+    "  --serial S     certificate serial (hex, colons allowed)\n"
+    "  --device ID    all active certificates of this device\n"
+    "  --reason R     RFC 5280 reason: " REASON_NAMES "\n"
+    CLI_COMMON_HELP;
+
+typedef struct revoke_args {
+    char serial[CA_SERIAL_HEX_MAX];
+    const char *device, *reason;
+} revoke_args;
+
+static int revoke_option(cli_ctx *ctx, int opt, const char *arg, void *state)
+{
+    revoke_args *a = state;
+    ca_error err = {0};
+    switch (opt) {
+    case OPT_SERIAL:
+        if (ca_serial_normalize(arg, a->serial, &err) < 0)
+            return cli_usage_error(ctx, "--serial: %s", err.msg);
+        return EXIT_OK;
+    case OPT_DEVICE: a->device = arg; return EXIT_OK;
+    case OPT_REASON:
+        if (ca_reason_from_name(arg) < 0)
+            return cli_usage_error(ctx, "unknown --reason '%s'; use one of:\n" REASON_NAMES, arg);
+        a->reason = arg;
+        return EXIT_OK;
+    default: return cli_usage_error(ctx, "unexpected option");
+    }
+}
+
+static int nothing_revoked(cli_ctx *ctx, const revoke_args *a)
+{
+    if (a->device)
+        return cli_fail(ctx, EXIT_REFUSED, "device %s has no active certificate", a->device);
+    db_error err = {0};
+    PGresult *res = db_cert_get(ctx->db, a->serial, &err);
+    if (!res)
+        return cli_fail_db(ctx, &err);
+    int known = PQntuples(res) > 0;
+    PQclear(res);
+    return known ? cli_fail(ctx, EXIT_REFUSED, "certificate %s is already revoked", a->serial)
+                 : cli_fail(ctx, EXIT_REFUSED, "no certificate with serial %s (see `vigilctl "
+                            "cert list`)", a->serial);
+}
+
+/* One audit row per certificate revoked, each naming its serial. */
+static int audit_revoked(cli_ctx *ctx, PGresult *res, const char *reason, json_t *out)
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *serial = PQgetvalue(res, i, 0), *device = PQgetvalue(res, i, 1);
+        int rc = cli_audit_json(ctx, "cert.revoke", device, serial,
+                                json_pack("{s:s}", "reason", reason));
+        if (rc != EXIT_OK)
+            return rc;
+        json_array_append_new(out, json_pack("{s:s,s:s,s:s}", "serial", serial, "device_id",
+                                             device, "reason", reason));
+    }
+    return EXIT_OK;
+}
+
+static int revoke(cli_ctx *ctx, const revoke_args *a)
+{
+    db_error err = {0};
+    json_t *done = json_array();
+    int rc = cli_begin_audited(ctx);
+    PGresult *res = NULL;
+    if (rc != EXIT_OK)
+        goto out;
+    if (!(res = db_cert_revoke(ctx->db, a->device ? NULL : a->serial, a->device, a->reason,
+                               &err))) {
+        rc = cli_fail_db(ctx, &err);
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        rc = nothing_revoked(ctx, a);
+        goto out;
+    }
+    if ((rc = audit_revoked(ctx, res, a->reason, done)) != EXIT_OK || (rc = cli_commit(ctx)) != EXIT_OK)
+        goto out;
+    if (ctx->json) {
+        cli_print_json(done);
+        done = NULL;
+    } else {
+        for (int i = 0; i < PQntuples(res); i++)
+            printf("revoked %s (device %s, %s)\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   a->reason);
+    }
+out:
+    json_decref(done);
+    PQclear(res);
+    return rc;
+}
+
+int cmd_cert_revoke(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"serial", required_argument, NULL, OPT_SERIAL},
+        {"device", required_argument, NULL, OPT_DEVICE},
+        {"reason", required_argument, NULL, OPT_REASON}, CLI_COMMON_OPTIONS, {0}};
+    cli_ctx ctx;
+    revoke_args a = {{0}};
+    int rc = EXIT_OK;
+    cli_ctx_init(&ctx, "cert revoke", revoke_usage);
+    int first = cli_parse_options(&ctx, argc, argv, opts, revoke_option, &a, &rc);
+    if (first < 0)
+        goto done;
+    if ((rc = cli_expect_args(&ctx, argc, argv, first, 0, "")) != EXIT_OK)
+        goto done;
+    if (!a.serial[0] == !a.device)
+        rc = cli_usage_error(&ctx, "give exactly one of --serial and --device");
+    else if (!a.reason)
+        rc = cli_usage_error(&ctx, "--reason is required; one of:\n" REASON_NAMES);
+    else
+        rc = revoke(&ctx, &a);
+done:
+    cli_ctx_free(&ctx);
+    return rc;
+}
+
+/* ---- cert list / show ---- */
+
+static const char list_usage[] =
+    "Usage: vigilctl cert list [--device ID] [--status active|revoked] [--limit N]\n\n"
+    "List certificates, newest first. A certificate past its notAfter shows as\n"
+    "'expired'.\n\n"
+    "Options:\n"
+    "  --device ID    only this device's\n"
+    "  --status S     active or revoked\n"
+    "  --limit N      at most N (default 100)\n"
+    CLI_COMMON_HELP;
+
+typedef struct list_args {
+    const char *device, *status;
+    int limit;
+    int pem;
+} list_args;
+
+static int list_option(cli_ctx *ctx, int opt, const char *arg, void *state)
+{
+    list_args *a = state;
+    switch (opt) {
+    case OPT_DEVICE: a->device = arg; return EXIT_OK;
+    case OPT_STATUS:
+        if (strcmp(arg, "active") && strcmp(arg, "revoked"))
+            return cli_usage_error(ctx, "--status must be active or revoked");
+        a->status = arg;
+        return EXIT_OK;
+    case OPT_LIMIT: return cli_parse_limit(ctx, arg, &a->limit);
+    case OPT_PEM: a->pem = 1; return EXIT_OK;
+    default: return cli_usage_error(ctx, "unexpected option");
+    }
+}
+
+int cmd_cert_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, OPT_DEVICE},
+        {"status", required_argument, NULL, OPT_STATUS},
+        {"limit", required_argument, NULL, OPT_LIMIT}, CLI_COMMON_OPTIONS, {0}};
+    cli_ctx ctx;
+    list_args a = {0};
+    db_error err = {0};
+    int rc = EXIT_OK;
+    cli_ctx_init(&ctx, "cert list", list_usage);
+    int first = cli_parse_options(&ctx, argc, argv, opts, list_option, &a, &rc);
+    if (first < 0)
+        goto done;
+    if ((rc = cli_expect_args(&ctx, argc, argv, first, 0, "")) != EXIT_OK ||
+        (rc = cli_open_db(&ctx)) != EXIT_OK)
+        goto done;
+    PGresult *res = db_certs_list(ctx.db, a.device, a.status, a.limit, &err);
+    if (!res) {
+        rc = cli_fail_db(&ctx, &err);
+        goto done;
+    }
+    cli_print_result(&ctx, res, 0);
+    PQclear(res);
+done:
+    cli_ctx_free(&ctx);
+    return rc;
+}
+
+static const char show_usage[] =
+    "Usage: vigilctl cert show SERIAL [--pem]\n\n"
+    "Show one certificate; --pem prints only its PEM.\n"
+    CLI_COMMON_HELP
+    "  --pem                  print the certificate as PEM\n";
+
+static int show_cert(cli_ctx *ctx, const char *text, int pem_only)
+{
+    char serial[CA_SERIAL_HEX_MAX];
+    ca_error cerr = {0};
+    db_error err = {0};
+    if (ca_serial_normalize(text, serial, &cerr) < 0)
+        return cli_usage_error(ctx, "%s", cerr.msg);
+    PGresult *res = db_cert_get(ctx->db, serial, &err);
+    if (!res)
+        return cli_fail_db(ctx, &err);
+    int rc = EXIT_OK;
+    if (PQntuples(res) == 0)
+        rc = cli_fail(ctx, EXIT_REFUSED, "no certificate with serial %s", serial);
+    else if (pem_only)
+        fputs(PQgetvalue(res, 0, PQfnumber(res, "pem")), stdout);
+    else
+        cli_print_result(ctx, res, 1);
+    PQclear(res);
+    return rc;
+}
+
+int cmd_cert_show(int argc, char **argv)
+{
+    static const struct option opts[] = {{"pem", no_argument, NULL, OPT_PEM}, CLI_COMMON_OPTIONS,
+                                         {0}};
+    cli_ctx ctx;
+    list_args a = {0};
+    int rc = EXIT_OK;
+    cli_ctx_init(&ctx, "cert show", show_usage);
+    int first = cli_parse_options(&ctx, argc, argv, opts, list_option, &a, &rc);
+    if (first < 0)
+        goto done;
+    if ((rc = cli_expect_args(&ctx, argc, argv, first, 1, "serial")) != EXIT_OK ||
+        (rc = cli_open_db(&ctx)) != EXIT_OK)
+        goto done;
+    rc = show_cert(&ctx, argv[first], a.pem);
+done:
+    cli_ctx_free(&ctx);
+    return rc;
+}

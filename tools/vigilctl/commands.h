@@ -1,0 +1,28 @@
+/*
+ * commands.h - the vigilctl commands, one function each. argv[0] is the
+ * command name ("enroll"). Each builds its own cli_ctx with its --help text.
+ */
+#ifndef VIGIL_COMMANDS_H
+#define VIGIL_COMMANDS_H
+
+#include "tools/vigilctl/cli.h"
+
+int cmd_db_migrate(int argc, char **argv);
+
+int cmd_ca_init(int argc, char **argv);
+int cmd_ca_show(int argc, char **argv);
+int cmd_ca_chain(int argc, char **argv);
+int cmd_ca_server_cert(int argc, char **argv);
+int cmd_ca_crl(int argc, char **argv);
+int cmd_ca_rotate(int argc, char **argv);
+
+int cmd_device_enroll(int argc, char **argv);
+int cmd_device_create(int argc, char **argv);
+int cmd_device_list(int argc, char **argv);
+int cmd_device_show(int argc, char **argv);
+
+int cmd_cert_revoke(int argc, char **argv);
+int cmd_cert_list(int argc, char **argv);
+int cmd_cert_show(int argc, char **argv);
+
+#endif

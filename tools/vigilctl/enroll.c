@@ -1,0 +1,123 @@
+/*
+ * enroll.c - issue a device certificate and record it in the registry (see
+ * enroll.h). Order matters: the device row is locked before anything is
+ * checked, so two enrollments of one id serialize in PostgreSQL and the
+ * second one sees the first one's certificate.
+ */
+#include "tools/vigilctl/enroll.h"
+
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *enroll_cert_pem(X509 *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *copy = NULL;
+    if (bio && PEM_write_bio_X509(bio, cert)) {
+        long len = BIO_get_mem_data(bio, &data);
+        if (len > 0 && (copy = malloc((size_t)len + 1))) {
+            memcpy(copy, data, (size_t)len);
+            copy[len] = '\0';
+        }
+    }
+    BIO_free(bio);
+    return copy;
+}
+
+json_t *enroll_result_json(const char *device_id, const ca_issued *issued)
+{
+    char nb[CA_TIME_STR], na[CA_TIME_STR];
+    char *pem = enroll_cert_pem(issued->cert);
+    ca_format_time(issued->not_before, nb);
+    ca_format_time(issued->not_after, na);
+    json_t *obj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?}", "device_id", device_id, "serial",
+                            issued->serial, "fingerprint", issued->fingerprint, "not_before", nb,
+                            "not_after", na, "pem", pem);
+    free(pem);
+    return obj;
+}
+
+/* Revokes the device's active certificates as superseded; their serials go
+ * into replaced. */
+static int supersede(cli_ctx *ctx, const char *device_id, json_t *replaced)
+{
+    db_error err = {0};
+    PGresult *res = db_cert_revoke(ctx->db, NULL, device_id, "superseded", &err);
+    if (!res)
+        return cli_fail_db(ctx, &err);
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(replaced, json_string(PQgetvalue(res, i, 0)));
+    PQclear(res);
+    return EXIT_OK;
+}
+
+static int check_device_state(cli_ctx *ctx, const enroll_request *r, const db_device_state *st)
+{
+    if (strcmp(st->status, "decommissioned") == 0)
+        return cli_fail(ctx, EXIT_REFUSED, "device %s is decommissioned; it cannot be enrolled "
+                        "again (use a new id)", r->device_id);
+    if (st->active_certs > 0 && !r->replace)
+        return cli_fail(ctx, EXIT_REFUSED, "device %s already has an active certificate; "
+                        "use --replace to supersede it, or choose another id", r->device_id);
+    return EXIT_OK;
+}
+
+static int record(cli_ctx *ctx, const enroll_request *r, const ca_issued *issued,
+                  const char *device_class, json_t *replaced)
+{
+    db_error err = {0};
+    char *pem = enroll_cert_pem(issued->cert);
+    db_cert row = {issued->serial, r->device_id, issued->issuer_ski, issued->fingerprint,
+                   issued->not_before, issued->not_after, pem};
+    int rc = EXIT_OK;
+    if (!pem)
+        rc = cli_fail(ctx, EXIT_INTERNAL, "out of memory");
+    else if (db_cert_insert(ctx->db, &row, &err) < 0)
+        rc = cli_fail_db(ctx, &err);
+    free(pem);
+    if (rc != EXIT_OK) {
+        json_decref(replaced);
+        return rc;
+    }
+    char na[CA_TIME_STR];
+    ca_format_time(issued->not_after, na);
+    json_t *details = json_pack("{s:s,s:s,s:s,s:s,s:o}", "how", r->how, "class", device_class,
+                                "issuer", issued->issuer_ski, "not_after", na, "replaced",
+                                replaced);
+    return cli_audit_json(ctx, "device.enroll", r->device_id, issued->serial, details);
+}
+
+int enroll_device(cli_ctx *ctx, const enroll_request *r, ca_issued *out)
+{
+    db_device_state st;
+    db_error err = {0};
+    ca_error cerr = {0};
+    json_t *replaced = json_array();
+    int rc;
+    memset(out, 0, sizeof(*out));
+    if (!ca_device_id_valid(r->device_id)) {
+        rc = cli_fail(ctx, EXIT_REFUSED, "invalid device id '%s': use 1-64 characters "
+                      "A-Z a-z 0-9 . _ - starting with a letter or digit", r->device_id);
+        goto fail;
+    }
+    if (db_device_lock(ctx->db, r->device_id, r->device_class, &st, &err) < 0) {
+        rc = cli_fail_db(ctx, &err);
+        goto fail;
+    }
+    if ((rc = check_device_state(ctx, r, &st)) != EXIT_OK ||
+        (st.active_certs > 0 && (rc = supersede(ctx, r->device_id, replaced)) != EXIT_OK))
+        goto fail;
+    ca_device_request req = {r->device_id, r->public_key, r->validity, r->backdate};
+    if (ca_issue_device(ctx->ca, &req, out, &cerr) < 0) {
+        rc = cli_fail_ca(ctx, &cerr);
+        goto fail;
+    }
+    rc = record(ctx, r, out, st.device_class, replaced);   /* consumes replaced */
+    if (rc != EXIT_OK)
+        ca_issued_clear(out);
+    return rc;
+fail:
+    json_decref(replaced);
+    return rc;
+}

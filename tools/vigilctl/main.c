@@ -1,0 +1,75 @@
+/*
+ * main.c - vigilctl, the operator's command line: the device certificate
+ * authority, the device registry and the database schema.
+ *
+ * vigilctl talks to PostgreSQL and to the CA directory directly (never
+ * through vigild), so it works before the server runs and while it is down.
+ * This file only finds the command; each group lives in cmd_<group>.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/vigilctl/cli.h"
+#include "tools/vigilctl/commands.h"
+
+typedef struct command {
+    const char *group;
+    const char *name;
+    cli_command_fn run;
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"db", "migrate", cmd_db_migrate, "apply pending schema migrations"},
+    {"ca", "init", cmd_ca_init, "create a root CA and an issuing CA"},
+    {"ca", "show", cmd_ca_show, "describe the CA: issuers, trust, policy"},
+    {"ca", "chain", cmd_ca_chain, "print the trusted issuing CAs and the root (PEM)"},
+    {"ca", "server-cert", cmd_ca_server_cert, "issue a TLS certificate for vigild"},
+    {"ca", "crl", cmd_ca_crl, "print signed CRLs of the trusted issuing CAs (PEM)"},
+    {"ca", "rotate", cmd_ca_rotate, "start a new issuing CA; the old one stays trusted"},
+    {"device", "enroll", cmd_device_enroll, "sign a device's CSR (or a directory of them)"},
+    {"device", "create", cmd_device_create, "make a key and certificate for a test device"},
+    {"device", "list", cmd_device_list, "list devices"},
+    {"device", "show", cmd_device_show, "show one device and its certificates"},
+    {"cert", "revoke", cmd_cert_revoke, "revoke certificates by serial or device"},
+    {"cert", "list", cmd_cert_list, "list certificates"},
+    {"cert", "show", cmd_cert_show, "show one certificate"},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_help(FILE *out)
+{
+    fputs("Usage: vigilctl <group> <command> [options]\n\n"
+          "Operate a Vigil fleet: the device certificate authority, the device registry\n"
+          "and the database schema. `vigilctl <group> <command> --help` tells more.\n\n"
+          "Commands:\n", out);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-6s %-12s %s\n", commands[i].group, commands[i].name,
+                commands[i].summary);
+    fputs("\nEnvironment: VIGIL_DATABASE_URL, VIGIL_CA_DIR, VIGIL_CA_PASSPHRASE.\n"
+          "Exit codes: 0 ok, 1 refused (bad input, conflict, not found), 2 usage,\n"
+          "3 CA directory or key problem, 4 database problem, 5 internal error.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    int group_known = 0;
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].group, argv[1]) != 0)
+            continue;
+        group_known = 1;
+        if (argc > 2 && strcmp(commands[i].name, argv[2]) == 0)
+            return commands[i].run(argc - 2, argv + 2);
+    }
+    if (group_known && argc > 2 && argv[2][0] != '-')
+        fprintf(stderr, "vigilctl: unknown command '%s %s'\n\n", argv[1], argv[2]);
+    else if (!group_known)
+        fprintf(stderr, "vigilctl: unknown command group '%s'\n\n", argv[1]);
+    print_help(stderr);
+    return EXIT_USAGE;
+}
