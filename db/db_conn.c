@@ -19,7 +19,7 @@ static void set_error(db_error *err, int unavailable, const char *sqlstate, cons
     while (n > 0 && (err->msg[n - 1] == '\n' || err->msg[n - 1] == ' '))
         err->msg[--n] = '\0';
     for (char *p = err->msg; *p; p++)
-        if (*p == '\n')
+        if (*p == '\n' || *p == '\t')
             *p = ' ';
 }
 

@@ -66,15 +66,15 @@ static int create_paths(cli_ctx *ctx, const create_args *a, char *key, char *crt
     if (access(key, F_OK) == 0 || access(crt, F_OK) == 0)
         return cli_fail(ctx, EXIT_REFUSED, "%s or %s exists: remove it or choose another "
                         "--out-dir", key, crt);
-    if (mkdir(a->out_dir, 0700) < 0 && errno != EEXIST)
-        return cli_fail(ctx, EXIT_REFUSED, "cannot create %s: %s", a->out_dir, strerror(errno));
     return EXIT_OK;
 }
 
-static int create_write(cli_ctx *ctx, const char *key_path, const char *crt_path, EVP_PKEY *key,
+static int create_write(cli_ctx *ctx, const char *dir, const char *key_path, const char *crt_path, EVP_PKEY *key,
                         X509 *cert)
 {
     ca_error err = {0};
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return cli_fail(ctx, EXIT_REFUSED, "cannot create %s: %s", dir, strerror(errno));
     if (ca_key_write(key_path, key, NULL, &err) < 0)
         return cli_fail_ca(ctx, &err);
     if (ca_certs_write(crt_path, &cert, 1, &err) < 0) {
@@ -123,7 +123,7 @@ int cmd_device_create(int argc, char **argv)
     }
     enroll_request r = {a.id, a.device_class, key, a.validity, a.backdate, 0, "created"};
     if ((rc = enroll_device(&ctx, &r, &issued)) != EXIT_OK ||
-        (rc = create_write(&ctx, key_path, crt_path, key, issued.cert)) != EXIT_OK)
+        (rc = create_write(&ctx, a.out_dir, key_path, crt_path, key, issued.cert)) != EXIT_OK)
         goto done;
     if ((rc = cli_commit(&ctx)) != EXIT_OK) {
         unlink(key_path);

@@ -78,8 +78,18 @@ static X509_REQ *load_csr(const char *path, const char *id, char out_id[CA_DEVIC
 {
     ca_error err = {0};
     char cn[256];
-    X509_REQ *req = ca_csr_read(path, &err);
+    X509_REQ *req = NULL;
+    if (id && !ca_device_id_valid(id)) {
+        snprintf(why, whylen, "invalid device id '%.64s': use 1-64 characters A-Z a-z 0-9 . _ - "
+                 "starting with a letter or digit", id);
+        return NULL;
+    }
+    req = ca_csr_read(path, &err);
     if (!req || ca_csr_check(req, &err) < 0) {
+        /* callers name the file themselves; drop ca_csr_read's ": path" */
+        size_t ml = strlen(err.msg), pl = strlen(path);
+        if (ml > pl + 2 && strcmp(err.msg + ml - pl, path) == 0)
+            err.msg[ml - pl - 2] = '\0';
         snprintf(why, whylen, "%s", err.msg);
         goto fail;
     }
@@ -116,7 +126,7 @@ static int enroll_single(cli_ctx *ctx, const enroll_args *a)
     int rc;
     X509_REQ *req = load_csr(a->csr, a->id, id, why, sizeof(why));
     if (!req)
-        return cli_fail(ctx, EXIT_REFUSED, "%s", why);
+        return cli_fail(ctx, EXIT_REFUSED, "%s: %s", a->csr, why);
     if ((rc = cli_begin_audited(ctx)) != EXIT_OK || (rc = cli_open_ca(ctx, 1)) != EXIT_OK)
         goto done;
     enroll_request r = {id, a->device_class, X509_REQ_get0_pubkey(req), a->validity, 0,
