@@ -94,11 +94,11 @@ PGresult *db_cert_revoke(PGconn *conn, const char *serial, const char *device_id
                     "  revocation_reason = $3"
                     " WHERE status = 'active' AND ((serial = $1::text)"
                     "  OR ($1::text IS NULL AND device_id = $2::text))"
-                    " RETURNING serial, device_id, issuer)"
+                    " RETURNING serial, device_id, issuer, fingerprint_sha256)"
                     " SELECT r.serial, r.device_id, r.issuer FROM r,"
                     " LATERAL (SELECT pg_notify('vigil_registry', json_build_object("
                     "  'event', 'certificate_revoked', 'serial', r.serial,"
-                    "  'device_id', r.device_id)::text)) n"
+                    "  'device_id', r.device_id, 'fingerprint', r.fingerprint_sha256)::text)) n"
                     " ORDER BY r.serial",
                     3, params, err);
 }
