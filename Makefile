@@ -19,22 +19,32 @@ else
 endif
 
 CC      ?= cc
-PKGS    := openssl libpq jansson
+PKGS    := openssl libpq jansson libuv
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
+LLHTTP_DIR     ?= /usr/share/llhttp
+LLHTTP_INCLUDE ?= /usr/share/include/llhttp
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) -I. \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           -I$(LLHTTP_INCLUDE) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS := $(filter -fsanitize=%,$(OPT))
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 CA_SRC       := $(wildcard cert-authority/*.c)
 DB_SRC       := $(wildcard db/*.c) $(BUILD)/gen/db_migrations.c
+PROTO_SRC    := $(wildcard protocol/*.c)
+SERVER_SRC   := $(filter-out server/main.c,$(wildcard server/*.c))
 VIGILCTL_SRC := $(wildcard tools/vigilctl/*.c)
+DEVICE_SRC   := $(wildcard tools/vigil-device/*.c)
+BENCH_SRC    := $(wildcard tools/vigil-bench/*.c)
+# llhttp is compiled from Debian's node-llhttp sources, never copied here.
+LLHTTP_SRC   := $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c $(LLHTTP_DIR)/llhttp.c
+LLHTTP_OBJ   := $(patsubst $(LLHTTP_DIR)/%.c,$(BUILD)/obj/llhttp/%.o,$(LLHTTP_SRC))
 UNIT_SRC     := $(wildcard tests/unit/*/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
-PROGRAMS := $(BUILD)/vigilctl
+PROGRAMS := $(BUILD)/vigilctl $(BUILD)/vigild $(if $(DEVICE_SRC),$(BUILD)/vigil-device) \
+            $(if $(BENCH_SRC),$(BUILD)/vigil-bench)
 
 .PHONY: all programs test unit integration run deps clean format
 .DEFAULT_GOAL := all
@@ -52,10 +62,34 @@ $(BUILD)/libvigildb.a: $(call obj,$(DB_SRC))
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
+$(BUILD)/libvigilproto.a: $(call obj,$(PROTO_SRC))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libvigilserver.a: $(call obj,$(SERVER_SRC)) $(LLHTTP_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/vigild: $(call obj,server/main.c) $(BUILD)/libvigilserver.a $(BUILD)/libvigilproto.a \
+                 $(BUILD)/libvigilca.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vigil-device: $(call obj,$(DEVICE_SRC)) $(BUILD)/libvigilproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vigil-bench: $(call obj,$(BENCH_SRC)) $(BUILD)/libvigilproto.a $(BUILD)/libvigildb.a \
+                      $(BUILD)/libvigilca.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -W%,$(CFLAGS)) -w -c $< -o $@
+
 $(BUILD)/vigilctl: $(call obj,$(VIGILCTL_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a
+$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/libvigilproto.a \
+                     $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
 # The migrations are compiled into the programs so that `vigilctl db migrate`

@@ -1,0 +1,46 @@
+/*
+ * config.h - vigild's settings. Each one can come from the built-in default,
+ * a config file (`name = value` lines), the environment (VIGIL_NAME with
+ * dashes as underscores) or a flag (--name value); later sources win in that
+ * order. `vigild --help` lists them all from the same table that parses
+ * them, so the help can never drift from the code.
+ */
+#ifndef VIGIL_CONFIG_H
+#define VIGIL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct config {
+    char *config_file;
+    char *database_url;
+    char *ca_dir;
+    char *device_listen;
+    char *api_listen;
+    char *tls_cert;
+    char *tls_key;
+    char *log_level;
+    int64_t workers;                 /* device-port event loops; 0 = one per core */
+    int64_t max_connections;         /* per process */
+    int64_t max_connections_per_address;
+    int64_t handshake_timeout_ms;
+    int64_t header_timeout_ms;       /* from the first byte of a request to its end */
+    int64_t idle_timeout_ms;         /* keep-alive between requests */
+    int64_t max_header_bytes;
+    int64_t max_body_bytes;
+    int64_t max_batch;               /* reports per request */
+    int64_t device_rate;             /* requests per second per device (sustained) */
+    int64_t device_burst;
+    int64_t flush_max_rows;          /* reports per group commit */
+    int64_t security_events_per_second;  /* per process, all kinds together */
+    int64_t drain_timeout_ms;
+    int64_t retry_after_s;           /* Retry-After when the database is down */
+} config;
+
+/* Fills defaults, then the file, the environment and argv. Returns 0, or
+ * 1 when --help/--version was printed (exit 0), or -1 with a message on
+ * stderr (exit 2). */
+int config_load(config *c, int argc, char **argv);
+void config_free(config *c);
+
+#endif

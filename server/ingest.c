@@ -1,0 +1,419 @@
+/*
+ * ingest.c - group commit of incident reports (see ingest.h).
+ *
+ * One flush is one statement, so it is one transaction and PostgreSQL's
+ * commit is what the result means. The statement:
+ *   1. unnests the column arrays into rows, numbered;
+ *   2. keeps the first row of each (device, report id) in this flush;
+ *   3. inserts the keys into incident_keys, skipping those already there
+ *      (a retried report: ON CONFLICT DO NOTHING, which also waits for a
+ *      concurrent flush holding the same key to commit or abort);
+ *   4. inserts into incidents only the rows whose key was new;
+ *   5. returns the numbers of those rows: they are "stored", every other
+ *      valid row is a "duplicate" of a report already committed.
+ * Server events use the key '~server' (not a valid device id) since their
+ * ids are generated here and cannot repeat.
+ */
+#include "server/ingest.h"
+
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/pg_async.h"
+#include "server/strbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_COLUMNS 11
+
+static const char flush_sql[] =
+    "WITH input AS ("
+    " SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],"
+    "  $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::jsonb[], $11::inet[])"
+    "  WITH ORDINALITY AS t(k, id, device_id, source, type, severity, occurred_at,"
+    "  firmware_version, component, details, source_address, n)),"
+    " firsts AS (SELECT DISTINCT ON (k, id) * FROM input ORDER BY k, id, n),"
+    " keys AS (INSERT INTO incident_keys (device_id, report_id)"
+    "  SELECT k, id FROM firsts ON CONFLICT DO NOTHING RETURNING device_id, report_id),"
+    " fresh AS (SELECT f.* FROM firsts f JOIN keys ON keys.device_id = f.k"
+    "  AND keys.report_id = f.id),"
+    " ins AS (INSERT INTO incidents (id, device_id, source, type, severity, occurred_at,"
+    "  firmware_version, component, details, source_address)"
+    "  SELECT id, device_id, source, type, severity, occurred_at, firmware_version,"
+    "  component, details, source_address FROM fresh)"
+    " SELECT n FROM fresh";
+
+static const char touch_sql[] =
+    "UPDATE devices d SET last_seen_at = now(), last_address = u.a"
+    " FROM (SELECT DISTINCT ON (id) id, a FROM unnest($1::text[], $2::inet[])"
+    "  WITH ORDINALITY AS t(id, a, n) ORDER BY id, n DESC) u"
+    " WHERE d.id = u.id";
+
+struct ingest_req {
+    ingest_req *next;
+    ingest *ing;
+    incident_batch batch;
+    char device_id[65];      /* "" for an anonymous server event */
+    char addr[48];
+    int from_server;
+    size_t n_valid;
+    unsigned char *stored;   /* per item */
+    ingest_done_cb cb;
+    void *owner;
+};
+
+typedef struct flush {
+    ingest *ing;
+    ingest_req *reqs;        /* the requests in this flush */
+    size_t rows;
+    uint64_t started_ns;
+} flush;
+
+struct ingest {
+    uv_loop_t *loop;
+    uv_check_t check;        /* flushes once per loop iteration */
+    const config *cfg;
+    pga_conn *pg;
+    ingest_req *head, *tail;
+    size_t queued_rows, inflight_rows;
+    flush *inflight;
+    strbuf touch_ids, touch_addrs;
+    size_t touch_n;
+    int touch_inflight;
+    void (*idle_cb)(void *);
+    void *idle_arg;
+};
+
+static void maybe_flush(ingest *ing);
+
+static void req_free(ingest_req *r)
+{
+    incident_batch_free(&r->batch);
+    free(r->stored);
+    free(r);
+}
+
+static void finish_req(ingest_req *r, int committed)
+{
+    if (r->cb)
+        r->cb(r->owner, committed, &r->batch, r->stored);
+    req_free(r);
+}
+
+static void check_idle(ingest *ing)
+{
+    if (ing->idle_cb && !ing->head && !ing->inflight && !ing->touch_inflight) {
+        void (*cb)(void *) = ing->idle_cb;
+        ing->idle_cb = NULL;
+        cb(ing->idle_arg);
+    }
+}
+
+/* ---- building the statement ---- */
+
+typedef struct columns {
+    strbuf col[N_COLUMNS];
+} columns;
+
+static void add_row(columns *c, const ingest_req *r, const incident *rep)
+{
+    char occurred[32];
+    incident_format_time(rep->occurred_at_us, occurred);
+    const char *values[N_COLUMNS] = {
+        r->from_server ? "~server" : r->device_id,
+        rep->id,
+        r->device_id[0] ? r->device_id : NULL,
+        r->from_server ? "server" : "device",
+        rep->type,
+        rep->severity,
+        occurred,
+        rep->firmware_version[0] ? rep->firmware_version : NULL,
+        rep->component[0] ? rep->component : NULL,
+        rep->details ? rep->details : "{}",
+        r->addr[0] ? r->addr : NULL,
+    };
+    for (int i = 0; i < N_COLUMNS; i++)
+        sb_array_elem(&c->col[i], values[i]);
+}
+
+/* Moves requests from the queue into f while they fit; builds the arrays. */
+static int take_requests(ingest *ing, flush *f, columns *c)
+{
+    ingest_req **tail = &f->reqs;
+    size_t limit = (size_t)ing->cfg->flush_max_rows;
+    while (ing->head && (f->rows == 0 || f->rows + ing->head->n_valid <= limit)) {
+        ingest_req *r = ing->head;
+        ing->head = r->next;
+        if (!ing->head)
+            ing->tail = NULL;
+        r->next = NULL;
+        *tail = r;
+        tail = &r->next;
+        for (size_t i = 0; i < r->batch.n; i++)
+            if (r->batch.items[i].ok)
+                add_row(c, r, &r->batch.items[i].report);
+        f->rows += r->n_valid;
+    }
+    ing->queued_rows -= f->rows;
+    for (int i = 0; i < N_COLUMNS; i++)
+        if (c->col[i].failed)
+            return -1;
+    return 0;
+}
+
+/* ---- results ---- */
+
+/* Row numbers are 1-based over the valid items of the flush, in order. */
+static void mark_stored(flush *f, PGresult *res)
+{
+    size_t nrows = f->rows;
+    unsigned char *flags = calloc(nrows ? nrows : 1, 1);
+    if (!flags)
+        return;
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long n = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        if (n >= 1 && (size_t)n <= nrows)
+            flags[n - 1] = 1;
+    }
+    size_t row = 0;
+    for (ingest_req *r = f->reqs; r; r = r->next)
+        for (size_t i = 0; i < r->batch.n; i++)
+            if (r->batch.items[i].ok)
+                r->stored[i] = flags[row++];
+    free(flags);
+}
+
+static void on_flushed(PGresult *res, void *arg)
+{
+    flush *f = arg;
+    ingest *ing = f->ing;
+    int committed = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (committed) {
+        mark_stored(f, res);
+        metrics_add(&metrics.reports_ingested, (int64_t)f->rows);
+        metrics_observe_commit(uv_hrtime() - f->started_ns, f->rows);
+    } else {
+        metrics_add(&metrics.db_errors, 1);
+        log_error("incident flush failed", "error",
+                  res ? PQresultErrorMessage(res) : "connection lost", NULL);
+    }
+    ing->inflight = NULL;
+    ing->inflight_rows = 0;
+    while (f->reqs) {
+        ingest_req *r = f->reqs;
+        f->reqs = r->next;
+        finish_req(r, committed);
+    }
+    free(f);
+    maybe_flush(ing);
+    check_idle(ing);
+}
+
+/* ---- last seen ---- */
+
+static void on_touched(PGresult *res, void *arg)
+{
+    ingest *ing = arg;
+    ing->touch_inflight = 0;
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+        log_warn("cannot record devices' last address", NULL);
+    check_idle(ing);
+}
+
+static void flush_touches(ingest *ing)
+{
+    if (!ing->touch_n || ing->touch_inflight || !pga_is_up(ing->pg))
+        return;
+    sb_array_close(&ing->touch_ids);
+    sb_array_close(&ing->touch_addrs);
+    const char *params[] = {ing->touch_ids.data, ing->touch_addrs.data};
+    if (!ing->touch_ids.failed && !ing->touch_addrs.failed &&
+        pga_query(ing->pg, touch_sql, 2, params, on_touched, ing) == 0)
+        ing->touch_inflight = 1;
+    sb_reset(&ing->touch_ids);
+    sb_reset(&ing->touch_addrs);
+    ing->touch_n = 0;
+}
+
+void ingest_touch_device(ingest *ing, const char *device_id, const char *addr)
+{
+    if (ing->touch_n >= 10000)
+        return;              /* next connection will say it again */
+    if (ing->touch_n == 0) {
+        sb_array_open(&ing->touch_ids);
+        sb_array_open(&ing->touch_addrs);
+    }
+    sb_array_elem(&ing->touch_ids, device_id);
+    sb_array_elem(&ing->touch_addrs, addr);
+    ing->touch_n++;
+    if (!ing->inflight)
+        flush_touches(ing);
+}
+
+/* ---- flushing ---- */
+
+static void fail_flush(ingest *ing, flush *f)
+{
+    ing->inflight = NULL;
+    ing->inflight_rows = 0;
+    while (f->reqs) {
+        ingest_req *r = f->reqs;
+        f->reqs = r->next;
+        finish_req(r, 0);
+    }
+    free(f);
+}
+
+static void maybe_flush(ingest *ing)
+{
+    if (ing->inflight || !ing->head)
+        return;
+    columns c;
+    flush *f = calloc(1, sizeof(*f));
+    for (int i = 0; i < N_COLUMNS; i++) {
+        sb_init(&c.col[i]);
+        sb_array_open(&c.col[i]);
+    }
+    if (!f)
+        goto done;
+    f->ing = ing;
+    f->started_ns = uv_hrtime();
+    ing->inflight = f;
+    int built = take_requests(ing, f, &c);
+    ing->inflight_rows = f->rows;
+    const char *params[N_COLUMNS];
+    for (int i = 0; i < N_COLUMNS; i++) {
+        sb_array_close(&c.col[i]);
+        params[i] = c.col[i].data;
+    }
+    metrics_observe_batch(f->rows);
+    if (built < 0 || pga_query(ing->pg, flush_sql, N_COLUMNS, params, on_flushed, f) < 0)
+        fail_flush(ing, f);
+done:
+    for (int i = 0; i < N_COLUMNS; i++)
+        sb_free(&c.col[i]);
+    flush_touches(ing);
+}
+
+/* ---- public ---- */
+
+static void on_check(uv_check_t *h)
+{
+    ingest *ing = h->data;
+    maybe_flush(ing);
+    if (!ing->head)
+        uv_check_stop(h);
+}
+
+static void on_db_state(pga_conn *c, int up, void *arg)
+{
+    (void)c;
+    ingest *ing = arg;
+    metrics_add(&metrics.db_up, up ? 1 : -1);
+    if (up)
+        maybe_flush(ing);
+}
+
+ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index)
+{
+    char name[32];
+    ingest *ing = calloc(1, sizeof(*ing));
+    if (!ing)
+        return NULL;
+    ing->loop = loop;
+    ing->cfg = cfg;
+    uv_check_init(loop, &ing->check);
+    ing->check.data = ing;
+    snprintf(name, sizeof(name), "vigild-ingest-%d", worker_index);
+    sb_init(&ing->touch_ids);
+    sb_init(&ing->touch_addrs);
+    if (!(ing->pg = pga_new(loop, cfg->database_url, name, on_db_state, NULL, ing))) {
+        free(ing);
+        return NULL;
+    }
+    return ing;
+}
+
+static void check_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void ingest_free(ingest *ing)
+{
+    if (!ing)
+        return;
+    while (ing->head) {
+        ingest_req *r = ing->head;
+        ing->head = r->next;
+        finish_req(r, 0);
+    }
+    ing->tail = NULL;
+    if (pga_is_up(ing->pg))
+        metrics_add(&metrics.db_up, -1);
+    pga_close(ing->pg);     /* fails the flush in flight, if any */
+    sb_free(&ing->touch_ids);
+    sb_free(&ing->touch_addrs);
+    uv_close((uv_handle_t *)&ing->check, check_closed);
+}
+
+int ingest_is_up(const ingest *ing)
+{
+    return pga_is_up(ing->pg);
+}
+
+size_t ingest_queued(const ingest *ing)
+{
+    return ing->queued_rows + ing->inflight_rows;
+}
+
+ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source_addr,
+                          int from_server, incident_batch *batch, ingest_done_cb cb, void *owner)
+{
+    size_t n_valid = 0;
+    for (size_t i = 0; i < batch->n; i++)
+        n_valid += batch->items[i].ok ? 1 : 0;
+    size_t limit = (size_t)ing->cfg->flush_max_rows * 4;
+    if (!pga_is_up(ing->pg) || n_valid == 0 || ing->queued_rows + n_valid > limit)
+        return NULL;
+    ingest_req *r = calloc(1, sizeof(*r));
+    if (!r || !(r->stored = calloc(batch->n, 1))) {
+        free(r);
+        return NULL;
+    }
+    r->ing = ing;
+    r->batch = *batch;
+    memset(batch, 0, sizeof(*batch));
+    snprintf(r->device_id, sizeof(r->device_id), "%s", device_id ? device_id : "");
+    snprintf(r->addr, sizeof(r->addr), "%s", source_addr ? source_addr : "");
+    r->from_server = from_server;
+    r->n_valid = n_valid;
+    r->cb = cb;
+    r->owner = owner;
+    if (ing->tail)
+        ing->tail->next = r;
+    else
+        ing->head = r;
+    ing->tail = r;
+    ing->queued_rows += n_valid;
+    /* Not now: after this loop iteration's other requests have queued
+     * too, and never inside the caller's own call. */
+    uv_check_start(&ing->check, on_check);
+    return r;
+}
+
+void ingest_detach(ingest_req *req)
+{
+    if (req) {
+        req->cb = NULL;
+        req->owner = NULL;
+    }
+}
+
+void ingest_when_idle(ingest *ing, void (*cb)(void *arg), void *arg)
+{
+    ing->idle_cb = cb;
+    ing->idle_arg = arg;
+    check_idle(ing);
+}

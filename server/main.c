@@ -1,0 +1,140 @@
+/*
+ * main.c - vigild: configuration, the TLS context, the registry, the
+ * device-port workers, and the signals that drain (SIGTERM, SIGINT) and
+ * reload (SIGHUP) them.
+ *
+ * The main thread runs its own loop for the registry's LISTEN connection
+ * and the signals; it never serves a device. Device connections live on the
+ * workers' loops (worker.h).
+ */
+#include "server/config.h"
+#include "server/log.h"
+#include "server/registry.h"
+#include "server/registry_sync.h"
+#include "server/secevent.h"
+#include "server/tls.h"
+#include "server/track.h"
+#include "server/worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+typedef struct server {
+    config cfg;
+    uv_loop_t *loop;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    regsync *regsync;
+    worker *workers;
+    int n_workers;
+    int stopping;
+} server;
+
+static void on_registry_change(const char *device_id, void *arg)
+{
+    server *s = arg;
+    if (!s->stopping)
+        workers_recheck(s->workers, s->n_workers, device_id);
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+    server *s = h->data;
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    log_info("draining", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    workers_drain(s->workers, s->n_workers);
+    uv_close((uv_handle_t *)&s->sig_term, NULL);
+    uv_close((uv_handle_t *)&s->sig_int, NULL);
+    uv_close((uv_handle_t *)&s->sig_hup, NULL);
+    regsync_stop(s->regsync);
+    s->regsync = NULL;
+}
+
+static void on_reload_signal(uv_signal_t *h, int signum)
+{
+    server *s = h->data;
+    (void)signum;
+    if (tls_reload(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.ca_dir) == 0) {
+        log_info("reloaded the TLS certificate, key and trusted CAs", NULL);
+        /* a CA no longer trusted would not pass a new handshake; live
+         * connections keep their verified identity and registry checks */
+    } else {
+        log_error("reload failed: keeping the previous TLS configuration", NULL);
+    }
+}
+
+static int worker_count(const config *cfg)
+{
+    if (cfg->workers > 0)
+        return cfg->workers > 256 ? 256 : (int)cfg->workers;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Idle device connections are file descriptors: use all we may. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void start_signals(server *s)
+{
+    uv_signal_init(s->loop, &s->sig_term);
+    uv_signal_init(s->loop, &s->sig_int);
+    uv_signal_init(s->loop, &s->sig_hup);
+    s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
+    uv_signal_start(&s->sig_term, on_stop_signal, SIGTERM);
+    uv_signal_start(&s->sig_int, on_stop_signal, SIGINT);
+    uv_signal_start(&s->sig_hup, on_reload_signal, SIGHUP);
+}
+
+int main(int argc, char **argv)
+{
+    static server s;
+    int rc = config_load(&s.cfg, argc, argv);
+    if (rc != 0) {
+        config_free(&s.cfg);
+        return rc > 0 ? 0 : 2;
+    }
+    log_level level;
+    if (log_level_parse(s.cfg.log_level, &level) < 0) {
+        fprintf(stderr, "vigild: --log-level must be debug, info, warn or error\n");
+        config_free(&s.cfg);
+        return 2;
+    }
+    log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    if (tls_global_init() < 0 || reg_init() < 0 ||
+        tls_reload(s.cfg.tls_cert, s.cfg.tls_key, s.cfg.ca_dir) < 0) {
+        config_free(&s.cfg);
+        return 2;
+    }
+    sec_init(&s.cfg);
+    s.loop = uv_default_loop();
+    s.n_workers = worker_count(&s.cfg);
+    if (!(s.regsync = regsync_start(s.loop, s.cfg.database_url, on_registry_change, &s)) ||
+        workers_start(&s.cfg, s.n_workers, &s.workers) < 0)
+        return 1;
+    start_signals(&s);
+    char n[16];
+    snprintf(n, sizeof(n), "%d", s.n_workers);
+    log_info("vigild started", "device_listen", s.cfg.device_listen, "workers", n, NULL);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    workers_join(s.workers, s.n_workers);
+    uv_loop_close(s.loop);
+    tls_shutdown();
+    reg_shutdown();
+    track_shutdown();
+    config_free(&s.cfg);
+    log_info("vigild stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * metrics.c - the counters (see metrics.h) and their histogram buckets.
+ */
+#include "server/metrics.h"
+
+metrics_t metrics;
+
+const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS - 1] = {
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2};
+const int64_t metrics_batch_bounds[METRICS_BATCH_BUCKETS - 1] = {1, 10, 50, 100, 500, 1000, 5000};
+
+void metrics_observe_commit(uint64_t ns, size_t rows)
+{
+    double s = (double)ns / 1e9;
+    int b = 0;
+    while (b < METRICS_LATENCY_BUCKETS - 1 && s > metrics_latency_bounds[b])
+        b++;
+    metrics_add(&metrics.commit_latency[b], 1);
+    metrics_add(&metrics.commit_latency_sum_us, (int64_t)(ns / 1000));
+    metrics_add(&metrics.commit_count, 1);
+    (void)rows;
+}
+
+void metrics_observe_batch(size_t rows)
+{
+    int b = 0;
+    while (b < METRICS_BATCH_BUCKETS - 1 && (int64_t)rows > metrics_batch_bounds[b])
+        b++;
+    metrics_add(&metrics.batch_size[b], 1);
+    metrics_add(&metrics.batch_rows_sum, (int64_t)rows);
+}
+
+void metrics_request(metrics_path path, int status)
+{
+    static const int codes[MS__COUNT - 1] = {200, 400, 401, 403, 404, 405, 408, 413, 415, 429,
+                                             431, 503};
+    int s = MS_OTHER;
+    for (int i = 0; i < MS__COUNT - 1; i++)
+        if (codes[i] == status)
+            s = i;
+    metrics_add(&metrics.requests[path][s], 1);
+}

@@ -1,0 +1,60 @@
+/*
+ * metrics.h - process-wide counters for the operator API's /metrics.
+ * Updated from any thread with relaxed atomics; read by the exporter.
+ */
+#ifndef VIGIL_METRICS_H
+#define VIGIL_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define METRICS_LATENCY_BUCKETS 12   /* commit latency, seconds: 1ms .. 2s, +Inf */
+#define METRICS_BATCH_BUCKETS 8      /* rows per flush: 1 .. 5000, +Inf */
+
+typedef enum metrics_handshake {
+    HS_OK = 0, HS_RESUMED, HS_NO_CERT, HS_BAD_CERT, HS_EXPIRED, HS_REVOKED, HS_UNREGISTERED,
+    HS_DECOMMISSIONED, HS_PROTOCOL, HS_TIMEOUT, HS__COUNT
+} metrics_handshake;
+
+typedef enum metrics_path { MP_INCIDENTS = 0, MP_OTHER, MP__COUNT } metrics_path;
+typedef enum metrics_status {
+    MS_200 = 0, MS_400, MS_401, MS_403, MS_404, MS_405, MS_408, MS_413, MS_415, MS_429, MS_431,
+    MS_503, MS_OTHER, MS__COUNT
+} metrics_status;
+
+typedef struct metrics_t {
+    _Atomic int64_t connections_open;
+    _Atomic int64_t connections_total;
+    _Atomic int64_t connections_refused;         /* over a connection limit */
+    _Atomic int64_t handshakes[HS__COUNT];
+    _Atomic int64_t requests[MP__COUNT][MS__COUNT];
+    _Atomic int64_t reports_ingested;
+    _Atomic int64_t reports_duplicate;
+    _Atomic int64_t reports_rejected;
+    _Atomic int64_t security_events;
+    _Atomic int64_t security_events_suppressed;
+    _Atomic int64_t db_errors;
+    _Atomic int64_t db_up;                        /* connections currently up */
+    _Atomic int64_t queue_depth;
+    _Atomic int64_t commit_latency[METRICS_LATENCY_BUCKETS];
+    _Atomic int64_t commit_latency_sum_us;
+    _Atomic int64_t commit_count;
+    _Atomic int64_t batch_size[METRICS_BATCH_BUCKETS];
+    _Atomic int64_t batch_rows_sum;
+} metrics_t;
+
+extern metrics_t metrics;
+extern const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS - 1];
+extern const int64_t metrics_batch_bounds[METRICS_BATCH_BUCKETS - 1];
+
+static inline void metrics_add(_Atomic int64_t *counter, int64_t n)
+{
+    atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+void metrics_observe_commit(uint64_t ns, size_t rows);
+void metrics_observe_batch(size_t rows);
+void metrics_request(metrics_path path, int status);
+
+#endif

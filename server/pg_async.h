@@ -1,0 +1,46 @@
+/*
+ * pg_async.h - one PostgreSQL connection driven by a libuv loop without
+ * ever blocking it: libpq's non-blocking API (PQconnectStart,
+ * PQsendQueryParams, PQflush, PQconsumeInput) with the socket watched by a
+ * uv_poll_t.
+ *
+ * Queries are queued and sent one at a time. When the connection breaks,
+ * every queued query is answered with a NULL result (so its caller can tell
+ * the device to retry) and the connection is re-established in the
+ * background with backoff. Nothing here retries a query: only the caller
+ * knows whether that is safe.
+ *
+ * All functions must be called on the loop's thread.
+ */
+#ifndef VIGIL_PG_ASYNC_H
+#define VIGIL_PG_ASYNC_H
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+typedef struct pga_conn pga_conn;
+
+/* res is NULL when the connection failed before a result arrived; the
+ * callee must not PQclear it (pg_async does after the callback). */
+typedef void (*pga_result_cb)(PGresult *res, void *arg);
+/* The connection came up (up = 1) or went down (up = 0). */
+typedef void (*pga_state_cb)(pga_conn *c, int up, void *arg);
+/* A NOTIFY arrived on a channel this connection LISTENs on. */
+typedef void (*pga_notify_cb)(const char *channel, const char *payload, void *arg);
+
+pga_conn *pga_new(uv_loop_t *loop, const char *url, const char *name, pga_state_cb on_state,
+                  pga_notify_cb on_notify, void *arg);
+/* Closes the connection; queued queries get NULL results. Frees c once
+ * libuv has released its handles. */
+void pga_close(pga_conn *c);
+
+int pga_is_up(const pga_conn *c);
+size_t pga_queue_depth(const pga_conn *c);
+
+/* Queues a text-format query. Params are copied, so the caller's buffers
+ * may go away at once. Returns -1 (and never calls cb) if the connection is
+ * down or memory is short. */
+int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *params,
+              pga_result_cb cb, void *arg);
+
+#endif

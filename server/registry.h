@@ -1,0 +1,87 @@
+/*
+ * registry.h - vigild's in-memory view of the device registry: for every
+ * certificate it has seen, whether it may authenticate, and for every
+ * device, its status, its last network and its request budget.
+ *
+ * Authentication decisions are made here, not by a query per handshake.
+ * The view is loaded once, kept current by the NOTIFYs on channel
+ * vigil_registry (registry_sync.c), and filled on a miss by the worker that
+ * saw an unknown certificate (a certificate issued a moment ago on another
+ * node). Shared by all worker threads under a read-write lock.
+ *
+ * Ordering rule that makes the miss path safe: a miss result is only
+ * inserted when the fingerprint is absent, and a revocation for an absent
+ * fingerprint inserts a revoked entry, so a NOTIFY that overtakes a lookup
+ * is never undone by it.
+ */
+#ifndef VIGIL_REGISTRY_H
+#define VIGIL_REGISTRY_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define REG_FP_LEN 32
+#define REG_ID_MAX 64
+
+typedef enum reg_verdict {
+    REG_OK = 0,
+    REG_MISS,             /* unknown here: ask the database */
+    REG_REVOKED,
+    REG_UNREGISTERED,     /* signed by our CA but not in the registry */
+    REG_EXPIRED,
+    REG_DECOMMISSIONED,
+} reg_verdict;
+
+typedef enum reg_device_status { REG_DEV_ACTIVE = 0, REG_DEV_QUARANTINED, REG_DEV_DECOMMISSIONED } reg_device_status;
+
+typedef struct reg_answer {
+    reg_verdict verdict;
+    char device_id[REG_ID_MAX + 1];
+    reg_device_status device_status;
+} reg_answer;
+
+int reg_init(void);
+void reg_shutdown(void);
+
+const char *reg_verdict_name(reg_verdict v);   /* "revoked", ... */
+int reg_device_status_parse(const char *s, reg_device_status *out);
+
+reg_answer reg_lookup(const uint8_t fp[REG_FP_LEN], time_t now);
+
+/* What the database said about one certificate (miss path, or loading).
+ * status_active: the certificate row is 'active'. found = 0: no such row. */
+typedef struct reg_cert_row {
+    int found;
+    const char *device_id;
+    int cert_active;
+    time_t not_after;
+    const char *device_status;   /* "active" | "quarantined" | "decommissioned" */
+    const char *last_address;    /* may be NULL */
+} reg_cert_row;
+
+/* Inserts unless present (see the ordering rule above). */
+void reg_learn(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row);
+/* Replaces everything (a full reload after the LISTEN connection was lost):
+ * call reg_load_begin, reg_load_row for each row, reg_load_commit. */
+void reg_load_begin(void);
+void reg_load_row(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row);
+void reg_load_commit(void);
+
+/* Applied from NOTIFYs. */
+void reg_revoke(const uint8_t fp[REG_FP_LEN], const char *device_id);
+void reg_set_device_status(const char *device_id, reg_device_status status);
+
+/* Request budget (GCRA): 1 if the device may make one more request now. */
+int reg_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s, int64_t burst);
+
+/* Remembers the network (/24 or /48 of addr, text) the device is seen
+ * from; returns 1 when it differs from a known previous one. */
+int reg_note_network(const char *device_id, const char *network);
+
+size_t reg_count(void);
+
+/* "aa..ff" (64 hex chars) to bytes. */
+int reg_fp_from_hex(const char *hex, uint8_t fp[REG_FP_LEN]);
+void reg_fp_to_hex(const uint8_t fp[REG_FP_LEN], char out[2 * REG_FP_LEN + 1]);
+
+#endif
