@@ -40,6 +40,12 @@ void sec_init(const config *cfg)
     burst = rate * 2;
 }
 
+void sec_thread_exit(void)
+{
+    free(addr_table);
+    addr_table = NULL;
+}
+
 static int global_allow(int64_t now)
 {
     int64_t old = atomic_load(&global_tat), next;

@@ -17,6 +17,8 @@
 #include "server/ingest.h"
 
 void sec_init(const config *cfg);
+/* Frees the calling thread's per-address table (at the end of a worker). */
+void sec_thread_exit(void);
 
 /* Records one event through ing (the worker's pipeline). details is
  * consumed. device_id may be NULL. type is an incident type

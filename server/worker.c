@@ -250,6 +250,7 @@ static void worker_main(void *arg)
 {
     worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    sec_thread_exit();
 }
 
 static int worker_init(worker *w, const config *cfg, int index)
