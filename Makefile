@@ -46,7 +46,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 PROGRAMS := $(BUILD)/vigilctl $(BUILD)/vigild $(if $(DEVICE_SRC),$(BUILD)/vigil-device) \
             $(if $(BENCH_SRC),$(BUILD)/vigil-bench)
 
-.PHONY: all programs test unit integration run deps clean format
+.PHONY: all programs test unit integration run stop deps clean format
 .DEFAULT_GOAL := all
 
 all: deps
@@ -114,23 +114,26 @@ TEST_BUILD := build/test
 
 test: deps
 	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) programs $(TEST_BUILD)/unit-tests
-	@VIGIL_BUILD=$(TEST_BUILD) sh tests/run.sh
+	@VIGIL_BUILD=$(TEST_BUILD) bash tests/run.sh
 
 unit: deps
 	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) $(TEST_BUILD)/unit-tests
-	@VIGIL_BUILD=$(TEST_BUILD) sh tests/run.sh unit
+	@VIGIL_BUILD=$(TEST_BUILD) bash tests/run.sh unit
 
 integration: deps
 	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) programs
-	@VIGIL_BUILD=$(TEST_BUILD) sh tests/run.sh integration
+	@VIGIL_BUILD=$(TEST_BUILD) bash tests/run.sh integration
 
 # ---- operating ----
 
 run: all
-	@sh tools/dev/run.sh
+	@bash tools/dev/run.sh
+
+stop:
+	@bash tools/dev/pg.sh stop var/pg
 
 deps:
-	@sh tools/dev/deps.sh
+	@bash tools/dev/deps.sh
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

@@ -1,0 +1,116 @@
+# harness.sh - sourced by every integration and end-to-end test file.
+#
+# Gives a test: $T (a temporary directory removed at exit), $VIGILCTL and
+# friends (the sanitizer build by default), pg_start (a throwaway
+# PostgreSQL cluster, stopped at exit), and checks that print
+# "ok - name" / "FAIL - name". `finish` prints the file's tally and sets
+# the exit status. Every command a check runs is bounded by a timeout.
+# shellcheck shell=bash
+
+set -uo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VIGIL_BUILD=${VIGIL_BUILD:-build/test}
+case "$VIGIL_BUILD" in /*) ;; *) VIGIL_BUILD="$REPO/$VIGIL_BUILD" ;; esac
+VIGILCTL="$VIGIL_BUILD/vigilctl"
+VIGILD="$VIGIL_BUILD/vigild"
+VIGIL_DEVICE="$VIGIL_BUILD/vigil-device"
+PSQL=/usr/lib/postgresql/15/bin/psql
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=99}
+unset VIGIL_DATABASE_URL VIGIL_CA_DIR VIGIL_CA_PASSPHRASE
+
+T=$(mktemp -d /tmp/vigil-test.XXXXXX)
+PASSED=0
+FAILED=0
+CHECK_TIMEOUT=${CHECK_TIMEOUT:-60}
+_cleanups=()
+
+at_exit() { _cleanups+=("$*"); }
+_run_cleanups() {
+    local i
+    for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[$i]}" >/dev/null 2>&1 || true; done
+    rm -rf "$T"
+}
+trap _run_cleanups EXIT
+
+# A PostgreSQL cluster of our own; exports VIGIL_DATABASE_URL and PGDIR.
+pg_start() {
+    PGDIR=$(mktemp -d /tmp/vigil-pg.XXXXXX)
+    at_exit "bash '$REPO/tools/dev/pg.sh' stop '$PGDIR'; rm -rf '$PGDIR'"
+    VIGIL_DATABASE_URL=$(bash "$REPO/tools/dev/pg.sh" start "$PGDIR") || { echo "cannot start PostgreSQL" >&2; exit 1; }
+    export VIGIL_DATABASE_URL PGDIR
+}
+pg_stop() { bash "$REPO/tools/dev/pg.sh" stop "$PGDIR"; }
+pg_restart() { VIGIL_DATABASE_URL=$(bash "$REPO/tools/dev/pg.sh" start "$PGDIR"); export VIGIL_DATABASE_URL; }
+
+# sql "SELECT ..." prints the result unaligned, tuples only.
+sql() { "$PSQL" "$VIGIL_DATABASE_URL" -Atqc "$1"; }
+
+_report() {
+    local ok=$1 name=$2
+    if [ "$ok" -eq 0 ]; then
+        PASSED=$((PASSED + 1))
+        echo "ok - $name"
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL - $name"
+        tail -n 15 "$T/err" 2>/dev/null | sed 's/^/    stderr: /'
+        tail -n 5 "$T/out" 2>/dev/null | sed 's/^/    stdout: /'
+    fi
+}
+
+# Runs CMD with output in $T/out and $T/err; returns its exit code.
+run() { timeout "$CHECK_TIMEOUT" "$@" >"$T/out" 2>"$T/err"; }
+
+# check NAME CMD...: CMD must exit 0.
+check() {
+    local name=$1; shift
+    run "$@"
+    _report $? "$name"
+}
+
+# check_exit CODE NAME CMD...: CMD must exit with CODE.
+check_exit() {
+    local code=$1 name=$2; shift 2
+    run "$@"
+    local rc=$?
+    [ "$rc" -eq "$code" ] || echo "    expected exit $code, got $rc" >>"$T/err"
+    _report $([ "$rc" -eq "$code" ] && echo 0 || echo 1) "$name"
+}
+
+# check_contains NAME STRING FILE: FILE contains STRING.
+check_contains() {
+    grep -qF -- "$2" "$3"
+    _report $? "$1 ('$2' in $(basename "$3"))"
+}
+
+# check_json NAME PYTHON-EXPR: the last command's stdout is JSON (bound to d)
+# and the expression holds.
+check_json() {
+    cp "$T/out" "$T/last.json"
+    run python3 -c "import json,sys; d=json.load(open('$T/last.json')); sys.exit(0 if ($2) else 1)"
+    _report $? "$1"
+}
+
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" = "$3" ]; then _report 0 "$1"; else echo "    expected '$2', got '$3'" >"$T/err"; : >"$T/out"; _report 1 "$1"; fi
+}
+
+# A free TCP port on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# CA, schema and server certificate in $T for tests that need a server.
+setup_ca() {
+    export VIGIL_CA_DIR="$T/ca"
+    "$VIGILCTL" db migrate >/dev/null || { echo "migrate failed" >&2; exit 1; }
+    "$VIGILCTL" ca init >/dev/null || { echo "ca init failed" >&2; exit 1; }
+    "$VIGILCTL" ca server-cert --dns localhost --ip 127.0.0.1 --out-dir "$T/tls" >/dev/null
+    "$VIGILCTL" ca chain >"$T/chain.pem"
+}
+
+finish() {
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+    exit $?
+}

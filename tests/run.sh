@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# run.sh [unit|integration|e2e|all] - runs the test suites against the build
+# in $VIGIL_BUILD (build/test: sanitizers). Unit tests are one Criterion
+# binary; integration and end-to-end tests are bash files, each with its own
+# PostgreSQL. Prints one line per file and "N passed, N failed" at the end.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export VIGIL_BUILD=${VIGIL_BUILD:-build/test}
+what=${1:-all}
+passed=0
+failed=0
+failures=()
+
+run_one() {
+    local name=$1; shift
+    local log
+    log=$(mktemp /tmp/vigil-test-log.XXXXXX)
+    local start=$SECONDS
+    if "$@" >"$log" 2>&1; then
+        passed=$((passed + 1))
+        echo "PASS $name ($((SECONDS - start))s, $(grep -c '^ok - ' "$log") checks)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "FAIL $name ($((SECONDS - start))s)"
+        grep -E '^(FAIL|    )' "$log" | head -40 | sed 's/^/  /'
+        tail -n 20 "$log" | sed 's/^/  | /'
+    fi
+    rm -f "$log"
+}
+
+if [ "$what" = all ] || [ "$what" = unit ]; then
+    run_one unit-tests "$VIGIL_BUILD/unit-tests" --jobs 2
+fi
+for suite in integration e2e; do
+    if [ "$what" = all ] || [ "$what" = "$suite" ]; then
+        for f in $(find "tests/$suite" -name 'test_*.sh' 2>/dev/null | sort); do
+            run_one "$f" bash "$f"
+        done
+    fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
