@@ -83,12 +83,12 @@ void log_write(log_level level, const char *msg, ...)
     line l = {.len = 0};
     struct timeval tv;
     struct tm tm;
-    char ts[40];
+    char ts[96];
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (long)(tv.tv_usec / 1000));
+             (int)(tv.tv_usec / 1000));
     put_str(&l, "{\"ts\":\"");
     put_str(&l, ts);
     put_str(&l, "\",\"level\":\"");
