@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every command answers --help with exit 0 and a usage line; unknown
+# commands and options exit 2.
+. "$(dirname "$0")/../../lib/harness.sh"
+for c in "db migrate" "ca init" "ca show" "ca chain" "ca server-cert" "ca crl" "ca rotate" \
+         "device enroll" "device create" "device list" "device show" \
+         "cert revoke" "cert list" "cert show"; do
+    # shellcheck disable=SC2086
+    check "vigilctl $c --help" "$VIGILCTL" $c --help
+    check_contains "vigilctl $c --help has usage" "Usage: vigilctl $c" "$T/out"
+done
+check "vigilctl --help" "$VIGILCTL" --help
+check_exit 2 "no command: exit 2" "$VIGILCTL"
+check_exit 2 "unknown command: exit 2" "$VIGILCTL" ca frobnicate
+check_exit 2 "unknown group: exit 2" "$VIGILCTL" frob
+check "vigild --help" "$VIGILD" --help
+check_contains "vigild --help lists settings" "--device-listen" "$T/out"
+check_exit 2 "vigild without configuration: exit 2" "$VIGILD"
+check_contains "and says what is missing" "database-url is required" "$T/err"
+finish
