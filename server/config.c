@@ -47,6 +47,8 @@ static const setting settings[] = {
     S("flush-max-rows", T_INT, flush_max_rows, "5000", "reports per group commit"),
     S("security-events-per-second", T_INT, security_events_per_second, "50",
       "security events recorded per second (the rest are counted)"),
+    S("security-events-per-address", T_INT, security_events_per_address, "10",
+      "security events recorded per source address per 10 s"),
     S("drain-timeout", T_MS, drain_timeout_ms, "15s", "SIGTERM: longest wait for in-flight work"),
     S("retry-after", T_MS, retry_after_s, "2s", "Retry-After sent while the database is down"),
 };

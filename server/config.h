@@ -33,6 +33,7 @@ typedef struct config {
     int64_t device_burst;
     int64_t flush_max_rows;          /* reports per group commit */
     int64_t security_events_per_second;  /* per process, all kinds together */
+    int64_t security_events_per_address; /* per source address per 10 s */
     int64_t drain_timeout_ms;
     int64_t retry_after_s;           /* Retry-After when the database is down */
 } config;

@@ -49,7 +49,8 @@ void auth_handshake_failed(conn *c, const tls_peer_info *peer, unsigned long ssl
     metrics_add(&metrics.handshakes[handshake_metric(reason)], 1);
     /* A peer that connects and leaves without a TLS error (a port check, a
      * load balancer probe) is not an event. */
-    if (strcmp(reason, "protocol") == 0 && ssl_err == 0)
+    if (strcmp(reason, "protocol") == 0 &&
+        (ssl_err == 0 || ERR_GET_REASON(ssl_err) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
         return;
     json_t *details = json_pack("{s:s}", "reason", reason);
     if (strcmp(reason, "protocol") == 0)
@@ -189,7 +190,15 @@ void auth_start(conn *c)
 {
     unsigned int len = 0;
     X509 *cert = SSL_get0_peer_certificate(c->ssl);
-    if (!cert || !X509_digest(cert, EVP_sha256(), c->fp, &len) || len != REG_FP_LEN) {
+    if (!cert) {
+        metrics_add(&metrics.handshakes[HS_NO_CERT], 1);
+        sec_event(c->w->ing, "auth_failure", "warning", NULL, c->addr,
+                  json_pack("{s:s}", "reason", "no_certificate"));
+        conn_respond_error(c, 401, "unauthorized", "a client certificate issued by this fleet's "
+                           "CA is required", 0, 1);
+        return;
+    }
+    if (!X509_digest(cert, EVP_sha256(), c->fp, &len) || len != REG_FP_LEN) {
         ERR_clear_error();
         conn_close(c);
         return;

@@ -19,11 +19,11 @@
 
 #define ADDR_SLOTS 4096
 #define ADDR_WINDOW_NS 10000000000LL   /* 10 s */
-#define ADDR_MAX_PER_WINDOW 5
 
 static _Atomic int64_t global_tat;
 static int64_t interval_ns = 20000000;   /* 50 per second */
 static int64_t burst = 100;
+static int addr_max_per_window = 10;
 
 typedef struct addr_slot {
     uint64_t hash;
@@ -38,6 +38,8 @@ void sec_init(const config *cfg)
     int64_t rate = cfg->security_events_per_second > 0 ? cfg->security_events_per_second : 1;
     interval_ns = 1000000000LL / rate;
     burst = rate * 2;
+    addr_max_per_window = (int)(cfg->security_events_per_address > 0
+                                    ? cfg->security_events_per_address : 1);
 }
 
 void sec_thread_exit(void)
@@ -71,7 +73,7 @@ static int addr_allow(const char *addr, int64_t now)
         s->window_start = now;
         s->count = 0;
     }
-    return ++s->count <= ADDR_MAX_PER_WINDOW;
+    return ++s->count <= addr_max_per_window;
 }
 
 static int build_event(incident_batch *b, const char *type, const char *severity,

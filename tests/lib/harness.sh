@@ -60,7 +60,14 @@ _report() {
 }
 
 # Runs CMD with output in $T/out and $T/err; returns its exit code.
-run() { timeout "$CHECK_TIMEOUT" "$@" >"$T/out" 2>"$T/err"; }
+# Shell functions run as they are (each bounds its own waits).
+run() {
+    if [ "$(type -t "$1")" = function ]; then
+        "$@" >"$T/out" 2>"$T/err"
+    else
+        timeout "$CHECK_TIMEOUT" "$@" >"$T/out" 2>"$T/err"
+    fi
+}
 
 # check NAME CMD...: CMD must exit 0.
 check() {
@@ -107,6 +114,50 @@ setup_ca() {
     "$VIGILCTL" ca init >/dev/null || { echo "ca init failed" >&2; exit 1; }
     "$VIGILCTL" ca server-cert --dns localhost --ip 127.0.0.1 --out-dir "$T/tls" >/dev/null
     "$VIGILCTL" ca chain >"$T/chain.pem"
+}
+
+# vigild_start NAME PORT [VAR=value ...]: vigild in the background with the
+# CA from setup_ca, logging to $T/NAME.log; waits until it accepts.
+vigild_start() {
+    local name=$1 port=$2; shift 2
+    env VIGIL_CA_DIR="$VIGIL_CA_DIR" VIGIL_TLS_CERT="$T/tls/server.crt" VIGIL_TLS_KEY="$T/tls/server.key" \
+        VIGIL_DEVICE_LISTEN="127.0.0.1:$port" VIGIL_WORKERS=2 "$@" "$VIGILD" >"$T/$name.log" 2>&1 &
+    local pid=$!
+    eval "VIGILD_PID_$name=$pid"
+    at_exit "kill -9 $pid"
+    for _ in $(seq 1 100); do
+        if grep -q '"registry loaded"' "$T/$name.log" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "vigild $name did not start:" >&2
+    tail -20 "$T/$name.log" >&2
+    return 1
+}
+
+# vigild_stop NAME: SIGTERM, wait; returns vigild's exit status.
+vigild_stop() {
+    local pid
+    pid=$(eval "echo \$VIGILD_PID_$1")
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid"
+}
+
+vigild_pid() { eval "echo \$VIGILD_PID_$1"; }
+
+# curl with a device's credentials: dcurl DIR ID [curl args...]
+dcurl() {
+    local dir=$1 id=$2; shift 2
+    curl -sS --max-time 10 --cacert "$T/chain.pem" --cert "$dir/$id.crt" --key "$dir/$id.key" "$@"
+}
+
+# A report as JSON: report [ID] [TYPE]
+report() {
+    local id=${1:-$(cat /proc/sys/kernel/random/uuid)} type=${2:-crash}
+    printf '{"id":"%s","type":"%s","severity":"error","occurred_at":"%s","firmware_version":"1.2.3","component":"main","details":{"pc":"0x0800abcd"}}' \
+        "$id" "$type" "$(date -u +%FT%TZ)"
 }
 
 finish() {
