@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# vigil-device end to end: its own key and CSR, enrolled; reports land with
+# the device id from the certificate; a retry is stored once; batches; the
+# on-disk queue survives the server being down and the stub being killed.
+. "$(dirname "$0")/../../lib/harness.sh"
+pg_start
+setup_ca
+port=$(free_port)
+Q="$T/queue"
+dev() { "$VIGIL_DEVICE" "$@" --server "127.0.0.1:$port" --cert "$T/d/sensor-1.crt" --key "$T/d/sensor-1.key" --ca "$T/chain.pem" --queue-dir "$Q"; }
+rows() { sql "SELECT count(*) FROM incidents WHERE source = 'device' $1"; }
+
+check "keygen makes a key and a CSR" "$VIGIL_DEVICE" keygen --id sensor-1 --out-dir "$T/d"
+check_eq "the key is 0600" "600" "$(stat -c %a "$T/d/sensor-1.key")"
+check "the CSR enrolls" "$VIGILCTL" device enroll --csr "$T/d/sensor-1.csr"
+cp "$T/out" "$T/d/sensor-1.crt"
+
+# The server is not running yet: the report waits in the queue.
+check_exit 75 "server down: exit 75, still queued" dev report --type watchdog_reset --max-time 1500ms
+check_eq "one report in the queue" "1" "$(ls "$Q"/*.json | wc -l)"
+vigild_start main "$port"
+check "flush delivers it" dev flush --json
+check_json "summary says stored" "d['stored']==1 and d['queued']==0"
+check_eq "stored with the certificate's device id" "sensor-1 watchdog_reset" "$(sql "SELECT device_id || ' ' || type FROM incidents WHERE source='device'")"
+
+cat >"$T/spoof.json" <<'J'
+{"type":"tamper","severity":"critical","occurred_at":"2026-11-25T00:00:00Z","device_id":"someone-else","details":{"sensor":"lid"}}
+J
+check "a body's device_id is ignored" dev report --file "$T/spoof.json"
+check_eq "stored under sensor-1" "sensor-1" "$(sql "SELECT device_id FROM incidents WHERE type='tamper'")"
+
+id=$(cat /proc/sys/kernel/random/uuid)
+check "a report" dev report --id "$id" --json
+check_json "stored" "d['stored']==1"
+check "the same report again" dev report --id "$id" --json
+check_json "is a duplicate" "d['duplicate']==1 and d['stored']==0"
+check_eq "stored once" "1" "$(rows "AND id = '$id'")"
+
+python3 - "$T/batch.json" <<'PY'
+import json, sys, uuid, datetime
+now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+json.dump([{"id": str(uuid.uuid4()), "type": "crash", "severity": "error", "occurred_at": now,
+            "component": "fw", "firmware_version": "2.0.%d" % i, "details": {"pc": hex(0x8000 + i)}}
+           for i in range(50)], open(sys.argv[1], 'w'))
+PY
+check "a batch file of 50" dev report --file "$T/batch.json" --json
+check_json "50 stored" "d['stored']==50"
+check_eq "50 rows" "50" "$(rows "AND firmware_version LIKE '2.0.%'")"
+
+echo '[{"type":"crash","severity":"loud","occurred_at":"2026-11-25T00:00:00Z"}]' >"$T/bad.json"
+check_exit 1 "a report rejected for good: exit 1" dev report --file "$T/bad.json"
+check "it moved to rejected/ with its reason" grep -q severity "$Q"/rejected/*.reason
+
+# kill -9 the stub in the middle of sending 300 reports, then flush.
+before=$(rows "")
+dev report --count 300 --type x-soak >/dev/null 2>&1 &
+stub=$!
+for _ in $(seq 1 100); do [ "$(rows "AND type = 'x-soak'")" -gt 0 ] && break; sleep 0.05; done
+kill -9 "$stub" 2>/dev/null; wait "$stub" 2>/dev/null
+check "after kill -9, flush delivers the rest" dev flush --max-time 20s
+check_eq "all 300 stored" "300" "$(rows "AND type = 'x-soak'")"
+check_eq "none twice" "300" "$(sql "SELECT count(DISTINCT id) FROM incidents WHERE type = 'x-soak'")"
+check_eq "queue empty" "0" "$(ls "$Q"/*.json 2>/dev/null | wc -l)"
+
+"$VIGILCTL" cert revoke --device sensor-1 --reason keyCompromise >/dev/null
+check_exit 3 "a revoked device is told so: exit 3" dev report
+check_contains "with the server's reason" "revoked" "$T/err"
+check "vigild exits 0" vigild_stop main
+check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/main.log'"
+finish

@@ -1,0 +1,249 @@
+/*
+ * client.c - the device stub's TLS client (see client.h).
+ */
+#include "tools/vigil-device/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define IO_TIMEOUT_S 15
+#define MAX_HEADER 16384
+#define MAX_BODY (1024 * 1024)
+
+static devc_result fail(devc_result r, char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static devc_result fail(devc_result r, char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static const char *ssl_reason(void)
+{
+    const char *r = ERR_reason_error_string(ERR_peek_last_error());
+    return r ? r : "connection closed";
+}
+
+devc_result devc_init(devc *c, const char *server, const char *cert, const char *key,
+                      const char *ca, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    const char *colon = strrchr(server, ':');
+    if (!colon || colon == server || strlen(colon + 1) >= sizeof(c->port) ||
+        (size_t)(colon - server) >= sizeof(c->host))
+        return fail(DEVC_IDENTITY, err, errlen, "--server must be HOST:PORT");
+    memcpy(c->host, server, (size_t)(colon - server));
+    if (c->host[0] == '[') {   /* [::1]:8443 */
+        memmove(c->host, c->host + 1, strlen(c->host));
+        c->host[strcspn(c->host, "]")] = '\0';
+    }
+    snprintf(c->port, sizeof(c->port), "%s", colon + 1);
+    if (!(c->ctx = SSL_CTX_new(TLS_client_method())) ||
+        !SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) ||
+        SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(c->ctx) != 1)
+        return fail(DEVC_IDENTITY, err, errlen, "cannot load %s / %s: %s", cert, key,
+                    ssl_reason());
+    if (SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1)
+        return fail(DEVC_IDENTITY, err, errlen, "cannot load the CA file %s: %s", ca,
+                    ssl_reason());
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    return DEVC_OK;
+}
+
+static int connect_tcp(devc *c, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL, *p;
+    int rc = getaddrinfo(c->host, c->port, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", c->host, gai_strerror(rc));
+        return -1;
+    }
+    for (p = ai; p; p = p->ai_next) {
+        int fd = socket(p->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct timeval tv = {IO_TIMEOUT_S, 0};
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (connect(fd, p->ai_addr, p->ai_addrlen) == 0) {
+            freeaddrinfo(ai);
+            return fd;
+        }
+        snprintf(err, errlen, "cannot connect to %s:%s: %s", c->host, c->port, strerror(errno));
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return -1;
+}
+
+static devc_result connect_tls(devc *c, char *err, size_t errlen)
+{
+    unsigned char ip[16];
+    if ((c->fd = connect_tcp(c, err, errlen)) < 0)
+        return DEVC_RETRY;
+    c->ssl = SSL_new(c->ctx);
+    X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+    if (inet_pton(AF_INET, c->host, ip) == 1 || inet_pton(AF_INET6, c->host, ip) == 1)
+        X509_VERIFY_PARAM_set1_ip_asc(vp, c->host);
+    else {
+        SSL_set_tlsext_host_name(c->ssl, c->host);
+        SSL_set1_host(c->ssl, c->host);
+    }
+    SSL_set_fd(c->ssl, c->fd);
+    ERR_clear_error();
+    if (SSL_connect(c->ssl) != 1) {
+        long v = SSL_get_verify_result(c->ssl);
+        devc_result r = ERR_peek_last_error() ? DEVC_IDENTITY : DEVC_RETRY;
+        if (v != X509_V_OK)
+            fail(DEVC_IDENTITY, err, errlen, "the server's certificate is not trusted: %s",
+                 X509_verify_cert_error_string(v));
+        else
+            fail(r, err, errlen, "TLS handshake failed: %s", ssl_reason());
+        devc_disconnect(c);
+        return v != X509_V_OK ? DEVC_IDENTITY : r;
+    }
+    return DEVC_OK;
+}
+
+void devc_disconnect(devc *c)
+{
+    if (c->ssl) {
+        SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    ERR_clear_error();
+}
+
+void devc_free(devc *c)
+{
+    devc_disconnect(c);
+    SSL_CTX_free(c->ctx);
+    c->ctx = NULL;
+}
+
+void devc_response_free(devc_response *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+static int write_all(devc *c, const char *data, size_t len)
+{
+    while (len > 0) {
+        int n = SSL_write(c->ssl, data, (int)(len > 65536 ? 65536 : len));
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads the header section into buf; returns its length (up to and
+ * including the blank line) and how much was read in total. */
+static long read_headers(devc *c, char *buf, size_t cap, size_t *got)
+{
+    *got = 0;
+    while (*got < cap - 1) {
+        int n = SSL_read(c->ssl, buf + *got, (int)(cap - 1 - *got));
+        if (n <= 0)
+            return -1;
+        *got += (size_t)n;
+        buf[*got] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end)
+            return end + 4 - buf;
+    }
+    return -1;
+}
+
+static const char *header(const char *head, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n"))
+        if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':')
+            return p + 3 + n;
+    return NULL;
+}
+
+static devc_result read_response(devc *c, devc_response *r, char *err, size_t errlen)
+{
+    char head[MAX_HEADER + 1];
+    size_t got = 0;
+    long hlen = read_headers(c, head, sizeof(head), &got);
+    if (hlen < 0 || sscanf(head, "HTTP/1.%*d %d", &r->status) != 1)
+        return fail(DEVC_RETRY, err, errlen, "no answer from the server: %s", ssl_reason());
+    const char *cl = header(head, "Content-Length"), *ra = header(head, "Retry-After"),
+               *conn = header(head, "Connection");
+    long length = cl ? strtol(cl, NULL, 10) : 0;
+    r->retry_after = ra ? atoi(ra) : -1;
+    r->close = conn && strncasecmp(conn + strspn(conn, " "), "close", 5) == 0;
+    if (length < 0 || length > MAX_BODY)
+        return fail(DEVC_RETRY, err, errlen, "answer body of %ld bytes refused", length);
+    if (!(r->body = malloc((size_t)length + 1)))
+        return fail(DEVC_RETRY, err, errlen, "out of memory");
+    size_t have = got - (size_t)hlen;
+    memcpy(r->body, head + hlen, have > (size_t)length ? (size_t)length : have);
+    while (have < (size_t)length) {
+        int n = SSL_read(c->ssl, r->body + have, (int)((size_t)length - have));
+        if (n <= 0)
+            return fail(DEVC_RETRY, err, errlen, "answer cut short: %s", ssl_reason());
+        have += (size_t)n;
+    }
+    r->body[length] = '\0';
+    r->body_len = (size_t)length;
+    return DEVC_OK;
+}
+
+devc_result devc_post(devc *c, const char *path, const char *body, devc_response *resp,
+                      char *err, size_t errlen)
+{
+    char head[512];
+    memset(resp, 0, sizeof(*resp));
+    /* A kept-alive connection may have been closed by the server meanwhile:
+     * one fresh attempt is part of the same try. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int reused = c->ssl != NULL;
+        devc_result r;
+        if (!c->ssl && (r = connect_tls(c, err, errlen)) != DEVC_OK)
+            return r;
+        size_t len = strlen(body);
+        snprintf(head, sizeof(head),
+                 "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n", path, c->host, len);
+        if (write_all(c, head, strlen(head)) == 0 && write_all(c, body, len) == 0 &&
+            (r = read_response(c, resp, err, errlen)) == DEVC_OK) {
+            if (resp->close)
+                devc_disconnect(c);
+            return DEVC_OK;
+        }
+        devc_response_free(resp);
+        devc_disconnect(c);
+        if (!reused)
+            return fail(DEVC_RETRY, err, errlen, "%s", err[0] ? err : "connection failed");
+    }
+    return DEVC_RETRY;
+}

@@ -1,0 +1,279 @@
+/*
+ * main.c - vigil-device, a small device stub: it makes its own key and CSR,
+ * reports incidents to vigild's device port over mutual TLS, and keeps
+ * what the server has not acknowledged in an on-disk queue that survives
+ * its own crash. It drives the end-to-end tests; it is also a reference for
+ * a device implementation (docs/DEVICE-PORT.md).
+ */
+#include "protocol/incident.h"
+#include "tools/vigil-device/client.h"
+#include "tools/vigil-device/queue.h"
+#include "tools/vigil-device/send.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2, EXIT_IDENTITY = 3, EXIT_QUEUED = 75 };
+
+static const char usage[] =
+    "Usage: vigil-device <command> [options]\n\n"
+    "Commands:\n"
+    "  report   queue one or more incident reports and send the queue\n"
+    "  flush    send what is queued\n"
+    "  queue    list what is queued\n"
+    "  keygen   make this device's key and a CSR for `vigilctl device enroll`\n\n"
+    "Connection (report, flush):\n"
+    "  --server HOST:PORT      vigild's device port\n"
+    "  --cert FILE --key FILE  this device's certificate and key\n"
+    "  --ca FILE               the fleet CA chain (`vigilctl ca chain`)\n"
+    "  --queue-dir DIR         the on-disk queue (default: vigil-queue)\n"
+    "  --max-time DUR          give up retrying after DUR (default 60s; 500ms, 2m)\n"
+    "  --json                  print a summary object at the end\n\n"
+    "Report (report):\n"
+    "  --type T  --severity S  --component C  --firmware-version V\n"
+    "  --details JSON  --occurred-at RFC3339  --id UUID  --count N\n"
+    "  --file FILE             reports from a JSON file (an object or an array);\n"
+    "                          an id is added to each report without one\n\n"
+    "Keygen: --id ID --out-dir DIR [--key-type p256|p384|ed25519]\n\n"
+    "Exit codes: 0 every report acknowledged, 1 some rejected for good (see\n"
+    "QUEUE/rejected), 2 usage, 3 identity refused (certificate, key, CA), 75 some\n"
+    "still queued when --max-time ran out (run `flush` later).\n";
+
+typedef struct opts {
+    const char *server, *cert, *key, *ca, *queue_dir, *file, *type, *severity, *component,
+        *firmware, *details, *occurred_at, *id, *out_dir, *key_type;
+    long long max_ms;
+    long count;
+    int json;
+} opts;
+
+enum { O_SERVER = 1000, O_CERT, O_KEY, O_CA, O_QUEUE, O_FILE, O_TYPE, O_SEVERITY, O_COMPONENT,
+       O_FIRMWARE, O_DETAILS, O_OCCURRED, O_ID, O_COUNT, O_MAXTIME, O_JSON, O_OUTDIR, O_KEYTYPE };
+
+static int parse_ms(const char *s, long long *out)
+{
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    long long mult = !*end || strcmp(end, "s") == 0 ? 1000 : strcmp(end, "ms") == 0 ? 1
+                     : strcmp(end, "m") == 0 ? 60000 : -1;
+    if (end == s || n < 0 || mult < 0)
+        return -1;
+    *out = n * mult;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, opts *o)
+{
+    static const struct option longopts[] = {
+        {"server", 1, 0, O_SERVER}, {"cert", 1, 0, O_CERT}, {"key", 1, 0, O_KEY},
+        {"ca", 1, 0, O_CA}, {"queue-dir", 1, 0, O_QUEUE}, {"file", 1, 0, O_FILE},
+        {"type", 1, 0, O_TYPE}, {"severity", 1, 0, O_SEVERITY}, {"component", 1, 0, O_COMPONENT},
+        {"firmware-version", 1, 0, O_FIRMWARE}, {"details", 1, 0, O_DETAILS},
+        {"occurred-at", 1, 0, O_OCCURRED}, {"id", 1, 0, O_ID}, {"count", 1, 0, O_COUNT},
+        {"max-time", 1, 0, O_MAXTIME}, {"json", 0, 0, O_JSON}, {"out-dir", 1, 0, O_OUTDIR},
+        {"key-type", 1, 0, O_KEYTYPE}, {"help", 0, 0, 'h'}, {0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_SERVER: o->server = optarg; break;
+        case O_CERT: o->cert = optarg; break;
+        case O_KEY: o->key = optarg; break;
+        case O_CA: o->ca = optarg; break;
+        case O_QUEUE: o->queue_dir = optarg; break;
+        case O_FILE: o->file = optarg; break;
+        case O_TYPE: o->type = optarg; break;
+        case O_SEVERITY: o->severity = optarg; break;
+        case O_COMPONENT: o->component = optarg; break;
+        case O_FIRMWARE: o->firmware = optarg; break;
+        case O_DETAILS: o->details = optarg; break;
+        case O_OCCURRED: o->occurred_at = optarg; break;
+        case O_ID: o->id = optarg; break;
+        case O_OUTDIR: o->out_dir = optarg; break;
+        case O_KEYTYPE: o->key_type = optarg; break;
+        case O_JSON: o->json = 1; break;
+        case O_COUNT:
+            o->count = strtol(optarg, NULL, 10);
+            if (o->count < 1 || o->count > 100000) {
+                fprintf(stderr, "vigil-device: --count must be 1..100000\n");
+                return -1;
+            }
+            break;
+        case O_MAXTIME:
+            if (parse_ms(optarg, &o->max_ms) < 0) {
+                fprintf(stderr, "vigil-device: --max-time: use 30s, 500ms or 2m\n");
+                return -1;
+            }
+            break;
+        case 'h': fputs(usage, stdout); exit(EXIT_OK);
+        default:
+            fprintf(stderr, "vigil-device: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "vigil-device: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- building reports ---- */
+
+static json_t *report_from_options(const opts *o, char id[37])
+{
+    char when[32];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    incident_format_time((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when);
+    json_t *r = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "type", o->type ? o->type : "crash",
+                          "severity", o->severity ? o->severity : "error", "occurred_at",
+                          o->occurred_at ? o->occurred_at : when);
+    if (o->component)
+        json_object_set_new(r, "component", json_string(o->component));
+    if (o->firmware)
+        json_object_set_new(r, "firmware_version", json_string(o->firmware));
+    if (o->details) {
+        json_t *d = json_loads(o->details, 0, NULL);
+        if (!d) {
+            fprintf(stderr, "vigil-device: --details is not JSON\n");
+            json_decref(r);
+            return NULL;
+        }
+        json_object_set_new(r, "details", d);
+    }
+    return r;
+}
+
+/* Queues one report, giving it an id when it has none. */
+static int enqueue(const char *dir, json_t *r)
+{
+    char id[37];
+    const char *have = json_string_value(json_object_get(r, "id"));
+    if (!have) {
+        if (incident_uuid_v4(id) < 0)
+            return -1;
+        json_object_set_new(r, "id", json_string(id));
+        have = id;
+    }
+    if (devq_put(dir, have, r) < 0) {
+        fprintf(stderr, "vigil-device: cannot queue report %s in %s (ids are lowercase UUIDs)\n",
+                have, dir);
+        return -1;
+    }
+    return 0;
+}
+
+static int queue_reports(const opts *o, const char *dir)
+{
+    if (o->file) {
+        json_error_t e;
+        json_t *root = json_load_file(o->file, 0, &e), *item;
+        size_t i;
+        if (!root || (!json_is_object(root) && !json_is_array(root))) {
+            fprintf(stderr, "vigil-device: %s: not a report or an array of reports (%s)\n",
+                    o->file, root ? "wrong type" : e.text);
+            json_decref(root);
+            return -1;
+        }
+        int rc = json_is_object(root) ? enqueue(dir, root) : 0;
+        json_array_foreach(json_is_array(root) ? root : NULL, i, item)
+            if (rc == 0 && json_is_object(item))
+                rc = enqueue(dir, item);
+        json_decref(root);
+        return rc;
+    }
+    for (long n = 0; n < (o->count ? o->count : 1); n++) {
+        char id[37];
+        if (o->id)
+            snprintf(id, sizeof(id), "%s", o->id);
+        else if (incident_uuid_v4(id) < 0)
+            return -1;
+        json_t *r = report_from_options(o, id);
+        int rc = r ? enqueue(dir, r) : -1;
+        json_decref(r);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- commands ---- */
+
+static int send_and_summarize(const opts *o, const char *dir)
+{
+    devc c;
+    char err[512];
+    dev_totals t = {0};
+    if (!o->server || !o->cert || !o->key || !o->ca) {
+        fprintf(stderr, "vigil-device: --server, --cert, --key and --ca are required\n");
+        return EXIT_USAGE;
+    }
+    if (devc_init(&c, o->server, o->cert, o->key, o->ca, err, sizeof(err)) != DEVC_OK) {
+        fprintf(stderr, "vigil-device: %s\n", err);
+        devc_free(&c);
+        return EXIT_IDENTITY;
+    }
+    dev_send_queue(&c, dir, o->max_ms > 0 ? o->max_ms : 60000, &t);
+    devc_free(&c);
+    if (o->json)
+        printf("{\"stored\":%zu,\"duplicate\":%zu,\"rejected\":%zu,\"queued\":%zu}\n", t.stored,
+               t.duplicate, t.rejected, t.queued);
+    else
+        fprintf(stderr, "vigil-device: %zu stored, %zu duplicate, %zu rejected, %zu queued\n",
+                t.stored, t.duplicate, t.rejected, t.queued);
+    return t.identity_error ? EXIT_IDENTITY : t.queued ? EXIT_QUEUED
+           : t.rejected ? EXIT_REJECTED : EXIT_OK;
+}
+
+static int list_queue(const char *dir)
+{
+    devq_entry *e = NULL;
+    size_t n = 0;
+    if (devq_load(dir, 100000, &e, &n) < 0)
+        return EXIT_USAGE;
+    for (size_t i = 0; i < n; i++) {
+        char *text = json_dumps(e[i].report, JSON_COMPACT);
+        printf("%s\n", text ? text : "");
+        free(text);
+    }
+    devq_free(e, n);
+    return EXIT_OK;
+}
+
+int keygen_command(const char *id, const char *out_dir, const char *key_type);
+
+int main(int argc, char **argv)
+{
+    opts o = {0};
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    const char *cmd = argv[1];
+    if (parse_args(argc - 1, argv + 1, &o) < 0)
+        return EXIT_USAGE;
+    const char *dir = o.queue_dir ? o.queue_dir : "vigil-queue";
+    if (strcmp(cmd, "keygen") == 0)
+        return keygen_command(o.id, o.out_dir, o.key_type);
+    if (strcmp(cmd, "report") && strcmp(cmd, "flush") && strcmp(cmd, "queue")) {
+        fprintf(stderr, "vigil-device: unknown command '%s'\n\n%s", cmd, usage);
+        return EXIT_USAGE;
+    }
+    if (devq_open(dir) < 0) {
+        fprintf(stderr, "vigil-device: cannot use the queue directory %s\n", dir);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "queue") == 0)
+        return list_queue(dir);
+    if (strcmp(cmd, "report") == 0 && queue_reports(&o, dir) < 0)
+        return EXIT_USAGE;
+    return send_and_summarize(&o, dir);
+}

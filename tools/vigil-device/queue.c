@@ -1,0 +1,206 @@
+/*
+ * queue.c - the on-disk report queue (see queue.h).
+ */
+#include "tools/vigil-device/queue.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* dir/name+ext into out (PATH_MAX); -1 if it does not fit. */
+static int qpath(char *out, const char *dir, const char *name, const char *ext)
+{
+    int n = snprintf(out, PATH_MAX, "%s/%s%s", dir, name, ext);
+    return n > 0 && n < PATH_MAX ? 0 : -1;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int devq_open(const char *dir)
+{
+    char sub[PATH_MAX];
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return -1;
+    if (qpath(sub, dir, "rejected", "") < 0 || (mkdir(sub, 0700) < 0 && errno != EEXIST))
+        return -1;
+    return 0;
+}
+
+static int write_atomic(const char *dir, const char *name, const char *data)
+{
+    char tmp[PATH_MAX], path[PATH_MAX];
+    char dotted[128];
+    snprintf(dotted, sizeof(dotted), ".%.100s", name);
+    if (qpath(tmp, dir, dotted, ".tmp") < 0 || qpath(path, dir, name, "") < 0)
+        return -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(data), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return fsync_dir(dir);
+}
+
+static int valid_id(const char *id)
+{
+    if (strlen(id) != 36)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || *p == '-'))
+            return 0;
+    return 1;
+}
+
+int devq_put(const char *dir, const char *id, json_t *report)
+{
+    char name[64];
+    if (!valid_id(id))
+        return -1;
+    char *text = json_dumps(report, JSON_COMPACT);
+    if (!text)
+        return -1;
+    snprintf(name, sizeof(name), "%s.json", id);
+    int rc = write_atomic(dir, name, text);
+    free(text);
+    return rc;
+}
+
+typedef struct found {
+    char id[37];
+    time_t mtime;
+    long nsec;
+} found;
+
+static int by_age(const void *a, const void *b)
+{
+    const found *x = a, *y = b;
+    if (x->mtime != y->mtime)
+        return x->mtime < y->mtime ? -1 : 1;
+    return x->nsec < y->nsec ? -1 : x->nsec > y->nsec;
+}
+
+/* Every queued id with its age; *n set. */
+static found *scan(const char *dir, size_t *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    found *list = NULL;
+    size_t cap = 0;
+    *n = 0;
+    if (!d)
+        return NULL;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        char path[PATH_MAX];
+        struct stat st;
+        if (len != 41 || strcmp(e->d_name + 36, ".json") != 0)
+            continue;
+        if (qpath(path, dir, e->d_name, "") < 0 || stat(path, &st) < 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            found *grown = realloc(list, cap * sizeof(*list));
+            if (!grown)
+                break;
+            list = grown;
+        }
+        memcpy(list[*n].id, e->d_name, 36);
+        list[*n].id[36] = '\0';
+        list[*n].mtime = st.st_mtim.tv_sec;
+        list[*n].nsec = st.st_mtim.tv_nsec;
+        (*n)++;
+    }
+    closedir(d);
+    if (list)
+        qsort(list, *n, sizeof(*list), by_age);
+    return list;
+}
+
+size_t devq_count(const char *dir)
+{
+    size_t n = 0;
+    free(scan(dir, &n));
+    return n;
+}
+
+int devq_load(const char *dir, size_t max, devq_entry **out, size_t *n_out)
+{
+    size_t n = 0, k = 0;
+    found *list = scan(dir, &n);
+    devq_entry *entries = calloc(n ? (n < max ? n : max) : 1, sizeof(*entries));
+    if (!entries) {
+        free(list);
+        return -1;
+    }
+    for (size_t i = 0; i < n && k < max; i++) {
+        char path[PATH_MAX];
+        json_t *r = qpath(path, dir, list[i].id, ".json") == 0 ? json_load_file(path, 0, NULL)
+                                                                : NULL;
+        if (!r)
+            continue;          /* unreadable: leave it for a human */
+        memcpy(entries[k].id, list[i].id, sizeof(entries[k].id));
+        entries[k++].report = r;
+    }
+    free(list);
+    *out = entries;
+    *n_out = k;
+    return 0;
+}
+
+void devq_free(devq_entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json_decref(entries[i].report);
+    free(entries);
+}
+
+int devq_remove(const char *dir, const char *id)
+{
+    char path[PATH_MAX];
+    if (!valid_id(id) || qpath(path, dir, id, ".json") < 0)
+        return -1;
+    if (unlink(path) < 0 && errno != ENOENT)
+        return -1;
+    return fsync_dir(dir);
+}
+
+int devq_reject(const char *dir, const char *id, const char *reason)
+{
+    char from[PATH_MAX], to[PATH_MAX], rdir[PATH_MAX], name[64];
+    if (!valid_id(id) || qpath(rdir, dir, "rejected", "") < 0 ||
+        qpath(from, dir, id, ".json") < 0 || qpath(to, rdir, id, ".json") < 0)
+        return -1;
+    snprintf(name, sizeof(name), "%s.reason", id);
+    if (write_atomic(rdir, name, reason) < 0 || rename(from, to) < 0)
+        return -1;
+    return fsync_dir(dir);
+}
