@@ -87,7 +87,7 @@ static int on_headers_complete(llhttp_t *l)
     http_parser *p = from(l);
     p->headers_done = 1;
     if (l->http_major != 1)
-        return user_error(p, 505, "only HTTP/1.1 is spoken here");
+        return user_error(p, 400, "only HTTP/1.1 is spoken here");
     if (l->upgrade || l->method == HTTP_CONNECT)
         return user_error(p, 400, "protocol upgrades and CONNECT are not supported");
     p->req.method = l->method;
@@ -122,6 +122,14 @@ static int on_body(llhttp_t *l, const char *at, size_t n)
     return 0;
 }
 
+static int on_chunk_header(llhttp_t *l)
+{
+    http_parser *p = from(l);
+    if (l->content_length > p->limits.max_body - p->req.body_len)
+        return user_error(p, 413, "the body is larger than the server accepts");
+    return 0;
+}
+
 static int on_message_complete(llhttp_t *l)
 {
     http_parser *p = from(l);
@@ -138,6 +146,7 @@ static const llhttp_settings_t settings = {
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 
@@ -158,10 +167,8 @@ void http_parser_free(http_parser *p)
 
 static int status_for(llhttp_errno_t e)
 {
-    switch (e) {
-    case HPE_INVALID_VERSION: return 505;
-    default: return 400;
-    }
+    (void)e;
+    return 400;   /* malformed, whatever llhttp's reason: a client error */
 }
 
 size_t http_parser_feed(http_parser *p, const char *data, size_t len)
@@ -172,8 +179,8 @@ size_t http_parser_feed(http_parser *p, const char *data, size_t len)
     size_t used = len;
     if (e == HPE_PAUSED) {
         used = (size_t)(llhttp_get_error_pos(&p->llh) - data);
-    } else if (e == HPE_USER) {
-        /* the callback set the status and reason */
+    } else if (p->error) {
+        /* a callback refused the request and said why */
     } else if (e != HPE_OK) {
         p->error = status_for(e);
         p->reason = llhttp_get_error_reason(&p->llh);
