@@ -77,7 +77,7 @@ $(BUILD)/vigild: $(call obj,server/main.c) $(BUILD)/libvigilserver.a $(BUILD)/li
 $(BUILD)/vigil-device: $(call obj,$(DEVICE_SRC)) $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/vigil-bench: $(call obj,$(BENCH_SRC)) $(BUILD)/libvigilproto.a $(BUILD)/libvigildb.a \
+$(BUILD)/vigil-bench: $(call obj,$(BENCH_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/libvigilproto.a $(BUILD)/libvigildb.a \
                       $(BUILD)/libvigilca.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,0 +1,44 @@
+/*
+ * bench.h - vigil-bench's pieces: the load engine (bench_load.c), test
+ * device enrollment and the COPY reference (bench_db.c), statistics
+ * (bench_stats.c) and the command line (main.c).
+ */
+#ifndef VIGIL_BENCH_H
+#define VIGIL_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum bench_mode { BM_HANDSHAKES, BM_INGEST, BM_IDLE } bench_mode;
+
+typedef struct bench_cfg {
+    bench_mode mode;
+    const char *host, *port, *ca, *devices_dir, *prefix, *path, *acked_log;
+    int connections, threads, batch, resume, expect, count, devices;
+    double duration, warmup;
+    int server_pid;
+} bench_cfg;
+
+/* Latency samples in microseconds. */
+typedef struct bench_stats {
+    uint32_t *samples;
+    size_t n, cap;
+    uint64_t ok, errors, reports, resumed, by_status[6];   /* 1xx..5xx, other */
+} bench_stats;
+
+void stats_add(bench_stats *s, uint64_t us);
+void stats_merge(bench_stats *into, bench_stats *from);
+double stats_pct(bench_stats *s, double p);   /* sorts in place */
+void stats_free(bench_stats *s);
+
+/* Runs the load; fills total. Returns 0, or -1 with a message printed. */
+int bench_run(const bench_cfg *cfg, bench_stats *total, double *elapsed);
+/* Idle connections: server memory per connection in KiB. */
+int bench_idle(const bench_cfg *cfg, double *kib_per_conn, int *opened);
+
+int bench_enroll(const char *database_url, const char *ca_dir, const char *out_dir,
+                 const char *prefix, int count);
+int bench_copy(const char *database_url, long rows, int batch, double *rows_per_s);
+
+#endif

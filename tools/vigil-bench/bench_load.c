@@ -1,0 +1,439 @@
+/*
+ * bench_load.c - vigil-bench's load engine: T threads, each an epoll loop
+ * driving non-blocking sockets with OpenSSL (SSL_set_fd, WANT_READ and
+ * WANT_WRITE), so thousands of connections cost no threads. Each
+ * connection presents its own device certificate.
+ *
+ * Handshake mode: connect, handshake (resumed with the device's previous
+ * session when asked), one small request, close, again. Ingest mode: one
+ * keep-alive connection each, POSTing reports and waiting for each answer.
+ */
+#define _GNU_SOURCE 1
+#include "tools/vigil-bench/bench.h"
+
+#include "protocol/incident.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IN_CAP (512 * 1024)
+
+enum { C_DEAD, C_CONNECTING, C_HANDSHAKE, C_SEND, C_RECV };
+
+typedef struct device {
+    X509 *cert;
+    EVP_PKEY *key;
+    SSL_SESSION *session;
+} device;
+
+typedef struct bconn {
+    int fd, state, dev, reused;
+    SSL *ssl;
+    char *out;
+    size_t out_len, out_off;
+    char *in;
+    size_t in_len;
+    uint64_t started_us, retry_at_us;
+} bconn;
+
+typedef struct worker {
+    const bench_cfg *cfg;
+    int index, epfd, n;
+    bconn *conns;
+    bench_stats stats;
+    double measure_from_us, stop_at_us;
+} worker;
+
+static SSL_CTX *ctx;
+static device *devices;
+static struct addrinfo *server_addr;
+static pthread_mutex_t acked_mu = PTHREAD_MUTEX_INITIALIZER;
+static FILE *acked;
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- setup ---- */
+
+static int load_devices(const bench_cfg *cfg)
+{
+    devices = calloc((size_t)cfg->devices, sizeof(*devices));
+    for (int i = 0; devices && i < cfg->devices; i++) {
+        char path[4096];
+        FILE *f;
+        snprintf(path, sizeof(path), "%s/%s%06d.crt", cfg->devices_dir, cfg->prefix, i);
+        if (!(f = fopen(path, "r")) || !(devices[i].cert = PEM_read_X509(f, NULL, NULL, NULL))) {
+            fprintf(stderr, "vigil-bench: cannot read %s (run `vigil-bench enroll` first)\n", path);
+            if (f)
+                fclose(f);
+            return -1;
+        }
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/%s%06d.key", cfg->devices_dir, cfg->prefix, i);
+        if (!(f = fopen(path, "r")) ||
+            !(devices[i].key = PEM_read_PrivateKey(f, NULL, NULL, NULL))) {
+            fprintf(stderr, "vigil-bench: cannot read %s\n", path);
+            if (f)
+                fclose(f);
+            return -1;
+        }
+        fclose(f);
+    }
+    return devices ? 0 : -1;
+}
+
+/* TLS 1.3 tickets arrive after the handshake: keep the newest per device. */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    bconn *c = SSL_get_app_data(ssl);
+    if (!c)
+        return 0;
+    SSL_SESSION_free(devices[c->dev].session);
+    devices[c->dev].session = sess;
+    return 1;   /* we keep the reference */
+}
+
+static int setup(const bench_cfg *cfg)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+    if (getaddrinfo(cfg->host, cfg->port, &hints, &server_addr) != 0) {
+        fprintf(stderr, "vigil-bench: cannot resolve %s\n", cfg->host);
+        return -1;
+    }
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx || SSL_CTX_load_verify_locations(ctx, cfg->ca, NULL) != 1) {
+        fprintf(stderr, "vigil-bench: cannot load the CA chain %s\n", cfg->ca);
+        return -1;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    if (cfg->resume)
+        SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+    if (cfg->acked_log && !(acked = fopen(cfg->acked_log, "a"))) {
+        fprintf(stderr, "vigil-bench: cannot write %s\n", cfg->acked_log);
+        return -1;
+    }
+    return load_devices(cfg);
+}
+
+static void teardown(const bench_cfg *cfg)
+{
+    for (int i = 0; devices && i < cfg->devices; i++) {
+        X509_free(devices[i].cert);
+        EVP_PKEY_free(devices[i].key);
+        SSL_SESSION_free(devices[i].session);
+    }
+    free(devices);
+    devices = NULL;
+    SSL_CTX_free(ctx);
+    ctx = NULL;
+    if (server_addr)
+        freeaddrinfo(server_addr);
+    server_addr = NULL;
+    if (acked)
+        fclose(acked);
+    acked = NULL;
+}
+
+/* ---- requests ---- */
+
+static char *make_request(const bench_cfg *cfg, size_t *len)
+{
+    if (cfg->mode == BM_HANDSHAKES) {
+        char *r = NULL;
+        int n = asprintf(&r, "GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n",
+                         cfg->path ? cfg->path : "/bench");
+        *len = n > 0 ? (size_t)n : 0;
+        return n > 0 ? r : NULL;
+    }
+    json_t *arr = json_array();
+    struct timespec ts;
+    char when[32], id[37];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    incident_format_time((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when);
+    for (int i = 0; i < cfg->batch; i++) {
+        incident_uuid_v4(id);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:i}}", "id", id,
+                                             "type", "crash", "severity", "error", "occurred_at",
+                                             when, "firmware_version", "1.4.2", "component",
+                                             "main", "details", "pc", "0x0800f00d", "line", i));
+    }
+    char *body = json_dumps(cfg->batch == 1 ? json_array_get(arr, 0) : arr, JSON_COMPACT);
+    json_decref(arr);
+    char *r = NULL;
+    int n = body ? asprintf(&r, "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: "
+                            "application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                            cfg->path ? cfg->path : "/v1/incidents", strlen(body), body) : -1;
+    free(body);
+    *len = n > 0 ? (size_t)n : 0;
+    return n > 0 ? r : NULL;
+}
+
+/* ---- connection state machine ---- */
+
+static void watch(worker *w, bconn *c, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void drop(worker *w, bconn *c, int failed)
+{
+    if (c->ssl) {
+        /* A "shut down" connection keeps its session resumable; SSL_free
+         * without it marks the session bad. Quiet: nothing is sent. */
+        SSL_set_quiet_shutdown(c->ssl, 1);
+        SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->state = C_DEAD;
+    c->retry_at_us = now_us() + (failed ? 100000 : 0);
+    if (failed)
+        w->stats.errors++;
+    ERR_clear_error();
+}
+
+static void start(worker *w, bconn *c)
+{
+    int one = 1;
+    c->fd = socket(server_addr->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (c->fd < 0) {
+        drop(w, c, 1);
+        return;
+    }
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->started_us = now_us();
+    if (connect(c->fd, server_addr->ai_addr, server_addr->ai_addrlen) < 0 && errno != EINPROGRESS) {
+        drop(w, c, 1);
+        return;
+    }
+    c->ssl = SSL_new(ctx);
+    SSL_set_app_data(c->ssl, c);
+    SSL_use_certificate(c->ssl, devices[c->dev].cert);
+    SSL_use_PrivateKey(c->ssl, devices[c->dev].key);
+    if (w->cfg->resume && devices[c->dev].session)
+        SSL_set_session(c->ssl, devices[c->dev].session);
+    SSL_set_fd(c->ssl, c->fd);
+    SSL_set_connect_state(c->ssl);
+    c->state = C_CONNECTING;
+    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+    epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+static void next_request(worker *w, bconn *c)
+{
+    free(c->out);
+    c->out = make_request(w->cfg, &c->out_len);
+    c->out_off = 0;
+    c->in_len = 0;
+    if (c->state != C_HANDSHAKE)
+        c->started_us = now_us();
+    c->state = C_SEND;
+    watch(w, c, EPOLLOUT);
+}
+
+static int ssl_want(worker *w, bconn *c, int r)
+{
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ: watch(w, c, EPOLLIN); return 1;
+    case SSL_ERROR_WANT_WRITE: watch(w, c, EPOLLOUT); return 1;
+    default: drop(w, c, 1); return 0;
+    }
+}
+
+static void record_acked(const char *body)
+{
+    json_t *answer = json_loads(body, 0, NULL), *item;
+    size_t i;
+    if (!answer)
+        return;
+    pthread_mutex_lock(&acked_mu);
+    json_array_foreach(json_object_get(answer, "results"), i, item) {
+        const char *st = json_string_value(json_object_get(item, "status"));
+        if (st && (!strcmp(st, "stored") || !strcmp(st, "duplicate")))
+            fprintf(acked, "%s\n", json_string_value(json_object_get(item, "id")));
+    }
+    fflush(acked);
+    pthread_mutex_unlock(&acked_mu);
+    json_decref(answer);
+}
+
+/* A complete answer is in c->in: account for it. */
+static void answered(worker *w, bconn *c, int status, const char *body)
+{
+    uint64_t t = now_us();
+    int ok = w->cfg->expect ? status == w->cfg->expect : status < 500;
+    if (w->cfg->mode == BM_INGEST && ok && status == 200 && strstr(body, "\"results\""))
+        ok = strstr(body, "\"retry\":0") != NULL && strstr(body, "\"rejected\":0") != NULL;
+    if (acked && status == 200)
+        record_acked(body);
+    w->stats.by_status[status >= 100 && status < 600 ? status / 100 - 1 : 5]++;
+    if ((double)t >= w->measure_from_us && (double)t < w->stop_at_us) {
+        if (ok) {
+            w->stats.ok++;
+            w->stats.reports += w->cfg->mode == BM_INGEST ? (uint64_t)w->cfg->batch : 0;
+            w->stats.resumed += (uint64_t)c->reused;
+            stats_add(&w->stats, t - c->started_us);
+        } else {
+            w->stats.errors++;
+        }
+    }
+    if (w->cfg->mode == BM_HANDSHAKES)
+        drop(w, c, 0);
+    else
+        next_request(w, c);
+}
+
+/* Parses what arrived; 1 when a whole answer was handled. */
+static int parse_answer(worker *w, bconn *c)
+{
+    c->in[c->in_len] = '\0';
+    char *end = strstr(c->in, "\r\n\r\n");
+    int status;
+    if (!end || sscanf(c->in, "HTTP/1.%*d %d", &status) != 1)
+        return 0;
+    const char *cl = strcasestr(c->in, "\r\nContent-Length:");
+    size_t body_len = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+    size_t head = (size_t)(end + 4 - c->in);
+    if (c->in_len < head + body_len)
+        return 0;
+    answered(w, c, status, end + 4);
+    return 1;
+}
+
+static void on_event(worker *w, bconn *c)
+{
+    int r;
+    switch (c->state) {
+    case C_CONNECTING:
+        c->state = C_HANDSHAKE;
+        /* fall through */
+    case C_HANDSHAKE:
+        ERR_clear_error();
+        r = SSL_connect(c->ssl);
+        if (r != 1) {
+            ssl_want(w, c, r);
+            return;
+        }
+        c->reused = SSL_session_reused(c->ssl);
+        if (!c->in && !(c->in = malloc(IN_CAP + 1))) {
+            drop(w, c, 1);
+            return;
+        }
+        next_request(w, c);
+        return;
+    case C_SEND:
+        ERR_clear_error();
+        r = SSL_write(c->ssl, c->out + c->out_off, (int)(c->out_len - c->out_off));
+        if (r <= 0) {
+            ssl_want(w, c, r);
+            return;
+        }
+        c->out_off += (size_t)r;
+        if (c->out_off == c->out_len) {
+            c->state = C_RECV;
+            watch(w, c, EPOLLIN);
+        }
+        return;
+    case C_RECV:
+        for (;;) {
+            ERR_clear_error();
+            if (c->in_len >= IN_CAP) {
+                drop(w, c, 1);
+                return;
+            }
+            r = SSL_read(c->ssl, c->in + c->in_len, (int)(IN_CAP - c->in_len));
+            if (r <= 0) {
+                ssl_want(w, c, r);
+                return;
+            }
+            c->in_len += (size_t)r;
+            if (parse_answer(w, c))
+                return;
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    struct epoll_event events[256];
+    while ((double)now_us() < w->stop_at_us) {
+        uint64_t t = now_us();
+        for (int i = 0; i < w->n; i++)
+            if (w->conns[i].state == C_DEAD && w->conns[i].retry_at_us <= t)
+                start(w, &w->conns[i]);
+        int n = epoll_wait(w->epfd, events, 256, 20);
+        for (int i = 0; i < n; i++)
+            on_event(w, events[i].data.ptr);
+    }
+    for (int i = 0; i < w->n; i++) {
+        if (w->conns[i].state != C_DEAD)
+            drop(w, &w->conns[i], 0);
+        free(w->conns[i].out);
+        free(w->conns[i].in);
+    }
+    return NULL;
+}
+
+int bench_run(const bench_cfg *cfg, bench_stats *total, double *elapsed)
+{
+    int threads = cfg->threads > 0 ? cfg->threads : 2;
+    worker *ws = calloc((size_t)threads, sizeof(*ws));
+    pthread_t *tids = calloc((size_t)threads, sizeof(*tids));
+    if (!ws || !tids || setup(cfg) < 0) {
+        free(ws);
+        free(tids);
+        teardown(cfg);
+        return -1;
+    }
+    double begin = (double)now_us();
+    for (int t = 0; t < threads; t++) {
+        worker *w = &ws[t];
+        w->cfg = cfg;
+        w->index = t;
+        w->epfd = epoll_create1(0);
+        w->n = cfg->connections / threads + (t < cfg->connections % threads);
+        w->conns = calloc((size_t)w->n, sizeof(*w->conns));
+        w->measure_from_us = begin + cfg->warmup * 1e6;
+        w->stop_at_us = begin + (cfg->warmup + cfg->duration) * 1e6;
+        for (int i = 0; i < w->n; i++) {
+            w->conns[i].fd = -1;
+            w->conns[i].dev = (t + i * threads) % cfg->devices;
+        }
+        pthread_create(&tids[t], NULL, worker_main, w);
+    }
+    for (int t = 0; t < threads; t++) {
+        pthread_join(tids[t], NULL);
+        stats_merge(total, &ws[t].stats);
+        stats_free(&ws[t].stats);
+        close(ws[t].epfd);
+        free(ws[t].conns);
+    }
+    *elapsed = cfg->duration;
+    free(ws);
+    free(tids);
+    teardown(cfg);
+    return 0;
+}

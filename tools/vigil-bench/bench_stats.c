@@ -1,0 +1,53 @@
+/*
+ * bench_stats.c - latency samples and percentiles for vigil-bench.
+ */
+#include "tools/vigil-bench/bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void stats_add(bench_stats *s, uint64_t us)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 4096;
+        uint32_t *grown = realloc(s->samples, cap * sizeof(*grown));
+        if (!grown)
+            return;
+        s->samples = grown;
+        s->cap = cap;
+    }
+    s->samples[s->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+void stats_merge(bench_stats *into, bench_stats *from)
+{
+    for (size_t i = 0; i < from->n; i++)
+        stats_add(into, from->samples[i]);
+    into->ok += from->ok;
+    into->errors += from->errors;
+    into->reports += from->reports;
+    into->resumed += from->resumed;
+    for (int i = 0; i < 6; i++)
+        into->by_status[i] += from->by_status[i];
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+double stats_pct(bench_stats *s, double p)
+{
+    if (!s->n)
+        return 0;
+    qsort(s->samples, s->n, sizeof(*s->samples), cmp_u32);
+    size_t i = (size_t)(p / 100.0 * (double)(s->n - 1) + 0.5);
+    return s->samples[i < s->n ? i : s->n - 1] / 1000.0;   /* ms */
+}
+
+void stats_free(bench_stats *s)
+{
+    free(s->samples);
+    memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,181 @@
+/*
+ * main.c - vigil-bench: enrolls test devices, drives the device port with
+ * many mutual-TLS connections, and measures the references (nginx with
+ * the same TLS setup, COPY into the same table). `make bench` runs the
+ * whole comparison (tools/vigil-bench/bench.sh).
+ */
+#include "tools/vigil-bench/bench.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: vigil-bench <command> [options]\n\n"
+    "  enroll --count N --out-dir DIR [--prefix bench-]     test devices (needs\n"
+    "         --database-url/VIGIL_DATABASE_URL and --ca-dir/VIGIL_CA_DIR)\n"
+    "  handshakes [--resume]   connect, handshake, one request, close; again\n"
+    "  ingest [--batch N]      keep-alive POSTs of reports, one answer at a time\n"
+    "  idle --count N --server-pid PID   server memory per idle connection\n"
+    "  copy --rows N [--batch N]         the database reference: COPY into incidents\n\n"
+    "Load options: --server HOST:PORT --ca CHAIN --devices DIR --device-count N\n"
+    "  --connections C (default 50) --threads T (default 2) --duration S (10)\n"
+    "  --warmup S (1) --path P --expect STATUS --acked-log FILE (ingest: ids the\n"
+    "  server acknowledged) --json\n";
+
+enum { O_SERVER = 1000, O_CA, O_DEVICES, O_DEVCOUNT, O_CONNS, O_THREADS, O_DURATION, O_WARMUP,
+       O_PATH, O_EXPECT, O_ACKED, O_JSON, O_RESUME, O_BATCH, O_COUNT, O_OUTDIR, O_PREFIX,
+       O_DBURL, O_CADIR, O_PID, O_ROWS };
+
+typedef struct args {
+    bench_cfg cfg;
+    const char *db_url, *ca_dir, *out_dir, *server;
+    long rows;
+    int json;
+} args;
+
+static int parse(int argc, char **argv, args *a)
+{
+    static const struct option opts[] = {
+        {"server", 1, 0, O_SERVER}, {"ca", 1, 0, O_CA}, {"devices", 1, 0, O_DEVICES},
+        {"device-count", 1, 0, O_DEVCOUNT}, {"connections", 1, 0, O_CONNS},
+        {"threads", 1, 0, O_THREADS}, {"duration", 1, 0, O_DURATION}, {"warmup", 1, 0, O_WARMUP},
+        {"path", 1, 0, O_PATH}, {"expect", 1, 0, O_EXPECT}, {"acked-log", 1, 0, O_ACKED},
+        {"json", 0, 0, O_JSON}, {"resume", 0, 0, O_RESUME}, {"batch", 1, 0, O_BATCH},
+        {"count", 1, 0, O_COUNT}, {"out-dir", 1, 0, O_OUTDIR}, {"prefix", 1, 0, O_PREFIX},
+        {"database-url", 1, 0, O_DBURL}, {"ca-dir", 1, 0, O_CADIR}, {"server-pid", 1, 0, O_PID},
+        {"rows", 1, 0, O_ROWS}, {"help", 0, 0, 'h'}, {0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_SERVER: a->server = optarg; break;
+        case O_CA: a->cfg.ca = optarg; break;
+        case O_DEVICES: a->cfg.devices_dir = optarg; break;
+        case O_DEVCOUNT: a->cfg.devices = atoi(optarg); break;
+        case O_CONNS: a->cfg.connections = atoi(optarg); break;
+        case O_THREADS: a->cfg.threads = atoi(optarg); break;
+        case O_DURATION: a->cfg.duration = atof(optarg); break;
+        case O_WARMUP: a->cfg.warmup = atof(optarg); break;
+        case O_PATH: a->cfg.path = optarg; break;
+        case O_EXPECT: a->cfg.expect = atoi(optarg); break;
+        case O_ACKED: a->cfg.acked_log = optarg; break;
+        case O_JSON: a->json = 1; break;
+        case O_RESUME: a->cfg.resume = 1; break;
+        case O_BATCH: a->cfg.batch = atoi(optarg); break;
+        case O_COUNT: a->cfg.count = atoi(optarg); break;
+        case O_OUTDIR: a->out_dir = optarg; break;
+        case O_PREFIX: a->cfg.prefix = optarg; break;
+        case O_DBURL: a->db_url = optarg; break;
+        case O_CADIR: a->ca_dir = optarg; break;
+        case O_PID: a->cfg.server_pid = atoi(optarg); break;
+        case O_ROWS: a->rows = atol(optarg); break;
+        case 'h': fputs(usage, stdout); exit(0);
+        default:
+            fprintf(stderr, "vigil-bench: bad option '%s'\n%s", argv[optind - 1], usage);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_load_args(args *a)
+{
+    bench_cfg *c = &a->cfg;
+    static char host[256], port[16];
+    const char *colon = a->server ? strrchr(a->server, ':') : NULL;
+    if (!colon || !c->ca || !c->devices_dir || c->devices < 1) {
+        fprintf(stderr, "vigil-bench: --server HOST:PORT, --ca, --devices and --device-count "
+                        "are required\n");
+        return -1;
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - a->server), a->server);
+    snprintf(port, sizeof(port), "%s", colon + 1);
+    c->host = host;
+    c->port = port;
+    if (c->connections > c->devices && c->mode != BM_IDLE) {
+        fprintf(stderr, "vigil-bench: %d connections need as many devices (have %d)\n",
+                c->connections, c->devices);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_load(args *a)
+{
+    bench_stats s = {0};
+    double elapsed = 0;
+    if (check_load_args(a) < 0 || bench_run(&a->cfg, &s, &elapsed) < 0)
+        return 1;
+    double rate = (double)s.ok / elapsed, reports = (double)s.reports / elapsed;
+    double p50 = stats_pct(&s, 50), p99 = stats_pct(&s, 99), p999 = stats_pct(&s, 99.9);
+    const char *what = a->cfg.mode == BM_HANDSHAKES ? "handshakes" : "requests";
+    if (a->json)
+        printf("{\"mode\":\"%s\",\"ok\":%llu,\"per_second\":%.1f,\"reports_per_second\":%.1f,"
+               "\"errors\":%llu,\"resumed\":%llu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+               "\"p999_ms\":%.3f,\"status_2xx\":%llu,\"status_4xx\":%llu,\"status_5xx\":%llu}\n",
+               what, (unsigned long long)s.ok, rate, reports, (unsigned long long)s.errors,
+               (unsigned long long)s.resumed, p50, p99, p999,
+               (unsigned long long)s.by_status[1], (unsigned long long)s.by_status[3],
+               (unsigned long long)s.by_status[4]);
+    else
+        printf("%s: %.1f/s (%llu ok, %llu errors, %llu resumed), reports %.1f/s, "
+               "latency p50 %.2f ms p99 %.2f ms p99.9 %.2f ms; 2xx %llu 4xx %llu 5xx %llu\n",
+               what, rate, (unsigned long long)s.ok, (unsigned long long)s.errors,
+               (unsigned long long)s.resumed, reports, p50, p99, p999,
+               (unsigned long long)s.by_status[1], (unsigned long long)s.by_status[3],
+               (unsigned long long)s.by_status[4]);
+    stats_free(&s);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    args a = {.cfg = {.connections = 50, .threads = 2, .duration = 10, .warmup = 1, .batch = 1,
+                      .prefix = "bench-"}};
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (parse(argc - 1, argv + 1, &a) < 0)
+        return 2;
+    a.db_url = a.db_url ? a.db_url : getenv("VIGIL_DATABASE_URL");
+    a.ca_dir = a.ca_dir ? a.ca_dir : getenv("VIGIL_CA_DIR");
+    if (!strcmp(cmd, "enroll")) {
+        if (!a.db_url || !a.ca_dir || !a.out_dir || a.cfg.count < 1) {
+            fprintf(stderr, "vigil-bench enroll: --count, --out-dir, a database and a CA dir "
+                            "are required\n");
+            return 2;
+        }
+        return bench_enroll(a.db_url, a.ca_dir, a.out_dir, a.cfg.prefix, a.cfg.count) ? 1 : 0;
+    }
+    if (!strcmp(cmd, "copy")) {
+        double rate = 0;
+        if (!a.db_url || a.rows < 1)
+            return fprintf(stderr, "vigil-bench copy: --rows and a database are required\n"), 2;
+        if (bench_copy(a.db_url, a.rows, a.cfg.batch > 1 ? a.cfg.batch : 1000, &rate) < 0)
+            return 1;
+        printf(a.json ? "{\"mode\":\"copy\",\"rows_per_second\":%.1f}\n"
+                      : "copy: %.1f rows/s\n", rate);
+        return 0;
+    }
+    if (!strcmp(cmd, "idle")) {
+        double kib = 0;
+        int opened = 0;
+        a.cfg.mode = BM_IDLE;
+        if (check_load_args(&a) < 0 || a.cfg.count < 1 || a.cfg.server_pid < 1)
+            return fprintf(stderr, "vigil-bench idle: --count and --server-pid are required\n"), 2;
+        if (bench_idle(&a.cfg, &kib, &opened) < 0)
+            return 1;
+        printf(a.json ? "{\"mode\":\"idle\",\"connections\":%d,\"kib_per_connection\":%.2f}\n"
+                      : "idle: %d connections, %.2f KiB of server memory each\n", opened, kib);
+        return 0;
+    }
+    if (!strcmp(cmd, "handshakes") || !strcmp(cmd, "ingest")) {
+        a.cfg.mode = !strcmp(cmd, "ingest") ? BM_INGEST : BM_HANDSHAKES;
+        return run_load(&a);
+    }
+    fprintf(stderr, "vigil-bench: unknown command '%s'\n%s", cmd, usage);
+    return 2;
+}
