@@ -46,7 +46,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 PROGRAMS := $(BUILD)/vigilctl $(BUILD)/vigild $(if $(DEVICE_SRC),$(BUILD)/vigil-device) \
             $(if $(BENCH_SRC),$(BUILD)/vigil-bench)
 
-.PHONY: all programs test unit integration run stop deps clean format
+.PHONY: all programs test unit integration run stop deps clean format bench
 .DEFAULT_GOAL := all
 
 all: deps
@@ -123,6 +123,10 @@ unit: deps
 integration: deps
 	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) programs
 	@VIGIL_BUILD=$(TEST_BUILD) bash tests/run.sh integration
+
+# A benchmark, not a test: release build, vigild beside nginx and COPY.
+bench: all
+	@bash tools/vigil-bench/bench.sh
 
 # ---- operating ----
 

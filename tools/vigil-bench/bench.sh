@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench.sh - `make bench`: vigild against its references, side by side, in one
+# run on this machine: nginx with the same mutual-TLS setup answering 204 (the
+# ceiling for TLS and HTTP) and COPY into the same table (the ceiling for the
+# database). Prints each pair, the ratio and the goal. A benchmark, not a test:
+# a missed goal is reported, not failed. Durations: BENCH_DURATION (s).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=build
+DUR=${BENCH_DURATION:-10}
+DEVICES=${BENCH_DEVICES:-1000}
+IDLE=${BENCH_IDLE:-10000}
+W=$(mktemp -d /tmp/vigil-bench.XXXXXX)
+PG=$(mktemp -d /tmp/vigil-bench-pg.XXXXXX)   # its own: the postgres user must reach it
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    bash tools/dev/pg.sh stop "$PG" >/dev/null 2>&1 || true
+    rm -rf "$W" "$PG"
+}
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+json() { python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
+
+export VIGIL_DATABASE_URL
+VIGIL_DATABASE_URL=$(bash tools/dev/pg.sh start "$PG")
+export VIGIL_CA_DIR="$W/ca"
+$B/vigilctl db migrate >/dev/null
+$B/vigilctl ca init >/dev/null
+$B/vigilctl ca server-cert --dns localhost --ip 127.0.0.1 --out-dir "$W/tls" >/dev/null
+$B/vigilctl ca chain >"$W/chain.pem"
+start=$(date +%s.%N)
+$B/vigil-bench enroll --count "$DEVICES" --out-dir "$W/dev"
+echo "enrolled $DEVICES test devices in $(python3 -c "print(round($(date +%s.%N) - $start, 2))") s"
+
+vport=$(free_port)
+VIGIL_TLS_CERT="$W/tls/server.crt" VIGIL_TLS_KEY="$W/tls/server.key" VIGIL_DEVICE_LISTEN="127.0.0.1:$vport" \
+    VIGIL_MAX_CONNECTIONS_PER_ADDRESS=1000000 VIGIL_DEVICE_RATE=1000000 VIGIL_DEVICE_BURST=1000000 \
+    VIGIL_LOG_LEVEL=warn $B/vigild 2>"$W/vigild.log" &
+vpid=$!; pids+=("$vpid")
+nport=$(free_port)
+mkdir -p "$W/nginx"
+sed -e "s|@WORKERS@|$(nproc)|; s|@DIR@|$W/nginx|g; s|@PORT@|$nport|; s|@CERT@|$W/tls/server.crt|; s|@KEY@|$W/tls/server.key|; s|@CA@|$W/chain.pem|" \
+    tools/vigil-bench/nginx.conf.in >"$W/nginx/nginx.conf"
+/usr/sbin/nginx -c "$W/nginx/nginx.conf" -e "$W/nginx/nginx-error.log" 2>>"$W/nginx/nginx-error.log" &
+pids+=($!)
+wait_port "$vport"; wait_port "$nport"
+
+load() { $B/vigil-bench "$@" --ca "$W/chain.pem" --devices "$W/dev" --device-count "$DEVICES" --duration "$DUR" --json; }
+ratio() { python3 -c "a=$1; b=$2; print('%.2f' % (a / b if b else 0))"; }
+row() {  # row NAME VIGIL REF UNIT GOAL-OP GOAL
+    local r; r=$(ratio "$2" "$3")
+    local met; met=$(python3 -c "print('met' if $r $5 $6 else 'MISSED')")
+    printf '%-34s %12.1f %12.1f %-10s %6sx  (goal %s %sx: %s)\n' "$1" "$2" "$3" "$4" "$r" "$5" "$6" "$met"
+}
+
+echo "measuring (each run ${DUR}s, client and servers on the same $(nproc) cores)..."
+hs_v=$(load handshakes --server "127.0.0.1:$vport" --connections 50 | json per_second)
+hs_n=$(load handshakes --server "127.0.0.1:$nport" --connections 50 --expect 204 | json per_second)
+rs_v=$(load handshakes --resume --server "127.0.0.1:$vport" --connections 50 | json per_second)
+rs_n=$(load handshakes --resume --server "127.0.0.1:$nport" --connections 50 --expect 204 | json per_second)
+in_v=$(load ingest --server "127.0.0.1:$vport" --connections 100 | json per_second)
+in_n=$(load ingest --server "127.0.0.1:$nport" --connections 100 --path / --expect 204 | json per_second)
+bt_v=$(load ingest --batch 100 --server "127.0.0.1:$vport" --connections 50 | json reports_per_second)
+rows=$(python3 -c "print(max(100000, int($bt_v * $DUR)))")
+cp_r=$($B/vigil-bench copy --rows "$rows" --batch 1000 --json | json rows_per_second)
+idle=$($B/vigil-bench idle --server "127.0.0.1:$vport" --ca "$W/chain.pem" --devices "$W/dev" \
+       --device-count "$DEVICES" --count "$IDLE" --server-pid "$vpid" --json | json kib_per_connection)
+
+echo
+printf '%-34s %12s %12s %-10s %7s\n' "" "vigild" "reference" "unit" "ratio"
+row "full handshakes (vs nginx)" "$hs_v" "$hs_n" "/s" ">=" 1.0
+row "resumed handshakes (vs nginx)" "$rs_v" "$rs_n" "/s" ">=" 0
+row "single-report ingest (vs nginx 204)" "$in_v" "$in_n" "req/s" ">=" 0.5
+row "batched ingest x100 (vs COPY)" "$bt_v" "$cp_r" "rows/s" ">=" 0.7
+printf '%-34s %12.2f %12s %-10s          (goal <= 16 KiB: %s)\n' "idle connections ($IDLE)" "$idle" "-" "KiB/conn" \
+    "$(python3 -c "print('met' if $idle <= 16 else 'MISSED')")"
+grep -q Sanitizer "$W/vigild.log" && { echo "vigild reported a sanitizer error"; exit 1; }
+exit 0
