@@ -288,7 +288,8 @@ static void maybe_flush(ingest *ing)
         params[i] = c.col[i].data;
     }
     metrics_observe_batch(f->rows);
-    if (built < 0 || pga_query(ing->pg, flush_sql, N_COLUMNS, params, on_flushed, f) < 0)
+    if (built < 0 ||
+        pga_query_prepared(ing->pg, "ingest_flush", N_COLUMNS, params, on_flushed, f) < 0)
         fail_flush(ing, f);
 done:
     for (int i = 0; i < N_COLUMNS; i++)
@@ -328,7 +329,9 @@ ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index)
     snprintf(name, sizeof(name), "vigild-ingest-%d", worker_index);
     sb_init(&ing->touch_ids);
     sb_init(&ing->touch_addrs);
-    if (!(ing->pg = pga_new(loop, cfg->database_url, name, on_db_state, NULL, ing))) {
+    if (!(ing->pg = pga_new(loop, cfg->database_url, name, on_db_state, NULL, ing)) ||
+        pga_prepare(ing->pg, "ingest_flush", flush_sql, N_COLUMNS) < 0) {
+        pga_close(ing->pg);
         free(ing);
         return NULL;
     }

@@ -15,9 +15,18 @@
 #include <string.h>
 
 enum { PGA_DOWN, PGA_CONNECTING, PGA_UP, PGA_CLOSING };
+enum { JOB_QUERY, JOB_PREPARE, JOB_PREPARED };
+#define PGA_MAX_PREPARED 8
+
+typedef struct pga_stmt {
+    char *name, *sql;
+    int nparams;
+} pga_stmt;
 
 typedef struct pga_job {
     struct pga_job *next;
+    int kind;            /* JOB_QUERY, JOB_PREPARE, JOB_PREPARED */
+    const char *name;    /* statement name (static, from pga_prepare) */
     char *sql;
     int nparams;
     char **params;       /* point into the same allocation as the job */
@@ -39,6 +48,8 @@ struct pga_conn {
     pga_job *head, *tail;
     size_t depth;
     PGresult *last;      /* the last result of the statement in flight */
+    pga_stmt stmts[PGA_MAX_PREPARED];
+    int n_stmts;
     pga_state_cb on_state;
     pga_notify_cb on_notify;
     void *arg;
@@ -184,10 +195,28 @@ static void start_connect(pga_conn *c)
         go_down(c, "cannot watch the database socket");
 }
 
+static int enqueue(pga_conn *c, pga_job *j);
+static void on_prepared(PGresult *res, void *arg)
+{
+    if (res && PQresultStatus(res) != PGRES_COMMAND_OK)
+        log_error("cannot prepare a statement", "error", PQresultErrorMessage(res), NULL);
+    (void)arg;
+}
+
 static void connected(pga_conn *c)
 {
     c->state = PGA_UP;
     c->backoff_ms = 0;
+    for (int i = 0; i < c->n_stmts; i++) {
+        pga_job *j = job_new(c->stmts[i].sql, 0, NULL);
+        if (!j)
+            continue;   /* the queries using it will fail and be retried */
+        j->kind = JOB_PREPARE;
+        j->name = c->stmts[i].name;
+        j->nparams = c->stmts[i].nparams;
+        j->cb = on_prepared;
+        enqueue(c, j);
+    }
     log_info("database connected", "conn", c->name, NULL);
     if (c->on_state)
         c->on_state(c, 1, c->arg);
@@ -221,8 +250,12 @@ static void send_head(pga_conn *c)
     pga_job *j = c->head;
     if (!j || c->sent || c->state != PGA_UP)
         return;
-    if (!PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, (const char *const *)j->params, NULL,
-                           NULL, 0)) {
+    const char *const *params = (const char *const *)j->params;
+    int sent = j->kind == JOB_PREPARE ? PQsendPrepare(c->pg, j->name, j->sql, j->nparams, NULL)
+               : j->kind == JOB_PREPARED
+                   ? PQsendQueryPrepared(c->pg, j->name, j->nparams, params, NULL, NULL, 0)
+                   : PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
+    if (!sent) {
         go_down(c, PQerrorMessage(c->pg));
         return;
     }
@@ -339,6 +372,10 @@ pga_conn *pga_new(uv_loop_t *loop, const char *url, const char *name, pga_state_
 static void timer_closed(uv_handle_t *h)
 {
     pga_conn *c = h->data;
+    for (int i = 0; i < c->n_stmts; i++) {
+        free(c->stmts[i].name);
+        free(c->stmts[i].sql);
+    }
     free(c->url);
     free(c->name);
     free(c);
@@ -372,6 +409,18 @@ size_t pga_queue_depth(const pga_conn *c)
     return c->depth;
 }
 
+static int enqueue(pga_conn *c, pga_job *j)
+{
+    if (c->tail)
+        c->tail->next = j;
+    else
+        c->head = j;
+    c->tail = j;
+    c->depth++;
+    send_head(c);
+    return 0;
+}
+
 int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *params,
               pga_result_cb cb, void *arg)
 {
@@ -382,12 +431,44 @@ int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *para
         return -1;
     j->cb = cb;
     j->arg = arg;
-    if (c->tail)
-        c->tail->next = j;
-    else
-        c->head = j;
-    c->tail = j;
-    c->depth++;
-    send_head(c);
+    return enqueue(c, j);
+}
+
+int pga_prepare(pga_conn *c, const char *name, const char *sql, int nparams)
+{
+    if (c->n_stmts == PGA_MAX_PREPARED)
+        return -1;
+    pga_stmt *st = &c->stmts[c->n_stmts];
+    if (!(st->name = strdup(name)) || !(st->sql = strdup(sql))) {
+        free(st->name);
+        return -1;
+    }
+    st->nparams = nparams;
+    c->n_stmts++;
+    if (c->state == PGA_UP) {
+        pga_job *j = job_new(sql, 0, NULL);
+        if (!j)
+            return -1;
+        j->kind = JOB_PREPARE;
+        j->name = st->name;
+        j->nparams = nparams;
+        j->cb = on_prepared;
+        enqueue(c, j);
+    }
     return 0;
+}
+
+int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *const *params,
+                       pga_result_cb cb, void *arg)
+{
+    if (c->state != PGA_UP)
+        return -1;
+    pga_job *j = job_new("", nparams, params);
+    if (!j)
+        return -1;
+    j->kind = JOB_PREPARED;
+    j->name = name;
+    j->cb = cb;
+    j->arg = arg;
+    return enqueue(c, j);
 }

@@ -37,6 +37,14 @@ void pga_close(pga_conn *c);
 int pga_is_up(const pga_conn *c);
 size_t pga_queue_depth(const pga_conn *c);
 
+/* Registers a statement prepared on this connection now and after every
+ * reconnection, so a hot statement is parsed and planned once, not per
+ * call. Call before the first pga_query_prepared. */
+int pga_prepare(pga_conn *c, const char *name, const char *sql, int nparams);
+/* Like pga_query for a statement registered with pga_prepare. */
+int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *const *params,
+                       pga_result_cb cb, void *arg);
+
 /* Queues a text-format query. Params are copied, so the caller's buffers
  * may go away at once. Returns -1 (and never calls cb) if the connection is
  * down or memory is short. */
