@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh [unit|integration|e2e|all] - runs the test suites against the build
+# run.sh [unit|integration|e2e|fuzz|all] - runs the test suites against the build
 # in $VIGIL_BUILD (build/test: sanitizers). Unit tests are one Criterion
 # binary; integration and end-to-end tests are bash files, each with its own
 # PostgreSQL. Prints one line per file and "N passed, N failed" at the end.
@@ -39,5 +39,8 @@ for suite in integration e2e; do
         done
     fi
 done
+if [ "$what" = all ] || [ "$what" = fuzz ]; then
+    run_one "fuzz (${FUZZ_SECONDS:-30}s)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
