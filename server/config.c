@@ -252,10 +252,11 @@ static int check_required(const config *c)
         fprintf(stderr, "); see vigild --help\n");
         return -1;
     }
-    if (c->max_batch < 1 || c->flush_max_rows < c->max_batch || c->max_body_bytes < 1024 ||
+    if (c->max_batch < 1 || c->flush_max_rows < c->max_batch || c->flush_max_rows > 8000 ||
+        c->max_body_bytes < 1024 ||
         c->max_header_bytes < 1024 || c->device_rate < 1) {
-        fprintf(stderr, "vigild: inconsistent limits: need max-batch >= 1, flush-max-rows >= "
-                "max-batch, max-body-bytes and max-header-bytes >= 1k, device-rate >= 1\n");
+        fprintf(stderr, "vigild: inconsistent limits: need max-batch >= 1, max-batch <= "
+                "flush-max-rows <= 8000, max-body-bytes and max-header-bytes >= 1k, device-rate >= 1\n");
         return -1;
     }
     return 0;

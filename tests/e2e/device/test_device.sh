@@ -47,6 +47,14 @@ check "a batch file of 50" dev report --file "$T/batch.json" --json
 check_json "50 stored" "d['stored']==50"
 check_eq "50 rows" "50" "$(rows "AND firmware_version LIKE '2.0.%'")"
 
+twin=$(cat /proc/sys/kernel/random/uuid)
+printf '[%s,%s]' "$(report "$twin")" "$(report "$twin")" >"$T/twins.json"
+port_url="https://127.0.0.1:$port/v1/incidents"
+check "one request carrying the same report twice" curl -sS --cacert "$T/chain.pem" --cert "$T/d/sensor-1.crt" \
+    --key "$T/d/sensor-1.key" -H 'Content-Type: application/json' --data-binary @"$T/twins.json" "$port_url"
+check_json "first stored, second a duplicate" "[r['status'] for r in d['results']] == ['stored', 'duplicate']"
+check_eq "stored once" "1" "$(rows "AND id = '$twin'")"
+
 echo '[{"type":"crash","severity":"loud","occurred_at":"2026-11-25T00:00:00Z"}]' >"$T/bad.json"
 check_exit 1 "a report rejected for good: exit 1" dev report --file "$T/bad.json"
 check "it moved to rejected/ with its reason" grep -q severity "$Q"/rejected/*.reason
