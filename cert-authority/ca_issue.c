@@ -164,6 +164,18 @@ static int finish_issued(X509 *cert, const ca_issuer *iss, time_t nb, time_t na,
     return 0;
 }
 
+/* The extensions every leaf carries, then the issuer's signature. */
+static int sign_leaf(X509 *cert, const ca_issuer *iss, const char *eku, const char *san,
+                     ca_error *err)
+{
+    if (ca_cert_add_ext(cert, iss->cert, NID_basic_constraints, "critical,CA:FALSE", err) < 0 ||
+        ca_cert_add_ext(cert, iss->cert, NID_key_usage, "critical,digitalSignature", err) < 0 ||
+        ca_cert_add_ext(cert, iss->cert, NID_ext_key_usage, eku, err) < 0 ||
+        ca_cert_add_ext(cert, iss->cert, NID_subject_alt_name, san, err) < 0)
+        return -1;
+    return ca_cert_sign(cert, iss->cert, iss->key, err);
+}
+
 int ca_issue_device(ca_store *s, const ca_device_request *r, ca_issued *out, ca_error *err)
 {
     char san[96];
@@ -187,11 +199,7 @@ int ca_issue_device(ca_store *s, const ca_device_request *r, ca_issued *out, ca_
         ca_fail(err, CA_ERR_CRYPTO, "cannot set the certificate subject");
         goto fail;
     }
-    if (ca_cert_add_ext(cert, iss->cert, NID_basic_constraints, "critical,CA:FALSE", err) < 0 ||
-        ca_cert_add_ext(cert, iss->cert, NID_key_usage, "critical,digitalSignature", err) < 0 ||
-        ca_cert_add_ext(cert, iss->cert, NID_ext_key_usage, "clientAuth", err) < 0 ||
-        ca_cert_add_ext(cert, iss->cert, NID_subject_alt_name, san, err) < 0 ||
-        ca_cert_sign(cert, iss->cert, iss->key, err) < 0 ||
+    if (sign_leaf(cert, iss, "clientAuth", san, err) < 0 ||
         finish_issued(cert, iss, nb, na, out, err) < 0)
         goto fail;
     return 0;
@@ -240,11 +248,7 @@ int ca_issue_server(ca_store *s, const ca_server_request *r, ca_issued *out, ca_
         ca_fail(err, CA_ERR_INVALID, "name too long for a certificate subject");
         goto fail;
     }
-    if (ca_cert_add_ext(cert, iss->cert, NID_basic_constraints, "critical,CA:FALSE", err) < 0 ||
-        ca_cert_add_ext(cert, iss->cert, NID_key_usage, "critical,digitalSignature", err) < 0 ||
-        ca_cert_add_ext(cert, iss->cert, NID_ext_key_usage, "serverAuth", err) < 0 ||
-        ca_cert_add_ext(cert, iss->cert, NID_subject_alt_name, san, err) < 0 ||
-        ca_cert_sign(cert, iss->cert, iss->key, err) < 0 ||
+    if (sign_leaf(cert, iss, "serverAuth", san, err) < 0 ||
         finish_issued(cert, iss, nb, na, out, err) < 0)
         goto fail;
     return 0;

@@ -244,6 +244,15 @@ int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t 
     return EXIT_OK;
 }
 
+int cli_parse_class(cli_ctx *ctx, const char *text, const char **out)
+{
+    if (!ca_device_id_valid(text))   /* classes follow the device id rules */
+        return cli_usage_error(ctx, "--class: use 1-64 characters A-Z a-z 0-9 . _ - starting "
+                               "with a letter or digit");
+    *out = text;
+    return EXIT_OK;
+}
+
 int cli_parse_limit(cli_ctx *ctx, const char *text, int *out)
 {
     char *end = NULL;

@@ -109,6 +109,7 @@ int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, cons
                    json_t *details);
 
 int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t *out);
+int cli_parse_class(cli_ctx *ctx, const char *text, const char **out);
 int cli_parse_limit(cli_ctx *ctx, const char *text, int *out);
 
 /* Query results: a table with a header, or a JSON array of objects (one

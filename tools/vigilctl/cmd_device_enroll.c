@@ -60,11 +60,7 @@ static int enroll_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     case OPT_CSR_DIR: a->csr_dir = arg; return EXIT_OK;
     case OPT_OUT_DIR: a->out_dir = arg; return EXIT_OK;
     case OPT_ID: a->id = arg; return EXIT_OK;
-    case OPT_CLASS:
-        if (!ca_device_id_valid(arg))
-            return cli_usage_error(ctx, "--class: use 1-64 characters A-Z a-z 0-9 . _ -");
-        a->device_class = arg;
-        return EXIT_OK;
+    case OPT_CLASS: return cli_parse_class(ctx, arg, &a->device_class);
     case OPT_VALIDITY: return cli_parse_duration(ctx, "validity", arg, &a->validity);
     case OPT_REPLACE: a->replace = 1; return EXIT_OK;
     default: return cli_usage_error(ctx, "unexpected option");
