@@ -9,6 +9,7 @@
 #include "server/metrics.h"
 #include "server/registry.h"
 #include "server/secevent.h"
+#include "server/strbuf.h"
 
 #include <llhttp.h>
 #include <stdlib.h>
@@ -53,19 +54,6 @@ const char *gw_error_code(int status)
     }
 }
 
-static void respond_json(conn *c, int status, json_t *body, int retry_after, int close_after)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) {
-        conn_close(c);
-        return;
-    }
-    metrics_request(MP_INCIDENTS, status);
-    conn_respond(c, status, text, retry_after, close_after);
-    free(text);
-}
-
 static void error(conn *c, metrics_path path, int status, const char *code, const char *reason,
                   int retry_after)
 {
@@ -75,28 +63,75 @@ static void error(conn *c, metrics_path path, int status, const char *code, cons
 
 /* ---- POST /v1/incidents ---- */
 
-/* {"results":[{"id":..,"status":..,"reason":..}],"stored":n,"duplicate":n,"rejected":n} */
-static json_t *results_json(const incident_batch *b, const unsigned char *stored, int committed)
+#define UNAVAILABLE_DB ",\"error\":\"unavailable\",\"reason\":\"the database is unavailable; " \
+                       "nothing was stored, retry later\""
+#define UNAVAILABLE_QUEUE ",\"error\":\"unavailable\",\"reason\":\"the server cannot store " \
+                          "reports now; nothing was stored, retry later\""
+
+/* A JSON string of our own ASCII (ids, reasons): quotes, backslashes and
+ * control characters escaped. */
+static void put_json_text(strbuf *b, const char *s)
 {
-    json_t *results = json_array();
-    json_int_t n_stored = 0, n_dup = 0, n_rej = 0, n_retry = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        const incident_item *it = &b->items[i];
-        json_t *r = json_object();
-        json_object_set_new(r, "id", it->id[0] ? json_string(it->id) : json_null());
+    sb_append(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            sb_append(b, "\\", 1);
+        if ((unsigned char)*s < 0x20)
+            sb_append(b, "?", 1);
+        else
+            sb_append(b, s, 1);
+    }
+    sb_append(b, "\"", 1);
+}
+
+/* {"results":[{"id":..,"status":..,"reason":..}],"stored":n,"duplicate":n,
+ *  "rejected":n,"retry":n} written directly: this is the hot path of
+ * single-report ingest, and a JSON tree per answer costs more than the
+ * answer. extra, if set, is inserted before the closing brace. */
+static void results_body(strbuf *b, const incident_batch *batch, const unsigned char *stored,
+                         int committed, const char *extra)
+{
+    size_t n_stored = 0, n_dup = 0, n_rej = 0, n_retry = 0;
+    sb_puts(b, "{\"results\":[");
+    for (size_t i = 0; i < batch->n; i++) {
+        const incident_item *it = &batch->items[i];
         const char *status = !it->ok ? "rejected" : !committed ? "retry"
                              : stored && stored[i] ? "stored" : "duplicate";
-        json_object_set_new(r, "status", json_string(status));
-        if (!it->ok)
-            json_object_set_new(r, "reason", json_string(it->reason));
-        json_array_append_new(results, r);
+        sb_puts(b, i ? ",{\"id\":" : "{\"id\":");
+        if (it->id[0])
+            put_json_text(b, it->id);
+        else
+            sb_puts(b, "null");
+        sb_printf(b, ",\"status\":\"%s\"", status);
+        if (!it->ok) {
+            sb_puts(b, ",\"reason\":");
+            put_json_text(b, it->reason);
+        }
+        sb_puts(b, "}");
         n_rej += !it->ok;
         n_retry += it->ok && !committed;
         n_stored += it->ok && committed && stored && stored[i];
         n_dup += it->ok && committed && !(stored && stored[i]);
     }
-    return json_pack("{s:o,s:I,s:I,s:I,s:I}", "results", results, "stored", n_stored,
-                     "duplicate", n_dup, "rejected", n_rej, "retry", n_retry);
+    sb_printf(b, "],\"stored\":%zu,\"duplicate\":%zu,\"rejected\":%zu,\"retry\":%zu%s}",
+              n_stored, n_dup, n_rej, n_retry, extra ? extra : "");
+}
+
+static void respond_results(conn *c, int status, const incident_batch *batch,
+                            const unsigned char *stored, int committed, const char *extra,
+                            int retry_after)
+{
+    strbuf b;
+    sb_init(&b);
+    results_body(&b, batch, stored, committed, extra);
+    char *text = sb_take(&b, NULL);
+    if (!text) {
+        conn_close(c);
+        return;
+    }
+    metrics_request(MP_INCIDENTS, status);
+    conn_respond(c, status, text, retry_after, 0);
+    free(text);
 }
 
 static void count_verdicts(const incident_batch *b, const unsigned char *stored)
@@ -115,15 +150,11 @@ static void on_committed(void *owner, int committed, const incident_batch *b,
     conn *c = owner;
     c->pending = NULL;
     if (!committed) {
-        json_t *body = results_json(b, NULL, 0);
-        json_object_set_new(body, "error", json_string("unavailable"));
-        json_object_set_new(body, "reason", json_string("the database is unavailable; nothing "
-                                                        "was stored, retry later"));
-        respond_json(c, 503, body, (int)c->w->cfg->retry_after_s, 0);
+        respond_results(c, 503, b, NULL, 0, UNAVAILABLE_DB, (int)c->w->cfg->retry_after_s);
         return;
     }
     count_verdicts(b, stored);
-    respond_json(c, 200, results_json(b, stored, 1), 0, 0);
+    respond_results(c, 200, b, stored, 1, NULL, 0);
 }
 
 static int is_json(const char *content_type)
@@ -186,18 +217,14 @@ static void post_incidents(conn *c, http_request *req)
     if (valid == 0) {
         unsigned char none[1] = {0};
         count_verdicts(&batch, none);
-        respond_json(c, 200, results_json(&batch, NULL, 1), 0, 0);
+        respond_results(c, 200, &batch, NULL, 1, NULL, 0);
         incident_batch_free(&batch);
         return;
     }
     incident_batch kept = batch;   /* for the 503 answer if the queue refuses */
     c->pending = ingest_submit(c->w->ing, c->device_id, c->addr, 0, &batch, on_committed, c);
     if (!c->pending) {
-        json_t *body = results_json(&kept, NULL, 0);
-        json_object_set_new(body, "error", json_string("unavailable"));
-        json_object_set_new(body, "reason", json_string("the server cannot store reports now; "
-                                                        "nothing was stored, retry later"));
-        respond_json(c, 503, body, (int)cfg->retry_after_s, 0);
+        respond_results(c, 503, &kept, NULL, 0, UNAVAILABLE_QUEUE, (int)cfg->retry_after_s);
         incident_batch_free(&kept);
     }
 }

@@ -64,22 +64,36 @@ struct ingest_req {
     void *owner;
 };
 
+typedef struct lane lane;
+
 typedef struct flush {
     ingest *ing;
+    lane *lane;
     ingest_req *reqs;        /* the requests in this flush */
     size_t rows;             /* valid reports taken */
     size_t sent_rows;        /* rows in the statement (repeats removed) */
     uint64_t started_ns;
 } flush;
 
+/* A lane is one database connection with at most one flush in flight.
+ * Two lanes let a flush fill and commit while the other's commit waits on
+ * the disk: with single reports the commit latency, not the CPU, is what
+ * bounds one lane. */
+#define INGEST_LANES 2
+
+struct lane {
+    pga_conn *pg;
+    flush *inflight;
+    size_t inflight_rows;
+};
+
 struct ingest {
     uv_loop_t *loop;
     uv_check_t check;        /* flushes once per loop iteration */
     const config *cfg;
-    pga_conn *pg;
+    lane lanes[INGEST_LANES];
     ingest_req *head, *tail;
-    size_t queued_rows, inflight_rows;
-    flush *inflight;
+    size_t queued_rows;
     strbuf touch_ids, touch_addrs;
     size_t touch_n;
     int touch_inflight;
@@ -88,6 +102,22 @@ struct ingest {
 };
 
 static void maybe_flush(ingest *ing);
+
+static int any_inflight(const ingest *ing)
+{
+    for (int i = 0; i < INGEST_LANES; i++)
+        if (ing->lanes[i].inflight)
+            return 1;
+    return 0;
+}
+
+static pga_conn *up_conn(const ingest *ing)
+{
+    for (int i = 0; i < INGEST_LANES; i++)
+        if (pga_is_up(ing->lanes[i].pg))
+            return ing->lanes[i].pg;
+    return NULL;
+}
 
 static void req_free(ingest_req *r)
 {
@@ -106,7 +136,7 @@ static void finish_req(ingest_req *r, int committed)
 
 static void check_idle(ingest *ing)
 {
-    if (ing->idle_cb && !ing->head && !ing->inflight && !ing->touch_inflight) {
+    if (ing->idle_cb && !ing->head && !any_inflight(ing) && !ing->touch_inflight) {
         void (*cb)(void *) = ing->idle_cb;
         ing->idle_cb = NULL;
         cb(ing->idle_arg);
@@ -236,8 +266,8 @@ static void on_flushed(PGresult *res, void *arg)
         log_error("incident flush failed", "error",
                   res ? PQresultErrorMessage(res) : "connection lost", NULL);
     }
-    ing->inflight = NULL;
-    ing->inflight_rows = 0;
+    f->lane->inflight = NULL;
+    f->lane->inflight_rows = 0;
     while (f->reqs) {
         ingest_req *r = f->reqs;
         f->reqs = r->next;
@@ -261,13 +291,14 @@ static void on_touched(PGresult *res, void *arg)
 
 static void flush_touches(ingest *ing)
 {
-    if (!ing->touch_n || ing->touch_inflight || !pga_is_up(ing->pg))
+    pga_conn *pg = up_conn(ing);
+    if (!ing->touch_n || ing->touch_inflight || !pg)
         return;
     sb_array_close(&ing->touch_ids);
     sb_array_close(&ing->touch_addrs);
     const char *params[] = {ing->touch_ids.data, ing->touch_addrs.data};
     if (!ing->touch_ids.failed && !ing->touch_addrs.failed &&
-        pga_query(ing->pg, touch_sql, 2, params, on_touched, ing) == 0)
+        pga_query(pg, touch_sql, 2, params, on_touched, ing) == 0)
         ing->touch_inflight = 1;
     sb_reset(&ing->touch_ids);
     sb_reset(&ing->touch_addrs);
@@ -285,16 +316,16 @@ void ingest_touch_device(ingest *ing, const char *device_id, const char *addr)
     sb_array_elem(&ing->touch_ids, device_id);
     sb_array_elem(&ing->touch_addrs, addr);
     ing->touch_n++;
-    if (!ing->inflight)
+    if (!any_inflight(ing))
         flush_touches(ing);
 }
 
 /* ---- flushing ---- */
 
-static void fail_flush(ingest *ing, flush *f)
+static void fail_flush(flush *f)
 {
-    ing->inflight = NULL;
-    ing->inflight_rows = 0;
+    f->lane->inflight = NULL;
+    f->lane->inflight_rows = 0;
     while (f->reqs) {
         ingest_req *r = f->reqs;
         f->reqs = r->next;
@@ -303,10 +334,16 @@ static void fail_flush(ingest *ing, flush *f)
     free(f);
 }
 
-static void maybe_flush(ingest *ing)
+static lane *free_lane(ingest *ing)
 {
-    if (ing->inflight || !ing->head)
-        return;
+    for (int i = 0; i < INGEST_LANES; i++)
+        if (!ing->lanes[i].inflight && pga_is_up(ing->lanes[i].pg))
+            return &ing->lanes[i];
+    return NULL;
+}
+
+static void start_flush(ingest *ing, lane *ln)
+{
     columns c = {.seen_cap = SEEN_SLOTS};
     flush *f = calloc(1, sizeof(*f));
     c.seen = calloc(SEEN_SLOTS, sizeof(*c.seen));
@@ -319,10 +356,11 @@ static void maybe_flush(ingest *ing)
         goto done;
     }
     f->ing = ing;
+    f->lane = ln;
     f->started_ns = uv_hrtime();
-    ing->inflight = f;
+    ln->inflight = f;
     int built = take_requests(ing, f, &c);
-    ing->inflight_rows = f->rows;
+    ln->inflight_rows = f->rows;
     const char *params[N_COLUMNS];
     for (int i = 0; i < N_COLUMNS; i++) {
         sb_array_close(&c.col[i]);
@@ -330,12 +368,19 @@ static void maybe_flush(ingest *ing)
     }
     metrics_observe_batch(f->rows);
     if (built < 0 ||
-        pga_query_prepared(ing->pg, "ingest_flush", N_COLUMNS, params, on_flushed, f) < 0)
-        fail_flush(ing, f);
+        pga_query_prepared(ln->pg, "ingest_flush", N_COLUMNS, params, on_flushed, f) < 0)
+        fail_flush(f);
 done:
     for (int i = 0; i < N_COLUMNS; i++)
         sb_free(&c.col[i]);
     free(c.seen);
+}
+
+static void maybe_flush(ingest *ing)
+{
+    lane *ln;
+    while (ing->head && (ln = free_lane(ing)))
+        start_flush(ing, ln);
     flush_touches(ing);
 }
 
@@ -368,14 +413,14 @@ ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index)
     ing->cfg = cfg;
     uv_check_init(loop, &ing->check);
     ing->check.data = ing;
-    snprintf(name, sizeof(name), "vigild-ingest-%d", worker_index);
     sb_init(&ing->touch_ids);
     sb_init(&ing->touch_addrs);
-    if (!(ing->pg = pga_new(loop, cfg->database_url, name, on_db_state, NULL, ing)) ||
-        pga_prepare(ing->pg, "ingest_flush", flush_sql, N_COLUMNS) < 0) {
-        pga_close(ing->pg);
-        free(ing);
-        return NULL;
+    for (int i = 0; i < INGEST_LANES; i++) {
+        lane *ln = &ing->lanes[i];
+        snprintf(name, sizeof(name), "vigild-ingest-%d.%d", worker_index, i);
+        if (!(ln->pg = pga_new(loop, cfg->database_url, name, on_db_state, NULL, ing)) ||
+            pga_prepare(ln->pg, "ingest_flush", flush_sql, N_COLUMNS) < 0)
+            return NULL;   /* vigild exits at startup; the OS reclaims the rest */
     }
     return ing;
 }
@@ -395,9 +440,11 @@ void ingest_free(ingest *ing)
         finish_req(r, 0);
     }
     ing->tail = NULL;
-    if (pga_is_up(ing->pg))
-        metrics_add(&metrics.db_up, -1);
-    pga_close(ing->pg);     /* fails the flush in flight, if any */
+    for (int i = 0; i < INGEST_LANES; i++) {
+        if (pga_is_up(ing->lanes[i].pg))
+            metrics_add(&metrics.db_up, -1);
+        pga_close(ing->lanes[i].pg);   /* fails the flush in flight, if any */
+    }
     sb_free(&ing->touch_ids);
     sb_free(&ing->touch_addrs);
     uv_close((uv_handle_t *)&ing->check, check_closed);
@@ -405,12 +452,15 @@ void ingest_free(ingest *ing)
 
 int ingest_is_up(const ingest *ing)
 {
-    return pga_is_up(ing->pg);
+    return up_conn(ing) != NULL;
 }
 
 size_t ingest_queued(const ingest *ing)
 {
-    return ing->queued_rows + ing->inflight_rows;
+    size_t n = ing->queued_rows;
+    for (int i = 0; i < INGEST_LANES; i++)
+        n += ing->lanes[i].inflight_rows;
+    return n;
 }
 
 ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source_addr,
@@ -420,7 +470,7 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
     for (size_t i = 0; i < batch->n; i++)
         n_valid += batch->items[i].ok ? 1 : 0;
     size_t limit = (size_t)ing->cfg->flush_max_rows * 4;
-    if (!pga_is_up(ing->pg) || n_valid == 0 || ing->queued_rows + n_valid > limit)
+    if (!up_conn(ing) || n_valid == 0 || ing->queued_rows + n_valid > limit)
         return NULL;
     ingest_req *r = calloc(1, sizeof(*r));
     if (!r || !(r->stored = calloc(batch->n, 1)) || !(r->rows = calloc(batch->n, sizeof(int)))) {
