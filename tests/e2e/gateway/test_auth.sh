@@ -29,18 +29,18 @@ check "no client certificate: security event" wait_event no_certificate
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/self.key" -out "$D/self.crt" \
     -subj /CN=good -days 2 -addext extendedKeyUsage=clientAuth 2>/dev/null
-check_exit 56 "self-signed: refused in the handshake" dcurl "$D" self "${H[@]}" -d "$(report)" "$URL"
+check_fails "self-signed: refused in the handshake" dcurl "$D" self "${H[@]}" -d "$(report)" "$URL"
 check "self-signed: security event" wait_event self_signed
 check_eq "which names the claimed identity" "good" \
     "$(sql "SELECT details->>'claimed_device_id' FROM incidents WHERE details->>'reason' = 'self_signed' LIMIT 1")"
 
 "$VIGILCTL" ca init --ca-dir "$T/other" >/dev/null
 "$VIGILCTL" device create --ca-dir "$T/other" --id stranger --out-dir "$D" >/dev/null 2>&1
-check_exit 56 "another CA: refused" dcurl "$D" stranger "${H[@]}" -d "$(report)" "$URL"
+check_fails "another CA: refused" dcurl "$D" stranger "${H[@]}" -d "$(report)" "$URL"
 check "another CA: security event" wait_event unknown_issuer
 
 "$VIGILCTL" device create --id old --out-dir "$D" --validity 1h --backdate 2h >/dev/null 2>&1
-check_exit 56 "expired: refused" dcurl "$D" old "${H[@]}" -d "$(report)" "$URL"
+check_fails "expired: refused" dcurl "$D" old "${H[@]}" -d "$(report)" "$URL"
 check "expired: security event" wait_event expired
 
 # Certificates the CA key signs outside vigilctl: with openssl ca.
@@ -70,7 +70,7 @@ sign() {  # sign NAME CN START END
         -in "$T/$1.csr" -out "$D/$1.crt" -startdate "$3" -enddate "$4" -notext 2>/dev/null
 }
 sign future good 20991231000000Z 21001231000000Z
-check_exit 56 "not yet valid: refused" dcurl "$D" future "${H[@]}" -d "$(report)" "$URL"
+check_fails "not yet valid: refused" dcurl "$D" future "${H[@]}" -d "$(report)" "$URL"
 check "not yet valid: security event" wait_event not_yet_valid
 
 sign forged good "$(date -u -d '-1 min' +%Y%m%d%H%M%SZ)" "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)"
