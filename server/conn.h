@@ -53,6 +53,7 @@ struct conn {
     int authenticated;
     int resumed;
     int cert_tracked;
+    int network_changed;
     int in_read_loop;
     void *lookup;                /* gw_auth.c's registry lookup in flight */
     char device_id[65];

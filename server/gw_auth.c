@@ -88,14 +88,16 @@ static void check_network(conn *c)
 {
     char other[TRACK_ADDR_MAX];
     network_of(c->addr, c->network);
-    if (c->network[0] && reg_note_network(c->device_id, c->network))
+    c->network_changed = c->network[0] && reg_note_network(c->device_id, c->network);
+    if (c->network_changed)
         sec_event(c->w->ing, "network_anomaly", "warning", c->device_id, c->addr,
                   json_pack("{s:s,s:s}", "reason", "new_network", "network", c->network));
     if (track_cert_acquire(c->fp, c->addr, other))
         sec_event(c->w->ing, "network_anomaly", "error", c->device_id, c->addr,
                   json_pack("{s:s,s:s}", "reason", "concurrent_use", "other_address", other));
     c->cert_tracked = 1;
-    ingest_touch_device(c->w->ing, c->device_id, c->addr);
+    if (reg_touch_due(c->device_id, (int64_t)time(NULL)) || c->network_changed)
+        ingest_touch_device(c->w->ing, c->device_id, c->addr);
 }
 
 /* ---- decisions ---- */

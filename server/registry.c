@@ -16,6 +16,7 @@ typedef struct reg_device {
     reg_device_status status;
     char network[48];              /* "" until known */
     _Atomic int64_t tat_ns;        /* GCRA theoretical arrival time */
+    _Atomic int64_t touched_s;     /* last time last_seen_at was written */
 } reg_device;
 
 typedef struct reg_cert {
@@ -383,6 +384,22 @@ int reg_note_network(const char *device_id, const char *network)
     }
     pthread_rwlock_unlock(&lock);
     return changed;
+}
+
+#define TOUCH_INTERVAL_S 60
+
+int reg_touch_due(const char *device_id, int64_t now_s)
+{
+    int due = 1;
+    pthread_rwlock_rdlock(&lock);
+    reg_device **slot = device_slot(&live, device_id);
+    if (*slot) {
+        int64_t last = atomic_load(&(*slot)->touched_s);
+        due = now_s - last >= TOUCH_INTERVAL_S &&
+              atomic_compare_exchange_strong(&(*slot)->touched_s, &last, now_s);
+    }
+    pthread_rwlock_unlock(&lock);
+    return due;
 }
 
 size_t reg_count(void)

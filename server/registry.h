@@ -78,6 +78,11 @@ int reg_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s,
  * from; returns 1 when it differs from a known previous one. */
 int reg_note_network(const char *device_id, const char *network);
 
+/* 1 when the device's last-seen time is due to be written again (at most
+ * once a minute per device per process): a fleet reconnecting in a storm
+ * must not become a storm of UPDATEs. */
+int reg_touch_due(const char *device_id, int64_t now_s);
+
 size_t reg_count(void);
 
 /* "aa..ff" (64 hex chars) to bytes. */

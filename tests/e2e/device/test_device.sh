@@ -23,6 +23,8 @@ check "flush delivers it" dev flush --json
 check_json "summary says stored" "d['stored']==1 and d['queued']==0"
 check_eq "stored with the certificate's device id" "sensor-1 watchdog_reset" "$(sql "SELECT device_id || ' ' || type FROM incidents WHERE source='device'")"
 
+check_eq "the device's last address is recorded" "127.0.0.1" "$(sql "SELECT host(last_address) FROM devices WHERE id = 'sensor-1' AND last_seen_at IS NOT NULL")"
+
 cat >"$T/spoof.json" <<'J'
 {"type":"tamper","severity":"critical","occurred_at":"2026-11-25T00:00:00Z","device_id":"someone-else","details":{"sensor":"lid"}}
 J
