@@ -264,8 +264,10 @@ static void read_loop(conn *c)
             return;
         }
         if (http_parser_done(c->parser)) {
+            /* The poll stays as it is: turning it off and on again costs two
+             * epoll_ctl calls per request; on_io turns it off only if the
+             * peer sends more while we are busy. */
             uv_timer_stop(&c->timer);
-            set_poll(c, 0);
             c->state = CS_PROCESSING;
             gw_route_request(c, &c->parser->req);
             return;

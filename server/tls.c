@@ -146,6 +146,9 @@ static SSL_CTX *build_ctx(const char *cert_file, const char *key_file, const cha
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);   /* stateless tickets only */
+    /* One read(2) per burst of records, not two per record (header, body);
+     * what is read ahead is drained by SSL_read after each response. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     return ctx;
 fail:
     ERR_clear_error();
