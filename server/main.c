@@ -111,6 +111,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(level);
+    log_debug("configuration", "config_file", s.cfg.config_file, "ca_dir", s.cfg.ca_dir,
+              "device_listen", s.cfg.device_listen, "tls_cert", s.cfg.tls_cert, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     if (tls_global_init() < 0 || reg_init() < 0 ||
