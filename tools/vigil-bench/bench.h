@@ -17,7 +17,7 @@ typedef struct bench_cfg {
     const char *host, *port, *ca, *devices_dir, *prefix, *path, *acked_log;
     int connections, threads, batch, resume, expect, count, devices;
     double duration, warmup;
-    int server_pid;
+    const char *server_pids;   /* "PID[,PID...]": the server's processes, RSS summed */
 } bench_cfg;
 
 /* Latency samples in microseconds. */

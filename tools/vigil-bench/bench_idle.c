@@ -20,7 +20,7 @@
 
 #define WAVE 200
 
-static long rss_kib(int pid)
+static long rss_kib_of(int pid)
 {
     char path[64], line[256];
     long kib = -1;
@@ -32,6 +32,24 @@ static long rss_kib(int pid)
     if (f)
         fclose(f);
     return kib;
+}
+
+/* The sum over "PID,PID,...": nginx serves from several processes. */
+static long rss_kib(const char *pids)
+{
+    long total = 0;
+    for (const char *p = pids; *p;) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        long kib = end > p ? rss_kib_of((int)pid) : -1;
+        if (kib < 0)
+            return -1;
+        total += kib;
+        p = *end == ',' ? end + 1 : end;
+        if (end == p && *p)
+            return -1;
+    }
+    return total;
 }
 
 typedef struct idle_conn {
@@ -118,7 +136,7 @@ int bench_idle(const bench_cfg *cfg, double *kib_per_conn, int *opened)
     if (!c || !ctx || SSL_CTX_load_verify_locations(ctx, cfg->ca, NULL) != 1 ||
         getaddrinfo(cfg->host, cfg->port, &hints, &ai) != 0)
         goto done;
-    long before = rss_kib(cfg->server_pid);
+    long before = rss_kib(cfg->server_pids);
     *opened = 0;
     for (int first = 0; first < n; first += WAVE) {
         int wave = n - first < WAVE ? n - first : WAVE;
@@ -130,9 +148,9 @@ int bench_idle(const bench_cfg *cfg, double *kib_per_conn, int *opened)
         *opened += wave;
     }
     sleep(2);   /* let the server finish authorizing and release buffers */
-    long after = rss_kib(cfg->server_pid);
+    long after = rss_kib(cfg->server_pids);
     if (before < 0 || after < 0) {
-        fprintf(stderr, "vigil-bench: cannot read the RSS of pid %d\n", cfg->server_pid);
+        fprintf(stderr, "vigil-bench: cannot read the RSS of %s\n", cfg->server_pids);
         goto done;
     }
     *kib_per_conn = (double)(after - before) / n;

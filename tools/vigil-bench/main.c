@@ -16,7 +16,7 @@ static const char usage[] =
     "         --database-url/VIGIL_DATABASE_URL and --ca-dir/VIGIL_CA_DIR)\n"
     "  handshakes [--resume]   connect, handshake, one request, close; again\n"
     "  ingest [--batch N]      keep-alive POSTs of reports, one answer at a time\n"
-    "  idle --count N --server-pid PID   server memory per idle connection\n"
+    "  idle --count N --server-pid PID[,PID...]   server memory per idle connection\n"
     "  copy --rows N [--batch N]         the database reference: COPY into incidents\n\n"
     "Load options: --server HOST:PORT --ca CHAIN --devices DIR --device-count N\n"
     "  --connections C (default 50) --threads T (default 2) --duration S (10)\n"
@@ -68,7 +68,7 @@ static int parse(int argc, char **argv, args *a)
         case O_PREFIX: a->cfg.prefix = optarg; break;
         case O_DBURL: a->db_url = optarg; break;
         case O_CADIR: a->ca_dir = optarg; break;
-        case O_PID: a->cfg.server_pid = atoi(optarg); break;
+        case O_PID: a->cfg.server_pids = optarg; break;
         case O_ROWS: a->rows = atol(optarg); break;
         case 'h': fputs(usage, stdout); exit(0);
         default:
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
         double kib = 0;
         int opened = 0;
         a.cfg.mode = BM_IDLE;
-        if (check_load_args(&a) < 0 || a.cfg.count < 1 || a.cfg.server_pid < 1)
+        if (check_load_args(&a) < 0 || a.cfg.count < 1 || !a.cfg.server_pids)
             return fprintf(stderr, "vigil-bench idle: --count and --server-pid are required\n"), 2;
         if (bench_idle(&a.cfg, &kib, &opened) < 0)
             return 1;
