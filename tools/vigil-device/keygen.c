@@ -3,6 +3,8 @@
  * leaves the device) and a CSR with its id as CN, for
  * `vigilctl device enroll --csr`.
  */
+#include "tools/vigil-device/keygen.h"
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -12,8 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int keygen_command(const char *id, const char *out_dir, const char *key_type);
 
 static EVP_PKEY *make_key(const char *type)
 {

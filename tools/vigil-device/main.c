@@ -7,6 +7,7 @@
  */
 #include "protocol/incident.h"
 #include "tools/vigil-device/client.h"
+#include "tools/vigil-device/keygen.h"
 #include "tools/vigil-device/queue.h"
 #include "tools/vigil-device/send.h"
 
@@ -247,8 +248,6 @@ static int list_queue(const char *dir)
     devq_free(e, n);
     return EXIT_OK;
 }
-
-int keygen_command(const char *id, const char *out_dir, const char *key_type);
 
 int main(int argc, char **argv)
 {
