@@ -57,6 +57,19 @@ check "one request carrying the same report twice" curl -sS --cacert "$T/chain.p
 check_json "first stored, second a duplicate" "[r['status'] for r in d['results']] == ['stored', 'duplicate']"
 check_eq "stored once" "1" "$(rows "AND id = '$twin'")"
 
+# the same report from 20 connections at once: both lanes of both workers race
+race=$(cat /proc/sys/kernel/random/uuid)
+report "$race" >"$T/race.json"
+racers=()
+for i in $(seq 1 20); do
+    curl -sS --cacert "$T/chain.pem" --cert "$T/d/sensor-1.crt" --key "$T/d/sensor-1.key" -H 'Content-Type: application/json' \
+        --data-binary @"$T/race.json" -o "$T/race.$i" "$port_url" & racers+=($!)
+done
+wait "${racers[@]}"
+check_eq "20 concurrent copies of a report: one stored" "1" "$(cat "$T"/race.* | grep -o '"status":"stored"' | wc -l)"
+check_eq "the other 19 told duplicate" "19" "$(cat "$T"/race.* | grep -o '"status":"duplicate"' | wc -l)"
+check_eq "one row" "1" "$(rows "AND id = '$race'")"
+
 echo '[{"type":"crash","severity":"loud","occurred_at":"2026-11-25T00:00:00Z"}]' >"$T/bad.json"
 check_exit 1 "a report rejected for good: exit 1" dev report --file "$T/bad.json"
 check "it moved to rejected/ with its reason" grep -q severity "$Q"/rejected/*.reason
