@@ -6,9 +6,12 @@
  *   1. unnests the column arrays into rows, numbered (a report repeated
  *      within one flush is sent once: seen_before() drops repeats in C,
  *      which is cheaper than DISTINCT ON in the statement);
- *   2. keeps the rows whose key is not in incident_keys yet (an anti-join:
- *      measured 30% cheaper than ON CONFLICT DO NOTHING's speculative
- *      insertion, and no join back from RETURNING);
+ *   2. keeps the rows whose key is not in incident_keys yet: one index
+ *      probe per row (OFFSET 0 keeps the planner from turning it into a
+ *      hash anti-join over the whole table, which a generic plan for a
+ *      prepared statement did, at 3k requests/s); measured 30% cheaper than
+ *      ON CONFLICT DO NOTHING's speculative insertion, and no join back
+ *      from RETURNING;
  *   3. inserts those keys into incident_keys and those rows into incidents;
  *   4. returns their numbers: they are "stored", every other valid report
  *      is a "duplicate" of one already committed.
@@ -39,7 +42,7 @@ static const char flush_sql[] =
     "  WITH ORDINALITY AS t(k, id, device_id, source, type, severity, occurred_at,"
     "  firmware_version, component, details, source_address, n)),"
     " fresh AS (SELECT * FROM input i WHERE NOT EXISTS (SELECT 1 FROM incident_keys x"
-    "  WHERE x.device_id = i.k AND x.report_id = i.id)),"
+    "  WHERE x.device_id = i.k AND x.report_id = i.id OFFSET 0)),"
     " keys AS (INSERT INTO incident_keys (device_id, report_id) SELECT k, id FROM fresh),"
     " ins AS (INSERT INTO incidents (id, device_id, source, type, severity, occurred_at,"
     "  firmware_version, component, details, source_address)"
