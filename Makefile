@@ -19,7 +19,7 @@ else
 endif
 
 CC      ?= cc
-PKGS    := openssl libpq jansson libuv
+PKGS    := openssl libpq jansson libuv libmicrohttpd
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
 LLHTTP_DIR     ?= /usr/share/llhttp
@@ -32,7 +32,7 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CA_SRC       := $(wildcard cert-authority/*.c)
 DB_SRC       := $(wildcard db/*.c) $(BUILD)/gen/db_migrations.c
 PROTO_SRC    := $(wildcard protocol/*.c)
-SERVER_SRC   := $(filter-out server/main.c,$(wildcard server/*.c))
+SERVER_SRC   := $(filter-out server/main.c,$(wildcard server/*.c)) $(BUILD)/gen/api_openapi.c
 VIGILCTL_SRC := $(wildcard tools/vigilctl/*.c)
 DEVICE_SRC   := $(wildcard tools/vigil-device/*.c)
 BENCH_SRC    := $(wildcard tools/vigil-bench/*.c)
@@ -71,7 +71,7 @@ $(BUILD)/libvigilserver.a: $(call obj,$(SERVER_SRC)) $(LLHTTP_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/vigild: $(call obj,server/main.c) $(BUILD)/libvigilserver.a $(BUILD)/libvigilproto.a \
-                 $(BUILD)/libvigilca.a
+                 $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vigil-device: $(call obj,$(DEVICE_SRC)) $(BUILD)/libvigilproto.a
@@ -85,7 +85,8 @@ $(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -W%,$(CFLAGS)) -w -c $< -o $@
 
-$(BUILD)/vigilctl: $(call obj,$(VIGILCTL_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a
+$(BUILD)/vigilctl: $(call obj,$(VIGILCTL_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilproto.a \
+                   $(BUILD)/libvigilca.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/libvigilproto.a \
@@ -97,6 +98,11 @@ $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/
 $(BUILD)/gen/db_migrations.c: db/embed-migrations.sh $(wildcard db/migrations/*.sql)
 	@mkdir -p $(@D)
 	sh db/embed-migrations.sh db/migrations > $@.tmp && mv $@.tmp $@
+
+# The OpenAPI document is served from the binary (GET /v1/openapi.json).
+$(BUILD)/gen/api_openapi.c: tools/dev/embed-text.sh docs/openapi.json
+	@mkdir -p $(@D)
+	sh tools/dev/embed-text.sh api_openapi_json docs/openapi.json > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)

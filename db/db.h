@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 typedef struct db_error {
@@ -28,6 +29,8 @@ typedef struct db_error {
 /* Connects with a 5 s timeout, session time zone UTC, application_name
  * "vigilctl". url is a libpq URI or key=value string. */
 PGconn *db_connect(const char *url, db_error *err);
+/* The same with another application_name (vigild's operator API). */
+PGconn *db_connect_as(const char *url, const char *application, db_error *err);
 void db_close(PGconn *conn);
 
 int db_begin(PGconn *conn, db_error *err);
@@ -102,12 +105,52 @@ PGresult *db_cert_revoke(PGconn *conn, const char *serial, const char *device_id
  * seconds, int8), reason (RFC 5280 name). Expired ones are left out. */
 PGresult *db_revoked_by_issuer(PGconn *conn, const char *issuer_ski, db_error *err);
 
-/* Listings for the CLI; NULL filters match everything, limit <= 0 means 100. */
-PGresult *db_devices_list(PGconn *conn, const char *status, const char *device_class,
-                          const char *id_prefix, int limit, db_error *err);
-PGresult *db_device_get(PGconn *conn, const char *device_id, db_error *err);
+/* Certificates newest first; NULL filters match everything, status is the
+ * effective one (active, revoked, expired), limit <= 0 means 100. More
+ * registry reads, with keyset pages, are in db_admin.h. */
 PGresult *db_certs_list(PGconn *conn, const char *device_id, const char *status, int limit,
                         db_error *err);
 PGresult *db_cert_get(PGconn *conn, const char *serial, db_error *err);
+
+/* ---- results as JSON (db_json.c) ---- */
+
+/* One row as a JSON object keyed by column name: integers, booleans and
+ * json/jsonb columns keep their JSON type, NULL is null, the rest strings.
+ * NULL on allocation failure. */
+json_t *db_row_json(PGresult *res, int row);
+
+/* ---- incident queries (db_incidents.c), shared by the operator API and
+ * vigilctl. Filters are validated text or NULL for "any". ---- */
+
+typedef struct db_incident_filter {
+    const char *device_id, *type, *severity, *source, *firmware_version, *group;
+    const char *since, *until;     /* RFC 3339; since inclusive, until exclusive */
+} db_incident_filter;
+
+/* Keyset position: the received_at (microseconds since the epoch) and seq
+ * of the last row of the previous page, as decimal text; NULLs for the
+ * first page. */
+typedef struct db_incident_cursor {
+    const char *received_us, *seq;
+} db_incident_cursor;
+
+/* Newest first. Columns: the incident object's fields (seq, id, device_id,
+ * source, type, severity, occurred_at, received_at, firmware_version,
+ * component, details, source_address, group) then received_us. */
+PGresult *db_incidents_list(PGconn *conn, const db_incident_filter *f,
+                            const db_incident_cursor *after, int limit, db_error *err);
+#define DB_INCIDENT_FIELDS 13   /* the columns before received_us */
+PGresult *db_incident_get(PGconn *conn, const char *seq, db_error *err);
+
+typedef enum db_stats_by { DB_STATS_TYPE, DB_STATS_SEVERITY, DB_STATS_FIRMWARE, DB_STATS_SOURCE }
+    db_stats_by;
+/* Counts per time bucket and key over [since, until): bucket, key, count. */
+PGresult *db_incidents_stats(PGconn *conn, const db_incident_filter *f, long bucket_seconds,
+                             db_stats_by by, db_error *err);
+/* Groups by fingerprint over the filter, most frequent first: group, type,
+ * component, signature, count, devices, first_seen, last_seen,
+ * firmware_versions (json array). */
+PGresult *db_incident_groups(PGconn *conn, const db_incident_filter *f, int limit,
+                             db_error *err);
 
 #endif

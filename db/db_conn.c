@@ -25,8 +25,13 @@ static void set_error(db_error *err, int unavailable, const char *sqlstate, cons
 
 PGconn *db_connect(const char *url, db_error *err)
 {
+    return db_connect_as(url, "vigilctl", err);
+}
+
+PGconn *db_connect_as(const char *url, const char *application, db_error *err)
+{
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-    const char *vals[] = {url, "5", "vigilctl", "-c TimeZone=UTC -c client_min_messages=warning", NULL};
+    const char *vals[] = {url, "5", application, "-c TimeZone=UTC -c client_min_messages=warning", NULL};
     /* expand_dbname=1: the url may be a URI or key=value string; the
      * remaining keys only apply where the url does not set them. */
     PGconn *conn = PQconnectdbParams(keys, vals, 1);

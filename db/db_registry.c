@@ -9,13 +9,13 @@
  */
 #include "db/db.h"
 
+#include "db/db_sql.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* RFC 3339 UTC text for a timestamptz column. */
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static int exec_command(PGconn *conn, const char *sql, int n, const char *const *params,
                         db_error *err)
@@ -113,60 +113,16 @@ PGresult *db_revoked_by_issuer(PGconn *conn, const char *issuer_ski, db_error *e
                     1, params, err);
 }
 
-static void limit_text(int limit, char out[16])
-{
-    snprintf(out, 16, "%d", limit > 0 ? limit : 100);
-}
-
-PGresult *db_devices_list(PGconn *conn, const char *status, const char *device_class,
-                          const char *id_prefix, int limit, db_error *err)
-{
-    char lim[16];
-    limit_text(limit, lim);
-    const char *params[] = {status, device_class, id_prefix, lim};
-    return db_query(conn,
-                    "SELECT id, device_class AS class, status,"
-                    " (SELECT count(*) FROM certificates c WHERE c.device_id = d.id"
-                    "   AND c.status = 'active' AND c.not_after > now()) AS active_certs,"
-                    " " TS("created_at") " AS created_at,"
-                    " " TS("last_seen_at") " AS last_seen_at"
-                    " FROM devices d"
-                    " WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR"
-                    " device_class = $2) AND ($3::text IS NULL OR starts_with(id, $3))"
-                    " ORDER BY id LIMIT $4::int",
-                    4, params, err);
-}
-
-PGresult *db_device_get(PGconn *conn, const char *device_id, db_error *err)
-{
-    const char *params[] = {device_id};
-    return db_query(conn,
-                    "SELECT id, device_class AS class, status,"
-                    " " TS("created_at") " AS created_at,"
-                    " " TS("updated_at") " AS updated_at,"
-                    " " TS("last_seen_at") " AS last_seen_at,"
-                    " host(last_address) AS last_address, firmware_version"
-                    " FROM devices WHERE id = $1",
-                    1, params, err);
-}
-
-#define CERT_COLUMNS                                                                 \
-    "serial, device_id, CASE WHEN status = 'active' AND not_after <= now()"          \
-    " THEN 'expired' ELSE status END AS status,"                                     \
-    " " TS("not_before") " AS not_before, " TS("not_after") " AS not_after,"         \
-    " " TS("revoked_at") " AS revoked_at, revocation_reason, issuer,"                \
-    " fingerprint_sha256"
-
 PGresult *db_certs_list(PGconn *conn, const char *device_id, const char *status, int limit,
                         db_error *err)
 {
     char lim[16];
-    limit_text(limit, lim);
+    db_limit_text(limit, lim);
     const char *params[] = {device_id, status, lim};
     return db_query(conn,
                     "SELECT " CERT_COLUMNS " FROM certificates"
                     " WHERE ($1::text IS NULL OR device_id = $1)"
-                    " AND ($2::text IS NULL OR status = $2)"
+                    " AND ($2::text IS NULL OR " CERT_STATUS " = $2)"
                     " ORDER BY created_at DESC, serial LIMIT $3::int",
                     3, params, err);
 }

@@ -264,28 +264,28 @@ int cli_parse_limit(cli_ctx *ctx, const char *text, int *out)
     return EXIT_OK;
 }
 
+int cli_run_db_command(const char *command, const char *usage, int argc, char **argv, int n_args,
+                       const char *what, cli_db_action fn)
+{
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0}};
+    cli_ctx ctx;
+    int rc = EXIT_OK;
+    cli_ctx_init(&ctx, command, usage);
+    int first = cli_parse_options(&ctx, argc, argv, opts, NULL, NULL, &rc);
+    if (first >= 0 && (rc = cli_expect_args(&ctx, argc, argv, first, n_args, what)) == EXIT_OK &&
+        (rc = cli_open_db(&ctx)) == EXIT_OK)
+        rc = fn(&ctx, argv + first);
+    cli_ctx_free(&ctx);
+    return rc;
+}
+
 /* ---- output ---- */
 
-enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23 };
 
 json_t *cli_result_row_json(PGresult *res, int row)
 {
-    json_t *obj = json_object();
-    for (int c = 0; c < PQnfields(res); c++) {
-        const char *v = PQgetvalue(res, row, c);
-        json_t *val;
-        Oid type = PQftype(res, c);
-        if (PQgetisnull(res, row, c))
-            val = json_null();
-        else if (type == OID_BOOL)
-            val = json_boolean(v[0] == 't');
-        else if (type == OID_INT8 || type == OID_INT4 || type == OID_INT2)
-            val = json_integer(strtoll(v, NULL, 10));
-        else
-            val = json_string(v);
-        json_object_set_new(obj, PQfname(res, c), val ? val : json_null());
-    }
-    return obj;
+    json_t *obj = db_row_json(res, row);
+    return obj ? obj : json_null();
 }
 
 void cli_print_json(json_t *value)

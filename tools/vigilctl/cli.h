@@ -84,6 +84,13 @@ int cli_parse_options(cli_ctx *ctx, int argc, char **argv, const struct option *
 int cli_expect_args(cli_ctx *ctx, int argc, char **argv, int first, int n, const char *what);
 int cli_usage_error(cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The whole life of a command that takes only the common options and
+ * n_args positional arguments (named by what): parse, check the count,
+ * open the database, run fn with the arguments, clean up. */
+typedef int (*cli_db_action)(cli_ctx *ctx, char **args);
+int cli_run_db_command(const char *command, const char *usage, int argc, char **argv, int n_args,
+                       const char *what, cli_db_action fn);
+
 /* Prints "vigilctl <command>: <message>" and returns code. */
 int cli_fail(cli_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cli_fail_ca(cli_ctx *ctx, const ca_error *err);

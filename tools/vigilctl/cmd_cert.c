@@ -146,12 +146,12 @@ done:
 /* ---- cert list / show ---- */
 
 static const char list_usage[] =
-    "Usage: vigilctl cert list [--device ID] [--status active|revoked] [--limit N]\n\n"
+    "Usage: vigilctl cert list [--device ID] [--status active|revoked|expired] [--limit N]\n\n"
     "List certificates, newest first. A certificate past its notAfter shows as\n"
     "'expired'.\n\n"
     "Options:\n"
     "  --device ID    only this device's\n"
-    "  --status S     active or revoked\n"
+    "  --status S     active, revoked or expired\n"
     "  --limit N      at most N (default 100)\n"
     CLI_COMMON_HELP;
 
@@ -167,8 +167,8 @@ static int list_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     switch (opt) {
     case OPT_DEVICE: a->device = arg; return EXIT_OK;
     case OPT_STATUS:
-        if (strcmp(arg, "active") && strcmp(arg, "revoked"))
-            return cli_usage_error(ctx, "--status must be active or revoked");
+        if (strcmp(arg, "active") && strcmp(arg, "revoked") && strcmp(arg, "expired"))
+            return cli_usage_error(ctx, "--status must be active, revoked or expired");
         a->status = arg;
         return EXIT_OK;
     case OPT_LIMIT: return cli_parse_limit(ctx, arg, &a->limit);

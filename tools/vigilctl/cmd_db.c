@@ -17,26 +17,19 @@ static void print_applied(const char *name, void *arg)
     printf("applied %s\n", name);
 }
 
-int cmd_db_migrate(int argc, char **argv)
+static int migrate_action(cli_ctx *ctx, char **args)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0}};
-    cli_ctx ctx;
     db_error err = {0};
-    int applied = 0, rc = EXIT_OK;
-    cli_ctx_init(&ctx, "db migrate", migrate_usage);
-    int first = cli_parse_options(&ctx, argc, argv, opts, NULL, NULL, &rc);
-    if (first < 0)
-        goto done;
-    if ((rc = cli_expect_args(&ctx, argc, argv, first, 0, "")) != EXIT_OK ||
-        (rc = cli_open_db(&ctx)) != EXIT_OK)
-        goto done;
-    if (db_migrate(ctx.db, print_applied, NULL, &applied, &err) < 0) {
-        rc = cli_fail_db(&ctx, &err);
-        goto done;
-    }
+    int applied = 0;
+    (void)args;
+    if (db_migrate(ctx->db, print_applied, NULL, &applied, &err) < 0)
+        return cli_fail_db(ctx, &err);
     printf("database schema is up to date (%d applied now, %zu known)\n", applied,
            db_migrations_count);
-done:
-    cli_ctx_free(&ctx);
-    return rc;
+    return EXIT_OK;
+}
+
+int cmd_db_migrate(int argc, char **argv)
+{
+    return cli_run_db_command("db migrate", migrate_usage, argc, argv, 0, "", migrate_action);
 }

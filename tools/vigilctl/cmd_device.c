@@ -6,6 +6,8 @@
 #include "tools/vigilctl/commands.h"
 #include "tools/vigilctl/enroll.h"
 
+#include "db/db_admin.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -13,7 +15,7 @@
 #include <unistd.h>
 
 enum { OPT_ID = OPT_FIRST_COMMAND_OPTION, OPT_OUT_DIR, OPT_CLASS, OPT_VALIDITY, OPT_BACKDATE,
-       OPT_KEY_TYPE, OPT_STATUS, OPT_PREFIX, OPT_LIMIT };
+       OPT_KEY_TYPE, OPT_STATUS, OPT_PREFIX, OPT_LIMIT, OPT_FIRMWARE };
 
 /* ---- device create ---- */
 
@@ -142,17 +144,19 @@ done:
 /* ---- device list / show ---- */
 
 static const char list_usage[] =
-    "Usage: vigilctl device list [--status S] [--class C] [--prefix P] [--limit N]\n\n"
-    "List devices in id order with their number of active certificates.\n\n"
+    "Usage: vigilctl device list [--status S] [--class C] [--firmware V] [--prefix P] [--limit N]\n\n"
+    "List devices in id order with their class, status, firmware, and when and\n"
+    "from where each was last seen (the operator API's GET /v1/devices).\n\n"
     "Options:\n"
     "  --status S     active, quarantined or decommissioned\n"
     "  --class C      only this device class\n"
+    "  --firmware V   only devices that last reported firmware version V\n"
     "  --prefix P     only ids starting with P\n"
     "  --limit N      at most N devices (default 100)\n"
     CLI_COMMON_HELP;
 
 typedef struct list_args {
-    const char *status, *device_class, *prefix;
+    db_device_filter f;
     int limit;
 } list_args;
 
@@ -163,34 +167,48 @@ static int list_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     case OPT_STATUS:
         if (strcmp(arg, "active") && strcmp(arg, "quarantined") && strcmp(arg, "decommissioned"))
             return cli_usage_error(ctx, "--status must be active, quarantined or decommissioned");
-        a->status = arg;
+        a->f.status = arg;
         return EXIT_OK;
-    case OPT_CLASS: a->device_class = arg; return EXIT_OK;
-    case OPT_PREFIX: a->prefix = arg; return EXIT_OK;
+    case OPT_CLASS: a->f.device_class = arg; return EXIT_OK;
+    case OPT_FIRMWARE: a->f.firmware_version = arg; return EXIT_OK;
+    case OPT_PREFIX: a->f.id_prefix = arg; return EXIT_OK;
     case OPT_LIMIT: return cli_parse_limit(ctx, arg, &a->limit);
     default: return cli_usage_error(ctx, "unexpected option");
     }
 }
 
-int cmd_device_list(int argc, char **argv)
+static const char devices_usage[] =
+    "Usage: vigilctl devices [--status S] [--class C] [--firmware V] [--prefix P] [--limit N] [--json]\n\n"
+    "List devices in id order with their class, status, firmware, and when and\n"
+    "from where each was last seen: the same list as `vigilctl device list`.\n\n"
+    "Options:\n"
+    "  --status S     active, quarantined or decommissioned\n"
+    "  --class C      only this device class\n"
+    "  --firmware V   only devices that last reported firmware version V\n"
+    "  --prefix P     only ids starting with P\n"
+    "  --limit N      at most N devices (default 100)\n"
+    CLI_COMMON_HELP;
+
+static int run_list(int argc, char **argv, const char *command, const char *usage)
 {
     static const struct option opts[] = {
         {"status", required_argument, NULL, OPT_STATUS},
         {"class", required_argument, NULL, OPT_CLASS},
+        {"firmware", required_argument, NULL, OPT_FIRMWARE},
         {"prefix", required_argument, NULL, OPT_PREFIX},
         {"limit", required_argument, NULL, OPT_LIMIT}, CLI_COMMON_OPTIONS, {0}};
     cli_ctx ctx;
     list_args a = {0};
     db_error err = {0};
     int rc = EXIT_OK;
-    cli_ctx_init(&ctx, "device list", list_usage);
+    cli_ctx_init(&ctx, command, usage);
     int first = cli_parse_options(&ctx, argc, argv, opts, list_option, &a, &rc);
     if (first < 0)
         goto done;
     if ((rc = cli_expect_args(&ctx, argc, argv, first, 0, "")) != EXIT_OK ||
         (rc = cli_open_db(&ctx)) != EXIT_OK)
         goto done;
-    PGresult *res = db_devices_list(ctx.db, a.status, a.device_class, a.prefix, a.limit, &err);
+    PGresult *res = db_devices_page(ctx.db, &a.f, NULL, a.limit > 0 ? a.limit : 100, &err);
     if (!res) {
         rc = cli_fail_db(&ctx, &err);
         goto done;
@@ -202,6 +220,16 @@ done:
     return rc;
 }
 
+int cmd_device_list(int argc, char **argv)
+{
+    return run_list(argc, argv, "device list", list_usage);
+}
+
+int cmd_devices(int argc, char **argv)
+{
+    return run_list(argc, argv, "devices", devices_usage);
+}
+
 static const char show_usage[] =
     "Usage: vigilctl device show ID\n\n"
     "Show one device and its certificates.\n"
@@ -210,7 +238,7 @@ static const char show_usage[] =
 static int show_device(cli_ctx *ctx, const char *id)
 {
     db_error err = {0};
-    PGresult *dev = db_device_get(ctx->db, id, &err), *certs = NULL;
+    PGresult *dev = db_device_row(ctx->db, id, 0, &err), *certs = NULL;
     int rc = EXIT_OK;
     if (!dev || !(certs = db_certs_list(ctx->db, id, NULL, 1000, &err))) {
         rc = cli_fail_db(ctx, &err);
@@ -237,20 +265,12 @@ done:
     return rc;
 }
 
+static int show_action(cli_ctx *ctx, char **args)
+{
+    return show_device(ctx, args[0]);
+}
+
 int cmd_device_show(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0}};
-    cli_ctx ctx;
-    int rc = EXIT_OK;
-    cli_ctx_init(&ctx, "device show", show_usage);
-    int first = cli_parse_options(&ctx, argc, argv, opts, NULL, NULL, &rc);
-    if (first < 0)
-        goto done;
-    if ((rc = cli_expect_args(&ctx, argc, argv, first, 1, "device id")) != EXIT_OK ||
-        (rc = cli_open_db(&ctx)) != EXIT_OK)
-        goto done;
-    rc = show_device(&ctx, argv[first]);
-done:
-    cli_ctx_free(&ctx);
-    return rc;
+    return cli_run_db_command("device show", show_usage, argc, argv, 1, "device id", show_action);
 }

@@ -25,4 +25,14 @@ int cmd_cert_revoke(int argc, char **argv);
 int cmd_cert_list(int argc, char **argv);
 int cmd_cert_show(int argc, char **argv);
 
+int cmd_token_create(int argc, char **argv);
+int cmd_token_list(int argc, char **argv);
+int cmd_token_revoke(int argc, char **argv);
+
+/* `vigilctl incidents`, `vigilctl devices`: groups whose bare name is a
+ * command (argv[0] is the group name). */
+int cmd_incidents(int argc, char **argv);
+int cmd_incidents_groups(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+
 #endif

@@ -5,6 +5,8 @@
  * vigilctl talks to PostgreSQL and to the CA directory directly (never
  * through vigild), so it works before the server runs and while it is down.
  * This file only finds the command; each group lives in cmd_<group>.c.
+ * A command without a name (`vigilctl incidents --since 1h`) runs when its
+ * group is given alone or followed by an option.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 
 typedef struct command {
     const char *group;
-    const char *name;
+    const char *name; /* NULL: the group's own command */
     cli_command_fn run;
     const char *summary;
 } command;
@@ -34,18 +36,25 @@ static const command commands[] = {
     {"cert", "revoke", cmd_cert_revoke, "revoke certificates by serial or device"},
     {"cert", "list", cmd_cert_list, "list certificates"},
     {"cert", "show", cmd_cert_show, "show one certificate"},
+    {"token", "create", cmd_token_create, "make an operator API token (printed once)"},
+    {"token", "list", cmd_token_list, "list API tokens and their status"},
+    {"token", "revoke", cmd_token_revoke, "revoke an API token by name"},
+    {"incidents", NULL, cmd_incidents, "list incidents, newest first, with filters"},
+    {"incidents", "groups", cmd_incidents_groups, "incidents grouped by fingerprint"},
+    {"devices", NULL, cmd_devices, "list devices: class, status, last seen"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void print_help(FILE *out)
 {
     fputs("Usage: vigilctl <group> <command> [options]\n\n"
-          "Operate a Vigil fleet: the device certificate authority, the device registry\n"
-          "and the database schema. `vigilctl <group> <command> --help` tells more.\n\n"
+          "Operate a Vigil fleet: the device certificate authority, the device registry,\n"
+          "incidents, operator API tokens and the database schema.\n"
+          "`vigilctl <group> <command> --help` tells more.\n\n"
           "Commands:\n", out);
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-6s %-12s %s\n", commands[i].group, commands[i].name,
-                commands[i].summary);
+        fprintf(out, "  %-9s %-12s %s\n", commands[i].group,
+                commands[i].name ? commands[i].name : "", commands[i].summary);
     fputs("\nEnvironment: VIGIL_DATABASE_URL, VIGIL_CA_DIR, VIGIL_CA_PASSPHRASE.\n"
           "Exit codes: 0 ok, 1 refused (bad input, conflict, not found), 2 usage,\n"
           "3 CA directory or key problem, 4 database problem, 5 internal error.\n", out);
@@ -59,13 +68,18 @@ int main(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     int group_known = 0;
+    const command *bare = NULL;
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(commands[i].group, argv[1]) != 0)
             continue;
         group_known = 1;
-        if (argc > 2 && strcmp(commands[i].name, argv[2]) == 0)
+        if (!commands[i].name)
+            bare = &commands[i];
+        else if (argc > 2 && strcmp(commands[i].name, argv[2]) == 0)
             return commands[i].run(argc - 2, argv + 2);
     }
+    if (bare && (argc == 2 || argv[2][0] == '-'))
+        return bare->run(argc - 1, argv + 1);
     if (group_known && argc > 2 && argv[2][0] != '-')
         fprintf(stderr, "vigilctl: unknown command '%s %s'\n\n", argv[1], argv[2]);
     else if (!group_known)

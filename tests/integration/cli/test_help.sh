@@ -4,7 +4,8 @@
 . "$(dirname "$0")/../../lib/harness.sh"
 for c in "db migrate" "ca init" "ca show" "ca chain" "ca server-cert" "ca crl" "ca rotate" \
          "device enroll" "device create" "device list" "device show" \
-         "cert revoke" "cert list" "cert show"; do
+         "cert revoke" "cert list" "cert show" "token create" "token list" "token revoke" \
+         "incidents" "incidents groups" "devices"; do
     # shellcheck disable=SC2086
     check "vigilctl $c --help" "$VIGILCTL" $c --help
     check_contains "vigilctl $c --help has usage" "Usage: vigilctl $c" "$T/out"

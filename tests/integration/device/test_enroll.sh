@@ -105,7 +105,7 @@ check "device show --json" "$VIGILCTL" device show dev-1 --json
 check_json "shows both certificates" "len(d['certificates'])==2"
 check_exit 1 "unknown device" "$VIGILCTL" device show nobody
 check "device list table" "$VIGILCTL" device list
-check_contains "has a header" "ACTIVE_CERTS" "$T/out"
+check_contains "has a header" "FIRMWARE_VERSION" "$T/out"
 
 pg_stop
 refused_db() { check_exit 4 "$1" "${@:2}"; check_contains "$1: mentions the database" "PostgreSQL" "$T/err"; }
