@@ -16,10 +16,13 @@ typedef struct config {
     char *database_url;
     char *ca_dir;
     char *device_listen;
-    char *api_listen;
+    char *api_listen;                /* "" or "off": no operator port */
+    char *api_tls_cert, *api_tls_key;
     char *tls_cert;
     char *tls_key;
     char *log_level;
+    int64_t api_threads;
+    int64_t api_max_connections;
     int64_t workers;                 /* device-port event loops; 0 = one per core */
     int64_t max_connections;         /* per process */
     int64_t max_connections_per_address;

@@ -7,8 +7,10 @@
  * and the signals; it never serves a device. Device connections live on the
  * workers' loops (worker.h).
  */
+#include "server/api.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/registry.h"
 #include "server/registry_sync.h"
 #include "server/secevent.h"
@@ -19,6 +21,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -27,6 +30,7 @@ typedef struct server {
     uv_loop_t *loop;
     uv_signal_t sig_term, sig_int, sig_hup;
     regsync *regsync;
+    api *api;
     worker *workers;
     int n_workers;
     int stopping;
@@ -47,6 +51,8 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     s->stopping = 1;
     log_info("draining", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     workers_drain(s->workers, s->n_workers);
+    api_stop(s->api);
+    s->api = NULL;
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
@@ -99,6 +105,11 @@ static void start_signals(server *s)
 int main(int argc, char **argv)
 {
     static server s;
+    if (argc == 2 && strcmp(argv[1], "--list-routes") == 0) {
+        api_print_routes();
+        return 0;
+    }
+    metrics_init();
     int rc = config_load(&s.cfg, argc, argv);
     if (rc != 0) {
         config_free(&s.cfg);
@@ -123,6 +134,9 @@ int main(int argc, char **argv)
     sec_init(&s.cfg);
     s.loop = uv_default_loop();
     s.n_workers = worker_count(&s.cfg);
+    /* A setting the operator must fix exits 2, like the other bad settings. */
+    if ((rc = api_start(&s.cfg, &s.api)) < 0)
+        return rc == API_BAD_CONFIG ? 2 : 1;
     if (!(s.regsync = regsync_start(s.loop, s.cfg.database_url, on_registry_change, &s)) ||
         workers_start(&s.cfg, s.n_workers, &s.workers) < 0)
         return 1;

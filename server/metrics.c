@@ -3,7 +3,10 @@
  */
 #include "server/metrics.h"
 
+#include <time.h>
+
 metrics_t metrics;
+double metrics_start_time;
 
 const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS - 1] = {
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2};
@@ -39,4 +42,29 @@ void metrics_request(metrics_path path, int status)
         if (codes[i] == status)
             s = i;
     metrics_add(&metrics.requests[path][s], 1);
+}
+
+void metrics_init(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        metrics_start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void metrics_api_request(int status)
+{
+    static const int codes[] = {400, 401, 403, 404, 405, 409, 429};
+    static const metrics_api_status classes[] = {API_STATUS_400, API_STATUS_401, API_STATUS_403,
+                                                 API_STATUS_404, API_STATUS_405, API_STATUS_409,
+                                                 API_STATUS_429};
+    metrics_api_status s = API_STATUS_OTHER;
+    if (status >= 200 && status < 300)
+        s = API_STATUS_2XX;
+    else if (status >= 500 && status < 600)
+        s = API_STATUS_5XX;
+    else
+        for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+            if (codes[i] == status)
+                s = classes[i];
+    metrics_add(&metrics.api_requests[s], 1);
 }

@@ -23,6 +23,16 @@ typedef enum metrics_status {
     MS_503, MS_OTHER, MS__COUNT
 } metrics_status;
 
+/* Operator API responses by status: 2xx as one class, the API's error codes
+ * one by one, 5xx as one class, anything else as other. */
+typedef enum metrics_api_status {
+    API_STATUS_2XX = 0, API_STATUS_400, API_STATUS_401, API_STATUS_403, API_STATUS_404,
+    API_STATUS_405, API_STATUS_409, API_STATUS_429, API_STATUS_5XX, API_STATUS_OTHER,
+    API_STATUS__COUNT
+} metrics_api_status;
+
+#define METRICS_VERSION "0.1.0"      /* vigil_build_info{version} */
+
 typedef struct metrics_t {
     _Atomic int64_t connections_open;
     _Atomic int64_t connections_total;
@@ -42,11 +52,14 @@ typedef struct metrics_t {
     _Atomic int64_t commit_count;
     _Atomic int64_t batch_size[METRICS_BATCH_BUCKETS];
     _Atomic int64_t batch_rows_sum;
+    _Atomic int64_t api_requests[API_STATUS__COUNT];
+    _Atomic int64_t api_auth_failures;            /* missing, unknown, expired or revoked token */
 } metrics_t;
 
 extern metrics_t metrics;
 extern const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS - 1];
 extern const int64_t metrics_batch_bounds[METRICS_BATCH_BUCKETS - 1];
+extern double metrics_start_time;               /* Unix seconds, set by metrics_init */
 
 static inline void metrics_add(_Atomic int64_t *counter, int64_t n)
 {
@@ -56,5 +69,9 @@ static inline void metrics_add(_Atomic int64_t *counter, int64_t n)
 void metrics_observe_commit(uint64_t ns, size_t rows);
 void metrics_observe_batch(size_t rows);
 void metrics_request(metrics_path path, int status);
+/* Records the process start time; call once from main before any thread. */
+void metrics_init(void);
+/* Counts one operator API response by its HTTP status. */
+void metrics_api_request(int status);
 
 #endif

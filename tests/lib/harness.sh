@@ -128,13 +128,19 @@ setup_ca() {
 }
 
 # vigild_start NAME PORT [VAR=value ...]: vigild in the background with the
-# CA from setup_ca, logging to $T/NAME.log; waits until it accepts.
+# CA from setup_ca, logging to $T/NAME.log; waits until it accepts. Its
+# operator port is on a free port of its own (vigild_api NAME), unless a
+# VAR=value sets VIGIL_API_LISTEN.
 vigild_start() {
     local name=$1 port=$2; shift 2
+    local api_port
+    api_port=$(free_port)
     env VIGIL_CA_DIR="$VIGIL_CA_DIR" VIGIL_TLS_CERT="$T/tls/server.crt" VIGIL_TLS_KEY="$T/tls/server.key" \
-        VIGIL_DEVICE_LISTEN="127.0.0.1:$port" VIGIL_WORKERS=2 "$@" "$VIGILD" >"$T/$name.log" 2>&1 &
+        VIGIL_DEVICE_LISTEN="127.0.0.1:$port" VIGIL_API_LISTEN="127.0.0.1:$api_port" VIGIL_WORKERS=2 \
+        "$@" "$VIGILD" >"$T/$name.log" 2>&1 &
     local pid=$!
     eval "VIGILD_PID_$name=$pid"
+    eval "VIGILD_API_$name=127.0.0.1:$api_port"
     at_exit "kill -9 $pid"
     for _ in $(seq 1 100); do
         if grep -q '"registry loaded"' "$T/$name.log" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -157,6 +163,8 @@ vigild_stop() {
 }
 
 vigild_pid() { eval "echo \$VIGILD_PID_$1"; }
+# The operator port's address of vigild NAME (unless the test chose its own).
+vigild_api() { eval "echo \$VIGILD_API_$1"; }
 
 # curl with a device's credentials: dcurl DIR ID [curl args...]
 dcurl() {

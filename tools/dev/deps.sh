@@ -8,10 +8,13 @@ packages=(
     build-essential pkg-config clang libclang-rt-14-dev
     openssl libssl-dev libpq-dev postgresql-15 postgresql-client-15
     libuv1-dev libjansson-dev libmicrohttpd-dev libcriterion-dev node-llhttp libjose-dev
-    nginx-light curl ca-certificates procps iproute2 python3
+    nginx-light curl ca-certificates procps iproute2 python3 prometheus
 )
 
 missing=()
+# The OpenAPI lint runs a linter from the npm registry: any Node.js with npx
+# will do, Debian's when there is none.
+command -v npx >/dev/null 2>&1 || missing+=(nodejs npm)
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$p")

@@ -29,12 +29,20 @@ fi
 "$ctl" ca chain > var/ca-chain.pem
 
 port=${VIGIL_DEVICE_PORT:-8443}
+api_port=${VIGIL_API_PORT:-8080}
+# An admin token for the operator API, made once; only its hash is in the
+# database, the token itself is kept in var/admin-token (0600).
+if [ ! -s var/admin-token ]; then
+    (umask 077; "$ctl" token create --role admin --name dev-admin | tail -n 1 > var/admin-token)
+    echo "API: created an admin token in var/admin-token"
+fi
 cat > var/env <<ENV
 export VIGIL_DATABASE_URL='$url'
 export VIGIL_CA_DIR='$root/var/ca'
 export VIGIL_TLS_CERT='$root/var/tls/server.crt'
 export VIGIL_TLS_KEY='$root/var/tls/server.key'
 export VIGIL_DEVICE_LISTEN='127.0.0.1:$port'
+export VIGIL_API_LISTEN='127.0.0.1:$api_port'
 ENV
 echo "Environment: var/env (source it: . var/env)"
 cat <<MSG
@@ -45,12 +53,14 @@ Next, in another shell:
   curl --cacert var/ca-chain.pem --cert var/devices/demo-1.crt --key var/devices/demo-1.key \\
        -H 'Content-Type: application/json' https://localhost:$port/v1/incidents \\
        -d '{"id":"'\$(cat /proc/sys/kernel/random/uuid)'","type":"crash","severity":"error","occurred_at":"'\$(date -u +%FT%TZ)'"}'
+  curl -H "Authorization: Bearer \$(cat var/admin-token)" http://127.0.0.1:$api_port/v1/incidents
+  $ctl incidents --since 1h
 
 MSG
 # shellcheck disable=SC1091
 . var/env
 if [ -x "$build/vigild" ]; then
-    echo "Starting vigild on 127.0.0.1:$port (Ctrl-C stops it; PostgreSQL keeps running)"
+    echo "Starting vigild: devices on 127.0.0.1:$port, operators on 127.0.0.1:$api_port (Ctrl-C stops it; PostgreSQL keeps running)"
     exec "$build/vigild"
 fi
 echo "vigild is not built; run 'make' first"

@@ -39,6 +39,7 @@ echo "enrolled $DEVICES test devices in $(python3 -c "print(round($(date +%s.%N)
 
 vport=$(free_port)
 VIGIL_TLS_CERT="$W/tls/server.crt" VIGIL_TLS_KEY="$W/tls/server.key" VIGIL_DEVICE_LISTEN="127.0.0.1:$vport" \
+    VIGIL_API_LISTEN="127.0.0.1:$(free_port)" \
     VIGIL_MAX_CONNECTIONS_PER_ADDRESS=1000000 VIGIL_DEVICE_RATE=1000000 VIGIL_DEVICE_BURST=1000000 \
     VIGIL_LOG_LEVEL=warn $B/vigild 2>"$W/vigild.log" &
 vpid=$!; pids+=("$vpid")
