@@ -26,6 +26,7 @@
 
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/registry.h"
 #include "server/pg_async.h"
 #include "server/strbuf.h"
 
@@ -50,10 +51,24 @@ static const char flush_sql[] =
     "  component, details, source_address FROM fresh)"
     " SELECT n FROM fresh";
 
+/* Last seen (rows with an address, from handshakes) and firmware version
+ * (rows with a firmware, from reports whose version differs from the last
+ * one noted) in one statement. A firmware from an older report (a device
+ * emptying its queue after an update) never replaces a newer one. */
 static const char touch_sql[] =
-    "UPDATE devices d SET last_seen_at = now(), last_address = u.a"
-    " FROM (SELECT DISTINCT ON (id) id, a FROM unnest($1::text[], $2::inet[])"
-    "  WITH ORDINALITY AS t(id, a, n) ORDER BY id, n DESC) u"
+    "UPDATE devices d SET"
+    " last_seen_at = CASE WHEN u.a IS NULL THEN d.last_seen_at ELSE now() END,"
+    " last_address = coalesce(u.a, d.last_address),"
+    " firmware_version = CASE WHEN u.fw IS NOT NULL AND (d.firmware_reported_at IS NULL"
+    "  OR u.at >= d.firmware_reported_at) THEN u.fw ELSE d.firmware_version END,"
+    " firmware_reported_at = CASE WHEN u.fw IS NOT NULL AND (d.firmware_reported_at IS NULL"
+    "  OR u.at >= d.firmware_reported_at) THEN u.at ELSE d.firmware_reported_at END"
+    " FROM (SELECT id, (array_agg(a ORDER BY n DESC) FILTER (WHERE a IS NOT NULL))[1] AS a,"
+    "  (array_agg(fw ORDER BY at_us DESC) FILTER (WHERE fw IS NOT NULL))[1] AS fw,"
+    "  'epoch'::timestamptz + max(at_us) FILTER (WHERE fw IS NOT NULL)"
+    "   * interval '1 microsecond' AS at"
+    "  FROM unnest($1::text[], $2::inet[], $3::text[], $4::int8[])"
+    "  WITH ORDINALITY AS t(id, a, fw, at_us, n) GROUP BY id) u"
     " WHERE d.id = u.id";
 
 struct ingest_req {
@@ -111,7 +126,7 @@ struct ingest {
     lane lanes[INGEST_LANES];
     ingest_req *head, *tail;
     size_t queued_rows;
-    strbuf touch_ids, touch_addrs;
+    strbuf touch_ids, touch_addrs, touch_fws, touch_ats;   /* touch_sql's arrays */
     size_t touch_n;
     int touch_inflight;
     void (*idle_cb)(void *);
@@ -241,6 +256,7 @@ static int take_requests(ingest *ing, flush *f, columns *c)
         f->rows += r->n_valid;
     }
     ing->queued_rows -= f->rows;
+    metrics_add(&metrics.queue_depth, -(int64_t)f->rows);
     f->sent_rows = c->rows;
     for (int i = 0; i < N_COLUMNS; i++)
         if (c->col[i].failed)
@@ -323,30 +339,66 @@ static void flush_touches(ingest *ing)
     pga_conn *pg = up_conn(ing);
     if (!ing->touch_n || ing->touch_inflight || !pg)
         return;
-    sb_array_close(&ing->touch_ids);
-    sb_array_close(&ing->touch_addrs);
-    const char *params[] = {ing->touch_ids.data, ing->touch_addrs.data};
-    if (!ing->touch_ids.failed && !ing->touch_addrs.failed &&
-        pga_query(pg, touch_sql, 2, params, on_touched, ing) == 0)
+    strbuf *arrays[] = {&ing->touch_ids, &ing->touch_addrs, &ing->touch_fws, &ing->touch_ats};
+    int failed = 0;
+    for (int i = 0; i < 4; i++) {
+        sb_array_close(arrays[i]);
+        failed |= arrays[i]->failed;
+    }
+    const char *params[] = {ing->touch_ids.data, ing->touch_addrs.data, ing->touch_fws.data,
+                            ing->touch_ats.data};
+    if (!failed && pga_query(pg, touch_sql, 4, params, on_touched, ing) == 0)
         ing->touch_inflight = 1;
-    sb_reset(&ing->touch_ids);
-    sb_reset(&ing->touch_addrs);
+    for (int i = 0; i < 4; i++)
+        sb_reset(arrays[i]);
     ing->touch_n = 0;
+}
+
+/* One row of touch_sql: addr for a handshake, or firmware and the time of
+ * the report that carried it. */
+static void add_touch(ingest *ing, const char *device_id, const char *addr, const char *firmware,
+                      int64_t at_us)
+{
+    if (ing->touch_n >= 10000)
+        return;              /* the next connection or report will say it again */
+    strbuf *arrays[] = {&ing->touch_ids, &ing->touch_addrs, &ing->touch_fws, &ing->touch_ats};
+    if (ing->touch_n == 0)
+        for (int i = 0; i < 4; i++)
+            sb_array_open(arrays[i]);
+    char at[24];
+    snprintf(at, sizeof(at), "%lld", (long long)at_us);
+    sb_array_elem(&ing->touch_ids, device_id);
+    sb_array_elem(&ing->touch_addrs, addr);
+    sb_array_elem(&ing->touch_fws, firmware);
+    sb_array_elem(&ing->touch_ats, firmware ? at : NULL);
+    ing->touch_n++;
+    if (!any_inflight(ing))
+        flush_touches(ing);
 }
 
 void ingest_touch_device(ingest *ing, const char *device_id, const char *addr)
 {
-    if (ing->touch_n >= 10000)
-        return;              /* next connection will say it again */
-    if (ing->touch_n == 0) {
-        sb_array_open(&ing->touch_ids);
-        sb_array_open(&ing->touch_addrs);
+    add_touch(ing, device_id, addr, NULL, 0);
+}
+
+/* The firmware of a device's newest report in the batch, written when it
+ * differs from the last one this process noted. */
+static void note_firmware(ingest *ing, const char *device_id, const incident_batch *batch)
+{
+    const incident *newest = NULL;
+    for (size_t i = 0; i < batch->n; i++) {
+        const incident *rep = &batch->items[i].report;
+        if (batch->items[i].ok && rep->firmware_version[0] &&
+            (!newest || rep->occurred_at_us > newest->occurred_at_us))
+            newest = rep;
     }
-    sb_array_elem(&ing->touch_ids, device_id);
-    sb_array_elem(&ing->touch_addrs, addr);
-    ing->touch_n++;
-    if (!any_inflight(ing))
-        flush_touches(ing);
+    if (!newest)
+        return;
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    for (const char *c = newest->firmware_version; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    if (reg_firmware_changed(device_id, h))
+        add_touch(ing, device_id, NULL, newest->firmware_version, newest->occurred_at_us);
 }
 
 /* ---- flushing ---- */
@@ -481,6 +533,8 @@ void ingest_free(ingest *ing)
     }
     sb_free(&ing->touch_ids);
     sb_free(&ing->touch_addrs);
+    sb_free(&ing->touch_fws);
+    sb_free(&ing->touch_ats);
     uv_close((uv_handle_t *)&ing->check, check_closed);
 }
 
@@ -513,6 +567,8 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
         free(r);
         return NULL;
     }
+    if (!from_server && device_id)
+        note_firmware(ing, device_id, batch);
     r->ing = ing;
     r->batch = *batch;
     memset(batch, 0, sizeof(*batch));
@@ -528,6 +584,7 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
         ing->head = r;
     ing->tail = r;
     ing->queued_rows += n_valid;
+    metrics_add(&metrics.queue_depth, (int64_t)n_valid);
     /* Not now: after this loop iteration's other requests have queued
      * too, and never inside the caller's own call. */
     uv_check_start(&ing->check, on_check);

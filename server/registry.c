@@ -17,6 +17,7 @@ typedef struct reg_device {
     char network[48];              /* "" until known */
     _Atomic int64_t tat_ns;        /* GCRA theoretical arrival time */
     _Atomic int64_t touched_s;     /* last time last_seen_at was written */
+    _Atomic uint64_t firmware;     /* hash of the firmware version last written */
 } reg_device;
 
 typedef struct reg_cert {
@@ -387,6 +388,17 @@ int reg_note_network(const char *device_id, const char *network)
 }
 
 #define TOUCH_INTERVAL_S 60
+
+int reg_firmware_changed(const char *device_id, uint64_t firmware_hash)
+{
+    int changed = 0;
+    pthread_rwlock_rdlock(&lock);
+    reg_device **slot = device_slot(&live, device_id);
+    if (*slot)
+        changed = atomic_exchange(&(*slot)->firmware, firmware_hash) != firmware_hash;
+    pthread_rwlock_unlock(&lock);
+    return changed;
+}
 
 int reg_touch_due(const char *device_id, int64_t now_s)
 {

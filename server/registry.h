@@ -83,6 +83,11 @@ int reg_note_network(const char *device_id, const char *network);
  * must not become a storm of UPDATEs. */
 int reg_touch_due(const char *device_id, int64_t now_s);
 
+/* 1 when firmware_hash differs from the one this process last noted for the
+ * device (and notes it): the device's firmware version is written only when
+ * it changes, not with every report. 0 for a device not in the view. */
+int reg_firmware_changed(const char *device_id, uint64_t firmware_hash);
+
 size_t reg_count(void);
 
 /* "aa..ff" (64 hex chars) to bytes. */
