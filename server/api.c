@@ -181,6 +181,17 @@ void api_reply_page(api_req *r, PGresult *res, int limit, const char *hidden, ap
     api_reply_json(r, 200, page);
 }
 
+void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit,
+                     const char *hidden, api_cursor_fn cursor)
+{
+    if (!res) {
+        api_fail_db(r, err);
+        return;
+    }
+    api_reply_page(r, res, limit, hidden, cursor);
+    PQclear(res);
+}
+
 /* ---- routing ---- */
 
 /* Matches path against pattern; fills r->path_args (pointers into

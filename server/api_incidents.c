@@ -93,16 +93,10 @@ void api_incidents_list(api_req *r)
     if (rc)
         pafter = &after;
     PGconn *db = api_db(r);
-    if (!db)
-        return;
     db_error err;
-    PGresult *res = db_incidents_list(db, &f, pafter, (int)limit + 1, &err);
-    if (!res) {
-        api_fail_db(r, &err);
-        return;
-    }
-    api_reply_page(r, res, (int)limit, "received_us", incident_cursor);
-    PQclear(res);
+    if (db)
+        api_answer_page(r, db_incidents_list(db, &f, pafter, (int)limit + 1, &err), &err,
+                        (int)limit, "received_us", incident_cursor);
 }
 
 void api_incident_get(api_req *r)

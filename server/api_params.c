@@ -19,18 +19,23 @@
 
 typedef struct seen_params {
     const char *const *names;
-    const char *bad; /* first unknown or repeated name */
-    int repeated;
+    const char *bad; /* first unknown, repeated or NUL-carrying name */
+    int repeated, nul;
     unsigned counts[32];
 } seen_params;
 
 static enum MHD_Result count_param(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+                                   size_t key_size, const char *value, size_t value_size)
 {
     seen_params *s = cls;
-    (void)kind, (void)value;
+    (void)kind;
     for (int i = 0; s->names[i] && i < 32; i++)
         if (strcmp(s->names[i], key) == 0) {
+            /* %00 decodes to a NUL that would cut the value short unseen */
+            if (!s->bad && (strlen(key) != key_size || (value && strlen(value) != value_size))) {
+                s->bad = s->names[i];
+                s->nul = 1;
+            }
             if (++s->counts[i] > 1 && !s->bad) {
                 s->bad = s->names[i];
                 s->repeated = 1;
@@ -45,9 +50,13 @@ static enum MHD_Result count_param(void *cls, enum MHD_ValueKind kind, const cha
 int api_params_only(api_req *r, const char *const *names)
 {
     seen_params s = {.names = names};
-    MHD_get_connection_values(r->mc, MHD_GET_ARGUMENT_KIND, count_param, &s);
+    MHD_get_connection_values_n(r->mc, MHD_GET_ARGUMENT_KIND, count_param, &s);
     if (!s.bad)
         return 0;
+    if (s.nul) {
+        api_error(r, 400, "bad_request", s.bad, "'%s' contains a NUL character", s.bad);
+        return -1;
+    }
     if (s.repeated) {
         api_error(r, 400, "bad_request", s.bad, "'%s' is given more than once; give it once",
                   s.bad);

@@ -135,16 +135,10 @@ void api_devices_list(api_req *r)
         return;
     }
     PGconn *db = api_db(r);
-    if (!db)
-        return;
     db_error err;
-    PGresult *res = db_devices_page(db, &f, after, limit + 1, &err);
-    if (!res) {
-        api_fail_db(r, &err);
-        return;
-    }
-    api_reply_page(r, res, limit, NULL, device_cursor);
-    PQclear(res);
+    if (db)
+        api_answer_page(r, db_devices_page(db, &f, after, limit + 1, &err), &err, limit, NULL,
+                        device_cursor);
 }
 
 /* The device object with its certificates and incident counts. */
@@ -359,17 +353,12 @@ void api_certs_list(api_req *r)
         api_param_cursor2(r, "cursor", cbuf, &after_us, &after_serial) < 0)
         return;
     PGconn *db = api_db(r);
-    if (!db)
-        return;
     db_error err;
-    PGresult *res = db_certs_page(db, device_id, rc ? cert_statuses[i] : NULL, after_us,
-                                  after_serial, limit + 1, &err);
-    if (!res) {
-        api_fail_db(r, &err);
-        return;
-    }
-    api_reply_page(r, res, limit, "created_us", cert_cursor);
-    PQclear(res);
+    if (db)
+        api_answer_page(r,
+                        db_certs_page(db, device_id, rc ? cert_statuses[i] : NULL, after_us,
+                                      after_serial, limit + 1, &err),
+                        &err, limit, "created_us", cert_cursor);
 }
 
 void api_cert_get(api_req *r)
@@ -510,14 +499,8 @@ void api_audit_list(api_req *r)
         return;
     }
     PGconn *db = api_db(r);
-    if (!db)
-        return;
     db_error err;
-    PGresult *res = db_audit_page(db, &f, before, limit + 1, &err);
-    if (!res) {
-        api_fail_db(r, &err);
-        return;
-    }
-    api_reply_page(r, res, limit, NULL, audit_cursor);
-    PQclear(res);
+    if (db)
+        api_answer_page(r, db_audit_page(db, &f, before, limit + 1, &err), &err, limit, NULL,
+                        audit_cursor);
 }
