@@ -54,8 +54,20 @@ static const api_route routes[] = {
     {"GET", "/v1/audit", ROLE_ADMIN, api_audit_list},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+_Static_assert(N_ROUTES < METRICS_API_UNMATCHED, "every route has its own metrics slot");
 
 static const char *const role_names[] = {"public", "viewer", "operator", "admin"};
+
+int api_route_count(void)
+{
+    return (int)N_ROUTES;
+}
+
+const char *api_route_label(int i, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s %s", routes[i].method, routes[i].pattern);
+    return buf;
+}
 
 void api_print_routes(void)
 {
@@ -90,7 +102,7 @@ void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp)
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_queue_response(r->mc, status, resp);
     MHD_destroy_response(resp);
-    metrics_api_request((int)status);
+    metrics_api_request(r->route, (int)status);
 }
 
 void api_set_header(api_req *r, const char *name, const char *value)
@@ -181,8 +193,8 @@ void api_reply_page(api_req *r, PGresult *res, int limit, const char *hidden, ap
     api_reply_json(r, 200, page);
 }
 
-void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit,
-                     const char *hidden, api_cursor_fn cursor)
+void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit, const char *hidden,
+                     api_cursor_fn cursor)
 {
     if (!res) {
         api_fail_db(r, err);
@@ -256,6 +268,7 @@ static void dispatch(api_req *r, const char *path)
         }
         return;
     }
+    r->route = (int)(route - routes);
     if (r->body_too_large) {
         api_error(r, 413, "payload_too_large", NULL, "request bodies are limited to %d bytes",
                   API_BODY_MAX);
@@ -304,6 +317,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
             return MHD_NO;
         r->mc = mc;
         r->method = method;
+        r->route = -1;
         r->pool = a->pool;
         r->cfg = a->cfg;
         sb_init(&r->body);

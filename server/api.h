@@ -34,6 +34,9 @@ int api_start(const config *cfg, api **out);
 void api_stop(api *a);
 /* `vigild --list-routes`: one "METHOD PATH" line per route, sorted. */
 void api_print_routes(void);
+/* The routes for the metrics: how many, and route i as "METHOD PATH". */
+int api_route_count(void);
+const char *api_route_label(int i, char *buf, size_t len);
 
 typedef enum api_role { ROLE_PUBLIC = 0, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN } api_role;
 
@@ -57,6 +60,7 @@ typedef struct api_req {
     PGconn *db; /* leased from pool while the handler runs */
     int replied;
     const config *cfg;
+    int route;                              /* index in the route table, -1 when none */
     const char *header_name, *header_value; /* one extra header for the answer */
     char header_buf[64];
 } api_req;
@@ -82,8 +86,8 @@ typedef void (*api_cursor_fn)(PGresult *res, int row, char *out, size_t len);
 void api_reply_page(api_req *r, PGresult *res, int limit, const char *hidden, api_cursor_fn cursor);
 /* The same for the result of a page query that may have failed (NULL: err
  * says why); frees res. */
-void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit,
-                     const char *hidden, api_cursor_fn cursor);
+void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit, const char *hidden,
+                     api_cursor_fn cursor);
 /* Adds a header (Allow, Retry-After, WWW-Authenticate) to the answer that
  * follows; value is copied. */
 void api_set_header(api_req *r, const char *name, const char *value);

@@ -10,6 +10,8 @@
  */
 #include "server/api_metrics.h"
 
+#include "server/api.h"
+
 #include "server/metrics.h"
 #include "server/strbuf.h"
 
@@ -151,6 +153,23 @@ static void batch_rows(strbuf *b)
               metrics.batch_size, METRICS_BATCH_BUCKETS, sum);
 }
 
+/* Operator API responses by route ("GET /v1/incidents/{seq}", or
+ * "unmatched") and status class. */
+static void api_requests(strbuf *b)
+{
+    family(b, "vigil_api_requests_total", "counter",
+           "Operator API responses by route and status class.");
+    for (int i = 0; i <= api_route_count(); i++) {
+        char label[128];
+        int slot = i < api_route_count() ? i : METRICS_API_UNMATCHED;
+        const char *route =
+            i < api_route_count() ? api_route_label(i, label, sizeof(label)) : "unmatched";
+        for (int s = 0; s < API_STATUS__COUNT; s++)
+            sample_int(b, "vigil_api_requests_total", "route", route, "status", api_statuses[s],
+                       load(&metrics.api_requests[slot][s]));
+    }
+}
+
 char *api_metrics_render(size_t *len_out)
 {
     strbuf b;
@@ -199,8 +218,7 @@ char *api_metrics_render(size_t *len_out)
     commit_latency(&b);
     batch_rows(&b);
 
-    labelled(&b, "vigil_api_requests_total", "Operator API responses by status class.", "status",
-             api_statuses, metrics.api_requests, API_STATUS__COUNT);
+    api_requests(&b);
     scalar(&b, "vigil_api_auth_failures_total", "counter",
            "Operator API requests refused for a missing, unknown, expired or revoked token.",
            &metrics.api_auth_failures);

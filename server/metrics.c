@@ -51,7 +51,7 @@ void metrics_init(void)
         metrics_start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void metrics_api_request(int status)
+void metrics_api_request(int route, int status)
 {
     static const int codes[] = {400, 401, 403, 404, 405, 409, 429};
     static const metrics_api_status classes[] = {API_STATUS_400, API_STATUS_401, API_STATUS_403,
@@ -66,5 +66,7 @@ void metrics_api_request(int status)
         for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
             if (codes[i] == status)
                 s = classes[i];
-    metrics_add(&metrics.api_requests[s], 1);
+    if (route < 0 || route >= METRICS_API_UNMATCHED)
+        route = METRICS_API_UNMATCHED;
+    metrics_add(&metrics.api_requests[route][s], 1);
 }

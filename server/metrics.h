@@ -31,6 +31,11 @@ typedef enum metrics_api_status {
     API_STATUS__COUNT
 } metrics_api_status;
 
+/* Operator API routes counted one by one; the last slot counts requests
+ * that matched no route. */
+#define METRICS_API_ROUTES 32
+#define METRICS_API_UNMATCHED (METRICS_API_ROUTES - 1)
+
 #define METRICS_VERSION "0.1.0"      /* vigil_build_info{version} */
 
 typedef struct metrics_t {
@@ -52,7 +57,7 @@ typedef struct metrics_t {
     _Atomic int64_t commit_count;
     _Atomic int64_t batch_size[METRICS_BATCH_BUCKETS];
     _Atomic int64_t batch_rows_sum;
-    _Atomic int64_t api_requests[API_STATUS__COUNT];
+    _Atomic int64_t api_requests[METRICS_API_ROUTES][API_STATUS__COUNT];
     _Atomic int64_t api_auth_failures;            /* missing, unknown, expired or revoked token */
 } metrics_t;
 
@@ -72,6 +77,8 @@ void metrics_request(metrics_path path, int status);
 /* Records the process start time; call once from main before any thread. */
 void metrics_init(void);
 /* Counts one operator API response by its HTTP status. */
-void metrics_api_request(int status);
+/* route: the operator API route's index (api.c), or -1 when no route
+ * matched. */
+void metrics_api_request(int route, int status);
 
 #endif

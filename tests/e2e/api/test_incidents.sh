@@ -159,7 +159,7 @@ check_eq "the public endpoints need no token" "200 200 200" \
 # ---- metrics ----
 curl -sS "$API/metrics" >"$T/metrics.txt"
 check "promtool check metrics accepts /metrics" bash -c "promtool check metrics <'$T/metrics.txt' 2>&1 | tee /dev/stderr | (! grep -q .)"
-check_contains "API requests are counted" 'vigil_api_requests_total{status="2xx"}' "$T/metrics.txt"
+check "API requests are counted by route" grep -qE '^vigil_api_requests_total\{route="GET /v1/incidents",status="2xx"\} [1-9]' "$T/metrics.txt"
 check "failed token attempts are counted" bash -c "grep -E '^vigil_api_auth_failures_total [1-9]' '$T/metrics.txt'"
 
 # ---- database outage ----

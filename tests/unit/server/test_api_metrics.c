@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "server/api.h"
 #include "server/api_metrics.h"
 #include "server/metrics.h"
 
@@ -47,11 +48,11 @@ static void set_counters(void)
     metrics_observe_batch(1);
     metrics_observe_batch(64);
     metrics_observe_batch(9000);
-    metrics_api_request(200);
-    metrics_api_request(204);
-    metrics_api_request(401);
-    metrics_api_request(503);
-    metrics_api_request(302);
+    metrics_api_request(0, 200);
+    metrics_api_request(0, 204);
+    metrics_api_request(4, 401);
+    metrics_api_request(4, 503);
+    metrics_api_request(-1, 302);
     metrics_add(&metrics.api_auth_failures, 1);
 }
 
@@ -87,10 +88,17 @@ Test(api_metrics, exact_samples)
     assert_line(doc, "vigil_device_requests_total{path=\"other\",status=\"404\"} 1");
     assert_line(doc, "vigil_device_requests_total{path=\"other\",status=\"other\"} 1");
     assert_line(doc, "vigil_reports_ingested_total 1234");
-    assert_line(doc, "vigil_api_requests_total{status=\"2xx\"} 2");
-    assert_line(doc, "vigil_api_requests_total{status=\"401\"} 1");
-    assert_line(doc, "vigil_api_requests_total{status=\"5xx\"} 1");
-    assert_line(doc, "vigil_api_requests_total{status=\"other\"} 1");
+    char line[160];
+    snprintf(line, sizeof(line), "vigil_api_requests_total{route=\"%s\",status=\"2xx\"} 2",
+             api_route_label(0, (char[128]){0}, 128));
+    assert_line(doc, line);
+    snprintf(line, sizeof(line), "vigil_api_requests_total{route=\"%s\",status=\"401\"} 1",
+             api_route_label(4, (char[128]){0}, 128));
+    assert_line(doc, line);
+    snprintf(line, sizeof(line), "vigil_api_requests_total{route=\"%s\",status=\"5xx\"} 1",
+             api_route_label(4, (char[128]){0}, 128));
+    assert_line(doc, line);
+    assert_line(doc, "vigil_api_requests_total{route=\"unmatched\",status=\"other\"} 1");
     assert_line(doc, "vigil_api_auth_failures_total 1");
     assert_line(doc, "vigil_build_info{version=\"0.1.0\"} 1");
     assert_line(doc, "# TYPE process_start_time_seconds gauge");
