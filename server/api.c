@@ -471,16 +471,20 @@ int api_start(const config *cfg, api **out)
     api_auth_init();
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
-    const char *no_tls = NULL;
+    /* The TLS options only when TLS is on: libmicrohttpd warns about them
+     * otherwise. MHD_OPTION_END in the first TLS slot cuts the list. */
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, a->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key},
+        {MHD_OPTION_END, 0, NULL}};
     a->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT,
+        flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(cfg->api_max_connections > 0 ? cfg->api_max_connections : 256),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a, MHD_OPTION_HTTPS_MEM_CERT,
-        tls ? a->tls_cert : no_tls, MHD_OPTION_HTTPS_MEM_KEY, tls ? a->tls_key : no_tls,
-        MHD_OPTION_END);
+        on_completed, a, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!a->daemon) {
         log_error("operator port: cannot listen (address in use, or not local?)", "api_listen",
                   cfg->api_listen, NULL);
