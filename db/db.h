@@ -140,6 +140,10 @@ typedef struct db_incident_cursor {
 PGresult *db_incidents_list(PGconn *conn, const db_incident_filter *f,
                             const db_incident_cursor *after, int limit, db_error *err);
 #define DB_INCIDENT_FIELDS 13   /* the columns before received_us */
+/* The same page as one column of JSON text per incident object (incident),
+ * then received_us and seq. */
+PGresult *db_incidents_list_json(PGconn *conn, const db_incident_filter *f,
+                                 const db_incident_cursor *after, int limit, db_error *err);
 PGresult *db_incident_get(PGconn *conn, const char *seq, db_error *err);
 
 typedef enum db_stats_by { DB_STATS_TYPE, DB_STATS_SEVERITY, DB_STATS_FIRMWARE, DB_STATS_SOURCE }

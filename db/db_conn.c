@@ -31,7 +31,7 @@ PGconn *db_connect(const char *url, db_error *err)
 PGconn *db_connect_as(const char *url, const char *application, db_error *err)
 {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-    const char *vals[] = {url, "5", application, "-c TimeZone=UTC -c client_min_messages=warning", NULL};
+    const char *vals[] = {url, "5", application, "-c TimeZone=UTC -c client_min_messages=warning -c jit=off", NULL};
     /* expand_dbname=1: the url may be a URI or key=value string; the
      * remaining keys only apply where the url does not set them. */
     PGconn *conn = PQconnectdbParams(keys, vals, 1);

@@ -204,6 +204,35 @@ void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit, 
     PQclear(res);
 }
 
+void api_reply_page_json(api_req *r, PGresult *res, int limit, api_cursor_fn cursor)
+{
+    int n = PQntuples(res), shown = n > limit ? limit : n;
+    strbuf b;
+    sb_init(&b);
+    sb_puts(&b, "{\"items\":[");
+    for (int i = 0; i < shown; i++) {
+        if (i)
+            sb_puts(&b, ",");
+        sb_append(&b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+    }
+    sb_puts(&b, "],\"next_cursor\":");
+    if (n > limit) {
+        char c[128];   /* a cursor is digits and dots: nothing to escape */
+        cursor(res, shown - 1, c, sizeof(c));
+        sb_printf(&b, "\"%s\"}\n", c);
+    } else {
+        sb_puts(&b, "null}\n");
+    }
+    size_t len = 0;
+    char *body = b.failed ? NULL : sb_take(&b, &len);
+    sb_free(&b);
+    if (!body) {
+        api_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    api_reply(r, 200, "application/json; charset=utf-8", body, len);
+}
+
 /* ---- routing ---- */
 
 /* Matches path against pattern; fills r->path_args (pointers into

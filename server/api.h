@@ -84,6 +84,9 @@ typedef void (*api_cursor_fn)(PGresult *res, int row, char *out, size_t len);
  * hidden: a column that feeds the cursor and is not part of the items
  * (NULL for none). */
 void api_reply_page(api_req *r, PGresult *res, int limit, const char *hidden, api_cursor_fn cursor);
+/* The same for rows whose first column is the item as JSON text, written
+ * by PostgreSQL: the items are joined, not parsed. */
+void api_reply_page_json(api_req *r, PGresult *res, int limit, api_cursor_fn cursor);
 /* The same for the result of a page query that may have failed (NULL: err
  * says why); frees res. */
 void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit, const char *hidden,

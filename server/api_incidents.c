@@ -61,9 +61,10 @@ int api_incident_filter(api_req *r, db_incident_filter *f, api_filter_buf *buf)
     return 0;
 }
 
+/* Rows of db_incidents_list_json: incident, received_us, seq. */
 static void incident_cursor(PGresult *res, int row, char *out, size_t len)
 {
-    snprintf(out, len, "%s.%s", PQgetvalue(res, row, DB_INCIDENT_FIELDS), PQgetvalue(res, row, 0));
+    snprintf(out, len, "%s.%s", PQgetvalue(res, row, 1), PQgetvalue(res, row, 2));
 }
 
 json_t *api_incident_row(PGresult *res, int row)
@@ -94,9 +95,15 @@ void api_incidents_list(api_req *r)
         pafter = &after;
     PGconn *db = api_db(r);
     db_error err;
-    if (db)
-        api_answer_page(r, db_incidents_list(db, &f, pafter, (int)limit + 1, &err), &err,
-                        (int)limit, "received_us", incident_cursor);
+    if (!db)
+        return;
+    PGresult *res = db_incidents_list_json(db, &f, pafter, (int)limit + 1, &err);
+    if (!res) {
+        api_fail_db(r, &err);
+        return;
+    }
+    api_reply_page_json(r, res, (int)limit, incident_cursor);
+    PQclear(res);
 }
 
 void api_incident_get(api_req *r)

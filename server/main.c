@@ -10,6 +10,7 @@
 #include "server/api.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/maintain.h"
 #include "server/metrics.h"
 #include "server/registry.h"
 #include "server/registry_sync.h"
@@ -30,6 +31,7 @@ typedef struct server {
     uv_loop_t *loop;
     uv_signal_t sig_term, sig_int, sig_hup;
     regsync *regsync;
+    maintain *maintain;
     api *api;
     worker *workers;
     int n_workers;
@@ -58,6 +60,8 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     regsync_stop(s->regsync);
     s->regsync = NULL;
+    maintain_stop(s->maintain);
+    s->maintain = NULL;
 }
 
 static void on_reload_signal(uv_signal_t *h, int signum)
@@ -138,6 +142,7 @@ int main(int argc, char **argv)
     if ((rc = api_start(&s.cfg, &s.api)) < 0)
         return rc == API_BAD_CONFIG ? 2 : 1;
     if (!(s.regsync = regsync_start(s.loop, s.cfg.database_url, on_registry_change, &s)) ||
+        !(s.maintain = maintain_start(s.loop, s.cfg.database_url)) ||
         workers_start(&s.cfg, s.n_workers, &s.workers) < 0)
         return 1;
     start_signals(&s);

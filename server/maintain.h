@@ -1,0 +1,22 @@
+/*
+ * maintain.h - vigild's periodic database chores, on the main loop with a
+ * connection of their own: fold new incidents into the hourly counts that
+ * fleet-wide statistics read (every few seconds), and create the coming
+ * months' incident partitions (at start and every hour), so that reports
+ * never pile up in the default partition.
+ *
+ * With several vigild on one database each runs the chores; the SQL
+ * functions serialize themselves, so doing them twice is harmless.
+ */
+#ifndef VIGIL_MAINTAIN_H
+#define VIGIL_MAINTAIN_H
+
+#include <uv.h>
+
+typedef struct maintain maintain;
+
+maintain *maintain_start(uv_loop_t *loop, const char *database_url);
+/* Stops the timer and closes the connection; frees once libuv is done. */
+void maintain_stop(maintain *m);
+
+#endif
