@@ -46,7 +46,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 PROGRAMS := $(BUILD)/vigilctl $(BUILD)/vigild $(if $(DEVICE_SRC),$(BUILD)/vigil-device) \
             $(if $(BENCH_SRC),$(BUILD)/vigil-bench)
 
-.PHONY: all programs test unit integration run stop deps clean format bench
+.PHONY: all programs test unit integration run stop deps clean format bench bench-query
 .DEFAULT_GOAL := all
 
 all: deps
@@ -133,6 +133,11 @@ integration: deps
 # A benchmark, not a test: release build, vigild beside nginx and COPY.
 bench: all
 	@bash tools/vigil-bench/bench.sh
+
+# The operator API's incident queries on 10 million seeded incidents while
+# ingest runs (BENCH_QUERY_INCIDENTS, BENCH_QUERY_DEVICES for a quick run).
+bench-query: all
+	@bash tools/vigil-bench/bench_query.sh
 
 # ---- operating ----
 

@@ -1,7 +1,8 @@
 /*
  * bench.h - vigil-bench's pieces: the load engine (bench_load.c), test
- * device enrollment and the COPY reference (bench_db.c), statistics
- * (bench_stats.c) and the command line (main.c).
+ * device enrollment and the COPY reference (bench_db.c), the operator
+ * query benchmark (bench_seed.c, bench_query.c), statistics (bench_stats.c)
+ * and the command line (main.c).
  */
 #ifndef VIGIL_BENCH_H
 #define VIGIL_BENCH_H
@@ -10,7 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef enum bench_mode { BM_HANDSHAKES, BM_INGEST, BM_IDLE } bench_mode;
+typedef enum bench_mode { BM_HANDSHAKES, BM_INGEST, BM_IDLE, BM_QUERY } bench_mode;
+typedef enum bench_query_kind { BQ_DEVICE_LATEST, BQ_STATS_24H } bench_query_kind;
 
 typedef struct bench_cfg {
     bench_mode mode;
@@ -18,6 +20,9 @@ typedef struct bench_cfg {
     int connections, threads, batch, resume, expect, count, devices;
     double duration, warmup;
     const char *server_pids;   /* "PID[,PID...]": the server's processes, RSS summed */
+    const char *token;         /* query: the operator API's bearer token */
+    bench_query_kind query_kind;
+    double rate;               /* query: requests per second in all, 0 = as fast as answered */
 } bench_cfg;
 
 /* Latency samples in microseconds. */
@@ -40,5 +45,10 @@ int bench_idle(const bench_cfg *cfg, double *kib_per_conn, int *opened);
 int bench_enroll(const char *database_url, const char *ca_dir, const char *out_dir,
                  const char *prefix, int count);
 int bench_copy(const char *database_url, long rows, int batch, double *rows_per_s);
+
+/* The query benchmark: seed a fleet's history in PostgreSQL
+ * (bench_seed.c), then drive the operator API (bench_query.c). */
+int bench_seed(const char *database_url, long incidents, int devices, int days, int json);
+int bench_query(const bench_cfg *cfg, bench_stats *total, double *items_per_answer);
 
 #endif

@@ -2,7 +2,9 @@
  * main.c - vigil-bench: enrolls test devices, drives the device port with
  * many mutual-TLS connections, and measures the references (nginx with
  * the same TLS setup, COPY into the same table). `make bench` runs the
- * whole comparison (tools/vigil-bench/bench.sh).
+ * whole comparison (tools/vigil-bench/bench.sh). For the operator API it
+ * seeds a fleet's history and drives the incident queries; `make
+ * bench-query` runs that (tools/vigil-bench/bench_query.sh).
  */
 #include "tools/vigil-bench/bench.h"
 
@@ -17,7 +19,14 @@ static const char usage[] =
     "  handshakes [--resume]   connect, handshake, one request, close; again\n"
     "  ingest [--batch N]      keep-alive POSTs of reports, one answer at a time\n"
     "  idle --count N --server-pid PID[,PID...]   server memory per idle connection\n"
-    "  copy --rows N [--batch N]         the database reference: COPY into incidents\n\n"
+    "  copy --rows N [--batch N]         the database reference: COPY into incidents\n"
+    "  seed --incidents N --devices D [--days DAYS (30)]   a fleet's history for the\n"
+    "         query benchmark: devices q-000000.., N incidents over the last DAYS days\n"
+    "  query --api HOST:PORT --token-file F --kind device-latest|stats-24h\n"
+    "         --device-count D [--connections C (4)] [--rate R]   the operator API:\n"
+    "         one device's latest 50 incidents (a random q- device each time), or\n"
+    "         24 h of hourly stats by type; R requests/s in all (latency counted\n"
+    "         from when each was due), or as fast as answered\n\n"
     "Load options: --server HOST:PORT --ca CHAIN --devices DIR --device-count N\n"
     "  --connections C (default 50) --threads T (default 2) --duration S (10)\n"
     "  --warmup S (1) --path P --expect STATUS --acked-log FILE (ingest: ids the\n"
@@ -25,13 +34,13 @@ static const char usage[] =
 
 enum { O_SERVER = 1000, O_CA, O_DEVICES, O_DEVCOUNT, O_CONNS, O_THREADS, O_DURATION, O_WARMUP,
        O_PATH, O_EXPECT, O_ACKED, O_JSON, O_RESUME, O_BATCH, O_COUNT, O_OUTDIR, O_PREFIX,
-       O_DBURL, O_CADIR, O_PID, O_ROWS };
+       O_DBURL, O_CADIR, O_PID, O_ROWS, O_API, O_TOKENFILE, O_KIND, O_INCIDENTS, O_DAYS, O_RATE };
 
 typedef struct args {
     bench_cfg cfg;
-    const char *db_url, *ca_dir, *out_dir, *server;
-    long rows;
-    int json;
+    const char *db_url, *ca_dir, *out_dir, *server, *api, *token_file, *kind;
+    long rows, incidents;
+    int json, days, connections_set;
 } args;
 
 static int parse(int argc, char **argv, args *a)
@@ -44,7 +53,10 @@ static int parse(int argc, char **argv, args *a)
         {"json", 0, 0, O_JSON}, {"resume", 0, 0, O_RESUME}, {"batch", 1, 0, O_BATCH},
         {"count", 1, 0, O_COUNT}, {"out-dir", 1, 0, O_OUTDIR}, {"prefix", 1, 0, O_PREFIX},
         {"database-url", 1, 0, O_DBURL}, {"ca-dir", 1, 0, O_CADIR}, {"server-pid", 1, 0, O_PID},
-        {"rows", 1, 0, O_ROWS}, {"help", 0, 0, 'h'}, {0}};
+        {"rows", 1, 0, O_ROWS}, {"api", 1, 0, O_API}, {"token-file", 1, 0, O_TOKENFILE},
+        {"kind", 1, 0, O_KIND}, {"incidents", 1, 0, O_INCIDENTS}, {"days", 1, 0, O_DAYS},
+        {"rate", 1, 0, O_RATE},
+        {"help", 0, 0, 'h'}, {0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -53,7 +65,7 @@ static int parse(int argc, char **argv, args *a)
         case O_CA: a->cfg.ca = optarg; break;
         case O_DEVICES: a->cfg.devices_dir = optarg; break;
         case O_DEVCOUNT: a->cfg.devices = atoi(optarg); break;
-        case O_CONNS: a->cfg.connections = atoi(optarg); break;
+        case O_CONNS: a->cfg.connections = atoi(optarg); a->connections_set = 1; break;
         case O_THREADS: a->cfg.threads = atoi(optarg); break;
         case O_DURATION: a->cfg.duration = atof(optarg); break;
         case O_WARMUP: a->cfg.warmup = atof(optarg); break;
@@ -70,6 +82,12 @@ static int parse(int argc, char **argv, args *a)
         case O_CADIR: a->ca_dir = optarg; break;
         case O_PID: a->cfg.server_pids = optarg; break;
         case O_ROWS: a->rows = atol(optarg); break;
+        case O_API: a->api = optarg; break;
+        case O_TOKENFILE: a->token_file = optarg; break;
+        case O_KIND: a->kind = optarg; break;
+        case O_INCIDENTS: a->incidents = atol(optarg); break;
+        case O_DAYS: a->days = atoi(optarg); break;
+        case O_RATE: a->cfg.rate = atof(optarg); break;
         case 'h': fputs(usage, stdout); exit(0);
         default:
             fprintf(stderr, "vigil-bench: bad option '%s'\n%s", argv[optind - 1], usage);
@@ -129,10 +147,92 @@ static int run_load(args *a)
     return 0;
 }
 
+/* The token is the file's first line, without surrounding blanks. */
+static int read_token(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    if (!f || !fgets(line, sizeof(line), f)) {
+        fprintf(stderr, "vigil-bench query: cannot read a token from %s\n", path);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    char *p = line, *e;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    e = p + strlen(p);
+    while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+        *--e = '\0';
+    for (char *c = p; *c; c++)
+        if (*c < 0x21 || *c > 0x7e) {
+            fprintf(stderr, "vigil-bench query: %s does not hold a token\n", path);
+            return -1;
+        }
+    if (!*p || strlen(p) >= cap)
+        return fprintf(stderr, "vigil-bench query: %s does not hold a token\n", path), -1;
+    snprintf(out, cap, "%s", p);
+    return 0;
+}
+
+static int run_query(args *a)
+{
+    static char host[256], port[16], token[512];
+    bench_cfg *c = &a->cfg;
+    const char *colon = a->api ? strrchr(a->api, ':') : NULL;
+    bench_stats s = {0};
+    double items = 0;
+    if (!colon || !a->token_file || !a->kind || c->devices < 1) {
+        fprintf(stderr, "vigil-bench query: --api HOST:PORT, --token-file, --kind and "
+                        "--device-count are required\n");
+        return 2;
+    }
+    if (!strcmp(a->kind, "device-latest"))
+        c->query_kind = BQ_DEVICE_LATEST;
+    else if (!strcmp(a->kind, "stats-24h"))
+        c->query_kind = BQ_STATS_24H;
+    else
+        return fprintf(stderr, "vigil-bench query: --kind is device-latest or stats-24h\n"), 2;
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - a->api), a->api);
+    snprintf(port, sizeof(port), "%s", colon + 1);
+    if (read_token(a->token_file, token, sizeof(token)) < 0)
+        return 2;
+    c->host = host;
+    c->port = port;
+    c->token = token;
+    c->mode = BM_QUERY;
+    if (!a->connections_set)
+        c->connections = 4;
+    if (bench_query(c, &s, &items) < 0)
+        return 1;
+    double rate = (double)s.ok / c->duration;
+    double p50 = stats_pct(&s, 50), p99 = stats_pct(&s, 99), p999 = stats_pct(&s, 99.9),
+           max = stats_pct(&s, 100);
+    if (a->json)
+        printf("{\"mode\":\"query\",\"kind\":\"%s\",\"connections\":%d,\"ok\":%llu,"
+               "\"errors\":%llu,\"per_second\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+               "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"items_per_answer\":%.1f,\"rate\":%.1f,"
+               "\"status_2xx\":%llu,\"status_4xx\":%llu,\"status_5xx\":%llu}\n",
+               a->kind, c->connections, (unsigned long long)s.ok, (unsigned long long)s.errors,
+               rate, p50, p99, p999, max, items, c->rate, (unsigned long long)s.by_status[1],
+               (unsigned long long)s.by_status[3], (unsigned long long)s.by_status[4]);
+    else
+        printf("%s: %.1f requests/s (%s) over %d connections (%llu ok, %llu errors), "
+               "latency p50 %.2f ms p99 %.2f ms p99.9 %.2f ms max %.2f ms; %.1f items per "
+               "answer; 2xx %llu 4xx %llu 5xx %llu\n",
+               a->kind, rate, c->rate > 0 ? "scheduled" : "closed loop", c->connections,
+               (unsigned long long)s.ok, (unsigned long long)s.errors, p50, p99, p999, max, items,
+               (unsigned long long)s.by_status[1], (unsigned long long)s.by_status[3],
+               (unsigned long long)s.by_status[4]);
+    stats_free(&s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    args a = {.cfg = {.connections = 50, .threads = 2, .duration = 10, .warmup = 1, .batch = 1,
-                      .prefix = "bench-"}};
+    args a = {.cfg = {.connections = 50, .threads = 2, .duration = 10, .warmup = 1, .batch = 1},
+              .days = 30};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -142,6 +242,8 @@ int main(int argc, char **argv)
         return 2;
     a.db_url = a.db_url ? a.db_url : getenv("VIGIL_DATABASE_URL");
     a.ca_dir = a.ca_dir ? a.ca_dir : getenv("VIGIL_CA_DIR");
+    if (!a.cfg.prefix)
+        a.cfg.prefix = !strcmp(cmd, "query") ? "q-" : "bench-";
     if (!strcmp(cmd, "enroll")) {
         if (!a.db_url || !a.ca_dir || !a.out_dir || a.cfg.count < 1) {
             fprintf(stderr, "vigil-bench enroll: --count, --out-dir, a database and a CA dir "
@@ -160,6 +262,17 @@ int main(int argc, char **argv)
                       : "copy: %.1f rows/s\n", rate);
         return 0;
     }
+    if (!strcmp(cmd, "seed")) {
+        /* --devices is a count here (elsewhere the directory of device keys). */
+        int devices = a.cfg.devices_dir ? atoi(a.cfg.devices_dir) : a.cfg.devices;
+        if (!a.db_url || a.incidents < 1 || devices < 1 || devices > 1000000 || a.days < 1 ||
+            a.days > 3650)
+            return fprintf(stderr, "vigil-bench seed: --incidents N, --devices D (1..1000000), "
+                                   "--days (1..3650) and a database are required\n"), 2;
+        return bench_seed(a.db_url, a.incidents, devices, a.days, a.json) < 0 ? 1 : 0;
+    }
+    if (!strcmp(cmd, "query"))
+        return run_query(&a);
     if (!strcmp(cmd, "idle")) {
         double kib = 0;
         int opened = 0;
