@@ -31,7 +31,7 @@ static const char *const no_params[] = {NULL};
 static const char *const device_statuses[] = {"active", "quarantined", "decommissioned", NULL};
 static const char *const cert_statuses[] = {"active", "revoked", "expired", NULL};
 
-#define REASON_MAX 256   /* characters of a status change's free-text reason */
+#define REASON_MAX 256 /* characters of a status change's free-text reason */
 /* The same action name vigilctl writes, so one filter finds every revocation. */
 #define ACTION_CERT_REVOKE "cert.revoke"
 
@@ -59,7 +59,8 @@ static int body_only(api_req *r, json_t *body, const char *const *names)
 {
     const char *key;
     json_t *v;
-    json_object_foreach(body, key, v) {
+    json_object_foreach(body, key, v)
+    {
         int known = 0;
         for (int i = 0; names[i] && !known; i++)
             known = strcmp(names[i], key) == 0;
@@ -121,8 +122,9 @@ static int device_filter(api_req *r, db_device_filter *f, char since[40], char b
 
 void api_devices_list(api_req *r)
 {
-    static const char *const names[] = {"status", "class", "firmware_version", "id_prefix",
-                                        "seen_since", "seen_before", "limit", "cursor", NULL};
+    static const char *const names[] = {"status",    "class",      "firmware_version",
+                                        "id_prefix", "seen_since", "seen_before",
+                                        "limit",     "cursor",     NULL};
     db_device_filter f;
     char since[40], before[40];
     const char *after = NULL;
@@ -130,7 +132,7 @@ void api_devices_list(api_req *r)
     if (api_params_only(r, names) < 0 || device_filter(r, &f, since, before) < 0 ||
         param_limit(r, &limit) < 0 || (rc = api_param_text(r, "cursor", 64, &after)) < 0)
         return;
-    if (rc && !api_valid_device_id(after)) {   /* a cursor is the last id shown */
+    if (rc && !api_valid_device_id(after)) { /* a cursor is the last id shown */
         bad_cursor(r);
         return;
     }
@@ -191,23 +193,32 @@ void api_device_get(api_req *r)
     PQclear(counts);
 }
 
+/* The body of a change takes one member, "reason": 0 when it is absent,
+ * 1 with *v, -1 after answering 400 for any other member. */
+static int body_reason(api_req *r, json_t *body, json_t **v)
+{
+    static const char *const names[] = {"reason", NULL};
+    if (body_only(r, body, names) < 0)
+        return -1;
+    *v = json_object_get(body, "reason");
+    return *v ? 1 : 0;
+}
+
 /* The optional free-text reason of a status change: 1..REASON_MAX
  * characters (UTF-8), no control characters. 0 absent, 1 read, -1 after
  * answering 400. */
 static int body_reason_text(api_req *r, json_t *body, const char **out)
 {
-    static const char *const names[] = {"reason", NULL};
-    if (body_only(r, body, names) < 0)
-        return -1;
-    json_t *v = json_object_get(body, "reason");
-    if (!v)
-        return 0;
+    json_t *v;
+    int rc = body_reason(r, body, &v);
+    if (rc <= 0)
+        return rc;
     const char *s = json_string_value(v);
     size_t chars = 0;
     int ok = s && *s;
     for (const unsigned char *c = (const unsigned char *)s; ok && *c; c++) {
         ok = *c >= 0x20 && *c != 0x7f;
-        chars += (*c & 0xC0) != 0x80;   /* count the first byte of each character */
+        chars += (*c & 0xC0) != 0x80; /* count the first byte of each character */
     }
     if (!ok || chars > REASON_MAX) {
         api_error(r, 400, "bad_request", "reason",
@@ -265,12 +276,12 @@ static void transition_run(api_req *r, PGconn *db, const char *action, const cha
         api_error(r, 409, "conflict", NULL, "device %s is %s: %s", id, from, why);
         goto done;
     }
-    if (strcmp(from, to) != 0) {   /* else a no-op: no change, NOTIFY or audit row */
+    if (strcmp(from, to) != 0) { /* else a no-op: no change, NOTIFY or audit row */
         PQclear(res);
         res = NULL;
         char *details = transition_details(from, to, reason);
-        int ok = details && (res = db_device_set_status(db, id, to, &err)) &&
-                 PQntuples(res) == 1 && api_audit(r, action, id, NULL, details, &err) == 0;
+        int ok = details && (res = db_device_set_status(db, id, to, &err)) && PQntuples(res) == 1 &&
+                 api_audit(r, action, id, NULL, details, &err) == 0;
         free(details);
         if (!ok)
             goto fail;
@@ -297,7 +308,7 @@ static void device_transition(api_req *r, const char *action, const char *to)
     PGconn *db;
     if (body_reason_text(r, body, &reason) >= 0 && (db = api_db(r)))
         transition_run(r, db, action, to, reason);
-    json_decref(body);   /* reason points into it */
+    json_decref(body); /* reason points into it */
 }
 
 void api_device_quarantine(api_req *r)
@@ -326,14 +337,17 @@ static int serial_path_arg(api_req *r, char out[CA_SERIAL_HEX_MAX])
         return 0;
     api_error(r, 404, "not_found", NULL,
               "no such certificate: a serial is up to %d bytes of hex, such as 5F3A09 (see GET "
-              "/v1/certificates)", CA_SERIAL_BYTES);
+              "/v1/certificates)",
+              CA_SERIAL_BYTES);
     return -1;
 }
 
 static void no_cert(api_req *r, const char *serial)
 {
-    api_error(r, 404, "not_found", NULL, "no certificate with serial %s (see GET "
-              "/v1/certificates)", serial);
+    api_error(r, 404, "not_found", NULL,
+              "no certificate with serial %s (see GET "
+              "/v1/certificates)",
+              serial);
 }
 
 static void cert_cursor(PGresult *res, int row, char *out, size_t len)
@@ -370,7 +384,7 @@ void api_cert_get(api_req *r)
     if (!db)
         return;
     db_error err;
-    PGresult *res = db_cert_get(db, serial, &err);   /* the object plus pem */
+    PGresult *res = db_cert_get(db, serial, &err); /* the object plus pem */
     if (!res)
         api_fail_db(r, &err);
     else if (PQntuples(res) == 0)
@@ -386,12 +400,10 @@ void api_cert_get(api_req *r)
  * 0, or -1 after answering 400. */
 static int body_revocation_reason(api_req *r, json_t *body, const char **out)
 {
-    static const char *const names[] = {"reason", NULL};
-    if (body_only(r, body, names) < 0)
-        return -1;
-    json_t *v = json_object_get(body, "reason");
-    if (!v)
-        return 0;
+    json_t *v;
+    int rc = body_reason(r, body, &v);
+    if (rc <= 0)
+        return rc;
     int code = json_is_string(v) ? ca_reason_from_name(json_string_value(v)) : -1;
     if (code < 0) {
         api_error(r, 400, "bad_request", "reason",
@@ -421,13 +433,13 @@ static void revoke_run(api_req *r, PGconn *db, const char *serial, const char *r
     }
     if (strcmp(PQgetvalue(res, 0, PQfnumber(res, "status")), "revoked") == 0) {
         db_rollback(db);
-        api_error(r, 409, "conflict", NULL, "certificate %s was already revoked at %s (%s)",
-                  serial, PQgetvalue(res, 0, PQfnumber(res, "revoked_at")),
+        api_error(r, 409, "conflict", NULL, "certificate %s was already revoked at %s (%s)", serial,
+                  PQgetvalue(res, 0, PQfnumber(res, "revoked_at")),
                   PQgetvalue(res, 0, PQfnumber(res, "revocation_reason")));
         goto done;
     }
     snprintf(device, sizeof(device), "%s", PQgetvalue(res, 0, PQfnumber(res, "device_id")));
-    snprintf(details, sizeof(details), "{\"reason\":\"%s\"}", reason);   /* a fixed name */
+    snprintf(details, sizeof(details), "{\"reason\":\"%s\"}", reason); /* a fixed name */
     PQclear(res);
     res = NULL;
     if (!(rev = db_cert_revoke(db, serial, NULL, reason, &err)) ||
@@ -485,8 +497,8 @@ static int audit_filter(api_req *r, db_audit_filter *f, char since[40], char unt
 
 void api_audit_list(api_req *r)
 {
-    static const char *const names[] = {"since", "until", "device_id", "action", "actor",
-                                        "limit", "cursor", NULL};
+    static const char *const names[] = {"since", "until", "device_id", "action",
+                                        "actor", "limit", "cursor",    NULL};
     db_audit_filter f;
     char since[40], until[40];
     const char *before = NULL;
@@ -494,7 +506,7 @@ void api_audit_list(api_req *r)
     if (api_params_only(r, names) < 0 || audit_filter(r, &f, since, until) < 0 ||
         param_limit(r, &limit) < 0 || (rc = api_param_text(r, "cursor", 32, &before)) < 0)
         return;
-    if (rc && !api_valid_digits(before, 18)) {   /* a cursor is the last id shown */
+    if (rc && !api_valid_digits(before, 18)) { /* a cursor is the last id shown */
         bad_cursor(r);
         return;
     }

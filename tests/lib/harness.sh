@@ -172,6 +172,25 @@ dcurl() {
     curl -sS --max-time 10 --cacert "$T/chain.pem" --cert "$dir/$id.crt" --key "$dir/$id.key" "$@"
 }
 
+# hold_mtls DIR ID PORT NAME: an idle mTLS connection of device ID (its key
+# and certificate in DIR) to 127.0.0.1:PORT; writes $T/NAME.closed (the time
+# in ns) when the server ends it.
+hold_mtls() {
+    ( openssl s_client -quiet -connect "127.0.0.1:$3" -CAfile "$T/chain.pem" -cert "$1/$2.crt" \
+          -key "$1/$2.key" < <(sleep 20) >"$T/$4.out" 2>&1
+      date +%s%N >"$T/$4.closed" ) &
+}
+# closed_within NAME SINCE_NS LIMIT_MS: the held connection NAME ended at
+# most LIMIT_MS after SINCE_NS (waits up to 2 s for it).
+closed_within() {
+    for _ in $(seq 1 40); do [ -s "$T/$1.closed" ] && break; sleep 0.05; done
+    [ -s "$T/$1.closed" ] || { echo "$1 still open" >&2; return 1; }
+    local ms=$(( ($(cat "$T/$1.closed") - $2) / 1000000 ))
+    echo "$1 closed after ${ms} ms" >&2
+    [ "$ms" -le "$3" ]
+}
+still_open() { [ ! -e "$T/$1.closed" ]; }
+
 # A report as JSON: report [ID] [TYPE]
 report() {
     local id=${1:-$(cat /proc/sys/kernel/random/uuid)} type=${2:-crash}

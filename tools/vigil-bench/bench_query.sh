@@ -33,29 +33,8 @@ QRATE=${BENCH_QUERY_RATE:-200}
 SRATE=${BENCH_QUERY_STATS_RATE:-2}
 IDEV=${BENCH_QUERY_INGEST_DEVICES:-100}
 read -r ICONN IBATCH <<<"${BENCH_QUERY_INGEST:-4 1}"
-W=$(mktemp -d /tmp/vigil-bench-query.XXXXXX)
-PG=$(mktemp -d /tmp/vigil-bench-query-pg.XXXXXX)   # its own: the postgres user must reach it
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    bash tools/dev/pg.sh stop "$PG" >/dev/null 2>&1 || true
-    rm -rf "$W" "$PG"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 150); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-json() { python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
-
-export VIGIL_DATABASE_URL
-VIGIL_DATABASE_URL=$(bash tools/dev/pg.sh start "$PG")
-export VIGIL_CA_DIR="$W/ca"
-$B/vigilctl db migrate >/dev/null
-$B/vigilctl ca init >/dev/null
-$B/vigilctl ca server-cert --dns localhost --ip 127.0.0.1 --out-dir "$W/tls" >/dev/null
-$B/vigilctl ca chain >"$W/chain.pem"
+# shellcheck source=tools/vigil-bench/bench-env.sh
+. tools/vigil-bench/bench-env.sh vigil-bench-query
 
 echo "seeding $N incidents over $D devices (vigil-bench seed)..."
 seed=$($B/vigil-bench seed --incidents "$N" --devices "$D" --days 30 --json)

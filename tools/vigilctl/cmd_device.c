@@ -143,17 +143,24 @@ done:
 
 /* ---- device list / show ---- */
 
+/* device list and devices: one list, two names. */
+#define LIST_HELP                                                                                  \
+    "List devices in id order with their class, status, firmware, and when and\n"                \
+    "from where each was last seen (the operator API's GET /v1/devices).\n\n"                     \
+    "Options:\n"                                                                                   \
+    "  --status S     active, quarantined or decommissioned\n"                                     \
+    "  --class C      only this device class\n"                                                    \
+    "  --firmware V   only devices that last reported firmware version V\n"                        \
+    "  --prefix P     only ids starting with P\n"                                                  \
+    "  --limit N      at most N devices (default 100)\n" CLI_COMMON_HELP
+
 static const char list_usage[] =
     "Usage: vigilctl device list [--status S] [--class C] [--firmware V] [--prefix P] [--limit N]\n\n"
-    "List devices in id order with their class, status, firmware, and when and\n"
-    "from where each was last seen (the operator API's GET /v1/devices).\n\n"
-    "Options:\n"
-    "  --status S     active, quarantined or decommissioned\n"
-    "  --class C      only this device class\n"
-    "  --firmware V   only devices that last reported firmware version V\n"
-    "  --prefix P     only ids starting with P\n"
-    "  --limit N      at most N devices (default 100)\n"
-    CLI_COMMON_HELP;
+    LIST_HELP;
+
+static const char devices_usage[] =
+    "Usage: vigilctl devices [--status S] [--class C] [--firmware V] [--prefix P] [--limit N]\n\n"
+    LIST_HELP;
 
 typedef struct list_args {
     db_device_filter f;
@@ -176,18 +183,6 @@ static int list_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     default: return cli_usage_error(ctx, "unexpected option");
     }
 }
-
-static const char devices_usage[] =
-    "Usage: vigilctl devices [--status S] [--class C] [--firmware V] [--prefix P] [--limit N] [--json]\n\n"
-    "List devices in id order with their class, status, firmware, and when and\n"
-    "from where each was last seen: the same list as `vigilctl device list`.\n\n"
-    "Options:\n"
-    "  --status S     active, quarantined or decommissioned\n"
-    "  --class C      only this device class\n"
-    "  --firmware V   only devices that last reported firmware version V\n"
-    "  --prefix P     only ids starting with P\n"
-    "  --limit N      at most N devices (default 100)\n"
-    CLI_COMMON_HELP;
 
 static int run_list(int argc, char **argv, const char *command, const char *usage)
 {

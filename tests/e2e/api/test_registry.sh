@@ -241,19 +241,7 @@ post "$OPERATOR" /v1/devices/nobody/release
 expect "release: unknown device: 404" 404 "d['error'] == 'not_found'"
 
 # ---- decommission ----
-hold() {  # hold ID NAME: an idle mTLS connection; $T/NAME.closed (ns) when it ends
-    ( openssl s_client -quiet -connect "127.0.0.1:$dport" -CAfile "$T/chain.pem" -cert "$D/$1.crt" \
-          -key "$D/$1.key" < <(sleep 20) >"$T/$2.out" 2>&1
-      date +%s%N >"$T/$2.closed" ) &
-}
-closed_within() {  # closed_within NAME SINCE_NS LIMIT_MS
-    for _ in $(seq 1 40); do [ -s "$T/$1.closed" ] && break; sleep 0.05; done
-    [ -s "$T/$1.closed" ] || { echo "$1 still open" >&2; return 1; }
-    local ms=$(( ($(cat "$T/$1.closed") - $2) / 1000000 ))
-    echo "$1 closed after ${ms} ms" >&2
-    [ "$ms" -le "$3" ]
-}
-still_open() { [ ! -e "$T/$1.closed" ]; }
+hold() { hold_mtls "$D" "$1" "$dport" "$2"; }   # hold ID NAME
 hold dev-02 d2
 hold dev-03 d3
 sleep 1

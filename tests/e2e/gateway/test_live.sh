@@ -13,20 +13,7 @@ vigild_start two "$p2"
 D="$T/dev"
 for id in alpha beta gamma; do "$VIGILCTL" device create --id "$id" --out-dir "$D" >/dev/null 2>&1; done
 
-# hold ID PORT NAME: an idle mTLS connection; writes $T/NAME.closed (ns) when it ends.
-hold() {
-    ( openssl s_client -quiet -connect "127.0.0.1:$2" -CAfile "$T/chain.pem" -cert "$D/$1.crt" -key "$D/$1.key" \
-          < <(sleep 20) >"$T/$3.out" 2>&1
-      date +%s%N >"$T/$3.closed" ) &
-}
-closed_within() {  # closed_within NAME SINCE_NS LIMIT_MS
-    for _ in $(seq 1 40); do [ -s "$T/$1.closed" ] && break; sleep 0.05; done
-    [ -s "$T/$1.closed" ] || { echo "$1 still open" >&2; return 1; }
-    local ms=$(( ($(cat "$T/$1.closed") - $2) / 1000000 ))
-    echo "$1 closed after ${ms} ms" >&2
-    [ "$ms" -le "$3" ]
-}
-still_open() { [ ! -e "$T/$1.closed" ]; }
+hold() { hold_mtls "$D" "$@"; }   # hold ID PORT NAME
 
 hold alpha "$p1" a1
 hold alpha "$p2" a2
