@@ -28,7 +28,9 @@ INSERT INTO incident_counts_state (upto) VALUES ('-infinity');
 -- other client transaction if that is earlier: an incident is stamped with
 -- its transaction's start (received_at DEFAULT now()), so nothing received
 -- before that start can still commit. Concurrent callers (several vigild)
--- serialize on the state row.
+-- serialize on the state row. (pg_stat_activity shows the transactions of
+-- the caller's own role, or of every role to members of pg_read_all_stats:
+-- every vigild connection writing incidents uses the one database role.)
 CREATE FUNCTION vigil_count_incidents() RETURNS timestamptz
 LANGUAGE plpgsql AS $$
 DECLARE
