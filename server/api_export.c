@@ -63,29 +63,24 @@ static void render_csv(strbuf *b, PGresult *res, int row)
     }
 }
 
+/* NDJSON pages come from db_incidents_list_json (incident, received_us,
+ * seq): each line is PostgreSQL's JSON. CSV pages from db_incidents_list
+ * (the columns, then received_us). */
 static void render_page(export_state *s, PGresult *res)
 {
     int n = PQntuples(res);
     for (int i = 0; i < n; i++) {
         if (s->csv) {
             render_csv(&s->out, res, i);
-            continue;
+        } else {
+            sb_append(&s->out, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+            sb_puts(&s->out, "\n");
         }
-        json_t *obj = api_incident_row(res, i);
-        char *line = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(obj);
-        if (!line) {
-            s->out.failed = 1;
-            return;
-        }
-        sb_puts(&s->out, line);
-        sb_puts(&s->out, "\n");
-        free(line);
     }
     if (n > 0) {
-        snprintf(s->cursor_us, sizeof(s->cursor_us), "%s",
-                 PQgetvalue(res, n - 1, DB_INCIDENT_FIELDS));
-        snprintf(s->cursor_seq, sizeof(s->cursor_seq), "%s", PQgetvalue(res, n - 1, 0));
+        int us_col = s->csv ? DB_INCIDENT_FIELDS : 1, seq_col = s->csv ? 0 : 2;
+        snprintf(s->cursor_us, sizeof(s->cursor_us), "%s", PQgetvalue(res, n - 1, us_col));
+        snprintf(s->cursor_seq, sizeof(s->cursor_seq), "%s", PQgetvalue(res, n - 1, seq_col));
         s->have_cursor = 1;
     }
     if (n < EXPORT_PAGE)
@@ -102,7 +97,9 @@ static int fetch_page(export_state *s)
         return -1;
     }
     db_incident_cursor after = {s->cursor_us, s->cursor_seq};
-    PGresult *res = db_incidents_list(db, &s->f, s->have_cursor ? &after : NULL, EXPORT_PAGE, &err);
+    const db_incident_cursor *pafter = s->have_cursor ? &after : NULL;
+    PGresult *res = s->csv ? db_incidents_list(db, &s->f, pafter, EXPORT_PAGE, &err)
+                           : db_incidents_list_json(db, &s->f, pafter, EXPORT_PAGE, &err);
     api_pool_return(s->pool, db, res == NULL);
     if (!res) {
         log_warn("export: query failed; the stream is cut", "error", err.msg, NULL);
