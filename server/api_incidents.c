@@ -67,14 +67,6 @@ static void incident_cursor(PGresult *res, int row, char *out, size_t len)
     snprintf(out, len, "%s.%s", PQgetvalue(res, row, 1), PQgetvalue(res, row, 2));
 }
 
-json_t *api_incident_row(PGresult *res, int row)
-{
-    json_t *obj = db_row_json(res, row);
-    if (obj)
-        json_object_del(obj, "received_us");
-    return obj;
-}
-
 void api_incidents_list(api_req *r)
 {
     static const char *const names[] = {
@@ -131,7 +123,7 @@ void api_incident_get(api_req *r)
     if (PQntuples(res) == 0)
         api_error(r, 404, "not_found", NULL, "no incident with seq %s", seq);
     else
-        api_reply_json(r, 200, api_incident_row(res, 0));
+        api_reply_json(r, 200, db_row_json(res, 0));
     PQclear(res);
 }
 

@@ -1,6 +1,6 @@
 /*
  * api_incidents.h - what the incident endpoints share: reading the common
- * filter parameters and turning a result row into an incident object.
+ * filter parameters.
  */
 #ifndef VIGIL_API_INCIDENTS_H
 #define VIGIL_API_INCIDENTS_H
@@ -15,7 +15,5 @@ typedef struct api_filter_buf {
 /* Reads device_id, type, severity, source, firmware_version, group, since
  * and until (each optional). 0, or -1 after answering 400. */
 int api_incident_filter(api_req *r, db_incident_filter *f, api_filter_buf *buf);
-/* A row of db_incidents_list/db_incident_get as an incident object. */
-json_t *api_incident_row(PGresult *res, int row);
 
 #endif
