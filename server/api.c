@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct api {
     struct MHD_Daemon *daemon;
@@ -89,6 +90,27 @@ void api_print_routes(void)
 
 /* ---- answers ---- */
 
+/* One line per answer: who asked what and how it went. The route, not
+ * the raw path, so a log line never carries text an attacker chose. */
+static void log_access(const api_req *r, unsigned status)
+{
+    if (!log_enabled(LOG_INFO))
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    char code[8], ms[24], route[128];
+    snprintf(code, sizeof(code), "%u", status);
+    snprintf(ms, sizeof(ms), "%.3f",
+             (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
+                 (double)(now.tv_nsec - r->started.tv_nsec) / 1e6);
+    if (r->route >= 0)
+        api_route_label(r->route, route, sizeof(route));
+    else
+        snprintf(route, sizeof(route), "unmatched");
+    log_info("api request", "route", route, "status", code, "ms", ms, "token",
+             r->token_name[0] ? r->token_name : NULL, "address", r->address, NULL);
+}
+
 void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp)
 {
     if (r->replied) { /* a handler bug; the first answer stands */
@@ -103,6 +125,7 @@ void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp)
     MHD_queue_response(r->mc, status, resp);
     MHD_destroy_response(resp);
     metrics_api_request(r->route, (int)status);
+    log_access(r, status);
 }
 
 void api_set_header(api_req *r, const char *name, const char *value)
@@ -217,7 +240,7 @@ void api_reply_page_json(api_req *r, PGresult *res, int limit, api_cursor_fn cur
     }
     sb_puts(&b, "],\"next_cursor\":");
     if (n > limit) {
-        char c[128];   /* a cursor is digits and dots: nothing to escape */
+        char c[128]; /* a cursor is digits and dots: nothing to escape */
         cursor(res, shown - 1, c, sizeof(c));
         sb_printf(&b, "\"%s\"}\n", c);
     } else {
@@ -347,6 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         r->mc = mc;
         r->method = method;
         r->route = -1;
+        clock_gettime(CLOCK_MONOTONIC, &r->started);
         r->pool = a->pool;
         r->cfg = a->cfg;
         sb_init(&r->body);

@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "db/db.h"
 #include "server/config.h"
@@ -61,6 +62,7 @@ typedef struct api_req {
     int replied;
     const config *cfg;
     int route;                              /* index in the route table, -1 when none */
+    struct timespec started;                /* for the access log */
     const char *header_name, *header_value; /* one extra header for the answer */
     char header_buf[64];
 } api_req;

@@ -175,6 +175,12 @@ check "promtool check metrics accepts /metrics" bash -c "promtool check metrics 
 check "API requests are counted by route" grep -qE '^vigil_api_requests_total\{route="GET /v1/incidents",status="2xx"\} [1-9]' "$T/metrics.txt"
 check "failed token attempts are counted" bash -c "grep -E '^vigil_api_auth_failures_total [1-9]' '$T/metrics.txt'"
 
+# ---- the access log ----
+check "each answer is logged with its route, status and token" \
+    grep -q '"msg":"api request","route":"GET /v1/incidents","status":"200","ms":"[0-9.]*","token":"inc-viewer"' "$T/one.log"
+check "an unmatched path is logged as such, not as the text sent" \
+    bash -c "grep -q '\"route\":\"unmatched\",\"status\":\"404\"' '$T/one.log' && ! grep -q 'v1/nothing' '$T/one.log'"
+
 # ---- database outage ----
 pg_stop
 check_eq "database down: readyz 503" 503 "$(status "$API/readyz")"
