@@ -8,6 +8,7 @@
  */
 #include "tools/vigil-bench/bench.h"
 
+#include <signal.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,9 @@ int main(int argc, char **argv)
 {
     args a = {.cfg = {.connections = 50, .threads = 2, .duration = 10, .warmup = 1, .batch = 1},
               .days = 30};
+    /* A server that refuses us closes the socket: a write must fail with
+     * EPIPE (and the refusal be read), not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -234,8 +234,10 @@ devc_result devc_post(devc *c, const char *path, const char *body, devc_response
         snprintf(head, sizeof(head),
                  "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                  "Content-Length: %zu\r\n\r\n", path, c->host, len);
-        if (write_all(c, head, strlen(head)) == 0 && write_all(c, body, len) == 0 &&
-            (r = read_response(c, resp, err, errlen)) == DEVC_OK) {
+        /* A server refusing this device answers and closes without reading
+         * the request, so a failed write may still have an answer behind it. */
+        int wrote = write_all(c, head, strlen(head)) == 0 && write_all(c, body, len) == 0;
+        if ((r = read_response(c, resp, err, errlen)) == DEVC_OK && (wrote || resp->close)) {
             if (resp->close)
                 devc_disconnect(c);
             return DEVC_OK;

@@ -11,6 +11,7 @@
 #include "tools/vigil-device/queue.h"
 #include "tools/vigil-device/send.h"
 
+#include <signal.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <openssl/err.h>
@@ -252,6 +253,9 @@ static int list_queue(const char *dir)
 int main(int argc, char **argv)
 {
     opts o = {0};
+    /* A server that refuses us closes the socket: a write must fail with
+     * EPIPE (and the refusal be read), not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
