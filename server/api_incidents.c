@@ -31,20 +31,15 @@ static int valid_group(const char *s)
 
 int api_incident_filter(api_req *r, db_incident_filter *f, api_filter_buf *buf)
 {
-    int i;
     memset(f, 0, sizeof(*f));
     if (api_param_device_id(r, "device_id", &f->device_id) < 0 ||
         api_param_text(r, "type", 63, &f->type) < 0 ||
-        api_param_text(r, "firmware_version", INCIDENT_TEXT_MAX, &f->firmware_version) < 0)
+        api_param_text(r, "firmware_version", INCIDENT_TEXT_MAX, &f->firmware_version) < 0 ||
+        api_param_choice(r, "severity", severities, &f->severity) < 0 ||
+        api_param_choice(r, "source", sources, &f->source) < 0)
         return -1;
-    int rc = api_param_enum(r, "severity", severities, &i);
+    int rc = api_param_text(r, "group", 16, &f->group);
     if (rc < 0)
-        return -1;
-    f->severity = rc ? severities[i] : NULL;
-    if ((rc = api_param_enum(r, "source", sources, &i)) < 0)
-        return -1;
-    f->source = rc ? sources[i] : NULL;
-    if ((rc = api_param_text(r, "group", 16, &f->group)) < 0)
         return -1;
     if (rc && !valid_group(f->group)) {
         api_error(r, 400, "bad_request", "group",
@@ -52,12 +47,9 @@ int api_incident_filter(api_req *r, db_incident_filter *f, api_filter_buf *buf)
                   "\"group\" field");
         return -1;
     }
-    if ((rc = api_param_time(r, "since", buf->since)) < 0)
+    if (api_param_time(r, "since", &buf->since, &f->since) < 0 ||
+        api_param_time(r, "until", &buf->until, &f->until) < 0)
         return -1;
-    f->since = rc ? buf->since : NULL;
-    if ((rc = api_param_time(r, "until", buf->until)) < 0)
-        return -1;
-    f->until = rc ? buf->until : NULL;
     return 0;
 }
 
@@ -132,19 +124,18 @@ static int time_range(api_req *r, db_incident_filter *f, api_filter_buf *buf,
                       int64_t default_seconds, int64_t *span_s)
 {
     if (!f->since) {
-        api_time_ago(default_seconds, buf->since);
-        f->since = buf->since;
+        api_time_ago(default_seconds, &buf->since);
+        f->since = buf->since.text;
     }
     if (!f->until) {
-        api_time_ago(0, buf->until);
-        f->until = buf->until;
+        api_time_ago(0, &buf->until);
+        f->until = buf->until.text;
     }
-    int64_t a, b;
-    if (incident_parse_time(f->since, &a) < 0 || incident_parse_time(f->until, &b) < 0 || b <= a) {
+    if (buf->until.us <= buf->since.us) {
         api_error(r, 400, "bad_request", "since", "'since' must be before 'until'");
         return -1;
     }
-    *span_s = (b - a) / 1000000 + 1;
+    *span_s = (buf->until.us - buf->since.us) / 1000000 + 1;
     return 0;
 }
 

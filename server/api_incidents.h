@@ -6,10 +6,11 @@
 #define VIGIL_API_INCIDENTS_H
 
 #include "server/api.h"
+#include "server/api_params.h"
 
-/* Storage for the since/until text a filter points to. */
+/* Storage for the since/until a filter points to. */
 typedef struct api_filter_buf {
-    char since[40], until[40];
+    api_time since, until;
 } api_filter_buf;
 
 /* Reads device_id, type, severity, source, firmware_version, group, since

@@ -118,6 +118,14 @@ int api_param_enum(api_req *r, const char *name, const char *const *values, int 
     return -1;
 }
 
+int api_param_choice(api_req *r, const char *name, const char *const *values, const char **out)
+{
+    int i, rc = api_param_enum(r, name, values, &i);
+    if (rc == 1)
+        *out = values[i];
+    return rc;
+}
+
 int api_valid_device_id(const char *s)
 {
     size_t n = strlen(s);
@@ -201,26 +209,27 @@ int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_
     return 1;
 }
 
-static void format_us(int64_t us, char out[40])
+static void set_time(api_time *t, int64_t us)
 {
-    char t[32];
-    incident_format_time(us, t);
-    snprintf(out, 40, "%s", t);
+    t->us = us;
+    incident_format_time(us, t->text);
 }
 
-void api_time_ago(int64_t seconds_ago, char out[40])
+void api_time_ago(int64_t seconds_ago, api_time *t)
 {
-    format_us(when_now_us() - seconds_ago * 1000000, out);
+    set_time(t, when_now_us() - seconds_ago * 1000000);
 }
 
-int api_param_time(api_req *r, const char *name, char out[40])
+int api_param_time(api_req *r, const char *name, api_time *t, const char **text)
 {
     const char *v = raw_param(r, name);
     if (!v)
         return 0;
     int64_t us;
     if (when_parse(v, when_now_us(), &us) == 0) {
-        format_us(us, out);
+        set_time(t, us);
+        if (text)
+            *text = t->text;
         return 1;
     }
     api_error(r, 400, "bad_request", name,

@@ -20,18 +20,27 @@ int api_params_only(api_req *r, const char *const *names);
 int api_param_text(api_req *r, const char *name, size_t max_len, const char **out);
 /* One of values (NULL-terminated); *index is its position. */
 int api_param_enum(api_req *r, const char *name, const char *const *values, int *index);
+/* The same, giving the value itself (*out stays NULL when absent). */
+int api_param_choice(api_req *r, const char *name, const char *const *values, const char **out);
 /* A device id ([A-Za-z0-9][A-Za-z0-9._-]{0,63}). */
 int api_param_device_id(api_req *r, const char *name, const char **out);
 /* An integer in [min, max]. */
 int api_param_int(api_req *r, const char *name, int64_t min, int64_t max, int64_t *out);
-/* RFC 3339, or a duration back from now ("15m", "24h", "7d"); written as
- * RFC 3339 UTC into out. */
-int api_param_time(api_req *r, const char *name, char out[40]);
+/* A point in time: the RFC 3339 UTC text PostgreSQL gets, and the same in
+ * microseconds for comparing. */
+typedef struct api_time {
+    char text[40];
+    int64_t us;
+} api_time;
+
+/* RFC 3339, or a duration back from now ("15m", "24h", "7d"), into *t;
+ * *text (when given) points to t->text when present, stays NULL when not. */
+int api_param_time(api_req *r, const char *name, api_time *t, const char **text);
 /* A duration such as "5m", "1h", "1d" (or plain seconds), in seconds. */
 int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_t *out);
 
-/* Formats now - seconds_ago as RFC 3339 UTC. */
-void api_time_ago(int64_t seconds_ago, char out[40]);
+/* now - seconds_ago. */
+void api_time_ago(int64_t seconds_ago, api_time *t);
 
 /* Validators usable on path arguments too. */
 int api_valid_device_id(const char *s);

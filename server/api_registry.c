@@ -100,23 +100,16 @@ static void device_cursor(PGresult *res, int row, char *out, size_t len)
 }
 
 /* Fills f from the query; since and before hold its times. 0 or -1. */
-static int device_filter(api_req *r, db_device_filter *f, char since[40], char before[40])
+static int device_filter(api_req *r, db_device_filter *f, api_time *since, api_time *before)
 {
-    int i, rc;
     memset(f, 0, sizeof(*f));
-    if ((rc = api_param_enum(r, "status", device_statuses, &i)) < 0)
-        return -1;
-    f->status = rc ? device_statuses[i] : NULL;
-    if (api_param_text(r, "class", 64, &f->device_class) < 0 ||
+    if (api_param_choice(r, "status", device_statuses, &f->status) < 0 ||
+        api_param_text(r, "class", 64, &f->device_class) < 0 ||
         api_param_text(r, "firmware_version", INCIDENT_TEXT_MAX, &f->firmware_version) < 0 ||
-        api_param_text(r, "id_prefix", 64, &f->id_prefix) < 0)
+        api_param_text(r, "id_prefix", 64, &f->id_prefix) < 0 ||
+        api_param_time(r, "seen_since", since, &f->seen_since) < 0 ||
+        api_param_time(r, "seen_before", before, &f->seen_before) < 0)
         return -1;
-    if ((rc = api_param_time(r, "seen_since", since)) < 0)
-        return -1;
-    f->seen_since = rc ? since : NULL;
-    if ((rc = api_param_time(r, "seen_before", before)) < 0)
-        return -1;
-    f->seen_before = rc ? before : NULL;
     return 0;
 }
 
@@ -126,10 +119,10 @@ void api_devices_list(api_req *r)
                                         "id_prefix", "seen_since", "seen_before",
                                         "limit",     "cursor",     NULL};
     db_device_filter f;
-    char since[40], before[40];
+    api_time since, before;
     const char *after = NULL;
     int limit, rc;
-    if (api_params_only(r, names) < 0 || device_filter(r, &f, since, before) < 0 ||
+    if (api_params_only(r, names) < 0 || device_filter(r, &f, &since, &before) < 0 ||
         param_limit(r, &limit) < 0 || (rc = api_param_text(r, "cursor", 64, &after)) < 0)
         return;
     if (rc && !api_valid_device_id(after)) { /* a cursor is the last id shown */
@@ -359,20 +352,19 @@ static void cert_cursor(PGresult *res, int row, char *out, size_t len)
 void api_certs_list(api_req *r)
 {
     static const char *const names[] = {"device_id", "status", "limit", "cursor", NULL};
-    const char *device_id = NULL, *after_us = NULL, *after_serial = NULL;
+    const char *device_id = NULL, *status = NULL, *after_us = NULL, *after_serial = NULL;
     char cbuf[64];
-    int limit, i, rc;
+    int limit;
     if (api_params_only(r, names) < 0 || api_param_device_id(r, "device_id", &device_id) < 0 ||
-        (rc = api_param_enum(r, "status", cert_statuses, &i)) < 0 || param_limit(r, &limit) < 0 ||
+        api_param_choice(r, "status", cert_statuses, &status) < 0 || param_limit(r, &limit) < 0 ||
         api_param_cursor2(r, "cursor", cbuf, &after_us, &after_serial) < 0)
         return;
     PGconn *db = api_db(r);
     db_error err;
     if (db)
-        api_answer_page(r,
-                        db_certs_page(db, device_id, rc ? cert_statuses[i] : NULL, after_us,
-                                      after_serial, limit + 1, &err),
-                        &err, limit, "created_us", cert_cursor);
+        api_answer_page(
+            r, db_certs_page(db, device_id, status, after_us, after_serial, limit + 1, &err), &err,
+            limit, "created_us", cert_cursor);
 }
 
 void api_cert_get(api_req *r)
@@ -478,20 +470,15 @@ static void audit_cursor(PGresult *res, int row, char *out, size_t len)
     snprintf(out, len, "%s", PQgetvalue(res, row, PQfnumber(res, "id")));
 }
 
-static int audit_filter(api_req *r, db_audit_filter *f, char since[40], char until[40])
+static int audit_filter(api_req *r, db_audit_filter *f, api_time *since, api_time *until)
 {
-    int rc;
     memset(f, 0, sizeof(*f));
     if (api_param_device_id(r, "device_id", &f->device_id) < 0 ||
         api_param_text(r, "action", 64, &f->action) < 0 ||
-        api_param_text(r, "actor", 128, &f->actor) < 0)
+        api_param_text(r, "actor", 128, &f->actor) < 0 ||
+        api_param_time(r, "since", since, &f->since) < 0 ||
+        api_param_time(r, "until", until, &f->until) < 0)
         return -1;
-    if ((rc = api_param_time(r, "since", since)) < 0)
-        return -1;
-    f->since = rc ? since : NULL;
-    if ((rc = api_param_time(r, "until", until)) < 0)
-        return -1;
-    f->until = rc ? until : NULL;
     return 0;
 }
 
@@ -500,10 +487,10 @@ void api_audit_list(api_req *r)
     static const char *const names[] = {"since", "until", "device_id", "action",
                                         "actor", "limit", "cursor",    NULL};
     db_audit_filter f;
-    char since[40], until[40];
+    api_time since, until;
     const char *before = NULL;
     int limit, rc;
-    if (api_params_only(r, names) < 0 || audit_filter(r, &f, since, until) < 0 ||
+    if (api_params_only(r, names) < 0 || audit_filter(r, &f, &since, &until) < 0 ||
         param_limit(r, &limit) < 0 || (rc = api_param_text(r, "cursor", 32, &before)) < 0)
         return;
     if (rc && !api_valid_digits(before, 18)) { /* a cursor is the last id shown */

@@ -253,13 +253,13 @@ int cli_parse_class(cli_ctx *ctx, const char *text, const char **out)
     return EXIT_OK;
 }
 
-int cli_parse_limit(cli_ctx *ctx, const char *text, int *out)
+int cli_parse_limit(cli_ctx *ctx, const char *text, int max, int *out)
 {
     char *end = NULL;
     errno = 0;
     long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < 1 || v > 100000)
-        return cli_usage_error(ctx, "--limit must be a number from 1 to 100000");
+    if (errno || end == text || *end || v < 1 || v > max)
+        return cli_usage_error(ctx, "--limit must be a number from 1 to %d, not '%s'", max, text);
     *out = (int)v;
     return EXIT_OK;
 }

@@ -117,7 +117,9 @@ int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, cons
 
 int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t *out);
 int cli_parse_class(cli_ctx *ctx, const char *text, const char **out);
-int cli_parse_limit(cli_ctx *ctx, const char *text, int *out);
+/* --limit N with 1 <= N <= max; listings of the registry allow CLI_LIMIT_MAX. */
+#define CLI_LIMIT_MAX 100000
+int cli_parse_limit(cli_ctx *ctx, const char *text, int max, int *out);
 
 /* Query results: a table with a header, or a JSON array of objects (one
  * object when single is set). Integers and booleans keep their JSON type. */

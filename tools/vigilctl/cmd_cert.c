@@ -171,7 +171,7 @@ static int list_option(cli_ctx *ctx, int opt, const char *arg, void *state)
             return cli_usage_error(ctx, "--status must be active, revoked or expired");
         a->status = arg;
         return EXIT_OK;
-    case OPT_LIMIT: return cli_parse_limit(ctx, arg, &a->limit);
+    case OPT_LIMIT: return cli_parse_limit(ctx, arg, CLI_LIMIT_MAX, &a->limit);
     case OPT_PEM: a->pem = 1; return EXIT_OK;
     default: return cli_usage_error(ctx, "unexpected option");
     }

@@ -179,7 +179,7 @@ static int list_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     case OPT_CLASS: a->f.device_class = arg; return EXIT_OK;
     case OPT_FIRMWARE: a->f.firmware_version = arg; return EXIT_OK;
     case OPT_PREFIX: a->f.id_prefix = arg; return EXIT_OK;
-    case OPT_LIMIT: return cli_parse_limit(ctx, arg, &a->limit);
+    case OPT_LIMIT: return cli_parse_limit(ctx, arg, CLI_LIMIT_MAX, &a->limit);
     default: return cli_usage_error(ctx, "unexpected option");
     }
 }

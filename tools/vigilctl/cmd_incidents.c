@@ -13,7 +13,6 @@
 #include "protocol/incident.h"
 #include "protocol/when.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -114,17 +113,6 @@ static int group_parse(const char *arg, char out[17])
     return 1;
 }
 
-static int parse_limit(cli_ctx *ctx, const char *arg, int max, int *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < 1 || v > max)
-        return cli_usage_error(ctx, "--limit must be a number from 1 to %d, not '%s'", max, arg);
-    *out = (int)v;
-    return EXIT_OK;
-}
-
 static int query_option(cli_ctx *ctx, int opt, const char *arg, void *state)
 {
     static const char *const severities[] = {"info", "warning", "error", "critical", NULL};
@@ -183,7 +171,7 @@ static int query_option(cli_ctx *ctx, int opt, const char *arg, void *state)
         a->has_until = 1;
         return parse_when(ctx, "until", arg, &a->until);
     case OPT_LIMIT:
-        return parse_limit(ctx, arg, a->limit_max, &a->limit);
+        return cli_parse_limit(ctx, arg, a->limit_max, &a->limit);
     default:
         return cli_usage_error(ctx, "unexpected option");
     }
