@@ -291,10 +291,13 @@ static int route_matches(const char *pattern, api_req *r, const char *path)
 static const api_route *find_route(api_req *r, const char *path, char *allow, size_t allow_len)
 {
     allow[0] = '\0';
+    /* One copy: matching reads path; a match (even of the wrong method)
+     * only cuts the copy at its slashes, which leaves every segment at the
+     * same offset for the next match. */
+    free(r->path_copy);
+    if (!(r->path_copy = strdup(path)))
+        return NULL;
     for (size_t i = 0; i < N_ROUTES; i++) {
-        free(r->path_copy);
-        if (!(r->path_copy = strdup(path)))
-            return NULL;
         if (!route_matches(routes[i].pattern, r, path))
             continue;
         if (strcmp(routes[i].method, r->method) == 0)
