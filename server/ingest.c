@@ -159,8 +159,13 @@ static void req_free(ingest_req *r)
     free(r);
 }
 
+static void note_firmware(ingest *ing, const char *device_id, const incident_batch *batch);
+
 static void finish_req(ingest_req *r, int committed)
 {
+    /* Only a committed report may tell the registry which firmware runs. */
+    if (committed && !r->from_server && r->device_id[0])
+        note_firmware(r->ing, r->device_id, &r->batch);
     if (r->cb)
         r->cb(r->owner, committed, &r->batch, r->stored);
     req_free(r);
@@ -567,8 +572,6 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
         free(r);
         return NULL;
     }
-    if (!from_server && device_id)
-        note_firmware(ing, device_id, batch);
     r->ing = ing;
     r->batch = *batch;
     memset(batch, 0, sizeof(*batch));
