@@ -128,20 +128,9 @@ void api_pool_return(api_pool *p, PGconn *conn, int broken)
     pthread_mutex_unlock(&p->mu);
 }
 
-PGconn *api_db(api_req *r)
+/* 503 + Retry-After when the database is unreachable, else 500. */
+static void answer_db_failure(api_req *r, const db_error *err)
 {
-    if (r->db)
-        return r->db;
-    db_error err;
-    r->db = api_pool_lease(r->pool, 2000, &err);
-    if (!r->db)
-        api_fail_db(r, &err);
-    return r->db;
-}
-
-void api_fail_db(api_req *r, const db_error *err)
-{
-    metrics_add(&metrics.db_errors, 1);
     if (err->unavailable) {
         log_warn("operator API: database unavailable", "error", err->msg, NULL);
         char secs[24];
@@ -153,4 +142,21 @@ void api_fail_db(api_req *r, const db_error *err)
     }
     log_error("operator API: query failed", "sqlstate", err->sqlstate, "error", err->msg, NULL);
     api_error(r, 500, "internal", NULL, "the query failed; the server log has the details");
+}
+
+PGconn *api_db(api_req *r)
+{
+    if (r->db)
+        return r->db;
+    db_error err;
+    r->db = api_pool_lease(r->pool, 2000, &err);
+    if (!r->db)
+        answer_db_failure(r, &err);   /* a failed connect is counted by the lease */
+    return r->db;
+}
+
+void api_fail_db(api_req *r, const db_error *err)
+{
+    metrics_add(&metrics.db_errors, 1);
+    answer_db_failure(r, err);
 }
