@@ -48,6 +48,10 @@ PY
 check "a batch file of 50" dev report --file "$T/batch.json" --json
 check_json "50 stored" "d['stored']==50"
 check_eq "50 rows" "50" "$(rows "AND firmware_version LIKE '2.0.%'")"
+check_eq "each with its group, as the database defines it" "50" \
+    "$(rows "AND firmware_version LIKE '2.0.%' AND fingerprint = vigil_incident_group(type, component, details)")"
+check_eq "50 groups (one per pc)" "50" \
+    "$(sql "SELECT count(DISTINCT fingerprint) FROM incidents WHERE firmware_version LIKE '2.0.%'")"
 
 twin=$(cat /proc/sys/kernel/random/uuid)
 printf '[%s,%s]' "$(report "$twin")" "$(report "$twin")" >"$T/twins.json"
@@ -57,7 +61,7 @@ check "one request carrying the same report twice" curl -sS --cacert "$T/chain.p
 check_json "first stored, second a duplicate" "[r['status'] for r in d['results']] == ['stored', 'duplicate']"
 check_eq "stored once" "1" "$(rows "AND id = '$twin'")"
 
-# the same report from 20 connections at once: both lanes of both workers race
+# the same report from 20 connections at once: both workers race
 race=$(cat /proc/sys/kernel/random/uuid)
 report "$race" >"$T/race.json"
 racers=()
@@ -69,6 +73,23 @@ wait "${racers[@]}"
 check_eq "20 concurrent copies of a report: one stored" "1" "$(cat "$T"/race.* | grep -o '"status":"stored"' | wc -l)"
 check_eq "the other 19 told duplicate" "19" "$(cat "$T"/race.* | grep -o '"status":"duplicate"' | wc -l)"
 check_eq "one row" "1" "$(rows "AND id = '$race'")"
+
+# the same batch of 100 from 10 connections at once: a worker's second lane
+# opens for 64 queued reports, so its two lanes race each other too
+python3 - "$T/race100.json" <<'PY'
+import json, sys, uuid
+json.dump([{"id": str(uuid.uuid4()), "type": "x-race", "severity": "info",
+            "occurred_at": "2026-11-25T00:00:00Z"} for _ in range(100)], open(sys.argv[1], 'w'))
+PY
+racers=()
+for i in $(seq 1 10); do
+    curl -sS --cacert "$T/chain.pem" --cert "$T/d/sensor-1.crt" --key "$T/d/sensor-1.key" -H 'Content-Type: application/json' \
+        --data-binary @"$T/race100.json" -o "$T/race100.$i" "$port_url" & racers+=($!)
+done
+wait "${racers[@]}"
+check_eq "10 concurrent copies of a batch of 100: 100 stored" "100" "$(cat "$T"/race100.* | grep -o '"status":"stored"' | wc -l)"
+check_eq "the other 900 told duplicate" "900" "$(cat "$T"/race100.* | grep -o '"status":"duplicate"' | wc -l)"
+check_eq "100 rows" "100" "$(rows "AND type = 'x-race'")"
 
 echo '[{"type":"crash","severity":"loud","occurred_at":"2026-11-25T00:00:00Z"}]' >"$T/bad.json"
 check_exit 1 "a report rejected for good: exit 1" dev report --file "$T/bad.json"
