@@ -306,7 +306,12 @@ static void response_sent(conn *c)
     c->state = CS_READING;
     arm(c, c->w->cfg->idle_timeout_ms);
     set_poll(c, UV_READABLE);
-    read_requests(c);
+    /* A keep-alive peer usually sends its next request only after reading
+     * this answer: reading now would be a read() that says EAGAIN, once per
+     * request. What is already here in user space is read now; what is
+     * still in the socket, the (level-triggered) poll reports. */
+    if (c->leftover || SSL_has_pending(c->ssl))
+        read_requests(c);
 }
 
 static void flush_out(conn *c)
