@@ -77,6 +77,11 @@ check_eq "offsets and fractions are honoured" "7" "$(ids)"
 check "x- types" "$VIGILCTL" incidents --type x-brownout --json
 check_eq "custom type" "7" "$(ids)"
 group=$(sql "SELECT fingerprint FROM incidents WHERE id = '${U}1'")
+check_eq "rows written by SQL get their group from the trigger" "0" \
+    "$(sql "SELECT count(*) FROM incidents WHERE fingerprint IS DISTINCT FROM vigil_incident_group(type, component, details)")"
+check_exit 1 "a group cannot be taken away" "$PSQL" "$VIGIL_DATABASE_URL" -Atqc \
+    "UPDATE incidents SET fingerprint = NULL WHERE id = '${U}1'"
+check_contains "the constraint says so" "incidents_fingerprint_set" "$T/err"
 check "--group" "$VIGILCTL" incidents --group "$(tr a-f A-F <<<"$group")" --json
 check_eq "the group's three crashes (hex in any case)" "1 2 3" "$(ids)"
 check "--limit 2" "$VIGILCTL" incidents --limit 2
