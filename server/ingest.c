@@ -194,7 +194,6 @@ static void check_idle(ingest *ing)
 /* (key, report id) pairs already in this flush: open addressing over
  * FNV-1a hashes; a full-hash match is taken as equal only if the strings
  * match too. */
-
 typedef struct seen_slot {
     const char *key, *id;
 } seen_slot;
