@@ -118,6 +118,10 @@ PGresult *db_cert_get(PGconn *conn, const char *serial, db_error *err);
  * json/jsonb columns keep their JSON type, NULL is null, the rest strings.
  * NULL on allocation failure. */
 json_t *db_row_json(PGresult *res, int row);
+/* The first n rows as a JSON array of such objects, without the column
+ * named drop (when not NULL: one that only feeds a cursor, say). NULL on
+ * allocation failure. */
+json_t *db_rows_json(PGresult *res, int n, const char *drop);
 
 /* ---- incident queries (db_incidents.c), shared by the operator API and
  * vigilctl. Filters are validated text or NULL for "any". ---- */

@@ -55,3 +55,18 @@ json_t *db_row_json(PGresult *res, int row)
     }
     return obj;
 }
+
+json_t *db_rows_json(PGresult *res, int n, const char *drop)
+{
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < n; i++) {
+        json_t *obj = db_row_json(res, i);
+        if (obj && drop)
+            json_object_del(obj, drop);
+        if (!obj || json_array_append_new(arr, obj) < 0) { /* append_new frees obj */
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}

@@ -189,14 +189,8 @@ void api_error(api_req *r, unsigned status, const char *code, const char *param,
 void api_reply_page(api_req *r, PGresult *res, int limit, const char *hidden, api_cursor_fn cursor)
 {
     int n = PQntuples(res), shown = n > limit ? limit : n;
-    json_t *items = json_array(), *page = json_object(), *next = json_null();
+    json_t *items = db_rows_json(res, shown, hidden), *page = json_object(), *next = json_null();
     int ok = items && page;
-    for (int i = 0; ok && i < shown; i++) {
-        json_t *obj = db_row_json(res, i);
-        if (obj && hidden)
-            json_object_del(obj, hidden);
-        ok = obj && json_array_append_new(items, obj) == 0;
-    }
     if (ok && n > limit) {
         char buf[128];
         cursor(res, shown - 1, buf, sizeof(buf));

@@ -171,12 +171,10 @@ void api_incidents_stats(api_req *r)
         api_fail_db(r, &err);
         return;
     }
-    json_t *series = json_array();
-    for (int i = 0; series && i < PQntuples(res); i++)
-        json_array_append_new(series, db_row_json(res, i));
+    json_t *series = db_rows_json(res, PQntuples(res), NULL);
     PQclear(res);
     api_reply_json(r, 200,
-                   json_pack("{s:s, s:s, s:I, s:s, s:o*}", "since", f.since, "until", f.until,
+                   json_pack("{s:s, s:s, s:I, s:s, s:o}", "since", f.since, "until", f.until,
                              "bucket_seconds", (json_int_t)bucket, "by", bys[by], "series",
                              series));
 }
@@ -201,10 +199,8 @@ void api_incident_groups(api_req *r)
         api_fail_db(r, &err);
         return;
     }
-    json_t *items = json_array();
-    for (int i = 0; items && i < PQntuples(res); i++)
-        json_array_append_new(items, db_row_json(res, i));
+    json_t *items = db_rows_json(res, PQntuples(res), NULL);
     PQclear(res);
     api_reply_json(
-        r, 200, json_pack("{s:s, s:s, s:o*}", "since", f.since, "until", f.until, "items", items));
+        r, 200, json_pack("{s:s, s:s, s:o}", "since", f.since, "until", f.until, "items", items));
 }

@@ -139,14 +139,8 @@ void api_devices_list(api_req *r)
 /* The device object with its certificates and incident counts. */
 static json_t *device_show_json(PGresult *dev, PGresult *certs, PGresult *counts)
 {
-    json_t *obj = db_row_json(dev, 0), *arr = json_array();
+    json_t *obj = db_row_json(dev, 0), *arr = db_rows_json(certs, PQntuples(certs), "created_us");
     int ok = obj && arr;
-    for (int i = 0; ok && i < PQntuples(certs); i++) {
-        json_t *c = db_row_json(certs, i);
-        if (c)
-            json_object_del(c, "created_us");
-        ok = c && json_array_append_new(arr, c) == 0;
-    }
     if (ok) {
         ok = json_object_set_new(obj, "certificates", arr) == 0;
         arr = NULL;

@@ -265,16 +265,7 @@ static void print_columns(PGresult *res, const char *const *names)
 /* A JSON array of the rows, without the columns named in drop. */
 static int print_json_rows(cli_ctx *ctx, PGresult *res, const char *drop)
 {
-    json_t *arr = json_array();
-    for (int r = 0; arr && r < PQntuples(res); r++) {
-        json_t *obj = db_row_json(res, r);
-        if (obj && drop)
-            json_object_del(obj, drop);
-        if (!obj || json_array_append_new(arr, obj) < 0) { /* append_new frees obj */
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
+    json_t *arr = db_rows_json(res, PQntuples(res), drop);
     if (!arr)
         return cli_fail(ctx, EXIT_INTERNAL, "out of memory");
     cli_print_json(arr);
