@@ -53,6 +53,22 @@ static void bad_cursor(api_req *r)
               "page unchanged");
 }
 
+/* The page size and the cursor of a one-column keyset (the last key
+ * shown; *after stays NULL on the first page). 0, or -1 once answered. */
+static int page_params(api_req *r, size_t cursor_max, int (*valid)(const char *), int *limit,
+                       const char **after)
+{
+    int rc;
+    *after = NULL;
+    if (param_limit(r, limit) < 0 || (rc = api_param_text(r, "cursor", cursor_max, after)) < 0)
+        return -1;
+    if (rc && !valid(*after)) {
+        bad_cursor(r);
+        return -1;
+    }
+    return 0;
+}
+
 /* Refuses a body member other than those in names, naming it (when it is
  * short printable text) as the parameter at fault. */
 static int body_only(api_req *r, json_t *body, const char *const *names)
@@ -120,15 +136,11 @@ void api_devices_list(api_req *r)
                                         "limit",     "cursor",     NULL};
     db_device_filter f;
     api_time since, before;
-    const char *after = NULL;
-    int limit, rc;
+    const char *after;
+    int limit;
     if (api_params_only(r, names) < 0 || device_filter(r, &f, &since, &before) < 0 ||
-        param_limit(r, &limit) < 0 || (rc = api_param_text(r, "cursor", 64, &after)) < 0)
+        page_params(r, 64, api_valid_device_id, &limit, &after) < 0)
         return;
-    if (rc && !api_valid_device_id(after)) { /* a cursor is the last id shown */
-        bad_cursor(r);
-        return;
-    }
     PGconn *db = api_db(r);
     db_error err;
     if (db)
@@ -464,6 +476,12 @@ static void audit_cursor(PGresult *res, int row, char *out, size_t len)
     snprintf(out, len, "%s", PQgetvalue(res, row, PQfnumber(res, "id")));
 }
 
+/* An audit cursor is the last id shown. */
+static int valid_audit_id(const char *s)
+{
+    return api_valid_digits(s, 18);
+}
+
 static int audit_filter(api_req *r, db_audit_filter *f, api_time *since, api_time *until)
 {
     memset(f, 0, sizeof(*f));
@@ -482,15 +500,11 @@ void api_audit_list(api_req *r)
                                         "actor", "limit", "cursor",    NULL};
     db_audit_filter f;
     api_time since, until;
-    const char *before = NULL;
-    int limit, rc;
+    const char *before;
+    int limit;
     if (api_params_only(r, names) < 0 || audit_filter(r, &f, &since, &until) < 0 ||
-        param_limit(r, &limit) < 0 || (rc = api_param_text(r, "cursor", 32, &before)) < 0)
+        page_params(r, 32, valid_audit_id, &limit, &before) < 0)
         return;
-    if (rc && !api_valid_digits(before, 18)) { /* a cursor is the last id shown */
-        bad_cursor(r);
-        return;
-    }
     PGconn *db = api_db(r);
     db_error err;
     if (db)
