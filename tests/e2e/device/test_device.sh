@@ -55,23 +55,32 @@ check_eq "50 groups (one per pc)" "50" \
 
 twin=$(cat /proc/sys/kernel/random/uuid)
 printf '[%s,%s]' "$(report "$twin")" "$(report "$twin")" >"$T/twins.json"
-port_url="https://127.0.0.1:$port/v1/incidents"
-check "one request carrying the same report twice" curl -sS --cacert "$T/chain.pem" --cert "$T/d/sensor-1.crt" \
-    --key "$T/d/sensor-1.key" -H 'Content-Type: application/json' --data-binary @"$T/twins.json" "$port_url"
+# post FILE [CURL-ARGS...]: sensor-1 POSTs FILE with stock curl
+post() {
+    curl -sS --cacert "$T/chain.pem" --cert "$T/d/sensor-1.crt" --key "$T/d/sensor-1.key" \
+        -H 'Content-Type: application/json' --data-binary @"$1" "${@:2}" "https://127.0.0.1:$port/v1/incidents"
+}
+# race N FILE: N connections POST FILE at once; the answers land in FILE.1 .. FILE.N
+race() {
+    local racers=()
+    for i in $(seq 1 "$1"); do
+        post "$2" -o "$2.$i" & racers+=($!)
+    done
+    wait "${racers[@]}"
+}
+# answered FILE STATUS: how many reports the answers of race FILE gave STATUS
+answered() { cat "$1".[0-9]* | grep -o "\"status\":\"$2\"" | wc -l; }
+
+check "one request carrying the same report twice" post "$T/twins.json"
 check_json "first stored, second a duplicate" "[r['status'] for r in d['results']] == ['stored', 'duplicate']"
 check_eq "stored once" "1" "$(rows "AND id = '$twin'")"
 
 # the same report from 20 connections at once: both workers race
 race=$(cat /proc/sys/kernel/random/uuid)
 report "$race" >"$T/race.json"
-racers=()
-for i in $(seq 1 20); do
-    curl -sS --cacert "$T/chain.pem" --cert "$T/d/sensor-1.crt" --key "$T/d/sensor-1.key" -H 'Content-Type: application/json' \
-        --data-binary @"$T/race.json" -o "$T/race.$i" "$port_url" & racers+=($!)
-done
-wait "${racers[@]}"
-check_eq "20 concurrent copies of a report: one stored" "1" "$(cat "$T"/race.* | grep -o '"status":"stored"' | wc -l)"
-check_eq "the other 19 told duplicate" "19" "$(cat "$T"/race.* | grep -o '"status":"duplicate"' | wc -l)"
+race 20 "$T/race.json"
+check_eq "20 concurrent copies of a report: one stored" "1" "$(answered "$T/race.json" stored)"
+check_eq "the other 19 told duplicate" "19" "$(answered "$T/race.json" duplicate)"
 check_eq "one row" "1" "$(rows "AND id = '$race'")"
 
 # the same batch of 100 from 10 connections at once: a worker's second lane
@@ -81,14 +90,9 @@ import json, sys, uuid
 json.dump([{"id": str(uuid.uuid4()), "type": "x-race", "severity": "info",
             "occurred_at": "2026-11-25T00:00:00Z"} for _ in range(100)], open(sys.argv[1], 'w'))
 PY
-racers=()
-for i in $(seq 1 10); do
-    curl -sS --cacert "$T/chain.pem" --cert "$T/d/sensor-1.crt" --key "$T/d/sensor-1.key" -H 'Content-Type: application/json' \
-        --data-binary @"$T/race100.json" -o "$T/race100.$i" "$port_url" & racers+=($!)
-done
-wait "${racers[@]}"
-check_eq "10 concurrent copies of a batch of 100: 100 stored" "100" "$(cat "$T"/race100.* | grep -o '"status":"stored"' | wc -l)"
-check_eq "the other 900 told duplicate" "900" "$(cat "$T"/race100.* | grep -o '"status":"duplicate"' | wc -l)"
+race 10 "$T/race100.json"
+check_eq "10 concurrent copies of a batch of 100: 100 stored" "100" "$(answered "$T/race100.json" stored)"
+check_eq "the other 900 told duplicate" "900" "$(answered "$T/race100.json" duplicate)"
 check_eq "100 rows" "100" "$(rows "AND type = 'x-race'")"
 
 echo '[{"type":"crash","severity":"loud","occurred_at":"2026-11-25T00:00:00Z"}]' >"$T/bad.json"
