@@ -32,14 +32,14 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CA_SRC       := $(wildcard cert-authority/*.c)
 DB_SRC       := $(wildcard db/*.c) $(BUILD)/gen/db_migrations.c
 PROTO_SRC    := $(wildcard protocol/*.c)
-SERVER_SRC   := $(filter-out server/main.c,$(wildcard server/*.c)) $(BUILD)/gen/api_openapi.c
+SERVER_SRC   := $(filter-out server/main.c,$(wildcard server/*/*.c)) $(BUILD)/gen/api_openapi.c
 VIGILCTL_SRC := $(wildcard tools/vigilctl/*.c)
 DEVICE_SRC   := $(wildcard tools/vigil-device/*.c)
 BENCH_SRC    := $(wildcard tools/vigil-bench/*.c)
 # llhttp is compiled from Debian's node-llhttp sources, never copied here.
 LLHTTP_SRC   := $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c $(LLHTTP_DIR)/llhttp.c
 LLHTTP_OBJ   := $(patsubst $(LLHTTP_DIR)/%.c,$(BUILD)/obj/llhttp/%.o,$(LLHTTP_SRC))
-UNIT_SRC     := $(wildcard tests/unit/*/*.c)
+UNIT_SRC     := $(shell find tests/unit -name '*.c')
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
@@ -56,18 +56,22 @@ programs: $(PROGRAMS)
 
 $(BUILD)/libvigilca.a: $(call obj,$(CA_SRC))
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/libvigildb.a: $(call obj,$(DB_SRC))
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/libvigilproto.a: $(call obj,$(PROTO_SRC))
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/libvigilserver.a: $(call obj,$(SERVER_SRC)) $(LLHTTP_OBJ)
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/vigild: $(call obj,server/main.c) $(BUILD)/libvigilserver.a $(BUILD)/libvigilproto.a \

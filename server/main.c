@@ -7,17 +7,17 @@
  * and the signals; it never serves a device. Device connections live on the
  * workers' loops (worker.h).
  */
-#include "server/api.h"
-#include "server/config.h"
-#include "server/log.h"
-#include "server/maintain.h"
-#include "server/metrics.h"
-#include "server/registry.h"
-#include "server/registry_sync.h"
-#include "server/secevent.h"
-#include "server/tls.h"
-#include "server/track.h"
-#include "server/worker.h"
+#include "server/api/api.h"
+#include "server/core/config.h"
+#include "server/core/log.h"
+#include "server/ingest/ingest_maintain.h"
+#include "server/core/metrics.h"
+#include "server/registry/reg_view.h"
+#include "server/registry/reg_sync.h"
+#include "server/gateway/gw_secevent.h"
+#include "server/gateway/gw_tls.h"
+#include "server/gateway/gw_track.h"
+#include "server/gateway/gw_worker.h"
 
 #include <signal.h>
 #include <stdio.h>

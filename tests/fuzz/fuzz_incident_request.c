@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "protocol/incident.h"
-#include "server/http_request.h"
+#include "server/gateway/gw_http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

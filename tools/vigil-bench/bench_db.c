@@ -9,7 +9,7 @@
 #include "cert-authority/ca.h"
 #include "db/db.h"
 #include "protocol/incident.h"
-#include "server/strbuf.h"
+#include "server/core/strbuf.h"
 
 #include <inttypes.h>
 #include <openssl/pem.h>

@@ -1,0 +1,556 @@
+/*
+ * api.c - the operator port's daemon and front door: libmicrohttpd with a
+ * thread pool, the route table, request bodies with a size limit, the token
+ * and role check, and the one place answers are queued (so every answer
+ * carries the same headers and is counted in the metrics).
+ */
+#include "server/api/api.h"
+
+#include "server/api/api_handlers.h"
+#include "server/core/log.h"
+#include "server/core/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct api {
+    struct MHD_Daemon *daemon;
+    api_pool *pool;
+    const config *cfg;
+    char *tls_cert, *tls_key; /* PEM text for libmicrohttpd; key wiped on stop */
+};
+
+typedef struct api_route {
+    const char *method;
+    const char *pattern; /* segments; "{name}" matches one segment */
+    api_role role;
+    api_handler handler;
+} api_route;
+
+/* Literal paths come before parameterised ones that would also match them
+ * ("/v1/incidents/stats" before "/v1/incidents/{seq}"): the first match wins. */
+static const api_route routes[] = {
+    {"GET", "/healthz", ROLE_PUBLIC, api_healthz},
+    {"GET", "/readyz", ROLE_PUBLIC, api_readyz},
+    {"GET", "/metrics", ROLE_PUBLIC, api_metrics},
+    {"GET", "/v1/openapi.json", ROLE_VIEWER, api_openapi},
+    {"GET", "/v1/incidents", ROLE_VIEWER, api_incidents_list},
+    {"GET", "/v1/incidents/stats", ROLE_VIEWER, api_incidents_stats},
+    {"GET", "/v1/incidents/export", ROLE_VIEWER, api_incidents_export},
+    {"GET", "/v1/incidents/{seq}", ROLE_VIEWER, api_incident_get},
+    {"GET", "/v1/incident-groups", ROLE_VIEWER, api_incident_groups},
+    {"GET", "/v1/devices", ROLE_VIEWER, api_devices_list},
+    {"GET", "/v1/devices/{id}", ROLE_VIEWER, api_device_get},
+    {"POST", "/v1/devices/{id}/quarantine", ROLE_OPERATOR, api_device_quarantine},
+    {"POST", "/v1/devices/{id}/release", ROLE_OPERATOR, api_device_release},
+    {"POST", "/v1/devices/{id}/decommission", ROLE_ADMIN, api_device_decommission},
+    {"GET", "/v1/certificates", ROLE_VIEWER, api_certs_list},
+    {"GET", "/v1/certificates/{serial}", ROLE_VIEWER, api_cert_get},
+    {"POST", "/v1/certificates/{serial}/revoke", ROLE_OPERATOR, api_cert_revoke},
+    {"GET", "/v1/audit", ROLE_ADMIN, api_audit_list},
+};
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+_Static_assert(N_ROUTES < METRICS_API_UNMATCHED, "every route has its own metrics slot");
+
+static const char *const role_names[] = {"public", "viewer", "operator", "admin"};
+
+int api_route_count(void)
+{
+    return (int)N_ROUTES;
+}
+
+const char *api_route_label(int i, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s %s", routes[i].method, routes[i].pattern);
+    return buf;
+}
+
+void api_print_routes(void)
+{
+    const char *lines[N_ROUTES];
+    char buf[N_ROUTES][128];
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        snprintf(buf[i], sizeof(buf[i]), "%s %s", routes[i].method, routes[i].pattern);
+        lines[i] = buf[i];
+    }
+    for (size_t i = 1; i < N_ROUTES; i++) /* insertion sort: a handful of lines */
+        for (size_t j = i; j > 0 && strcmp(lines[j - 1], lines[j]) > 0; j--) {
+            const char *t = lines[j];
+            lines[j] = lines[j - 1];
+            lines[j - 1] = t;
+        }
+    for (size_t i = 0; i < N_ROUTES; i++)
+        puts(lines[i]);
+}
+
+/* ---- answers ---- */
+
+/* One line per answer: who asked what and how it went. The route, not
+ * the raw path, so a log line never carries text an attacker chose. */
+static void log_access(const api_req *r, unsigned status)
+{
+    if (!log_enabled(LOG_INFO))
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    char code[8], ms[24], route[128];
+    snprintf(code, sizeof(code), "%u", status);
+    snprintf(ms, sizeof(ms), "%.3f",
+             (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
+                 (double)(now.tv_nsec - r->started.tv_nsec) / 1e6);
+    if (r->route >= 0)
+        api_route_label(r->route, route, sizeof(route));
+    else
+        snprintf(route, sizeof(route), "unmatched");
+    log_info("api request", "route", route, "status", code, "ms", ms, "token",
+             r->token_name[0] ? r->token_name : NULL, "address", r->address, NULL);
+}
+
+void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp)
+{
+    if (r->replied) { /* a handler bug; the first answer stands */
+        MHD_destroy_response(resp);
+        return;
+    }
+    r->replied = 1;
+    if (r->header_name)
+        MHD_add_response_header(resp, r->header_name, r->header_value);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_queue_response(r->mc, status, resp);
+    MHD_destroy_response(resp);
+    metrics_api_request(r->route, (int)status);
+    log_access(r, status);
+}
+
+void api_set_header(api_req *r, const char *name, const char *value)
+{
+    snprintf(r->header_buf, sizeof(r->header_buf), "%s", value);
+    r->header_name = name;
+    r->header_value = r->header_buf;
+}
+
+void api_reply(api_req *r, unsigned status, const char *content_type, char *body, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        r->replied = 1; /* nothing can be sent; libmicrohttpd closes the connection */
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    api_reply_response(r, status, resp);
+}
+
+void api_reply_json(api_req *r, unsigned status, json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(value);
+    if (!text) {
+        static const char oom[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}";
+        char *copy = strdup(oom);
+        if (copy)
+            api_reply(r, 500, "application/json; charset=utf-8", copy, strlen(copy));
+        return;
+    }
+    size_t len = strlen(text);
+    /* one newline so curl output ends cleanly in a terminal */
+    char *body = realloc(text, len + 2);
+    if (body) {
+        body[len++] = '\n';
+        body[len] = '\0';
+        text = body;
+    }
+    api_reply(r, status, "application/json; charset=utf-8", text, len);
+}
+
+void api_error(api_req *r, unsigned status, const char *code, const char *param, const char *fmt,
+               ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_t *body = json_pack("{s:s, s:s}", "error", code, "message", msg);
+    if (body && param)
+        json_object_set_new(body, "parameter", json_string(param));
+    if (!body) { /* msg was not UTF-8: say so without it */
+        body = json_pack("{s:s, s:s}", "error", code, "message", "the request was refused");
+    }
+    api_reply_json(r, status, body);
+}
+
+void api_reply_page(api_req *r, PGresult *res, int limit, const char *hidden, api_cursor_fn cursor)
+{
+    int n = PQntuples(res), shown = n > limit ? limit : n;
+    json_t *items = db_rows_json(res, shown, hidden), *page = json_object(), *next = json_null();
+    int ok = items && page;
+    if (ok && n > limit) {
+        char buf[128];
+        cursor(res, shown - 1, buf, sizeof(buf));
+        ok = (next = json_string(buf)) != NULL;
+    }
+    if (ok && json_object_set_new(page, "items", items) == 0) {
+        items = NULL;
+        ok = json_object_set_new(page, "next_cursor", next) == 0;
+        next = NULL;
+    }
+    json_decref(items);
+    json_decref(next);
+    if (!ok) {
+        json_decref(page);
+        page = NULL; /* api_reply_json answers 500 "out of memory" */
+    }
+    api_reply_json(r, 200, page);
+}
+
+void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit, const char *hidden,
+                     api_cursor_fn cursor)
+{
+    if (!res) {
+        api_fail_db(r, err);
+        return;
+    }
+    api_reply_page(r, res, limit, hidden, cursor);
+    PQclear(res);
+}
+
+void api_reply_page_json(api_req *r, PGresult *res, int limit, api_cursor_fn cursor)
+{
+    int n = PQntuples(res), shown = n > limit ? limit : n;
+    strbuf b;
+    sb_init(&b);
+    sb_puts(&b, "{\"items\":[");
+    for (int i = 0; i < shown; i++) {
+        if (i)
+            sb_puts(&b, ",");
+        sb_append(&b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+    }
+    sb_puts(&b, "],\"next_cursor\":");
+    if (n > limit) {
+        char c[128]; /* a cursor is digits and dots: nothing to escape */
+        cursor(res, shown - 1, c, sizeof(c));
+        sb_printf(&b, "\"%s\"}\n", c);
+    } else {
+        sb_puts(&b, "null}\n");
+    }
+    size_t len = 0;
+    char *body = b.failed ? NULL : sb_take(&b, &len);
+    sb_free(&b);
+    if (!body) {
+        api_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    api_reply(r, 200, "application/json; charset=utf-8", body, len);
+}
+
+/* ---- routing ---- */
+
+/* Matches path against pattern; fills r->path_args (pointers into
+ * r->path_copy, whose '/' are cut to '\0'). */
+static int route_matches(const char *pattern, api_req *r, const char *path)
+{
+    int nargs = 0;
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p != '/' || *s != '/')
+            return 0;
+        p++, s++;
+        const char *pend = strchr(p, '/'), *send = strchr(s, '/');
+        size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+        size_t slen = send ? (size_t)(send - s) : strlen(s);
+        if (p[0] == '{') {
+            if (slen == 0 || nargs == API_MAX_PATH_ARGS)
+                return 0;
+            r->path_args[nargs++] = r->path_copy + (s - path);
+        } else if (plen != slen || strncmp(p, s, plen) != 0) {
+            return 0;
+        }
+        p += plen, s += slen;
+    }
+    if (*p || *s)
+        return 0;
+    for (char *c = r->path_copy; *c; c++) /* terminate the arguments */
+        if (*c == '/')
+            *c = '\0';
+    return 1;
+}
+
+static const api_route *find_route(api_req *r, const char *path, char *allow, size_t allow_len)
+{
+    allow[0] = '\0';
+    /* One copy: matching reads path; a match (even of the wrong method)
+     * only cuts the copy at its slashes, which leaves every segment at the
+     * same offset for the next match. */
+    free(r->path_copy);
+    if (!(r->path_copy = strdup(path)))
+        return NULL;
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (!route_matches(routes[i].pattern, r, path))
+            continue;
+        if (strcmp(routes[i].method, r->method) == 0)
+            return &routes[i];
+        size_t n = strlen(allow);
+        snprintf(allow + n, allow_len - n, "%s%s", n ? ", " : "", routes[i].method);
+    }
+    return NULL;
+}
+
+static void dispatch(api_req *r, const char *path)
+{
+    char allow[64];
+    const api_route *route = find_route(r, path, allow, sizeof(allow));
+    if (!route) {
+        if (allow[0]) {
+            api_set_header(r, "Allow", allow);
+            api_error(r, 405, "method_not_allowed", NULL, "%s is not allowed here; use %s",
+                      r->method, allow);
+        } else {
+            api_error(r, 404, "not_found", NULL, "no such endpoint: %s %s (see /v1/openapi.json)",
+                      r->method, path);
+        }
+        return;
+    }
+    r->route = (int)(route - routes);
+    if (r->body_too_large) {
+        api_error(r, 413, "payload_too_large", NULL, "request bodies are limited to %d bytes",
+                  API_BODY_MAX);
+        return;
+    }
+    if (route->role != ROLE_PUBLIC) {
+        if (api_authenticate(r) < 0)
+            return;
+        if (r->role < route->role) {
+            api_error(r, 403, "forbidden", NULL,
+                      "this needs the %s role; token '%s' has the %s role", role_names[route->role],
+                      r->token_name, role_names[r->role]);
+            return;
+        }
+    }
+    route->handler(r);
+    if (!r->replied)
+        api_error(r, 500, "internal", NULL, "the server did not answer; this is a bug");
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static void client_address(struct MHD_Connection *mc, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, len, "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    api *a = cls;
+    api_req *r = *con_cls;
+    (void)version;
+    if (!r) {
+        if (!(r = calloc(1, sizeof(*r))))
+            return MHD_NO;
+        r->mc = mc;
+        r->method = method;
+        r->route = -1;
+        clock_gettime(CLOCK_MONOTONIC, &r->started);
+        r->pool = a->pool;
+        r->cfg = a->cfg;
+        sb_init(&r->body);
+        client_address(mc, r->address, sizeof(r->address));
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (r->body.len + *upload_data_size > API_BODY_MAX)
+            r->body_too_large = 1;
+        else
+            sb_append(&r->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!r->replied)
+        dispatch(r, url);
+    if (r->db) {
+        api_pool_return(r->pool, r->db, PQstatus(r->db) != CONNECTION_OK);
+        r->db = NULL;
+    }
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    api_req *r = *con_cls;
+    (void)cls, (void)mc, (void)code;
+    if (!r)
+        return;
+    if (r->db)
+        api_pool_return(r->pool, r->db, 1);
+    sb_free(&r->body);
+    free(r->path_copy);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[256];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    log_warn("operator port", "detail", msg, NULL);
+}
+
+/* ---- start and stop ---- */
+
+static int parse_listen(const char *text, struct sockaddr_storage *ss)
+{
+    char host[128];
+    const char *colon = strrchr(text, ':');
+    if (!colon || (size_t)(colon - text) >= sizeof(host))
+        return -1;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535)
+        return -1;
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    size_t hl = strlen(host);
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &v6->sin6_addr) != 1)
+            return -1;
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET, host, &v4->sin_addr) != 1)
+        return -1;
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    return 0;
+}
+
+static char *read_pem(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+    fclose(f);
+    if (buf && n == 0) {
+        free(buf);
+        buf = NULL;
+    }
+    return buf;
+}
+
+static void free_api(api *a)
+{
+    if (!a)
+        return;
+    api_pool_free(a->pool);
+    free(a->tls_cert);
+    if (a->tls_key) {
+        memset(a->tls_key, 0, strlen(a->tls_key));
+        free(a->tls_key);
+    }
+    free(a);
+}
+
+static int load_tls(api *a, const config *cfg)
+{
+    if (!cfg->api_tls_cert && !cfg->api_tls_key)
+        return 0;
+    if (!cfg->api_tls_cert || !cfg->api_tls_key) {
+        log_error("operator port: give both --api-tls-cert and --api-tls-key, or neither", NULL);
+        return -1;
+    }
+    a->tls_cert = read_pem(cfg->api_tls_cert);
+    a->tls_key = read_pem(cfg->api_tls_key);
+    if (!a->tls_cert || !a->tls_key) {
+        log_error("operator port: cannot read the TLS certificate or key", "cert",
+                  cfg->api_tls_cert, "key", cfg->api_tls_key, NULL);
+        return -1;
+    }
+    return 1;
+}
+
+int api_start(const config *cfg, api **out)
+{
+    *out = NULL;
+    if (!cfg->api_listen || !cfg->api_listen[0] || strcmp(cfg->api_listen, "off") == 0)
+        return 0;
+    struct sockaddr_storage ss;
+    if (parse_listen(cfg->api_listen, &ss) < 0) {
+        log_error("--api-listen must be ADDRESS:PORT, such as 127.0.0.1:8080 or [::1]:8080",
+                  "api_listen", cfg->api_listen, NULL);
+        return API_BAD_CONFIG;
+    }
+    api *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -1;
+    a->cfg = cfg;
+    int threads = cfg->api_threads > 0 && cfg->api_threads <= 64 ? (int)cfg->api_threads : 4;
+    int tls = load_tls(a, cfg);
+    if (tls < 0 || !(a->pool = api_pool_new(cfg->database_url, threads))) {
+        free_api(a);
+        return tls < 0 ? API_BAD_CONFIG : -1;
+    }
+    api_auth_init();
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
+    /* The TLS options only when TLS is on: libmicrohttpd warns about them
+     * otherwise. MHD_OPTION_END in the first TLS slot cuts the list. */
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, a->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key},
+        {MHD_OPTION_END, 0, NULL}};
+    a->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(cfg->api_max_connections > 0 ? cfg->api_max_connections : 256),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, a, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    if (!a->daemon) {
+        log_error("operator port: cannot listen (address in use, or not local?)", "api_listen",
+                  cfg->api_listen, NULL);
+        free_api(a);
+        return -1;
+    }
+    log_info("operator port listening", "api_listen", cfg->api_listen, "tls", tls ? "on" : "off",
+             NULL);
+    *out = a;
+    return 0;
+}
+
+void api_stop(api *a)
+{
+    if (!a)
+        return;
+    MHD_stop_daemon(a->daemon);
+    free_api(a);
+}

@@ -1,0 +1,130 @@
+/*
+ * api.h - the operator port: REST + JSON under /v1 on libmicrohttpd, in
+ * vigild next to the device port but on threads of its own (libmicrohttpd's
+ * thread pool) with a pool of blocking libpq connections of its own, so a
+ * heavy query never delays a device.
+ *
+ * A request goes: libmicrohttpd -> api_dispatch (api.c: route table, body
+ * limit, bearer token and role) -> one handler (api_incidents.c,
+ * api_registry.c, api_ops.c) that validates its parameters (api_params.c),
+ * runs parameterized SQL from db/ on a pooled connection and answers through
+ * the helpers below. Every answer that is not 2xx is a JSON error with a
+ * reason.
+ */
+#ifndef VIGIL_API_H
+#define VIGIL_API_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "db/db.h"
+#include "server/core/config.h"
+#include "server/core/strbuf.h"
+
+typedef struct api api;
+
+/* Starts the operator port (nothing when api-listen is "" or "off").
+ * 0, or with a logged reason API_BAD_CONFIG (a setting is wrong) or -1
+ * (it cannot run: the port is taken, out of memory). */
+#define API_BAD_CONFIG (-2)
+int api_start(const config *cfg, api **out);
+/* Stops accepting, finishes the requests in flight, closes the pool. */
+void api_stop(api *a);
+/* `vigild --list-routes`: one "METHOD PATH" line per route, sorted. */
+void api_print_routes(void);
+/* The routes for the metrics: how many, and route i as "METHOD PATH". */
+int api_route_count(void);
+const char *api_route_label(int i, char *buf, size_t len);
+
+typedef enum api_role { ROLE_PUBLIC = 0, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN } api_role;
+
+#define API_MAX_PATH_ARGS 2
+#define API_BODY_MAX (64 * 1024)
+
+typedef struct api_pool api_pool;
+
+/* One request, from its first callback to its completion. */
+typedef struct api_req {
+    struct MHD_Connection *mc;
+    const char *method;
+    char *path_copy; /* owned; path_args point into it */
+    const char *path_args[API_MAX_PATH_ARGS];
+    char address[64]; /* client address, text */
+    api_role role;
+    char token_name[65]; /* the audit actor */
+    strbuf body;
+    int body_too_large;
+    api_pool *pool;
+    PGconn *db; /* leased from pool while the handler runs */
+    int replied;
+    const config *cfg;
+    int route;                              /* index in the route table, -1 when none */
+    struct timespec started;                /* for the access log */
+    const char *header_name, *header_value; /* one extra header for the answer */
+    char header_buf[64];
+} api_req;
+
+typedef void (*api_handler)(api_req *r);
+
+/* ---- answers (api.c). Each queues exactly one response. ---- */
+
+/* body is taken (freed by libmicrohttpd). */
+void api_reply(api_req *r, unsigned status, const char *content_type, char *body, size_t len);
+/* value is consumed. */
+void api_reply_json(api_req *r, unsigned status, json_t *value);
+/* {"error":code,"message":...,"parameter":param}; param may be NULL. */
+void api_error(api_req *r, unsigned status, const char *code, const char *param, const char *fmt,
+               ...) __attribute__((format(printf, 5, 6)));
+/* Writes the cursor that resumes after row `row` of res. */
+typedef void (*api_cursor_fn)(PGresult *res, int row, char *out, size_t len);
+/* Answers one page {"items":[...],"next_cursor":...}. res holds up to
+ * limit + 1 rows: the extra row only says that another page follows, so
+ * next_cursor is null on the last page (never a cursor to an empty one).
+ * hidden: a column that feeds the cursor and is not part of the items
+ * (NULL for none). */
+void api_reply_page(api_req *r, PGresult *res, int limit, const char *hidden, api_cursor_fn cursor);
+/* The same for rows whose first column is the item as JSON text, written
+ * by PostgreSQL: the items are joined, not parsed. */
+void api_reply_page_json(api_req *r, PGresult *res, int limit, api_cursor_fn cursor);
+/* The same for the result of a page query that may have failed (NULL: err
+ * says why); frees res. */
+void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit, const char *hidden,
+                     api_cursor_fn cursor);
+/* Adds a header (Allow, Retry-After, WWW-Authenticate) to the answer that
+ * follows; value is copied. */
+void api_set_header(api_req *r, const char *name, const char *value);
+/* A response the handler built itself (streams); takes it. */
+void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp);
+
+/* ---- the database (api_pool.c) ---- */
+
+/* The request's connection, leased on first use; NULL after answering 503
+ * when the database cannot be reached. */
+PGconn *api_db(api_req *r);
+/* Answers a failed statement: 503 + Retry-After when the database is
+ * unreachable (the connection is dropped and remade later), else 500. */
+void api_fail_db(api_req *r, const db_error *err);
+
+api_pool *api_pool_new(const char *url, int size);
+void api_pool_free(api_pool *p);
+/* Waits up to timeout_ms for a free connection, connecting it if needed.
+ * NULL when none can be had (err says why). */
+PGconn *api_pool_lease(api_pool *p, int timeout_ms, db_error *err);
+/* broken: the connection failed and must be remade before reuse. */
+void api_pool_return(api_pool *p, PGconn *conn, int broken);
+
+/* ---- tokens (api_auth.c) ---- */
+
+/* Checks the Authorization header against api_tokens and the failure
+ * budget of the client address. 0 with r->role and r->token_name set, or
+ * -1 after answering 401/429/503. */
+int api_authenticate(api_req *r);
+void api_auth_init(void);
+/* Records an audit row as the request's token. */
+int api_audit(api_req *r, const char *action, const char *device_id, const char *serial,
+              const char *details_json, db_error *err);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * api_auth.c - bearer tokens for the operator API, and a budget of failed
+ * attempts per client address so that guessing tokens is slow and loud.
+ *
+ * Tokens are made by `vigilctl token create`; the database keeps only the
+ * SHA-256 of each. A request's token is hashed and looked up on every
+ * request, so a revocation or an expiry applies to the very next request.
+ */
+#include "server/api/api.h"
+
+#include "server/core/log.h"
+#include "server/core/metrics.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define FAIL_SLOTS 1024
+#define FAIL_WINDOW_S 60
+#define FAIL_MAX 10 /* failed attempts per address per window */
+#define TOKEN_MAX_LEN 128
+
+typedef struct fail_slot {
+    char address[64];
+    time_t window_start;
+    int count;
+} fail_slot;
+
+/* A small fixed table: an attacker with many addresses can push entries
+ * out, but never grow memory. */
+static fail_slot fail_slots[FAIL_SLOTS];
+static pthread_mutex_t fail_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void api_auth_init(void)
+{
+    pthread_mutex_lock(&fail_mu);
+    memset(fail_slots, 0, sizeof(fail_slots));
+    pthread_mutex_unlock(&fail_mu);
+}
+
+static fail_slot *slot_for(const char *address)
+{
+    unsigned h = 2166136261u;
+    for (const char *c = address; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    return &fail_slots[h % FAIL_SLOTS];
+}
+
+/* Seconds until the address may try again, 0 if it may now. */
+static int blocked_for(const char *address)
+{
+    int wait = 0;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&fail_mu);
+    fail_slot *s = slot_for(address);
+    if (strcmp(s->address, address) == 0 && s->count >= FAIL_MAX &&
+        now - s->window_start < FAIL_WINDOW_S)
+        wait = (int)(FAIL_WINDOW_S - (now - s->window_start));
+    pthread_mutex_unlock(&fail_mu);
+    return wait;
+}
+
+static void record_failure(const char *address)
+{
+    time_t now = time(NULL);
+    metrics_add(&metrics.api_auth_failures, 1);
+    pthread_mutex_lock(&fail_mu);
+    fail_slot *s = slot_for(address);
+    if (strcmp(s->address, address) != 0 || now - s->window_start >= FAIL_WINDOW_S) {
+        snprintf(s->address, sizeof(s->address), "%s", address);
+        s->window_start = now;
+        s->count = 0;
+    }
+    s->count++;
+    pthread_mutex_unlock(&fail_mu);
+}
+
+static void reply_401(api_req *r, const char *msg)
+{
+    record_failure(r->address);
+    log_info("operator API: refused a token", "address", r->address, "reason", msg, NULL);
+    api_set_header(r, "WWW-Authenticate", "Bearer realm=\"vigil\"");
+    api_error(r, 401, "unauthorized", NULL, "%s", msg);
+}
+
+static void reply_429(api_req *r, int wait)
+{
+    char secs[16];
+    snprintf(secs, sizeof(secs), "%d", wait);
+    api_set_header(r, "Retry-After", secs);
+    api_error(r, 429, "too_many_requests", NULL,
+              "too many failed token attempts from this address; retry after %d s", wait);
+}
+
+static void sha256_hex(const char *text, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The token text from "Bearer <token>", or NULL. */
+static const char *bearer_token(api_req *r)
+{
+    const char *h = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    size_t n = strlen(h);
+    return n > 0 && n <= TOKEN_MAX_LEN ? h : NULL;
+}
+
+static api_role role_from(const char *name)
+{
+    return strcmp(name, "admin") == 0      ? ROLE_ADMIN
+           : strcmp(name, "operator") == 0 ? ROLE_OPERATOR
+                                           : ROLE_VIEWER;
+}
+
+/* Looks the hash up; last_used_at is written at most once a minute so a
+ * busy script does not turn every read into a write. */
+static const char lookup_sql[] =
+    "WITH t AS (SELECT id, name, role, revoked_at IS NOT NULL AS revoked,"
+    "  expires_at IS NOT NULL AND expires_at <= now() AS expired"
+    "  FROM api_tokens WHERE token_sha256 = $1),"
+    " u AS (UPDATE api_tokens SET last_used_at = now() WHERE id = (SELECT id FROM t)"
+    "  AND NOT (SELECT revoked OR expired FROM t)"
+    "  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
+    " SELECT name, role, revoked, expired FROM t";
+
+int api_authenticate(api_req *r)
+{
+    int wait = blocked_for(r->address);
+    if (wait > 0) {
+        reply_429(r, wait);
+        return -1;
+    }
+    const char *token = bearer_token(r);
+    if (!token) {
+        reply_401(r, "send Authorization: Bearer <token>; `vigilctl token create` makes one");
+        return -1;
+    }
+    char hash[65];
+    sha256_hex(token, hash);
+    PGconn *db = api_db(r);
+    if (!db)
+        return -1;
+    db_error err;
+    const char *params[] = {hash};
+    PGresult *res = db_query(db, lookup_sql, 1, params, &err);
+    if (!res) {
+        api_fail_db(r, &err);
+        return -1;
+    }
+    int rc = -1;
+    char msg[160];
+    if (PQntuples(res) != 1) {
+        reply_401(r, "this token is not known");
+    } else if (PQgetvalue(res, 0, 2)[0] == 't') {
+        snprintf(msg, sizeof(msg), "token '%s' was revoked", PQgetvalue(res, 0, 0));
+        reply_401(r, msg);
+    } else if (PQgetvalue(res, 0, 3)[0] == 't') {
+        snprintf(msg, sizeof(msg), "token '%s' has expired; make a new one", PQgetvalue(res, 0, 0));
+        reply_401(r, msg);
+    } else {
+        snprintf(r->token_name, sizeof(r->token_name), "%s", PQgetvalue(res, 0, 0));
+        r->role = role_from(PQgetvalue(res, 0, 1));
+        rc = 0;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int api_audit(api_req *r, const char *action, const char *device_id, const char *serial,
+              const char *details_json, db_error *err)
+{
+    db_actor who = {"token", r->token_name};
+    return db_audit(r->db, &who, action, device_id, serial, details_json, err);
+}

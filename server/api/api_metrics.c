@@ -1,0 +1,232 @@
+/*
+ * api_metrics.c - the Prometheus text exposition (format 0.0.4) of the
+ * process-wide counters (see api_metrics.h, metrics.h).
+ *
+ * Every series is written even while zero, so that a rate over a series
+ * that appears later is not lost. The counters are read one by one with
+ * relaxed loads, so a document is not a snapshot: a histogram's _count is
+ * the sum of the bucket counts it was rendered from, which keeps the +Inf
+ * bucket equal to _count whatever happens meanwhile.
+ */
+#include "server/api/api_metrics.h"
+
+#include "server/api/api.h"
+
+#include "server/core/metrics.h"
+#include "server/core/strbuf.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const handshake_results[] = {
+    "ok",      "resumed",      "no_cert",        "bad_cert", "expired",
+    "revoked", "unregistered", "decommissioned", "protocol", "timeout"};
+_Static_assert(COUNT_OF(handshake_results) == HS__COUNT, "one label value per handshake result");
+
+static const char *const request_paths[] = {"/v1/incidents", "other"};
+_Static_assert(COUNT_OF(request_paths) == MP__COUNT, "one label value per device-port path");
+
+static const char *const request_statuses[] = {"200", "400", "401", "403", "404", "405",  "408",
+                                               "413", "415", "429", "431", "503", "other"};
+_Static_assert(COUNT_OF(request_statuses) == MS__COUNT, "one label value per device-port status");
+
+static const char *const api_statuses[] = {"2xx", "400", "401", "403", "404",
+                                           "405", "409", "429", "5xx", "other"};
+_Static_assert(COUNT_OF(api_statuses) == API_STATUS__COUNT, "one label value per API status");
+
+static int64_t load(_Atomic int64_t *counter)
+{
+    return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+/* HELP text escapes backslash and line feed; a label value also the
+ * double quote. */
+static void put_escaped(strbuf *b, const char *s, int quotes)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            sb_puts(b, "\\\\");
+        else if (*s == '\n')
+            sb_puts(b, "\\n");
+        else if (quotes && *s == '"')
+            sb_puts(b, "\\\"");
+        else
+            sb_append(b, s, 1);
+    }
+}
+
+static void family(strbuf *b, const char *name, const char *type, const char *help)
+{
+    sb_printf(b, "# HELP %s ", name);
+    put_escaped(b, help, 0);
+    sb_printf(b, "\n# TYPE %s %s\n", name, type);
+}
+
+/* One sample: name (and suffix) with up to two labels (a NULL key ends
+ * them); the value is written by the caller and ends the line. */
+static void sample_name(strbuf *b, const char *name, const char *suffix, const char *k1,
+                        const char *v1, const char *k2, const char *v2)
+{
+    sb_puts(b, name);
+    sb_puts(b, suffix);
+    if (k1) {
+        sb_printf(b, "{%s=\"", k1);
+        put_escaped(b, v1, 1);
+        if (k2) {
+            sb_printf(b, "\",%s=\"", k2);
+            put_escaped(b, v2, 1);
+        }
+        sb_puts(b, "\"}");
+    }
+    sb_puts(b, " ");
+}
+
+static void sample_int(strbuf *b, const char *name, const char *k1, const char *v1, const char *k2,
+                       const char *v2, int64_t value)
+{
+    sample_name(b, name, "", k1, v1, k2, v2);
+    sb_printf(b, "%" PRId64 "\n", value);
+}
+
+static void scalar(strbuf *b, const char *name, const char *type, const char *help,
+                   _Atomic int64_t *counter)
+{
+    family(b, name, type, help);
+    sample_int(b, name, NULL, NULL, NULL, NULL, load(counter));
+}
+
+static void labelled(strbuf *b, const char *name, const char *help, const char *key,
+                     const char *const *values, _Atomic int64_t *counters, size_t n)
+{
+    family(b, name, "counter", help);
+    for (size_t i = 0; i < n; i++)
+        sample_int(b, name, key, values[i], NULL, NULL, load(&counters[i]));
+}
+
+/* A histogram from per-bucket (not cumulative) counts; the last bucket is
+ * +Inf. `bounds` are the n-1 finite upper bounds already formatted. */
+static void histogram(strbuf *b, const char *name, const char *help, const char *const *bounds,
+                      _Atomic int64_t *buckets, size_t n, const char *sum)
+{
+    family(b, name, "histogram", help);
+    int64_t cumulative = 0;
+    for (size_t i = 0; i < n; i++) {
+        cumulative += load(&buckets[i]);
+        sample_name(b, name, "_bucket", "le", i + 1 < n ? bounds[i] : "+Inf", NULL, NULL);
+        sb_printf(b, "%" PRId64 "\n", cumulative);
+    }
+    sb_printf(b, "%s_sum %s\n%s_count %" PRId64 "\n", name, sum, name, cumulative);
+}
+
+static void commit_latency(strbuf *b)
+{
+    char text[METRICS_LATENCY_BUCKETS - 1][32];
+    const char *bounds[METRICS_LATENCY_BUCKETS - 1];
+    for (int i = 0; i < METRICS_LATENCY_BUCKETS - 1; i++) {
+        snprintf(text[i], sizeof(text[i]), "%g", metrics_latency_bounds[i]);
+        bounds[i] = text[i];
+    }
+    int64_t us = load(&metrics.commit_latency_sum_us);
+    char sum[48];
+    snprintf(sum, sizeof(sum), "%" PRId64 ".%06" PRId64, us / 1000000, us % 1000000);
+    histogram(b, "vigil_ingest_commit_seconds",
+              "Time from the start of an ingest flush to its commit, in seconds.", bounds,
+              metrics.commit_latency, METRICS_LATENCY_BUCKETS, sum);
+}
+
+static void batch_rows(strbuf *b)
+{
+    char text[METRICS_BATCH_BUCKETS - 1][32];
+    const char *bounds[METRICS_BATCH_BUCKETS - 1];
+    for (int i = 0; i < METRICS_BATCH_BUCKETS - 1; i++) {
+        snprintf(text[i], sizeof(text[i]), "%" PRId64, metrics_batch_bounds[i]);
+        bounds[i] = text[i];
+    }
+    char sum[32];
+    snprintf(sum, sizeof(sum), "%" PRId64, load(&metrics.batch_rows_sum));
+    histogram(b, "vigil_ingest_batch_rows", "Reports written per ingest flush.", bounds,
+              metrics.batch_size, METRICS_BATCH_BUCKETS, sum);
+}
+
+/* Operator API responses by route ("GET /v1/incidents/{seq}", or
+ * "unmatched") and status class. */
+static void api_requests(strbuf *b)
+{
+    family(b, "vigil_api_requests_total", "counter",
+           "Operator API responses by route and status class.");
+    for (int i = 0; i <= api_route_count(); i++) {
+        char label[128];
+        int slot = i < api_route_count() ? i : METRICS_API_UNMATCHED;
+        const char *route =
+            i < api_route_count() ? api_route_label(i, label, sizeof(label)) : "unmatched";
+        for (int s = 0; s < API_STATUS__COUNT; s++)
+            sample_int(b, "vigil_api_requests_total", "route", route, "status", api_statuses[s],
+                       load(&metrics.api_requests[slot][s]));
+    }
+}
+
+char *api_metrics_render(size_t *len_out)
+{
+    strbuf b;
+    sb_init(&b);
+
+    family(&b, "vigil_build_info", "gauge", "Always 1; the version of vigild as a label.");
+    sample_int(&b, "vigil_build_info", "version", METRICS_VERSION, NULL, NULL, 1);
+    family(&b, "process_start_time_seconds", "gauge",
+           "Start time of the process since the Unix epoch, in seconds.");
+    sb_printf(&b, "process_start_time_seconds %.3f\n", metrics_start_time);
+
+    scalar(&b, "vigil_connections_open", "gauge", "Device connections currently open.",
+           &metrics.connections_open);
+    scalar(&b, "vigil_connections_total", "counter", "Device connections accepted.",
+           &metrics.connections_total);
+    scalar(&b, "vigil_connections_refused_total", "counter",
+           "Device connections refused over a connection limit.", &metrics.connections_refused);
+    labelled(&b, "vigil_handshakes_total", "Device TLS handshakes by result.", "result",
+             handshake_results, metrics.handshakes, HS__COUNT);
+
+    family(&b, "vigil_device_requests_total", "counter",
+           "Device-port HTTP responses by path and status.");
+    for (int p = 0; p < MP__COUNT; p++)
+        for (int s = 0; s < MS__COUNT; s++)
+            sample_int(&b, "vigil_device_requests_total", "path", request_paths[p], "status",
+                       request_statuses[s], load(&metrics.requests[p][s]));
+
+    scalar(&b, "vigil_reports_ingested_total", "counter", "Incident reports committed.",
+           &metrics.reports_ingested);
+    scalar(&b, "vigil_reports_duplicate_total", "counter",
+           "Incident reports already stored (same device and report id).",
+           &metrics.reports_duplicate);
+    scalar(&b, "vigil_reports_rejected_total", "counter", "Incident reports rejected as invalid.",
+           &metrics.reports_rejected);
+    scalar(&b, "vigil_security_events_total", "counter", "Security events recorded by the server.",
+           &metrics.security_events);
+    scalar(&b, "vigil_security_events_suppressed_total", "counter",
+           "Security events not recorded because of rate limiting.",
+           &metrics.security_events_suppressed);
+    scalar(&b, "vigil_db_errors_total", "counter", "Failed database operations.",
+           &metrics.db_errors);
+    scalar(&b, "vigil_db_connections_up", "gauge", "Ingest database connections currently up.",
+           &metrics.db_up);
+    scalar(&b, "vigil_ingest_queue_depth", "gauge", "Reports waiting to be written.",
+           &metrics.queue_depth);
+    commit_latency(&b);
+    batch_rows(&b);
+
+    api_requests(&b);
+    scalar(&b, "vigil_api_auth_failures_total", "counter",
+           "Operator API requests refused for a missing, unknown, expired or revoked token.",
+           &metrics.api_auth_failures);
+
+    size_t len = 0;
+    char *text = sb_take(&b, &len);
+    sb_free(&b);
+    if (len_out)
+        *len_out = text ? len : 0;
+    return text;
+}

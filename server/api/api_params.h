@@ -1,0 +1,56 @@
+/*
+ * api_params.h - query parameters and JSON bodies of the operator API,
+ * hostile until parsed: a handler first names the parameters it takes
+ * (anything else, or a repeated one, is a 400), then reads each through a
+ * typed getter that checks it and answers 400 naming the parameter and
+ * saying what would be accepted. Getters return 0 (absent: *out keeps the
+ * default), 1 (present and valid) or -1 (already answered).
+ */
+#ifndef VIGIL_API_PARAMS_H
+#define VIGIL_API_PARAMS_H
+
+#include "server/api/api.h"
+
+#include <stdint.h>
+
+/* names: NULL-terminated. -1 after answering 400. */
+int api_params_only(api_req *r, const char *const *names);
+
+/* Free text of 1..max_len printable characters (no control characters). */
+int api_param_text(api_req *r, const char *name, size_t max_len, const char **out);
+/* One of values (NULL-terminated); *index is its position. */
+int api_param_enum(api_req *r, const char *name, const char *const *values, int *index);
+/* The same, giving the value itself (*out stays NULL when absent). */
+int api_param_choice(api_req *r, const char *name, const char *const *values, const char **out);
+/* A device id ([A-Za-z0-9][A-Za-z0-9._-]{0,63}). */
+int api_param_device_id(api_req *r, const char *name, const char **out);
+/* An integer in [min, max]. */
+int api_param_int(api_req *r, const char *name, int64_t min, int64_t max, int64_t *out);
+/* A point in time: the RFC 3339 UTC text PostgreSQL gets, and the same in
+ * microseconds for comparing. */
+typedef struct api_time {
+    char text[40];
+    int64_t us;
+} api_time;
+
+/* RFC 3339, or a duration back from now ("15m", "24h", "7d"), into *t;
+ * *text (when given) points to t->text when present, stays NULL when not. */
+int api_param_time(api_req *r, const char *name, api_time *t, const char **text);
+/* A duration such as "5m", "1h", "1d" (or plain seconds), in seconds. */
+int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_t *out);
+
+/* now - seconds_ago. */
+void api_time_ago(int64_t seconds_ago, api_time *t);
+
+/* Validators usable on path arguments too. */
+int api_valid_device_id(const char *s);
+int api_valid_serial(const char *s); /* uppercase hex, 1..40 */
+int api_valid_digits(const char *s, size_t max_len);
+
+/* The body as a JSON object ({} when empty). NULL after answering 400/415. */
+json_t *api_body_object(api_req *r);
+/* The cursor of a keyset page: "<a>.<b>" where both are digit strings;
+ * a and b point into buf. */
+int api_param_cursor2(api_req *r, const char *name, char buf[64], const char **a, const char **b);
+
+#endif

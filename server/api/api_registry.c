@@ -1,0 +1,513 @@
+/*
+ * api_registry.c - the registry side of the operator API: devices (list,
+ * show, quarantine, release, decommission), certificates (list, show,
+ * revoke) and the audit log.
+ *
+ * Reads are keyset pages (see db/db_admin.c). Every change runs in one
+ * transaction on the request's connection: the row is locked, the
+ * transition checked, the change made with its NOTIFY to vigil_registry
+ * (so every vigild applies it to live connections when it commits) and an
+ * audit row naming the token written, all or nothing.
+ *
+ * A path argument that cannot be an id or serial at all is answered 404,
+ * not 400: the URL names no resource, exactly as an unknown id does, and
+ * the message says what a valid one looks like.
+ */
+#include "server/api/api_handlers.h"
+
+#include "server/api/api_params.h"
+
+#include "cert-authority/ca.h"
+#include "db/db_admin.h"
+#include "protocol/incident.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const no_params[] = {NULL};
+static const char *const device_statuses[] = {"active", "quarantined", "decommissioned", NULL};
+static const char *const cert_statuses[] = {"active", "revoked", "expired", NULL};
+
+#define REASON_MAX 256 /* characters of a status change's free-text reason */
+/* The same action name vigilctl writes, so one filter finds every revocation. */
+#define ACTION_CERT_REVOKE "cert.revoke"
+
+/* ---- shared ---- */
+
+static int param_limit(api_req *r, int *limit)
+{
+    int64_t v = 100;
+    if (api_param_int(r, "limit", 1, 1000, &v) < 0)
+        return -1;
+    *limit = (int)v;
+    return 0;
+}
+
+static void bad_cursor(api_req *r)
+{
+    api_error(r, 400, "bad_request", "cursor",
+              "'cursor' is not a cursor this server made; pass next_cursor from the previous "
+              "page unchanged");
+}
+
+/* The page size and the cursor of a one-column keyset (the last key
+ * shown; *after stays NULL on the first page). 0, or -1 once answered. */
+static int page_params(api_req *r, size_t cursor_max, int (*valid)(const char *), int *limit,
+                       const char **after)
+{
+    int rc;
+    *after = NULL;
+    if (param_limit(r, limit) < 0 || (rc = api_param_text(r, "cursor", cursor_max, after)) < 0)
+        return -1;
+    if (rc && !valid(*after)) {
+        bad_cursor(r);
+        return -1;
+    }
+    return 0;
+}
+
+/* Refuses a body member other than those in names, naming it (when it is
+ * short printable text) as the parameter at fault. */
+static int body_only(api_req *r, json_t *body, const char *const *names)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        int known = 0;
+        for (int i = 0; names[i] && !known; i++)
+            known = strcmp(names[i], key) == 0;
+        if (known)
+            continue;
+        int printable = strlen(key) <= 64;
+        for (const char *c = key; printable && *c; c++)
+            printable = isprint((unsigned char)*c);
+        api_error(r, 400, "bad_request", printable ? key : NULL,
+                  "unknown body field '%s'; this endpoint takes: %s",
+                  printable ? key : "(unprintable)", names[0] ? names[0] : "none");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- devices ---- */
+
+static int device_path_arg(api_req *r)
+{
+    if (api_valid_device_id(r->path_args[0]))
+        return 0;
+    api_error(r, 404, "not_found", NULL,
+              "no such device: a device id is 1-64 of A-Z a-z 0-9 . _ - starting with a "
+              "letter or digit (see GET /v1/devices)");
+    return -1;
+}
+
+static void no_device(api_req *r, const char *id)
+{
+    api_error(r, 404, "not_found", NULL, "no device %s (see GET /v1/devices)", id);
+}
+
+static void device_cursor(PGresult *res, int row, char *out, size_t len)
+{
+    snprintf(out, len, "%s", PQgetvalue(res, row, PQfnumber(res, "id")));
+}
+
+/* Fills f from the query; since and before hold its times. 0 or -1. */
+static int device_filter(api_req *r, db_device_filter *f, api_time *since, api_time *before)
+{
+    memset(f, 0, sizeof(*f));
+    if (api_param_choice(r, "status", device_statuses, &f->status) < 0 ||
+        api_param_text(r, "class", 64, &f->device_class) < 0 ||
+        api_param_text(r, "firmware_version", INCIDENT_TEXT_MAX, &f->firmware_version) < 0 ||
+        api_param_text(r, "id_prefix", 64, &f->id_prefix) < 0 ||
+        api_param_time(r, "seen_since", since, &f->seen_since) < 0 ||
+        api_param_time(r, "seen_before", before, &f->seen_before) < 0)
+        return -1;
+    return 0;
+}
+
+void api_devices_list(api_req *r)
+{
+    static const char *const names[] = {"status",    "class",      "firmware_version",
+                                        "id_prefix", "seen_since", "seen_before",
+                                        "limit",     "cursor",     NULL};
+    db_device_filter f;
+    api_time since, before;
+    const char *after;
+    int limit;
+    if (api_params_only(r, names) < 0 || device_filter(r, &f, &since, &before) < 0 ||
+        page_params(r, 64, api_valid_device_id, &limit, &after) < 0)
+        return;
+    PGconn *db = api_db(r);
+    db_error err;
+    if (db)
+        api_answer_page(r, db_devices_page(db, &f, after, limit + 1, &err), &err, limit, NULL,
+                        device_cursor);
+}
+
+/* The device object with its certificates and incident counts. */
+static json_t *device_show_json(PGresult *dev, PGresult *certs, PGresult *counts)
+{
+    json_t *obj = db_row_json(dev, 0), *arr = db_rows_json(certs, PQntuples(certs), "created_us");
+    int ok = obj && arr;
+    if (ok) {
+        ok = json_object_set_new(obj, "certificates", arr) == 0;
+        arr = NULL;
+    }
+    if (ok)
+        ok = json_object_set_new(obj, "incidents", db_row_json(counts, 0)) == 0;
+    json_decref(arr);
+    if (!ok) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+void api_device_get(api_req *r)
+{
+    if (api_params_only(r, no_params) < 0 || device_path_arg(r) < 0)
+        return;
+    const char *id = r->path_args[0];
+    PGconn *db = api_db(r);
+    if (!db)
+        return;
+    db_error err;
+    PGresult *dev = NULL, *certs = NULL, *counts = NULL;
+    if (!(dev = db_device_row(db, id, 0, &err))) {
+        api_fail_db(r, &err);
+    } else if (PQntuples(dev) == 0) {
+        no_device(r, id);
+    } else if (!(certs = db_certs_page(db, id, NULL, NULL, NULL, INT_MAX, &err)) ||
+               !(counts = db_device_incident_counts(db, id, &err))) {
+        api_fail_db(r, &err);
+    } else {
+        api_reply_json(r, 200, device_show_json(dev, certs, counts));
+    }
+    PQclear(dev);
+    PQclear(certs);
+    PQclear(counts);
+}
+
+/* The body of a change takes one member, "reason": 0 when it is absent,
+ * 1 with *v, -1 after answering 400 for any other member. */
+static int body_reason(api_req *r, json_t *body, json_t **v)
+{
+    static const char *const names[] = {"reason", NULL};
+    if (body_only(r, body, names) < 0)
+        return -1;
+    *v = json_object_get(body, "reason");
+    return *v ? 1 : 0;
+}
+
+/* The optional free-text reason of a status change: 1..REASON_MAX
+ * characters (UTF-8), no control characters. 0 absent, 1 read, -1 after
+ * answering 400. */
+static int body_reason_text(api_req *r, json_t *body, const char **out)
+{
+    json_t *v;
+    int rc = body_reason(r, body, &v);
+    if (rc <= 0)
+        return rc;
+    const char *s = json_string_value(v);
+    size_t chars = 0;
+    int ok = s && *s;
+    for (const unsigned char *c = (const unsigned char *)s; ok && *c; c++) {
+        ok = *c >= 0x20 && *c != 0x7f;
+        chars += (*c & 0xC0) != 0x80; /* count the first byte of each character */
+    }
+    if (!ok || chars > REASON_MAX) {
+        api_error(r, 400, "bad_request", "reason",
+                  "'reason' must be a string of 1 to %d characters without control characters",
+                  REASON_MAX);
+        return -1;
+    }
+    *out = s;
+    return 1;
+}
+
+/* Why the change from -> to is refused, or NULL if it is allowed. Asking
+ * for the status a device already has is allowed (a no-op), so a retried
+ * request succeeds; nothing leaves decommissioned. */
+static const char *transition_refusal(const char *from, const char *to)
+{
+    if (strcmp(from, "decommissioned") == 0 && strcmp(to, "decommissioned") != 0)
+        return "decommissioning is final; enroll the hardware under a new device id instead";
+    return NULL;
+}
+
+/* {"from":..,"to":..,"reason":..} as text for the audit row; NULL on OOM. */
+static char *transition_details(const char *from, const char *to, const char *reason)
+{
+    json_t *d = json_pack("{s:s, s:s}", "from", from, "to", to);
+    if (d && reason && json_object_set_new(d, "reason", json_string(reason)) < 0) {
+        json_decref(d);
+        return NULL;
+    }
+    char *text = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(d);
+    return text;
+}
+
+/* Locks the device, checks the change, makes it with its NOTIFY and audit
+ * row, commits, and answers with the device as it now is. */
+static void transition_run(api_req *r, PGconn *db, const char *action, const char *to,
+                           const char *reason)
+{
+    const char *id = r->path_args[0];
+    db_error err = {0};
+    PGresult *res = NULL;
+    char from[16];
+    if (db_begin(db, &err) < 0 || !(res = db_device_row(db, id, 1, &err)))
+        goto fail;
+    if (PQntuples(res) == 0) {
+        db_rollback(db);
+        no_device(r, id);
+        goto done;
+    }
+    snprintf(from, sizeof(from), "%s", PQgetvalue(res, 0, PQfnumber(res, "status")));
+    const char *why = transition_refusal(from, to);
+    if (why) {
+        db_rollback(db);
+        api_error(r, 409, "conflict", NULL, "device %s is %s: %s", id, from, why);
+        goto done;
+    }
+    if (strcmp(from, to) != 0) { /* else a no-op: no change, NOTIFY or audit row */
+        PQclear(res);
+        res = NULL;
+        char *details = transition_details(from, to, reason);
+        int ok = details && (res = db_device_set_status(db, id, to, &err)) && PQntuples(res) == 1 &&
+                 api_audit(r, action, id, NULL, details, &err) == 0;
+        free(details);
+        if (!ok)
+            goto fail;
+    }
+    if (db_commit(db, &err) < 0)
+        goto fail;
+    api_reply_json(r, 200, db_row_json(res, 0));
+    goto done;
+fail:
+    db_rollback(db);
+    api_fail_db(r, &err);
+done:
+    PQclear(res);
+}
+
+static void device_transition(api_req *r, const char *action, const char *to)
+{
+    const char *reason = NULL;
+    if (api_params_only(r, no_params) < 0 || device_path_arg(r) < 0)
+        return;
+    json_t *body = api_body_object(r);
+    if (!body)
+        return;
+    PGconn *db;
+    if (body_reason_text(r, body, &reason) >= 0 && (db = api_db(r)))
+        transition_run(r, db, action, to, reason);
+    json_decref(body); /* reason points into it */
+}
+
+void api_device_quarantine(api_req *r)
+{
+    device_transition(r, "device.quarantine", "quarantined");
+}
+
+void api_device_release(api_req *r)
+{
+    device_transition(r, "device.release", "active");
+}
+
+void api_device_decommission(api_req *r)
+{
+    device_transition(r, "device.decommission", "decommissioned");
+}
+
+/* ---- certificates ---- */
+
+/* The serial in the path, canonical (uppercase hex, whole bytes, no
+ * leading zero byte), as openssl and vigilctl print it; "0a:1b" is
+ * accepted too. 0, or -1 after answering 404. */
+static int serial_path_arg(api_req *r, char out[CA_SERIAL_HEX_MAX])
+{
+    if (ca_serial_normalize(r->path_args[0], out, NULL) == 0)
+        return 0;
+    api_error(r, 404, "not_found", NULL,
+              "no such certificate: a serial is up to %d bytes of hex, such as 5F3A09 (see GET "
+              "/v1/certificates)",
+              CA_SERIAL_BYTES);
+    return -1;
+}
+
+static void no_cert(api_req *r, const char *serial)
+{
+    api_error(r, 404, "not_found", NULL,
+              "no certificate with serial %s (see GET "
+              "/v1/certificates)",
+              serial);
+}
+
+static void cert_cursor(PGresult *res, int row, char *out, size_t len)
+{
+    snprintf(out, len, "%s.%s", PQgetvalue(res, row, PQfnumber(res, "created_us")),
+             PQgetvalue(res, row, PQfnumber(res, "serial")));
+}
+
+void api_certs_list(api_req *r)
+{
+    static const char *const names[] = {"device_id", "status", "limit", "cursor", NULL};
+    const char *device_id = NULL, *status = NULL, *after_us = NULL, *after_serial = NULL;
+    char cbuf[64];
+    int limit;
+    if (api_params_only(r, names) < 0 || api_param_device_id(r, "device_id", &device_id) < 0 ||
+        api_param_choice(r, "status", cert_statuses, &status) < 0 || param_limit(r, &limit) < 0 ||
+        api_param_cursor2(r, "cursor", cbuf, &after_us, &after_serial) < 0)
+        return;
+    PGconn *db = api_db(r);
+    db_error err;
+    if (db)
+        api_answer_page(
+            r, db_certs_page(db, device_id, status, after_us, after_serial, limit + 1, &err), &err,
+            limit, "created_us", cert_cursor);
+}
+
+void api_cert_get(api_req *r)
+{
+    char serial[CA_SERIAL_HEX_MAX];
+    if (api_params_only(r, no_params) < 0 || serial_path_arg(r, serial) < 0)
+        return;
+    PGconn *db = api_db(r);
+    if (!db)
+        return;
+    db_error err;
+    PGresult *res = db_cert_get(db, serial, &err); /* the object plus pem */
+    if (!res)
+        api_fail_db(r, &err);
+    else if (PQntuples(res) == 0)
+        no_cert(r, serial);
+    else
+        api_reply_json(r, 200, db_row_json(res, 0));
+    PQclear(res);
+}
+
+/* The body's RFC 5280 reason name, canonically spelled; "unspecified" when
+ * absent. certificateHold is not offered (as in vigilctl): a revocation in
+ * Vigil is final, and a device to be set aside for a while is quarantined.
+ * 0, or -1 after answering 400. */
+static int body_revocation_reason(api_req *r, json_t *body, const char **out)
+{
+    json_t *v;
+    int rc = body_reason(r, body, &v);
+    if (rc <= 0)
+        return rc;
+    int code = json_is_string(v) ? ca_reason_from_name(json_string_value(v)) : -1;
+    if (code < 0) {
+        api_error(r, 400, "bad_request", "reason",
+                  "'reason' must be an RFC 5280 reason name: unspecified, keyCompromise, "
+                  "cACompromise, affiliationChanged, superseded, cessationOfOperation, "
+                  "privilegeWithdrawn or aACompromise (certificateHold is not offered: "
+                  "revocation is final; quarantine the device to set it aside)");
+        return -1;
+    }
+    *out = ca_reason_name(code);
+    return 0;
+}
+
+/* Locks the certificate, refuses a second revocation, revokes it (with its
+ * NOTIFY) and writes the audit row in one transaction. */
+static void revoke_run(api_req *r, PGconn *db, const char *serial, const char *reason)
+{
+    db_error err = {0};
+    PGresult *res = NULL, *rev = NULL;
+    char device[72], details[96];
+    if (db_begin(db, &err) < 0 || !(res = db_cert_row(db, serial, 1, &err)))
+        goto fail;
+    if (PQntuples(res) == 0) {
+        db_rollback(db);
+        no_cert(r, serial);
+        goto done;
+    }
+    if (strcmp(PQgetvalue(res, 0, PQfnumber(res, "status")), "revoked") == 0) {
+        db_rollback(db);
+        api_error(r, 409, "conflict", NULL, "certificate %s was already revoked at %s (%s)", serial,
+                  PQgetvalue(res, 0, PQfnumber(res, "revoked_at")),
+                  PQgetvalue(res, 0, PQfnumber(res, "revocation_reason")));
+        goto done;
+    }
+    snprintf(device, sizeof(device), "%s", PQgetvalue(res, 0, PQfnumber(res, "device_id")));
+    snprintf(details, sizeof(details), "{\"reason\":\"%s\"}", reason); /* a fixed name */
+    PQclear(res);
+    res = NULL;
+    if (!(rev = db_cert_revoke(db, serial, NULL, reason, &err)) ||
+        api_audit(r, ACTION_CERT_REVOKE, device, serial, details, &err) < 0 ||
+        !(res = db_cert_row(db, serial, 0, &err)) || db_commit(db, &err) < 0)
+        goto fail;
+    api_reply_json(r, 200, db_row_json(res, 0));
+    goto done;
+fail:
+    db_rollback(db);
+    api_fail_db(r, &err);
+done:
+    PQclear(rev);
+    PQclear(res);
+}
+
+void api_cert_revoke(api_req *r)
+{
+    char serial[CA_SERIAL_HEX_MAX];
+    const char *reason = "unspecified";
+    if (api_params_only(r, no_params) < 0 || serial_path_arg(r, serial) < 0)
+        return;
+    json_t *body = api_body_object(r);
+    if (!body)
+        return;
+    PGconn *db;
+    if (body_revocation_reason(r, body, &reason) == 0 && (db = api_db(r)))
+        revoke_run(r, db, serial, reason);
+    json_decref(body);
+}
+
+/* ---- the audit log ---- */
+
+static void audit_cursor(PGresult *res, int row, char *out, size_t len)
+{
+    snprintf(out, len, "%s", PQgetvalue(res, row, PQfnumber(res, "id")));
+}
+
+/* An audit cursor is the last id shown. */
+static int valid_audit_id(const char *s)
+{
+    return api_valid_digits(s, 18);
+}
+
+static int audit_filter(api_req *r, db_audit_filter *f, api_time *since, api_time *until)
+{
+    memset(f, 0, sizeof(*f));
+    if (api_param_device_id(r, "device_id", &f->device_id) < 0 ||
+        api_param_text(r, "action", 64, &f->action) < 0 ||
+        api_param_text(r, "actor", 128, &f->actor) < 0 ||
+        api_param_time(r, "since", since, &f->since) < 0 ||
+        api_param_time(r, "until", until, &f->until) < 0)
+        return -1;
+    return 0;
+}
+
+void api_audit_list(api_req *r)
+{
+    static const char *const names[] = {"since", "until", "device_id", "action",
+                                        "actor", "limit", "cursor",    NULL};
+    db_audit_filter f;
+    api_time since, until;
+    const char *before;
+    int limit;
+    if (api_params_only(r, names) < 0 || audit_filter(r, &f, &since, &until) < 0 ||
+        page_params(r, 32, valid_audit_id, &limit, &before) < 0)
+        return;
+    PGconn *db = api_db(r);
+    db_error err;
+    if (db)
+        api_answer_page(r, db_audit_page(db, &f, before, limit + 1, &err), &err, limit, NULL,
+                        audit_cursor);
+}

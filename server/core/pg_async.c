@@ -1,0 +1,474 @@
+/*
+ * pg_async.c - a non-blocking libpq connection on a libuv loop (see
+ * pg_async.h).
+ *
+ * States: DOWN (waiting on the reconnect timer) -> CONNECTING (driving
+ * PQconnectPoll) -> UP (sending the queue head, reading its result). The
+ * socket can change while connecting, so the uv_poll_t is recreated each
+ * time the descriptor differs; a poll handle is freed in its close callback.
+ */
+#include "server/core/pg_async.h"
+
+#include "server/core/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { PGA_DOWN, PGA_CONNECTING, PGA_UP, PGA_CLOSING };
+enum { JOB_QUERY, JOB_PREPARE, JOB_PREPARED };
+#define PGA_MAX_PREPARED 8
+
+typedef struct pga_stmt {
+    char *name, *sql;
+    int nparams;
+} pga_stmt;
+
+typedef struct pga_job {
+    struct pga_job *next;
+    int kind;            /* JOB_QUERY, JOB_PREPARE, JOB_PREPARED */
+    const char *name;    /* statement name (static, from pga_prepare) */
+    char *sql;
+    int nparams;
+    char **params;       /* point into the same allocation as the job */
+    pga_result_cb cb;
+    void *arg;
+} pga_job;
+
+struct pga_conn {
+    uv_loop_t *loop;
+    char *url;
+    char *name;
+    PGconn *pg;
+    int state;
+    int sent;            /* queue head has been sent */
+    uv_poll_t *poll;
+    int poll_fd;
+    uv_timer_t timer;    /* reconnect backoff */
+    uint64_t backoff_ms;
+    pga_job *head, *tail;
+    size_t depth;
+    PGresult *last;      /* the last result of the statement in flight */
+    pga_stmt stmts[PGA_MAX_PREPARED];
+    int n_stmts;
+    pga_state_cb on_state;
+    pga_notify_cb on_notify;
+    void *arg;
+};
+
+static void start_connect(pga_conn *c);
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* ---- queue ---- */
+
+static void job_free(pga_job *j)
+{
+    free(j);
+}
+
+static pga_job *pop_job(pga_conn *c)
+{
+    pga_job *j = c->head;
+    if (j) {
+        c->head = j->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->depth--;
+    }
+    return j;
+}
+
+static void fail_all(pga_conn *c)
+{
+    pga_job *j;
+    while ((j = pop_job(c))) {
+        j->cb(NULL, j->arg);
+        job_free(j);
+    }
+    c->sent = 0;
+}
+
+/* One allocation: the job, the params pointer array, then the strings. */
+static pga_job *job_new(const char *sql, int nparams, const char *const *params)
+{
+    size_t size = sizeof(pga_job) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
+    for (int i = 0; i < nparams; i++)
+        size += params[i] ? strlen(params[i]) + 1 : 0;
+    pga_job *j = malloc(size);
+    if (!j)
+        return NULL;
+    memset(j, 0, sizeof(*j));
+    j->params = (char **)(j + 1);
+    char *p = (char *)(j->params + nparams);
+    for (int i = 0; i < nparams; i++) {
+        if (!params[i]) {
+            j->params[i] = NULL;
+            continue;
+        }
+        size_t n = strlen(params[i]) + 1;
+        memcpy(p, params[i], n);
+        j->params[i] = p;
+        p += n;
+    }
+    j->sql = p;
+    memcpy(p, sql, strlen(sql) + 1);
+    j->nparams = nparams;
+    return j;
+}
+
+/* ---- the poll handle ---- */
+
+static void poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void stop_poll(pga_conn *c)
+{
+    if (c->poll) {
+        uv_close((uv_handle_t *)c->poll, poll_closed);
+        c->poll = NULL;
+        c->poll_fd = -1;
+    }
+}
+
+static int watch(pga_conn *c, int events)
+{
+    int fd = PQsocket(c->pg);
+    if (fd < 0)
+        return -1;
+    if (c->poll && c->poll_fd != fd)
+        stop_poll(c);
+    if (!c->poll) {
+        if (!(c->poll = malloc(sizeof(*c->poll))))
+            return -1;
+        if (uv_poll_init(c->loop, c->poll, fd) != 0) {
+            free(c->poll);
+            c->poll = NULL;
+            return -1;
+        }
+        c->poll->data = c;
+        c->poll_fd = fd;
+    }
+    return uv_poll_start(c->poll, events, on_poll) == 0 ? 0 : -1;
+}
+
+/* ---- connection lifecycle ---- */
+
+static void on_timer(uv_timer_t *t)
+{
+    start_connect(t->data);
+}
+
+static void go_down(pga_conn *c, const char *why)
+{
+    int was_up = c->state == PGA_UP;
+    stop_poll(c);
+    if (c->pg) {
+        log_warn("database connection lost", "conn", c->name, "error", why, NULL);
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    PQclear(c->last);
+    c->last = NULL;
+    c->state = PGA_DOWN;
+    fail_all(c);
+    if (was_up && c->on_state)
+        c->on_state(c, 0, c->arg);
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 100;
+    if (c->backoff_ms > 2000)
+        c->backoff_ms = 2000;
+    uv_timer_start(&c->timer, on_timer, c->backoff_ms, 0);
+}
+
+static void start_connect(pga_conn *c)
+{
+    const char *keys[] = {"dbname", "application_name", "options", NULL};
+    const char *vals[] = {c->url, c->name, "-c TimeZone=UTC -c client_min_messages=warning", NULL};
+    c->pg = PQconnectStartParams(keys, vals, 1);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        go_down(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        return;
+    }
+    PQsetnonblocking(c->pg, 1);
+    c->state = PGA_CONNECTING;
+    if (watch(c, UV_WRITABLE) < 0)
+        go_down(c, "cannot watch the database socket");
+}
+
+static int enqueue(pga_conn *c, pga_job *j);
+static void on_prepared(PGresult *res, void *arg)
+{
+    if (res && PQresultStatus(res) != PGRES_COMMAND_OK)
+        log_error("cannot prepare a statement", "error", PQresultErrorMessage(res), NULL);
+    (void)arg;
+}
+
+static void connected(pga_conn *c)
+{
+    c->state = PGA_UP;
+    c->backoff_ms = 0;
+    for (int i = 0; i < c->n_stmts; i++) {
+        pga_job *j = job_new(c->stmts[i].sql, 0, NULL);
+        if (!j)
+            continue;   /* the queries using it will fail and be retried */
+        j->kind = JOB_PREPARE;
+        j->name = c->stmts[i].name;
+        j->nparams = c->stmts[i].nparams;
+        j->cb = on_prepared;
+        enqueue(c, j);
+    }
+    log_info("database connected", "conn", c->name, NULL);
+    if (c->on_state)
+        c->on_state(c, 1, c->arg);
+}
+
+static void drive_connect(pga_conn *c)
+{
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        if (watch(c, UV_READABLE) < 0)
+            go_down(c, "cannot watch the database socket");
+        return;
+    case PGRES_POLLING_WRITING:
+        if (watch(c, UV_WRITABLE) < 0)
+            go_down(c, "cannot watch the database socket");
+        return;
+    case PGRES_POLLING_OK:
+        connected(c);
+        if (c->state == PGA_UP && watch(c, UV_READABLE) < 0)
+            go_down(c, "cannot watch the database socket");
+        return;
+    default:
+        go_down(c, PQerrorMessage(c->pg));
+    }
+}
+
+/* ---- queries ---- */
+
+static void send_head(pga_conn *c)
+{
+    pga_job *j = c->head;
+    if (!j || c->sent || c->state != PGA_UP)
+        return;
+    const char *const *params = (const char *const *)j->params;
+    int sent = j->kind == JOB_PREPARE ? PQsendPrepare(c->pg, j->name, j->sql, j->nparams, NULL)
+               : j->kind == JOB_PREPARED
+                   ? PQsendQueryPrepared(c->pg, j->name, j->nparams, params, NULL, NULL, 0)
+                   : PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
+    if (!sent) {
+        go_down(c, PQerrorMessage(c->pg));
+        return;
+    }
+    c->sent = 1;
+    int flushed = PQflush(c->pg);
+    if (flushed < 0)
+        go_down(c, PQerrorMessage(c->pg));
+    else if (watch(c, UV_READABLE | (flushed ? UV_WRITABLE : 0)) < 0)
+        go_down(c, "cannot watch the database socket");
+}
+
+static void deliver_notifies(pga_conn *c)
+{
+    PGnotify *n;
+    while (c->pg && (n = PQnotifies(c->pg))) {
+        if (c->on_notify)
+            c->on_notify(n->relname, n->extra, c->arg);
+        PQfreemem(n);
+    }
+}
+
+static void finish_head(pga_conn *c)
+{
+    pga_job *j = pop_job(c);
+    PGresult *res = c->last;
+    c->last = NULL;
+    c->sent = 0;
+    if (j) {
+        j->cb(res, j->arg);
+        job_free(j);
+    }
+    PQclear(res);
+}
+
+/* Reads what arrived; completes the query in flight when its results end. */
+static void read_results(pga_conn *c)
+{
+    if (!PQconsumeInput(c->pg)) {
+        go_down(c, PQerrorMessage(c->pg));
+        return;
+    }
+    deliver_notifies(c);
+    while (c->state == PGA_UP && c->sent && !PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (r) {
+            PQclear(c->last);
+            c->last = r;
+            continue;
+        }
+        finish_head(c);
+        if (c->state != PGA_UP)
+            return;
+        if (PQstatus(c->pg) != CONNECTION_OK) {
+            go_down(c, PQerrorMessage(c->pg));
+            return;
+        }
+        send_head(c);
+    }
+    if (c->state == PGA_UP && PQstatus(c->pg) != CONNECTION_OK)
+        go_down(c, PQerrorMessage(c->pg));
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    pga_conn *c = h->data;
+    if (c->state == PGA_CONNECTING) {
+        drive_connect(c);
+        return;
+    }
+    if (c->state != PGA_UP)
+        return;
+    if (status < 0) {
+        go_down(c, uv_strerror(status));
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        int flushed = PQflush(c->pg);
+        if (flushed < 0) {
+            go_down(c, PQerrorMessage(c->pg));
+            return;
+        }
+        if (watch(c, UV_READABLE | (flushed ? UV_WRITABLE : 0)) < 0) {
+            go_down(c, "cannot watch the database socket");
+            return;
+        }
+    }
+    if (events & UV_READABLE)
+        read_results(c);
+}
+
+/* ---- public ---- */
+
+pga_conn *pga_new(uv_loop_t *loop, const char *url, const char *name, pga_state_cb on_state,
+                  pga_notify_cb on_notify, void *arg)
+{
+    pga_conn *c = calloc(1, sizeof(*c));
+    if (!c || !(c->url = strdup(url)) || !(c->name = strdup(name))) {
+        if (c)
+            free(c->url);
+        free(c);
+        return NULL;
+    }
+    c->loop = loop;
+    c->poll_fd = -1;
+    c->on_state = on_state;
+    c->on_notify = on_notify;
+    c->arg = arg;
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    start_connect(c);
+    return c;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    pga_conn *c = h->data;
+    for (int i = 0; i < c->n_stmts; i++) {
+        free(c->stmts[i].name);
+        free(c->stmts[i].sql);
+    }
+    free(c->url);
+    free(c->name);
+    free(c);
+}
+
+void pga_close(pga_conn *c)
+{
+    if (!c)
+        return;
+    c->on_state = NULL;
+    c->on_notify = NULL;
+    stop_poll(c);
+    if (c->pg)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    PQclear(c->last);
+    c->last = NULL;
+    c->state = PGA_CLOSING;
+    fail_all(c);
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, timer_closed);
+}
+
+int pga_is_up(const pga_conn *c)
+{
+    return c->state == PGA_UP;
+}
+
+size_t pga_queue_depth(const pga_conn *c)
+{
+    return c->depth;
+}
+
+static int enqueue(pga_conn *c, pga_job *j)
+{
+    if (c->tail)
+        c->tail->next = j;
+    else
+        c->head = j;
+    c->tail = j;
+    c->depth++;
+    send_head(c);
+    return 0;
+}
+
+int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *params,
+              pga_result_cb cb, void *arg)
+{
+    if (c->state != PGA_UP)
+        return -1;
+    pga_job *j = job_new(sql, nparams, params);
+    if (!j)
+        return -1;
+    j->cb = cb;
+    j->arg = arg;
+    return enqueue(c, j);
+}
+
+int pga_prepare(pga_conn *c, const char *name, const char *sql, int nparams)
+{
+    if (c->n_stmts == PGA_MAX_PREPARED)
+        return -1;
+    pga_stmt *st = &c->stmts[c->n_stmts];
+    if (!(st->name = strdup(name)) || !(st->sql = strdup(sql))) {
+        free(st->name);
+        return -1;
+    }
+    st->nparams = nparams;
+    c->n_stmts++;
+    if (c->state == PGA_UP) {
+        pga_job *j = job_new(sql, 0, NULL);
+        if (!j)
+            return -1;
+        j->kind = JOB_PREPARE;
+        j->name = st->name;
+        j->nparams = nparams;
+        j->cb = on_prepared;
+        enqueue(c, j);
+    }
+    return 0;
+}
+
+int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *const *params,
+                       pga_result_cb cb, void *arg)
+{
+    if (c->state != PGA_UP)
+        return -1;
+    pga_job *j = job_new("", nparams, params);
+    if (!j)
+        return -1;
+    j->kind = JOB_PREPARED;
+    j->name = name;
+    j->cb = cb;
+    j->arg = arg;
+    return enqueue(c, j);
+}

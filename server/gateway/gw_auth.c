@@ -1,0 +1,235 @@
+/*
+ * gw_auth.c - who is on the other end of a device connection.
+ *
+ * OpenSSL has already checked the chain, the dates and the clientAuth
+ * purpose. Here the certificate's SHA-256 fingerprint is looked up in the
+ * in-memory registry: it must be recorded, active, in date, and its device
+ * not decommissioned. A fingerprint the registry has never seen (issued a
+ * moment ago, maybe on another node) is looked up in PostgreSQL on the
+ * worker's own connection, asynchronously; the connection waits, the loop
+ * does not. Every refusal is a security event.
+ */
+#include "server/gateway/gw_auth.h"
+
+#include "cert-authority/ca.h"
+#include "server/core/log.h"
+#include "server/core/metrics.h"
+#include "server/registry/reg_view.h"
+#include "server/registry/reg_sync.h"
+#include "server/gateway/gw_secevent.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct lookup {
+    conn *c;                /* NULL once the connection has gone */
+    uint8_t fp[REG_FP_LEN];
+} lookup;
+
+/* ---- failed handshakes ---- */
+
+static metrics_handshake handshake_metric(const char *reason)
+{
+    if (strcmp(reason, "no_certificate") == 0)
+        return HS_NO_CERT;
+    if (strcmp(reason, "expired") == 0 || strcmp(reason, "not_yet_valid") == 0)
+        return HS_EXPIRED;
+    if (strcmp(reason, "protocol") == 0)
+        return HS_PROTOCOL;
+    return HS_BAD_CERT;
+}
+
+void auth_handshake_failed(conn *c, const tls_peer_info *peer, unsigned long ssl_err)
+{
+    const char *reason = tls_failure_reason(peer, ssl_err);
+    metrics_add(&metrics.handshakes[handshake_metric(reason)], 1);
+    /* A peer that connects and leaves without a TLS error (a port check, a
+     * load balancer probe) is not an event. */
+    if (strcmp(reason, "protocol") == 0 &&
+        (ssl_err == 0 || ERR_GET_REASON(ssl_err) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
+        return;
+    json_t *details = json_pack("{s:s}", "reason", reason);
+    if (strcmp(reason, "protocol") == 0)
+        json_object_set_new(details, "tls_error",
+                            json_string(ERR_reason_error_string(ssl_err) ? ERR_reason_error_string(ssl_err) : "unknown"));
+    if (peer->subject_cn[0])
+        json_object_set_new(details, "claimed_device_id", json_string(peer->subject_cn));
+    if (peer->serial[0])
+        json_object_set_new(details, "serial", json_string(peer->serial));
+    if (peer->issuer[0])
+        json_object_set_new(details, "issuer", json_string(peer->issuer));
+    sec_event(c->w->ing, "auth_failure", "warning", NULL, c->addr, details);
+}
+
+/* ---- network checks ---- */
+
+/* The /24 (IPv4) or /48 (IPv6) around addr, as PostgreSQL prints it. */
+static void network_of(const char *addr, char out[48])
+{
+    unsigned char bytes[16];
+    char text[INET6_ADDRSTRLEN];
+    out[0] = '\0';
+    if (inet_pton(AF_INET, addr, bytes) == 1) {
+        bytes[3] = 0;
+        if (inet_ntop(AF_INET, bytes, text, sizeof(text)))
+            snprintf(out, 48, "%.40s/24", text);
+    } else if (inet_pton(AF_INET6, addr, bytes) == 1) {
+        memset(bytes + 6, 0, 10);
+        if (inet_ntop(AF_INET6, bytes, text, sizeof(text)))
+            snprintf(out, 48, "%.40s/48", text);
+    }
+}
+
+static void check_network(conn *c)
+{
+    char other[TRACK_ADDR_MAX];
+    network_of(c->addr, c->network);
+    c->network_changed = c->network[0] && reg_note_network(c->device_id, c->network);
+    if (c->network_changed)
+        sec_event(c->w->ing, "network_anomaly", "warning", c->device_id, c->addr,
+                  json_pack("{s:s,s:s}", "reason", "new_network", "network", c->network));
+    if (track_cert_acquire(c->fp, c->addr, other))
+        sec_event(c->w->ing, "network_anomaly", "error", c->device_id, c->addr,
+                  json_pack("{s:s,s:s}", "reason", "concurrent_use", "other_address", other));
+    c->cert_tracked = 1;
+    if (reg_touch_due(c->device_id, (int64_t)time(NULL)) || c->network_changed)
+        ingest_touch_device(c->w->ing, c->device_id, c->addr);
+}
+
+/* ---- decisions ---- */
+
+static const char *refusal_text(reg_verdict v)
+{
+    switch (v) {
+    case REG_REVOKED: return "this certificate is revoked";
+    case REG_EXPIRED: return "this certificate has expired";
+    case REG_DECOMMISSIONED: return "this device is decommissioned";
+    default: return "this certificate is not registered";
+    }
+}
+
+static void refuse(conn *c, const reg_answer *a)
+{
+    metrics_handshake m = a->verdict == REG_REVOKED ? HS_REVOKED
+                          : a->verdict == REG_DECOMMISSIONED ? HS_DECOMMISSIONED
+                          : a->verdict == REG_EXPIRED ? HS_EXPIRED : HS_UNREGISTERED;
+    char fp_hex[2 * REG_FP_LEN + 1];
+    metrics_add(&metrics.handshakes[m], 1);
+    reg_fp_to_hex(c->fp, fp_hex);
+    json_t *details = json_pack("{s:s,s:s}", "reason", reg_verdict_name(a->verdict),
+                                "fingerprint", fp_hex);
+    X509 *cert = SSL_get0_peer_certificate(c->ssl);
+    char serial[CA_SERIAL_HEX_MAX];
+    if (cert && ca_serial_hex(cert, serial) == 0)
+        json_object_set_new(details, "serial", json_string(serial));
+    /* Only a registered certificate names its device with authority. */
+    const char *device = a->device_id[0] ? a->device_id : NULL;
+    sec_event(c->w->ing, "auth_failure", "warning", device, c->addr, details);
+    conn_respond_error(c, 403, "forbidden", refusal_text(a->verdict), 0, 1);
+}
+
+static void decide(conn *c, const reg_answer *a)
+{
+    if (a->verdict != REG_OK) {
+        refuse(c, a);
+        return;
+    }
+    metrics_add(&metrics.handshakes[c->resumed ? HS_RESUMED : HS_OK], 1);
+    memcpy(c->device_id, a->device_id, sizeof(c->device_id));
+    check_network(c);
+    conn_authorized(c);
+}
+
+static void on_lookup(PGresult *res, void *arg)
+{
+    lookup *l = arg;
+    conn *c = l->c;
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        reg_cert_row row = {0};
+        if (PQntuples(res) > 0)
+            regsync_row(res, 0, &row);
+        reg_learn(l->fp, &row);    /* found = 0: known absent */
+    }
+    free(l);
+    if (!c)
+        return;
+    c->lookup = NULL;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
+                           (int)c->w->cfg->retry_after_s, 1);
+        return;
+    }
+    reg_answer a = reg_lookup(c->fp, time(NULL));
+    if (a.verdict == REG_MISS)
+        a.verdict = REG_UNREGISTERED;
+    decide(c, &a);
+}
+
+static void look_up(conn *c)
+{
+    char fp_hex[2 * REG_FP_LEN + 1];
+    lookup *l = calloc(1, sizeof(*l));
+    reg_fp_to_hex(c->fp, fp_hex);
+    const char *params[] = {fp_hex};
+    if (l) {
+        l->c = c;
+        memcpy(l->fp, c->fp, REG_FP_LEN);
+    }
+    if (!l || pga_query(c->w->lookup, regsync_select_sql, 1, params, on_lookup, l) < 0) {
+        free(l);
+        conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
+                           (int)c->w->cfg->retry_after_s, 1);
+        return;
+    }
+    c->lookup = l;
+}
+
+void auth_start(conn *c)
+{
+    unsigned int len = 0;
+    X509 *cert = SSL_get0_peer_certificate(c->ssl);
+    if (!cert) {
+        metrics_add(&metrics.handshakes[HS_NO_CERT], 1);
+        sec_event(c->w->ing, "auth_failure", "warning", NULL, c->addr,
+                  json_pack("{s:s}", "reason", "no_certificate"));
+        conn_respond_error(c, 401, "unauthorized", "a client certificate issued by this fleet's "
+                           "CA is required", 0, 1);
+        return;
+    }
+    if (!X509_digest(cert, EVP_sha256(), c->fp, &len) || len != REG_FP_LEN) {
+        ERR_clear_error();
+        conn_close(c);
+        return;
+    }
+    reg_answer a = reg_lookup(c->fp, time(NULL));
+    if (a.verdict == REG_MISS)
+        look_up(c);
+    else
+        decide(c, &a);
+}
+
+int auth_still_valid(conn *c)
+{
+    reg_answer a = reg_lookup(c->fp, time(NULL));
+    if (a.verdict == REG_OK)
+        return 1;
+    log_info("closing connection after a registry change", "device_id", c->device_id,
+             "reason", reg_verdict_name(a.verdict), NULL);
+    return 0;
+}
+
+void auth_release(conn *c)
+{
+    if (c->lookup) {
+        ((lookup *)c->lookup)->c = NULL;
+        c->lookup = NULL;
+    }
+    if (c->cert_tracked) {
+        track_cert_release(c->fp, c->addr);
+        c->cert_tracked = 0;
+    }
+}

@@ -1,0 +1,407 @@
+/*
+ * gw_conn.c - device connection I/O: TLS on the socket, request reading,
+ * response writing, deadlines and closing (see conn.h). What a request
+ * means is decided in gw_routes.c; who the peer is, in gw_auth.c.
+ */
+#include "server/gateway/gw_conn.h"
+
+#include "server/gateway/gw_auth.h"
+#include "server/core/log.h"
+#include "server/core/metrics.h"
+#include "server/core/strbuf.h"
+
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void on_io(uv_poll_t *h, int status, int events);
+static void read_requests(conn *c);
+
+/* ---- polling and deadlines ---- */
+
+static void set_poll(conn *c, int events)
+{
+    if (c->state == CS_CLOSING || events == c->poll_events)
+        return;
+    c->poll_events = events;
+    if (events)
+        uv_poll_start(&c->poll, events, on_io);
+    else
+        uv_poll_stop(&c->poll);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    conn *c = t->data;
+    switch (c->state) {
+    case CS_HANDSHAKE:
+        metrics_add(&metrics.handshakes[HS_TIMEOUT], 1);
+        conn_close(c);
+        return;
+    case CS_READING:
+        if (c->parser && http_parser_in_progress(c->parser))
+            conn_respond_error(c, 408, "timeout", "the request took too long to arrive", 0, 1);
+        else
+            conn_close(c);   /* idle keep-alive connection */
+        return;
+    default:
+        conn_close(c);       /* a peer that does not read its response */
+    }
+}
+
+static void arm(conn *c, int64_t ms)
+{
+    uv_timer_start(&c->timer, on_deadline, (uint64_t)ms, 0);
+}
+
+/* ---- closing ---- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    close(c->fd);
+    SSL_free(c->ssl);
+    if (c->parser) {
+        http_parser_free(c->parser);
+        free(c->parser);
+    }
+    free(c->out);
+    free(c->leftover);
+    free(c->peer);
+    free(c);
+}
+
+void conn_close(conn *c)
+{
+    if (c->state == CS_CLOSING)
+        return;
+    if (c->pending) {
+        ingest_detach(c->pending);
+        c->pending = NULL;
+    }
+    auth_release(c);
+    track_addr_release(c->addr);
+    if (c->state != CS_HANDSHAKE) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl);   /* close_notify, best effort, never waits */
+    }
+    ERR_clear_error();
+    c->state = CS_CLOSING;
+    uv_poll_stop(&c->poll);
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    worker_conn_removed(c->w, c);
+    metrics_add(&metrics.connections_open, -1);
+}
+
+/* ---- accepting and the handshake ---- */
+
+void conn_accept(worker *w, int fd, const char *addr)
+{
+    conn *c = calloc(1, sizeof(*c));
+    SSL_CTX *ctx = tls_current();
+    if (!c || !ctx || !(c->peer = calloc(1, sizeof(*c->peer))) || !(c->ssl = SSL_new(ctx)) ||
+        !SSL_set_fd(c->ssl, fd)) {
+        if (c) {
+            SSL_free(c->ssl);
+            free(c->peer);
+        }
+        free(c);
+        SSL_CTX_free(ctx);
+        track_addr_release(addr);
+        close(fd);
+        return;
+    }
+    SSL_CTX_free(ctx);          /* the SSL holds its own reference */
+    SSL_set_accept_state(c->ssl);
+    tls_set_peer_info(c->ssl, c->peer);
+    c->w = w;
+    c->fd = fd;
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    uv_poll_init(&w->loop, &c->poll, fd);
+    uv_timer_init(&w->loop, &c->timer);
+    c->poll.data = c->timer.data = c;
+    c->open_handles = 2;
+    c->state = CS_HANDSHAKE;
+    worker_conn_added(w, c);
+    metrics_add(&metrics.connections_open, 1);
+    metrics_add(&metrics.connections_total, 1);
+    arm(c, w->cfg->handshake_timeout_ms);
+    set_poll(c, UV_READABLE);
+}
+
+static void do_handshake(conn *c)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        tls_set_peer_info(c->ssl, NULL);
+        free(c->peer);
+        c->peer = NULL;
+        c->resumed = SSL_session_reused(c->ssl);
+        uv_timer_stop(&c->timer);
+        set_poll(c, 0);
+        c->state = CS_AUTHORIZING;
+        auth_start(c);
+        return;
+    }
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        set_poll(c, UV_READABLE);
+        return;
+    case SSL_ERROR_WANT_WRITE:
+        set_poll(c, UV_READABLE | UV_WRITABLE);
+        return;
+    default:
+        auth_handshake_failed(c, c->peer, ERR_peek_error());
+        ERR_clear_error();
+        conn_close(c);
+    }
+}
+
+/* ---- serving requests ---- */
+
+void conn_authorized(conn *c)
+{
+    c->authenticated = 1;
+    c->state = CS_READING;
+    if (c->w->draining) {
+        conn_close(c);
+        return;
+    }
+    arm(c, c->w->cfg->idle_timeout_ms);
+    set_poll(c, UV_READABLE);
+    read_requests(c);
+}
+
+static int new_parser(conn *c)
+{
+    const config *cfg = c->w->cfg;
+    http_limits limits = {(size_t)cfg->max_header_bytes, 64, (size_t)cfg->max_body_bytes};
+    if (!(c->parser = malloc(sizeof(*c->parser))))
+        return -1;
+    http_parser_init(c->parser, &limits);
+    arm(c, cfg->header_timeout_ms);   /* the whole request must arrive in time */
+    return 0;
+}
+
+/* Gets the next plaintext: pipelined leftovers first, then TLS. Returns
+ * the length, 0 to wait for the socket, -1 when the connection is over. */
+static ssize_t next_input(conn *c, const char **data)
+{
+    if (c->leftover) {
+        *data = c->leftover + c->leftover_off;
+        return (ssize_t)(c->leftover_len - c->leftover_off);
+    }
+    ERR_clear_error();
+    int n = SSL_read(c->ssl, c->w->rbuf, (int)sizeof(c->w->rbuf));
+    if (n > 0) {
+        *data = c->w->rbuf;
+        return n;
+    }
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+        set_poll(c, UV_READABLE);
+        return 0;
+    case SSL_ERROR_WANT_WRITE:
+        set_poll(c, UV_READABLE | UV_WRITABLE);
+        return 0;
+    default:
+        ERR_clear_error();
+        return -1;          /* close_notify, EOF, reset or a TLS error */
+    }
+}
+
+/* Keeps what the parser did not take (the start of a pipelined request). */
+static int consume_input(conn *c, const char *data, size_t len, size_t used)
+{
+    if (c->leftover) {
+        c->leftover_off += used;
+        if (c->leftover_off >= c->leftover_len) {
+            free(c->leftover);
+            c->leftover = NULL;
+        }
+        return 0;
+    }
+    if (used == len)
+        return 0;
+    if (!(c->leftover = malloc(len - used)))
+        return -1;
+    memcpy(c->leftover, data + used, len - used);
+    c->leftover_len = len - used;
+    c->leftover_off = 0;
+    return 0;
+}
+
+static void read_loop(conn *c)
+{
+    while (c->state == CS_READING) {
+        const char *data = NULL;
+        ssize_t len = next_input(c, &data);
+        if (len == 0)
+            return;
+        if (len < 0) {
+            conn_close(c);
+            return;
+        }
+        if (!c->parser && new_parser(c) < 0) {
+            conn_close(c);
+            return;
+        }
+        size_t used = http_parser_feed(c->parser, data, (size_t)len);
+        if (consume_input(c, data, (size_t)len, used) < 0) {
+            conn_close(c);
+            return;
+        }
+        if (http_parser_error(c->parser)) {
+            int status = http_parser_error(c->parser);
+            conn_respond_error(c, status, gw_error_code(status), http_parser_reason(c->parser),
+                               0, 1);
+            return;
+        }
+        if (http_parser_done(c->parser)) {
+            /* The poll stays as it is: turning it off and on again costs two
+             * epoll_ctl calls per request; on_io turns it off only if the
+             * peer sends more while we are busy. */
+            uv_timer_stop(&c->timer);
+            c->state = CS_PROCESSING;
+            gw_route_request(c, &c->parser->req);
+            return;
+        }
+    }
+}
+
+/* A response written at once (an error, say) brings the connection back to
+ * READING inside read_loop's own call; the flag makes that loop, not a
+ * recursive call, go on with the next pipelined request, so a flood of
+ * tiny pipelined requests cannot grow the stack. */
+static void read_requests(conn *c)
+{
+    if (c->in_read_loop)
+        return;
+    c->in_read_loop = 1;
+    read_loop(c);
+    c->in_read_loop = 0;
+}
+
+/* ---- responses ---- */
+
+static void response_sent(conn *c)
+{
+    free(c->out);
+    c->out = NULL;
+    if (c->close_after || c->w->draining) {
+        conn_close(c);
+        return;
+    }
+    if (c->parser) {
+        http_parser_free(c->parser);
+        free(c->parser);
+        c->parser = NULL;
+    }
+    c->state = CS_READING;
+    arm(c, c->w->cfg->idle_timeout_ms);
+    set_poll(c, UV_READABLE);
+    /* A keep-alive peer usually sends its next request only after reading
+     * this answer: reading now would be a read() that says EAGAIN, once per
+     * request. What is already here in user space is read now; what is
+     * still in the socket, the (level-triggered) poll reports. */
+    if (c->leftover || SSL_has_pending(c->ssl))
+        read_requests(c);
+}
+
+static void flush_out(conn *c)
+{
+    ERR_clear_error();
+    int n = SSL_write(c->ssl, c->out, (int)c->out_len);
+    if (n > 0) {
+        response_sent(c);
+        return;
+    }
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_WRITE:
+        set_poll(c, UV_WRITABLE);
+        return;
+    case SSL_ERROR_WANT_READ:
+        set_poll(c, UV_READABLE);
+        return;
+    default:
+        ERR_clear_error();
+        conn_close(c);
+    }
+}
+
+void conn_respond(conn *c, int status, const char *body_json, int retry_after, int close_after)
+{
+    strbuf b;
+    size_t body_len = body_json ? strlen(body_json) : 0;
+    if (c->state == CS_CLOSING)
+        return;
+    if (c->w->draining)
+        close_after = 1;
+    sb_init(&b);
+    sb_printf(&b, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status, gw_status_text(status),
+              body_len);
+    if (body_json)
+        sb_puts(&b, "Content-Type: application/json\r\n");
+    if (retry_after > 0)
+        sb_printf(&b, "Retry-After: %d\r\n", retry_after);
+    if (close_after)
+        sb_puts(&b, "Connection: close\r\n");
+    sb_puts(&b, "\r\n");
+    if (body_json)
+        sb_append(&b, body_json, body_len);
+    free(c->out);
+    if (!(c->out = sb_take(&b, &c->out_len))) {
+        conn_close(c);
+        return;
+    }
+    c->close_after = close_after;
+    c->state = CS_WRITING;
+    arm(c, c->w->cfg->header_timeout_ms);
+    flush_out(c);
+}
+
+void conn_respond_error(conn *c, int status, const char *code, const char *reason,
+                        int retry_after, int close_after)
+{
+    char *body = proto_error_json(code, reason);
+    conn_respond(c, status, body, retry_after, close_after);
+    free(body);
+}
+
+static void on_io(uv_poll_t *h, int status, int events)
+{
+    conn *c = h->data;
+    (void)events;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    switch (c->state) {
+    case CS_HANDSHAKE: do_handshake(c); break;
+    case CS_READING: read_requests(c); break;
+    case CS_WRITING: flush_out(c); break;
+    default: set_poll(c, 0); break;
+    }
+}
+
+void conn_recheck(conn *c)
+{
+    if (c->state == CS_CLOSING || !c->authenticated)
+        return;
+    if (!auth_still_valid(c))
+        conn_close(c);
+}
+
+void conn_drain(conn *c)
+{
+    if (c->state == CS_READING && !c->parser && !c->leftover)
+        conn_close(c);
+    else if (c->state == CS_HANDSHAKE)
+        conn_close(c);
+}

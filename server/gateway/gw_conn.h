@@ -1,0 +1,80 @@
+/*
+ * conn.h - one device connection on a worker loop: non-blocking TLS
+ * straight on the socket (OpenSSL reads and writes the descriptor; a
+ * uv_poll_t says when), then HTTP/1.1 requests one at a time with
+ * keep-alive and pipelining.
+ *
+ * Life of a connection:
+ *   HANDSHAKE -> (certificate chain checked by OpenSSL)
+ *   AUTHORIZING -> (registry: registered, not revoked, device not
+ *                   decommissioned; may wait for a database lookup)
+ *   READING <-> PROCESSING (waiting for the commit) -> WRITING -> READING
+ *   CLOSING (handles closing; freed in the last close callback)
+ * One timer per connection enforces the deadline of the current state.
+ * Idle connections hold no buffers: the read buffer is the worker's, the
+ * parser exists only while a request is being read, and OpenSSL releases
+ * its buffers (SSL_MODE_RELEASE_BUFFERS).
+ */
+#ifndef VIGIL_CONN_H
+#define VIGIL_CONN_H
+
+#include <openssl/ssl.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "server/gateway/gw_http.h"
+#include "server/ingest/ingest.h"
+#include "server/gateway/gw_tls.h"
+#include "server/gateway/gw_track.h"
+#include "server/gateway/gw_worker.h"
+
+typedef enum conn_state {
+    CS_HANDSHAKE = 0, CS_AUTHORIZING, CS_READING, CS_PROCESSING, CS_WRITING, CS_CLOSING
+} conn_state;
+
+struct conn {
+    conn *prev, *next;
+    worker *w;
+    int fd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int open_handles;
+    int poll_events;
+    conn_state state;
+    SSL *ssl;
+    tls_peer_info *peer;         /* during the handshake only */
+    http_parser *parser;         /* while a request is being read */
+    char *out;                   /* response being written (plaintext) */
+    size_t out_len;
+    char *leftover;              /* pipelined bytes read past the last request */
+    size_t leftover_len, leftover_off;
+    ingest_req *pending;         /* request waiting for its commit */
+    int close_after;             /* close once the response is written */
+    int authenticated;
+    int resumed;
+    int cert_tracked;
+    int network_changed;
+    int in_read_loop;
+    void *lookup;                /* gw_auth.c's registry lookup in flight */
+    char device_id[65];
+    uint8_t fp[32];
+    char addr[TRACK_ADDR_MAX];
+    char network[48];
+};
+
+/* Takes over an accepted, non-blocking socket. */
+void conn_accept(worker *w, int fd, const char *addr);
+void conn_close(conn *c);
+/* Queues a response; body_json may be NULL. retry_after > 0 adds the
+ * header. close_after sends Connection: close and closes once written. */
+void conn_respond(conn *c, int status, const char *body_json, int retry_after, int close_after);
+void conn_respond_error(conn *c, int status, const char *code, const char *reason,
+                        int retry_after, int close_after);
+/* Authorization finished (gw_auth.c): start serving requests. */
+void conn_authorized(conn *c);
+/* Re-check after a registry change; closes the connection if refused now. */
+void conn_recheck(conn *c);
+/* Stop waiting for more requests (drain): close now if idle. */
+void conn_drain(conn *c);
+
+#endif

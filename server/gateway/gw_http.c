@@ -1,0 +1,234 @@
+/*
+ * http_request.c - bounded, strict HTTP/1.1 request parsing on llhttp (see
+ * http_request.h). Limits are enforced inside the callbacks, so nothing is
+ * buffered beyond them: a header flood is refused at the first byte over.
+ */
+#include "server/gateway/gw_http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int user_error(http_parser *p, int status, const char *reason)
+{
+    p->error = status;
+    p->reason = reason;
+    return HPE_USER;
+}
+
+static http_parser *from(llhttp_t *l)
+{
+    return (http_parser *)l->data;
+}
+
+static int count_header_bytes(http_parser *p, size_t n)
+{
+    p->header_bytes += n;
+    if (p->header_bytes > p->limits.max_header_bytes)
+        return user_error(p, 431, "request line and headers are too large");
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *l)
+{
+    from(l)->started = 1;
+    return 0;
+}
+
+static int on_url(llhttp_t *l, const char *at, size_t n)
+{
+    http_parser *p = from(l);
+    if (p->path_len + n >= sizeof(p->req.path))
+        return user_error(p, 414, "the request target is too long");
+    memcpy(p->req.path + p->path_len, at, n);
+    p->path_len += n;
+    p->req.path[p->path_len] = '\0';
+    return count_header_bytes(p, n);
+}
+
+static int on_header_field(llhttp_t *l, const char *at, size_t n)
+{
+    http_parser *p = from(l);
+    size_t room = sizeof(p->field) - 1 - p->field_len;
+    memcpy(p->field + p->field_len, at, n < room ? n : room);
+    p->field_len += n < room ? n : room;
+    p->field[p->field_len] = '\0';
+    return count_header_bytes(p, n + 4);   /* ": " and CRLF */
+}
+
+static int on_header_field_complete(llhttp_t *l)
+{
+    http_parser *p = from(l);
+    if (++p->n_headers > p->limits.max_headers)
+        return user_error(p, 431, "too many header fields");
+    p->in_content_type = strcasecmp(p->field, "content-type") == 0;
+    if (p->in_content_type && p->req.content_type[0])
+        return user_error(p, 400, "more than one Content-Type");
+    p->field_len = 0;
+    p->field[0] = '\0';
+    return 0;
+}
+
+static int on_header_value(llhttp_t *l, const char *at, size_t n)
+{
+    http_parser *p = from(l);
+    if (p->in_content_type) {
+        if (p->ct_len + n >= sizeof(p->req.content_type))
+            return user_error(p, 400, "Content-Type is too long");
+        memcpy(p->req.content_type + p->ct_len, at, n);
+        p->ct_len += n;
+        p->req.content_type[p->ct_len] = '\0';
+    }
+    return count_header_bytes(p, n);
+}
+
+static int on_headers_complete(llhttp_t *l)
+{
+    http_parser *p = from(l);
+    p->headers_done = 1;
+    if (l->http_major != 1)
+        return user_error(p, 400, "only HTTP/1.1 is spoken here");
+    if (l->upgrade || l->method == HTTP_CONNECT)
+        return user_error(p, 400, "protocol upgrades and CONNECT are not supported");
+    p->req.method = l->method;
+    p->req.has_content_length = (l->flags & F_CONTENT_LENGTH) != 0;
+    p->req.chunked = (l->flags & F_CHUNKED) != 0;
+    p->req.content_length = l->content_length;
+    if (p->req.has_content_length && l->content_length > p->limits.max_body)
+        return user_error(p, 413, "the body is larger than the server accepts");
+    return 0;
+}
+
+static int on_body(llhttp_t *l, const char *at, size_t n)
+{
+    http_parser *p = from(l);
+    if (p->req.body_len + n > p->limits.max_body)
+        return user_error(p, 413, "the body is larger than the server accepts");
+    if (p->req.body_len + n + 1 > p->body_cap) {
+        size_t cap = p->body_cap ? p->body_cap : 4096;
+        if (p->req.has_content_length && p->req.content_length + 1 > cap)
+            cap = (size_t)p->req.content_length + 1;
+        while (cap < p->req.body_len + n + 1)
+            cap *= 2;
+        char *grown = realloc(p->req.body, cap);
+        if (!grown)
+            return user_error(p, 503, "out of memory");
+        p->req.body = grown;
+        p->body_cap = cap;
+    }
+    memcpy(p->req.body + p->req.body_len, at, n);
+    p->req.body_len += n;
+    p->req.body[p->req.body_len] = '\0';
+    return 0;
+}
+
+static int on_chunk_header(llhttp_t *l)
+{
+    http_parser *p = from(l);
+    if (l->content_length > p->limits.max_body - p->req.body_len)
+        return user_error(p, 413, "the body is larger than the server accepts");
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *l)
+{
+    http_parser *p = from(l);
+    p->done = 1;
+    p->req.keep_alive = llhttp_should_keep_alive(l);
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
+    .on_message_complete = on_message_complete,
+};
+
+void http_parser_init(http_parser *p, const http_limits *limits)
+{
+    memset(p, 0, sizeof(*p));
+    p->limits = *limits;
+    llhttp_init(&p->llh, HTTP_REQUEST, &settings);
+    p->llh.data = p;
+}
+
+void http_parser_free(http_parser *p)
+{
+    free(p->req.body);
+    p->req.body = NULL;
+    p->body_cap = 0;
+}
+
+static int status_for(llhttp_errno_t e)
+{
+    (void)e;
+    return 400;   /* malformed, whatever llhttp's reason: a client error */
+}
+
+size_t http_parser_feed(http_parser *p, const char *data, size_t len)
+{
+    if (p->done || p->error)
+        return 0;
+    llhttp_errno_t e = llhttp_execute(&p->llh, data, len);
+    size_t used = len;
+    if (e == HPE_PAUSED) {
+        used = (size_t)(llhttp_get_error_pos(&p->llh) - data);
+    } else if (p->error) {
+        /* a callback refused the request and said why */
+    } else if (e != HPE_OK) {
+        p->error = status_for(e);
+        p->reason = llhttp_get_error_reason(&p->llh);
+        if (!p->reason)
+            p->reason = "malformed request";
+    }
+    if (!p->headers_done && !p->error) {
+        /* Bytes llhttp skips without a callback (whitespace) count too. */
+        p->raw_header_bytes += used;
+        if (p->raw_header_bytes > 2 * p->limits.max_header_bytes)
+            user_error(p, 431, "request line and headers are too large");
+    }
+    return used;
+}
+
+int http_parser_done(const http_parser *p)
+{
+    return p->done && !p->error;
+}
+
+int http_parser_error(const http_parser *p)
+{
+    return p->error;
+}
+
+const char *http_parser_reason(const http_parser *p)
+{
+    return p->reason ? p->reason : "";
+}
+
+void http_parser_next(http_parser *p)
+{
+    http_limits limits = p->limits;
+    char *body = p->req.body;
+    size_t cap = p->body_cap;
+    llhttp_t llh = p->llh;
+    int resume = p->done;
+    memset(p, 0, sizeof(*p));
+    p->limits = limits;
+    p->llh = llh;
+    p->llh.data = p;
+    p->req.body = body;      /* keep the buffer for the next request */
+    p->body_cap = cap;
+    if (resume)
+        llhttp_resume(&p->llh);
+}
+
+int http_parser_in_progress(const http_parser *p)
+{
+    return p->started && !p->done;
+}

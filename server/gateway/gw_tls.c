@@ -1,0 +1,188 @@
+/*
+ * tls.c - building and swapping the device port's SSL_CTX (see tls.h).
+ *
+ * The trust store holds the root and every issuing CA the CA directory still
+ * trusts (ca_issuer_trusted), so certificates from an issuer retired by a
+ * rotation keep working until they expire. Chain, dates and the clientAuth
+ * purpose are checked by OpenSSL; whether the certificate is registered and
+ * not revoked is the registry's job after the handshake.
+ */
+#include "server/gateway/gw_tls.h"
+
+#include "cert-authority/ca.h"
+#include "server/core/log.h"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <string.h>
+
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX *current;
+static int peer_info_idx = -1;
+
+static const char tls12_ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+int tls_global_init(void)
+{
+    peer_info_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    return peer_info_idx < 0 ? -1 : 0;
+}
+
+void tls_set_peer_info(SSL *ssl, tls_peer_info *info)
+{
+    SSL_set_ex_data(ssl, peer_info_idx, info);
+}
+
+static void note_identity(tls_peer_info *info, X509 *cert)
+{
+    X509_NAME *subject = X509_get_subject_name(cert);
+    if (X509_NAME_get_text_by_NID(subject, NID_commonName, info->subject_cn,
+                                  sizeof(info->subject_cn)) < 0)
+        info->subject_cn[0] = '\0';
+    for (char *p = info->subject_cn; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';    /* it goes into logs and JSON: keep it printable */
+    if (ca_serial_hex(cert, info->serial) < 0)
+        info->serial[0] = '\0';
+    X509_NAME_oneline(X509_get_issuer_name(cert), info->issuer, sizeof(info->issuer));
+}
+
+static int verify_cb(int ok, X509_STORE_CTX *store)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    tls_peer_info *info = ssl ? SSL_get_ex_data(ssl, peer_info_idx) : NULL;
+    if (!info)
+        return ok;
+    if (X509_STORE_CTX_get_error_depth(store) == 0 && !info->serial[0]) {
+        X509 *leaf = X509_STORE_CTX_get_current_cert(store);
+        if (leaf)
+            note_identity(info, leaf);
+    }
+    if (!ok && info->verify_error == X509_V_OK)
+        info->verify_error = X509_STORE_CTX_get_error(store);
+    return ok;
+}
+
+const char *tls_failure_reason(const tls_peer_info *info, unsigned long ssl_err)
+{
+    switch (info->verify_error) {
+    case X509_V_OK:
+        break;
+    case X509_V_ERR_CERT_HAS_EXPIRED: return "expired";
+    case X509_V_ERR_CERT_NOT_YET_VALID: return "not_yet_valid";
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return "self_signed";
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return "unknown_issuer";
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE: return "bad_signature";
+    case X509_V_ERR_INVALID_PURPOSE: return "not_client_cert";
+    default: return "invalid_certificate";
+    }
+    if (ERR_GET_REASON(ssl_err) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+        return "no_certificate";
+    return "protocol";
+}
+
+/* Root plus every still-trusted issuing CA. */
+static int load_trust(SSL_CTX *ctx, const char *ca_dir)
+{
+    ca_error err = {0};
+    ca_store *s = ca_store_open(ca_dir, &err);
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    time_t now = time(NULL);
+    int trusted = 0;
+    if (!s) {
+        log_error("cannot open the CA directory", "dir", ca_dir, "error", err.msg, NULL);
+        return -1;
+    }
+    if (!X509_STORE_add_cert(store, s->root))
+        goto fail;
+    for (size_t i = 0; i < s->n_issuers; i++) {
+        if (!ca_issuer_trusted(s, &s->issuers[i], now))
+            continue;
+        if (!X509_STORE_add_cert(store, s->issuers[i].cert))
+            goto fail;
+        trusted++;
+    }
+    ca_store_close(s);
+    return trusted > 0 ? 0 : -1;
+fail:
+    log_error("cannot build the trust store", "dir", ca_dir, NULL);
+    ca_store_close(s);
+    return -1;
+}
+
+static SSL_CTX *build_ctx(const char *cert_file, const char *key_file, const char *ca_dir)
+{
+    static const unsigned char sid_ctx[] = "vigil-device-port";
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return NULL;
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        !SSL_CTX_set_cipher_list(ctx, tls12_ciphers) ||
+        SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        log_error("cannot load the device port certificate or key", "cert", cert_file, "key",
+                  key_file, "error", ERR_reason_error_string(ERR_peek_last_error()), NULL);
+        goto fail;
+    }
+    if (load_trust(ctx, ca_dir) < 0)
+        goto fail;
+    /* A missing client certificate is refused after the handshake, with a
+     * 401 the device can read, rather than with a bare TLS alert. */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+    SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+    SSL_CTX_set_verify_depth(ctx, 3);
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+    SSL_CTX_set_num_tickets(ctx, 1);
+    /* Idle connections give their read/write buffers back. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);   /* stateless tickets only */
+    /* One read(2) per burst of records, not two per record (header, body);
+     * what is read ahead is drained by SSL_read after each response. */
+    SSL_CTX_set_read_ahead(ctx, 1);
+    return ctx;
+fail:
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int tls_reload(const char *cert_file, const char *key_file, const char *ca_dir)
+{
+    SSL_CTX *fresh = build_ctx(cert_file, key_file, ca_dir);
+    if (!fresh)
+        return -1;
+    pthread_mutex_lock(&current_lock);
+    SSL_CTX *old = current;
+    current = fresh;
+    pthread_mutex_unlock(&current_lock);
+    SSL_CTX_free(old);
+    return 0;
+}
+
+SSL_CTX *tls_current(void)
+{
+    pthread_mutex_lock(&current_lock);
+    SSL_CTX *ctx = current;
+    if (ctx)
+        SSL_CTX_up_ref(ctx);
+    pthread_mutex_unlock(&current_lock);
+    return ctx;
+}
+
+void tls_shutdown(void)
+{
+    pthread_mutex_lock(&current_lock);
+    SSL_CTX_free(current);
+    current = NULL;
+    pthread_mutex_unlock(&current_lock);
+}

@@ -1,0 +1,66 @@
+/*
+ * worker.h - the device port's event loops: one thread per core, each with
+ * its own libuv loop, its own listening socket on the same address
+ * (SO_REUSEPORT: the kernel spreads connections), its own connections, its
+ * own ingest pipeline and its own database connections. Workers share only
+ * the registry (registry.h), the TLS context (tls.h), the connection
+ * tracker (track.h) and the metrics.
+ *
+ * The main thread talks to a worker only through worker_recheck() and
+ * worker_drain(), which post to the worker's uv_async_t.
+ */
+#ifndef VIGIL_WORKER_H
+#define VIGIL_WORKER_H
+
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <uv.h>
+
+#include "server/core/config.h"
+#include "server/ingest/ingest.h"
+#include "server/core/pg_async.h"
+
+#define WORKER_READ_BUF 16384
+
+typedef struct conn conn;
+
+typedef struct worker {
+    int index;
+    const config *cfg;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t wake;
+    uv_timer_t drain_timer;
+
+    pthread_mutex_t mu;          /* guards the fields up to the blank line */
+    char **recheck;              /* device ids whose connections to re-check */
+    size_t n_recheck, cap_recheck;
+    int recheck_all;
+    int drain_requested;
+
+    int listen_fd;
+    uv_poll_t listen_poll;
+    int listening;
+    int draining;
+    int ingest_idle;
+    conn *conns;                 /* doubly linked, every open connection */
+    size_t n_conns;
+    ingest *ing;
+    pga_conn *lookup;            /* registry misses */
+    char rbuf[WORKER_READ_BUF];  /* shared by all connections: decrypted input */
+} worker;
+
+/* Opens the listening sockets and starts the threads. */
+int workers_start(const config *cfg, int n, worker **out);
+/* Thread-safe. device_id NULL: re-check every connection. */
+void workers_recheck(worker *ws, int n, const char *device_id);
+/* Thread-safe: stop accepting, finish in-flight requests, flush, exit. */
+void workers_drain(worker *ws, int n);
+/* Waits for the threads and frees everything. */
+void workers_join(worker *ws, int n);
+
+/* Called by the connection code (worker thread only). */
+void worker_conn_added(worker *w, conn *c);
+void worker_conn_removed(worker *w, conn *c);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * test_registry.c - the in-memory registry's decisions (server/registry.c):
+ * verdicts for each certificate state, the ordering rule between NOTIFYs and
+ * miss lookups, full reloads with replay, the request budget and the
+ * new-network detection.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/registry/reg_view.h"
+
+static void fp_of(int n, uint8_t fp[REG_FP_LEN])
+{
+    memset(fp, 0, REG_FP_LEN);
+    fp[0] = (uint8_t)n;
+    fp[1] = (uint8_t)(n >> 8);
+    fp[2] = (uint8_t)(n >> 16);
+    fp[31] = 0x5a;
+}
+
+static reg_cert_row active_row(const char *device)
+{
+    reg_cert_row r = {1, device, 1, time(NULL) + 3600, "active", NULL};
+    return r;
+}
+
+static void setup(void)
+{
+    cr_assert_eq(reg_init(), 0);
+}
+
+static void teardown(void)
+{
+    reg_shutdown();
+}
+
+TestSuite(registry, .init = setup, .fini = teardown);
+
+Test(registry, unknown_fingerprint_is_a_miss)
+{
+    uint8_t fp[REG_FP_LEN];
+    fp_of(1, fp);
+    cr_assert_eq(reg_lookup(fp, time(NULL)).verdict, REG_MISS);
+}
+
+Test(registry, verdicts_follow_the_row)
+{
+    uint8_t fp[REG_FP_LEN];
+    time_t now = time(NULL);
+    reg_cert_row row = active_row("dev-1");
+    fp_of(1, fp);
+    reg_learn(fp, &row);
+    reg_answer a = reg_lookup(fp, now);
+    cr_assert_eq(a.verdict, REG_OK);
+    cr_assert_str_eq(a.device_id, "dev-1");
+    cr_assert_eq(reg_lookup(fp, row.not_after).verdict, REG_EXPIRED);
+
+    reg_cert_row revoked = active_row("dev-2");
+    revoked.cert_active = 0;
+    fp_of(2, fp);
+    reg_learn(fp, &revoked);
+    cr_assert_eq(reg_lookup(fp, now).verdict, REG_REVOKED);
+
+    reg_cert_row absent = {0};
+    fp_of(3, fp);
+    reg_learn(fp, &absent);
+    cr_assert_eq(reg_lookup(fp, now).verdict, REG_UNREGISTERED);
+
+    reg_cert_row gone = active_row("dev-4");
+    gone.device_status = "decommissioned";
+    fp_of(4, fp);
+    reg_learn(fp, &gone);
+    cr_assert_eq(reg_lookup(fp, now).verdict, REG_DECOMMISSIONED);
+}
+
+Test(registry, quarantined_device_still_authenticates)
+{
+    uint8_t fp[REG_FP_LEN];
+    reg_cert_row row = active_row("dev-q");
+    row.device_status = "quarantined";
+    fp_of(9, fp);
+    reg_learn(fp, &row);
+    reg_answer a = reg_lookup(fp, time(NULL));
+    cr_assert_eq(a.verdict, REG_OK);
+    cr_assert_eq(a.device_status, REG_DEV_QUARANTINED);
+}
+
+Test(registry, revocation_notify_wins_over_a_later_miss_result)
+{
+    uint8_t fp[REG_FP_LEN];
+    reg_cert_row row = active_row("dev-1");
+    fp_of(5, fp);
+    reg_revoke(fp, "dev-1");          /* the NOTIFY overtook the lookup */
+    reg_learn(fp, &row);              /* the stale lookup result arrives */
+    cr_assert_eq(reg_lookup(fp, time(NULL)).verdict, REG_REVOKED);
+}
+
+Test(registry, device_status_change_applies_to_all_its_certificates)
+{
+    uint8_t a[REG_FP_LEN], b[REG_FP_LEN];
+    reg_cert_row row = active_row("dev-7");
+    fp_of(7, a);
+    fp_of(8, b);
+    reg_learn(a, &row);
+    reg_learn(b, &row);
+    reg_set_device_status("dev-7", REG_DEV_DECOMMISSIONED);
+    cr_assert_eq(reg_lookup(a, time(NULL)).verdict, REG_DECOMMISSIONED);
+    cr_assert_eq(reg_lookup(b, time(NULL)).verdict, REG_DECOMMISSIONED);
+    reg_set_device_status("dev-7", REG_DEV_ACTIVE);
+    cr_assert_eq(reg_lookup(a, time(NULL)).verdict, REG_OK);
+}
+
+Test(registry, reload_replaces_and_replays_changes_made_meanwhile)
+{
+    uint8_t old[REG_FP_LEN], fresh[REG_FP_LEN];
+    reg_cert_row row = active_row("dev-1");
+    fp_of(10, old);
+    fp_of(11, fresh);
+    reg_learn(old, &row);
+    reg_load_begin();
+    reg_load_row(fresh, &row);
+    reg_revoke(fresh, "dev-1");       /* committed after the load's snapshot */
+    reg_load_commit();
+    cr_assert_eq(reg_lookup(old, time(NULL)).verdict, REG_MISS);
+    cr_assert_eq(reg_lookup(fresh, time(NULL)).verdict, REG_REVOKED);
+}
+
+Test(registry, many_certificates_survive_growth)
+{
+    uint8_t fp[REG_FP_LEN];
+    char id[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(id, sizeof(id), "dev-%d", i % 5000);
+        reg_cert_row row = active_row(id);
+        fp_of(i + 100, fp);
+        reg_learn(fp, &row);
+    }
+    cr_assert_eq(reg_count(), 20000);
+    fp_of(100 + 12345, fp);
+    reg_answer a = reg_lookup(fp, time(NULL));
+    cr_assert_eq(a.verdict, REG_OK);
+    cr_assert_str_eq(a.device_id, "dev-2345");
+}
+
+Test(registry, request_budget_allows_burst_then_refuses)
+{
+    uint8_t fp[REG_FP_LEN];
+    reg_cert_row row = active_row("dev-r");
+    fp_of(42, fp);
+    reg_learn(fp, &row);
+    int64_t now = 1000000000000LL;
+    int allowed = 0;
+    for (int i = 0; i < 100; i++)
+        allowed += reg_allow_request("dev-r", now, 10, 5);
+    cr_assert(allowed >= 5 && allowed <= 7, "allowed %d of a burst of 5", allowed);
+    /* then a steady 100 attempts per second for 10 s: the rate (10/s) plus
+     * what the burst allows */
+    allowed = 0;
+    for (int i = 0; i < 1000; i++)
+        allowed += reg_allow_request("dev-r", now + 1000000000LL + i * 10000000LL, 10, 5);
+    cr_assert(allowed >= 100 && allowed <= 107, "allowed %d over 10 s at 10/s", allowed);
+}
+
+Test(registry, new_network_is_reported_once)
+{
+    uint8_t fp[REG_FP_LEN];
+    reg_cert_row row = active_row("dev-n");
+    row.last_address = "10.0.0.0/24";
+    fp_of(43, fp);
+    reg_learn(fp, &row);
+    cr_assert_eq(reg_note_network("dev-n", "10.0.0.0/24"), 0);
+    cr_assert_eq(reg_note_network("dev-n", "192.168.1.0/24"), 1);
+    cr_assert_eq(reg_note_network("dev-n", "192.168.1.0/24"), 0);
+    cr_assert_eq(reg_note_network("dev-first", "10.1.1.0/24"), 0, "first sighting is not news");
+}
+
+Test(registry, fingerprint_hex_round_trip)
+{
+    uint8_t fp[REG_FP_LEN], back[REG_FP_LEN];
+    char hex[2 * REG_FP_LEN + 1];
+    fp_of(0xabcdef, fp);
+    reg_fp_to_hex(fp, hex);
+    cr_assert_eq(reg_fp_from_hex(hex, back), 0);
+    cr_assert_arr_eq(fp, back, REG_FP_LEN);
+    cr_assert_eq(reg_fp_from_hex("abc", back), -1);
+    hex[5] = 'g';
+    cr_assert_eq(reg_fp_from_hex(hex, back), -1);
+}
