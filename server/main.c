@@ -5,7 +5,7 @@
  *
  * The main thread runs its own loop for the registry's LISTEN connection
  * and the signals; it never serves a device. Device connections live on the
- * workers' loops (worker.h).
+ * workers' loops (gateway/gw_worker.h).
  */
 #include "server/api/api.h"
 #include "server/core/config.h"
@@ -30,10 +30,10 @@ typedef struct server {
     config cfg;
     uv_loop_t *loop;
     uv_signal_t sig_term, sig_int, sig_hup;
-    regsync *regsync;
-    maintain *maintain;
+    reg_sync *reg_sync;
+    ingest_maintain *ingest_maintain;
     api *api;
-    worker *workers;
+    gw_worker *workers;
     int n_workers;
     int stopping;
 } server;
@@ -42,7 +42,7 @@ static void on_registry_change(const char *device_id, void *arg)
 {
     server *s = arg;
     if (!s->stopping)
-        workers_recheck(s->workers, s->n_workers, device_id);
+        gw_workers_recheck(s->workers, s->n_workers, device_id);
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum)
@@ -52,23 +52,23 @@ static void on_stop_signal(uv_signal_t *h, int signum)
         return;
     s->stopping = 1;
     log_info("draining", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-    workers_drain(s->workers, s->n_workers);
+    gw_workers_drain(s->workers, s->n_workers);
     api_stop(s->api);
     s->api = NULL;
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
-    regsync_stop(s->regsync);
-    s->regsync = NULL;
-    maintain_stop(s->maintain);
-    s->maintain = NULL;
+    reg_sync_stop(s->reg_sync);
+    s->reg_sync = NULL;
+    ingest_maintain_stop(s->ingest_maintain);
+    s->ingest_maintain = NULL;
 }
 
 static void on_reload_signal(uv_signal_t *h, int signum)
 {
     server *s = h->data;
     (void)signum;
-    if (tls_reload(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.ca_dir) == 0) {
+    if (gw_tls_reload(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.ca_dir) == 0) {
         log_info("reloaded the TLS certificate, key and trusted CAs", NULL);
         /* a CA no longer trusted would not pass a new handshake; live
          * connections keep their verified identity and registry checks */
@@ -130,31 +130,31 @@ int main(int argc, char **argv)
               "device_listen", s.cfg.device_listen, "tls_cert", s.cfg.tls_cert, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
-    if (tls_global_init() < 0 || reg_init() < 0 ||
-        tls_reload(s.cfg.tls_cert, s.cfg.tls_key, s.cfg.ca_dir) < 0) {
+    if (gw_tls_init() < 0 || reg_view_init() < 0 ||
+        gw_tls_reload(s.cfg.tls_cert, s.cfg.tls_key, s.cfg.ca_dir) < 0) {
         config_free(&s.cfg);
         return 2;
     }
-    sec_init(&s.cfg);
+    gw_secevent_init(&s.cfg);
     s.loop = uv_default_loop();
     s.n_workers = worker_count(&s.cfg);
     /* A setting the operator must fix exits 2, like the other bad settings. */
     if ((rc = api_start(&s.cfg, &s.api)) < 0)
         return rc == API_BAD_CONFIG ? 2 : 1;
-    if (!(s.regsync = regsync_start(s.loop, s.cfg.database_url, on_registry_change, &s)) ||
-        !(s.maintain = maintain_start(s.loop, s.cfg.database_url)) ||
-        workers_start(&s.cfg, s.n_workers, &s.workers) < 0)
+    if (!(s.reg_sync = reg_sync_start(s.loop, s.cfg.database_url, on_registry_change, &s)) ||
+        !(s.ingest_maintain = ingest_maintain_start(s.loop, s.cfg.database_url)) ||
+        gw_workers_start(&s.cfg, s.n_workers, &s.workers) < 0)
         return 1;
     start_signals(&s);
     char n[16];
     snprintf(n, sizeof(n), "%d", s.n_workers);
     log_info("vigild started", "device_listen", s.cfg.device_listen, "workers", n, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
-    workers_join(s.workers, s.n_workers);
+    gw_workers_join(s.workers, s.n_workers);
     uv_loop_close(s.loop);
-    tls_shutdown();
-    reg_shutdown();
-    track_shutdown();
+    gw_tls_shutdown();
+    reg_view_shutdown();
+    gw_track_shutdown();
     config_free(&s.cfg);
     log_info("vigild stopped", NULL);
     return 0;

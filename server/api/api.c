@@ -225,24 +225,24 @@ void api_reply_page_json(api_req *r, PGresult *res, int limit, api_cursor_fn cur
 {
     int n = PQntuples(res), shown = n > limit ? limit : n;
     strbuf b;
-    sb_init(&b);
-    sb_puts(&b, "{\"items\":[");
+    strbuf_init(&b);
+    strbuf_puts(&b, "{\"items\":[");
     for (int i = 0; i < shown; i++) {
         if (i)
-            sb_puts(&b, ",");
-        sb_append(&b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+            strbuf_puts(&b, ",");
+        strbuf_append(&b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
     }
-    sb_puts(&b, "],\"next_cursor\":");
+    strbuf_puts(&b, "],\"next_cursor\":");
     if (n > limit) {
         char c[128]; /* a cursor is digits and dots: nothing to escape */
         cursor(res, shown - 1, c, sizeof(c));
-        sb_printf(&b, "\"%s\"}\n", c);
+        strbuf_printf(&b, "\"%s\"}\n", c);
     } else {
-        sb_puts(&b, "null}\n");
+        strbuf_puts(&b, "null}\n");
     }
     size_t len = 0;
-    char *body = b.failed ? NULL : sb_take(&b, &len);
-    sb_free(&b);
+    char *body = b.failed ? NULL : strbuf_take(&b, &len);
+    strbuf_free(&b);
     if (!body) {
         api_error(r, 500, "internal", NULL, "out of memory");
         return;
@@ -370,7 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         clock_gettime(CLOCK_MONOTONIC, &r->started);
         r->pool = a->pool;
         r->cfg = a->cfg;
-        sb_init(&r->body);
+        strbuf_init(&r->body);
         client_address(mc, r->address, sizeof(r->address));
         *con_cls = r;
         return MHD_YES;
@@ -379,7 +379,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (r->body.len + *upload_data_size > API_BODY_MAX)
             r->body_too_large = 1;
         else
-            sb_append(&r->body, upload_data, *upload_data_size);
+            strbuf_append(&r->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -401,7 +401,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         return;
     if (r->db)
         api_pool_return(r->pool, r->db, 1);
-    sb_free(&r->body);
+    strbuf_free(&r->body);
     free(r->path_copy);
     free(r);
     *con_cls = NULL;

@@ -40,17 +40,17 @@ static void csv_field(strbuf *b, const char *v, int last)
 {
     int formula = v[0] && strchr("=+-@\t\r", v[0]);
     if (formula || strpbrk(v, ",\"\r\n")) {
-        sb_puts(b, formula ? "\"'" : "\"");
+        strbuf_puts(b, formula ? "\"'" : "\"");
         for (const char *c = v; *c; c++) {
-            sb_append(b, c, 1);
+            strbuf_append(b, c, 1);
             if (*c == '"')
-                sb_append(b, c, 1); /* a quote is doubled */
+                strbuf_append(b, c, 1); /* a quote is doubled */
         }
-        sb_puts(b, "\"");
+        strbuf_puts(b, "\"");
     } else {
-        sb_puts(b, v);
+        strbuf_puts(b, v);
     }
-    sb_puts(b, last ? "\r\n" : ",");
+    strbuf_puts(b, last ? "\r\n" : ",");
 }
 
 static void render_csv(strbuf *b, PGresult *res, int row)
@@ -73,8 +73,8 @@ static void render_page(export_state *s, PGresult *res)
         if (s->csv) {
             render_csv(&s->out, res, i);
         } else {
-            sb_append(&s->out, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-            sb_puts(&s->out, "\n");
+            strbuf_append(&s->out, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+            strbuf_puts(&s->out, "\n");
         }
     }
     if (n > 0) {
@@ -105,7 +105,7 @@ static int fetch_page(export_state *s)
         log_warn("export: query failed; the stream is cut", "error", err.msg, NULL);
         return -1;
     }
-    sb_reset(&s->out);
+    strbuf_reset(&s->out);
     s->sent = 0;
     render_page(s, res);
     PQclear(res);
@@ -135,7 +135,7 @@ static void export_free(void *cls)
     export_state *s = cls;
     for (int i = 0; i < 8; i++)
         free(s->filter_text[i]);
-    sb_free(&s->out);
+    strbuf_free(&s->out);
     free(s);
 }
 
@@ -177,9 +177,9 @@ void api_incidents_export(api_req *r)
     }
     s->pool = r->pool;
     s->csv = format == 1;
-    sb_init(&s->out);
+    strbuf_init(&s->out);
     if (s->csv)
-        sb_puts(&s->out, csv_header);
+        strbuf_puts(&s->out, csv_header);
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, export_read, s, export_free);
     if (!resp) {

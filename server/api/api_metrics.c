@@ -50,21 +50,21 @@ static void put_escaped(strbuf *b, const char *s, int quotes)
 {
     for (; *s; s++) {
         if (*s == '\\')
-            sb_puts(b, "\\\\");
+            strbuf_puts(b, "\\\\");
         else if (*s == '\n')
-            sb_puts(b, "\\n");
+            strbuf_puts(b, "\\n");
         else if (quotes && *s == '"')
-            sb_puts(b, "\\\"");
+            strbuf_puts(b, "\\\"");
         else
-            sb_append(b, s, 1);
+            strbuf_append(b, s, 1);
     }
 }
 
 static void family(strbuf *b, const char *name, const char *type, const char *help)
 {
-    sb_printf(b, "# HELP %s ", name);
+    strbuf_printf(b, "# HELP %s ", name);
     put_escaped(b, help, 0);
-    sb_printf(b, "\n# TYPE %s %s\n", name, type);
+    strbuf_printf(b, "\n# TYPE %s %s\n", name, type);
 }
 
 /* One sample: name (and suffix) with up to two labels (a NULL key ends
@@ -72,25 +72,25 @@ static void family(strbuf *b, const char *name, const char *type, const char *he
 static void sample_name(strbuf *b, const char *name, const char *suffix, const char *k1,
                         const char *v1, const char *k2, const char *v2)
 {
-    sb_puts(b, name);
-    sb_puts(b, suffix);
+    strbuf_puts(b, name);
+    strbuf_puts(b, suffix);
     if (k1) {
-        sb_printf(b, "{%s=\"", k1);
+        strbuf_printf(b, "{%s=\"", k1);
         put_escaped(b, v1, 1);
         if (k2) {
-            sb_printf(b, "\",%s=\"", k2);
+            strbuf_printf(b, "\",%s=\"", k2);
             put_escaped(b, v2, 1);
         }
-        sb_puts(b, "\"}");
+        strbuf_puts(b, "\"}");
     }
-    sb_puts(b, " ");
+    strbuf_puts(b, " ");
 }
 
 static void sample_int(strbuf *b, const char *name, const char *k1, const char *v1, const char *k2,
                        const char *v2, int64_t value)
 {
     sample_name(b, name, "", k1, v1, k2, v2);
-    sb_printf(b, "%" PRId64 "\n", value);
+    strbuf_printf(b, "%" PRId64 "\n", value);
 }
 
 static void scalar(strbuf *b, const char *name, const char *type, const char *help,
@@ -118,9 +118,9 @@ static void histogram(strbuf *b, const char *name, const char *help, const char 
     for (size_t i = 0; i < n; i++) {
         cumulative += load(&buckets[i]);
         sample_name(b, name, "_bucket", "le", i + 1 < n ? bounds[i] : "+Inf", NULL, NULL);
-        sb_printf(b, "%" PRId64 "\n", cumulative);
+        strbuf_printf(b, "%" PRId64 "\n", cumulative);
     }
-    sb_printf(b, "%s_sum %s\n%s_count %" PRId64 "\n", name, sum, name, cumulative);
+    strbuf_printf(b, "%s_sum %s\n%s_count %" PRId64 "\n", name, sum, name, cumulative);
 }
 
 static void commit_latency(strbuf *b)
@@ -173,13 +173,13 @@ static void api_requests(strbuf *b)
 char *api_metrics_render(size_t *len_out)
 {
     strbuf b;
-    sb_init(&b);
+    strbuf_init(&b);
 
     family(&b, "vigil_build_info", "gauge", "Always 1; the version of vigild as a label.");
     sample_int(&b, "vigil_build_info", "version", METRICS_VERSION, NULL, NULL, 1);
     family(&b, "process_start_time_seconds", "gauge",
            "Start time of the process since the Unix epoch, in seconds.");
-    sb_printf(&b, "process_start_time_seconds %.3f\n", metrics_start_time);
+    strbuf_printf(&b, "process_start_time_seconds %.3f\n", metrics_start_time);
 
     scalar(&b, "vigil_connections_open", "gauge", "Device connections currently open.",
            &metrics.connections_open);
@@ -224,8 +224,8 @@ char *api_metrics_render(size_t *len_out)
            &metrics.api_auth_failures);
 
     size_t len = 0;
-    char *text = sb_take(&b, &len);
-    sb_free(&b);
+    char *text = strbuf_take(&b, &len);
+    strbuf_free(&b);
     if (len_out)
         *len_out = text ? len : 0;
     return text;

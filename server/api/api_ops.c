@@ -38,7 +38,7 @@ void api_readyz(api_req *r)
         PQclear(res);
         api_pool_return(r->pool, db, !db_ok);
     }
-    SSL_CTX *ctx = tls_current();
+    SSL_CTX *ctx = gw_tls_current();
     int ca_ok = ctx != NULL;
     SSL_CTX_free(ctx);
     int ready = db_ok && ca_ok;

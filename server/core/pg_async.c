@@ -14,27 +14,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { PGA_DOWN, PGA_CONNECTING, PGA_UP, PGA_CLOSING };
+enum { PG_ASYNC_DOWN, PG_ASYNC_CONNECTING, PG_ASYNC_UP, PG_ASYNC_CLOSING };
 enum { JOB_QUERY, JOB_PREPARE, JOB_PREPARED };
-#define PGA_MAX_PREPARED 8
+#define PG_ASYNC_MAX_PREPARED 8
 
-typedef struct pga_stmt {
+typedef struct pg_async_stmt {
     char *name, *sql;
     int nparams;
-} pga_stmt;
+} pg_async_stmt;
 
-typedef struct pga_job {
-    struct pga_job *next;
+typedef struct pg_async_job {
+    struct pg_async_job *next;
     int kind;            /* JOB_QUERY, JOB_PREPARE, JOB_PREPARED */
-    const char *name;    /* statement name (static, from pga_prepare) */
+    const char *name;    /* statement name (static, from pg_async_prepare) */
     char *sql;
     int nparams;
     char **params;       /* point into the same allocation as the job */
-    pga_result_cb cb;
+    pg_async_result_cb cb;
     void *arg;
-} pga_job;
+} pg_async_job;
 
-struct pga_conn {
+struct pg_async_conn {
     uv_loop_t *loop;
     char *url;
     char *name;
@@ -45,29 +45,29 @@ struct pga_conn {
     int poll_fd;
     uv_timer_t timer;    /* reconnect backoff */
     uint64_t backoff_ms;
-    pga_job *head, *tail;
+    pg_async_job *head, *tail;
     size_t depth;
     PGresult *last;      /* the last result of the statement in flight */
-    pga_stmt stmts[PGA_MAX_PREPARED];
+    pg_async_stmt stmts[PG_ASYNC_MAX_PREPARED];
     int n_stmts;
-    pga_state_cb on_state;
-    pga_notify_cb on_notify;
+    pg_async_state_cb on_state;
+    pg_async_notify_cb on_notify;
     void *arg;
 };
 
-static void start_connect(pga_conn *c);
+static void start_connect(pg_async_conn *c);
 static void on_poll(uv_poll_t *h, int status, int events);
 
 /* ---- queue ---- */
 
-static void job_free(pga_job *j)
+static void job_free(pg_async_job *j)
 {
     free(j);
 }
 
-static pga_job *pop_job(pga_conn *c)
+static pg_async_job *pop_job(pg_async_conn *c)
 {
-    pga_job *j = c->head;
+    pg_async_job *j = c->head;
     if (j) {
         c->head = j->next;
         if (!c->head)
@@ -77,9 +77,9 @@ static pga_job *pop_job(pga_conn *c)
     return j;
 }
 
-static void fail_all(pga_conn *c)
+static void fail_all(pg_async_conn *c)
 {
-    pga_job *j;
+    pg_async_job *j;
     while ((j = pop_job(c))) {
         j->cb(NULL, j->arg);
         job_free(j);
@@ -88,12 +88,12 @@ static void fail_all(pga_conn *c)
 }
 
 /* One allocation: the job, the params pointer array, then the strings. */
-static pga_job *job_new(const char *sql, int nparams, const char *const *params)
+static pg_async_job *job_new(const char *sql, int nparams, const char *const *params)
 {
-    size_t size = sizeof(pga_job) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
+    size_t size = sizeof(pg_async_job) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
     for (int i = 0; i < nparams; i++)
         size += params[i] ? strlen(params[i]) + 1 : 0;
-    pga_job *j = malloc(size);
+    pg_async_job *j = malloc(size);
     if (!j)
         return NULL;
     memset(j, 0, sizeof(*j));
@@ -122,7 +122,7 @@ static void poll_closed(uv_handle_t *h)
     free(h);
 }
 
-static void stop_poll(pga_conn *c)
+static void stop_poll(pg_async_conn *c)
 {
     if (c->poll) {
         uv_close((uv_handle_t *)c->poll, poll_closed);
@@ -131,7 +131,7 @@ static void stop_poll(pga_conn *c)
     }
 }
 
-static int watch(pga_conn *c, int events)
+static int watch(pg_async_conn *c, int events)
 {
     int fd = PQsocket(c->pg);
     if (fd < 0)
@@ -159,9 +159,9 @@ static void on_timer(uv_timer_t *t)
     start_connect(t->data);
 }
 
-static void go_down(pga_conn *c, const char *why)
+static void go_down(pg_async_conn *c, const char *why)
 {
-    int was_up = c->state == PGA_UP;
+    int was_up = c->state == PG_ASYNC_UP;
     stop_poll(c);
     if (c->pg) {
         log_warn("database connection lost", "conn", c->name, "error", why, NULL);
@@ -170,7 +170,7 @@ static void go_down(pga_conn *c, const char *why)
     }
     PQclear(c->last);
     c->last = NULL;
-    c->state = PGA_DOWN;
+    c->state = PG_ASYNC_DOWN;
     fail_all(c);
     if (was_up && c->on_state)
         c->on_state(c, 0, c->arg);
@@ -180,7 +180,7 @@ static void go_down(pga_conn *c, const char *why)
     uv_timer_start(&c->timer, on_timer, c->backoff_ms, 0);
 }
 
-static void start_connect(pga_conn *c)
+static void start_connect(pg_async_conn *c)
 {
     const char *keys[] = {"dbname", "application_name", "options", NULL};
     const char *vals[] = {c->url, c->name, "-c TimeZone=UTC -c client_min_messages=warning", NULL};
@@ -190,12 +190,12 @@ static void start_connect(pga_conn *c)
         return;
     }
     PQsetnonblocking(c->pg, 1);
-    c->state = PGA_CONNECTING;
+    c->state = PG_ASYNC_CONNECTING;
     if (watch(c, UV_WRITABLE) < 0)
         go_down(c, "cannot watch the database socket");
 }
 
-static int enqueue(pga_conn *c, pga_job *j);
+static int enqueue(pg_async_conn *c, pg_async_job *j);
 static void on_prepared(PGresult *res, void *arg)
 {
     if (res && PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -203,12 +203,12 @@ static void on_prepared(PGresult *res, void *arg)
     (void)arg;
 }
 
-static void connected(pga_conn *c)
+static void connected(pg_async_conn *c)
 {
-    c->state = PGA_UP;
+    c->state = PG_ASYNC_UP;
     c->backoff_ms = 0;
     for (int i = 0; i < c->n_stmts; i++) {
-        pga_job *j = job_new(c->stmts[i].sql, 0, NULL);
+        pg_async_job *j = job_new(c->stmts[i].sql, 0, NULL);
         if (!j)
             continue;   /* the queries using it will fail and be retried */
         j->kind = JOB_PREPARE;
@@ -222,7 +222,7 @@ static void connected(pga_conn *c)
         c->on_state(c, 1, c->arg);
 }
 
-static void drive_connect(pga_conn *c)
+static void drive_connect(pg_async_conn *c)
 {
     switch (PQconnectPoll(c->pg)) {
     case PGRES_POLLING_READING:
@@ -235,7 +235,7 @@ static void drive_connect(pga_conn *c)
         return;
     case PGRES_POLLING_OK:
         connected(c);
-        if (c->state == PGA_UP && watch(c, UV_READABLE) < 0)
+        if (c->state == PG_ASYNC_UP && watch(c, UV_READABLE) < 0)
             go_down(c, "cannot watch the database socket");
         return;
     default:
@@ -245,10 +245,10 @@ static void drive_connect(pga_conn *c)
 
 /* ---- queries ---- */
 
-static void send_head(pga_conn *c)
+static void send_head(pg_async_conn *c)
 {
-    pga_job *j = c->head;
-    if (!j || c->sent || c->state != PGA_UP)
+    pg_async_job *j = c->head;
+    if (!j || c->sent || c->state != PG_ASYNC_UP)
         return;
     const char *const *params = (const char *const *)j->params;
     int sent = j->kind == JOB_PREPARE ? PQsendPrepare(c->pg, j->name, j->sql, j->nparams, NULL)
@@ -267,7 +267,7 @@ static void send_head(pga_conn *c)
         go_down(c, "cannot watch the database socket");
 }
 
-static void deliver_notifies(pga_conn *c)
+static void deliver_notifies(pg_async_conn *c)
 {
     PGnotify *n;
     while (c->pg && (n = PQnotifies(c->pg))) {
@@ -277,9 +277,9 @@ static void deliver_notifies(pga_conn *c)
     }
 }
 
-static void finish_head(pga_conn *c)
+static void finish_head(pg_async_conn *c)
 {
-    pga_job *j = pop_job(c);
+    pg_async_job *j = pop_job(c);
     PGresult *res = c->last;
     c->last = NULL;
     c->sent = 0;
@@ -291,14 +291,14 @@ static void finish_head(pga_conn *c)
 }
 
 /* Reads what arrived; completes the query in flight when its results end. */
-static void read_results(pga_conn *c)
+static void read_results(pg_async_conn *c)
 {
     if (!PQconsumeInput(c->pg)) {
         go_down(c, PQerrorMessage(c->pg));
         return;
     }
     deliver_notifies(c);
-    while (c->state == PGA_UP && c->sent && !PQisBusy(c->pg)) {
+    while (c->state == PG_ASYNC_UP && c->sent && !PQisBusy(c->pg)) {
         PGresult *r = PQgetResult(c->pg);
         if (r) {
             PQclear(c->last);
@@ -306,7 +306,7 @@ static void read_results(pga_conn *c)
             continue;
         }
         finish_head(c);
-        if (c->state != PGA_UP)
+        if (c->state != PG_ASYNC_UP)
             return;
         if (PQstatus(c->pg) != CONNECTION_OK) {
             go_down(c, PQerrorMessage(c->pg));
@@ -314,18 +314,18 @@ static void read_results(pga_conn *c)
         }
         send_head(c);
     }
-    if (c->state == PGA_UP && PQstatus(c->pg) != CONNECTION_OK)
+    if (c->state == PG_ASYNC_UP && PQstatus(c->pg) != CONNECTION_OK)
         go_down(c, PQerrorMessage(c->pg));
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
-    pga_conn *c = h->data;
-    if (c->state == PGA_CONNECTING) {
+    pg_async_conn *c = h->data;
+    if (c->state == PG_ASYNC_CONNECTING) {
         drive_connect(c);
         return;
     }
-    if (c->state != PGA_UP)
+    if (c->state != PG_ASYNC_UP)
         return;
     if (status < 0) {
         go_down(c, uv_strerror(status));
@@ -348,10 +348,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 /* ---- public ---- */
 
-pga_conn *pga_new(uv_loop_t *loop, const char *url, const char *name, pga_state_cb on_state,
-                  pga_notify_cb on_notify, void *arg)
+pg_async_conn *pg_async_new(uv_loop_t *loop, const char *url, const char *name, pg_async_state_cb on_state,
+                  pg_async_notify_cb on_notify, void *arg)
 {
-    pga_conn *c = calloc(1, sizeof(*c));
+    pg_async_conn *c = calloc(1, sizeof(*c));
     if (!c || !(c->url = strdup(url)) || !(c->name = strdup(name))) {
         if (c)
             free(c->url);
@@ -371,7 +371,7 @@ pga_conn *pga_new(uv_loop_t *loop, const char *url, const char *name, pga_state_
 
 static void timer_closed(uv_handle_t *h)
 {
-    pga_conn *c = h->data;
+    pg_async_conn *c = h->data;
     for (int i = 0; i < c->n_stmts; i++) {
         free(c->stmts[i].name);
         free(c->stmts[i].sql);
@@ -381,7 +381,7 @@ static void timer_closed(uv_handle_t *h)
     free(c);
 }
 
-void pga_close(pga_conn *c)
+void pg_async_close(pg_async_conn *c)
 {
     if (!c)
         return;
@@ -393,23 +393,23 @@ void pga_close(pga_conn *c)
     c->pg = NULL;
     PQclear(c->last);
     c->last = NULL;
-    c->state = PGA_CLOSING;
+    c->state = PG_ASYNC_CLOSING;
     fail_all(c);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, timer_closed);
 }
 
-int pga_is_up(const pga_conn *c)
+int pg_async_is_up(const pg_async_conn *c)
 {
-    return c->state == PGA_UP;
+    return c->state == PG_ASYNC_UP;
 }
 
-size_t pga_queue_depth(const pga_conn *c)
+size_t pg_async_queue_depth(const pg_async_conn *c)
 {
     return c->depth;
 }
 
-static int enqueue(pga_conn *c, pga_job *j)
+static int enqueue(pg_async_conn *c, pg_async_job *j)
 {
     if (c->tail)
         c->tail->next = j;
@@ -421,12 +421,12 @@ static int enqueue(pga_conn *c, pga_job *j)
     return 0;
 }
 
-int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *params,
-              pga_result_cb cb, void *arg)
+int pg_async_query(pg_async_conn *c, const char *sql, int nparams, const char *const *params,
+              pg_async_result_cb cb, void *arg)
 {
-    if (c->state != PGA_UP)
+    if (c->state != PG_ASYNC_UP)
         return -1;
-    pga_job *j = job_new(sql, nparams, params);
+    pg_async_job *j = job_new(sql, nparams, params);
     if (!j)
         return -1;
     j->cb = cb;
@@ -434,19 +434,19 @@ int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *para
     return enqueue(c, j);
 }
 
-int pga_prepare(pga_conn *c, const char *name, const char *sql, int nparams)
+int pg_async_prepare(pg_async_conn *c, const char *name, const char *sql, int nparams)
 {
-    if (c->n_stmts == PGA_MAX_PREPARED)
+    if (c->n_stmts == PG_ASYNC_MAX_PREPARED)
         return -1;
-    pga_stmt *st = &c->stmts[c->n_stmts];
+    pg_async_stmt *st = &c->stmts[c->n_stmts];
     if (!(st->name = strdup(name)) || !(st->sql = strdup(sql))) {
         free(st->name);
         return -1;
     }
     st->nparams = nparams;
     c->n_stmts++;
-    if (c->state == PGA_UP) {
-        pga_job *j = job_new(sql, 0, NULL);
+    if (c->state == PG_ASYNC_UP) {
+        pg_async_job *j = job_new(sql, 0, NULL);
         if (!j)
             return -1;
         j->kind = JOB_PREPARE;
@@ -458,12 +458,12 @@ int pga_prepare(pga_conn *c, const char *name, const char *sql, int nparams)
     return 0;
 }
 
-int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *const *params,
-                       pga_result_cb cb, void *arg)
+int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams, const char *const *params,
+                       pg_async_result_cb cb, void *arg)
 {
-    if (c->state != PGA_UP)
+    if (c->state != PG_ASYNC_UP)
         return -1;
-    pga_job *j = job_new("", nparams, params);
+    pg_async_job *j = job_new("", nparams, params);
     if (!j)
         return -1;
     j->kind = JOB_PREPARED;

@@ -18,37 +18,37 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
-typedef struct pga_conn pga_conn;
+typedef struct pg_async_conn pg_async_conn;
 
 /* res is NULL when the connection failed before a result arrived; the
  * callee must not PQclear it (pg_async does after the callback). */
-typedef void (*pga_result_cb)(PGresult *res, void *arg);
+typedef void (*pg_async_result_cb)(PGresult *res, void *arg);
 /* The connection came up (up = 1) or went down (up = 0). */
-typedef void (*pga_state_cb)(pga_conn *c, int up, void *arg);
+typedef void (*pg_async_state_cb)(pg_async_conn *c, int up, void *arg);
 /* A NOTIFY arrived on a channel this connection LISTENs on. */
-typedef void (*pga_notify_cb)(const char *channel, const char *payload, void *arg);
+typedef void (*pg_async_notify_cb)(const char *channel, const char *payload, void *arg);
 
-pga_conn *pga_new(uv_loop_t *loop, const char *url, const char *name, pga_state_cb on_state,
-                  pga_notify_cb on_notify, void *arg);
+pg_async_conn *pg_async_new(uv_loop_t *loop, const char *url, const char *name, pg_async_state_cb on_state,
+                  pg_async_notify_cb on_notify, void *arg);
 /* Closes the connection; queued queries get NULL results. Frees c once
  * libuv has released its handles. */
-void pga_close(pga_conn *c);
+void pg_async_close(pg_async_conn *c);
 
-int pga_is_up(const pga_conn *c);
-size_t pga_queue_depth(const pga_conn *c);
+int pg_async_is_up(const pg_async_conn *c);
+size_t pg_async_queue_depth(const pg_async_conn *c);
 
 /* Registers a statement prepared on this connection now and after every
  * reconnection, so a hot statement is parsed and planned once, not per
- * call. Call before the first pga_query_prepared. */
-int pga_prepare(pga_conn *c, const char *name, const char *sql, int nparams);
-/* Like pga_query for a statement registered with pga_prepare. */
-int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *const *params,
-                       pga_result_cb cb, void *arg);
+ * call. Call before the first pg_async_query_prepared. */
+int pg_async_prepare(pg_async_conn *c, const char *name, const char *sql, int nparams);
+/* Like pg_async_query for a statement registered with pg_async_prepare. */
+int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams, const char *const *params,
+                       pg_async_result_cb cb, void *arg);
 
 /* Queues a text-format query. Params are copied, so the caller's buffers
  * may go away at once. Returns -1 (and never calls cb) if the connection is
  * down or memory is short. */
-int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *params,
-              pga_result_cb cb, void *arg);
+int pg_async_query(pg_async_conn *c, const char *sql, int nparams, const char *const *params,
+              pg_async_result_cb cb, void *arg);
 
 #endif

@@ -9,18 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sb_init(strbuf *b)
+void strbuf_init(strbuf *b)
 {
     memset(b, 0, sizeof(*b));
 }
 
-void sb_free(strbuf *b)
+void strbuf_free(strbuf *b)
 {
     free(b->data);
-    sb_init(b);
+    strbuf_init(b);
 }
 
-void sb_reset(strbuf *b)
+void strbuf_reset(strbuf *b)
 {
     b->len = 0;
     b->failed = 0;
@@ -47,7 +47,7 @@ static int reserve(strbuf *b, size_t extra)
     return 0;
 }
 
-void sb_append(strbuf *b, const char *s, size_t n)
+void strbuf_append(strbuf *b, const char *s, size_t n)
 {
     if (reserve(b, n) < 0)
         return;
@@ -56,12 +56,12 @@ void sb_append(strbuf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-void sb_puts(strbuf *b, const char *s)
+void strbuf_puts(strbuf *b, const char *s)
 {
-    sb_append(b, s, strlen(s));
+    strbuf_append(b, s, strlen(s));
 }
 
-void sb_printf(strbuf *b, const char *fmt, ...)
+void strbuf_printf(strbuf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -75,46 +75,46 @@ void sb_printf(strbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-char *sb_take(strbuf *b, size_t *len)
+char *strbuf_take(strbuf *b, size_t *len)
 {
     if (b->failed || reserve(b, 0) < 0) {
-        sb_free(b);
+        strbuf_free(b);
         return NULL;
     }
     char *data = b->data;
     if (len)
         *len = b->len;
-    sb_init(b);
+    strbuf_init(b);
     return data;
 }
 
-void sb_array_open(strbuf *b)
+void strbuf_array_open(strbuf *b)
 {
-    sb_append(b, "{", 1);
+    strbuf_append(b, "{", 1);
 }
 
-void sb_array_elem(strbuf *b, const char *value)
+void strbuf_array_elem(strbuf *b, const char *value)
 {
     if (b->len > 0 && b->data[b->len - 1] != '{')
-        sb_append(b, ",", 1);
+        strbuf_append(b, ",", 1);
     if (!value) {
-        sb_append(b, "NULL", 4);
+        strbuf_append(b, "NULL", 4);
         return;
     }
     /* Every element quoted, so "NULL", empty strings and commas are data. */
-    sb_append(b, "\"", 1);
+    strbuf_append(b, "\"", 1);
     const char *run = value, *p;
     for (p = value; *p; p++)
         if (*p == '"' || *p == '\\') {
-            sb_append(b, run, (size_t)(p - run));
-            sb_append(b, "\\", 1);
+            strbuf_append(b, run, (size_t)(p - run));
+            strbuf_append(b, "\\", 1);
             run = p;                 /* the quoted character starts the next run */
         }
-    sb_append(b, run, (size_t)(p - run));
-    sb_append(b, "\"", 1);
+    strbuf_append(b, run, (size_t)(p - run));
+    strbuf_append(b, "\"", 1);
 }
 
-void sb_array_close(strbuf *b)
+void strbuf_array_close(strbuf *b)
 {
-    sb_append(b, "}", 1);
+    strbuf_append(b, "}", 1);
 }

@@ -1,6 +1,6 @@
 /*
  * strbuf.h - a growable byte buffer for building responses and SQL array
- * literals. The buffer owns its memory; sb_free releases it. On allocation
+ * literals. The buffer owns its memory; strbuf_free releases it. On allocation
  * failure the buffer is marked failed and later appends are ignored, so a
  * caller checks once, at the end.
  */
@@ -15,19 +15,19 @@ typedef struct strbuf {
     int failed;
 } strbuf;
 
-void sb_init(strbuf *b);
-void sb_free(strbuf *b);
-void sb_reset(strbuf *b);                      /* len = 0, keeps memory */
-void sb_append(strbuf *b, const char *s, size_t n);
-void sb_puts(strbuf *b, const char *s);
-void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strbuf_init(strbuf *b);
+void strbuf_free(strbuf *b);
+void strbuf_reset(strbuf *b);                      /* len = 0, keeps memory */
+void strbuf_append(strbuf *b, const char *s, size_t n);
+void strbuf_puts(strbuf *b, const char *s);
+void strbuf_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Takes the data (NUL-terminated) out of the buffer; the buffer is reset. */
-char *sb_take(strbuf *b, size_t *len);
+char *strbuf_take(strbuf *b, size_t *len);
 
-/* PostgreSQL text-format array literals: sb_array_open, then one
- * sb_array_elem per element (NULL for SQL NULL), then sb_array_close. */
-void sb_array_open(strbuf *b);
-void sb_array_elem(strbuf *b, const char *value);
-void sb_array_close(strbuf *b);
+/* PostgreSQL text-format array literals: strbuf_array_open, then one
+ * strbuf_array_elem per element (NULL for SQL NULL), then strbuf_array_close. */
+void strbuf_array_open(strbuf *b);
+void strbuf_array_elem(strbuf *b, const char *value);
+void strbuf_array_close(strbuf *b);
 
 #endif

@@ -26,7 +26,7 @@
 #include <string.h>
 
 typedef struct lookup {
-    conn *c;                /* NULL once the connection has gone */
+    gw_conn *c;                /* NULL once the connection has gone */
     uint8_t fp[REG_FP_LEN];
 } lookup;
 
@@ -43,9 +43,9 @@ static metrics_handshake handshake_metric(const char *reason)
     return HS_BAD_CERT;
 }
 
-void auth_handshake_failed(conn *c, const tls_peer_info *peer, unsigned long ssl_err)
+void gw_auth_handshake_failed(gw_conn *c, const gw_tls_peer *peer, unsigned long ssl_err)
 {
-    const char *reason = tls_failure_reason(peer, ssl_err);
+    const char *reason = gw_tls_failure_reason(peer, ssl_err);
     metrics_add(&metrics.handshakes[handshake_metric(reason)], 1);
     /* A peer that connects and leaves without a TLS error (a port check, a
      * load balancer probe) is not an event. */
@@ -62,7 +62,7 @@ void auth_handshake_failed(conn *c, const tls_peer_info *peer, unsigned long ssl
         json_object_set_new(details, "serial", json_string(peer->serial));
     if (peer->issuer[0])
         json_object_set_new(details, "issuer", json_string(peer->issuer));
-    sec_event(c->w->ing, "auth_failure", "warning", NULL, c->addr, details);
+    gw_secevent_record(c->w->ing, "auth_failure", "warning", NULL, c->addr, details);
 }
 
 /* ---- network checks ---- */
@@ -84,19 +84,19 @@ static void network_of(const char *addr, char out[48])
     }
 }
 
-static void check_network(conn *c)
+static void check_network(gw_conn *c)
 {
-    char other[TRACK_ADDR_MAX];
+    char other[GW_TRACK_ADDR_MAX];
     network_of(c->addr, c->network);
-    c->network_changed = c->network[0] && reg_note_network(c->device_id, c->network);
+    c->network_changed = c->network[0] && reg_view_note_network(c->device_id, c->network);
     if (c->network_changed)
-        sec_event(c->w->ing, "network_anomaly", "warning", c->device_id, c->addr,
+        gw_secevent_record(c->w->ing, "network_anomaly", "warning", c->device_id, c->addr,
                   json_pack("{s:s,s:s}", "reason", "new_network", "network", c->network));
-    if (track_cert_acquire(c->fp, c->addr, other))
-        sec_event(c->w->ing, "network_anomaly", "error", c->device_id, c->addr,
+    if (gw_track_cert_acquire(c->fp, c->addr, other))
+        gw_secevent_record(c->w->ing, "network_anomaly", "error", c->device_id, c->addr,
                   json_pack("{s:s,s:s}", "reason", "concurrent_use", "other_address", other));
     c->cert_tracked = 1;
-    if (reg_touch_due(c->device_id, (int64_t)time(NULL)) || c->network_changed)
+    if (reg_view_touch_due(c->device_id, (int64_t)time(NULL)) || c->network_changed)
         ingest_touch_device(c->w->ing, c->device_id, c->addr);
 }
 
@@ -112,15 +112,15 @@ static const char *refusal_text(reg_verdict v)
     }
 }
 
-static void refuse(conn *c, const reg_answer *a)
+static void refuse(gw_conn *c, const reg_answer *a)
 {
     metrics_handshake m = a->verdict == REG_REVOKED ? HS_REVOKED
                           : a->verdict == REG_DECOMMISSIONED ? HS_DECOMMISSIONED
                           : a->verdict == REG_EXPIRED ? HS_EXPIRED : HS_UNREGISTERED;
     char fp_hex[2 * REG_FP_LEN + 1];
     metrics_add(&metrics.handshakes[m], 1);
-    reg_fp_to_hex(c->fp, fp_hex);
-    json_t *details = json_pack("{s:s,s:s}", "reason", reg_verdict_name(a->verdict),
+    reg_view_fp_to_hex(c->fp, fp_hex);
+    json_t *details = json_pack("{s:s,s:s}", "reason", reg_view_verdict_name(a->verdict),
                                 "fingerprint", fp_hex);
     X509 *cert = SSL_get0_peer_certificate(c->ssl);
     char serial[CA_SERIAL_HEX_MAX];
@@ -128,11 +128,11 @@ static void refuse(conn *c, const reg_answer *a)
         json_object_set_new(details, "serial", json_string(serial));
     /* Only a registered certificate names its device with authority. */
     const char *device = a->device_id[0] ? a->device_id : NULL;
-    sec_event(c->w->ing, "auth_failure", "warning", device, c->addr, details);
-    conn_respond_error(c, 403, "forbidden", refusal_text(a->verdict), 0, 1);
+    gw_secevent_record(c->w->ing, "auth_failure", "warning", device, c->addr, details);
+    gw_conn_respond_error(c, 403, "forbidden", refusal_text(a->verdict), 0, 1);
 }
 
-static void decide(conn *c, const reg_answer *a)
+static void decide(gw_conn *c, const reg_answer *a)
 {
     if (a->verdict != REG_OK) {
         refuse(c, a);
@@ -141,95 +141,95 @@ static void decide(conn *c, const reg_answer *a)
     metrics_add(&metrics.handshakes[c->resumed ? HS_RESUMED : HS_OK], 1);
     memcpy(c->device_id, a->device_id, sizeof(c->device_id));
     check_network(c);
-    conn_authorized(c);
+    gw_conn_authorized(c);
 }
 
 static void on_lookup(PGresult *res, void *arg)
 {
     lookup *l = arg;
-    conn *c = l->c;
+    gw_conn *c = l->c;
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
         reg_cert_row row = {0};
         if (PQntuples(res) > 0)
-            regsync_row(res, 0, &row);
-        reg_learn(l->fp, &row);    /* found = 0: known absent */
+            reg_sync_row(res, 0, &row);
+        reg_view_learn(l->fp, &row);    /* found = 0: known absent */
     }
     free(l);
     if (!c)
         return;
     c->lookup = NULL;
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
+        gw_conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
                            (int)c->w->cfg->retry_after_s, 1);
         return;
     }
-    reg_answer a = reg_lookup(c->fp, time(NULL));
+    reg_answer a = reg_view_lookup(c->fp, time(NULL));
     if (a.verdict == REG_MISS)
         a.verdict = REG_UNREGISTERED;
     decide(c, &a);
 }
 
-static void look_up(conn *c)
+static void look_up(gw_conn *c)
 {
     char fp_hex[2 * REG_FP_LEN + 1];
     lookup *l = calloc(1, sizeof(*l));
-    reg_fp_to_hex(c->fp, fp_hex);
+    reg_view_fp_to_hex(c->fp, fp_hex);
     const char *params[] = {fp_hex};
     if (l) {
         l->c = c;
         memcpy(l->fp, c->fp, REG_FP_LEN);
     }
-    if (!l || pga_query(c->w->lookup, regsync_select_sql, 1, params, on_lookup, l) < 0) {
+    if (!l || pg_async_query(c->w->lookup, reg_sync_select_sql, 1, params, on_lookup, l) < 0) {
         free(l);
-        conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
+        gw_conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
                            (int)c->w->cfg->retry_after_s, 1);
         return;
     }
     c->lookup = l;
 }
 
-void auth_start(conn *c)
+void gw_auth_start(gw_conn *c)
 {
     unsigned int len = 0;
     X509 *cert = SSL_get0_peer_certificate(c->ssl);
     if (!cert) {
         metrics_add(&metrics.handshakes[HS_NO_CERT], 1);
-        sec_event(c->w->ing, "auth_failure", "warning", NULL, c->addr,
+        gw_secevent_record(c->w->ing, "auth_failure", "warning", NULL, c->addr,
                   json_pack("{s:s}", "reason", "no_certificate"));
-        conn_respond_error(c, 401, "unauthorized", "a client certificate issued by this fleet's "
+        gw_conn_respond_error(c, 401, "unauthorized", "a client certificate issued by this fleet's "
                            "CA is required", 0, 1);
         return;
     }
     if (!X509_digest(cert, EVP_sha256(), c->fp, &len) || len != REG_FP_LEN) {
         ERR_clear_error();
-        conn_close(c);
+        gw_conn_close(c);
         return;
     }
-    reg_answer a = reg_lookup(c->fp, time(NULL));
+    reg_answer a = reg_view_lookup(c->fp, time(NULL));
     if (a.verdict == REG_MISS)
         look_up(c);
     else
         decide(c, &a);
 }
 
-int auth_still_valid(conn *c)
+int gw_auth_still_valid(gw_conn *c)
 {
-    reg_answer a = reg_lookup(c->fp, time(NULL));
+    reg_answer a = reg_view_lookup(c->fp, time(NULL));
     if (a.verdict == REG_OK)
         return 1;
     log_info("closing connection after a registry change", "device_id", c->device_id,
-             "reason", reg_verdict_name(a.verdict), NULL);
+             "reason", reg_view_verdict_name(a.verdict), NULL);
     return 0;
 }
 
-void auth_release(conn *c)
+void gw_auth_release(gw_conn *c)
 {
     if (c->lookup) {
         ((lookup *)c->lookup)->c = NULL;
         c->lookup = NULL;
     }
     if (c->cert_tracked) {
-        track_cert_release(c->fp, c->addr);
+        gw_track_cert_release(c->fp, c->addr);
         c->cert_tracked = 0;
     }
 }

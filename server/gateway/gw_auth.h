@@ -1,30 +1,22 @@
 /*
- * gw.h - the device gateway's pieces as seen by each other: authorization
- * of a connection after its handshake (gw_auth.c) and the request routes
- * (gw_routes.c). conn.h has the connection itself.
+ * gw_auth.h - who is on the other end of a device connection, once its TLS
+ * handshake is done: the registry's verdict on the certificate (maybe after
+ * a database lookup), the network checks, and the security event for every
+ * refusal. gw_conn.h has the connection itself.
  */
-#ifndef VIGIL_GW_H
-#define VIGIL_GW_H
+#ifndef VIGIL_GW_AUTH_H
+#define VIGIL_GW_AUTH_H
 
-#include "protocol/errors.h"
 #include "server/gateway/gw_conn.h"
 
-/* ---- gw_auth.c ---- */
-
 /* After the handshake: registry check (maybe a database lookup), security
- * checks, then conn_authorized() or a refusal and close. */
-void auth_start(conn *c);
+ * checks, then gw_conn_authorized() or a refusal and close. */
+void gw_auth_start(gw_conn *c);
 /* Records a failed handshake as a security event when it is one. */
-void auth_handshake_failed(conn *c, const tls_peer_info *peer, unsigned long ssl_err);
+void gw_auth_handshake_failed(gw_conn *c, const gw_tls_peer *peer, unsigned long ssl_err);
 /* Re-reads the registry for an authenticated connection. */
-int auth_still_valid(conn *c);
+int gw_auth_still_valid(gw_conn *c);
 /* Connection closing: forget its lookup and its live-certificate entry. */
-void auth_release(conn *c);
-
-/* ---- gw_routes.c ---- */
-
-void gw_route_request(conn *c, http_request *req);
-const char *gw_status_text(int status);
-const char *gw_error_code(int status);
+void gw_auth_release(gw_conn *c);
 
 #endif

@@ -1,14 +1,15 @@
 /*
  * gw_conn.c - device connection I/O: TLS on the socket, request reading,
- * response writing, deadlines and closing (see conn.h). What a request
+ * response writing, deadlines and closing (see gw_conn.h). What a request
  * means is decided in gw_routes.c; who the peer is, in gw_auth.c.
  */
 #include "server/gateway/gw_conn.h"
 
-#include "server/gateway/gw_auth.h"
-#include "server/core/log.h"
+#include "protocol/errors.h"
 #include "server/core/metrics.h"
 #include "server/core/strbuf.h"
+#include "server/gateway/gw_auth.h"
+#include "server/gateway/gw_routes.h"
 
 #include <openssl/err.h>
 #include <stdlib.h>
@@ -16,13 +17,13 @@
 #include <unistd.h>
 
 static void on_io(uv_poll_t *h, int status, int events);
-static void read_requests(conn *c);
+static void read_requests(gw_conn *c);
 
 /* ---- polling and deadlines ---- */
 
-static void set_poll(conn *c, int events)
+static void set_poll(gw_conn *c, int events)
 {
-    if (c->state == CS_CLOSING || events == c->poll_events)
+    if (c->state == GW_CONN_CLOSING || events == c->poll_events)
         return;
     c->poll_events = events;
     if (events)
@@ -33,24 +34,24 @@ static void set_poll(conn *c, int events)
 
 static void on_deadline(uv_timer_t *t)
 {
-    conn *c = t->data;
+    gw_conn *c = t->data;
     switch (c->state) {
-    case CS_HANDSHAKE:
+    case GW_CONN_HANDSHAKE:
         metrics_add(&metrics.handshakes[HS_TIMEOUT], 1);
-        conn_close(c);
+        gw_conn_close(c);
         return;
-    case CS_READING:
-        if (c->parser && http_parser_in_progress(c->parser))
-            conn_respond_error(c, 408, "timeout", "the request took too long to arrive", 0, 1);
+    case GW_CONN_READING:
+        if (c->parser && gw_http_parser_in_progress(c->parser))
+            gw_conn_respond_error(c, 408, "timeout", "the request took too long to arrive", 0, 1);
         else
-            conn_close(c);   /* idle keep-alive connection */
+            gw_conn_close(c);   /* idle keep-alive connection */
         return;
     default:
-        conn_close(c);       /* a peer that does not read its response */
+        gw_conn_close(c);       /* a peer that does not read its response */
     }
 }
 
-static void arm(conn *c, int64_t ms)
+static void arm(gw_conn *c, int64_t ms)
 {
     uv_timer_start(&c->timer, on_deadline, (uint64_t)ms, 0);
 }
@@ -59,13 +60,13 @@ static void arm(conn *c, int64_t ms)
 
 static void on_handle_closed(uv_handle_t *h)
 {
-    conn *c = h->data;
+    gw_conn *c = h->data;
     if (--c->open_handles > 0)
         return;
     close(c->fd);
     SSL_free(c->ssl);
     if (c->parser) {
-        http_parser_free(c->parser);
+        gw_http_parser_free(c->parser);
         free(c->parser);
     }
     free(c->out);
@@ -74,36 +75,36 @@ static void on_handle_closed(uv_handle_t *h)
     free(c);
 }
 
-void conn_close(conn *c)
+void gw_conn_close(gw_conn *c)
 {
-    if (c->state == CS_CLOSING)
+    if (c->state == GW_CONN_CLOSING)
         return;
     if (c->pending) {
         ingest_detach(c->pending);
         c->pending = NULL;
     }
-    auth_release(c);
-    track_addr_release(c->addr);
-    if (c->state != CS_HANDSHAKE) {
+    gw_auth_release(c);
+    gw_track_addr_release(c->addr);
+    if (c->state != GW_CONN_HANDSHAKE) {
         ERR_clear_error();
         SSL_shutdown(c->ssl);   /* close_notify, best effort, never waits */
     }
     ERR_clear_error();
-    c->state = CS_CLOSING;
+    c->state = GW_CONN_CLOSING;
     uv_poll_stop(&c->poll);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->poll, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    worker_conn_removed(c->w, c);
+    gw_worker_conn_removed(c->w, c);
     metrics_add(&metrics.connections_open, -1);
 }
 
 /* ---- accepting and the handshake ---- */
 
-void conn_accept(worker *w, int fd, const char *addr)
+void gw_conn_accept(gw_worker *w, int fd, const char *addr)
 {
-    conn *c = calloc(1, sizeof(*c));
-    SSL_CTX *ctx = tls_current();
+    gw_conn *c = calloc(1, sizeof(*c));
+    SSL_CTX *ctx = gw_tls_current();
     if (!c || !ctx || !(c->peer = calloc(1, sizeof(*c->peer))) || !(c->ssl = SSL_new(ctx)) ||
         !SSL_set_fd(c->ssl, fd)) {
         if (c) {
@@ -112,13 +113,13 @@ void conn_accept(worker *w, int fd, const char *addr)
         }
         free(c);
         SSL_CTX_free(ctx);
-        track_addr_release(addr);
+        gw_track_addr_release(addr);
         close(fd);
         return;
     }
     SSL_CTX_free(ctx);          /* the SSL holds its own reference */
     SSL_set_accept_state(c->ssl);
-    tls_set_peer_info(c->ssl, c->peer);
+    gw_tls_set_peer(c->ssl, c->peer);
     c->w = w;
     c->fd = fd;
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
@@ -126,27 +127,27 @@ void conn_accept(worker *w, int fd, const char *addr)
     uv_timer_init(&w->loop, &c->timer);
     c->poll.data = c->timer.data = c;
     c->open_handles = 2;
-    c->state = CS_HANDSHAKE;
-    worker_conn_added(w, c);
+    c->state = GW_CONN_HANDSHAKE;
+    gw_worker_conn_added(w, c);
     metrics_add(&metrics.connections_open, 1);
     metrics_add(&metrics.connections_total, 1);
     arm(c, w->cfg->handshake_timeout_ms);
     set_poll(c, UV_READABLE);
 }
 
-static void do_handshake(conn *c)
+static void do_handshake(gw_conn *c)
 {
     ERR_clear_error();
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
-        tls_set_peer_info(c->ssl, NULL);
+        gw_tls_set_peer(c->ssl, NULL);
         free(c->peer);
         c->peer = NULL;
         c->resumed = SSL_session_reused(c->ssl);
         uv_timer_stop(&c->timer);
         set_poll(c, 0);
-        c->state = CS_AUTHORIZING;
-        auth_start(c);
+        c->state = GW_CONN_AUTHORIZING;
+        gw_auth_start(c);
         return;
     }
     switch (SSL_get_error(c->ssl, r)) {
@@ -157,20 +158,20 @@ static void do_handshake(conn *c)
         set_poll(c, UV_READABLE | UV_WRITABLE);
         return;
     default:
-        auth_handshake_failed(c, c->peer, ERR_peek_error());
+        gw_auth_handshake_failed(c, c->peer, ERR_peek_error());
         ERR_clear_error();
-        conn_close(c);
+        gw_conn_close(c);
     }
 }
 
 /* ---- serving requests ---- */
 
-void conn_authorized(conn *c)
+void gw_conn_authorized(gw_conn *c)
 {
     c->authenticated = 1;
-    c->state = CS_READING;
+    c->state = GW_CONN_READING;
     if (c->w->draining) {
-        conn_close(c);
+        gw_conn_close(c);
         return;
     }
     arm(c, c->w->cfg->idle_timeout_ms);
@@ -178,20 +179,20 @@ void conn_authorized(conn *c)
     read_requests(c);
 }
 
-static int new_parser(conn *c)
+static int new_parser(gw_conn *c)
 {
     const config *cfg = c->w->cfg;
-    http_limits limits = {(size_t)cfg->max_header_bytes, 64, (size_t)cfg->max_body_bytes};
+    gw_http_limits limits = {(size_t)cfg->max_header_bytes, 64, (size_t)cfg->max_body_bytes};
     if (!(c->parser = malloc(sizeof(*c->parser))))
         return -1;
-    http_parser_init(c->parser, &limits);
+    gw_http_parser_init(c->parser, &limits);
     arm(c, cfg->header_timeout_ms);   /* the whole request must arrive in time */
     return 0;
 }
 
 /* Gets the next plaintext: pipelined leftovers first, then TLS. Returns
  * the length, 0 to wait for the socket, -1 when the connection is over. */
-static ssize_t next_input(conn *c, const char **data)
+static ssize_t next_input(gw_conn *c, const char **data)
 {
     if (c->leftover) {
         *data = c->leftover + c->leftover_off;
@@ -217,7 +218,7 @@ static ssize_t next_input(conn *c, const char **data)
 }
 
 /* Keeps what the parser did not take (the start of a pipelined request). */
-static int consume_input(conn *c, const char *data, size_t len, size_t used)
+static int consume_input(gw_conn *c, const char *data, size_t len, size_t used)
 {
     if (c->leftover) {
         c->leftover_off += used;
@@ -237,39 +238,39 @@ static int consume_input(conn *c, const char *data, size_t len, size_t used)
     return 0;
 }
 
-static void read_loop(conn *c)
+static void read_loop(gw_conn *c)
 {
-    while (c->state == CS_READING) {
+    while (c->state == GW_CONN_READING) {
         const char *data = NULL;
         ssize_t len = next_input(c, &data);
         if (len == 0)
             return;
         if (len < 0) {
-            conn_close(c);
+            gw_conn_close(c);
             return;
         }
         if (!c->parser && new_parser(c) < 0) {
-            conn_close(c);
+            gw_conn_close(c);
             return;
         }
-        size_t used = http_parser_feed(c->parser, data, (size_t)len);
+        size_t used = gw_http_parser_feed(c->parser, data, (size_t)len);
         if (consume_input(c, data, (size_t)len, used) < 0) {
-            conn_close(c);
+            gw_conn_close(c);
             return;
         }
-        if (http_parser_error(c->parser)) {
-            int status = http_parser_error(c->parser);
-            conn_respond_error(c, status, gw_error_code(status), http_parser_reason(c->parser),
+        if (gw_http_parser_error(c->parser)) {
+            int status = gw_http_parser_error(c->parser);
+            gw_conn_respond_error(c, status, gw_http_error_code(status), gw_http_parser_reason(c->parser),
                                0, 1);
             return;
         }
-        if (http_parser_done(c->parser)) {
+        if (gw_http_parser_done(c->parser)) {
             /* The poll stays as it is: turning it off and on again costs two
              * epoll_ctl calls per request; on_io turns it off only if the
              * peer sends more while we are busy. */
             uv_timer_stop(&c->timer);
-            c->state = CS_PROCESSING;
-            gw_route_request(c, &c->parser->req);
+            c->state = GW_CONN_PROCESSING;
+            gw_routes_dispatch(c, &c->parser->req);
             return;
         }
     }
@@ -279,7 +280,7 @@ static void read_loop(conn *c)
  * READING inside read_loop's own call; the flag makes that loop, not a
  * recursive call, go on with the next pipelined request, so a flood of
  * tiny pipelined requests cannot grow the stack. */
-static void read_requests(conn *c)
+static void read_requests(gw_conn *c)
 {
     if (c->in_read_loop)
         return;
@@ -290,20 +291,20 @@ static void read_requests(conn *c)
 
 /* ---- responses ---- */
 
-static void response_sent(conn *c)
+static void response_sent(gw_conn *c)
 {
     free(c->out);
     c->out = NULL;
     if (c->close_after || c->w->draining) {
-        conn_close(c);
+        gw_conn_close(c);
         return;
     }
     if (c->parser) {
-        http_parser_free(c->parser);
+        gw_http_parser_free(c->parser);
         free(c->parser);
         c->parser = NULL;
     }
-    c->state = CS_READING;
+    c->state = GW_CONN_READING;
     arm(c, c->w->cfg->idle_timeout_ms);
     set_poll(c, UV_READABLE);
     /* A keep-alive peer usually sends its next request only after reading
@@ -314,7 +315,7 @@ static void response_sent(conn *c)
         read_requests(c);
 }
 
-static void flush_out(conn *c)
+static void flush_out(gw_conn *c)
 {
     ERR_clear_error();
     int n = SSL_write(c->ssl, c->out, (int)c->out_len);
@@ -331,77 +332,77 @@ static void flush_out(conn *c)
         return;
     default:
         ERR_clear_error();
-        conn_close(c);
+        gw_conn_close(c);
     }
 }
 
-void conn_respond(conn *c, int status, const char *body_json, int retry_after, int close_after)
+void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after, int close_after)
 {
     strbuf b;
     size_t body_len = body_json ? strlen(body_json) : 0;
-    if (c->state == CS_CLOSING)
+    if (c->state == GW_CONN_CLOSING)
         return;
     if (c->w->draining)
         close_after = 1;
-    sb_init(&b);
-    sb_printf(&b, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status, gw_status_text(status),
+    strbuf_init(&b);
+    strbuf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status, gw_http_status_text(status),
               body_len);
     if (body_json)
-        sb_puts(&b, "Content-Type: application/json\r\n");
+        strbuf_puts(&b, "Content-Type: application/json\r\n");
     if (retry_after > 0)
-        sb_printf(&b, "Retry-After: %d\r\n", retry_after);
+        strbuf_printf(&b, "Retry-After: %d\r\n", retry_after);
     if (close_after)
-        sb_puts(&b, "Connection: close\r\n");
-    sb_puts(&b, "\r\n");
+        strbuf_puts(&b, "Connection: close\r\n");
+    strbuf_puts(&b, "\r\n");
     if (body_json)
-        sb_append(&b, body_json, body_len);
+        strbuf_append(&b, body_json, body_len);
     free(c->out);
-    if (!(c->out = sb_take(&b, &c->out_len))) {
-        conn_close(c);
+    if (!(c->out = strbuf_take(&b, &c->out_len))) {
+        gw_conn_close(c);
         return;
     }
     c->close_after = close_after;
-    c->state = CS_WRITING;
+    c->state = GW_CONN_WRITING;
     arm(c, c->w->cfg->header_timeout_ms);
     flush_out(c);
 }
 
-void conn_respond_error(conn *c, int status, const char *code, const char *reason,
+void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,
                         int retry_after, int close_after)
 {
     char *body = proto_error_json(code, reason);
-    conn_respond(c, status, body, retry_after, close_after);
+    gw_conn_respond(c, status, body, retry_after, close_after);
     free(body);
 }
 
 static void on_io(uv_poll_t *h, int status, int events)
 {
-    conn *c = h->data;
+    gw_conn *c = h->data;
     (void)events;
     if (status < 0) {
-        conn_close(c);
+        gw_conn_close(c);
         return;
     }
     switch (c->state) {
-    case CS_HANDSHAKE: do_handshake(c); break;
-    case CS_READING: read_requests(c); break;
-    case CS_WRITING: flush_out(c); break;
+    case GW_CONN_HANDSHAKE: do_handshake(c); break;
+    case GW_CONN_READING: read_requests(c); break;
+    case GW_CONN_WRITING: flush_out(c); break;
     default: set_poll(c, 0); break;
     }
 }
 
-void conn_recheck(conn *c)
+void gw_conn_recheck(gw_conn *c)
 {
-    if (c->state == CS_CLOSING || !c->authenticated)
+    if (c->state == GW_CONN_CLOSING || !c->authenticated)
         return;
-    if (!auth_still_valid(c))
-        conn_close(c);
+    if (!gw_auth_still_valid(c))
+        gw_conn_close(c);
 }
 
-void conn_drain(conn *c)
+void gw_conn_drain(gw_conn *c)
 {
-    if (c->state == CS_READING && !c->parser && !c->leftover)
-        conn_close(c);
-    else if (c->state == CS_HANDSHAKE)
-        conn_close(c);
+    if (c->state == GW_CONN_READING && !c->parser && !c->leftover)
+        gw_conn_close(c);
+    else if (c->state == GW_CONN_HANDSHAKE)
+        gw_conn_close(c);
 }

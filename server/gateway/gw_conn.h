@@ -1,5 +1,5 @@
 /*
- * conn.h - one device connection on a worker loop: non-blocking TLS
+ * gw_conn.h - one device connection on a worker loop: non-blocking TLS
  * straight on the socket (OpenSSL reads and writes the descriptor; a
  * uv_poll_t says when), then HTTP/1.1 requests one at a time with
  * keep-alive and pipelining.
@@ -15,8 +15,8 @@
  * parser exists only while a request is being read, and OpenSSL releases
  * its buffers (SSL_MODE_RELEASE_BUFFERS).
  */
-#ifndef VIGIL_CONN_H
-#define VIGIL_CONN_H
+#ifndef VIGIL_GW_CONN_H
+#define VIGIL_GW_CONN_H
 
 #include <openssl/ssl.h>
 #include <stdint.h>
@@ -28,22 +28,22 @@
 #include "server/gateway/gw_track.h"
 #include "server/gateway/gw_worker.h"
 
-typedef enum conn_state {
-    CS_HANDSHAKE = 0, CS_AUTHORIZING, CS_READING, CS_PROCESSING, CS_WRITING, CS_CLOSING
-} conn_state;
+typedef enum gw_conn_state {
+    GW_CONN_HANDSHAKE = 0, GW_CONN_AUTHORIZING, GW_CONN_READING, GW_CONN_PROCESSING, GW_CONN_WRITING, GW_CONN_CLOSING
+} gw_conn_state;
 
-struct conn {
-    conn *prev, *next;
-    worker *w;
+struct gw_conn {
+    gw_conn *prev, *next;
+    gw_worker *w;
     int fd;
     uv_poll_t poll;
     uv_timer_t timer;
     int open_handles;
     int poll_events;
-    conn_state state;
+    gw_conn_state state;
     SSL *ssl;
-    tls_peer_info *peer;         /* during the handshake only */
-    http_parser *parser;         /* while a request is being read */
+    gw_tls_peer *peer;         /* during the handshake only */
+    gw_http_parser *parser;         /* while a request is being read */
     char *out;                   /* response being written (plaintext) */
     size_t out_len;
     char *leftover;              /* pipelined bytes read past the last request */
@@ -58,23 +58,23 @@ struct conn {
     void *lookup;                /* gw_auth.c's registry lookup in flight */
     char device_id[65];
     uint8_t fp[32];
-    char addr[TRACK_ADDR_MAX];
+    char addr[GW_TRACK_ADDR_MAX];
     char network[48];
 };
 
 /* Takes over an accepted, non-blocking socket. */
-void conn_accept(worker *w, int fd, const char *addr);
-void conn_close(conn *c);
+void gw_conn_accept(gw_worker *w, int fd, const char *addr);
+void gw_conn_close(gw_conn *c);
 /* Queues a response; body_json may be NULL. retry_after > 0 adds the
  * header. close_after sends Connection: close and closes once written. */
-void conn_respond(conn *c, int status, const char *body_json, int retry_after, int close_after);
-void conn_respond_error(conn *c, int status, const char *code, const char *reason,
+void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after, int close_after);
+void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,
                         int retry_after, int close_after);
 /* Authorization finished (gw_auth.c): start serving requests. */
-void conn_authorized(conn *c);
+void gw_conn_authorized(gw_conn *c);
 /* Re-check after a registry change; closes the connection if refused now. */
-void conn_recheck(conn *c);
+void gw_conn_recheck(gw_conn *c);
 /* Stop waiting for more requests (drain): close now if idle. */
-void conn_drain(conn *c);
+void gw_conn_drain(gw_conn *c);
 
 #endif

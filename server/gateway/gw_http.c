@@ -1,6 +1,6 @@
 /*
- * http_request.c - bounded, strict HTTP/1.1 request parsing on llhttp (see
- * http_request.h). Limits are enforced inside the callbacks, so nothing is
+ * gw_http.c - bounded, strict HTTP/1.1 request parsing on llhttp (see
+ * gw_http.h). Limits are enforced inside the callbacks, so nothing is
  * buffered beyond them: a header flood is refused at the first byte over.
  */
 #include "server/gateway/gw_http.h"
@@ -9,19 +9,19 @@
 #include <string.h>
 #include <strings.h>
 
-static int user_error(http_parser *p, int status, const char *reason)
+static int user_error(gw_http_parser *p, int status, const char *reason)
 {
     p->error = status;
     p->reason = reason;
     return HPE_USER;
 }
 
-static http_parser *from(llhttp_t *l)
+static gw_http_parser *from(llhttp_t *l)
 {
-    return (http_parser *)l->data;
+    return (gw_http_parser *)l->data;
 }
 
-static int count_header_bytes(http_parser *p, size_t n)
+static int count_header_bytes(gw_http_parser *p, size_t n)
 {
     p->header_bytes += n;
     if (p->header_bytes > p->limits.max_header_bytes)
@@ -37,7 +37,7 @@ static int on_message_begin(llhttp_t *l)
 
 static int on_url(llhttp_t *l, const char *at, size_t n)
 {
-    http_parser *p = from(l);
+    gw_http_parser *p = from(l);
     if (p->path_len + n >= sizeof(p->req.path))
         return user_error(p, 414, "the request target is too long");
     memcpy(p->req.path + p->path_len, at, n);
@@ -48,7 +48,7 @@ static int on_url(llhttp_t *l, const char *at, size_t n)
 
 static int on_header_field(llhttp_t *l, const char *at, size_t n)
 {
-    http_parser *p = from(l);
+    gw_http_parser *p = from(l);
     size_t room = sizeof(p->field) - 1 - p->field_len;
     memcpy(p->field + p->field_len, at, n < room ? n : room);
     p->field_len += n < room ? n : room;
@@ -58,7 +58,7 @@ static int on_header_field(llhttp_t *l, const char *at, size_t n)
 
 static int on_header_field_complete(llhttp_t *l)
 {
-    http_parser *p = from(l);
+    gw_http_parser *p = from(l);
     if (++p->n_headers > p->limits.max_headers)
         return user_error(p, 431, "too many header fields");
     p->in_content_type = strcasecmp(p->field, "content-type") == 0;
@@ -71,7 +71,7 @@ static int on_header_field_complete(llhttp_t *l)
 
 static int on_header_value(llhttp_t *l, const char *at, size_t n)
 {
-    http_parser *p = from(l);
+    gw_http_parser *p = from(l);
     if (p->in_content_type) {
         if (p->ct_len + n >= sizeof(p->req.content_type))
             return user_error(p, 400, "Content-Type is too long");
@@ -84,7 +84,7 @@ static int on_header_value(llhttp_t *l, const char *at, size_t n)
 
 static int on_headers_complete(llhttp_t *l)
 {
-    http_parser *p = from(l);
+    gw_http_parser *p = from(l);
     p->headers_done = 1;
     if (l->http_major != 1)
         return user_error(p, 400, "only HTTP/1.1 is spoken here");
@@ -101,7 +101,7 @@ static int on_headers_complete(llhttp_t *l)
 
 static int on_body(llhttp_t *l, const char *at, size_t n)
 {
-    http_parser *p = from(l);
+    gw_http_parser *p = from(l);
     if (p->req.body_len + n > p->limits.max_body)
         return user_error(p, 413, "the body is larger than the server accepts");
     if (p->req.body_len + n + 1 > p->body_cap) {
@@ -124,7 +124,7 @@ static int on_body(llhttp_t *l, const char *at, size_t n)
 
 static int on_chunk_header(llhttp_t *l)
 {
-    http_parser *p = from(l);
+    gw_http_parser *p = from(l);
     if (l->content_length > p->limits.max_body - p->req.body_len)
         return user_error(p, 413, "the body is larger than the server accepts");
     return 0;
@@ -132,7 +132,7 @@ static int on_chunk_header(llhttp_t *l)
 
 static int on_message_complete(llhttp_t *l)
 {
-    http_parser *p = from(l);
+    gw_http_parser *p = from(l);
     p->done = 1;
     p->req.keep_alive = llhttp_should_keep_alive(l);
     return HPE_PAUSED;
@@ -150,7 +150,7 @@ static const llhttp_settings_t settings = {
     .on_message_complete = on_message_complete,
 };
 
-void http_parser_init(http_parser *p, const http_limits *limits)
+void gw_http_parser_init(gw_http_parser *p, const gw_http_limits *limits)
 {
     memset(p, 0, sizeof(*p));
     p->limits = *limits;
@@ -158,7 +158,7 @@ void http_parser_init(http_parser *p, const http_limits *limits)
     p->llh.data = p;
 }
 
-void http_parser_free(http_parser *p)
+void gw_http_parser_free(gw_http_parser *p)
 {
     free(p->req.body);
     p->req.body = NULL;
@@ -171,7 +171,7 @@ static int status_for(llhttp_errno_t e)
     return 400;   /* malformed, whatever llhttp's reason: a client error */
 }
 
-size_t http_parser_feed(http_parser *p, const char *data, size_t len)
+size_t gw_http_parser_feed(gw_http_parser *p, const char *data, size_t len)
 {
     if (p->done || p->error)
         return 0;
@@ -196,24 +196,24 @@ size_t http_parser_feed(http_parser *p, const char *data, size_t len)
     return used;
 }
 
-int http_parser_done(const http_parser *p)
+int gw_http_parser_done(const gw_http_parser *p)
 {
     return p->done && !p->error;
 }
 
-int http_parser_error(const http_parser *p)
+int gw_http_parser_error(const gw_http_parser *p)
 {
     return p->error;
 }
 
-const char *http_parser_reason(const http_parser *p)
+const char *gw_http_parser_reason(const gw_http_parser *p)
 {
     return p->reason ? p->reason : "";
 }
 
-void http_parser_next(http_parser *p)
+void gw_http_parser_next(gw_http_parser *p)
 {
-    http_limits limits = p->limits;
+    gw_http_limits limits = p->limits;
     char *body = p->req.body;
     size_t cap = p->body_cap;
     llhttp_t llh = p->llh;
@@ -228,7 +228,46 @@ void http_parser_next(http_parser *p)
         llhttp_resume(&p->llh);
 }
 
-int http_parser_in_progress(const http_parser *p)
+int gw_http_parser_in_progress(const gw_http_parser *p)
 {
     return p->started && !p->done;
+}
+
+/* ---- status words and error codes ---- */
+
+const char *gw_http_status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+const char *gw_http_error_code(int status)
+{
+    switch (status) {
+    case 408: return "timeout";
+    case 413: return "payload_too_large";
+    case 414: return "uri_too_long";
+    case 415: return "unsupported_media_type";
+    case 431: return "headers_too_large";
+    case 501: return "not_implemented";
+    case 505: return "http_version_not_supported";
+    default: return "bad_request";
+    }
 }

@@ -1,28 +1,31 @@
 /*
- * http_request.h - reading HTTP/1.1 requests on the device port with
- * llhttp, one request at a time, within limits.
+ * gw_http.h - reading HTTP/1.1 requests on the device port with llhttp,
+ * one request at a time, within limits; and the status words and error
+ * codes the port answers with.
  *
  * The connection feeds whatever plaintext TLS produced; the parser stops
  * (llhttp's pause) at the end of each request, so pipelined bytes stay
  * unconsumed until the response is out. Strict parsing only: no lenient
  * flags, so smuggling tricks (conflicting Content-Length, Content-Length
  * with Transfer-Encoding, bad chunk sizes, obs-fold, bare LF) are errors.
- * No libuv or OpenSSL here, so the fuzzer can drive it alone.
+ * No libuv or OpenSSL here, so the fuzzer and the unit tests drive it
+ * alone (nginx's ngx_http_parse.c beside ngx_http_request.c: the parser
+ * here, the I/O in gw_conn.c).
  */
-#ifndef VIGIL_HTTP_REQUEST_H
-#define VIGIL_HTTP_REQUEST_H
+#ifndef VIGIL_GW_HTTP_H
+#define VIGIL_GW_HTTP_H
 
 #include <llhttp.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct http_limits {
+typedef struct gw_http_limits {
     size_t max_header_bytes;     /* request line and headers */
     size_t max_headers;
     size_t max_body;
-} http_limits;
+} gw_http_limits;
 
-typedef struct http_request {
+typedef struct gw_http_request {
     int method;                  /* llhttp_method_t */
     char path[512];
     char content_type[128];
@@ -32,12 +35,12 @@ typedef struct http_request {
     int keep_alive;
     char *body;                  /* NUL-terminated for convenience; may be NULL */
     size_t body_len;
-} http_request;
+} gw_http_request;
 
-typedef struct http_parser {
+typedef struct gw_http_parser {
     llhttp_t llh;
-    http_limits limits;
-    http_request req;
+    gw_http_limits limits;
+    gw_http_request req;
     size_t body_cap;
     size_t path_len;
     size_t header_bytes;         /* counted from the callbacks */
@@ -50,19 +53,26 @@ typedef struct http_parser {
     int started, headers_done, done;
     int error;                   /* HTTP status to answer, 0 if none */
     const char *reason;
-} http_parser;
+} gw_http_parser;
 
-void http_parser_init(http_parser *p, const http_limits *limits);
-void http_parser_free(http_parser *p);
+void gw_http_parser_init(gw_http_parser *p, const gw_http_limits *limits);
+void gw_http_parser_free(gw_http_parser *p);
 /* Returns the bytes consumed; then exactly one of: done, error, or neither
  * (needs more input). Bytes after a complete request are not consumed. */
-size_t http_parser_feed(http_parser *p, const char *data, size_t len);
-int http_parser_done(const http_parser *p);
-int http_parser_error(const http_parser *p);
-const char *http_parser_reason(const http_parser *p);
+size_t gw_http_parser_feed(gw_http_parser *p, const char *data, size_t len);
+int gw_http_parser_done(const gw_http_parser *p);
+int gw_http_parser_error(const gw_http_parser *p);
+const char *gw_http_parser_reason(const gw_http_parser *p);
 /* Ready for the next request on the same connection. */
-void http_parser_next(http_parser *p);
+void gw_http_parser_next(gw_http_parser *p);
 /* Some bytes of a request have arrived (a deadline applies). */
-int http_parser_in_progress(const http_parser *p);
+int gw_http_parser_in_progress(const gw_http_parser *p);
+
+/* The reason phrase of an HTTP status this port answers with ("Not
+ * Found"); "Error" for any other. */
+const char *gw_http_status_text(int status);
+/* The error code (protocol/errors.h) for a status the parser refused a
+ * request with ("payload_too_large" for 413); "bad_request" otherwise. */
+const char *gw_http_error_code(int status);
 
 #endif

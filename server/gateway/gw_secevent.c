@@ -1,5 +1,5 @@
 /*
- * secevent.c - rate-limited security events (see secevent.h).
+ * gw_secevent.c - rate-limited security events (see gw_secevent.h).
  *
  * The process-wide limit is a GCRA on one atomic (no lock); the per-address
  * limit is a small lossy table per thread: a collision only ever lets an
@@ -33,7 +33,7 @@ typedef struct addr_slot {
 
 static _Thread_local addr_slot *addr_table;
 
-void sec_init(const config *cfg)
+void gw_secevent_init(const config *cfg)
 {
     int64_t rate = cfg->security_events_per_second > 0 ? cfg->security_events_per_second : 1;
     interval_ns = 1000000000LL / rate;
@@ -42,7 +42,7 @@ void sec_init(const config *cfg)
                                     ? cfg->security_events_per_address : 1);
 }
 
-void sec_thread_exit(void)
+void gw_secevent_thread_exit(void)
 {
     free(addr_table);
     addr_table = NULL;
@@ -99,7 +99,7 @@ static int build_event(incident_batch *b, const char *type, const char *severity
     return r->details ? 0 : -1;
 }
 
-void sec_event(ingest *ing, const char *type, const char *severity, const char *device_id,
+void gw_secevent_record(ingest *ing, const char *type, const char *severity, const char *device_id,
                const char *addr, json_t *details)
 {
     int64_t now = (int64_t)uv_hrtime();

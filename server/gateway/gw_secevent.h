@@ -1,5 +1,5 @@
 /*
- * secevent.h - security events the server records about its peers, as
+ * gw_secevent.h - security events the server records about its peers, as
  * incidents with source "server": failed handshakes (with whatever identity
  * the presented certificate carried), a device on a new network, one
  * certificate in use from two addresses at once, rate-limit trips.
@@ -9,21 +9,21 @@
  * whole process (security-events-per-second). What is not recorded is
  * counted in the metrics and logged in aggregate.
  */
-#ifndef VIGIL_SECEVENT_H
-#define VIGIL_SECEVENT_H
+#ifndef VIGIL_GW_SECEVENT_H
+#define VIGIL_GW_SECEVENT_H
 
 #include <jansson.h>
 
 #include "server/ingest/ingest.h"
 
-void sec_init(const config *cfg);
+void gw_secevent_init(const config *cfg);
 /* Frees the calling thread's per-address table (at the end of a worker). */
-void sec_thread_exit(void);
+void gw_secevent_thread_exit(void);
 
 /* Records one event through ing (the worker's pipeline). details is
  * consumed. device_id may be NULL. type is an incident type
  * ("auth_failure", "network_anomaly", "x-rate-limited"). */
-void sec_event(ingest *ing, const char *type, const char *severity, const char *device_id,
+void gw_secevent_record(ingest *ing, const char *type, const char *severity, const char *device_id,
                const char *addr, json_t *details);
 
 #endif

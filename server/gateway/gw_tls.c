@@ -1,5 +1,5 @@
 /*
- * tls.c - building and swapping the device port's SSL_CTX (see tls.h).
+ * gw_tls.c - building and swapping the device port's SSL_CTX (see gw_tls.h).
  *
  * The trust store holds the root and every issuing CA the CA directory still
  * trusts (ca_issuer_trusted), so certificates from an issuer retired by a
@@ -26,18 +26,18 @@ static const char tls12_ciphers[] =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-int tls_global_init(void)
+int gw_tls_init(void)
 {
     peer_info_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     return peer_info_idx < 0 ? -1 : 0;
 }
 
-void tls_set_peer_info(SSL *ssl, tls_peer_info *info)
+void gw_tls_set_peer(SSL *ssl, gw_tls_peer *info)
 {
     SSL_set_ex_data(ssl, peer_info_idx, info);
 }
 
-static void note_identity(tls_peer_info *info, X509 *cert)
+static void note_identity(gw_tls_peer *info, X509 *cert)
 {
     X509_NAME *subject = X509_get_subject_name(cert);
     if (X509_NAME_get_text_by_NID(subject, NID_commonName, info->subject_cn,
@@ -54,7 +54,7 @@ static void note_identity(tls_peer_info *info, X509 *cert)
 static int verify_cb(int ok, X509_STORE_CTX *store)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
-    tls_peer_info *info = ssl ? SSL_get_ex_data(ssl, peer_info_idx) : NULL;
+    gw_tls_peer *info = ssl ? SSL_get_ex_data(ssl, peer_info_idx) : NULL;
     if (!info)
         return ok;
     if (X509_STORE_CTX_get_error_depth(store) == 0 && !info->serial[0]) {
@@ -67,7 +67,7 @@ static int verify_cb(int ok, X509_STORE_CTX *store)
     return ok;
 }
 
-const char *tls_failure_reason(const tls_peer_info *info, unsigned long ssl_err)
+const char *gw_tls_failure_reason(const gw_tls_peer *info, unsigned long ssl_err)
 {
     switch (info->verify_error) {
     case X509_V_OK:
@@ -156,7 +156,7 @@ fail:
     return NULL;
 }
 
-int tls_reload(const char *cert_file, const char *key_file, const char *ca_dir)
+int gw_tls_reload(const char *cert_file, const char *key_file, const char *ca_dir)
 {
     SSL_CTX *fresh = build_ctx(cert_file, key_file, ca_dir);
     if (!fresh)
@@ -169,7 +169,7 @@ int tls_reload(const char *cert_file, const char *key_file, const char *ca_dir)
     return 0;
 }
 
-SSL_CTX *tls_current(void)
+SSL_CTX *gw_tls_current(void)
 {
     pthread_mutex_lock(&current_lock);
     SSL_CTX *ctx = current;
@@ -179,7 +179,7 @@ SSL_CTX *tls_current(void)
     return ctx;
 }
 
-void tls_shutdown(void)
+void gw_tls_shutdown(void)
 {
     pthread_mutex_lock(&current_lock);
     SSL_CTX_free(current);

@@ -1,5 +1,5 @@
 /*
- * track.c - live connection bookkeeping (see track.h): two chained hash
+ * gw_track.c - live connection bookkeeping (see gw_track.h): two chained hash
  * tables under one mutex. Entries disappear when their count drops to zero,
  * so memory follows the live connections, not the history.
  */
@@ -14,14 +14,14 @@
 
 typedef struct addr_entry {
     struct addr_entry *next;
-    char addr[TRACK_ADDR_MAX];
+    char addr[GW_TRACK_ADDR_MAX];
     int64_t count;
 } addr_entry;
 
 typedef struct cert_entry {
     struct cert_entry *next;
     uint8_t fp[32];
-    char addrs[CERT_ADDRS][TRACK_ADDR_MAX];
+    char addrs[CERT_ADDRS][GW_TRACK_ADDR_MAX];
     int counts[CERT_ADDRS];
 } cert_entry;
 
@@ -42,7 +42,7 @@ static size_t hash_fp(const uint8_t *fp)
     return ((size_t)fp[0] << 8 | fp[1]) % BUCKETS;
 }
 
-int track_addr_acquire(const char *addr, int64_t limit)
+int gw_track_addr_acquire(const char *addr, int64_t limit)
 {
     size_t b = hash_addr(addr);
     int ok = 0;
@@ -51,7 +51,7 @@ int track_addr_acquire(const char *addr, int64_t limit)
     while (e && strcmp(e->addr, addr) != 0)
         e = e->next;
     if (!e && (e = calloc(1, sizeof(*e)))) {
-        strncpy(e->addr, addr, TRACK_ADDR_MAX - 1);
+        strncpy(e->addr, addr, GW_TRACK_ADDR_MAX - 1);
         e->next = addr_buckets[b];
         addr_buckets[b] = e;
     }
@@ -63,7 +63,7 @@ int track_addr_acquire(const char *addr, int64_t limit)
     return ok;
 }
 
-void track_addr_release(const char *addr)
+void gw_track_addr_release(const char *addr)
 {
     size_t b = hash_addr(addr);
     pthread_mutex_lock(&mu);
@@ -87,7 +87,7 @@ static cert_entry **find_cert(const uint8_t *fp)
     return p;
 }
 
-int track_cert_acquire(const uint8_t fp[32], const char *addr, char other[TRACK_ADDR_MAX])
+int gw_track_cert_acquire(const uint8_t fp[32], const char *addr, char other[GW_TRACK_ADDR_MAX])
 {
     int elsewhere = 0, slot = -1;
     pthread_mutex_lock(&mu);
@@ -100,14 +100,14 @@ int track_cert_acquire(const uint8_t fp[32], const char *addr, char other[TRACK_
             slot = i;
         else if (e->counts[i] > 0 && !elsewhere) {
             elsewhere = 1;
-            memcpy(other, e->addrs[i], TRACK_ADDR_MAX);
+            memcpy(other, e->addrs[i], GW_TRACK_ADDR_MAX);
         }
     }
     for (int i = 0; e && slot < 0 && i < CERT_ADDRS; i++)
         if (e->counts[i] == 0) {
             slot = i;
-            strncpy(e->addrs[i], addr, TRACK_ADDR_MAX - 1);
-            e->addrs[i][TRACK_ADDR_MAX - 1] = '\0';
+            strncpy(e->addrs[i], addr, GW_TRACK_ADDR_MAX - 1);
+            e->addrs[i][GW_TRACK_ADDR_MAX - 1] = '\0';
         }
     if (e && slot >= 0)
         e->counts[slot]++;
@@ -115,7 +115,7 @@ int track_cert_acquire(const uint8_t fp[32], const char *addr, char other[TRACK_
     return elsewhere;
 }
 
-void track_cert_release(const uint8_t fp[32], const char *addr)
+void gw_track_cert_release(const uint8_t fp[32], const char *addr)
 {
     pthread_mutex_lock(&mu);
     cert_entry **p = find_cert(fp), *e = *p;
@@ -136,7 +136,7 @@ void track_cert_release(const uint8_t fp[32], const char *addr)
     pthread_mutex_unlock(&mu);
 }
 
-void track_shutdown(void)
+void gw_track_shutdown(void)
 {
     pthread_mutex_lock(&mu);
     for (size_t b = 0; b < BUCKETS; b++) {

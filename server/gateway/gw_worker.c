@@ -1,5 +1,5 @@
 /*
- * worker.c - the device port's event-loop threads (see worker.h): listening
+ * gw_worker.c - the device port's event-loop threads (see gw_worker.h): listening
  * sockets, accepting, the connection list, wake-ups from the main thread
  * and the graceful drain.
  */
@@ -70,36 +70,36 @@ static int open_listener(const char *listen_addr)
 
 /* IPv4-mapped IPv6 addresses are shown as IPv4, as PostgreSQL's inet
  * would not compare them equal otherwise. */
-static void addr_text(const struct sockaddr_storage *ss, char out[TRACK_ADDR_MAX])
+static void addr_text(const struct sockaddr_storage *ss, char out[GW_TRACK_ADDR_MAX])
 {
     out[0] = '\0';
     if (ss->ss_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, TRACK_ADDR_MAX);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, GW_TRACK_ADDR_MAX);
     } else if (ss->ss_family == AF_INET6) {
         const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
         if (IN6_IS_ADDR_V4MAPPED(a))
-            inet_ntop(AF_INET, &a->s6_addr[12], out, TRACK_ADDR_MAX);
+            inet_ntop(AF_INET, &a->s6_addr[12], out, GW_TRACK_ADDR_MAX);
         else
-            inet_ntop(AF_INET6, a, out, TRACK_ADDR_MAX);
+            inet_ntop(AF_INET6, a, out, GW_TRACK_ADDR_MAX);
     }
 }
 
-static void refuse_connection(worker *w, int fd, const char *addr, const char *limit)
+static void refuse_connection(gw_worker *w, int fd, const char *addr, const char *limit)
 {
     metrics_add(&metrics.connections_refused, 1);
     close(fd);
-    sec_event(w->ing, "x-rate-limited", "warning", NULL, addr,
+    gw_secevent_record(w->ing, "x-rate-limited", "warning", NULL, addr,
               json_pack("{s:s,s:s}", "reason", "connection_limit", "limit", limit));
 }
 
 static void on_listen(uv_poll_t *h, int status, int events)
 {
-    worker *w = h->data;
+    gw_worker *w = h->data;
     (void)events;
     for (int i = 0; status == 0 && i < ACCEPTS_PER_WAKE && !w->draining; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
-        char addr[TRACK_ADDR_MAX];
+        char addr[GW_TRACK_ADDR_MAX];
         int one = 1;
         int fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -112,18 +112,18 @@ static void on_listen(uv_poll_t *h, int status, int events)
             refuse_connection(w, fd, addr, "max_connections");
             continue;
         }
-        if (!track_addr_acquire(addr, w->cfg->max_connections_per_address)) {
+        if (!gw_track_addr_acquire(addr, w->cfg->max_connections_per_address)) {
             refuse_connection(w, fd, addr, "max_connections_per_address");
             continue;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn_accept(w, fd, addr);
+        gw_conn_accept(w, fd, addr);
     }
 }
 
 /* ---- connection list ---- */
 
-void worker_conn_added(worker *w, conn *c)
+void gw_worker_conn_added(gw_worker *w, gw_conn *c)
 {
     c->prev = NULL;
     c->next = w->conns;
@@ -133,9 +133,9 @@ void worker_conn_added(worker *w, conn *c)
     w->n_conns++;
 }
 
-static void maybe_finish(worker *w);
+static void maybe_finish(gw_worker *w);
 
-void worker_conn_removed(worker *w, conn *c)
+void gw_worker_conn_removed(gw_worker *w, gw_conn *c)
 {
     if (c->prev)
         c->prev->next = c->next;
@@ -151,23 +151,23 @@ void worker_conn_removed(worker *w, conn *c)
 
 /* ---- wake-ups: re-checks and the drain ---- */
 
-static void recheck(worker *w, char **ids, size_t n, int all)
+static void recheck(gw_worker *w, char **ids, size_t n, int all)
 {
-    conn *c = w->conns;
+    gw_conn *c = w->conns;
     while (c) {
-        conn *next = c->next;    /* c may close (it stays allocated until its handles close) */
+        gw_conn *next = c->next;    /* c may close (it stays allocated until its handles close) */
         int match = all;
         for (size_t i = 0; !match && i < n; i++)
             match = strcmp(ids[i], c->device_id) == 0;
         if (match)
-            conn_recheck(c);
+            gw_conn_recheck(c);
         c = next;
     }
 }
 
 static void on_ingest_idle(void *arg)
 {
-    worker *w = arg;
+    gw_worker *w = arg;
     w->ingest_idle = 1;
     maybe_finish(w);
 }
@@ -178,7 +178,7 @@ static void handle_closed(uv_handle_t *h)
 }
 
 /* Everything finished: close the worker's own handles so uv_run returns. */
-static void maybe_finish(worker *w)
+static void maybe_finish(gw_worker *w)
 {
     if (!w->draining || w->n_conns > 0)
         return;
@@ -192,19 +192,19 @@ static void maybe_finish(worker *w)
     uv_close((uv_handle_t *)&w->drain_timer, handle_closed);
     ingest_free(w->ing);
     w->ing = NULL;
-    pga_close(w->lookup);
+    pg_async_close(w->lookup);
     w->lookup = NULL;
 }
 
 static void on_drain_timeout(uv_timer_t *t)
 {
-    worker *w = t->data;
+    gw_worker *w = t->data;
     log_warn("drain timeout: closing the remaining connections", NULL);
     while (w->conns)
-        conn_close(w->conns);
+        gw_conn_close(w->conns);
 }
 
-static void start_drain(worker *w)
+static void start_drain(gw_worker *w)
 {
     if (w->draining)
         return;
@@ -214,10 +214,10 @@ static void start_drain(worker *w)
         close(w->listen_fd);
         w->listening = 0;
     }
-    conn *c = w->conns;
+    gw_conn *c = w->conns;
     while (c) {
-        conn *next = c->next;
-        conn_drain(c);
+        gw_conn *next = c->next;
+        gw_conn_drain(c);
         c = next;
     }
     uv_timer_start(&w->drain_timer, on_drain_timeout, (uint64_t)w->cfg->drain_timeout_ms, 0);
@@ -226,7 +226,7 @@ static void start_drain(worker *w)
 
 static void on_wake(uv_async_t *h)
 {
-    worker *w = h->data;
+    gw_worker *w = h->data;
     pthread_mutex_lock(&w->mu);
     char **ids = w->recheck;
     size_t n = w->n_recheck;
@@ -248,12 +248,12 @@ static void on_wake(uv_async_t *h)
 
 static void worker_main(void *arg)
 {
-    worker *w = arg;
+    gw_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    sec_thread_exit();
+    gw_secevent_thread_exit();
 }
 
-static int worker_init(worker *w, const config *cfg, int index)
+static int worker_init(gw_worker *w, const config *cfg, int index)
 {
     char name[32];
     memset(w, 0, sizeof(*w));
@@ -270,7 +270,7 @@ static int worker_init(worker *w, const config *cfg, int index)
     snprintf(name, sizeof(name), "vigild-lookup-%d", index);
     if ((w->listen_fd = open_listener(cfg->device_listen)) < 0 ||
         !(w->ing = ingest_new(&w->loop, cfg, index)) ||
-        !(w->lookup = pga_new(&w->loop, cfg->database_url, name, NULL, NULL, NULL)))
+        !(w->lookup = pg_async_new(&w->loop, cfg->database_url, name, NULL, NULL, NULL)))
         return -1;
     uv_poll_init(&w->loop, &w->listen_poll, w->listen_fd);
     w->listen_poll.data = w;
@@ -279,9 +279,9 @@ static int worker_init(worker *w, const config *cfg, int index)
     return 0;
 }
 
-int workers_start(const config *cfg, int n, worker **out)
+int gw_workers_start(const config *cfg, int n, gw_worker **out)
 {
-    worker *ws = calloc((size_t)n, sizeof(*ws));
+    gw_worker *ws = calloc((size_t)n, sizeof(*ws));
     if (!ws)
         return -1;
     for (int i = 0; i < n; i++)
@@ -297,10 +297,10 @@ int workers_start(const config *cfg, int n, worker **out)
     return 0;
 }
 
-void workers_recheck(worker *ws, int n, const char *device_id)
+void gw_workers_recheck(gw_worker *ws, int n, const char *device_id)
 {
     for (int i = 0; i < n; i++) {
-        worker *w = &ws[i];
+        gw_worker *w = &ws[i];
         pthread_mutex_lock(&w->mu);
         if (!device_id) {
             w->recheck_all = 1;
@@ -326,7 +326,7 @@ void workers_recheck(worker *ws, int n, const char *device_id)
     }
 }
 
-void workers_drain(worker *ws, int n)
+void gw_workers_drain(gw_worker *ws, int n)
 {
     for (int i = 0; i < n; i++) {
         pthread_mutex_lock(&ws[i].mu);
@@ -336,7 +336,7 @@ void workers_drain(worker *ws, int n)
     }
 }
 
-void workers_join(worker *ws, int n)
+void gw_workers_join(gw_worker *ws, int n)
 {
     for (int i = 0; i < n; i++) {
         uv_thread_join(&ws[i].thread);

@@ -1,16 +1,16 @@
 /*
- * worker.h - the device port's event loops: one thread per core, each with
+ * gw_worker.h - the device port's event loops: one thread per core, each with
  * its own libuv loop, its own listening socket on the same address
  * (SO_REUSEPORT: the kernel spreads connections), its own connections, its
  * own ingest pipeline and its own database connections. Workers share only
- * the registry (registry.h), the TLS context (tls.h), the connection
- * tracker (track.h) and the metrics.
+ * the registry (registry/reg_view.h), the TLS context (gw_tls.h), the connection
+ * tracker (gw_track.h) and the metrics.
  *
  * The main thread talks to a worker only through worker_recheck() and
  * worker_drain(), which post to the worker's uv_async_t.
  */
-#ifndef VIGIL_WORKER_H
-#define VIGIL_WORKER_H
+#ifndef VIGIL_GW_WORKER_H
+#define VIGIL_GW_WORKER_H
 
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -20,11 +20,11 @@
 #include "server/ingest/ingest.h"
 #include "server/core/pg_async.h"
 
-#define WORKER_READ_BUF 16384
+#define GW_WORKER_READ_BUF 16384
 
-typedef struct conn conn;
+typedef struct gw_conn gw_conn;
 
-typedef struct worker {
+typedef struct gw_worker {
     int index;
     const config *cfg;
     uv_loop_t loop;
@@ -43,24 +43,24 @@ typedef struct worker {
     int listening;
     int draining;
     int ingest_idle;
-    conn *conns;                 /* doubly linked, every open connection */
+    gw_conn *conns;                 /* doubly linked, every open connection */
     size_t n_conns;
     ingest *ing;
-    pga_conn *lookup;            /* registry misses */
-    char rbuf[WORKER_READ_BUF];  /* shared by all connections: decrypted input */
-} worker;
+    pg_async_conn *lookup;            /* registry misses */
+    char rbuf[GW_WORKER_READ_BUF];  /* shared by all connections: decrypted input */
+} gw_worker;
 
 /* Opens the listening sockets and starts the threads. */
-int workers_start(const config *cfg, int n, worker **out);
+int gw_workers_start(const config *cfg, int n, gw_worker **out);
 /* Thread-safe. device_id NULL: re-check every connection. */
-void workers_recheck(worker *ws, int n, const char *device_id);
+void gw_workers_recheck(gw_worker *ws, int n, const char *device_id);
 /* Thread-safe: stop accepting, finish in-flight requests, flush, exit. */
-void workers_drain(worker *ws, int n);
+void gw_workers_drain(gw_worker *ws, int n);
 /* Waits for the threads and frees everything. */
-void workers_join(worker *ws, int n);
+void gw_workers_join(gw_worker *ws, int n);
 
 /* Called by the connection code (worker thread only). */
-void worker_conn_added(worker *w, conn *c);
-void worker_conn_removed(worker *w, conn *c);
+void gw_worker_conn_added(gw_worker *w, gw_conn *c);
+void gw_worker_conn_removed(gw_worker *w, gw_conn *c);
 
 #endif

@@ -123,7 +123,7 @@ static int send_flush(flush *f);
 #define INGEST_SECOND_LANE_ROWS 64
 
 struct lane {
-    pga_conn *pg;
+    pg_async_conn *pg;
     flush *inflight;
     size_t inflight_rows;
 };
@@ -152,10 +152,10 @@ static int any_inflight(const ingest *ing)
     return 0;
 }
 
-static pga_conn *up_conn(const ingest *ing)
+static pg_async_conn *up_conn(const ingest *ing)
 {
     for (int i = 0; i < INGEST_LANES; i++)
-        if (pga_is_up(ing->lanes[i].pg))
+        if (pg_async_is_up(ing->lanes[i].pg))
             return ing->lanes[i].pg;
     return NULL;
 }
@@ -246,7 +246,7 @@ static int add_row(columns *c, const ingest_req *r, const incident *rep)
         r->addr[0] ? r->addr : NULL,
     };
     for (int i = 0; i < N_COLUMNS; i++)
-        sb_array_elem(&c->col[i], values[i]);
+        strbuf_array_elem(&c->col[i], values[i]);
     return (int)c->rows++;
 }
 
@@ -352,21 +352,21 @@ static void on_touched(PGresult *res, void *arg)
 
 static void flush_touches(ingest *ing)
 {
-    pga_conn *pg = up_conn(ing);
+    pg_async_conn *pg = up_conn(ing);
     if (!ing->touch_n || ing->touch_inflight || !pg)
         return;
     strbuf *arrays[] = {&ing->touch_ids, &ing->touch_addrs, &ing->touch_fws, &ing->touch_ats};
     int failed = 0;
     for (int i = 0; i < 4; i++) {
-        sb_array_close(arrays[i]);
+        strbuf_array_close(arrays[i]);
         failed |= arrays[i]->failed;
     }
     const char *params[] = {ing->touch_ids.data, ing->touch_addrs.data, ing->touch_fws.data,
                             ing->touch_ats.data};
-    if (!failed && pga_query(pg, touch_sql, 4, params, on_touched, ing) == 0)
+    if (!failed && pg_async_query(pg, touch_sql, 4, params, on_touched, ing) == 0)
         ing->touch_inflight = 1;
     for (int i = 0; i < 4; i++)
-        sb_reset(arrays[i]);
+        strbuf_reset(arrays[i]);
     ing->touch_n = 0;
 }
 
@@ -380,13 +380,13 @@ static void add_touch(ingest *ing, const char *device_id, const char *addr, cons
     strbuf *arrays[] = {&ing->touch_ids, &ing->touch_addrs, &ing->touch_fws, &ing->touch_ats};
     if (ing->touch_n == 0)
         for (int i = 0; i < 4; i++)
-            sb_array_open(arrays[i]);
+            strbuf_array_open(arrays[i]);
     char at[24];
     snprintf(at, sizeof(at), "%lld", (long long)at_us);
-    sb_array_elem(&ing->touch_ids, device_id);
-    sb_array_elem(&ing->touch_addrs, addr);
-    sb_array_elem(&ing->touch_fws, firmware);
-    sb_array_elem(&ing->touch_ats, firmware ? at : NULL);
+    strbuf_array_elem(&ing->touch_ids, device_id);
+    strbuf_array_elem(&ing->touch_addrs, addr);
+    strbuf_array_elem(&ing->touch_fws, firmware);
+    strbuf_array_elem(&ing->touch_ats, firmware ? at : NULL);
     ing->touch_n++;
     if (!any_inflight(ing))
         flush_touches(ing);
@@ -413,7 +413,7 @@ static void note_firmware(ingest *ing, const char *device_id, const incident_bat
     uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
     for (const char *c = newest->firmware_version; *c; c++)
         h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    if (reg_firmware_changed(device_id, h))
+    if (reg_view_firmware_changed(device_id, h))
         add_touch(ing, device_id, NULL, newest->firmware_version, newest->occurred_at_us);
 }
 
@@ -433,14 +433,14 @@ static void fail_flush(flush *f)
 
 static int send_flush(flush *f)
 {
-    return pga_query_prepared(f->lane->pg, "ingest_flush", N_COLUMNS,
+    return pg_async_query_prepared(f->lane->pg, "ingest_flush", N_COLUMNS,
                               (const char *const *)f->params, on_flushed, f);
 }
 
 static lane *free_lane(ingest *ing)
 {
     for (int i = 0; i < INGEST_LANES; i++)
-        if (!ing->lanes[i].inflight && pga_is_up(ing->lanes[i].pg))
+        if (!ing->lanes[i].inflight && pg_async_is_up(ing->lanes[i].pg))
             return &ing->lanes[i];
     return NULL;
 }
@@ -467,8 +467,8 @@ static void start_flush(ingest *ing, lane *ln)
     flush *f = calloc(1, sizeof(*f));
     c.seen = calloc(c.seen_cap, sizeof(*c.seen));
     for (int i = 0; i < N_COLUMNS; i++) {
-        sb_init(&c.col[i]);
-        sb_array_open(&c.col[i]);
+        strbuf_init(&c.col[i]);
+        strbuf_array_open(&c.col[i]);
     }
     if (!f || !c.seen) {
         free(f);
@@ -481,16 +481,16 @@ static void start_flush(ingest *ing, lane *ln)
     int built = take_requests(ing, f, &c);
     ln->inflight_rows = f->rows;
     for (int i = 0; i < N_COLUMNS; i++)
-        sb_array_close(&c.col[i]);
+        strbuf_array_close(&c.col[i]);
     metrics_observe_batch(f->rows);
     for (int i = 0; i < N_COLUMNS; i++)
-        if (!(f->params[i] = sb_take(&c.col[i], NULL)))
+        if (!(f->params[i] = strbuf_take(&c.col[i], NULL)))
             built = -1;
     if (built < 0 || send_flush(f) < 0)
         fail_flush(f);
 done:
     for (int i = 0; i < N_COLUMNS; i++)
-        sb_free(&c.col[i]);
+        strbuf_free(&c.col[i]);
     free(c.seen);
 }
 
@@ -513,7 +513,7 @@ static void on_check(uv_check_t *h)
         uv_check_stop(h);
 }
 
-static void on_db_state(pga_conn *c, int up, void *arg)
+static void on_db_state(pg_async_conn *c, int up, void *arg)
 {
     (void)c;
     ingest *ing = arg;
@@ -532,13 +532,13 @@ ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index)
     ing->cfg = cfg;
     uv_check_init(loop, &ing->check);
     ing->check.data = ing;
-    sb_init(&ing->touch_ids);
-    sb_init(&ing->touch_addrs);
+    strbuf_init(&ing->touch_ids);
+    strbuf_init(&ing->touch_addrs);
     for (int i = 0; i < INGEST_LANES; i++) {
         lane *ln = &ing->lanes[i];
         snprintf(name, sizeof(name), "vigild-ingest-%d.%d", worker_index, i);
-        if (!(ln->pg = pga_new(loop, cfg->database_url, name, on_db_state, NULL, ing)) ||
-            pga_prepare(ln->pg, "ingest_flush", flush_sql, N_COLUMNS) < 0)
+        if (!(ln->pg = pg_async_new(loop, cfg->database_url, name, on_db_state, NULL, ing)) ||
+            pg_async_prepare(ln->pg, "ingest_flush", flush_sql, N_COLUMNS) < 0)
             return NULL;   /* vigild exits at startup; the OS reclaims the rest */
     }
     return ing;
@@ -560,14 +560,14 @@ void ingest_free(ingest *ing)
     }
     ing->tail = NULL;
     for (int i = 0; i < INGEST_LANES; i++) {
-        if (pga_is_up(ing->lanes[i].pg))
+        if (pg_async_is_up(ing->lanes[i].pg))
             metrics_add(&metrics.db_up, -1);
-        pga_close(ing->lanes[i].pg);   /* fails the flush in flight, if any */
+        pg_async_close(ing->lanes[i].pg);   /* fails the flush in flight, if any */
     }
-    sb_free(&ing->touch_ids);
-    sb_free(&ing->touch_addrs);
-    sb_free(&ing->touch_fws);
-    sb_free(&ing->touch_ats);
+    strbuf_free(&ing->touch_ids);
+    strbuf_free(&ing->touch_addrs);
+    strbuf_free(&ing->touch_fws);
+    strbuf_free(&ing->touch_ats);
     uv_close((uv_handle_t *)&ing->check, check_closed);
 }
 

@@ -1,5 +1,5 @@
 /*
- * maintain.c - the periodic database chores (see maintain.h).
+ * ingest_maintain.c - the periodic database chores (see ingest_maintain.h).
  */
 #include "server/ingest/ingest_maintain.h"
 
@@ -11,8 +11,8 @@
 #define COUNT_INTERVAL_MS 2000
 #define PARTITION_EVERY 1800 /* count ticks: one hour */
 
-struct maintain {
-    pga_conn *pg;
+struct ingest_maintain {
+    pg_async_conn *pg;
     uv_timer_t timer;
     unsigned ticks;
     int counting, partitioning; /* a query of that kind is in flight */
@@ -20,7 +20,7 @@ struct maintain {
 
 static void on_counted(PGresult *res, void *arg)
 {
-    maintain *m = arg;
+    ingest_maintain *m = arg;
     m->counting = 0;
     if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
         log_warn("cannot fold new incidents into the hourly counts", "error",
@@ -29,7 +29,7 @@ static void on_counted(PGresult *res, void *arg)
 
 static void on_partitioned(PGresult *res, void *arg)
 {
-    maintain *m = arg;
+    ingest_maintain *m = arg;
     m->partitioning = 0;
     if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
         log_warn("cannot create the coming incident partitions", "error", PQresultErrorMessage(res),
@@ -38,24 +38,24 @@ static void on_partitioned(PGresult *res, void *arg)
 
 static void on_tick(uv_timer_t *t)
 {
-    maintain *m = t->data;
-    if (!pga_is_up(m->pg))
+    ingest_maintain *m = t->data;
+    if (!pg_async_is_up(m->pg))
         return;
     if (m->ticks++ % PARTITION_EVERY == 0 && !m->partitioning &&
-        pga_query(m->pg, "SELECT vigil_ensure_incident_partitions(2)", 0, NULL, on_partitioned,
+        pg_async_query(m->pg, "SELECT vigil_ensure_incident_partitions(2)", 0, NULL, on_partitioned,
                   m) == 0)
         m->partitioning = 1;
     if (!m->counting &&
-        pga_query(m->pg, "SELECT vigil_count_incidents()", 0, NULL, on_counted, m) == 0)
+        pg_async_query(m->pg, "SELECT vigil_count_incidents()", 0, NULL, on_counted, m) == 0)
         m->counting = 1;
 }
 
-maintain *maintain_start(uv_loop_t *loop, const char *database_url)
+ingest_maintain *ingest_maintain_start(uv_loop_t *loop, const char *database_url)
 {
-    maintain *m = calloc(1, sizeof(*m));
+    ingest_maintain *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
-    if (!(m->pg = pga_new(loop, database_url, "vigild-maintain", NULL, NULL, m))) {
+    if (!(m->pg = pg_async_new(loop, database_url, "vigild-maintain", NULL, NULL, m))) {
         free(m);
         return NULL;
     }
@@ -70,11 +70,11 @@ static void on_timer_closed(uv_handle_t *h)
     free(h->data);
 }
 
-void maintain_stop(maintain *m)
+void ingest_maintain_stop(ingest_maintain *m)
 {
     if (!m)
         return;
     uv_timer_stop(&m->timer);
-    pga_close(m->pg); /* queued queries get NULL results: m is still alive */
+    pg_async_close(m->pg); /* queued queries get NULL results: m is still alive */
     uv_close((uv_handle_t *)&m->timer, on_timer_closed);
 }

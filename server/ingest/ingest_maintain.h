@@ -1,5 +1,5 @@
 /*
- * maintain.h - vigild's periodic database chores, on the main loop with a
+ * ingest_maintain.h - vigild's periodic database chores, on the main loop with a
  * connection of their own: fold new incidents into the hourly counts that
  * fleet-wide statistics read (every few seconds), and create the coming
  * months' incident partitions (at start and every hour), so that reports
@@ -8,15 +8,15 @@
  * With several vigild on one database each runs the chores; the SQL
  * functions serialize themselves, so doing them twice is harmless.
  */
-#ifndef VIGIL_MAINTAIN_H
-#define VIGIL_MAINTAIN_H
+#ifndef VIGIL_INGEST_MAINTAIN_H
+#define VIGIL_INGEST_MAINTAIN_H
 
 #include <uv.h>
 
-typedef struct maintain maintain;
+typedef struct ingest_maintain ingest_maintain;
 
-maintain *maintain_start(uv_loop_t *loop, const char *database_url);
+ingest_maintain *ingest_maintain_start(uv_loop_t *loop, const char *database_url);
 /* Stops the timer and closes the connection; frees once libuv is done. */
-void maintain_stop(maintain *m);
+void ingest_maintain_stop(ingest_maintain *m);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * registry_sync.c - LISTEN/NOTIFY and full loads for the in-memory registry
- * (see registry_sync.h).
+ * reg_sync.c - LISTEN/NOTIFY and full loads for the in-memory registry
+ * (see reg_sync.h).
  */
 #include "server/registry/reg_sync.h"
 
@@ -13,17 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct regsync {
-    pga_conn *pg;
+struct reg_sync {
+    pg_async_conn *pg;
     int loaded;
-    regsync_change_cb on_change;
+    reg_sync_change_cb on_change;
     void *arg;
 };
 
 /* Expired certificates are left out: they fail on not_after anyway, and
  * loading them would grow the view forever. The network is the /24 or /48
  * the device was last seen from. */
-const char regsync_select_sql[] =
+const char reg_sync_select_sql[] =
     "SELECT c.fingerprint_sha256, c.device_id, c.status = 'active',"
     " extract(epoch FROM c.not_after)::int8, d.status,"
     " CASE WHEN d.last_address IS NULL THEN NULL"
@@ -32,7 +32,7 @@ const char regsync_select_sql[] =
     " FROM certificates c JOIN devices d ON d.id = c.device_id"
     " WHERE c.not_after > now() AND ($1::text IS NULL OR c.fingerprint_sha256 = $1)";
 
-void regsync_row(PGresult *res, int i, reg_cert_row *row)
+void reg_sync_row(PGresult *res, int i, reg_cert_row *row)
 {
     row->found = 1;
     row->device_id = PQgetvalue(res, i, 1);
@@ -44,22 +44,22 @@ void regsync_row(PGresult *res, int i, reg_cert_row *row)
 
 static void on_loaded(PGresult *res, void *arg)
 {
-    regsync *r = arg;
+    reg_sync *r = arg;
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_error("registry load failed", "error", res ? PQresultErrorMessage(res) : "connection lost",
                   NULL);
         return;
     }
-    reg_load_begin();
+    reg_view_load_begin();
     for (int i = 0; i < PQntuples(res); i++) {
         uint8_t fp[REG_FP_LEN];
         reg_cert_row row;
-        if (reg_fp_from_hex(PQgetvalue(res, i, 0), fp) < 0)
+        if (reg_view_fp_from_hex(PQgetvalue(res, i, 0), fp) < 0)
             continue;
-        regsync_row(res, i, &row);
-        reg_load_row(fp, &row);
+        reg_sync_row(res, i, &row);
+        reg_view_load_row(fp, &row);
     }
-    reg_load_commit();
+    reg_view_load_commit();
     r->loaded = 1;
     char n[24];
     snprintf(n, sizeof(n), "%d", PQntuples(res));
@@ -76,9 +76,9 @@ static void on_listening(PGresult *res, void *arg)
                   res ? PQresultErrorMessage(res) : "connection lost", NULL);
 }
 
-static void on_state(pga_conn *c, int up, void *arg)
+static void on_state(pg_async_conn *c, int up, void *arg)
 {
-    regsync *r = arg;
+    reg_sync *r = arg;
     const char *no_filter[] = {NULL};
     if (!up) {
         r->loaded = 0;
@@ -86,12 +86,12 @@ static void on_state(pga_conn *c, int up, void *arg)
     }
     /* LISTEN first, then load: a change committed between the two is both
      * in the load and in a NOTIFY, which is harmless. */
-    if (pga_query(c, "LISTEN vigil_registry", 0, NULL, on_listening, r) < 0 ||
-        pga_query(c, regsync_select_sql, 1, no_filter, on_loaded, r) < 0)
+    if (pg_async_query(c, "LISTEN vigil_registry", 0, NULL, on_listening, r) < 0 ||
+        pg_async_query(c, reg_sync_select_sql, 1, no_filter, on_loaded, r) < 0)
         log_error("cannot query the registry", NULL);
 }
 
-static void apply_notify(regsync *r, json_t *msg)
+static void apply_notify(reg_sync *r, json_t *msg)
 {
     const char *event = json_string_value(json_object_get(msg, "event"));
     const char *device = json_string_value(json_object_get(msg, "device_id"));
@@ -99,15 +99,15 @@ static void apply_notify(regsync *r, json_t *msg)
         return;
     if (strcmp(event, "certificate_revoked") == 0) {
         uint8_t fp[REG_FP_LEN];
-        if (reg_fp_from_hex(json_string_value(json_object_get(msg, "fingerprint")), fp) < 0)
+        if (reg_view_fp_from_hex(json_string_value(json_object_get(msg, "fingerprint")), fp) < 0)
             return;
-        reg_revoke(fp, device);
+        reg_view_revoke(fp, device);
     } else if (strcmp(event, "device_status") == 0) {
         reg_device_status st;
         const char *status = json_string_value(json_object_get(msg, "status"));
-        if (!status || reg_device_status_parse(status, &st) < 0)
+        if (!status || reg_view_device_status_parse(status, &st) < 0)
             return;
-        reg_set_device_status(device, st);
+        reg_view_set_device_status(device, st);
     } else {
         return;
     }
@@ -127,30 +127,30 @@ static void on_notify(const char *channel, const char *payload, void *arg)
     json_decref(msg);
 }
 
-regsync *regsync_start(uv_loop_t *loop, const char *database_url, regsync_change_cb on_change,
+reg_sync *reg_sync_start(uv_loop_t *loop, const char *database_url, reg_sync_change_cb on_change,
                        void *arg)
 {
-    regsync *r = calloc(1, sizeof(*r));
+    reg_sync *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     r->on_change = on_change;
     r->arg = arg;
-    if (!(r->pg = pga_new(loop, database_url, "vigild-registry", on_state, on_notify, r))) {
+    if (!(r->pg = pg_async_new(loop, database_url, "vigild-registry", on_state, on_notify, r))) {
         free(r);
         return NULL;
     }
     return r;
 }
 
-void regsync_stop(regsync *r)
+void reg_sync_stop(reg_sync *r)
 {
     if (!r)
         return;
-    pga_close(r->pg);
+    pg_async_close(r->pg);
     free(r);
 }
 
-int regsync_loaded(const regsync *r)
+int reg_sync_loaded(const reg_sync *r)
 {
     return r && r->loaded;
 }

@@ -1,5 +1,5 @@
 /*
- * registry.c - the in-memory registry (see registry.h): two open-addressing
+ * reg_view.c - the in-memory registry (see reg_view.h): two open-addressing
  * hash tables, certificates by SHA-256 fingerprint and devices by id, under
  * one read-write lock. Device records are allocated one by one so that
  * certificate entries can point at them across table growth.
@@ -173,12 +173,12 @@ static reg_cert *cert_get(tables *t, const uint8_t *fp, int *created)
 
 /* ---- public ---- */
 
-int reg_init(void)
+int reg_view_init(void)
 {
     return tables_init(&live);
 }
 
-void reg_shutdown(void)
+void reg_view_shutdown(void)
 {
     pthread_rwlock_wrlock(&lock);
     tables_free(&live);
@@ -191,14 +191,14 @@ void reg_shutdown(void)
     pthread_rwlock_unlock(&lock);
 }
 
-const char *reg_verdict_name(reg_verdict v)
+const char *reg_view_verdict_name(reg_verdict v)
 {
     static const char *const names[] = {"ok", "unknown", "revoked", "unregistered", "expired",
                                         "decommissioned"};
     return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown";
 }
 
-int reg_device_status_parse(const char *s, reg_device_status *out)
+int reg_view_device_status_parse(const char *s, reg_device_status *out)
 {
     if (strcmp(s, "active") == 0)
         *out = REG_DEV_ACTIVE;
@@ -211,7 +211,7 @@ int reg_device_status_parse(const char *s, reg_device_status *out)
     return 0;
 }
 
-reg_answer reg_lookup(const uint8_t fp[REG_FP_LEN], time_t now)
+reg_answer reg_view_lookup(const uint8_t fp[REG_FP_LEN], time_t now)
 {
     reg_answer a = {REG_MISS, "", REG_DEV_ACTIVE};
     pthread_rwlock_rdlock(&lock);
@@ -241,13 +241,13 @@ static void fill_entry(tables *t, reg_cert *c, const reg_cert_row *row)
     if (!c->device)
         return;
     reg_device_status st = REG_DEV_ACTIVE;
-    if (row->device_status && reg_device_status_parse(row->device_status, &st) == 0)
+    if (row->device_status && reg_view_device_status_parse(row->device_status, &st) == 0)
         c->device->status = st;
     if (row->last_address && !c->device->network[0])
         strncpy(c->device->network, row->last_address, sizeof(c->device->network) - 1);
 }
 
-void reg_learn(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row)
+void reg_view_learn(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row)
 {
     int created = 0;
     pthread_rwlock_wrlock(&lock);
@@ -257,7 +257,7 @@ void reg_learn(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row)
     pthread_rwlock_unlock(&lock);
 }
 
-void reg_load_begin(void)
+void reg_view_load_begin(void)
 {
     pthread_rwlock_wrlock(&lock);
     tables_free(&loading);
@@ -265,7 +265,7 @@ void reg_load_begin(void)
     pthread_rwlock_unlock(&lock);
 }
 
-void reg_load_row(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row)
+void reg_view_load_row(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row)
 {
     int created = 0;
     /* loading is only touched by the loader thread until commit */
@@ -277,7 +277,7 @@ void reg_load_row(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row)
 static void apply_revoke(tables *t, const uint8_t *fp, const char *device_id);
 static void apply_status(tables *t, const char *device_id, reg_device_status st);
 
-void reg_load_commit(void)
+void reg_view_load_commit(void)
 {
     pthread_rwlock_wrlock(&lock);
     if (is_loading) {
@@ -334,7 +334,7 @@ static void apply_status(tables *t, const char *device_id, reg_device_status st)
         d->status = st;
 }
 
-void reg_revoke(const uint8_t fp[REG_FP_LEN], const char *device_id)
+void reg_view_revoke(const uint8_t fp[REG_FP_LEN], const char *device_id)
 {
     pthread_rwlock_wrlock(&lock);
     apply_revoke(&live, fp, device_id);
@@ -343,7 +343,7 @@ void reg_revoke(const uint8_t fp[REG_FP_LEN], const char *device_id)
     pthread_rwlock_unlock(&lock);
 }
 
-void reg_set_device_status(const char *device_id, reg_device_status status)
+void reg_view_set_device_status(const char *device_id, reg_device_status status)
 {
     pthread_rwlock_wrlock(&lock);
     apply_status(&live, device_id, status);
@@ -352,7 +352,7 @@ void reg_set_device_status(const char *device_id, reg_device_status status)
     pthread_rwlock_unlock(&lock);
 }
 
-int reg_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s, int64_t burst)
+int reg_view_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s, int64_t burst)
 {
     int64_t interval = 1000000000LL / (rate_per_s > 0 ? rate_per_s : 1);
     int allowed = 1;
@@ -374,7 +374,7 @@ int reg_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s,
     return allowed;
 }
 
-int reg_note_network(const char *device_id, const char *network)
+int reg_view_note_network(const char *device_id, const char *network)
 {
     int changed = 0;
     pthread_rwlock_wrlock(&lock);
@@ -389,7 +389,7 @@ int reg_note_network(const char *device_id, const char *network)
 
 #define TOUCH_INTERVAL_S 60
 
-int reg_firmware_changed(const char *device_id, uint64_t firmware_hash)
+int reg_view_firmware_changed(const char *device_id, uint64_t firmware_hash)
 {
     int changed = 0;
     pthread_rwlock_rdlock(&lock);
@@ -400,7 +400,7 @@ int reg_firmware_changed(const char *device_id, uint64_t firmware_hash)
     return changed;
 }
 
-int reg_touch_due(const char *device_id, int64_t now_s)
+int reg_view_touch_due(const char *device_id, int64_t now_s)
 {
     int due = 1;
     pthread_rwlock_rdlock(&lock);
@@ -414,7 +414,7 @@ int reg_touch_due(const char *device_id, int64_t now_s)
     return due;
 }
 
-size_t reg_count(void)
+size_t reg_view_count(void)
 {
     pthread_rwlock_rdlock(&lock);
     size_t n = live.cert_n;
@@ -422,7 +422,7 @@ size_t reg_count(void)
     return n;
 }
 
-int reg_fp_from_hex(const char *hex, uint8_t fp[REG_FP_LEN])
+int reg_view_fp_from_hex(const char *hex, uint8_t fp[REG_FP_LEN])
 {
     if (!hex || strlen(hex) != 2 * REG_FP_LEN)
         return -1;
@@ -441,7 +441,7 @@ int reg_fp_from_hex(const char *hex, uint8_t fp[REG_FP_LEN])
     return 0;
 }
 
-void reg_fp_to_hex(const uint8_t fp[REG_FP_LEN], char out[2 * REG_FP_LEN + 1])
+void reg_view_fp_to_hex(const uint8_t fp[REG_FP_LEN], char out[2 * REG_FP_LEN + 1])
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < REG_FP_LEN; i++) {

@@ -1,11 +1,11 @@
 /*
- * registry.h - vigild's in-memory view of the device registry: for every
+ * reg_view.h - vigild's in-memory view of the device registry: for every
  * certificate it has seen, whether it may authenticate, and for every
  * device, its status, its last network and its request budget.
  *
  * Authentication decisions are made here, not by a query per handshake.
  * The view is loaded once, kept current by the NOTIFYs on channel
- * vigil_registry (registry_sync.c), and filled on a miss by the worker that
+ * vigil_registry (reg_sync.c), and filled on a miss by the worker that
  * saw an unknown certificate (a certificate issued a moment ago on another
  * node). Shared by all worker threads under a read-write lock.
  *
@@ -14,8 +14,8 @@
  * fingerprint inserts a revoked entry, so a NOTIFY that overtakes a lookup
  * is never undone by it.
  */
-#ifndef VIGIL_REGISTRY_H
-#define VIGIL_REGISTRY_H
+#ifndef VIGIL_REG_VIEW_H
+#define VIGIL_REG_VIEW_H
 
 #include <stdint.h>
 #include <time.h>
@@ -40,13 +40,13 @@ typedef struct reg_answer {
     reg_device_status device_status;
 } reg_answer;
 
-int reg_init(void);
-void reg_shutdown(void);
+int reg_view_init(void);
+void reg_view_shutdown(void);
 
-const char *reg_verdict_name(reg_verdict v);   /* "revoked", ... */
-int reg_device_status_parse(const char *s, reg_device_status *out);
+const char *reg_view_verdict_name(reg_verdict v);   /* "revoked", ... */
+int reg_view_device_status_parse(const char *s, reg_device_status *out);
 
-reg_answer reg_lookup(const uint8_t fp[REG_FP_LEN], time_t now);
+reg_answer reg_view_lookup(const uint8_t fp[REG_FP_LEN], time_t now);
 
 /* What the database said about one certificate (miss path, or loading).
  * status_active: the certificate row is 'active'. found = 0: no such row. */
@@ -60,38 +60,38 @@ typedef struct reg_cert_row {
 } reg_cert_row;
 
 /* Inserts unless present (see the ordering rule above). */
-void reg_learn(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row);
+void reg_view_learn(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row);
 /* Replaces everything (a full reload after the LISTEN connection was lost):
- * call reg_load_begin, reg_load_row for each row, reg_load_commit. */
-void reg_load_begin(void);
-void reg_load_row(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row);
-void reg_load_commit(void);
+ * call reg_view_load_begin, reg_view_load_row for each row, reg_view_load_commit. */
+void reg_view_load_begin(void);
+void reg_view_load_row(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row);
+void reg_view_load_commit(void);
 
 /* Applied from NOTIFYs. */
-void reg_revoke(const uint8_t fp[REG_FP_LEN], const char *device_id);
-void reg_set_device_status(const char *device_id, reg_device_status status);
+void reg_view_revoke(const uint8_t fp[REG_FP_LEN], const char *device_id);
+void reg_view_set_device_status(const char *device_id, reg_device_status status);
 
 /* Request budget (GCRA): 1 if the device may make one more request now. */
-int reg_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s, int64_t burst);
+int reg_view_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s, int64_t burst);
 
 /* Remembers the network (/24 or /48 of addr, text) the device is seen
  * from; returns 1 when it differs from a known previous one. */
-int reg_note_network(const char *device_id, const char *network);
+int reg_view_note_network(const char *device_id, const char *network);
 
 /* 1 when the device's last-seen time is due to be written again (at most
  * once a minute per device per process): a fleet reconnecting in a storm
  * must not become a storm of UPDATEs. */
-int reg_touch_due(const char *device_id, int64_t now_s);
+int reg_view_touch_due(const char *device_id, int64_t now_s);
 
 /* 1 when firmware_hash differs from the one this process last noted for the
  * device (and notes it): the device's firmware version is written only when
  * it changes, not with every report. 0 for a device not in the view. */
-int reg_firmware_changed(const char *device_id, uint64_t firmware_hash);
+int reg_view_firmware_changed(const char *device_id, uint64_t firmware_hash);
 
-size_t reg_count(void);
+size_t reg_view_count(void);
 
 /* "aa..ff" (64 hex chars) to bytes. */
-int reg_fp_from_hex(const char *hex, uint8_t fp[REG_FP_LEN]);
-void reg_fp_to_hex(const uint8_t fp[REG_FP_LEN], char out[2 * REG_FP_LEN + 1]);
+int reg_view_fp_from_hex(const char *hex, uint8_t fp[REG_FP_LEN]);
+void reg_view_fp_to_hex(const uint8_t fp[REG_FP_LEN], char out[2 * REG_FP_LEN + 1]);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * fuzz_incident_request.c - libFuzzer target for the device port's path
  * from request bytes to validated reports: the llhttp request parser with
- * vigild's limits (server/http_request.c), fed in two pieces split where
+ * vigild's limits (server/gw_http_request.c), fed in two pieces split where
  * the input says, then, for each complete request, the incident parser and
  * validator (protocol/incident.c). Pipelined requests are followed.
  */
@@ -14,7 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void handle(http_parser *p)
+static void handle(gw_http_parser *p)
 {
     incident_batch b;
     char reason[200];
@@ -26,29 +26,29 @@ static void handle(http_parser *p)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    http_limits limits = {8192, 64, 1024 * 1024};
-    http_parser p;
+    gw_http_limits limits = {8192, 64, 1024 * 1024};
+    gw_http_parser p;
     if (size < 1)
         return 0;
     size_t split = data[0] % (size);   /* first byte picks where the first read ends */
     const char *in = (const char *)data + 1;
     size_t len = size - 1, off = 0;
-    http_parser_init(&p, &limits);
+    gw_http_parser_init(&p, &limits);
     for (int rounds = 0; rounds < 64 && off < len; rounds++) {
         size_t chunk = off < split && split <= len ? split - off : len - off;
         if (chunk == 0)
             chunk = len - off;
-        size_t used = http_parser_feed(&p, in + off, chunk);
+        size_t used = gw_http_parser_feed(&p, in + off, chunk);
         off += used;
-        if (http_parser_error(&p))
+        if (gw_http_parser_error(&p))
             break;
-        if (http_parser_done(&p)) {
+        if (gw_http_parser_done(&p)) {
             handle(&p);
-            http_parser_next(&p);
+            gw_http_parser_next(&p);
         } else if (used < chunk) {
             break;   /* should not happen: the parser takes all until done */
         }
     }
-    http_parser_free(&p);
+    gw_http_parser_free(&p);
     return 0;
 }

@@ -58,7 +58,7 @@ static int issue_one(ca_store *s, const char *out_dir, const char *id, strbuf *c
     const char *vals[N_COLS] = {id, issued.serial, issued.issuer_ski, issued.fingerprint, nb, na,
                                 pem_copy};
     for (int c = 0; c < N_COLS; c++)
-        sb_array_elem(&cols[c], vals[c]);
+        strbuf_array_elem(&cols[c], vals[c]);
     free(pem_copy);
     BIO_free(bio);
     ca_issued_clear(&issued);
@@ -98,8 +98,8 @@ int bench_enroll(const char *database_url, const char *ca_dir, const char *out_d
     char *pass = getenv("VIGIL_CA_PASSPHRASE") ? ca_passphrase_load(NULL, "VIGIL_CA_PASSPHRASE", &err)
                                                : NULL;
     for (int c = 0; c < N_COLS; c++) {
-        sb_init(&cols[c]);
-        sb_array_open(&cols[c]);
+        strbuf_init(&cols[c]);
+        strbuf_array_open(&cols[c]);
     }
     if (!s || ca_store_unlock(s, pass, &err) < 0) {
         fprintf(stderr, "vigil-bench: %s\n", err.msg);
@@ -113,11 +113,11 @@ int bench_enroll(const char *database_url, const char *ca_dir, const char *out_d
             goto done;
     }
     for (int c = 0; c < N_COLS; c++)
-        sb_array_close(&cols[c]);
+        strbuf_array_close(&cols[c]);
     rc = record(database_url, cols, prefix, count);
 done:
     for (int c = 0; c < N_COLS; c++)
-        sb_free(&cols[c]);
+        strbuf_free(&cols[c]);
     ca_passphrase_free(pass);
     ca_store_close(s);
     return rc;
@@ -131,7 +131,7 @@ static void copy_row(strbuf *b, long i)
     clock_gettime(CLOCK_REALTIME, &ts);
     incident_uuid_v4(id);
     incident_format_time((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when);
-    sb_printf(b, "%s\tbench-%06ld\tdevice\tcrash\terror\t%s\t1.4.2\tmain\t"
+    strbuf_printf(b, "%s\tbench-%06ld\tdevice\tcrash\terror\t%s\t1.4.2\tmain\t"
                  "{\"pc\":\"0x0800f00d\",\"line\":%ld}\t127.0.0.1\n", id, i % 1000, when, i);
 }
 
@@ -145,11 +145,11 @@ int bench_copy(const char *database_url, long rows, int batch, double *rows_per_
         fprintf(stderr, "vigil-bench: %s\n", err.msg);
         return -1;
     }
-    sb_init(&b);
+    strbuf_init(&b);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long done = 0; done < rows;) {
         long n = rows - done < batch ? rows - done : batch;
-        sb_reset(&b);
+        strbuf_reset(&b);
         for (long i = 0; i < n; i++)
             copy_row(&b, done + i);
         PGresult *res = PQexec(db, "COPY incidents (id, device_id, source, type, severity,"
@@ -163,7 +163,7 @@ int bench_copy(const char *database_url, long rows, int batch, double *rows_per_
         PQclear(res);
         if (!ok) {
             fprintf(stderr, "vigil-bench: COPY failed: %s", PQerrorMessage(db));
-            sb_free(&b);
+            strbuf_free(&b);
             db_close(db);
             return -1;
         }
@@ -172,7 +172,7 @@ int bench_copy(const char *database_url, long rows, int batch, double *rows_per_
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     *rows_per_s = (double)rows / secs;
-    sb_free(&b);
+    strbuf_free(&b);
     db_close(db);
     return 0;
 }

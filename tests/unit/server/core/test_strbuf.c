@@ -1,6 +1,6 @@
 /*
  * test_strbuf.c - the growable buffer and PostgreSQL array literal encoding
- * (server/strbuf.c); the ingest statement's correctness rests on the
+ * (server/core/strbuf.c); the ingest statement's correctness rests on the
  * quoting being right for every byte a report may carry.
  */
 #include <criterion/criterion.h>
@@ -12,11 +12,11 @@
 Test(strbuf, grows_and_takes)
 {
     strbuf b;
-    sb_init(&b);
+    strbuf_init(&b);
     for (int i = 0; i < 1000; i++)
-        sb_printf(&b, "%d,", i);
+        strbuf_printf(&b, "%d,", i);
     size_t len = 0;
-    char *s = sb_take(&b, &len);
+    char *s = strbuf_take(&b, &len);
     cr_assert_not_null(s);
     cr_assert_eq(len, strlen(s));
     cr_assert(strncmp(s, "0,1,2,", 6) == 0);
@@ -27,25 +27,25 @@ Test(strbuf, grows_and_takes)
 Test(strbuf, array_literal_quotes_everything)
 {
     strbuf b;
-    sb_init(&b);
-    sb_array_open(&b);
-    sb_array_elem(&b, "plain");
-    sb_array_elem(&b, NULL);
-    sb_array_elem(&b, "NULL");
-    sb_array_elem(&b, "");
-    sb_array_elem(&b, "{\"a\":\"b\\\\c\"}");
-    sb_array_elem(&b, "x,y}");
-    sb_array_close(&b);
+    strbuf_init(&b);
+    strbuf_array_open(&b);
+    strbuf_array_elem(&b, "plain");
+    strbuf_array_elem(&b, NULL);
+    strbuf_array_elem(&b, "NULL");
+    strbuf_array_elem(&b, "");
+    strbuf_array_elem(&b, "{\"a\":\"b\\\\c\"}");
+    strbuf_array_elem(&b, "x,y}");
+    strbuf_array_close(&b);
     cr_assert_str_eq(b.data, "{\"plain\",NULL,\"NULL\",\"\",\"{\\\"a\\\":\\\"b\\\\\\\\c\\\"}\",\"x,y}\"}");
-    sb_free(&b);
+    strbuf_free(&b);
 }
 
 Test(strbuf, empty_array)
 {
     strbuf b;
-    sb_init(&b);
-    sb_array_open(&b);
-    sb_array_close(&b);
+    strbuf_init(&b);
+    strbuf_array_open(&b);
+    strbuf_array_close(&b);
     cr_assert_str_eq(b.data, "{}");
-    sb_free(&b);
+    strbuf_free(&b);
 }

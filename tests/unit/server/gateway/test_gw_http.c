@@ -1,6 +1,6 @@
 /*
  * test_http_request.c - the device port's request parser
- * (server/http_request.c): byte-by-byte feeds, pipelining, chunked bodies
+ * (server/gw_http_request.c): byte-by-byte feeds, pipelining, chunked bodies
  * and every refusal with its status.
  */
 #include <criterion/criterion.h>
@@ -9,74 +9,74 @@
 
 #include "server/gateway/gw_http.h"
 
-static const http_limits limits = {1024, 16, 4096};
+static const gw_http_limits limits = {1024, 16, 4096};
 
 /* Feeds text in pieces of `step` bytes; returns bytes consumed. */
-static size_t feed(http_parser *p, const char *text, size_t step)
+static size_t feed(gw_http_parser *p, const char *text, size_t step)
 {
     size_t off = 0, len = strlen(text);
-    while (off < len && !http_parser_done(p) && !http_parser_error(p)) {
+    while (off < len && !gw_http_parser_done(p) && !gw_http_parser_error(p)) {
         size_t n = len - off < step ? len - off : step;
-        off += http_parser_feed(p, text + off, n);
+        off += gw_http_parser_feed(p, text + off, n);
     }
     return off;
 }
 
 static int status_of(const char *text)
 {
-    http_parser p;
-    http_parser_init(&p, &limits);
+    gw_http_parser p;
+    gw_http_parser_init(&p, &limits);
     feed(&p, text, 7);
-    int s = http_parser_error(&p);
-    http_parser_free(&p);
+    int s = gw_http_parser_error(&p);
+    gw_http_parser_free(&p);
     return s;
 }
 
-Test(http_request, byte_by_byte)
+Test(gw_http_request, byte_by_byte)
 {
-    http_parser p;
+    gw_http_parser p;
     const char *req = "POST /v1/incidents HTTP/1.1\r\nHost: a\r\ncontent-TYPE: application/json\r\n"
                       "Content-Length: 2\r\n\r\n{}";
-    http_parser_init(&p, &limits);
+    gw_http_parser_init(&p, &limits);
     cr_assert_eq(feed(&p, req, 1), strlen(req));
-    cr_assert(http_parser_done(&p));
+    cr_assert(gw_http_parser_done(&p));
     cr_assert_str_eq(p.req.path, "/v1/incidents");
     cr_assert_str_eq(p.req.content_type, "application/json");
     cr_assert_eq(p.req.body_len, 2);
     cr_assert_str_eq(p.req.body, "{}");
     cr_assert(p.req.keep_alive);
-    http_parser_free(&p);
+    gw_http_parser_free(&p);
 }
 
-Test(http_request, pipelined_requests_stay_unconsumed)
+Test(gw_http_request, pipelined_requests_stay_unconsumed)
 {
-    http_parser p;
+    gw_http_parser p;
     const char *two = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
-    http_parser_init(&p, &limits);
-    size_t used = http_parser_feed(&p, two, strlen(two));
-    cr_assert(http_parser_done(&p));
+    gw_http_parser_init(&p, &limits);
+    size_t used = gw_http_parser_feed(&p, two, strlen(two));
+    cr_assert(gw_http_parser_done(&p));
     cr_assert_str_eq(p.req.path, "/a");
     cr_assert_lt(used, strlen(two));
-    http_parser_next(&p);
-    cr_assert_eq(http_parser_feed(&p, two + used, strlen(two) - used), strlen(two) - used);
-    cr_assert(http_parser_done(&p));
+    gw_http_parser_next(&p);
+    cr_assert_eq(gw_http_parser_feed(&p, two + used, strlen(two) - used), strlen(two) - used);
+    cr_assert(gw_http_parser_done(&p));
     cr_assert_str_eq(p.req.path, "/b");
     cr_assert_not(p.req.keep_alive);
-    http_parser_free(&p);
+    gw_http_parser_free(&p);
 }
 
-Test(http_request, chunked_body)
+Test(gw_http_request, chunked_body)
 {
-    http_parser p;
-    http_parser_init(&p, &limits);
+    gw_http_parser p;
+    gw_http_parser_init(&p, &limits);
     feed(&p, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 3);
-    cr_assert(http_parser_done(&p));
+    cr_assert(gw_http_parser_done(&p));
     cr_assert_str_eq(p.req.body, "abcde");
     cr_assert(p.req.chunked);
-    http_parser_free(&p);
+    gw_http_parser_free(&p);
 }
 
-Test(http_request, refusals)
+Test(gw_http_request, refusals)
 {
     char big[2048];
     memset(big, 'a', sizeof(big));
@@ -100,12 +100,12 @@ Test(http_request, refusals)
     cr_assert_eq(status_of(uri), 414);
 }
 
-Test(http_request, in_progress_tracks_partial_requests)
+Test(gw_http_request, in_progress_tracks_partial_requests)
 {
-    http_parser p;
-    http_parser_init(&p, &limits);
-    cr_assert_not(http_parser_in_progress(&p));
-    http_parser_feed(&p, "GET / HT", 8);
-    cr_assert(http_parser_in_progress(&p));
-    http_parser_free(&p);
+    gw_http_parser p;
+    gw_http_parser_init(&p, &limits);
+    cr_assert_not(gw_http_parser_in_progress(&p));
+    gw_http_parser_feed(&p, "GET / HT", 8);
+    cr_assert(gw_http_parser_in_progress(&p));
+    gw_http_parser_free(&p);
 }

@@ -1,5 +1,5 @@
 /*
- * test_registry.c - the in-memory registry's decisions (server/registry.c):
+ * test_reg_view.c - the in-memory registry's decisions (server/registry/reg_view.c):
  * verdicts for each certificate state, the ordering rule between NOTIFYs and
  * miss lookups, full reloads with replay, the request budget and the
  * new-network detection.
@@ -27,12 +27,12 @@ static reg_cert_row active_row(const char *device)
 
 static void setup(void)
 {
-    cr_assert_eq(reg_init(), 0);
+    cr_assert_eq(reg_view_init(), 0);
 }
 
 static void teardown(void)
 {
-    reg_shutdown();
+    reg_view_shutdown();
 }
 
 TestSuite(registry, .init = setup, .fini = teardown);
@@ -41,7 +41,7 @@ Test(registry, unknown_fingerprint_is_a_miss)
 {
     uint8_t fp[REG_FP_LEN];
     fp_of(1, fp);
-    cr_assert_eq(reg_lookup(fp, time(NULL)).verdict, REG_MISS);
+    cr_assert_eq(reg_view_lookup(fp, time(NULL)).verdict, REG_MISS);
 }
 
 Test(registry, verdicts_follow_the_row)
@@ -50,28 +50,28 @@ Test(registry, verdicts_follow_the_row)
     time_t now = time(NULL);
     reg_cert_row row = active_row("dev-1");
     fp_of(1, fp);
-    reg_learn(fp, &row);
-    reg_answer a = reg_lookup(fp, now);
+    reg_view_learn(fp, &row);
+    reg_answer a = reg_view_lookup(fp, now);
     cr_assert_eq(a.verdict, REG_OK);
     cr_assert_str_eq(a.device_id, "dev-1");
-    cr_assert_eq(reg_lookup(fp, row.not_after).verdict, REG_EXPIRED);
+    cr_assert_eq(reg_view_lookup(fp, row.not_after).verdict, REG_EXPIRED);
 
     reg_cert_row revoked = active_row("dev-2");
     revoked.cert_active = 0;
     fp_of(2, fp);
-    reg_learn(fp, &revoked);
-    cr_assert_eq(reg_lookup(fp, now).verdict, REG_REVOKED);
+    reg_view_learn(fp, &revoked);
+    cr_assert_eq(reg_view_lookup(fp, now).verdict, REG_REVOKED);
 
     reg_cert_row absent = {0};
     fp_of(3, fp);
-    reg_learn(fp, &absent);
-    cr_assert_eq(reg_lookup(fp, now).verdict, REG_UNREGISTERED);
+    reg_view_learn(fp, &absent);
+    cr_assert_eq(reg_view_lookup(fp, now).verdict, REG_UNREGISTERED);
 
     reg_cert_row gone = active_row("dev-4");
     gone.device_status = "decommissioned";
     fp_of(4, fp);
-    reg_learn(fp, &gone);
-    cr_assert_eq(reg_lookup(fp, now).verdict, REG_DECOMMISSIONED);
+    reg_view_learn(fp, &gone);
+    cr_assert_eq(reg_view_lookup(fp, now).verdict, REG_DECOMMISSIONED);
 }
 
 Test(registry, quarantined_device_still_authenticates)
@@ -80,8 +80,8 @@ Test(registry, quarantined_device_still_authenticates)
     reg_cert_row row = active_row("dev-q");
     row.device_status = "quarantined";
     fp_of(9, fp);
-    reg_learn(fp, &row);
-    reg_answer a = reg_lookup(fp, time(NULL));
+    reg_view_learn(fp, &row);
+    reg_answer a = reg_view_lookup(fp, time(NULL));
     cr_assert_eq(a.verdict, REG_OK);
     cr_assert_eq(a.device_status, REG_DEV_QUARANTINED);
 }
@@ -91,9 +91,9 @@ Test(registry, revocation_notify_wins_over_a_later_miss_result)
     uint8_t fp[REG_FP_LEN];
     reg_cert_row row = active_row("dev-1");
     fp_of(5, fp);
-    reg_revoke(fp, "dev-1");          /* the NOTIFY overtook the lookup */
-    reg_learn(fp, &row);              /* the stale lookup result arrives */
-    cr_assert_eq(reg_lookup(fp, time(NULL)).verdict, REG_REVOKED);
+    reg_view_revoke(fp, "dev-1");          /* the NOTIFY overtook the lookup */
+    reg_view_learn(fp, &row);              /* the stale lookup result arrives */
+    cr_assert_eq(reg_view_lookup(fp, time(NULL)).verdict, REG_REVOKED);
 }
 
 Test(registry, device_status_change_applies_to_all_its_certificates)
@@ -102,13 +102,13 @@ Test(registry, device_status_change_applies_to_all_its_certificates)
     reg_cert_row row = active_row("dev-7");
     fp_of(7, a);
     fp_of(8, b);
-    reg_learn(a, &row);
-    reg_learn(b, &row);
-    reg_set_device_status("dev-7", REG_DEV_DECOMMISSIONED);
-    cr_assert_eq(reg_lookup(a, time(NULL)).verdict, REG_DECOMMISSIONED);
-    cr_assert_eq(reg_lookup(b, time(NULL)).verdict, REG_DECOMMISSIONED);
-    reg_set_device_status("dev-7", REG_DEV_ACTIVE);
-    cr_assert_eq(reg_lookup(a, time(NULL)).verdict, REG_OK);
+    reg_view_learn(a, &row);
+    reg_view_learn(b, &row);
+    reg_view_set_device_status("dev-7", REG_DEV_DECOMMISSIONED);
+    cr_assert_eq(reg_view_lookup(a, time(NULL)).verdict, REG_DECOMMISSIONED);
+    cr_assert_eq(reg_view_lookup(b, time(NULL)).verdict, REG_DECOMMISSIONED);
+    reg_view_set_device_status("dev-7", REG_DEV_ACTIVE);
+    cr_assert_eq(reg_view_lookup(a, time(NULL)).verdict, REG_OK);
 }
 
 Test(registry, reload_replaces_and_replays_changes_made_meanwhile)
@@ -117,13 +117,13 @@ Test(registry, reload_replaces_and_replays_changes_made_meanwhile)
     reg_cert_row row = active_row("dev-1");
     fp_of(10, old);
     fp_of(11, fresh);
-    reg_learn(old, &row);
-    reg_load_begin();
-    reg_load_row(fresh, &row);
-    reg_revoke(fresh, "dev-1");       /* committed after the load's snapshot */
-    reg_load_commit();
-    cr_assert_eq(reg_lookup(old, time(NULL)).verdict, REG_MISS);
-    cr_assert_eq(reg_lookup(fresh, time(NULL)).verdict, REG_REVOKED);
+    reg_view_learn(old, &row);
+    reg_view_load_begin();
+    reg_view_load_row(fresh, &row);
+    reg_view_revoke(fresh, "dev-1");       /* committed after the load's snapshot */
+    reg_view_load_commit();
+    cr_assert_eq(reg_view_lookup(old, time(NULL)).verdict, REG_MISS);
+    cr_assert_eq(reg_view_lookup(fresh, time(NULL)).verdict, REG_REVOKED);
 }
 
 Test(registry, many_certificates_survive_growth)
@@ -134,11 +134,11 @@ Test(registry, many_certificates_survive_growth)
         snprintf(id, sizeof(id), "dev-%d", i % 5000);
         reg_cert_row row = active_row(id);
         fp_of(i + 100, fp);
-        reg_learn(fp, &row);
+        reg_view_learn(fp, &row);
     }
-    cr_assert_eq(reg_count(), 20000);
+    cr_assert_eq(reg_view_count(), 20000);
     fp_of(100 + 12345, fp);
-    reg_answer a = reg_lookup(fp, time(NULL));
+    reg_answer a = reg_view_lookup(fp, time(NULL));
     cr_assert_eq(a.verdict, REG_OK);
     cr_assert_str_eq(a.device_id, "dev-2345");
 }
@@ -148,17 +148,17 @@ Test(registry, request_budget_allows_burst_then_refuses)
     uint8_t fp[REG_FP_LEN];
     reg_cert_row row = active_row("dev-r");
     fp_of(42, fp);
-    reg_learn(fp, &row);
+    reg_view_learn(fp, &row);
     int64_t now = 1000000000000LL;
     int allowed = 0;
     for (int i = 0; i < 100; i++)
-        allowed += reg_allow_request("dev-r", now, 10, 5);
+        allowed += reg_view_allow_request("dev-r", now, 10, 5);
     cr_assert(allowed >= 5 && allowed <= 7, "allowed %d of a burst of 5", allowed);
     /* then a steady 100 attempts per second for 10 s: the rate (10/s) plus
      * what the burst allows */
     allowed = 0;
     for (int i = 0; i < 1000; i++)
-        allowed += reg_allow_request("dev-r", now + 1000000000LL + i * 10000000LL, 10, 5);
+        allowed += reg_view_allow_request("dev-r", now + 1000000000LL + i * 10000000LL, 10, 5);
     cr_assert(allowed >= 100 && allowed <= 107, "allowed %d over 10 s at 10/s", allowed);
 }
 
@@ -168,11 +168,11 @@ Test(registry, new_network_is_reported_once)
     reg_cert_row row = active_row("dev-n");
     row.last_address = "10.0.0.0/24";
     fp_of(43, fp);
-    reg_learn(fp, &row);
-    cr_assert_eq(reg_note_network("dev-n", "10.0.0.0/24"), 0);
-    cr_assert_eq(reg_note_network("dev-n", "192.168.1.0/24"), 1);
-    cr_assert_eq(reg_note_network("dev-n", "192.168.1.0/24"), 0);
-    cr_assert_eq(reg_note_network("dev-first", "10.1.1.0/24"), 0, "first sighting is not news");
+    reg_view_learn(fp, &row);
+    cr_assert_eq(reg_view_note_network("dev-n", "10.0.0.0/24"), 0);
+    cr_assert_eq(reg_view_note_network("dev-n", "192.168.1.0/24"), 1);
+    cr_assert_eq(reg_view_note_network("dev-n", "192.168.1.0/24"), 0);
+    cr_assert_eq(reg_view_note_network("dev-first", "10.1.1.0/24"), 0, "first sighting is not news");
 }
 
 Test(registry, fingerprint_hex_round_trip)
@@ -180,10 +180,10 @@ Test(registry, fingerprint_hex_round_trip)
     uint8_t fp[REG_FP_LEN], back[REG_FP_LEN];
     char hex[2 * REG_FP_LEN + 1];
     fp_of(0xabcdef, fp);
-    reg_fp_to_hex(fp, hex);
-    cr_assert_eq(reg_fp_from_hex(hex, back), 0);
+    reg_view_fp_to_hex(fp, hex);
+    cr_assert_eq(reg_view_fp_from_hex(hex, back), 0);
     cr_assert_arr_eq(fp, back, REG_FP_LEN);
-    cr_assert_eq(reg_fp_from_hex("abc", back), -1);
+    cr_assert_eq(reg_view_fp_from_hex("abc", back), -1);
     hex[5] = 'g';
-    cr_assert_eq(reg_fp_from_hex(hex, back), -1);
+    cr_assert_eq(reg_view_fp_from_hex(hex, back), -1);
 }

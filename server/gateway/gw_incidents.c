@@ -1,0 +1,184 @@
+/*
+ * gw_incidents.c - POST /v1/incidents (see gw_incidents.h): reports go to
+ * the worker's group commit and the answer waits for the commit, so a 200
+ * means every stored report is durable.
+ */
+#include "server/gateway/gw_incidents.h"
+
+#include "server/core/metrics.h"
+#include "server/core/strbuf.h"
+#include "server/gateway/gw_routes.h"
+#include "server/gateway/gw_secevent.h"
+#include "server/registry/reg_view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define UNAVAILABLE_DB ",\"error\":\"unavailable\",\"reason\":\"the database is unavailable; " \
+                       "nothing was stored, retry later\""
+#define UNAVAILABLE_QUEUE ",\"error\":\"unavailable\",\"reason\":\"the server cannot store " \
+                          "reports now; nothing was stored, retry later\""
+
+/* A JSON string of our own ASCII (ids, reasons): quotes, backslashes and
+ * control characters escaped. */
+static void put_json_text(strbuf *b, const char *s)
+{
+    strbuf_append(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            strbuf_append(b, "\\", 1);
+        if ((unsigned char)*s < 0x20)
+            strbuf_append(b, "?", 1);
+        else
+            strbuf_append(b, s, 1);
+    }
+    strbuf_append(b, "\"", 1);
+}
+
+/* {"results":[{"id":..,"status":..,"reason":..}],"stored":n,"duplicate":n,
+ *  "rejected":n,"retry":n} written directly: this is the hot path of
+ * single-report ingest, and a JSON tree per answer costs more than the
+ * answer. extra, if set, is inserted before the closing brace. */
+static void results_body(strbuf *b, const incident_batch *batch, const unsigned char *stored,
+                         int committed, const char *extra)
+{
+    size_t n_stored = 0, n_dup = 0, n_rej = 0, n_retry = 0;
+    strbuf_puts(b, "{\"results\":[");
+    for (size_t i = 0; i < batch->n; i++) {
+        const incident_item *it = &batch->items[i];
+        const char *status = !it->ok ? "rejected" : !committed ? "retry"
+                             : stored && stored[i] ? "stored" : "duplicate";
+        strbuf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+        if (it->id[0])
+            put_json_text(b, it->id);
+        else
+            strbuf_puts(b, "null");
+        strbuf_printf(b, ",\"status\":\"%s\"", status);
+        if (!it->ok) {
+            strbuf_puts(b, ",\"reason\":");
+            put_json_text(b, it->reason);
+        }
+        strbuf_puts(b, "}");
+        n_rej += !it->ok;
+        n_retry += it->ok && !committed;
+        n_stored += it->ok && committed && stored && stored[i];
+        n_dup += it->ok && committed && !(stored && stored[i]);
+    }
+    strbuf_printf(b, "],\"stored\":%zu,\"duplicate\":%zu,\"rejected\":%zu,\"retry\":%zu%s}",
+              n_stored, n_dup, n_rej, n_retry, extra ? extra : "");
+}
+
+static void respond_results(gw_conn *c, int status, const incident_batch *batch,
+                            const unsigned char *stored, int committed, const char *extra,
+                            int retry_after)
+{
+    strbuf b;
+    strbuf_init(&b);
+    results_body(&b, batch, stored, committed, extra);
+    char *text = strbuf_take(&b, NULL);
+    if (!text) {
+        gw_conn_close(c);
+        return;
+    }
+    metrics_request(MP_INCIDENTS, status);
+    gw_conn_respond(c, status, text, retry_after, 0);
+    free(text);
+}
+
+static void count_verdicts(const incident_batch *b, const unsigned char *stored)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->items[i].ok)
+            metrics_add(&metrics.reports_rejected, 1);
+        else if (!stored[i])
+            metrics_add(&metrics.reports_duplicate, 1);
+    }
+}
+
+static void on_committed(void *owner, int committed, const incident_batch *b,
+                         const unsigned char *stored)
+{
+    gw_conn *c = owner;
+    c->pending = NULL;
+    if (!committed) {
+        respond_results(c, 503, b, NULL, 0, UNAVAILABLE_DB, (int)c->w->cfg->retry_after_s);
+        return;
+    }
+    count_verdicts(b, stored);
+    respond_results(c, 200, b, stored, 1, NULL, 0);
+}
+
+static int is_json(const char *content_type)
+{
+    size_t n = strlen("application/json");
+    return strncasecmp(content_type, "application/json", n) == 0 &&
+           (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int over_rate(gw_conn *c)
+{
+    const config *cfg = c->w->cfg;
+    if (reg_view_allow_request(c->device_id, (int64_t)uv_hrtime(), cfg->device_rate, cfg->device_burst))
+        return 0;
+    gw_secevent_record(c->w->ing, "x-rate-limited", "warning", c->device_id, c->addr,
+              json_pack("{s:s}", "reason", "device_requests"));
+    return 1;
+}
+
+void gw_incidents_post(gw_conn *c, gw_http_request *req)
+{
+    char reason[200];
+    incident_batch batch = {0};
+    const config *cfg = c->w->cfg;
+    if (!is_json(req->content_type)) {
+        gw_routes_refuse(c, MP_INCIDENTS, 415, "unsupported_media_type", "send Content-Type: application/json", 0);
+        return;
+    }
+    if (over_rate(c)) {
+        gw_routes_refuse(c, MP_INCIDENTS, 429, "rate_limited", "too many requests from this device; slow down", 1);
+        return;
+    }
+    if (incident_batch_parse(req->body ? req->body : "", req->body_len, now_us(), &batch, reason,
+                             sizeof(reason)) < 0) {
+        gw_routes_refuse(c, MP_INCIDENTS, 400, "bad_request", reason, 0);
+        return;
+    }
+    if (batch.n > (size_t)cfg->max_batch) {
+        snprintf(reason, sizeof(reason), "%zu reports in one request; at most %lld", batch.n,
+                 (long long)cfg->max_batch);
+        incident_batch_free(&batch);
+        gw_routes_refuse(c, MP_INCIDENTS, 413, "payload_too_large", reason, 0);
+        return;
+    }
+    if (!batch.was_array && !batch.items[0].ok) {
+        gw_routes_refuse(c, MP_INCIDENTS, 400, "invalid_report", batch.items[0].reason, 0);
+        incident_batch_free(&batch);
+        return;
+    }
+    size_t valid = 0;
+    for (size_t i = 0; i < batch.n; i++)
+        valid += batch.items[i].ok ? 1 : 0;
+    if (valid == 0) {
+        unsigned char none[1] = {0};
+        count_verdicts(&batch, none);
+        respond_results(c, 200, &batch, NULL, 1, NULL, 0);
+        incident_batch_free(&batch);
+        return;
+    }
+    incident_batch kept = batch;   /* for the 503 answer if the queue refuses */
+    c->pending = ingest_submit(c->w->ing, c->device_id, c->addr, 0, &batch, on_committed, c);
+    if (!c->pending) {
+        respond_results(c, 503, &kept, NULL, 0, UNAVAILABLE_QUEUE, (int)cfg->retry_after_s);
+        incident_batch_free(&kept);
+    }
+}
