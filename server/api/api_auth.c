@@ -8,8 +8,10 @@
  */
 #include "server/api/api.h"
 
+#include "server/core/hash.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
+#include "server/core/rate.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -25,15 +27,11 @@
 #define FAIL_MAX 10 /* failed attempts per address per window */
 #define TOKEN_MAX_LEN 128
 
-typedef struct fail_slot {
-    char address[64];
-    time_t window_start;
-    int count;
-} fail_slot;
-
-/* A small fixed table: an attacker with many addresses can push entries
- * out, but never grow memory. */
-static fail_slot fail_slots[FAIL_SLOTS];
+/* Failed attempts per address, in seconds: a small fixed table shared by
+ * libmicrohttpd's threads (core/rate.h), so an attacker with many
+ * addresses can push entries out but never grow memory. */
+static rate_window_slot fail_slots[FAIL_SLOTS];
+static rate_window fails = {fail_slots, FAIL_SLOTS, FAIL_WINDOW_S};
 static pthread_mutex_t fail_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void api_auth_init(void)
@@ -43,40 +41,21 @@ void api_auth_init(void)
     pthread_mutex_unlock(&fail_mu);
 }
 
-static fail_slot *slot_for(const char *address)
-{
-    unsigned h = 2166136261u;
-    for (const char *c = address; *c; c++)
-        h = (h ^ (unsigned char)*c) * 16777619u;
-    return &fail_slots[h % FAIL_SLOTS];
-}
-
 /* Seconds until the address may try again, 0 if it may now. */
 static int blocked_for(const char *address)
 {
-    int wait = 0;
-    time_t now = time(NULL);
+    int64_t left;
     pthread_mutex_lock(&fail_mu);
-    fail_slot *s = slot_for(address);
-    if (strcmp(s->address, address) == 0 && s->count >= FAIL_MAX &&
-        now - s->window_start < FAIL_WINDOW_S)
-        wait = (int)(FAIL_WINDOW_S - (now - s->window_start));
+    int64_t count = rate_window_peek(&fails, hash_fnv1a(address), (int64_t)time(NULL), &left);
     pthread_mutex_unlock(&fail_mu);
-    return wait;
+    return count >= FAIL_MAX ? (int)left : 0;
 }
 
 static void record_failure(const char *address)
 {
-    time_t now = time(NULL);
     metrics_add(&metrics.api_auth_failures, 1);
     pthread_mutex_lock(&fail_mu);
-    fail_slot *s = slot_for(address);
-    if (strcmp(s->address, address) != 0 || now - s->window_start >= FAIL_WINDOW_S) {
-        snprintf(s->address, sizeof(s->address), "%s", address);
-        s->window_start = now;
-        s->count = 0;
-    }
-    s->count++;
+    rate_window_hit(&fails, hash_fnv1a(address), (int64_t)time(NULL));
     pthread_mutex_unlock(&fail_mu);
 }
 

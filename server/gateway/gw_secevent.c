@@ -2,13 +2,17 @@
  * gw_secevent.c - rate-limited security events (see gw_secevent.h).
  *
  * The process-wide limit is a GCRA on one atomic (no lock); the per-address
- * limit is a small lossy table per thread: a collision only ever lets an
- * extra event through, never blocks one forever.
+ * limit is a small lossy window table per thread (core/rate.h): a
+ * collision only ever lets an extra event through, never blocks one
+ * forever.
  */
 #include "server/gateway/gw_secevent.h"
 
+#include "protocol/when.h"
+#include "server/core/hash.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
+#include "server/core/rate.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,13 +29,7 @@ static int64_t interval_ns = 20000000;   /* 50 per second */
 static int64_t burst = 100;
 static int addr_max_per_window = 10;
 
-typedef struct addr_slot {
-    uint64_t hash;
-    int64_t window_start;
-    int count;
-} addr_slot;
-
-static _Thread_local addr_slot *addr_table;
+static _Thread_local rate_window addr_window;
 
 void gw_secevent_init(const config *cfg)
 {
@@ -44,36 +42,19 @@ void gw_secevent_init(const config *cfg)
 
 void gw_secevent_thread_exit(void)
 {
-    free(addr_table);
-    addr_table = NULL;
-}
-
-static int global_allow(int64_t now)
-{
-    int64_t old = atomic_load(&global_tat), next;
-    do {
-        int64_t base = old > now ? old : now;
-        if (base - now > burst * interval_ns)
-            return 0;
-        next = base + interval_ns;
-    } while (!atomic_compare_exchange_weak(&global_tat, &old, next));
-    return 1;
+    free(addr_window.slots);
+    addr_window.slots = NULL;
 }
 
 static int addr_allow(const char *addr, int64_t now)
 {
-    uint64_t h = 1469598103934665603ULL;
-    if (!addr_table && !(addr_table = calloc(ADDR_SLOTS, sizeof(*addr_table))))
-        return 1;
-    for (const char *p = addr ? addr : ""; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    addr_slot *s = &addr_table[h % ADDR_SLOTS];
-    if (s->hash != h || now - s->window_start > ADDR_WINDOW_NS) {
-        s->hash = h;
-        s->window_start = now;
-        s->count = 0;
+    if (!addr_window.slots) {
+        rate_window_slot *slots = calloc(ADDR_SLOTS, sizeof(*slots));
+        if (!slots)
+            return 1;
+        rate_window_init(&addr_window, slots, ADDR_SLOTS, ADDR_WINDOW_NS);
     }
-    return ++s->count <= addr_max_per_window;
+    return rate_window_hit(&addr_window, hash_fnv1a(addr ? addr : ""), now) <= addr_max_per_window;
 }
 
 static int build_event(incident_batch *b, const char *type, const char *severity,
@@ -91,9 +72,7 @@ static int build_event(incident_batch *b, const char *type, const char *severity
     memcpy(it->id, r->id, sizeof(it->id));
     snprintf(r->type, sizeof(r->type), "%s", type);
     snprintf(r->severity, sizeof(r->severity), "%s", severity);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    r->occurred_at_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    r->occurred_at_us = when_now_us();
     snprintf(r->component, sizeof(r->component), "vigild");
     r->details = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
     return r->details ? 0 : -1;
@@ -104,7 +83,7 @@ void gw_secevent_record(ingest *ing, const char *type, const char *severity, con
 {
     int64_t now = (int64_t)uv_hrtime();
     incident_batch b = {0};
-    if (!addr_allow(addr, now) || !global_allow(now)) {
+    if (!addr_allow(addr, now) || !rate_allow(&global_tat, now, interval_ns, burst)) {
         metrics_add(&metrics.security_events_suppressed, 1);
         json_decref(details);
         return;

@@ -5,6 +5,8 @@
  */
 #include "server/gateway/gw_track.h"
 
+#include "server/core/hash.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +33,7 @@ static cert_entry *cert_buckets[BUCKETS];
 
 static size_t hash_addr(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return (size_t)(h % BUCKETS);
+    return (size_t)(hash_fnv1a(s) % BUCKETS);
 }
 
 static size_t hash_fp(const uint8_t *fp)

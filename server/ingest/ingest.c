@@ -26,6 +26,7 @@
  */
 #include "server/ingest/ingest.h"
 
+#include "server/core/hash.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
 #include "server/registry/reg_view.h"
@@ -207,11 +208,7 @@ typedef struct columns {
 
 static int seen_before(columns *c, const char *key, const char *id)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    for (const char *p = id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = hash_fnv1a_more(hash_fnv1a(key), id);
     for (size_t i = h & (c->seen_cap - 1);; i = (i + 1) & (c->seen_cap - 1)) {
         if (!c->seen[i].key) {
             c->seen[i].key = key;
@@ -410,10 +407,7 @@ static void note_firmware(ingest *ing, const char *device_id, const incident_bat
     }
     if (!newest)
         return;
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-    for (const char *c = newest->firmware_version; *c; c++)
-        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    if (reg_view_firmware_changed(device_id, h))
+    if (reg_view_firmware_changed(device_id, hash_fnv1a(newest->firmware_version)))
         add_touch(ing, device_id, NULL, newest->firmware_version, newest->occurred_at_us);
 }
 

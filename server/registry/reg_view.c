@@ -6,6 +6,9 @@
  */
 #include "server/registry/reg_view.h"
 
+#include "server/core/hash.h"
+#include "server/core/rate.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -59,14 +62,6 @@ static uint64_t hash_fp(const uint8_t *fp)
     return h;
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static int tables_init(tables *t)
 {
     memset(t, 0, sizeof(*t));
@@ -97,7 +92,7 @@ static reg_cert *cert_slot(const tables *t, const uint8_t *fp)
 static reg_device **device_slot(const tables *t, const char *id)
 {
     size_t mask = t->dev_cap - 1;
-    for (size_t i = hash_str(id) & mask;; i = (i + 1) & mask)
+    for (size_t i = hash_fnv1a(id) & mask;; i = (i + 1) & mask)
         if (!t->devices[i] || strcmp(t->devices[i]->id, id) == 0)
             return &t->devices[i];
 }
@@ -358,18 +353,8 @@ int reg_view_allow_request(const char *device_id, int64_t now_ns, int64_t rate_p
     int allowed = 1;
     pthread_rwlock_rdlock(&lock);
     reg_device **slot = device_slot(&live, device_id);
-    if (*slot) {
-        _Atomic int64_t *tat = &(*slot)->tat_ns;
-        int64_t old = atomic_load(tat), next;
-        do {
-            int64_t base = old > now_ns ? old : now_ns;
-            if (base - now_ns > burst * interval) {
-                allowed = 0;
-                break;
-            }
-            next = base + interval;
-        } while (!atomic_compare_exchange_weak(tat, &old, next));
-    }
+    if (*slot)
+        allowed = rate_allow(&(*slot)->tat_ns, now_ns, interval, burst);
     pthread_rwlock_unlock(&lock);
     return allowed;
 }

@@ -1,0 +1,48 @@
+/*
+ * rate.h - the server's rate limiters.
+ *
+ * rate_allow is GCRA (the generic cell rate algorithm, as in ATM and
+ * redis-cell): one 64-bit "theoretical arrival time" per limited thing,
+ * updated with a compare-and-swap, so it needs no lock and can live inside
+ * a record other threads read under a read lock. It allows `burst` events
+ * at once and one per `interval_ns` sustained.
+ *
+ * rate_window counts events per key over fixed windows in a small table of
+ * a fixed size: a key whose slot is taken by another replaces it, so an
+ * attacker with many keys can push entries out but never grow memory, and
+ * never make two keys share a count. Not thread-safe: the caller keeps one
+ * per thread or holds a lock.
+ */
+#ifndef VIGIL_RATE_H
+#define VIGIL_RATE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when one more event may pass at now_ns (it is counted in *tat), 0 when
+ * it would exceed the burst (nothing is counted). interval_ns > 0. */
+int rate_allow(_Atomic int64_t *tat, int64_t now_ns, int64_t interval_ns, int64_t burst);
+
+typedef struct rate_window_slot {
+    uint64_t key;              /* a hash of the key (hash.h); 0 is a free slot */
+    int64_t start;             /* when this key's window began */
+    int64_t count;
+} rate_window_slot;
+
+typedef struct rate_window {
+    rate_window_slot *slots;
+    size_t n_slots;
+    int64_t window;            /* in the caller's unit of time */
+} rate_window;
+
+/* slots: n_slots zeroed slots, owned by the caller. */
+void rate_window_init(rate_window *w, rate_window_slot *slots, size_t n_slots, int64_t window);
+/* Counts one event of key at now; returns the key's count in its current
+ * window, this one included. */
+int64_t rate_window_hit(rate_window *w, uint64_t key, int64_t now);
+/* The key's count in its current window without counting, and in *left
+ * the time until that window ends (0 when it has, or the key is unknown). */
+int64_t rate_window_peek(const rate_window *w, uint64_t key, int64_t now, int64_t *left);
+
+#endif
