@@ -74,27 +74,27 @@ $(BUILD)/libvigilserver.a: $(call obj,$(SERVER_SRC)) $(LLHTTP_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/vigild: $(call obj,server/main.c) $(BUILD)/libvigilserver.a $(BUILD)/libvigilproto.a \
-                 $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a
+$(BUILD)/vigild: $(call obj,server/main.c) $(BUILD)/libvigilserver.a $(BUILD)/libvigildb.a \
+                 $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vigil-device: $(call obj,$(DEVICE_SRC)) $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/vigil-bench: $(call obj,$(BENCH_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/libvigilproto.a $(BUILD)/libvigildb.a \
-                      $(BUILD)/libvigilca.a
+$(BUILD)/vigil-bench: $(call obj,$(BENCH_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/libvigildb.a \
+                      $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -W%,$(CFLAGS)) -w -c $< -o $@
 
-$(BUILD)/vigilctl: $(call obj,$(VIGILCTL_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilproto.a \
-                   $(BUILD)/libvigilca.a
+$(BUILD)/vigilctl: $(call obj,$(VIGILCTL_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a \
+                   $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/libvigilproto.a \
-                     $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a
+$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/libvigildb.a \
+                     $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
 # The migrations are compiled into the programs so that `vigilctl db migrate`

@@ -42,19 +42,12 @@ typedef struct ca_error {
 int ca_fail(ca_error *err, ca_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* ---- identifiers, durations, formatting (ca_util.c) ---- */
+/* ---- identifiers, formatting (ca_util.c) ---- */
 
-#define CA_DEVICE_ID_MAX 64
 #define CA_SERIAL_BYTES 20                        /* 159 random bits */
 #define CA_SERIAL_HEX_MAX (2 * CA_SERIAL_BYTES + 1)
 #define CA_FINGERPRINT_HEX (2 * 32 + 1)
 #define CA_TIME_STR 21                            /* "YYYY-MM-DDTHH:MM:SSZ" */
-
-/* 1 if id is 1-64 chars of [A-Za-z0-9._-] starting with a letter or digit. */
-int ca_device_id_valid(const char *id);
-
-/* Parses "90s", "15m", "24h", "30d", "2w", "1y" into seconds (> 0). */
-int ca_parse_duration(const char *text, int64_t *seconds, ca_error *err);
 
 /* Canonical serial: uppercase hex, no separators, no leading zero bytes.
  * Accepts "0a:1B", "0x0A1B", "a1b". */

@@ -10,6 +10,7 @@
  */
 #include "cert-authority/ca.h"
 #include "cert-authority/ca_internal.h"
+#include "protocol/device_id.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -184,10 +185,10 @@ int ca_issue_device(ca_store *s, const ca_device_request *r, ca_issued *out, ca_
     ca_issuer *iss = ca_store_current(s);
     if (!iss || !iss->key)
         return ca_fail(err, CA_ERR_PASSPHRASE, "the issuing CA key is not loaded");
-    if (!ca_device_id_valid(r->device_id))
+    if (!device_id_valid(r->device_id))
         return ca_fail(err, CA_ERR_INVALID,
-                       "invalid device id '%s': use 1-64 characters A-Z a-z 0-9 . _ - "
-                       "starting with a letter or digit", r->device_id ? r->device_id : "");
+                       "invalid device id '%s': use " DEVICE_ID_RULE,
+                       r->device_id ? r->device_id : "");
     if (ca_key_check_strength(r->public_key, err) < 0 ||
         leaf_validity(s, iss, r->validity, r->backdate, &nb, &na, err) < 0)
         return -1;

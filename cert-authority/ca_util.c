@@ -32,45 +32,6 @@ int ca_fail(ca_error *err, ca_status status, const char *fmt, ...)
     return -1;
 }
 
-int ca_device_id_valid(const char *id)
-{
-    size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n > CA_DEVICE_ID_MAX || !isalnum((unsigned char)id[0]))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if (!(isalnum(c) || c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-int ca_parse_duration(const char *text, int64_t *seconds, ca_error *err)
-{
-    static const struct { char unit; int64_t seconds; } units[] = {
-        {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}, {'y', 365 * 86400},
-    };
-    char *end = NULL;
-    if (!text || !isdigit((unsigned char)text[0]))
-        goto bad;
-    errno = 0;
-    long long n = strtoll(text, &end, 10);
-    if (errno || n <= 0 || end[0] == '\0' || end[1] != '\0')
-        goto bad;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (units[i].unit != end[0])
-            continue;
-        if (n > INT64_MAX / units[i].seconds / 1000)   /* keep far from overflow in time math */
-            goto bad;
-        *seconds = (int64_t)n * units[i].seconds;
-        return 0;
-    }
-bad:
-    return ca_fail(err, CA_ERR_INVALID,
-                   "invalid duration '%s': use a number and a unit s, m, h, d, w or y (e.g. 30d)",
-                   text ? text : "");
-}
-
 int ca_serial_normalize(const char *text, char out[CA_SERIAL_HEX_MAX], ca_error *err)
 {
     char digits[2 * CA_SERIAL_HEX_MAX];

@@ -11,24 +11,38 @@
 #include <string.h>
 #include <sys/time.h>
 
-int64_t when_duration(const char *text)
+/* Milliseconds in a unit's name, or -1. */
+static int64_t unit_ms(const char *unit)
+{
+    static const struct { const char *name; int64_t ms; } units[] = {
+        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
+        {"w", 7 * 86400000LL}, {"y", 365 * 86400000LL},
+    };
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(unit, units[i].name) == 0)
+            return units[i].ms;
+    return -1;
+}
+
+int64_t when_duration_ms(const char *text, int64_t bare_unit_ms)
 {
     char *end;
-    if (!isdigit((unsigned char)text[0]))
+    if (!text || !isdigit((unsigned char)text[0]))
         return -1;
     errno = 0;
     long long n = strtoll(text, &end, 10);
-    if (errno || n < 0 || n > WHEN_MAX_SECONDS)
+    if (errno || n < 0)
         return -1;
-    int64_t unit = !*end                   ? 1
-                   : strcmp(end, "s") == 0 ? 1
-                   : strcmp(end, "m") == 0 ? 60
-                   : strcmp(end, "h") == 0 ? 3600
-                   : strcmp(end, "d") == 0 ? 86400
-                                           : -1;
-    if (unit < 0 || n > WHEN_MAX_SECONDS / unit)
+    int64_t unit = *end ? unit_ms(end) : bare_unit_ms > 0 ? bare_unit_ms : -1;
+    if (unit < 0 || n > WHEN_MAX_SECONDS * 1000 / unit)
         return -1;
     return n * unit;
+}
+
+int64_t when_duration(const char *text)
+{
+    int64_t ms = when_duration_ms(text, 1000);
+    return ms < 0 || ms % 1000 ? -1 : ms / 1000;
 }
 
 int64_t when_now_us(void)

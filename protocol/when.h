@@ -1,9 +1,10 @@
 /*
  * when.h - how the operator API and vigilctl read a point in time or a
  * length of time from a person: RFC 3339 ("2026-11-25T10:00:00Z") or a
- * duration back from now ("15m", "24h", "7d"), and durations in s, m, h, d.
- * One reader for both, so `vigilctl incidents --since` and
- * `GET /v1/incidents?since=` accept exactly the same text.
+ * duration back from now ("15m", "24h", "7d"), and lengths of time in ms,
+ * s, m, h, d, w and y. One reader for all of them, so `vigilctl incidents
+ * --since`, `GET /v1/incidents?since=`, `vigilctl device enroll --validity`
+ * and `vigild --idle-timeout` accept the same text.
  */
 #ifndef VIGIL_WHEN_H
 #define VIGIL_WHEN_H
@@ -12,8 +13,15 @@
 
 #define WHEN_MAX_SECONDS (100LL * 365 * 86400)
 
-/* "90" (seconds), "15s", "5m", "24h", "7d" -> seconds; -1 if it is not one
- * or is longer than WHEN_MAX_SECONDS. */
+/* A whole number and a unit: ms, s, m, h, d, w (7 days) or y (365 days),
+ * such as "250ms", "15m", "30d"; a bare number counts in bare_unit_ms
+ * milliseconds ("90" is 90 s with 1000), or is refused when bare_unit_ms
+ * is 0 (where a bare number would be a trap: --validity 30). The length in
+ * milliseconds, or -1 if text is not one or is longer than
+ * WHEN_MAX_SECONDS. */
+int64_t when_duration_ms(const char *text, int64_t bare_unit_ms);
+/* The same in whole seconds, a bare number being seconds ("90", "15s",
+ * "5m", "24h", "7d"); -1 also for a part of a second ("1500ms"). */
 int64_t when_duration(const char *text);
 /* RFC 3339 or a duration back from now_us -> microseconds since the epoch.
  * 0, or -1 if it is neither. */

@@ -6,6 +6,7 @@
  */
 #include "server/api/api_params.h"
 
+#include "protocol/device_id.h"
 #include "protocol/incident.h"
 #include "protocol/when.h"
 
@@ -126,17 +127,6 @@ int api_param_choice(api_req *r, const char *name, const char *const *values, co
     return rc;
 }
 
-int api_valid_device_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 64 || !isalnum((unsigned char)s[0]))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-            return 0;
-    return 1;
-}
-
 int api_valid_serial(const char *s)
 {
     size_t n = strlen(s);
@@ -164,11 +154,9 @@ int api_param_device_id(api_req *r, const char *name, const char **out)
     const char *v = raw_param(r, name);
     if (!v)
         return 0;
-    if (!api_valid_device_id(v)) {
+    if (!device_id_valid(v)) {
         api_error(r, 400, "bad_request", name,
-                  "'%s' must be a device id: 1-64 of A-Z a-z 0-9 . _ - starting with a letter "
-                  "or digit",
-                  name);
+                  "'%s' must be a device id: " DEVICE_ID_RULE, name);
         return -1;
     }
     *out = v;

@@ -43,7 +43,6 @@ int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_
 void api_time_ago(int64_t seconds_ago, api_time *t);
 
 /* Validators usable on path arguments too. */
-int api_valid_device_id(const char *s);
 int api_valid_serial(const char *s); /* uppercase hex, 1..40 */
 int api_valid_digits(const char *s, size_t max_len);
 

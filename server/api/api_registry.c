@@ -19,6 +19,7 @@
 
 #include "cert-authority/ca.h"
 #include "db/db_admin.h"
+#include "protocol/device_id.h"
 #include "protocol/incident.h"
 
 #include <ctype.h>
@@ -97,11 +98,10 @@ static int body_only(api_req *r, json_t *body, const char *const *names)
 
 static int device_path_arg(api_req *r)
 {
-    if (api_valid_device_id(r->path_args[0]))
+    if (device_id_valid(r->path_args[0]))
         return 0;
     api_error(r, 404, "not_found", NULL,
-              "no such device: a device id is 1-64 of A-Z a-z 0-9 . _ - starting with a "
-              "letter or digit (see GET /v1/devices)");
+              "no such device: a device id is " DEVICE_ID_RULE " (see GET /v1/devices)");
     return -1;
 }
 
@@ -139,7 +139,7 @@ void api_devices_list(api_req *r)
     const char *after;
     int limit;
     if (api_params_only(r, names) < 0 || device_filter(r, &f, &since, &before) < 0 ||
-        page_params(r, 64, api_valid_device_id, &limit, &after) < 0)
+        page_params(r, 64, device_id_valid, &limit, &after) < 0)
         return;
     PGconn *db = api_db(r);
     db_error err;

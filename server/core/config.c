@@ -5,6 +5,8 @@
  */
 #include "server/core/config.h"
 
+#include "protocol/when.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -66,22 +68,6 @@ static const setting *find_setting(const char *name, size_t len)
     return NULL;
 }
 
-/* "15s", "250ms", "2m", "1h" or plain milliseconds. */
-static int parse_ms(const char *v, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || n < 0)
-        return -1;
-    int64_t mult = strcmp(end, "ms") == 0 || !*end ? 1 : strcmp(end, "s") == 0 ? 1000
-                   : strcmp(end, "m") == 0 ? 60000 : strcmp(end, "h") == 0 ? 3600000 : -1;
-    if (mult < 0 || n > INT64_MAX / mult)
-        return -1;
-    *out = n * mult;
-    return 0;
-}
-
 /* "512", "8k", "1m". */
 static int parse_bytes(const char *v, int64_t *out)
 {
@@ -119,7 +105,7 @@ static int set_value(config *c, const setting *s, const char *value, const char 
         bad = errno || end == value || *end || n < 0;
         break;
     }
-    case T_MS: bad = parse_ms(value, &n) < 0; break;
+    case T_MS: bad = (n = when_duration_ms(value, 1)) < 0; break;   /* bare: milliseconds */
     case T_BYTES: bad = parse_bytes(value, &n) < 0; break;
     }
     if (bad) {

@@ -20,8 +20,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "protocol/device_id.h"
+
 #define REG_FP_LEN 32
-#define REG_ID_MAX 64
+#define REG_ID_MAX DEVICE_ID_MAX
 
 typedef enum reg_verdict {
     REG_OK = 0,

@@ -7,6 +7,9 @@
  */
 #include "tools/vigilctl/cli.h"
 
+#include "protocol/device_id.h"
+#include "protocol/when.h"
+
 #include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -238,17 +241,19 @@ int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, cons
 
 int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t *out)
 {
-    ca_error err = {0};
-    if (ca_parse_duration(text, out, &err) < 0)
-        return cli_usage_error(ctx, "--%s: %s", opt, err.msg);
+    /* A unit is required: --validity 30 must not mean 30 seconds. */
+    int64_t ms = when_duration_ms(text, 0);
+    if (ms <= 0 || ms % 1000)
+        return cli_usage_error(ctx, "--%s: invalid duration '%s': use a whole number and a unit "
+                               "s, m, h, d, w or y (e.g. 30d)", opt, text);
+    *out = ms / 1000;
     return EXIT_OK;
 }
 
 int cli_parse_class(cli_ctx *ctx, const char *text, const char **out)
 {
-    if (!ca_device_id_valid(text))   /* classes follow the device id rules */
-        return cli_usage_error(ctx, "--class: use 1-64 characters A-Z a-z 0-9 . _ - starting "
-                               "with a letter or digit");
+    if (!device_id_valid(text))   /* classes follow the device id rules */
+        return cli_usage_error(ctx, "--class: use " DEVICE_ID_RULE);
     *out = text;
     return EXIT_OK;
 }

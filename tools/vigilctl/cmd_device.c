@@ -7,6 +7,7 @@
 #include "tools/vigilctl/enroll.h"
 
 #include "db/db_admin.h"
+#include "protocol/device_id.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -107,9 +108,8 @@ int cmd_device_create(int argc, char **argv)
         rc = cli_usage_error(&ctx, "--id and --out-dir are required");
         goto done;
     }
-    if (!ca_device_id_valid(a.id)) {
-        rc = cli_fail(&ctx, EXIT_REFUSED, "invalid device id '%s': use 1-64 characters "
-                      "A-Z a-z 0-9 . _ - starting with a letter or digit", a.id);
+    if (!device_id_valid(a.id)) {
+        rc = cli_fail(&ctx, EXIT_REFUSED, "invalid device id '%s': use " DEVICE_ID_RULE, a.id);
         goto done;
     }
     if ((rc = create_paths(&ctx, &a, key_path, crt_path)) != EXIT_OK ||

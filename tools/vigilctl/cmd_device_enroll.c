@@ -10,6 +10,8 @@
 #include "tools/vigilctl/commands.h"
 #include "tools/vigilctl/enroll.h"
 
+#include "protocol/device_id.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -69,15 +71,14 @@ static int enroll_option(cli_ctx *ctx, int opt, const char *arg, void *state)
 
 /* Reads and checks one CSR and works out the device id (from `id` or the
  * CN). On failure writes the reason into why and returns NULL. */
-static X509_REQ *load_csr(const char *path, const char *id, char out_id[CA_DEVICE_ID_MAX + 1],
+static X509_REQ *load_csr(const char *path, const char *id, char out_id[DEVICE_ID_MAX + 1],
                           char *why, size_t whylen)
 {
     ca_error err = {0};
     char cn[256];
     X509_REQ *req = NULL;
-    if (id && !ca_device_id_valid(id)) {
-        snprintf(why, whylen, "invalid device id '%.64s': use 1-64 characters A-Z a-z 0-9 . _ - "
-                 "starting with a letter or digit", id);
+    if (id && !device_id_valid(id)) {
+        snprintf(why, whylen, "invalid device id '%.64s': use " DEVICE_ID_RULE, id);
         return NULL;
     }
     req = ca_csr_read(path, &err);
@@ -103,12 +104,11 @@ static X509_REQ *load_csr(const char *path, const char *id, char out_id[CA_DEVIC
         snprintf(why, whylen, "the CSR has no common name: give the device id with --id");
         goto fail;
     }
-    if (!ca_device_id_valid(chosen)) {
-        snprintf(why, whylen, "invalid device id '%.64s': use 1-64 characters A-Z a-z 0-9 . _ - "
-                 "starting with a letter or digit", chosen);
+    if (!device_id_valid(chosen)) {
+        snprintf(why, whylen, "invalid device id '%.64s': use " DEVICE_ID_RULE, chosen);
         goto fail;
     }
-    snprintf(out_id, CA_DEVICE_ID_MAX + 1, "%.64s", chosen);
+    snprintf(out_id, DEVICE_ID_MAX + 1, "%.64s", chosen);
     return req;
 fail:
     X509_REQ_free(req);
@@ -117,7 +117,7 @@ fail:
 
 static int enroll_single(cli_ctx *ctx, const enroll_args *a)
 {
-    char id[CA_DEVICE_ID_MAX + 1], why[600];
+    char id[DEVICE_ID_MAX + 1], why[600];
     ca_issued issued = {0};
     int rc;
     X509_REQ *req = load_csr(a->csr, a->id, id, why, sizeof(why));
@@ -147,7 +147,7 @@ done:
 
 typedef struct batch_item {
     char *file;                        /* path */
-    char id[CA_DEVICE_ID_MAX + 1];
+    char id[DEVICE_ID_MAX + 1];
     X509_REQ *req;
     char *written;                     /* certificate file, once written */
 } batch_item;

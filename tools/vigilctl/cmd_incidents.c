@@ -10,6 +10,7 @@
  */
 #include "tools/vigilctl/commands.h"
 
+#include "protocol/device_id.h"
 #include "protocol/incident.h"
 #include "protocol/when.h"
 
@@ -120,10 +121,9 @@ static int query_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     query_args *a = state;
     switch (opt) {
     case OPT_DEVICE:
-        if (!ca_device_id_valid(arg))
+        if (!device_id_valid(arg))
             return cli_usage_error(ctx,
-                                   "--device '%s' is not a device id: use 1-64 characters "
-                                   "A-Z a-z 0-9 . _ - starting with a letter or digit",
+                                   "--device '%s' is not a device id: use " DEVICE_ID_RULE,
                                    arg);
         a->f.device_id = arg;
         return EXIT_OK;

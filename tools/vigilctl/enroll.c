@@ -6,6 +6,8 @@
  */
 #include "tools/vigilctl/enroll.h"
 
+#include "protocol/device_id.h"
+
 #include <openssl/pem.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,9 +98,9 @@ int enroll_device(cli_ctx *ctx, const enroll_request *r, ca_issued *out)
     json_t *replaced = json_array();
     int rc;
     memset(out, 0, sizeof(*out));
-    if (!ca_device_id_valid(r->device_id)) {
-        rc = cli_fail(ctx, EXIT_REFUSED, "invalid device id '%s': use 1-64 characters "
-                      "A-Z a-z 0-9 . _ - starting with a letter or digit", r->device_id);
+    if (!device_id_valid(r->device_id)) {
+        rc = cli_fail(ctx, EXIT_REFUSED, "invalid device id '%s': use " DEVICE_ID_RULE,
+                      r->device_id);
         goto fail;
     }
     if (db_device_lock(ctx->db, r->device_id, r->device_class, &st, &err) < 0) {
