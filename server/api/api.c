@@ -7,11 +7,10 @@
 #include "server/api/api.h"
 
 #include "server/api/api_handlers.h"
+#include "server/core/addr.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,18 +339,14 @@ static void dispatch(api_req *r, const char *path)
 
 /* ---- libmicrohttpd callbacks ---- */
 
-static void client_address(struct MHD_Connection *mc, char *out, size_t len)
+static void client_address(struct MHD_Connection *mc, char out[ADDR_TEXT_MAX])
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(out, len, "unknown");
-    if (!ci || !ci->client_addr)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+    if (ci && ci->client_addr)
+        addr_text(ci->client_addr, out);
+    if (!out[0])
+        snprintf(out, ADDR_TEXT_MAX, "unknown");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
@@ -371,7 +366,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         r->pool = a->pool;
         r->cfg = a->cfg;
         strbuf_init(&r->body);
-        client_address(mc, r->address, sizeof(r->address));
+        client_address(mc, r->address);
         *con_cls = r;
         return MHD_YES;
     }
@@ -419,37 +414,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* ---- start and stop ---- */
-
-static int parse_listen(const char *text, struct sockaddr_storage *ss)
-{
-    char host[128];
-    const char *colon = strrchr(text, ':');
-    if (!colon || (size_t)(colon - text) >= sizeof(host))
-        return -1;
-    memcpy(host, text, (size_t)(colon - text));
-    host[colon - text] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535)
-        return -1;
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    size_t hl = strlen(host);
-    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
-        host[hl - 1] = '\0';
-        if (inet_pton(AF_INET6, host + 1, &v6->sin6_addr) != 1)
-            return -1;
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        return 0;
-    }
-    if (inet_pton(AF_INET, host, &v4->sin_addr) != 1)
-        return -1;
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-    return 0;
-}
 
 static char *read_pem(const char *path)
 {
@@ -503,9 +467,11 @@ int api_start(const config *cfg, api **out)
     if (!cfg->api_listen || !cfg->api_listen[0] || strcmp(cfg->api_listen, "off") == 0)
         return 0;
     struct sockaddr_storage ss;
-    if (parse_listen(cfg->api_listen, &ss) < 0) {
-        log_error("--api-listen must be ADDRESS:PORT, such as 127.0.0.1:8080 or [::1]:8080",
-                  "api_listen", cfg->api_listen, NULL);
+    socklen_t ss_len;
+    const char *why;
+    if (addr_parse_listen(cfg->api_listen, &ss, &ss_len, &why) < 0) {
+        log_error("--api-listen must be HOST:PORT, such as 127.0.0.1:8080 or [::1]:8080",
+                  "api_listen", cfg->api_listen, "error", why, NULL);
         return API_BAD_CONFIG;
     }
     api *a = calloc(1, sizeof(*a));

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "db/db.h"
+#include "server/core/addr.h"
 #include "server/core/config.h"
 #include "server/core/strbuf.h"
 
@@ -52,7 +53,7 @@ typedef struct api_req {
     const char *method;
     char *path_copy; /* owned; path_args point into it */
     const char *path_args[API_MAX_PATH_ARGS];
-    char address[64]; /* client address, text */
+    char address[ADDR_TEXT_MAX]; /* client address, text */
     api_role role;
     char token_name[65]; /* the audit actor */
     strbuf body;

@@ -6,6 +6,7 @@
 #include "server/core/config.h"
 
 #include "protocol/when.h"
+#include "server/core/addr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -231,6 +232,20 @@ static int load_flags(config *c, int argc, char **argv, int pass)
     return 0;
 }
 
+/* Both ports' addresses have one grammar (core/addr.h); a wrong one is a
+ * bad setting, refused before anything starts. */
+static int check_listen(const char *name, const char *value, const char *example)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    const char *why;
+    if (addr_parse_listen(value, &ss, &len, &why) == 0)
+        return 0;
+    fprintf(stderr, "vigild: --%s '%s': %s; use HOST:PORT, such as %s\n", name, value, why,
+            example);
+    return -1;
+}
+
 static int check_required(const config *c)
 {
     const char *missing = !c->database_url ? "database-url" : !c->ca_dir ? "ca-dir"
@@ -249,6 +264,11 @@ static int check_required(const config *c)
                 "flush-max-rows <= 8000, max-body-bytes and max-header-bytes >= 1k, device-rate >= 1\n");
         return -1;
     }
+    if (check_listen("device-listen", c->device_listen, "0.0.0.0:8443 or [::]:8443") < 0)
+        return -1;
+    if (c->api_listen && c->api_listen[0] && strcmp(c->api_listen, "off") != 0 &&
+        check_listen("api-listen", c->api_listen, "127.0.0.1:8080 or [::1]:8080") < 0)
+        return -1;
     return 0;
 }
 

@@ -10,7 +10,9 @@
 
 #include <stdint.h>
 
-#define GW_TRACK_ADDR_MAX 46
+#include "server/core/addr.h"
+
+#define GW_TRACK_ADDR_MAX ADDR_TEXT_MAX
 
 /* 1 and counted if addr has fewer than limit connections, else 0. */
 int gw_track_addr_acquire(const char *addr, int64_t limit);

@@ -7,6 +7,7 @@
 #include "server/gateway/gw_worker.h"
 
 #include "server/gateway/gw_conn.h"
+#include "server/core/addr.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
 #include "server/gateway/gw_secevent.h"
@@ -27,61 +28,27 @@
 
 /* ---- listening ---- */
 
-/* "0.0.0.0:8443", "[::]:8443", "localhost:8443". */
-static int parse_listen(const char *text, struct addrinfo **out)
-{
-    char host[256];
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || (size_t)(colon - text) >= sizeof(host))
-        return -1;
-    size_t hl = (size_t)(colon - text);
-    memcpy(host, text, hl);
-    host[hl] = '\0';
-    char *h = host;
-    if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
-        h[hl - 1] = '\0';
-        h++;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    return getaddrinfo(h, colon + 1, &hints, out) == 0 ? 0 : -1;
-}
-
+/* The address was checked with the rest of the configuration. */
 static int open_listener(const char *listen_addr)
 {
-    struct addrinfo *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    const char *why;
     int one = 1, fd = -1;
-    if (parse_listen(listen_addr, &ai) < 0) {
-        log_error("invalid listen address", "address", listen_addr, NULL);
+    if (addr_parse_listen(listen_addr, &ss, &len, &why) < 0) {
+        log_error("invalid listen address", "address", listen_addr, "error", why, NULL);
         return -1;
     }
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+        bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
         log_error("cannot listen", "address", listen_addr, "error", strerror(errno), NULL);
         if (fd >= 0)
             close(fd);
         fd = -1;
     }
-    freeaddrinfo(ai);
     return fd;
-}
-
-/* IPv4-mapped IPv6 addresses are shown as IPv4, as PostgreSQL's inet
- * would not compare them equal otherwise. */
-static void addr_text(const struct sockaddr_storage *ss, char out[GW_TRACK_ADDR_MAX])
-{
-    out[0] = '\0';
-    if (ss->ss_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, GW_TRACK_ADDR_MAX);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a))
-            inet_ntop(AF_INET, &a->s6_addr[12], out, GW_TRACK_ADDR_MAX);
-        else
-            inet_ntop(AF_INET6, a, out, GW_TRACK_ADDR_MAX);
-    }
 }
 
 static void refuse_connection(gw_worker *w, int fd, const char *addr, const char *limit)
@@ -107,7 +74,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
                 log_error("out of file descriptors: raise `ulimit -n`", NULL);
             return;    /* EAGAIN: nothing more; others: try on the next wake */
         }
-        addr_text(&ss, addr);
+        addr_text((struct sockaddr *)&ss, addr);
         if (atomic_load(&metrics.connections_open) >= w->cfg->max_connections) {
             refuse_connection(w, fd, addr, "max_connections");
             continue;

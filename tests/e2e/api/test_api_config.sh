@@ -24,7 +24,7 @@ check "  ... and says nothing of one" bash -c "! grep -q 'operator port listenin
 
 common=(env VIGIL_CA_DIR="$VIGIL_CA_DIR" VIGIL_TLS_CERT="$T/tls/server.crt" VIGIL_TLS_KEY="$T/tls/server.key")
 check_exit 2 "a malformed --api-listen exits 2" "${common[@]}" "$VIGILD" --device-listen "127.0.0.1:$(free_port)" --api-listen nonsense
-check_contains "  ... saying what to write" "ADDRESS:PORT" "$T/err"
+check_contains "  ... saying what to write" "HOST:PORT" "$T/err"
 check_exit 2 "a certificate without a key exits 2" "${common[@]}" "$VIGILD" --device-listen "127.0.0.1:$(free_port)" \
     --api-listen "127.0.0.1:$(free_port)" --api-tls-cert "$T/tls/server.crt"
 check_contains "  ... saying give both" "give both" "$T/err"
