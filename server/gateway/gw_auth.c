@@ -16,6 +16,7 @@
 #include "server/core/metrics.h"
 #include "server/registry/reg_view.h"
 #include "server/registry/reg_sync.h"
+#include "server/registry/reg_touch.h"
 #include "server/gateway/gw_secevent.h"
 
 #include <arpa/inet.h>
@@ -27,7 +28,6 @@
 
 typedef struct lookup {
     gw_conn *c;                /* NULL once the connection has gone */
-    uint8_t fp[REG_FP_LEN];
 } lookup;
 
 /* ---- failed handshakes ---- */
@@ -96,8 +96,7 @@ static void check_network(gw_conn *c)
         gw_secevent_record(c->w->ing, "network_anomaly", "error", c->device_id, c->addr,
                   json_pack("{s:s,s:s}", "reason", "concurrent_use", "other_address", other));
     c->cert_tracked = 1;
-    if (reg_view_touch_due(c->device_id, (int64_t)time(NULL)) || c->network_changed)
-        ingest_touch_device(c->w->ing, c->device_id, c->addr);
+    reg_touch_connected(c->w->touch, c->device_id, c->addr, c->network_changed);
 }
 
 /* ---- decisions ---- */
@@ -144,21 +143,15 @@ static void decide(gw_conn *c, const reg_answer *a)
     gw_conn_authorized(c);
 }
 
-static void on_lookup(PGresult *res, void *arg)
+static void on_lookup(int answered, void *arg)
 {
     lookup *l = arg;
     gw_conn *c = l->c;
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        reg_cert_row row = {0};
-        if (PQntuples(res) > 0)
-            reg_sync_row(res, 0, &row);
-        reg_view_learn(l->fp, &row);    /* found = 0: known absent */
-    }
     free(l);
     if (!c)
         return;
     c->lookup = NULL;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (!answered) {
         gw_conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
                            (int)c->w->cfg->retry_after_s, 1);
         return;
@@ -171,15 +164,10 @@ static void on_lookup(PGresult *res, void *arg)
 
 static void look_up(gw_conn *c)
 {
-    char fp_hex[2 * REG_FP_LEN + 1];
     lookup *l = calloc(1, sizeof(*l));
-    reg_view_fp_to_hex(c->fp, fp_hex);
-    const char *params[] = {fp_hex};
-    if (l) {
+    if (l)
         l->c = c;
-        memcpy(l->fp, c->fp, REG_FP_LEN);
-    }
-    if (!l || pg_async_query(c->w->lookup, reg_sync_select_sql, 1, params, on_lookup, l) < 0) {
+    if (!l || reg_sync_fetch(c->w->registry, c->fp, on_lookup, l) < 0) {
         free(l);
         gw_conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
                            (int)c->w->cfg->retry_after_s, 1);

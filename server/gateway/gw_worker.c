@@ -139,6 +139,13 @@ static void on_ingest_idle(void *arg)
     maybe_finish(w);
 }
 
+static void on_touch_idle(void *arg)
+{
+    gw_worker *w = arg;
+    w->touch_idle = 1;
+    maybe_finish(w);
+}
+
 static void handle_closed(uv_handle_t *h)
 {
     (void)h;
@@ -153,14 +160,20 @@ static void maybe_finish(gw_worker *w)
         ingest_when_idle(w->ing, on_ingest_idle, w);
         return;
     }
+    if (!w->touch_idle) {   /* committed reports may have noted a firmware */
+        reg_touch_when_idle(w->touch, on_touch_idle, w);
+        return;
+    }
     if (uv_is_closing((uv_handle_t *)&w->wake))
         return;
     uv_close((uv_handle_t *)&w->wake, handle_closed);
     uv_close((uv_handle_t *)&w->drain_timer, handle_closed);
     ingest_free(w->ing);
     w->ing = NULL;
-    pg_async_close(w->lookup);
-    w->lookup = NULL;
+    reg_touch_free(w->touch);
+    w->touch = NULL;
+    pg_async_close(w->registry);
+    w->registry = NULL;
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -234,10 +247,11 @@ static int worker_init(gw_worker *w, const config *cfg, int index)
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     uv_unref((uv_handle_t *)&w->drain_timer);
-    snprintf(name, sizeof(name), "vigild-lookup-%d", index);
+    snprintf(name, sizeof(name), "vigild-registry-%d", index);
     if ((w->listen_fd = open_listener(cfg->device_listen)) < 0 ||
-        !(w->ing = ingest_new(&w->loop, cfg, index)) ||
-        !(w->lookup = pg_async_new(&w->loop, cfg->database_url, name, NULL, NULL, NULL)))
+        !(w->registry = pg_async_new(&w->loop, cfg->database_url, name, NULL, NULL, NULL)) ||
+        !(w->touch = reg_touch_new(&w->loop, w->registry)) ||
+        !(w->ing = ingest_new(&w->loop, cfg, index, w->touch)))
         return -1;
     uv_poll_init(&w->loop, &w->listen_poll, w->listen_fd);
     w->listen_poll.data = w;

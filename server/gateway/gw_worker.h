@@ -19,6 +19,7 @@
 #include "server/core/config.h"
 #include "server/ingest/ingest.h"
 #include "server/core/pg_async.h"
+#include "server/registry/reg_touch.h"
 
 #define GW_WORKER_READ_BUF 16384
 
@@ -43,10 +44,12 @@ typedef struct gw_worker {
     int listening;
     int draining;
     int ingest_idle;
+    int touch_idle;
     gw_conn *conns;                 /* doubly linked, every open connection */
     size_t n_conns;
     ingest *ing;
-    pg_async_conn *lookup;            /* registry misses */
+    pg_async_conn *registry;     /* registry misses and the devices' last-seen writes */
+    reg_touch *touch;
     char rbuf[GW_WORKER_READ_BUF];  /* shared by all connections: decrypted input */
 } gw_worker;
 

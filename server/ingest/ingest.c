@@ -29,7 +29,6 @@
 #include "server/core/hash.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
-#include "server/registry/reg_view.h"
 #include "server/core/pg_async.h"
 #include "server/core/strbuf.h"
 
@@ -54,26 +53,6 @@ static const char flush_sql[] =
     "  component, details, source_address, vigil_incident_group(type, component, details)"
     "  FROM fresh)"
     " SELECT n FROM fresh";
-
-/* Last seen (rows with an address, from handshakes) and firmware version
- * (rows with a firmware, from reports whose version differs from the last
- * one noted) in one statement. A firmware from an older report (a device
- * emptying its queue after an update) never replaces a newer one. */
-static const char touch_sql[] =
-    "UPDATE devices d SET"
-    " last_seen_at = CASE WHEN u.a IS NULL THEN d.last_seen_at ELSE now() END,"
-    " last_address = coalesce(u.a, d.last_address),"
-    " firmware_version = CASE WHEN u.fw IS NOT NULL AND (d.firmware_reported_at IS NULL"
-    "  OR u.at >= d.firmware_reported_at) THEN u.fw ELSE d.firmware_version END,"
-    " firmware_reported_at = CASE WHEN u.fw IS NOT NULL AND (d.firmware_reported_at IS NULL"
-    "  OR u.at >= d.firmware_reported_at) THEN u.at ELSE d.firmware_reported_at END"
-    " FROM (SELECT id, (array_agg(a ORDER BY n DESC) FILTER (WHERE a IS NOT NULL))[1] AS a,"
-    "  (array_agg(fw ORDER BY at_us DESC) FILTER (WHERE fw IS NOT NULL))[1] AS fw,"
-    "  'epoch'::timestamptz + max(at_us) FILTER (WHERE fw IS NOT NULL)"
-    "   * interval '1 microsecond' AS at"
-    "  FROM unnest($1::text[], $2::inet[], $3::text[], $4::int8[])"
-    "  WITH ORDINALITY AS t(id, a, fw, at_us, n) GROUP BY id) u"
-    " WHERE d.id = u.id";
 
 struct ingest_req {
     ingest_req *next;
@@ -136,9 +115,7 @@ struct ingest {
     lane lanes[INGEST_LANES];
     ingest_req *head, *tail;
     size_t queued_rows;
-    strbuf touch_ids, touch_addrs, touch_fws, touch_ats;   /* touch_sql's arrays */
-    size_t touch_n;
-    int touch_inflight;
+    reg_touch *touch;        /* told the firmware of committed reports */
     void (*idle_cb)(void *);
     void *idle_arg;
 };
@@ -169,13 +146,11 @@ static void req_free(ingest_req *r)
     free(r);
 }
 
-static void note_firmware(ingest *ing, const char *device_id, const incident_batch *batch);
-
 static void finish_req(ingest_req *r, int committed)
 {
     /* Only a committed report may tell the registry which firmware runs. */
     if (committed && !r->from_server && r->device_id[0])
-        note_firmware(r->ing, r->device_id, &r->batch);
+        reg_touch_reports(r->ing->touch, r->device_id, &r->batch);
     if (r->cb)
         r->cb(r->owner, committed, &r->batch, r->stored);
     req_free(r);
@@ -183,7 +158,7 @@ static void finish_req(ingest_req *r, int committed)
 
 static void check_idle(ingest *ing)
 {
-    if (ing->idle_cb && !ing->head && !any_inflight(ing) && !ing->touch_inflight) {
+    if (ing->idle_cb && !ing->head && !any_inflight(ing)) {
         void (*cb)(void *) = ing->idle_cb;
         ing->idle_cb = NULL;
         cb(ing->idle_arg);
@@ -336,81 +311,6 @@ static void on_flushed(PGresult *res, void *arg)
     check_idle(ing);
 }
 
-/* ---- last seen ---- */
-
-static void on_touched(PGresult *res, void *arg)
-{
-    ingest *ing = arg;
-    ing->touch_inflight = 0;
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
-        log_warn("cannot record devices' last address", NULL);
-    check_idle(ing);
-}
-
-static void flush_touches(ingest *ing)
-{
-    pg_async_conn *pg = up_conn(ing);
-    if (!ing->touch_n || ing->touch_inflight || !pg)
-        return;
-    strbuf *arrays[] = {&ing->touch_ids, &ing->touch_addrs, &ing->touch_fws, &ing->touch_ats};
-    int failed = 0;
-    for (int i = 0; i < 4; i++) {
-        strbuf_array_close(arrays[i]);
-        failed |= arrays[i]->failed;
-    }
-    const char *params[] = {ing->touch_ids.data, ing->touch_addrs.data, ing->touch_fws.data,
-                            ing->touch_ats.data};
-    if (!failed && pg_async_query(pg, touch_sql, 4, params, on_touched, ing) == 0)
-        ing->touch_inflight = 1;
-    for (int i = 0; i < 4; i++)
-        strbuf_reset(arrays[i]);
-    ing->touch_n = 0;
-}
-
-/* One row of touch_sql: addr for a handshake, or firmware and the time of
- * the report that carried it. */
-static void add_touch(ingest *ing, const char *device_id, const char *addr, const char *firmware,
-                      int64_t at_us)
-{
-    if (ing->touch_n >= 10000)
-        return;              /* the next connection or report will say it again */
-    strbuf *arrays[] = {&ing->touch_ids, &ing->touch_addrs, &ing->touch_fws, &ing->touch_ats};
-    if (ing->touch_n == 0)
-        for (int i = 0; i < 4; i++)
-            strbuf_array_open(arrays[i]);
-    char at[24];
-    snprintf(at, sizeof(at), "%lld", (long long)at_us);
-    strbuf_array_elem(&ing->touch_ids, device_id);
-    strbuf_array_elem(&ing->touch_addrs, addr);
-    strbuf_array_elem(&ing->touch_fws, firmware);
-    strbuf_array_elem(&ing->touch_ats, firmware ? at : NULL);
-    ing->touch_n++;
-    if (!any_inflight(ing))
-        flush_touches(ing);
-}
-
-void ingest_touch_device(ingest *ing, const char *device_id, const char *addr)
-{
-    add_touch(ing, device_id, addr, NULL, 0);
-}
-
-/* The firmware of a device's newest report in the batch, written when it
- * differs from the last one this process noted. */
-static void note_firmware(ingest *ing, const char *device_id, const incident_batch *batch)
-{
-    const incident *newest = NULL;
-    for (size_t i = 0; i < batch->n; i++) {
-        const incident *rep = &batch->items[i].report;
-        if (batch->items[i].ok && rep->firmware_version[0] &&
-            (!newest || rep->occurred_at_us > newest->occurred_at_us))
-            newest = rep;
-    }
-    if (!newest)
-        return;
-    if (reg_view_firmware_changed(device_id, hash_fnv1a(newest->firmware_version)))
-        add_touch(ing, device_id, NULL, newest->firmware_version, newest->occurred_at_us);
-}
-
 /* ---- flushing ---- */
 
 static void fail_flush(flush *f)
@@ -494,7 +394,6 @@ static void maybe_flush(ingest *ing)
     while (ing->head && (ln = free_lane(ing)) &&
            (!any_inflight(ing) || ing->queued_rows >= INGEST_SECOND_LANE_ROWS))
         start_flush(ing, ln);
-    flush_touches(ing);
 }
 
 /* ---- public ---- */
@@ -516,7 +415,7 @@ static void on_db_state(pg_async_conn *c, int up, void *arg)
         maybe_flush(ing);
 }
 
-ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index)
+ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index, reg_touch *touch)
 {
     char name[32];
     ingest *ing = calloc(1, sizeof(*ing));
@@ -524,10 +423,9 @@ ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index)
         return NULL;
     ing->loop = loop;
     ing->cfg = cfg;
+    ing->touch = touch;
     uv_check_init(loop, &ing->check);
     ing->check.data = ing;
-    strbuf_init(&ing->touch_ids);
-    strbuf_init(&ing->touch_addrs);
     for (int i = 0; i < INGEST_LANES; i++) {
         lane *ln = &ing->lanes[i];
         snprintf(name, sizeof(name), "vigild-ingest-%d.%d", worker_index, i);
@@ -558,10 +456,6 @@ void ingest_free(ingest *ing)
             metrics_add(&metrics.db_up, -1);
         pg_async_close(ing->lanes[i].pg);   /* fails the flush in flight, if any */
     }
-    strbuf_free(&ing->touch_ids);
-    strbuf_free(&ing->touch_addrs);
-    strbuf_free(&ing->touch_fws);
-    strbuf_free(&ing->touch_ats);
     uv_close((uv_handle_t *)&ing->check, check_closed);
 }
 

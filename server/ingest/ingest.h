@@ -19,6 +19,7 @@
 
 #include "protocol/incident.h"
 #include "server/core/config.h"
+#include "server/registry/reg_touch.h"
 
 typedef struct ingest ingest;
 typedef struct ingest_req ingest_req;
@@ -30,7 +31,9 @@ typedef struct ingest_req ingest_req;
 typedef void (*ingest_done_cb)(void *owner, int committed, const incident_batch *batch,
                                const unsigned char *stored);
 
-ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index);
+/* touch: the worker's, told the firmware of each device's committed
+ * reports (registry/reg_touch.h); it must outlive the ingest. */
+ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index, reg_touch *touch);
 /* Fails queued requests, closes the connection; frees once libuv is done. */
 void ingest_free(ingest *ing);
 
@@ -46,9 +49,6 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
 /* The owner (a connection) went away: no callback will run; the reports
  * are still committed if they were queued. */
 void ingest_detach(ingest_req *req);
-
-/* Records that a device was seen from addr; written with the next flush. */
-void ingest_touch_device(ingest *ing, const char *device_id, const char *addr);
 
 /* Calls cb once nothing is queued or in flight (SIGTERM drain). */
 void ingest_when_idle(ingest *ing, void (*cb)(void *arg), void *arg);

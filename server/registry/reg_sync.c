@@ -20,10 +20,12 @@ struct reg_sync {
     void *arg;
 };
 
-/* Expired certificates are left out: they fail on not_after anyway, and
- * loading them would grow the view forever. The network is the /24 or /48
- * the device was last seen from. */
-const char reg_sync_select_sql[] =
+/* Registry rows: fingerprint, device_id, active (bool), not_after (epoch
+ * int8), device status, last network; $1 filters one fingerprint when not
+ * NULL. Expired certificates are left out: they fail on not_after anyway,
+ * and loading them would grow the view forever. The network is the /24 or
+ * /48 the device was last seen from. */
+static const char select_sql[] =
     "SELECT c.fingerprint_sha256, c.device_id, c.status = 'active',"
     " extract(epoch FROM c.not_after)::int8, d.status,"
     " CASE WHEN d.last_address IS NULL THEN NULL"
@@ -32,7 +34,8 @@ const char reg_sync_select_sql[] =
     " FROM certificates c JOIN devices d ON d.id = c.device_id"
     " WHERE c.not_after > now() AND ($1::text IS NULL OR c.fingerprint_sha256 = $1)";
 
-void reg_sync_row(PGresult *res, int i, reg_cert_row *row)
+/* Row i of a select_sql result. */
+static void parse_row(PGresult *res, int i, reg_cert_row *row)
 {
     row->found = 1;
     row->device_id = PQgetvalue(res, i, 1);
@@ -56,7 +59,7 @@ static void on_loaded(PGresult *res, void *arg)
         reg_cert_row row;
         if (reg_view_fp_from_hex(PQgetvalue(res, i, 0), fp) < 0)
             continue;
-        reg_sync_row(res, i, &row);
+        parse_row(res, i, &row);
         reg_view_load_row(fp, &row);
     }
     reg_view_load_commit();
@@ -87,7 +90,7 @@ static void on_state(pg_async_conn *c, int up, void *arg)
     /* LISTEN first, then load: a change committed between the two is both
      * in the load and in a NOTIFY, which is harmless. */
     if (pg_async_query(c, "LISTEN vigil_registry", 0, NULL, on_listening, r) < 0 ||
-        pg_async_query(c, reg_sync_select_sql, 1, no_filter, on_loaded, r) < 0)
+        pg_async_query(c, select_sql, 1, no_filter, on_loaded, r) < 0)
         log_error("cannot query the registry", NULL);
 }
 
@@ -153,4 +156,45 @@ void reg_sync_stop(reg_sync *r)
 int reg_sync_loaded(const reg_sync *r)
 {
     return r && r->loaded;
+}
+
+/* ---- one certificate, on a worker's connection ---- */
+
+typedef struct fetch {
+    uint8_t fp[REG_FP_LEN];
+    reg_sync_fetch_cb done;
+    void *arg;
+} fetch;
+
+static void on_fetched(PGresult *res, void *arg)
+{
+    fetch *f = arg;
+    int answered = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (answered) {
+        reg_cert_row row = {0};   /* found = 0: known absent */
+        if (PQntuples(res) > 0)
+            parse_row(res, 0, &row);
+        reg_view_learn(f->fp, &row);
+    }
+    f->done(answered, f->arg);
+    free(f);
+}
+
+int reg_sync_fetch(pg_async_conn *pg, const uint8_t fp[REG_FP_LEN], reg_sync_fetch_cb done,
+                   void *arg)
+{
+    char fp_hex[2 * REG_FP_LEN + 1];
+    fetch *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    memcpy(f->fp, fp, REG_FP_LEN);
+    f->done = done;
+    f->arg = arg;
+    reg_view_fp_to_hex(fp, fp_hex);
+    const char *params[] = {fp_hex};
+    if (pg_async_query(pg, select_sql, 1, params, on_fetched, f) < 0) {
+        free(f);
+        return -1;
+    }
+    return 0;
 }

@@ -12,7 +12,11 @@
 #ifndef VIGIL_REG_SYNC_H
 #define VIGIL_REG_SYNC_H
 
+#include <stdint.h>
 #include <uv.h>
+
+#include "server/core/pg_async.h"
+#include "server/registry/reg_view.h"
 
 typedef struct reg_sync reg_sync;
 
@@ -25,14 +29,14 @@ void reg_sync_stop(reg_sync *r);
 /* 1 once a full load has completed since the last (re)connection. */
 int reg_sync_loaded(const reg_sync *r);
 
-/* The SQL selecting registry rows: fingerprint, device_id, active (bool),
- * not_after (epoch int8), device status, last network; $1 filters one
- * fingerprint when not NULL. Shared with the workers' miss lookups. */
-extern const char reg_sync_select_sql[];
-
-/* Fills a reg_cert_row from row i of res (columns as above). */
-struct reg_cert_row;
-#include <libpq-fe.h>
-void reg_sync_row(PGresult *res, int i, struct reg_cert_row *row);
+/* The database's word on one certificate the view has never seen (issued a
+ * moment ago, maybe by another node), asked on pg (a worker's own
+ * connection, on its own loop) and taught to the view, absent rows
+ * included, before done runs with answered = 1; answered = 0 when the
+ * database could not say. -1, and done never runs, when pg is down or
+ * memory is short. */
+typedef void (*reg_sync_fetch_cb)(int answered, void *arg);
+int reg_sync_fetch(pg_async_conn *pg, const uint8_t fp[REG_FP_LEN], reg_sync_fetch_cb done,
+                   void *arg);
 
 #endif
