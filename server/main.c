@@ -139,7 +139,7 @@ int main(int argc, char **argv)
     s.loop = uv_default_loop();
     s.n_workers = worker_count(&s.cfg);
     /* A setting the operator must fix exits 2, like the other bad settings. */
-    if ((rc = api_start(&s.cfg, &s.api)) < 0)
+    if ((rc = api_start(&s.cfg, gw_tls_ready, &s.api)) < 0)
         return rc == API_BAD_CONFIG ? 2 : 1;
     if (!(s.reg_sync = reg_sync_start(s.loop, s.cfg.database_url, on_registry_change, &s)) ||
         !(s.ingest_maintain = ingest_maintain_start(s.loop, s.cfg.database_url)) ||

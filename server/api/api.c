@@ -21,6 +21,7 @@ struct api {
     struct MHD_Daemon *daemon;
     api_pool *pool;
     const config *cfg;
+    api_ready_fn device_port_ready;
     char *tls_cert, *tls_key; /* PEM text for libmicrohttpd; key wiped on stop */
 };
 
@@ -365,6 +366,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         clock_gettime(CLOCK_MONOTONIC, &r->started);
         r->pool = a->pool;
         r->cfg = a->cfg;
+        r->device_port_ready = a->device_port_ready;
         strbuf_init(&r->body);
         client_address(mc, r->address);
         *con_cls = r;
@@ -461,7 +463,7 @@ static int load_tls(api *a, const config *cfg)
     return 1;
 }
 
-int api_start(const config *cfg, api **out)
+int api_start(const config *cfg, api_ready_fn device_port_ready, api **out)
 {
     *out = NULL;
     if (!cfg->api_listen || !cfg->api_listen[0] || strcmp(cfg->api_listen, "off") == 0)
@@ -478,6 +480,7 @@ int api_start(const config *cfg, api **out)
     if (!a)
         return -1;
     a->cfg = cfg;
+    a->device_port_ready = device_port_ready;
     int threads = cfg->api_threads > 0 && cfg->api_threads <= 64 ? (int)cfg->api_threads : 4;
     int tls = load_tls(a, cfg);
     if (tls < 0 || !(a->pool = api_pool_new(cfg->database_url, threads))) {

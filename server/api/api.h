@@ -27,11 +27,16 @@
 
 typedef struct api api;
 
+/* 1 when the device port can serve devices (its TLS context and trusted
+ * CAs are loaded): asked by GET /readyz. The operator port knows nothing
+ * else of the device port; main.c passes the gateway's answer. */
+typedef int (*api_ready_fn)(void);
+
 /* Starts the operator port (nothing when api-listen is "" or "off").
  * 0, or with a logged reason API_BAD_CONFIG (a setting is wrong) or -1
  * (it cannot run: the port is taken, out of memory). */
 #define API_BAD_CONFIG (-2)
-int api_start(const config *cfg, api **out);
+int api_start(const config *cfg, api_ready_fn device_port_ready, api **out);
 /* Stops accepting, finishes the requests in flight, closes the pool. */
 void api_stop(api *a);
 /* `vigild --list-routes`: one "METHOD PATH" line per route, sorted. */
@@ -62,6 +67,7 @@ typedef struct api_req {
     PGconn *db; /* leased from pool while the handler runs */
     int replied;
     const config *cfg;
+    api_ready_fn device_port_ready;
     int route;                              /* index in the route table, -1 when none */
     struct timespec started;                /* for the access log */
     const char *header_name, *header_value; /* one extra header for the answer */

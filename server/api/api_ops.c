@@ -7,7 +7,6 @@
 
 #include "server/api/api_metrics.h"
 #include "server/api/api_params.h"
-#include "server/gateway/gw_tls.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +37,7 @@ void api_readyz(api_req *r)
         PQclear(res);
         api_pool_return(r->pool, db, !db_ok);
     }
-    SSL_CTX *ctx = gw_tls_current();
-    int ca_ok = ctx != NULL;
-    SSL_CTX_free(ctx);
+    int ca_ok = r->device_port_ready && r->device_port_ready();
     int ready = db_ok && ca_ok;
     api_reply_json(r, ready ? 200 : 503,
                    json_pack("{s:s, s:s, s:s}", "status", ready ? "ready" : "not_ready", "database",

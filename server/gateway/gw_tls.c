@@ -179,6 +179,13 @@ SSL_CTX *gw_tls_current(void)
     return ctx;
 }
 
+int gw_tls_ready(void)
+{
+    SSL_CTX *ctx = gw_tls_current();
+    SSL_CTX_free(ctx);
+    return ctx != NULL;
+}
+
 void gw_tls_shutdown(void)
 {
     pthread_mutex_lock(&current_lock);

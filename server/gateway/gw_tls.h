@@ -27,6 +27,8 @@ int gw_tls_init(void);
 int gw_tls_reload(const char *cert_file, const char *key_file, const char *ca_dir);
 /* A new reference to the current context (SSL_CTX_free when done). */
 SSL_CTX *gw_tls_current(void);
+/* 1 when a context is loaded: the device port can take handshakes. */
+int gw_tls_ready(void);
 void gw_tls_shutdown(void);
 
 /* Attaches info to ssl so the verify callback can fill it. */
