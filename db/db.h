@@ -1,9 +1,13 @@
 /*
- * db.h - Vigil's synchronous PostgreSQL layer, used by vigilctl.
- *
- * vigilctl is a one-shot command, so it talks to PostgreSQL with plain
- * blocking libpq calls; vigild has its own asynchronous layer on its event
- * loops. Every statement here is parameterized. Registry writes are meant to
+ * db.h - Vigil's synchronous PostgreSQL layer: the schema's migrations and
+ * the statements of the operator's side, used by vigilctl (a one-shot
+ * command), by vigild's operator API (libmicrohttpd's threads, each with a
+ * pooled connection of its own: server/api/api_pool.c) and by
+ * vigil-bench's set-up. All of them may block; none runs on an event loop.
+ * vigild's device port never calls this layer: its loops have their own
+ * asynchronous connections (server/core/pg_async.h) and their statements
+ * sit next to the code that sends them (ingest, registry). Every statement
+ * here is parameterized. Registry writes are meant to
  * run inside a transaction the caller opens with db_begin() so that a CA
  * action and its audit row commit together or not at all.
  *

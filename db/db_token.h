@@ -27,6 +27,11 @@ typedef struct db_token_new {
     const char *expires_at; /* RFC 3339, or NULL for a token that never expires */
 } db_token_new;
 
+/* The hash the table keeps of token (the whole string, as shown once):
+ * SHA-256 as 64 lowercase hex digits. One function for vigilctl, which
+ * makes tokens, and vigild, which checks them. 0, or -1 if OpenSSL fails. */
+int db_token_hash(const char *token, char out[65]);
+
 /* Inserts a token. 0 with *id set, DB_TOKEN_EXISTS (nothing written, the
  * transaction still usable), or -1. */
 int db_token_create(PGconn *conn, const db_token_new *token, int64_t *id, db_error *err);
@@ -44,5 +49,16 @@ typedef struct db_token_revoked {
 /* Sets revoked_at on the live token of that name. 0 with out filled,
  * DB_TOKEN_NOT_FOUND, or -1. */
 int db_token_revoke(PGconn *conn, const char *name, db_token_revoked *out, db_error *err);
+
+typedef struct db_token_found {
+    char name[65];
+    char role[16];          /* viewer | operator | admin */
+    int revoked, expired;
+} db_token_found;
+
+/* The token whose hash is sha256_hex, for a request to the operator API.
+ * Marks it used (last_used_at, at most once a minute, and never for a
+ * revoked or expired token). 0 with out filled, DB_TOKEN_NOT_FOUND, or -1. */
+int db_token_lookup(PGconn *conn, const char *sha256_hex, db_token_found *out, db_error *err);
 
 #endif

@@ -8,13 +8,13 @@
  */
 #include "server/api/api.h"
 
+#include "db/db_token.h"
+
 #include "server/core/hash.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
 #include "server/core/rate.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,15 +76,6 @@ static void reply_429(api_req *r, int wait)
               "too many failed token attempts from this address; retry after %d s", wait);
 }
 
-static void sha256_hex(const char *text, char out[65])
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* The token text from "Bearer <token>", or NULL. */
 static const char *bearer_token(api_req *r)
 {
@@ -105,17 +96,6 @@ static api_role role_from(const char *name)
                                            : ROLE_VIEWER;
 }
 
-/* Looks the hash up; last_used_at is written at most once a minute so a
- * busy script does not turn every read into a write. */
-static const char lookup_sql[] =
-    "WITH t AS (SELECT id, name, role, revoked_at IS NOT NULL AS revoked,"
-    "  expires_at IS NOT NULL AND expires_at <= now() AS expired"
-    "  FROM api_tokens WHERE token_sha256 = $1),"
-    " u AS (UPDATE api_tokens SET last_used_at = now() WHERE id = (SELECT id FROM t)"
-    "  AND NOT (SELECT revoked OR expired FROM t)"
-    "  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
-    " SELECT name, role, revoked, expired FROM t";
-
 int api_authenticate(api_req *r)
 {
     int wait = blocked_for(r->address);
@@ -129,34 +109,34 @@ int api_authenticate(api_req *r)
         return -1;
     }
     char hash[65];
-    sha256_hex(token, hash);
+    if (db_token_hash(token, hash) < 0) {
+        api_error(r, 500, "internal", NULL, "cannot hash the token");
+        return -1;
+    }
     PGconn *db = api_db(r);
     if (!db)
         return -1;
     db_error err;
-    const char *params[] = {hash};
-    PGresult *res = db_query(db, lookup_sql, 1, params, &err);
-    if (!res) {
+    db_token_found t;
+    int found = db_token_lookup(db, hash, &t, &err);
+    char msg[160];
+    if (found < 0) {
         api_fail_db(r, &err);
         return -1;
     }
-    int rc = -1;
-    char msg[160];
-    if (PQntuples(res) != 1) {
+    if (found == DB_TOKEN_NOT_FOUND) {
         reply_401(r, "this token is not known");
-    } else if (PQgetvalue(res, 0, 2)[0] == 't') {
-        snprintf(msg, sizeof(msg), "token '%s' was revoked", PQgetvalue(res, 0, 0));
-        reply_401(r, msg);
-    } else if (PQgetvalue(res, 0, 3)[0] == 't') {
-        snprintf(msg, sizeof(msg), "token '%s' has expired; make a new one", PQgetvalue(res, 0, 0));
-        reply_401(r, msg);
-    } else {
-        snprintf(r->token_name, sizeof(r->token_name), "%s", PQgetvalue(res, 0, 0));
-        r->role = role_from(PQgetvalue(res, 0, 1));
-        rc = 0;
+        return -1;
     }
-    PQclear(res);
-    return rc;
+    if (t.revoked || t.expired) {
+        snprintf(msg, sizeof(msg), t.revoked ? "token '%s' was revoked"
+                                             : "token '%s' has expired; make a new one", t.name);
+        reply_401(r, msg);
+        return -1;
+    }
+    snprintf(r->token_name, sizeof(r->token_name), "%s", t.name);
+    r->role = role_from(t.role);
+    return 0;
 }
 
 int api_audit(api_req *r, const char *action, const char *device_id, const char *serial,

@@ -102,8 +102,6 @@ typedef struct secret {
 /* Fills s->token and s->sha256_hex from fresh random bytes. */
 static int make_token(cli_ctx *ctx, secret *s)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
     if (RAND_bytes(s->random, sizeof(s->random)) != 1)
         return cli_fail(ctx, EXIT_INTERNAL, "the random number generator failed");
     int n = EVP_EncodeBlock((unsigned char *)s->b64, s->random, sizeof(s->random));
@@ -114,10 +112,8 @@ static int make_token(cli_ctx *ctx, secret *s)
     memcpy(s->token, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1);
     memcpy(s->token + sizeof(TOKEN_PREFIX) - 1, s->b64, 43);
     s->token[TOKEN_LEN] = '\0';
-    if (EVP_Digest(s->token, TOKEN_LEN, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
+    if (db_token_hash(s->token, s->sha256_hex) < 0)
         return cli_fail(ctx, EXIT_INTERNAL, "cannot hash the token");
-    for (unsigned int i = 0; i < md_len; i++)
-        snprintf(s->sha256_hex + 2 * i, 3, "%02x", md[i]);
     return EXIT_OK;
 }
 
