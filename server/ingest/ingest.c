@@ -4,8 +4,7 @@
  * One flush is one statement, so it is one transaction and PostgreSQL's
  * commit is what the result means. The statement:
  *   1. unnests the column arrays into rows, numbered (a report repeated
- *      within one flush is sent once: seen_before() drops repeats in C,
- *      which is cheaper than DISTINCT ON in the statement);
+ *      within one flush is sent once: ingest_batch.c drops repeats);
  *   2. keeps the rows whose key is not in incident_keys yet: one index
  *      probe per row (OFFSET 0 keeps the planner from turning it into a
  *      hash anti-join over the whole table, which a generic plan for a
@@ -21,22 +20,19 @@
  * unique index, then fails with unique_violation once the first commits;
  * nothing of it was committed, so it is run once more, when the anti-join
  * sees the key (on_flushed).
- * Server events use the key '~server' (not a valid device id) since their
- * ids are generated here and cannot repeat.
+ * Server events use the key INGEST_SERVER_KEY (not a valid device id)
+ * since their ids are generated here and cannot repeat.
  */
 #include "server/ingest/ingest.h"
 
-#include "server/core/hash.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
 #include "server/core/pg_async.h"
-#include "server/core/strbuf.h"
+#include "server/ingest/ingest_batch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define N_COLUMNS 11
 
 static const char flush_sql[] =
     "WITH input AS ("
@@ -54,37 +50,19 @@ static const char flush_sql[] =
     "  FROM fresh)"
     " SELECT n FROM fresh";
 
-struct ingest_req {
-    ingest_req *next;
-    ingest *ing;
-    incident_batch batch;
-    char device_id[65];      /* "" for an anonymous server event */
-    char addr[48];
-    int from_server;
-    size_t n_valid;
-    unsigned char *stored;   /* per item */
-    int *rows;               /* per item: its row in the flush, -1 if invalid or a repeat */
-    ingest_done_cb cb;
-    void *owner;
-};
-
 typedef struct lane lane;
 
 typedef struct flush {
     ingest *ing;
     lane *lane;
-    ingest_req *reqs;        /* the requests in this flush */
-    size_t rows;             /* valid reports taken */
-    size_t sent_rows;        /* rows in the statement (repeats removed) */
+    ingest_batch batch;      /* its requests and parameters, kept for the one retry */
     uint64_t started_ns;
-    char *params[N_COLUMNS]; /* kept for the one retry after a key race */
     int retried;
 } flush;
 
 static void flush_free(flush *f)
 {
-    for (int i = 0; i < N_COLUMNS; i++)
-        free(f->params[i]);
+    ingest_batch_clear(&f->batch);
     free(f);
 }
 
@@ -113,8 +91,7 @@ struct ingest {
     uv_check_t check;        /* flushes once per loop iteration */
     const config *cfg;
     lane lanes[INGEST_LANES];
-    ingest_req *head, *tail;
-    size_t queued_rows;
+    ingest_queue queue;
     reg_touch *touch;        /* told the firmware of committed reports */
     void (*idle_cb)(void *);
     void *idle_arg;
@@ -158,114 +135,28 @@ static void finish_req(ingest_req *r, int committed)
 
 static void check_idle(ingest *ing)
 {
-    if (ing->idle_cb && !ing->head && !any_inflight(ing)) {
+    if (ing->idle_cb && !ing->queue.head && !any_inflight(ing)) {
         void (*cb)(void *) = ing->idle_cb;
         ing->idle_cb = NULL;
         cb(ing->idle_arg);
     }
 }
 
-/* ---- building the statement ---- */
-
-/* (key, report id) pairs already in this flush: open addressing over
- * FNV-1a hashes; a full-hash match is taken as equal only if the strings
- * match too. */
-typedef struct seen_slot {
-    const char *key, *id;
-} seen_slot;
-
-typedef struct columns {
-    strbuf col[N_COLUMNS];
-    seen_slot *seen;
-    size_t seen_cap;
-    size_t rows;
-} columns;
-
-static int seen_before(columns *c, const char *key, const char *id)
-{
-    uint64_t h = hash_fnv1a_more(hash_fnv1a(key), id);
-    for (size_t i = h & (c->seen_cap - 1);; i = (i + 1) & (c->seen_cap - 1)) {
-        if (!c->seen[i].key) {
-            c->seen[i].key = key;
-            c->seen[i].id = id;
-            return 0;
-        }
-        if (strcmp(c->seen[i].id, id) == 0 && strcmp(c->seen[i].key, key) == 0)
-            return 1;
-    }
-}
-
-/* Appends the report as a row unless this flush already has it; returns
- * its row number or -1. */
-static int add_row(columns *c, const ingest_req *r, const incident *rep)
-{
-    const char *key = r->from_server ? "~server" : r->device_id;
-    if (c->seen && seen_before(c, key, rep->id))
-        return -1;
-    char occurred[32];
-    incident_format_time(rep->occurred_at_us, occurred);
-    const char *values[N_COLUMNS] = {
-        r->from_server ? "~server" : r->device_id,
-        rep->id,
-        r->device_id[0] ? r->device_id : NULL,
-        r->from_server ? "server" : "device",
-        rep->type,
-        rep->severity,
-        occurred,
-        rep->firmware_version[0] ? rep->firmware_version : NULL,
-        rep->component[0] ? rep->component : NULL,
-        rep->details ? rep->details : "{}",
-        r->addr[0] ? r->addr : NULL,
-    };
-    for (int i = 0; i < N_COLUMNS; i++)
-        strbuf_array_elem(&c->col[i], values[i]);
-    return (int)c->rows++;
-}
-
-/* Moves requests from the queue into f while they fit; builds the arrays. */
-static int take_requests(ingest *ing, flush *f, columns *c)
-{
-    ingest_req **tail = &f->reqs;
-    size_t limit = (size_t)ing->cfg->flush_max_rows;
-    while (ing->head && (f->rows == 0 || f->rows + ing->head->n_valid <= limit)) {
-        ingest_req *r = ing->head;
-        ing->head = r->next;
-        if (!ing->head)
-            ing->tail = NULL;
-        r->next = NULL;
-        *tail = r;
-        tail = &r->next;
-        for (size_t i = 0; i < r->batch.n; i++)
-            r->rows[i] = r->batch.items[i].ok ? add_row(c, r, &r->batch.items[i].report) : -1;
-        f->rows += r->n_valid;
-    }
-    ing->queued_rows -= f->rows;
-    metrics_add(&metrics.queue_depth, -(int64_t)f->rows);
-    f->sent_rows = c->rows;
-    for (int i = 0; i < N_COLUMNS; i++)
-        if (c->col[i].failed)
-            return -1;
-    return 0;
-}
-
 /* ---- results ---- */
 
-/* Row numbers are 1-based over the rows sent. A report repeated within the
- * flush had no row of its own: it is a duplicate of the one that did. */
+/* The statement returns the numbers (1-based) of the rows it stored. */
 static void mark_stored(flush *f, PGresult *res)
 {
-    size_t nrows = f->sent_rows;
+    size_t nrows = f->batch.rows;
     unsigned char *flags = calloc(nrows ? nrows : 1, 1);
     if (!flags)
-        return;
+        return;   /* each report is answered "duplicate": nothing is lost */
     for (int i = 0; i < PQntuples(res); i++) {
         long long n = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         if (n >= 1 && (size_t)n <= nrows)
             flags[n - 1] = 1;
     }
-    for (ingest_req *r = f->reqs; r; r = r->next)
-        for (size_t i = 0; i < r->batch.n; i++)
-            r->stored[i] = r->rows[i] >= 0 ? flags[r->rows[i]] : 0;
+    ingest_batch_results(&f->batch, flags);
     free(flags);
 }
 
@@ -288,8 +179,8 @@ static void on_flushed(PGresult *res, void *arg)
     }
     if (committed) {
         mark_stored(f, res);
-        metrics_add(&metrics.reports_ingested, (int64_t)f->rows);
-        metrics_observe_commit(uv_hrtime() - f->started_ns, f->rows);
+        metrics_add(&metrics.reports_ingested, (int64_t)f->batch.reports);
+        metrics_observe_commit(uv_hrtime() - f->started_ns, f->batch.reports);
     } else {
         metrics_add(&metrics.db_errors, 1);
         log_error("incident flush failed", "error",
@@ -299,8 +190,8 @@ static void on_flushed(PGresult *res, void *arg)
     f->lane->inflight_rows = 0;
     /* The next flush goes out before these answers are written, so
      * PostgreSQL works on it while this loop writes them. */
-    ingest_req *done = f->reqs;
-    f->reqs = NULL;
+    ingest_req *done = f->batch.reqs;
+    f->batch.reqs = NULL;
     flush_free(f);
     maybe_flush(ing);
     while (done) {
@@ -317,9 +208,9 @@ static void fail_flush(flush *f)
 {
     f->lane->inflight = NULL;
     f->lane->inflight_rows = 0;
-    while (f->reqs) {
-        ingest_req *r = f->reqs;
-        f->reqs = r->next;
+    while (f->batch.reqs) {
+        ingest_req *r = f->batch.reqs;
+        f->batch.reqs = r->next;
         finish_req(r, 0);
     }
     flush_free(f);
@@ -327,8 +218,8 @@ static void fail_flush(flush *f)
 
 static int send_flush(flush *f)
 {
-    return pg_async_query_prepared(f->lane->pg, "ingest_flush", N_COLUMNS,
-                              (const char *const *)f->params, on_flushed, f);
+    return pg_async_query_prepared(f->lane->pg, "ingest_flush", INGEST_BATCH_COLUMNS,
+                                   (const char *const *)f->batch.params, on_flushed, f);
 }
 
 static lane *free_lane(ingest *ing)
@@ -339,61 +230,33 @@ static lane *free_lane(ingest *ing)
     return NULL;
 }
 
-/* Slots for the (key, report id) table: a power of two, at least twice the
- * rows the flush can take (take_requests takes the first request whole,
- * then others while they fit). Sized per flush: a fixed table for 5,000
- * rows was 256 KiB to clear for every flush of a dozen single reports. */
-static size_t seen_slots(const ingest *ing)
+/* -1 when no flush could start (out of memory): the requests wait for the
+ * next loop iteration. */
+static int start_flush(ingest *ing, lane *ln)
 {
-    size_t limit = (size_t)ing->cfg->flush_max_rows;
-    size_t rows = ing->head->n_valid > limit ? ing->head->n_valid : limit;
-    if (ing->queued_rows < rows)
-        rows = ing->queued_rows;
-    size_t slots = 16;
-    while (slots < 2 * rows)
-        slots *= 2;
-    return slots;
-}
-
-static void start_flush(ingest *ing, lane *ln)
-{
-    columns c = {.seen_cap = seen_slots(ing)};
     flush *f = calloc(1, sizeof(*f));
-    c.seen = calloc(c.seen_cap, sizeof(*c.seen));
-    for (int i = 0; i < N_COLUMNS; i++) {
-        strbuf_init(&c.col[i]);
-        strbuf_array_open(&c.col[i]);
-    }
-    if (!f || !c.seen) {
-        free(f);
-        goto done;
-    }
+    if (!f)
+        return -1;
     f->ing = ing;
     f->lane = ln;
     f->started_ns = uv_hrtime();
     ln->inflight = f;
-    int built = take_requests(ing, f, &c);
-    ln->inflight_rows = f->rows;
-    for (int i = 0; i < N_COLUMNS; i++)
-        strbuf_array_close(&c.col[i]);
-    metrics_observe_batch(f->rows);
-    for (int i = 0; i < N_COLUMNS; i++)
-        if (!(f->params[i] = strbuf_take(&c.col[i], NULL)))
-            built = -1;
+    int built = ingest_batch_take(&f->batch, &ing->queue, (size_t)ing->cfg->flush_max_rows);
+    ln->inflight_rows = f->batch.reports;
+    metrics_add(&metrics.queue_depth, -(int64_t)f->batch.reports);
+    metrics_observe_batch(f->batch.reports);
     if (built < 0 || send_flush(f) < 0)
         fail_flush(f);
-done:
-    for (int i = 0; i < N_COLUMNS; i++)
-        strbuf_free(&c.col[i]);
-    free(c.seen);
+    return 0;
 }
 
 static void maybe_flush(ingest *ing)
 {
     lane *ln;
-    while (ing->head && (ln = free_lane(ing)) &&
-           (!any_inflight(ing) || ing->queued_rows >= INGEST_SECOND_LANE_ROWS))
-        start_flush(ing, ln);
+    while (ing->queue.head && (ln = free_lane(ing)) &&
+           (!any_inflight(ing) || ing->queue.reports >= INGEST_SECOND_LANE_ROWS))
+        if (start_flush(ing, ln) < 0)
+            break;
 }
 
 /* ---- public ---- */
@@ -402,7 +265,7 @@ static void on_check(uv_check_t *h)
 {
     ingest *ing = h->data;
     maybe_flush(ing);
-    if (!ing->head)
+    if (!ing->queue.head)
         uv_check_stop(h);
 }
 
@@ -430,7 +293,7 @@ ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index, reg_tou
         lane *ln = &ing->lanes[i];
         snprintf(name, sizeof(name), "vigild-ingest-%d.%d", worker_index, i);
         if (!(ln->pg = pg_async_new(loop, cfg->database_url, name, on_db_state, NULL, ing)) ||
-            pg_async_prepare(ln->pg, "ingest_flush", flush_sql, N_COLUMNS) < 0)
+            pg_async_prepare(ln->pg, "ingest_flush", flush_sql, INGEST_BATCH_COLUMNS) < 0)
             return NULL;   /* vigild exits at startup; the OS reclaims the rest */
     }
     return ing;
@@ -445,12 +308,9 @@ void ingest_free(ingest *ing)
 {
     if (!ing)
         return;
-    while (ing->head) {
-        ingest_req *r = ing->head;
-        ing->head = r->next;
+    ingest_req *r;
+    while ((r = ingest_queue_pop(&ing->queue)))
         finish_req(r, 0);
-    }
-    ing->tail = NULL;
     for (int i = 0; i < INGEST_LANES; i++) {
         if (pg_async_is_up(ing->lanes[i].pg))
             metrics_add(&metrics.db_up, -1);
@@ -466,7 +326,7 @@ int ingest_is_up(const ingest *ing)
 
 size_t ingest_queued(const ingest *ing)
 {
-    size_t n = ing->queued_rows;
+    size_t n = ing->queue.reports;
     for (int i = 0; i < INGEST_LANES; i++)
         n += ing->lanes[i].inflight_rows;
     return n;
@@ -479,7 +339,7 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
     for (size_t i = 0; i < batch->n; i++)
         n_valid += batch->items[i].ok ? 1 : 0;
     size_t limit = (size_t)ing->cfg->flush_max_rows * 4;
-    if (!up_conn(ing) || n_valid == 0 || ing->queued_rows + n_valid > limit)
+    if (!up_conn(ing) || n_valid == 0 || ing->queue.reports + n_valid > limit)
         return NULL;
     ingest_req *r = calloc(1, sizeof(*r));
     if (!r || !(r->stored = calloc(batch->n, 1)) || !(r->rows = calloc(batch->n, sizeof(int)))) {
@@ -497,12 +357,7 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
     r->n_valid = n_valid;
     r->cb = cb;
     r->owner = owner;
-    if (ing->tail)
-        ing->tail->next = r;
-    else
-        ing->head = r;
-    ing->tail = r;
-    ing->queued_rows += n_valid;
+    ingest_queue_push(&ing->queue, r);
     metrics_add(&metrics.queue_depth, (int64_t)n_valid);
     /* Not now: after this loop iteration's other requests have queued
      * too, and never inside the caller's own call. */
