@@ -22,22 +22,6 @@
 #define UNAVAILABLE_QUEUE ",\"error\":\"unavailable\",\"reason\":\"the server cannot store " \
                           "reports now; nothing was stored, retry later\""
 
-/* A JSON string of our own ASCII (ids, reasons): quotes, backslashes and
- * control characters escaped. */
-static void put_json_text(strbuf *b, const char *s)
-{
-    strbuf_append(b, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            strbuf_append(b, "\\", 1);
-        if ((unsigned char)*s < 0x20)
-            strbuf_append(b, "?", 1);
-        else
-            strbuf_append(b, s, 1);
-    }
-    strbuf_append(b, "\"", 1);
-}
-
 /* {"results":[{"id":..,"status":..,"reason":..}],"stored":n,"duplicate":n,
  *  "rejected":n,"retry":n} written directly: this is the hot path of
  * single-report ingest, and a JSON tree per answer costs more than the
@@ -53,13 +37,13 @@ static void results_body(strbuf *b, const incident_batch *batch, const unsigned 
                              : stored && stored[i] ? "stored" : "duplicate";
         strbuf_puts(b, i ? ",{\"id\":" : "{\"id\":");
         if (it->id[0])
-            put_json_text(b, it->id);
+            strbuf_json_string(b, it->id);
         else
             strbuf_puts(b, "null");
         strbuf_printf(b, ",\"status\":\"%s\"", status);
         if (!it->ok) {
             strbuf_puts(b, ",\"reason\":");
-            put_json_text(b, it->reason);
+            strbuf_json_string(b, it->reason);
         }
         strbuf_puts(b, "}");
         n_rej += !it->ok;
