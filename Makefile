@@ -81,8 +81,8 @@ $(BUILD)/vigild: $(call obj,server/main.c) $(BUILD)/libvigilserver.a $(BUILD)/li
 $(BUILD)/vigil-device: $(call obj,$(DEVICE_SRC)) $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/vigil-bench: $(call obj,$(BENCH_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/libvigildb.a \
-                      $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
+$(BUILD)/vigil-bench: $(call obj,$(BENCH_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a \
+                      $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c

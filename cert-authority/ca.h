@@ -84,6 +84,9 @@ void ca_passphrase_free(char *pass);
 
 int ca_certs_write(const char *path, X509 *const *certs, size_t n, ca_error *err);
 X509 *ca_cert_read(const char *path, ca_error *err);
+/* The certificate as PEM text, as the registry records it: malloc'd and
+ * NUL-terminated (the caller frees it); NULL when out of memory. */
+char *ca_cert_pem(X509 *cert);
 /* Parses a PKCS#10 request, PEM or DER. */
 X509_REQ *ca_csr_parse(const unsigned char *data, size_t len, ca_error *err);
 X509_REQ *ca_csr_read(const char *path, ca_error *err);

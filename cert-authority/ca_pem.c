@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -94,6 +95,21 @@ static int emit_certs(BIO *bio, void *arg)
         if (!PEM_write_bio_X509(bio, l->certs[i]))
             return 0;
     return 1;
+}
+
+char *ca_cert_pem(X509 *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *copy = NULL;
+    if (bio && PEM_write_bio_X509(bio, cert)) {
+        long len = BIO_get_mem_data(bio, &data);
+        if (len > 0 && (copy = malloc((size_t)len + 1))) {
+            memcpy(copy, data, (size_t)len);
+            copy[len] = '\0';
+        }
+    }
+    BIO_free(bio);
+    return copy;
 }
 
 int ca_certs_write(const char *path, X509 *const *certs, size_t n, ca_error *err)

@@ -1,39 +1,30 @@
 /*
  * bench_db.c - the database side of vigil-bench: enrolling many test
- * devices at once (keys and certificates from the CA library, recorded with
- * one statement per table and one audit row), and the COPY reference that
- * ingest is measured against.
+ * devices at once (keys and certificates from the CA library, recorded as
+ * vigilctl records them, in one transaction with one audit row), and the
+ * COPY reference that ingest is measured against.
  */
 #include "tools/vigil-bench/bench.h"
 
 #include "cert-authority/ca.h"
 #include "db/db.h"
 #include "protocol/incident.h"
-#include "server/core/strbuf.h"
 
 #include <inttypes.h>
-#include <openssl/pem.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-enum { COL_ID, COL_SERIAL, COL_ISSUER, COL_FP, COL_NB, COL_NA, COL_PEM, N_COLS };
-
-static const char insert_sql[] =
-    "WITH d AS (INSERT INTO devices (id, device_class) SELECT unnest($1::text[]), 'bench'"
-    "  ON CONFLICT (id) DO NOTHING)"
-    " INSERT INTO certificates (serial, device_id, issuer, fingerprint_sha256, not_before,"
-    "  not_after, pem)"
-    " SELECT s, i, iss, fp, to_timestamp(nb), to_timestamp(na), pem FROM unnest($2::text[],"
-    "  $1::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[])"
-    "  AS t(s, i, iss, fp, nb, na, pem)";
-
-static int issue_one(ca_store *s, const char *out_dir, const char *id, strbuf *cols)
+/* Issues one device's key and certificate into out_dir and records them
+ * in the caller's transaction, as `vigilctl device create` does. */
+static int enroll_one(ca_store *s, PGconn *db, const char *out_dir, const char *id)
 {
     ca_error err = {0};
+    db_error derr = {0};
     ca_issued issued;
-    char path[4096], nb[24], na[24];
+    db_device_state state;
+    char path[4096];
     EVP_PKEY *key = ca_key_generate(CA_KEY_P256, &err);
     ca_device_request r = {id, key, 0, 0};
     if (!key || ca_issue_device(s, &r, &issued, &err) < 0) {
@@ -48,131 +39,131 @@ static int issue_one(ca_store *s, const char *out_dir, const char *id, strbuf *c
         rc = ca_certs_write(path, &issued.cert, 1, &err);
     if (rc < 0)
         fprintf(stderr, "vigil-bench: %s\n", err.msg);
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *pem = NULL;
-    PEM_write_bio_X509(bio, issued.cert);
-    long len = BIO_get_mem_data(bio, &pem);
-    char *pem_copy = strndup(pem, (size_t)len);
-    snprintf(nb, sizeof(nb), "%" PRId64, (int64_t)issued.not_before);
-    snprintf(na, sizeof(na), "%" PRId64, (int64_t)issued.not_after);
-    const char *vals[N_COLS] = {id, issued.serial, issued.issuer_ski, issued.fingerprint, nb, na,
-                                pem_copy};
-    for (int c = 0; c < N_COLS; c++)
-        strbuf_array_elem(&cols[c], vals[c]);
-    free(pem_copy);
-    BIO_free(bio);
+    char *pem = ca_cert_pem(issued.cert);
+    db_cert row = {issued.serial, id, issued.issuer_ski, issued.fingerprint, issued.not_before,
+                   issued.not_after, pem};
+    if (rc == 0 && !pem) {
+        fprintf(stderr, "vigil-bench: out of memory\n");
+        rc = -1;
+    }
+    if (rc == 0 && (db_device_lock(db, id, "bench", &state, &derr) < 0 ||
+                    db_cert_insert(db, &row, &derr) < 0)) {
+        fprintf(stderr, "vigil-bench: cannot record %s: %s\n", id, derr.msg);
+        rc = -1;
+    }
+    free(pem);
     ca_issued_clear(&issued);
     EVP_PKEY_free(key);
     return rc;
-}
-
-static int record(const char *url, strbuf *cols, const char *prefix, int count)
-{
-    db_error err = {0};
-    PGconn *db = db_connect(url, &err);
-    const char *params[N_COLS];
-    char details[200];
-    for (int c = 0; c < N_COLS; c++)
-        params[c] = cols[c].data;
-    snprintf(details, sizeof(details), "{\"count\":%d,\"prefix\":\"%s\"}", count, prefix);
-    db_actor who = {"os", "vigil-bench"};
-    PGresult *res = NULL;
-    int ok = db && db_begin(db, &err) == 0 &&
-             (res = db_query(db, insert_sql, N_COLS, params, &err)) != NULL &&
-             db_audit(db, &who, "bench.enroll", NULL, NULL, details, &err) == 0 &&
-             db_commit(db, &err) == 0;
-    PQclear(res);
-    if (!ok)
-        fprintf(stderr, "vigil-bench: cannot record the devices: %s\n", err.msg);
-    db_close(db);
-    return ok ? 0 : -1;
 }
 
 int bench_enroll(const char *database_url, const char *ca_dir, const char *out_dir,
                  const char *prefix, int count)
 {
     ca_error err = {0};
-    strbuf cols[N_COLS];
+    db_error derr = {0};
     int rc = -1;
     ca_store *s = ca_store_open(ca_dir, &err);
     char *pass = getenv("VIGIL_CA_PASSPHRASE") ? ca_passphrase_load(NULL, "VIGIL_CA_PASSPHRASE", &err)
                                                : NULL;
-    for (int c = 0; c < N_COLS; c++) {
-        strbuf_init(&cols[c]);
-        strbuf_array_open(&cols[c]);
-    }
+    PGconn *db = NULL;
     if (!s || ca_store_unlock(s, pass, &err) < 0) {
         fprintf(stderr, "vigil-bench: %s\n", err.msg);
+        goto done;
+    }
+    if (!(db = db_connect(database_url, &derr)) || db_begin(db, &derr) < 0) {
+        fprintf(stderr, "vigil-bench: %s\n", derr.msg);
         goto done;
     }
     mkdir(out_dir, 0700);
     for (int i = 0; i < count; i++) {
         char id[80];
         snprintf(id, sizeof(id), "%s%06d", prefix, i);
-        if (issue_one(s, out_dir, id, cols) < 0)
+        if (enroll_one(s, db, out_dir, id) < 0)
             goto done;
     }
-    for (int c = 0; c < N_COLS; c++)
-        strbuf_array_close(&cols[c]);
-    rc = record(database_url, cols, prefix, count);
+    char details[200];
+    snprintf(details, sizeof(details), "{\"count\":%d,\"prefix\":\"%s\"}", count, prefix);
+    db_actor who = {"os", "vigil-bench"};
+    if (db_audit(db, &who, "bench.enroll", NULL, NULL, details, &derr) < 0 ||
+        db_commit(db, &derr) < 0) {
+        fprintf(stderr, "vigil-bench: cannot record the devices: %s\n", derr.msg);
+        goto done;
+    }
+    rc = 0;
 done:
-    for (int c = 0; c < N_COLS; c++)
-        strbuf_free(&cols[c]);
+    if (db && rc < 0)
+        db_rollback(db);
+    db_close(db);
     ca_passphrase_free(pass);
     ca_store_close(s);
     return rc;
 }
 
-/* One row as COPY text: what ingest stores for one report. */
-static void copy_row(strbuf *b, long i)
+/* A COPY text row is under 256 bytes: a UUID, a device id, a timestamp
+ * and short constants. */
+#define COPY_ROW_MAX 256
+
+/* Writes one row as COPY text at out (COPY_ROW_MAX bytes): what ingest
+ * stores for one report. Returns its length. */
+static size_t copy_row(char *out, long i)
 {
     char id[37], when[32];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     incident_uuid_v4(id);
     incident_format_time((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when);
-    strbuf_printf(b, "%s\tbench-%06ld\tdevice\tcrash\terror\t%s\t1.4.2\tmain\t"
-                 "{\"pc\":\"0x0800f00d\",\"line\":%ld}\t127.0.0.1\n", id, i % 1000, when, i);
+    int n = snprintf(out, COPY_ROW_MAX,
+                     "%s\tbench-%06ld\tdevice\tcrash\terror\t%s\t1.4.2\tmain\t"
+                     "{\"pc\":\"0x0800f00d\",\"line\":%ld}\t127.0.0.1\n",
+                     id, i % 1000, when, i);
+    return n > 0 && n < COPY_ROW_MAX ? (size_t)n : 0;
+}
+
+/* COPYs n rows from buf in one statement; 0 or -1 (printed). */
+static int copy_batch(PGconn *db, const char *buf, size_t len)
+{
+    PGresult *res = PQexec(db, "COPY incidents (id, device_id, source, type, severity,"
+                               " occurred_at, firmware_version, component, details,"
+                               " source_address) FROM STDIN");
+    int ok = PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    ok = ok && PQputCopyData(db, buf, (int)len) == 1 && PQputCopyEnd(db, NULL) == 1;
+    res = PQgetResult(db);
+    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok)
+        fprintf(stderr, "vigil-bench: COPY failed: %s", PQerrorMessage(db));
+    return ok ? 0 : -1;
 }
 
 int bench_copy(const char *database_url, long rows, int batch, double *rows_per_s)
 {
     db_error err = {0};
     PGconn *db = db_connect(database_url, &err);
-    strbuf b;
     struct timespec t0, t1;
-    if (!db) {
-        fprintf(stderr, "vigil-bench: %s\n", err.msg);
-        return -1;
+    int rc = -1;
+    char *buf = batch > 0 ? malloc((size_t)batch * COPY_ROW_MAX) : NULL;
+    if (!db || !buf) {
+        fprintf(stderr, "vigil-bench: %s\n", db ? "out of memory" : err.msg);
+        goto done;
     }
-    strbuf_init(&b);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long done = 0; done < rows;) {
         long n = rows - done < batch ? rows - done : batch;
-        strbuf_reset(&b);
+        size_t len = 0;
         for (long i = 0; i < n; i++)
-            copy_row(&b, done + i);
-        PGresult *res = PQexec(db, "COPY incidents (id, device_id, source, type, severity,"
-                                   " occurred_at, firmware_version, component, details,"
-                                   " source_address) FROM STDIN");
-        int ok = PQresultStatus(res) == PGRES_COPY_IN;
-        PQclear(res);
-        ok = ok && PQputCopyData(db, b.data, (int)b.len) == 1 && PQputCopyEnd(db, NULL) == 1;
-        res = PQgetResult(db);
-        ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (!ok) {
-            fprintf(stderr, "vigil-bench: COPY failed: %s", PQerrorMessage(db));
-            strbuf_free(&b);
-            db_close(db);
-            return -1;
-        }
+            len += copy_row(buf + len, done + i);
+        if (copy_batch(db, buf, len) < 0)
+            goto done;
         done += n;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     *rows_per_s = (double)rows / secs;
-    strbuf_free(&b);
+    rc = 0;
+done:
+    free(buf);
     db_close(db);
-    return 0;
+    return rc;
 }

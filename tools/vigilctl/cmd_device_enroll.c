@@ -132,7 +132,7 @@ static int enroll_single(cli_ctx *ctx, const enroll_args *a)
     if (ctx->json) {
         cli_print_json(enroll_result_json(id, &issued));
     } else {
-        char *pem = enroll_cert_pem(issued.cert);
+        char *pem = ca_cert_pem(issued.cert);
         fputs(pem ? pem : "", stdout);
         free(pem);
         fprintf(stderr, "enrolled %s: serial %s\n", id, issued.serial);

@@ -12,25 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *enroll_cert_pem(X509 *cert)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL, *copy = NULL;
-    if (bio && PEM_write_bio_X509(bio, cert)) {
-        long len = BIO_get_mem_data(bio, &data);
-        if (len > 0 && (copy = malloc((size_t)len + 1))) {
-            memcpy(copy, data, (size_t)len);
-            copy[len] = '\0';
-        }
-    }
-    BIO_free(bio);
-    return copy;
-}
-
 json_t *enroll_result_json(const char *device_id, const ca_issued *issued)
 {
     char nb[CA_TIME_STR], na[CA_TIME_STR];
-    char *pem = enroll_cert_pem(issued->cert);
+    char *pem = ca_cert_pem(issued->cert);
     ca_format_time(issued->not_before, nb);
     ca_format_time(issued->not_after, na);
     json_t *obj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?}", "device_id", device_id, "serial",
@@ -69,7 +54,7 @@ static int record(cli_ctx *ctx, const enroll_request *r, const ca_issued *issued
                   const char *device_class, json_t *replaced)
 {
     db_error err = {0};
-    char *pem = enroll_cert_pem(issued->cert);
+    char *pem = ca_cert_pem(issued->cert);
     db_cert row = {issued->serial, r->device_id, issued->issuer_ski, issued->fingerprint,
                    issued->not_before, issued->not_after, pem};
     int rc = EXIT_OK;

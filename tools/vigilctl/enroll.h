@@ -25,9 +25,6 @@ typedef struct enroll_request {
  * on failure prints and returns the exit code. ctx->ca must be unlocked. */
 int enroll_device(cli_ctx *ctx, const enroll_request *r, ca_issued *out);
 
-/* The certificate as PEM text (malloc'd) or NULL. */
-char *enroll_cert_pem(X509 *cert);
-
 /* {device_id, serial, fingerprint, not_before, not_after, pem} */
 json_t *enroll_result_json(const char *device_id, const ca_issued *issued);
 
