@@ -1,8 +1,9 @@
 # Vigil build.
 #
 #   make            optimised build of every program into build/
-#   make test       debug build under ASan + UBSan into build/test/, then the
-#                   unit (Criterion), integration and end-to-end tests
+#   make test       the layering check, a debug build under ASan + UBSan into
+#                   build/test/, then the unit (Criterion), integration and
+#                   end-to-end tests and the fuzzer
 #   make run        a local PostgreSQL under var/, a dev CA, and the server
 #   make deps       install the Debian packages the project needs
 #
@@ -46,7 +47,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 PROGRAMS := $(BUILD)/vigilctl $(BUILD)/vigild $(if $(DEVICE_SRC),$(BUILD)/vigil-device) \
             $(if $(BENCH_SRC),$(BUILD)/vigil-bench)
 
-.PHONY: all programs test unit integration run stop deps clean format bench bench-query
+.PHONY: all programs test unit integration check-layers run stop deps clean format bench bench-query
 .DEFAULT_GOAL := all
 
 all: deps
@@ -133,6 +134,11 @@ unit: deps
 integration: deps
 	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) programs
 	@VIGIL_BUILD=$(TEST_BUILD) bash tests/run.sh integration
+
+# Which folder may include which (tools/dev/check-layers.sh has the rules);
+# tests/run.sh runs it first, so `make test` fails on a layering break.
+check-layers:
+	@bash tools/dev/check-layers.sh
 
 # A benchmark, not a test: release build, vigild beside nginx and COPY.
 bench: all

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# run.sh [unit|integration|e2e|fuzz|all] - runs the test suites against the build
-# in $VIGIL_BUILD (build/test: sanitizers). Unit tests are one Criterion
-# binary; integration and end-to-end tests are bash files, each with its own
-# PostgreSQL. Prints one line per file and "N passed, N failed" at the end.
+# run.sh [layers|unit|integration|e2e|fuzz|all] - runs the test suites against
+# the build in $VIGIL_BUILD (build/test: sanitizers). The layering check
+# comes first; unit tests are one Criterion binary; integration and
+# end-to-end tests are bash files, each with its own PostgreSQL. Prints one
+# line per file with its number of checks and "N passed, N failed" at the
+# end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export VIGIL_BUILD=${VIGIL_BUILD:-build/test}
@@ -11,6 +13,14 @@ passed=0
 failed=0
 failures=()
 
+# The checks a log shows: "ok - " lines of the bash tests, or the tests
+# Criterion's summary counts ("Synthesis: Tested: 43 | Passing: 43 ...").
+count_checks() {
+    local criterion
+    criterion=$(sed -n 's/.*Synthesis: Tested: \([0-9]*\) .*/\1/p' "$1" | tail -n 1)
+    if [ -n "$criterion" ]; then echo "$criterion"; else grep -c '^ok - ' "$1"; fi
+}
+
 run_one() {
     local name=$1; shift
     local log
@@ -18,7 +28,7 @@ run_one() {
     local start=$SECONDS
     if "$@" >"$log" 2>&1; then
         passed=$((passed + 1))
-        echo "PASS $name ($((SECONDS - start))s, $(grep -c '^ok - ' "$log") checks)"
+        echo "PASS $name ($((SECONDS - start))s, $(count_checks "$log") checks)"
     else
         failed=$((failed + 1))
         failures+=("$name")
@@ -29,6 +39,9 @@ run_one() {
     rm -f "$log"
 }
 
+if [ "$what" = all ] || [ "$what" = layers ]; then
+    run_one check-layers bash tools/dev/check-layers.sh
+fi
 if [ "$what" = all ] || [ "$what" = unit ]; then
     run_one unit-tests "$VIGIL_BUILD/unit-tests" --jobs 2
 fi
