@@ -10,14 +10,14 @@
 #include "server/api/api.h"
 #include "server/core/config.h"
 #include "server/core/log.h"
-#include "server/ingest/ingest_maintain.h"
 #include "server/core/metrics.h"
-#include "server/registry/reg_view.h"
-#include "server/registry/reg_sync.h"
 #include "server/gateway/gw_secevent.h"
 #include "server/gateway/gw_tls.h"
 #include "server/gateway/gw_track.h"
 #include "server/gateway/gw_worker.h"
+#include "server/ingest/ingest_maintain.h"
+#include "server/registry/reg_sync.h"
+#include "server/registry/reg_view.h"
 
 #include <signal.h>
 #include <stdio.h>

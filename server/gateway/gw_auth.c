@@ -14,10 +14,10 @@
 #include "cert-authority/ca.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
-#include "server/registry/reg_view.h"
+#include "server/gateway/gw_secevent.h"
 #include "server/registry/reg_sync.h"
 #include "server/registry/reg_touch.h"
-#include "server/gateway/gw_secevent.h"
+#include "server/registry/reg_view.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>

@@ -23,10 +23,10 @@
 #include <uv.h>
 
 #include "server/gateway/gw_http.h"
-#include "server/ingest/ingest.h"
 #include "server/gateway/gw_tls.h"
 #include "server/gateway/gw_track.h"
 #include "server/gateway/gw_worker.h"
+#include "server/ingest/ingest.h"
 
 typedef enum gw_conn_state {
     GW_CONN_HANDSHAKE = 0, GW_CONN_AUTHORIZING, GW_CONN_READING, GW_CONN_PROCESSING, GW_CONN_WRITING, GW_CONN_CLOSING

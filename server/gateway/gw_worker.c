@@ -6,10 +6,10 @@
 #define _GNU_SOURCE 1   /* accept4 */
 #include "server/gateway/gw_worker.h"
 
-#include "server/gateway/gw_conn.h"
 #include "server/core/addr.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
+#include "server/gateway/gw_conn.h"
 #include "server/gateway/gw_secevent.h"
 #include "server/gateway/gw_track.h"
 

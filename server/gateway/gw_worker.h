@@ -17,8 +17,8 @@
 #include <uv.h>
 
 #include "server/core/config.h"
-#include "server/ingest/ingest.h"
 #include "server/core/pg_async.h"
+#include "server/ingest/ingest.h"
 #include "server/registry/reg_touch.h"
 
 #define GW_WORKER_READ_BUF 16384
