@@ -1,8 +1,10 @@
 /*
- * errors.c - the JSON error body (see errors.h). The reason is made
- * printable ASCII first: it may quote a fragment of a hostile request (a
- * JSON parser's message does), which must not break the answer's JSON or a
- * terminal that shows it.
+ * errors.c - the JSON error body (see errors.h). The reason and the
+ * parameter are made printable ASCII first: either may quote a fragment of
+ * a hostile request (a JSON parser's message does, an unknown parameter's
+ * name is the client's), which must not break the answer's JSON or a
+ * terminal that shows it. Printable ASCII is also always valid UTF-8, so
+ * building the JSON fails only when memory runs out.
  */
 #include "protocol/errors.h"
 
@@ -10,14 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *proto_error_json(const char *code, const char *reason)
+static const char *printable_ascii(const char *s, char out[PROTO_ERROR_TEXT_MAX + 1])
 {
-    char clean[256];
     size_t n = 0;
-    for (const char *p = reason ? reason : ""; *p && n < sizeof(clean) - 1; p++)
-        clean[n++] = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?';
-    clean[n] = '\0';
-    json_t *obj = json_pack("{s:s,s:s}", "error", code ? code : "error", "reason", clean);
+    for (const char *p = s; *p && n < PROTO_ERROR_TEXT_MAX; p++)
+        out[n++] = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?';
+    out[n] = '\0';
+    return out;
+}
+
+char *proto_error_json(const char *code, const char *reason, const char *parameter)
+{
+    char clean_reason[PROTO_ERROR_TEXT_MAX + 1], clean_parameter[PROTO_ERROR_TEXT_MAX + 1];
+    /* s* leaves the member out when its value is NULL */
+    json_t *obj = json_pack("{s:s,s:s,s:s*}", "error", code ? code : "error", "reason",
+                            printable_ascii(reason ? reason : "", clean_reason), "parameter",
+                            parameter ? printable_ascii(parameter, clean_parameter) : NULL);
     char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(obj);
     return text;

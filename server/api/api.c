@@ -6,6 +6,7 @@
  */
 #include "server/api/api.h"
 
+#include "protocol/errors.h"
 #include "server/api/api_handlers.h"
 #include "server/core/addr.h"
 #include "server/core/log.h"
@@ -147,19 +148,16 @@ void api_reply(api_req *r, unsigned status, const char *content_type, char *body
     api_reply_response(r, status, resp);
 }
 
-void api_reply_json(api_req *r, unsigned status, json_t *value)
+/* Queues JSON text (taken; NULL: out of memory, answered 500) with one
+ * newline so curl output ends cleanly in a terminal. */
+static void reply_json_text(api_req *r, unsigned status, char *text)
 {
-    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(value);
     if (!text) {
-        static const char oom[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}";
-        char *copy = strdup(oom);
-        if (copy)
-            api_reply(r, 500, "application/json; charset=utf-8", copy, strlen(copy));
-        return;
+        status = 500;
+        if (!(text = proto_error_json("internal", "out of memory", NULL)))
+            return;
     }
     size_t len = strlen(text);
-    /* one newline so curl output ends cleanly in a terminal */
     char *body = realloc(text, len + 2);
     if (body) {
         body[len++] = '\n';
@@ -169,21 +167,22 @@ void api_reply_json(api_req *r, unsigned status, json_t *value)
     api_reply(r, status, "application/json; charset=utf-8", text, len);
 }
 
+void api_reply_json(api_req *r, unsigned status, json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(value);
+    reply_json_text(r, status, text);
+}
+
 void api_error(api_req *r, unsigned status, const char *code, const char *param, const char *fmt,
                ...)
 {
-    char msg[512];
+    char reason[PROTO_ERROR_TEXT_MAX + 1];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    json_t *body = json_pack("{s:s, s:s}", "error", code, "message", msg);
-    if (body && param)
-        json_object_set_new(body, "parameter", json_string(param));
-    if (!body) { /* msg was not UTF-8: say so without it */
-        body = json_pack("{s:s, s:s}", "error", code, "message", "the request was refused");
-    }
-    api_reply_json(r, status, body);
+    reply_json_text(r, status, proto_error_json(code, reason, param));
 }
 
 void api_reply_page(api_req *r, PGresult *res, int limit, const char *hidden, api_cursor_fn cursor)

@@ -82,7 +82,8 @@ typedef void (*api_handler)(api_req *r);
 void api_reply(api_req *r, unsigned status, const char *content_type, char *body, size_t len);
 /* value is consumed. */
 void api_reply_json(api_req *r, unsigned status, json_t *value);
-/* {"error":code,"message":...,"parameter":param}; param may be NULL. */
+/* The error body of protocol/errors.h, {"error":code,"reason":...,
+ * "parameter":param}; param NULL leaves parameter out. */
 void api_error(api_req *r, unsigned status, const char *code, const char *param, const char *fmt,
                ...) __attribute__((format(printf, 5, 6)));
 /* Writes the cursor that resumes after row `row` of res. */

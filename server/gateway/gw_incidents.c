@@ -5,6 +5,7 @@
  */
 #include "server/gateway/gw_incidents.h"
 
+#include "protocol/errors.h"
 #include "server/core/metrics.h"
 #include "server/core/strbuf.h"
 #include "server/gateway/gw_routes.h"
@@ -17,17 +18,16 @@
 #include <strings.h>
 #include <time.h>
 
-#define UNAVAILABLE_DB ",\"error\":\"unavailable\",\"reason\":\"the database is unavailable; " \
-                       "nothing was stored, retry later\""
-#define UNAVAILABLE_QUEUE ",\"error\":\"unavailable\",\"reason\":\"the server cannot store " \
-                          "reports now; nothing was stored, retry later\""
+#define UNAVAILABLE_DB "the database is unavailable; nothing was stored, retry later"
+#define UNAVAILABLE_QUEUE "the server cannot store reports now; nothing was stored, retry later"
 
 /* {"results":[{"id":..,"status":..,"reason":..}],"stored":n,"duplicate":n,
  *  "rejected":n,"retry":n} written directly: this is the hot path of
  * single-report ingest, and a JSON tree per answer costs more than the
- * answer. extra, if set, is inserted before the closing brace. */
+ * answer. error_json, if set, is an object (protocol/errors.h) whose
+ * members follow these. */
 static void results_body(strbuf *b, const incident_batch *batch, const unsigned char *stored,
-                         int committed, const char *extra)
+                         int committed, const char *error_json)
 {
     size_t n_stored = 0, n_dup = 0, n_rej = 0, n_retry = 0;
     strbuf_puts(b, "{\"results\":[");
@@ -51,18 +51,27 @@ static void results_body(strbuf *b, const incident_batch *batch, const unsigned 
         n_stored += it->ok && committed && stored && stored[i];
         n_dup += it->ok && committed && !(stored && stored[i]);
     }
-    strbuf_printf(b, "],\"stored\":%zu,\"duplicate\":%zu,\"rejected\":%zu,\"retry\":%zu%s}",
-              n_stored, n_dup, n_rej, n_retry, extra ? extra : "");
+    strbuf_printf(b, "],\"stored\":%zu,\"duplicate\":%zu,\"rejected\":%zu,\"retry\":%zu",
+              n_stored, n_dup, n_rej, n_retry);
+    if (error_json) {   /* "{...}" less its braces */
+        strbuf_puts(b, ",");
+        strbuf_append(b, error_json + 1, strlen(error_json) - 2);
+    }
+    strbuf_puts(b, "}");
 }
 
+/* unavailable: the reason of a 503 (error "unavailable"), NULL for a 200. */
 static void respond_results(gw_conn *c, int status, const incident_batch *batch,
-                            const unsigned char *stored, int committed, const char *extra,
+                            const unsigned char *stored, int committed, const char *unavailable,
                             int retry_after)
 {
+    char *error = unavailable ? proto_error_json("unavailable", unavailable, NULL) : NULL;
     strbuf b;
     strbuf_init(&b);
-    results_body(&b, batch, stored, committed, extra);
-    char *text = strbuf_take(&b, NULL);
+    results_body(&b, batch, stored, committed, error);
+    char *text = unavailable && !error ? NULL : strbuf_take(&b, NULL);
+    strbuf_free(&b);
+    free(error);
     if (!text) {
         gw_conn_close(c);
         return;

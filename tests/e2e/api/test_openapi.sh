@@ -95,7 +95,7 @@ SERIAL=$("$VIGILCTL" cert list --device dev-1 --json 2>/dev/null |
 check "a device and its certificate to address" test -n "$SERIAL"
 
 # probe METHOD PATH: the documented operation answers with anything but
-# "no such endpoint" (404 whose message starts so) or 405, as the server
+# "no such endpoint" (404 whose reason starts so) or 405, as the server
 # routes it. Path parameters get plausible values ({seq} 1, {id} dev-1,
 # {serial} that device's certificate); a 404 for a missing object is fine.
 # Also, for the server to be answering for the route and not for something
@@ -137,9 +137,9 @@ if code >= 400:
         err = json.loads(body)
     except ValueError:
         fail(f"{code} without a JSON error body")
-    if not (isinstance(err, dict) and isinstance(err.get("error"), str) and isinstance(err.get("message"), str)):
-        fail(f"{code} without an error and a message")
-    if code == 404 and err["error"] == "not_found" and err["message"].startswith("no such endpoint"):
+    if not (isinstance(err, dict) and isinstance(err.get("error"), str) and isinstance(err.get("reason"), str)):
+        fail(f"{code} without an error and a reason")
+    if code == 404 and err["error"] == "not_found" and err["reason"].startswith("no such endpoint"):
         fail("404 no such endpoint: documented but not served")
 elif 200 <= code < 300:
     op = json.load(open(doc_file, encoding="utf-8"))["paths"][path][method.lower()]

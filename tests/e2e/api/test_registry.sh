@@ -52,7 +52,7 @@ expect() {
     check_json "$name" "$expr"
 }
 # bad NAME PARAM: a 400 naming PARAM.
-bad() { expect "$1" 400 "d['error'] == 'bad_request' and d.get('parameter') == '$2' and d['message']"; }
+bad() { expect "$1" 400 "d['error'] == 'bad_request' and d.get('parameter') == '$2' and d['reason']"; }
 
 # walk.py API TOKEN PATH KEY LIMIT [HOOK]: follows next_cursor to the end
 # and prints the KEY of every item as a JSON list; HOOK (a shell command)
@@ -189,7 +189,7 @@ call "$VIEWER" GET /v1/devices/bulk-007
 expect "show: a device without certificates or incidents" 200 \
     "d['certificates'] == [] and d['incidents']['total'] == 0 and d['incidents']['by_severity']['info'] == 0"
 call "$VIEWER" GET /v1/devices/no-such-device
-expect "show: unknown device: 404" 404 "d['error'] == 'not_found' and 'no-such-device' in d['message']"
+expect "show: unknown device: 404" 404 "d['error'] == 'not_found' and 'no-such-device' in d['reason']"
 call "$VIEWER" GET "/v1/devices/bad%21id"
 expect "show: an id that cannot exist: 404" 404 "d['error'] == 'not_found'"
 call "$VIEWER" GET "/v1/devices/dev-01?verbose=1"
@@ -257,7 +257,7 @@ check "another device's connection stays open" still_open d3
 check_fails "the decommissioned device's next handshake is refused" \
     dcurl "$D" dev-02 -f -o /dev/null -H 'Content-Type: application/json' -d "$(report)" "$DEV/v1/incidents"
 post "$OPERATOR" /v1/devices/dev-02/quarantine
-expect "quarantining a decommissioned device: 409" 409 "d['error'] == 'conflict' and 'decommissioned' in d['message']"
+expect "quarantining a decommissioned device: 409" 409 "d['error'] == 'conflict' and 'decommissioned' in d['reason']"
 post "$OPERATOR" /v1/devices/dev-02/release
 expect "releasing a decommissioned device: 409" 409 "d['error'] == 'conflict'"
 post "$ADMIN" /v1/devices/dev-02/decommission
@@ -337,7 +337,7 @@ post "$OPERATOR" /v1/certificates/xyz/revoke
 expect "revoke: a serial that cannot exist: 404" 404 "d['error'] == 'not_found'"
 check_eq "nothing was revoked by the refusals" active "$(sql "SELECT status FROM certificates WHERE serial = '$serials'")"
 post "$OPERATOR" "/v1/certificates/$serial3/revoke" '{"reason":"superseded"}'
-expect "revoking twice: 409" 409 "d['error'] == 'conflict' and 'keyCompromise' in d['message']"
+expect "revoking twice: 409" 409 "d['error'] == 'conflict' and 'keyCompromise' in d['reason']"
 post "$OPERATOR" "/v1/certificates/$serials/revoke"
 expect "revoke without a body: reason unspecified" 200 "d['revocation_reason'] == 'unspecified'"
 call "$VIEWER" GET "/v1/certificates?status=revoked"
