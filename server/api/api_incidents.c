@@ -96,7 +96,7 @@ void api_incident_get(api_req *r)
     if (api_params_only(r, names) < 0)
         return;
     const char *seq = r->path_args[0];
-    if (!api_valid_digits(seq, 18)) {
+    if (!api_value_digits(seq, 18)) {
         api_error(r, 404, "not_found", NULL,
                   "no incident %.40s: an incident is named by its seq "
                   "number",

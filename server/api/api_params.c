@@ -7,16 +7,11 @@
 #include "server/api/api_params.h"
 
 #include "protocol/device_id.h"
-#include "protocol/incident.h"
 #include "protocol/when.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 typedef struct seen_params {
     const char *const *names;
@@ -88,11 +83,7 @@ int api_param_text(api_req *r, const char *name, size_t max_len, const char **ou
     const char *v = raw_param(r, name);
     if (!v)
         return 0;
-    size_t n = strlen(v);
-    int ok = n >= 1 && n <= max_len;
-    for (const char *c = v; ok && *c; c++)
-        ok = (unsigned char)*c >= 0x20 && *c != 0x7f;
-    if (!ok) {
+    if (!api_value_text(v, max_len)) {
         api_error(r, 400, "bad_request", name,
                   "'%s' must be 1 to %zu characters without control characters", name, max_len);
         return -1;
@@ -106,12 +97,10 @@ int api_param_enum(api_req *r, const char *name, const char *const *values, int 
     const char *v = raw_param(r, name);
     if (!v)
         return 0;
+    if ((*index = api_value_enum(v, values)) >= 0)
+        return 1;
     char list[256] = "";
     for (int i = 0; values[i]; i++) {
-        if (strcmp(values[i], v) == 0) {
-            *index = i;
-            return 1;
-        }
         size_t n = strlen(list);
         snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", values[i]);
     }
@@ -127,36 +116,13 @@ int api_param_choice(api_req *r, const char *name, const char *const *values, co
     return rc;
 }
 
-int api_valid_serial(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 40)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'A' && s[i] <= 'F'))
-            return 0;
-    return 1;
-}
-
-int api_valid_digits(const char *s, size_t max_len)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > max_len)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
 int api_param_device_id(api_req *r, const char *name, const char **out)
 {
     const char *v = raw_param(r, name);
     if (!v)
         return 0;
     if (!device_id_valid(v)) {
-        api_error(r, 400, "bad_request", name,
-                  "'%s' must be a device id: " DEVICE_ID_RULE, name);
+        api_error(r, 400, "bad_request", name, "'%s' must be a device id: " DEVICE_ID_RULE, name);
         return -1;
     }
     *out = v;
@@ -168,16 +134,11 @@ int api_param_int(api_req *r, const char *name, int64_t min, int64_t max, int64_
     const char *v = raw_param(r, name);
     if (!v)
         return 0;
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || *end || !isdigit((unsigned char)v[v[0] == '-']) || n < min ||
-        n > max) {
+    if (api_value_int(v, min, max, out) < 0) {
         api_error(r, 400, "bad_request", name, "'%s' must be a whole number from %lld to %lld",
                   name, (long long)min, (long long)max);
         return -1;
     }
-    *out = n;
     return 1;
 }
 
@@ -186,26 +147,18 @@ int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_
     const char *v = raw_param(r, name);
     if (!v)
         return 0;
-    int64_t s = when_duration(v);
-    if (s <= 0 || s > max_seconds) {
+    if (api_value_duration(v, max_seconds, out) < 0) {
         api_error(r, 400, "bad_request", name,
                   "'%s' must be a duration such as 5m, 1h or 1d (at least 1s, at most %llds)", name,
                   (long long)max_seconds);
         return -1;
     }
-    *out = s;
     return 1;
-}
-
-static void set_time(api_time *t, int64_t us)
-{
-    t->us = us;
-    incident_format_time(us, t->text);
 }
 
 void api_time_ago(int64_t seconds_ago, api_time *t)
 {
-    set_time(t, when_now_us() - seconds_ago * 1000000);
+    api_value_time_at(when_now_us() - seconds_ago * 1000000, t);
 }
 
 int api_param_time(api_req *r, const char *name, api_time *t, const char **text)
@@ -213,9 +166,7 @@ int api_param_time(api_req *r, const char *name, api_time *t, const char **text)
     const char *v = raw_param(r, name);
     if (!v)
         return 0;
-    int64_t us;
-    if (when_parse(v, when_now_us(), &us) == 0) {
-        set_time(t, us);
+    if (api_value_time(v, when_now_us(), t) == 0) {
         if (text)
             *text = t->text;
         return 1;
@@ -232,16 +183,8 @@ int api_param_cursor2(api_req *r, const char *name, char buf[64], const char **a
     const char *v = raw_param(r, name);
     if (!v)
         return 0;
-    const char *dot = strchr(v, '.');
-    if (strlen(v) < 64 && dot) {
-        snprintf(buf, 64, "%s", v);
-        buf[dot - v] = '\0';
-        if (api_valid_digits(buf, 20) && api_valid_serial(buf + (dot - v) + 1)) {
-            *a = buf;
-            *b = buf + (dot - v) + 1;
-            return 1;
-        }
-    }
+    if (api_value_cursor2(v, buf, a, b) == 0)
+        return 1;
     api_error(r, 400, "bad_request", name,
               "'%s' is not a cursor this server made; pass next_cursor from the previous page "
               "unchanged",
@@ -251,20 +194,13 @@ int api_param_cursor2(api_req *r, const char *name, char buf[64], const char **a
 
 json_t *api_body_object(api_req *r)
 {
-    if (r->body.len == 0)
-        return json_object();
     const char *ct = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "Content-Type");
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
-        api_error(r, 415, "unsupported_media_type", NULL, "send the body as application/json");
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *v = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!v || !json_is_object(v)) {
-        json_decref(v);
-        api_error(r, 400, "bad_request", NULL, "the body must be a JSON object%s%s", v ? "" : ": ",
-                  v ? "" : jerr.text);
-        return NULL;
-    }
+    char why[256];
+    json_t *v = NULL;
+    int status = api_value_body(ct, r->body.data, r->body.len, &v, why, sizeof(why));
+    if (status == 415)
+        api_error(r, 415, "unsupported_media_type", NULL, "%s", why);
+    else if (status)
+        api_error(r, 400, "bad_request", NULL, "%s", why);
     return v;
 }

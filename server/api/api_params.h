@@ -3,13 +3,15 @@
  * hostile until parsed: a handler first names the parameters it takes
  * (anything else, or a repeated one, is a 400), then reads each through a
  * typed getter that checks it and answers 400 naming the parameter and
- * saying what would be accepted. Getters return 0 (absent: *out keeps the
- * default), 1 (present and valid) or -1 (already answered).
+ * saying what would be accepted (the checks themselves are api_value.h's).
+ * Getters return 0 (absent: *out keeps the default), 1 (present and valid)
+ * or -1 (already answered).
  */
 #ifndef VIGIL_API_PARAMS_H
 #define VIGIL_API_PARAMS_H
 
 #include "server/api/api.h"
+#include "server/api/api_value.h"
 
 #include <stdint.h>
 
@@ -26,13 +28,6 @@ int api_param_choice(api_req *r, const char *name, const char *const *values, co
 int api_param_device_id(api_req *r, const char *name, const char **out);
 /* An integer in [min, max]. */
 int api_param_int(api_req *r, const char *name, int64_t min, int64_t max, int64_t *out);
-/* A point in time: the RFC 3339 UTC text PostgreSQL gets, and the same in
- * microseconds for comparing. */
-typedef struct api_time {
-    char text[40];
-    int64_t us;
-} api_time;
-
 /* RFC 3339, or a duration back from now ("15m", "24h", "7d"), into *t;
  * *text (when given) points to t->text when present, stays NULL when not. */
 int api_param_time(api_req *r, const char *name, api_time *t, const char **text);
@@ -42,9 +37,6 @@ int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_
 /* now - seconds_ago. */
 void api_time_ago(int64_t seconds_ago, api_time *t);
 
-/* Validators usable on path arguments too. */
-int api_valid_serial(const char *s); /* uppercase hex, 1..40 */
-int api_valid_digits(const char *s, size_t max_len);
 
 /* The body as a JSON object ({} when empty). NULL after answering 400/415. */
 json_t *api_body_object(api_req *r);

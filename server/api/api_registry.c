@@ -479,7 +479,7 @@ static void audit_cursor(PGresult *res, int row, char *out, size_t len)
 /* An audit cursor is the last id shown. */
 static int valid_audit_id(const char *s)
 {
-    return api_valid_digits(s, 18);
+    return api_value_digits(s, 18);
 }
 
 static int audit_filter(api_req *r, db_audit_filter *f, api_time *since, api_time *until)
