@@ -1,13 +1,19 @@
 /*
- * test_http_request.c - the device port's request parser
- * (server/gw_http_request.c): byte-by-byte feeds, pipelining, chunked bodies
- * and every refusal with its status.
+ * test_gw_http.c - the device port's request parser
+ * (server/gateway/gw_http.c): byte-by-byte feeds, pipelining, chunked
+ * bodies and every refusal with its status; and the status line words and
+ * JSON error codes the port answers with, which a device reads to decide
+ * whether to fix its request or retry (docs/DEVICE-PORT.md).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "server/gateway/gw_http.h"
+#include "tests/unit/server/core/leak_check.h"
+
+TestSuite(gw_http_request, .fini = leak_check);
+TestSuite(gw_http_status, .fini = leak_check);
 
 static const gw_http_limits limits = {1024, 16, 4096};
 
@@ -108,4 +114,123 @@ Test(gw_http_request, in_progress_tracks_partial_requests)
     gw_http_parser_feed(&p, "GET / HT", 8);
     cr_assert(gw_http_parser_in_progress(&p));
     gw_http_parser_free(&p);
+}
+
+/* ---- status words and error codes ---- */
+
+typedef struct status_word {
+    int status;
+    const char *word;
+} status_word;
+
+/* word() gives each of words its word, and each of others dflt. */
+static void check_words(const char *(*word)(int), const char *what, const status_word *words,
+                        size_t n, const int *others, size_t n_others, const char *dflt)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(word(words[i].status), words[i].word, "%s of %d", what,
+                         words[i].status);
+    for (size_t i = 0; i < n_others; i++)
+        cr_assert_str_eq(word(others[i]), dflt, "%s of %d", what, others[i]);
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+Test(gw_http_status, every_status_the_port_answers_has_its_reason_phrase_and_others_error)
+{
+    static const status_word phrases[] = {
+        {200, "OK"},
+        {204, "No Content"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
+        {413, "Payload Too Large"},
+        {414, "URI Too Long"},
+        {415, "Unsupported Media Type"},
+        {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
+        {501, "Not Implemented"},
+        {503, "Service Unavailable"},
+        {505, "HTTP Version Not Supported"},
+    };
+    static const int others[] = {0,   -1,  100, 201, 301, 302, 402, 406,
+                                 409, 418, 422, 500, 502, 504, 599, 1000};
+    check_words(gw_http_status_text, "the reason phrase", phrases, COUNT(phrases), others,
+                COUNT(others), "Error");
+}
+
+Test(gw_http_status, each_refusal_status_has_its_error_code_and_others_are_bad_requests)
+{
+    static const status_word codes[] = {
+        {400, "bad_request"},
+        {408, "timeout"},
+        {413, "payload_too_large"},
+        {414, "uri_too_long"},
+        {415, "unsupported_media_type"},
+        {431, "headers_too_large"},
+        {501, "not_implemented"},
+        {505, "http_version_not_supported"},
+    };
+    static const int others[] = {0, 200, 401, 404, 405, 429, 500};
+    check_words(gw_http_error_code, "the error code", codes, COUNT(codes), others, COUNT(others),
+                "bad_request");
+}
+
+Test(gw_http_status, every_status_the_parser_refuses_with_is_answered_properly)
+{
+    /* One request for each way the parser refuses; the status it picks
+     * must have a real reason phrase, a reason text for the JSON body, and
+     * its own error code unless it is a plain 400. */
+    static char long_target[700], long_header[1200], long_type[300], blank_lines[2200];
+    snprintf(long_target, sizeof(long_target), "GET /%0600d HTTP/1.1\r\n\r\n", 0);
+    snprintf(long_header, sizeof(long_header), "GET / HTTP/1.1\r\nX: %01100d\r\n\r\n", 0);
+    snprintf(long_type, sizeof(long_type), "POST / HTTP/1.1\r\nContent-Type: %0200d\r\n\r\n", 0);
+    for (size_t i = 0; i + 2 < 2100; i += 2)   /* skipped by llhttp without a callback */
+        memcpy(blank_lines + i, "\r\n", 2);
+    static const struct {
+        const char *request;
+        int status;
+    } refusals[] = {
+        {"BREW / HTTP/1.1\r\n\r\n", 400},
+        {"GET / HTTP/2.0\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n", 413},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n", 413},
+        {long_type, 400},
+        {long_target, 414},
+        {long_header, 431},
+        {"GET / HTTP/1.1\r\nA:1\r\nB:1\r\nC:1\r\nD:1\r\nE:1\r\nF:1\r\nG:1\r\nH:1\r\n"
+         "I:1\r\nJ:1\r\nK:1\r\nL:1\r\nM:1\r\nN:1\r\nO:1\r\nP:1\r\nQ:1\r\n\r\n", 431},
+        {blank_lines, 431},
+    };
+    int seen[600] = {0};
+    for (size_t i = 0; i < COUNT(refusals); i++) {
+        gw_http_parser p;
+        gw_http_parser_init(&p, &limits);
+        feed(&p, refusals[i].request, 7);
+        int status = gw_http_parser_error(&p);
+        const char *reason = gw_http_parser_reason(&p);
+        cr_assert_eq(status, refusals[i].status, "request %zu: %d (%s)", i, status, reason);
+        cr_assert(*reason, "request %zu: no reason for the JSON body", i);
+        gw_http_parser_free(&p);
+        seen[status] = 1;
+        cr_assert_str_neq(gw_http_status_text(status), "Error", "status %d", status);
+        if (status != 400)
+            cr_assert_str_neq(gw_http_error_code(status), "bad_request", "status %d", status);
+    }
+    cr_assert(seen[400] && seen[413] && seen[414] && seen[431]);
+}
+
+/* BUG: the parser refuses with 503 when the body buffer cannot grow (out
+ * of memory; no test can make realloc fail), and gw_conn.c answers it with
+ * gw_http_error_code(503), which is "bad_request": the device is told its
+ * request was malformed instead of "unavailable" (docs/DEVICE-PORT.md),
+ * so it drops a report that a retry would have stored. */
+Test(gw_http_status, the_parsers_out_of_memory_503_is_unavailable, .disabled = true)
+{
+    cr_assert_str_eq(gw_http_error_code(503), "unavailable");
 }
