@@ -20,6 +20,10 @@
 #include "server/core/config.h"
 #include "tests/unit/server/core/leak_check.h"
 
+#ifdef LEAK_CHECK_LSAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 extern char **environ;
 
 /* ---- the settings, as --help names them ---- */
@@ -118,20 +122,32 @@ static int real_stderr = -1;
  * by a failed assertion does not also report a leak. */
 static config cfg;
 
+static void remove_temp_files(void)
+{
+    for (int i = 0; i < n_files; i++)
+        unlink(files[i]);
+    if (have_dir)
+        rmdir(dir);
+}
+
+/* stdout and stderr go to pipes the tests read (written()); a sanitizer
+ * report from a crash goes there too, so to read one, run the test with
+ * the two cr_redirect_ calls taken out. */
 static void setup(void)
 {
     unset_vigil_env();
     real_stderr = dup(STDERR_FILENO);
     cr_redirect_stdout();
     cr_redirect_stderr();
+#ifdef LEAK_CHECK_LSAN
+    /* A sanitizer ends the process without the suite's .fini. */
+    __sanitizer_set_death_callback(remove_temp_files);
+#endif
 }
 
 static void teardown(void)
 {
-    for (int i = 0; i < n_files; i++)
-        unlink(files[i]);
-    if (have_dir)
-        rmdir(dir);
+    remove_temp_files();
     config_free(&cfg);
     fflush(stderr);
     dup2(real_stderr, STDERR_FILENO);   /* so that a leak report is seen */
