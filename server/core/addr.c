@@ -6,40 +6,58 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int addr_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-                      const char **why)
+/* Splits HOST:PORT into host (brackets removed) and *port. 0, or -1 with
+ * why set. */
+static int split_host_port(const char *text, char host[256], long *port, int *bracketed,
+                           const char **why)
 {
-    char host[256];
     const char *colon = text ? strrchr(text, ':') : NULL;
     *why = "it does not end in :PORT";
-    if (!colon || colon == text || (size_t)(colon - text) >= sizeof(host))
+    if (!colon || colon == text || (size_t)(colon - text) >= 256)
         return -1;
     char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (colon[1] < '0' || colon[1] > '9' || *end || port < 1 || port > 65535) {
+    *port = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end || *port < 1 || *port > 65535) {
         *why = "the port must be a number from 1 to 65535";
         return -1;
     }
     size_t hl = (size_t)(colon - text);
-    memcpy(host, text, hl);
-    host[hl] = '\0';
-    char *h = host;
-    if (h[0] == '[') {
-        if (hl < 3 || h[hl - 1] != ']') {
-            *why = "an IPv6 address goes in brackets, such as [::1]:8080";
-            return -1;
-        }
-        h[hl - 1] = '\0';
-        h++;
+    *bracketed = text[0] == '[';
+    if (*bracketed && (hl < 3 || text[hl - 1] != ']')) {
+        *why = "an IPv6 address goes in brackets, such as [::1]:8080";
+        return -1;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    memcpy(host, text + *bracketed, hl - 2 * (size_t)*bracketed);
+    host[hl - 2 * (size_t)*bracketed] = '\0';
+    /* Unbracketed, "::1:8080" could be [::1]:8080 or ::1:8080 itself. */
+    if (!*bracketed && strchr(host, ':')) {
+        *why = "an IPv6 address goes in brackets, such as [::1]:8080";
+        return -1;
+    }
+    return 0;
+}
+
+int addr_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+                      const char **why)
+{
+    char host[256], service[8];
+    long port;
+    int bracketed;
+    if (split_host_port(text, host, &port, &bracketed, why) < 0)
+        return -1;
+    snprintf(service, sizeof(service), "%ld", port);
+    struct addrinfo hints = {.ai_family = bracketed ? AF_INET6 : AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV |
+                                         (bracketed ? AI_NUMERICHOST : 0)};
     struct addrinfo *ai = NULL;
-    if (getaddrinfo(h, colon + 1, &hints, &ai) != 0 || !ai) {
-        *why = "the host is not an address, nor a name that resolves";
+    if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai) {
+        *why = bracketed ? "the address in brackets is not an IPv6 address"
+                         : "the host is not an address, nor a name that resolves";
         return -1;
     }
     memset(ss, 0, sizeof(*ss));

@@ -74,8 +74,10 @@ static int parse_bytes(const char *v, int64_t *out)
 {
     char *end;
     errno = 0;
+    if (!isdigit((unsigned char)v[0]))   /* strtoll would take " 8k" and "+8k" */
+        return -1;
     long long n = strtoll(v, &end, 10);
-    if (errno || end == v || n < 0)
+    if (errno || n < 0)
         return -1;
     int64_t mult = !*end ? 1 : (tolower((unsigned char)*end) == 'k' && !end[1]) ? 1024
                    : (tolower((unsigned char)*end) == 'm' && !end[1]) ? 1024 * 1024 : -1;
@@ -103,7 +105,7 @@ static int set_value(config *c, const setting *s, const char *value, const char 
         char *end;
         errno = 0;
         n = strtoll(value, &end, 10);
-        bad = errno || end == value || *end || n < 0;
+        bad = errno || !isdigit((unsigned char)value[0]) || *end || n < 0;
         break;
     }
     case T_MS: bad = (n = when_duration_ms(value, 1)) < 0; break;   /* bare: milliseconds */
@@ -158,6 +160,10 @@ static int load_file(config *c, const char *path)
         } else {
             rc = set_value(c, s, value, origin);
         }
+    }
+    if (rc == 0 && ferror(f)) {   /* a directory, an I/O error: not an empty file */
+        fprintf(stderr, "vigild: cannot read config file %s: %s\n", path, strerror(errno));
+        rc = -1;
     }
     fclose(f);
     return rc;
@@ -246,10 +252,19 @@ static int check_listen(const char *name, const char *value, const char *example
     return -1;
 }
 
+static int is_set(const char *s)
+{
+    return s && *s;
+}
+
 static int check_required(const config *c)
 {
-    const char *missing = !c->database_url ? "database-url" : !c->ca_dir ? "ca-dir"
-                          : !c->tls_cert ? "tls-cert" : !c->tls_key ? "tls-key" : NULL;
+    /* Empty is missing, whether it came from a flag or the environment. */
+    const char *missing = !is_set(c->database_url) ? "database-url"
+                          : !is_set(c->ca_dir)     ? "ca-dir"
+                          : !is_set(c->tls_cert)   ? "tls-cert"
+                          : !is_set(c->tls_key)    ? "tls-key"
+                                                   : NULL;
     if (missing) {
         fprintf(stderr, "vigild: --%s is required (or VIGIL_", missing);
         for (const char *p = missing; *p; p++)
@@ -287,7 +302,9 @@ int config_load(config *c, int argc, char **argv)
     const char *file = c->config_file ? c->config_file : getenv("VIGIL_CONFIG");
     if (file && *file && load_file(c, file) < 0)
         return -1;
-    if (load_env(c) < 0 || (rc = load_flags(c, argc, argv, 1)) != 0)
+    if (load_env(c) < 0)
+        return -1;
+    if ((rc = load_flags(c, argc, argv, 1)) != 0)
         return rc;
     return check_required(c);
 }

@@ -27,17 +27,16 @@ static rate_window_slot *slot_of(const rate_window *w, uint64_t key)
     return &w->slots[key % w->n_slots];
 }
 
-/* 0 is the free slot's key: a key that hashes to 0 is counted as 1. */
-static uint64_t stored_key(uint64_t key)
+/* The slot holds key's current window. */
+static int holds(const rate_window_slot *s, uint64_t key, int64_t now, int64_t window)
 {
-    return key ? key : 1;
+    return s->count > 0 && s->key == key && now - s->start < window;
 }
 
 int64_t rate_window_hit(rate_window *w, uint64_t key, int64_t now)
 {
-    key = stored_key(key);
     rate_window_slot *s = slot_of(w, key);
-    if (s->key != key || now - s->start >= w->window) {
+    if (!holds(s, key, now, w->window)) {
         s->key = key;
         s->start = now;
         s->count = 0;
@@ -47,10 +46,9 @@ int64_t rate_window_hit(rate_window *w, uint64_t key, int64_t now)
 
 int64_t rate_window_peek(const rate_window *w, uint64_t key, int64_t now, int64_t *left)
 {
-    key = stored_key(key);
     const rate_window_slot *s = slot_of(w, key);
     *left = 0;
-    if (s->key != key || now - s->start >= w->window)
+    if (!holds(s, key, now, w->window))
         return 0;
     *left = s->start + w->window - now;
     return s->count;

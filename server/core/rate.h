@@ -4,8 +4,9 @@
  * rate_allow is GCRA (the generic cell rate algorithm, as in ATM and
  * redis-cell): one 64-bit "theoretical arrival time" per limited thing,
  * updated with a compare-and-swap, so it needs no lock and can live inside
- * a record other threads read under a read lock. It allows `burst` events
- * at once and one per `interval_ns` sustained.
+ * a record other threads read under a read lock. It allows one event per
+ * `interval_ns` sustained and `burst` more above that: burst + 1 at once
+ * after a quiet spell (as redis-cell's max_burst).
  *
  * rate_window counts events per key over fixed windows in a small table of
  * a fixed size: a key whose slot is taken by another replaces it, so an
@@ -25,9 +26,9 @@
 int rate_allow(_Atomic int64_t *tat, int64_t now_ns, int64_t interval_ns, int64_t burst);
 
 typedef struct rate_window_slot {
-    uint64_t key;              /* a hash of the key (hash.h); 0 is a free slot */
+    uint64_t key;              /* a hash of the key (hash.h) */
     int64_t start;             /* when this key's window began */
-    int64_t count;
+    int64_t count;             /* 0: a free slot */
 } rate_window_slot;
 
 typedef struct rate_window {

@@ -267,6 +267,7 @@ const char *gw_http_error_code(int status)
     case 415: return "unsupported_media_type";
     case 431: return "headers_too_large";
     case 501: return "not_implemented";
+    case 503: return "unavailable";
     case 505: return "http_version_not_supported";
     default: return "bad_request";
     }

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 
 #include "server/core/addr.h"
-#include "tests/unit/server/core/leak_check.h"
+#include "tests/unit/leak_check.h"
 
 TestSuite(addr, .fini = leak_check);
 
@@ -133,12 +133,9 @@ Test(addr, refuses_an_unclosed_bracket)
     refused("[:8080");
 }
 
-/* BUG: the port is taken after the last colon and the rest is handed to
- * getaddrinfo, which reads "::1" as IPv6, so "::1:8080" is accepted as
- * [::1]:8080 although addr.h says IPv6 goes in brackets; "::1:8080" is
- * also the IPv6 address ::1:8080 without a port, and ":::8080" is taken
- * as [::]:8080. */
-Test(addr, refuses_ipv6_without_brackets, .disabled = true)
+/* Unbracketed, "::1:8080" could be [::1]:8080 or the address ::1:8080
+ * without a port: IPv6 goes in brackets (it was once taken as [::1]:8080). */
+Test(addr, refuses_ipv6_without_brackets)
 {
     refused("::1:8080");
     refused(":::8080");

@@ -225,6 +225,14 @@ Test(rate_window, key_zero_is_counted_like_any_other)
     cr_assert_eq(rate_window_hit(&w, 0, 110), 1, "and its windows end like any other's");
 }
 
+Test(rate_window, key_zero_and_its_slot_mate_count_apart)
+{
+    cr_assert_eq(rate_window_hit(&w, 0, 100), 1);
+    cr_assert_eq(rate_window_hit(&w, N_SLOTS, 101), 1, "same slot, another key: not 0's count");
+    cr_assert_eq(rate_window_hit(&w, 0, 102), 1, "and 0 was pushed out");
+    cr_assert_eq(rate_window_hit(&w, 1, 102), 1, "1 is not 0 either");
+}
+
 Test(rate_window, keys_differing_only_in_high_bits_are_not_one_key)
 {
     uint64_t key = 0xcbf29ce484222325ULL;   /* a real hash: over INT64_MAX */
