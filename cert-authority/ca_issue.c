@@ -11,6 +11,7 @@
 #include "cert-authority/ca.h"
 #include "cert-authority/ca_internal.h"
 #include "protocol/device_id.h"
+#include "protocol/hex.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -91,9 +92,7 @@ int ca_ski_hex(X509 *cert, char out[65])
     int len = ski ? ASN1_STRING_length(ski) : 0;
     if (len <= 0 || len > 32)
         return -1;
-    const unsigned char *d = ASN1_STRING_get0_data(ski);
-    for (int i = 0; i < len; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    hex_encode(ASN1_STRING_get0_data(ski), (size_t)len, out);
     return 0;
 }
 

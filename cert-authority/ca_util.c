@@ -8,6 +8,8 @@
  */
 #include "cert-authority/ca.h"
 
+#include "protocol/hex.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -81,8 +83,7 @@ int ca_fingerprint_sha256(X509 *cert, char out[CA_FINGERPRINT_HEX])
     unsigned int len = 0;
     if (!X509_digest(cert, EVP_sha256(), md, &len) || len != 32)
         return -1;
-    for (unsigned int i = 0; i < len; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, len, out);
     return 0;
 }
 

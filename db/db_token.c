@@ -5,6 +5,7 @@
 #include "db/db_token.h"
 
 #include "db/db_sql.h"
+#include "protocol/hex.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -13,16 +14,11 @@
 
 int db_token_hash(const char *token, char out[65])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     if (EVP_Digest(token, strlen(token), md, &n, EVP_sha256(), NULL) != 1 || n != 32)
         return -1;
-    for (unsigned int i = 0; i < n; i++) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 15];
-    }
-    out[64] = '\0';
+    hex_encode(md, n, out);
     return 0;
 }
 

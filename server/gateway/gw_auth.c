@@ -12,6 +12,7 @@
 #include "server/gateway/gw_auth.h"
 
 #include "cert-authority/ca.h"
+#include "protocol/hex.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
 #include "server/gateway/gw_secevent.h"
@@ -118,7 +119,7 @@ static void refuse(gw_conn *c, const reg_answer *a)
                           : a->verdict == REG_EXPIRED ? HS_EXPIRED : HS_UNREGISTERED;
     char fp_hex[2 * REG_FP_LEN + 1];
     metrics_add(&metrics.handshakes[m], 1);
-    reg_view_fp_to_hex(c->fp, fp_hex);
+    hex_encode(c->fp, REG_FP_LEN, fp_hex);
     json_t *details = json_pack("{s:s,s:s}", "reason", reg_view_verdict_name(a->verdict),
                                 "fingerprint", fp_hex);
     X509 *cert = SSL_get0_peer_certificate(c->ssl);

@@ -4,6 +4,7 @@
  */
 #include "server/registry/reg_sync.h"
 
+#include "protocol/hex.h"
 #include "server/core/log.h"
 #include "server/core/pg_async.h"
 #include "server/registry/reg_view.h"
@@ -57,7 +58,7 @@ static void on_loaded(PGresult *res, void *arg)
     for (int i = 0; i < PQntuples(res); i++) {
         uint8_t fp[REG_FP_LEN];
         reg_cert_row row;
-        if (reg_view_fp_from_hex(PQgetvalue(res, i, 0), fp) < 0)
+        if (hex_decode(PQgetvalue(res, i, 0), fp, REG_FP_LEN) < 0)
             continue;
         parse_row(res, i, &row);
         reg_view_load_row(fp, &row);
@@ -102,7 +103,7 @@ static void apply_notify(reg_sync *r, json_t *msg)
         return;
     if (strcmp(event, "certificate_revoked") == 0) {
         uint8_t fp[REG_FP_LEN];
-        if (reg_view_fp_from_hex(json_string_value(json_object_get(msg, "fingerprint")), fp) < 0)
+        if (hex_decode(json_string_value(json_object_get(msg, "fingerprint")), fp, REG_FP_LEN) < 0)
             return;
         reg_view_revoke(fp, device);
     } else if (strcmp(event, "device_status") == 0) {
@@ -190,7 +191,7 @@ int reg_sync_fetch(pg_async_conn *pg, const uint8_t fp[REG_FP_LEN], reg_sync_fet
     memcpy(f->fp, fp, REG_FP_LEN);
     f->done = done;
     f->arg = arg;
-    reg_view_fp_to_hex(fp, fp_hex);
+    hex_encode(fp, REG_FP_LEN, fp_hex);
     const char *params[] = {fp_hex};
     if (pg_async_query(pg, select_sql, 1, params, on_fetched, f) < 0) {
         free(f);

@@ -406,32 +406,3 @@ size_t reg_view_count(void)
     pthread_rwlock_unlock(&lock);
     return n;
 }
-
-int reg_view_fp_from_hex(const char *hex, uint8_t fp[REG_FP_LEN])
-{
-    if (!hex || strlen(hex) != 2 * REG_FP_LEN)
-        return -1;
-    for (size_t i = 0; i < REG_FP_LEN; i++) {
-        int v = 0;
-        for (int k = 0; k < 2; k++) {
-            char ch = hex[2 * i + (size_t)k];
-            int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                    : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-            if (d < 0)
-                return -1;
-            v = v * 16 + d;
-        }
-        fp[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
-void reg_view_fp_to_hex(const uint8_t fp[REG_FP_LEN], char out[2 * REG_FP_LEN + 1])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < REG_FP_LEN; i++) {
-        out[2 * i] = digits[fp[i] >> 4];
-        out[2 * i + 1] = digits[fp[i] & 15];
-    }
-    out[2 * REG_FP_LEN] = '\0';
-}

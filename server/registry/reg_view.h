@@ -92,8 +92,5 @@ int reg_view_firmware_changed(const char *device_id, uint64_t firmware_hash);
 
 size_t reg_view_count(void);
 
-/* "aa..ff" (64 hex chars) to bytes. */
-int reg_view_fp_from_hex(const char *hex, uint8_t fp[REG_FP_LEN]);
-void reg_view_fp_to_hex(const uint8_t fp[REG_FP_LEN], char out[2 * REG_FP_LEN + 1]);
 
 #endif

@@ -174,16 +174,3 @@ Test(registry, new_network_is_reported_once)
     cr_assert_eq(reg_view_note_network("dev-n", "192.168.1.0/24"), 0);
     cr_assert_eq(reg_view_note_network("dev-first", "10.1.1.0/24"), 0, "first sighting is not news");
 }
-
-Test(registry, fingerprint_hex_round_trip)
-{
-    uint8_t fp[REG_FP_LEN], back[REG_FP_LEN];
-    char hex[2 * REG_FP_LEN + 1];
-    fp_of(0xabcdef, fp);
-    reg_view_fp_to_hex(fp, hex);
-    cr_assert_eq(reg_view_fp_from_hex(hex, back), 0);
-    cr_assert_arr_eq(fp, back, REG_FP_LEN);
-    cr_assert_eq(reg_view_fp_from_hex("abc", back), -1);
-    hex[5] = 'g';
-    cr_assert_eq(reg_view_fp_from_hex(hex, back), -1);
-}
