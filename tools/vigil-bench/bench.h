@@ -32,6 +32,8 @@ typedef struct bench_stats {
     uint64_t ok, errors, reports, resumed, by_status[6];   /* 1xx..5xx, other */
 } bench_stats;
 
+/* The clock latencies are measured with: CLOCK_MONOTONIC, in microseconds. */
+uint64_t bench_now_us(void);
 void stats_add(bench_stats *s, uint64_t us);
 void stats_merge(bench_stats *into, bench_stats *from);
 double stats_pct(bench_stats *s, double p);   /* sorts in place */

@@ -9,6 +9,7 @@
 #include "cert-authority/ca.h"
 #include "db/db.h"
 #include "protocol/incident.h"
+#include "protocol/when.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -109,10 +110,8 @@ done:
 static size_t copy_row(char *out, long i)
 {
     char id[37], when[32];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     incident_uuid_v4(id);
-    incident_format_time((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when);
+    incident_format_time(when_now_us(), when);
     int n = snprintf(out, COPY_ROW_MAX,
                      "%s\tbench-%06ld\tdevice\tcrash\terror\t%s\t1.4.2\tmain\t"
                      "{\"pc\":\"0x0800f00d\",\"line\":%ld}\t127.0.0.1\n",

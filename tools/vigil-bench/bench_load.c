@@ -12,6 +12,7 @@
 #include "tools/vigil-bench/bench.h"
 
 #include "protocol/incident.h"
+#include "protocol/when.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -62,13 +63,6 @@ static device *devices;
 static struct addrinfo *server_addr;
 static pthread_mutex_t acked_mu = PTHREAD_MUTEX_INITIALIZER;
 static FILE *acked;
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* ---- setup ---- */
 
@@ -164,10 +158,8 @@ static char *make_request(const bench_cfg *cfg, size_t *len)
         return n > 0 ? r : NULL;
     }
     json_t *arr = json_array();
-    struct timespec ts;
     char when[32], id[37];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    incident_format_time((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when);
+    incident_format_time(when_now_us(), when);
     for (int i = 0; i < cfg->batch; i++) {
         incident_uuid_v4(id);
         json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:i}}", "id", id,
@@ -208,7 +200,7 @@ static void drop(worker *w, bconn *c, int failed)
         close(c->fd);
     c->fd = -1;
     c->state = C_DEAD;
-    c->retry_at_us = now_us() + (failed ? 100000 : 0);
+    c->retry_at_us = bench_now_us() + (failed ? 100000 : 0);
     if (failed)
         w->stats.errors++;
     ERR_clear_error();
@@ -223,7 +215,7 @@ static void start(worker *w, bconn *c)
         return;
     }
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->started_us = now_us();
+    c->started_us = bench_now_us();
     if (connect(c->fd, server_addr->ai_addr, server_addr->ai_addrlen) < 0 && errno != EINPROGRESS) {
         drop(w, c, 1);
         return;
@@ -248,7 +240,7 @@ static void next_request(worker *w, bconn *c)
     c->out_off = 0;
     c->in_len = 0;
     if (c->state != C_HANDSHAKE)
-        c->started_us = now_us();
+        c->started_us = bench_now_us();
     c->state = C_SEND;
     watch(w, c, EPOLLOUT);
 }
@@ -282,7 +274,7 @@ static void record_acked(const char *body)
 /* A complete answer is in c->in: account for it. */
 static void answered(worker *w, bconn *c, int status, const char *body)
 {
-    uint64_t t = now_us();
+    uint64_t t = bench_now_us();
     int ok = w->cfg->expect ? status == w->cfg->expect : status < 500;
     if (w->cfg->mode == BM_INGEST && ok && status == 200 && strstr(body, "\"results\""))
         ok = strstr(body, "\"retry\":0") != NULL && strstr(body, "\"rejected\":0") != NULL;
@@ -379,8 +371,8 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     struct epoll_event events[256];
-    while ((double)now_us() < w->stop_at_us) {
-        uint64_t t = now_us();
+    while ((double)bench_now_us() < w->stop_at_us) {
+        uint64_t t = bench_now_us();
         for (int i = 0; i < w->n; i++)
             if (w->conns[i].state == C_DEAD && w->conns[i].retry_at_us <= t)
                 start(w, &w->conns[i]);
@@ -408,7 +400,7 @@ int bench_run(const bench_cfg *cfg, bench_stats *total, double *elapsed)
         teardown(cfg);
         return -1;
     }
-    double begin = (double)now_us();
+    double begin = (double)bench_now_us();
     for (int t = 0; t < threads; t++) {
         worker *w = &ws[t];
         w->cfg = cfg;

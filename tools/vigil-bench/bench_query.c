@@ -48,13 +48,6 @@ typedef struct qworker {
     double measure_from_us, stop_at_us;
 } qworker;
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void sleep_until_us(uint64_t t)
 {
     struct timespec ts = {(time_t)(t / 1000000), (long)(t % 1000000) * 1000};
@@ -286,11 +279,11 @@ static void *qworker_main(void *arg)
      * was due. */
     double interval_us = cfg->rate > 0 ? 1e6 * cfg->connections / cfg->rate : 0;
     double due = w->measure_from_us - cfg->warmup * 1e6 + interval_us * w->index / cfg->connections;
-    while ((double)now_us() < w->stop_at_us) {
+    while ((double)bench_now_us() < w->stop_at_us) {
         if (interval_us > 0) {
             if (due >= w->stop_at_us)
                 break;
-            if ((double)now_us() < due)
+            if ((double)bench_now_us() < due)
                 sleep_until_us((uint64_t)due);
         }
         char target[256];
@@ -305,10 +298,10 @@ static void *qworker_main(void *arg)
                          target, cfg->host, cfg->port, cfg->token);
         if (n < 0 || (size_t)n >= sizeof(req))
             return NULL;
-        uint64_t t0 = interval_us > 0 ? (uint64_t)due : now_us();
+        uint64_t t0 = interval_us > 0 ? (uint64_t)due : bench_now_us();
         due += interval_us;
         int status = exchange(w, req, (size_t)n);
-        uint64_t t1 = now_us();
+        uint64_t t1 = bench_now_us();
         int counted = (double)t1 >= w->measure_from_us && (double)t1 < w->stop_at_us;
         if (status < 0) {
             if (counted)
@@ -350,7 +343,7 @@ int bench_query(const bench_cfg *cfg, bench_stats *total, double *items_per_answ
         freeaddrinfo(addr);
         return -1;
     }
-    double begin = (double)now_us();
+    double begin = (double)bench_now_us();
     uint64_t items = 0;
     int started = 0;
     for (int t = 0; t < conns; t++) {

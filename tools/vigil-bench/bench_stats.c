@@ -1,10 +1,19 @@
 /*
- * bench_stats.c - latency samples and percentiles for vigil-bench.
+ * bench_stats.c - latency samples, the clock they are taken with, and
+ * percentiles for vigil-bench.
  */
 #include "tools/vigil-bench/bench.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+uint64_t bench_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 void stats_add(bench_stats *s, uint64_t us)
 {
