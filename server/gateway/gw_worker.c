@@ -233,6 +233,15 @@ static void worker_main(void *arg)
     gw_secevent_thread_exit();
 }
 
+/* The registry connection is back: the touches that waited for it go. */
+static void on_registry_state(pg_async_conn *c, int up, void *arg)
+{
+    gw_worker *w = arg;
+    (void)c;
+    if (up && w->touch)
+        reg_touch_db_up(w->touch);
+}
+
 static int worker_init(gw_worker *w, const config *cfg, int index)
 {
     char name[32];
@@ -249,7 +258,8 @@ static int worker_init(gw_worker *w, const config *cfg, int index)
     uv_unref((uv_handle_t *)&w->drain_timer);
     snprintf(name, sizeof(name), "vigild-registry-%d", index);
     if ((w->listen_fd = open_listener(cfg->device_listen)) < 0 ||
-        !(w->registry = pg_async_new(&w->loop, cfg->database_url, name, NULL, NULL, NULL)) ||
+        !(w->registry = pg_async_new(&w->loop, cfg->database_url, name, on_registry_state, NULL,
+                                     w)) ||
         !(w->touch = reg_touch_new(&w->loop, w->registry)) ||
         !(w->ing = ingest_new(&w->loop, cfg, index, w->touch)))
         return -1;

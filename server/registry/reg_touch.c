@@ -1,13 +1,16 @@
 /*
  * reg_touch.c - batched last-seen and firmware writes (see reg_touch.h).
  *
- * Rows gather in four PostgreSQL array literals (device, address,
- * firmware, the firmware's report time); a uv_check sends them at the end
- * of the loop iteration that noted them, or when the UPDATE in flight
- * returns.
+ * Noted rows wait in an array, oldest first. A uv_check sends the first
+ * REG_TOUCH_ROWS_PER_UPDATE of them at the end of the loop iteration that
+ * noted them, as four PostgreSQL array literals; they leave the array
+ * only when the statement has answered: committed, or refused by
+ * PostgreSQL. A lost connection keeps them for reg_touch_db_up.
  */
 #include "server/registry/reg_touch.h"
 
+#include "protocol/device_id.h"
+#include "server/core/addr.h"
 #include "server/core/hash.h"
 #include "server/core/log.h"
 #include "server/core/strbuf.h"
@@ -15,9 +18,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-#define TOUCH_MAX_ROWS 10000
 #define TOUCH_COLUMNS 4
 
 /* Last seen (rows with an address, from handshakes) and firmware version
@@ -40,67 +43,115 @@ static const char touch_sql[] =
     "  WITH ORDINALITY AS t(id, a, fw, at_us, n) GROUP BY id) u"
     " WHERE d.id = u.id";
 
+/* One row: an address (a connection) or a firmware and the time of the
+ * report that carried it. */
+typedef struct touch_row {
+    char device_id[DEVICE_ID_MAX + 1];
+    char addr[ADDR_TEXT_MAX];          /* "" for a firmware row */
+    char firmware[INCIDENT_TEXT_MAX + 1];   /* "" for an address row */
+    int64_t at_us;
+} touch_row;
+
 struct reg_touch {
-    uv_check_t check;          /* sends what the iteration noted */
+    uv_check_t check;          /* sends what waits, once per loop iteration */
     pg_async_conn *pg;
-    strbuf cols[TOUCH_COLUMNS];   /* touch_sql's arrays: id, address, firmware, at */
-    size_t rows;
-    int inflight;              /* an UPDATE is in flight */
+    touch_row *rows;           /* the first n are waiting, oldest first */
+    size_t n, cap;             /* cap grows to REG_TOUCH_MAX_ROWS at most */
+    size_t inflight;           /* rows[0..inflight) are in the statement in flight */
     int freed;                 /* reg_touch_free was called: on_touched frees */
     void (*idle_cb)(void *);
     void *idle_arg;
 };
 
+static void on_check(uv_check_t *h);
+
+static int is_idle(const reg_touch *t)
+{
+    return !t->inflight && (!t->n || !pg_async_is_up(t->pg));
+}
+
 static void check_idle(reg_touch *t)
 {
-    if (t->idle_cb && !t->inflight && !t->rows) {
+    if (t->idle_cb && is_idle(t)) {
         void (*cb)(void *) = t->idle_cb;
         t->idle_cb = NULL;
         cb(t->idle_arg);
     }
 }
 
-static void forget_rows(reg_touch *t)
+/* Rows [0, k) leave the array; forgotten: the view forgets them too. */
+static void drop_rows(reg_touch *t, size_t k, int forgotten)
 {
-    for (int i = 0; i < TOUCH_COLUMNS; i++)
-        strbuf_reset(&t->cols[i]);
-    t->rows = 0;
+    for (size_t i = 0; forgotten && i < k; i++)
+        reg_view_forget_touch(t->rows[i].device_id);
+    memmove(t->rows, t->rows + k, (t->n - k) * sizeof(*t->rows));
+    t->n -= k;
 }
-
-static void send_rows(reg_touch *t);
 
 static void on_touched(PGresult *res, void *arg)
 {
     reg_touch *t = arg;
+    size_t sent = t->inflight;
     t->inflight = 0;
     if (t->freed) {
+        free(t->rows);
         free(t);
         return;
     }
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+    if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+        drop_rows(t, sent, 0);
+    } else if (res) {   /* PostgreSQL refused it: sending it again would not help */
         log_warn("cannot record devices' last address or firmware", "error",
-                 res ? PQresultErrorMessage(res) : "connection lost", NULL);
-    send_rows(t);
+                 PQresultErrorMessage(res), NULL);
+        drop_rows(t, sent, 1);
+    }                   /* no result: the connection went; the rows wait for it */
+    if (t->n)
+        uv_check_start(&t->check, on_check);   /* never send from inside a send */
     check_idle(t);
 }
 
-/* Sends what waits, unless an UPDATE is in flight (its answer sends it)
- * or the database is away (the rows are dropped: see reg_touch.h). */
+/* The four array literals of rows [0, k). 0, or -1 when out of memory. */
+static int build_params(const reg_touch *t, size_t k, strbuf cols[TOUCH_COLUMNS])
+{
+    int failed = 0;
+    for (int c = 0; c < TOUCH_COLUMNS; c++)
+        strbuf_array_open(&cols[c]);
+    for (size_t i = 0; i < k; i++) {
+        const touch_row *r = &t->rows[i];
+        char at[24];
+        snprintf(at, sizeof(at), "%lld", (long long)r->at_us);
+        strbuf_array_elem(&cols[0], r->device_id);
+        strbuf_array_elem(&cols[1], r->addr[0] ? r->addr : NULL);
+        strbuf_array_elem(&cols[2], r->firmware[0] ? r->firmware : NULL);
+        strbuf_array_elem(&cols[3], r->firmware[0] ? at : NULL);
+    }
+    for (int c = 0; c < TOUCH_COLUMNS; c++) {
+        strbuf_array_close(&cols[c]);
+        failed |= cols[c].failed;
+    }
+    return failed ? -1 : 0;
+}
+
+/* Sends the oldest rows, unless an UPDATE is in flight (its answer sends
+ * the rest) or the database is away (reg_touch_db_up will). */
 static void send_rows(reg_touch *t)
 {
-    if (!t->rows || t->inflight)
+    if (!t->n || t->inflight || !pg_async_is_up(t->pg))
         return;
-    int failed = 0;
-    const char *params[TOUCH_COLUMNS];
-    for (int i = 0; i < TOUCH_COLUMNS; i++) {
-        strbuf_array_close(&t->cols[i]);
-        failed |= t->cols[i].failed;
-        params[i] = t->cols[i].data;
+    size_t k = t->n < REG_TOUCH_ROWS_PER_UPDATE ? t->n : REG_TOUCH_ROWS_PER_UPDATE;
+    strbuf cols[TOUCH_COLUMNS];
+    for (int c = 0; c < TOUCH_COLUMNS; c++)
+        strbuf_init(&cols[c]);
+    if (build_params(t, k, cols) == 0) {
+        const char *params[TOUCH_COLUMNS] = {cols[0].data, cols[1].data, cols[2].data,
+                                             cols[3].data};
+        /* Set first: a connection that fails inside the send answers at once. */
+        t->inflight = k;
+        if (pg_async_query(t->pg, touch_sql, TOUCH_COLUMNS, params, on_touched, t) < 0)
+            t->inflight = 0;
     }
-    if (!failed && pg_async_is_up(t->pg) &&
-        pg_async_query(t->pg, touch_sql, TOUCH_COLUMNS, params, on_touched, t) == 0)
-        t->inflight = 1;
-    forget_rows(t);
+    for (int c = 0; c < TOUCH_COLUMNS; c++)
+        strbuf_free(&cols[c]);
 }
 
 static void on_check(uv_check_t *h)
@@ -111,23 +162,24 @@ static void on_check(uv_check_t *h)
     check_idle(t);
 }
 
-/* One row: addr for a connection, or firmware and the time of the report
- * that carried it. */
 static void add_row(reg_touch *t, const char *device_id, const char *addr, const char *firmware,
                     int64_t at_us)
 {
-    if (t->rows >= TOUCH_MAX_ROWS)
-        return;
-    if (t->rows == 0)
-        for (int i = 0; i < TOUCH_COLUMNS; i++)
-            strbuf_array_open(&t->cols[i]);
-    char at[24];
-    snprintf(at, sizeof(at), "%lld", (long long)at_us);
-    strbuf_array_elem(&t->cols[0], device_id);
-    strbuf_array_elem(&t->cols[1], addr);
-    strbuf_array_elem(&t->cols[2], firmware);
-    strbuf_array_elem(&t->cols[3], firmware ? at : NULL);
-    t->rows++;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        touch_row *grown = cap <= REG_TOUCH_MAX_ROWS ? realloc(t->rows, cap * sizeof(*grown)) : NULL;
+        if (!grown) {   /* full: the next connection or report says it again */
+            reg_view_forget_touch(device_id);
+            return;
+        }
+        t->rows = grown;
+        t->cap = cap;
+    }
+    touch_row *r = &t->rows[t->n++];
+    snprintf(r->device_id, sizeof(r->device_id), "%s", device_id);
+    snprintf(r->addr, sizeof(r->addr), "%s", addr ? addr : "");
+    snprintf(r->firmware, sizeof(r->firmware), "%s", firmware ? firmware : "");
+    r->at_us = at_us;
     uv_check_start(&t->check, on_check);
 }
 
@@ -151,14 +203,23 @@ void reg_touch_reports(reg_touch *t, const char *device_id, const incident_batch
         add_row(t, device_id, NULL, newest->firmware_version, newest->occurred_at_us);
 }
 
+void reg_touch_db_up(reg_touch *t)
+{
+    if (t->n)
+        uv_check_start(&t->check, on_check);
+}
+
+size_t reg_touch_pending(const reg_touch *t)
+{
+    return t->n;
+}
+
 reg_touch *reg_touch_new(uv_loop_t *loop, pg_async_conn *pg)
 {
     reg_touch *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
     t->pg = pg;
-    for (int i = 0; i < TOUCH_COLUMNS; i++)
-        strbuf_init(&t->cols[i]);
     uv_check_init(loop, &t->check);
     t->check.data = t;
     return t;
@@ -167,19 +228,19 @@ reg_touch *reg_touch_new(uv_loop_t *loop, pg_async_conn *pg)
 static void on_check_closed(uv_handle_t *h)
 {
     reg_touch *t = h->data;
-    if (!t->inflight)
-        free(t);
-    else
+    if (t->inflight) {
         t->freed = 1;   /* on_touched frees it */
+        return;
+    }
+    free(t->rows);
+    free(t);
 }
 
 void reg_touch_free(reg_touch *t)
 {
     if (!t)
         return;
-    for (int i = 0; i < TOUCH_COLUMNS; i++)
-        strbuf_free(&t->cols[i]);
-    t->rows = 0;
+    t->n = 0;
     t->idle_cb = NULL;
     uv_close((uv_handle_t *)&t->check, on_check_closed);
 }

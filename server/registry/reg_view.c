@@ -399,6 +399,17 @@ int reg_view_touch_due(const char *device_id, int64_t now_s)
     return due;
 }
 
+void reg_view_forget_touch(const char *device_id)
+{
+    pthread_rwlock_rdlock(&lock);
+    reg_device **slot = device_slot(&live, device_id);
+    if (*slot) {
+        atomic_store(&(*slot)->touched_s, 0);
+        atomic_store(&(*slot)->firmware, 0);
+    }
+    pthread_rwlock_unlock(&lock);
+}
+
 size_t reg_view_count(void)
 {
     pthread_rwlock_rdlock(&lock);

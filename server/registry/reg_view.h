@@ -90,6 +90,10 @@ int reg_view_touch_due(const char *device_id, int64_t now_s);
  * it changes, not with every report. 0 for a device not in the view. */
 int reg_view_firmware_changed(const char *device_id, uint64_t firmware_hash);
 
+/* What was noted for the device could not be written (reg_touch.c): its
+ * next connection is due and its next firmware counts as a change. */
+void reg_view_forget_touch(const char *device_id);
+
 size_t reg_view_count(void);
 
 

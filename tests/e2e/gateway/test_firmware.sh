@@ -37,6 +37,24 @@ check "the API lists the device by firmware" curl -sS --max-time 10 -H "Authoriz
 check_json "  ... with its version" "[i['id'] for i in d['items']] == ['fw-1'] and d['items'][0]['firmware_version'] == '2.0.0'"
 check "vigilctl devices --firmware shows it" "$VIGILCTL" devices --firmware 2.0.0 --json
 check_json "  ... too" "[i['id'] for i in d] == ['fw-1']"
+# The workers' registry connection, which writes the firmware, is lost
+# again and again while a report commits (the ingest connections stay):
+# the firmware waits for the connection and is written once it is back.
+kill_registry() {
+    for _ in $(seq 1 60); do
+        sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name LIKE 'vigild-registry-%'" >/dev/null 2>&1
+        sleep 0.03
+    done
+}
+kill_registry &
+killer=$!
+sleep 0.3
+check "a report from 3.0.0 while the registry connection is down" send 3.0.0 "$(date -u +%FT%TZ)"
+wait "$killer"
+firmware_back() { for _ in $(seq 1 10); do firmware_is 3.0.0 2>/dev/null && return 0; done; firmware_is 3.0.0; }
+check "  ... its firmware is written when the connection is back" firmware_back
+check_contains "  ... which it was" "database connection lost" "$T/one.log"
 check "SIGTERM: vigild exits 0" vigild_stop one
 check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/one.log'"
 finish
