@@ -1,8 +1,8 @@
 # Vigil build.
 #
 #   make            optimised build of every program into build/
-#   make test       the layering check, a debug build under ASan + UBSan into
-#                   build/test/, then the unit (Criterion), integration and
+#   make test       a debug build under ASan + UBSan into build/test/, then
+#                   the layering check, the unit (Criterion), integration and
 #                   end-to-end tests and the fuzzer
 #   make run        a local PostgreSQL under var/, a dev CA, and the server
 #   make deps       install the Debian packages the project needs

@@ -4,8 +4,11 @@
  *
  * Fields are given as key/value pairs after the message:
  *   log_info("listening", "addr", "0.0.0.0:8443", NULL);
- * Values are strings; the caller formats numbers. Never pass a key, a
- * passphrase or a whole certificate: a fingerprint or serial identifies one.
+ * Values are strings; the caller formats numbers. Keys are short constants
+ * (under 64 bytes). A line is at most 4 KiB: a value too long for it is
+ * cut, and fields that no longer fit are left out whole, so every line
+ * stays one JSON object. Never pass a key, a passphrase or a whole
+ * certificate: a fingerprint or serial identifies one.
  */
 #ifndef VIGIL_LOG_H
 #define VIGIL_LOG_H

@@ -3,6 +3,8 @@
  */
 #include "server/core/metrics.h"
 
+#include "protocol/when.h"
+
 #include <time.h>
 
 metrics_t metrics;
@@ -46,9 +48,7 @@ void metrics_request(metrics_path path, int status)
 
 void metrics_init(void)
 {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
-        metrics_start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    metrics_start_time = (double)when_now_us() / 1e6;
 }
 
 void metrics_api_request(int route, int status)

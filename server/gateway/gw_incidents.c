@@ -6,6 +6,7 @@
 #include "server/gateway/gw_incidents.h"
 
 #include "protocol/errors.h"
+#include "protocol/when.h"
 #include "server/core/metrics.h"
 #include "server/core/strbuf.h"
 #include "server/gateway/gw_routes.h"
@@ -111,13 +112,6 @@ static int is_json(const char *content_type)
            (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int over_rate(gw_conn *c)
 {
     const config *cfg = c->w->cfg;
@@ -141,7 +135,7 @@ void gw_incidents_post(gw_conn *c, gw_http_request *req)
         gw_routes_refuse(c, MP_INCIDENTS, 429, "rate_limited", "too many requests from this device; slow down", 1);
         return;
     }
-    if (incident_batch_parse(req->body ? req->body : "", req->body_len, now_us(), &batch, reason,
+    if (incident_batch_parse(req->body ? req->body : "", req->body_len, when_now_us(), &batch, reason,
                              sizeof(reason)) < 0) {
         gw_routes_refuse(c, MP_INCIDENTS, 400, "bad_request", reason, 0);
         return;

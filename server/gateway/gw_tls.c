@@ -182,8 +182,9 @@ SSL_CTX *gw_tls_current(void)
 int gw_tls_ready(void)
 {
     SSL_CTX *ctx = gw_tls_current();
+    int ready = ctx != NULL;
     SSL_CTX_free(ctx);
-    return ctx != NULL;
+    return ready;
 }
 
 void gw_tls_shutdown(void)

@@ -6,8 +6,8 @@
  * the registry (registry/reg_view.h), the TLS context (gw_tls.h), the connection
  * tracker (gw_track.h) and the metrics.
  *
- * The main thread talks to a worker only through worker_recheck() and
- * worker_drain(), which post to the worker's uv_async_t.
+ * The main thread talks to a worker only through gw_workers_recheck() and
+ * gw_workers_drain(), which post to the worker's uv_async_t.
  */
 #ifndef VIGIL_GW_WORKER_H
 #define VIGIL_GW_WORKER_H

@@ -91,7 +91,7 @@ struct ingest {
     uv_check_t check;        /* flushes once per loop iteration */
     const config *cfg;
     lane lanes[INGEST_LANES];
-    ingest_queue queue;
+    ingest_batch_queue queue;
     reg_touch *touch;        /* told the firmware of committed reports */
     void (*idle_cb)(void *);
     void *idle_arg;
@@ -309,7 +309,7 @@ void ingest_free(ingest *ing)
     if (!ing)
         return;
     ingest_req *r;
-    while ((r = ingest_queue_pop(&ing->queue)))
+    while ((r = ingest_batch_dequeue(&ing->queue)))
         finish_req(r, 0);
     for (int i = 0; i < INGEST_LANES; i++) {
         if (pg_async_is_up(ing->lanes[i].pg))
@@ -357,7 +357,7 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
     r->n_valid = n_valid;
     r->cb = cb;
     r->owner = owner;
-    ingest_queue_push(&ing->queue, r);
+    ingest_batch_enqueue(&ing->queue, r);
     metrics_add(&metrics.queue_depth, (int64_t)n_valid);
     /* Not now: after this loop iteration's other requests have queued
      * too, and never inside the caller's own call. */

@@ -28,7 +28,7 @@ typedef struct columns {
     size_t rows;
 } columns;
 
-void ingest_queue_push(ingest_queue *q, ingest_req *r)
+void ingest_batch_enqueue(ingest_batch_queue *q, ingest_req *r)
 {
     r->next = NULL;
     if (q->tail)
@@ -39,7 +39,7 @@ void ingest_queue_push(ingest_queue *q, ingest_req *r)
     q->reports += r->n_valid;
 }
 
-ingest_req *ingest_queue_pop(ingest_queue *q)
+ingest_req *ingest_batch_dequeue(ingest_batch_queue *q)
 {
     ingest_req *r = q->head;
     if (!r)
@@ -95,7 +95,7 @@ static int add_row(columns *c, const ingest_req *r, const incident *rep)
 
 /* Slots for at least twice the rows this flush can take: the first
  * request whole, then others up to max_rows, never more than are queued. */
-static size_t seen_slots(const ingest_queue *q, size_t max_rows)
+static size_t seen_slots(const ingest_batch_queue *q, size_t max_rows)
 {
     size_t rows = q->head->n_valid > max_rows ? q->head->n_valid : max_rows;
     if (q->reports < rows)
@@ -107,11 +107,11 @@ static size_t seen_slots(const ingest_queue *q, size_t max_rows)
 }
 
 /* Moves requests into the batch while they fit, their reports into c. */
-static void take_requests(ingest_batch *b, columns *c, ingest_queue *q, size_t max_rows)
+static void take_requests(ingest_batch *b, columns *c, ingest_batch_queue *q, size_t max_rows)
 {
     ingest_req **tail = &b->reqs;
     while (q->head && (b->reports == 0 || b->reports + q->head->n_valid <= max_rows)) {
-        ingest_req *r = ingest_queue_pop(q);
+        ingest_req *r = ingest_batch_dequeue(q);
         *tail = r;
         tail = &r->next;
         for (size_t i = 0; i < r->batch.n; i++)
@@ -120,7 +120,7 @@ static void take_requests(ingest_batch *b, columns *c, ingest_queue *q, size_t m
     }
 }
 
-int ingest_batch_take(ingest_batch *b, ingest_queue *q, size_t max_rows)
+int ingest_batch_take(ingest_batch *b, ingest_batch_queue *q, size_t max_rows)
 {
     columns c = {.seen_cap = q->head ? seen_slots(q, max_rows) : 16};
     int rc = 0;
@@ -130,7 +130,8 @@ int ingest_batch_take(ingest_batch *b, ingest_queue *q, size_t max_rows)
         strbuf_array_open(&c.col[i]);
     }
     if (!(c.seen = calloc(c.seen_cap, sizeof(*c.seen)))) {
-        b->reqs = ingest_queue_pop(q);   /* for the caller to fail: the queue still moves */
+        b->reqs = ingest_batch_dequeue(q);   /* for the caller to fail: the queue still moves */
+        b->reports = b->reqs ? b->reqs->n_valid : 0;
         rc = -1;
         goto done;
     }

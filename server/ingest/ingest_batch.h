@@ -42,14 +42,14 @@ struct ingest_req {
 };
 
 /* Requests waiting for a flush, oldest first. */
-typedef struct ingest_queue {
+typedef struct ingest_batch_queue {
     ingest_req *head, *tail;
     size_t reports;          /* their valid reports */
-} ingest_queue;
+} ingest_batch_queue;
 
-void ingest_queue_push(ingest_queue *q, ingest_req *r);
+void ingest_batch_enqueue(ingest_batch_queue *q, ingest_req *r);
 /* The oldest request, taken out; NULL when empty. */
-ingest_req *ingest_queue_pop(ingest_queue *q);
+ingest_req *ingest_batch_dequeue(ingest_batch_queue *q);
 
 typedef struct ingest_batch {
     ingest_req *reqs;        /* the requests taken, oldest first, linked by next */
@@ -63,7 +63,7 @@ typedef struct ingest_batch {
  * ever) and builds the parameters. 0, or -1 when memory ran out: what was
  * taken (at least one request when q had one) is for the caller to fail,
  * so the queue moves on even then. */
-int ingest_batch_take(ingest_batch *b, ingest_queue *q, size_t max_rows);
+int ingest_batch_take(ingest_batch *b, ingest_batch_queue *q, size_t max_rows);
 /* The statement committed; row_stored[i] (one flag per row) says whether
  * row i was stored now. Fills each request's stored[]. */
 void ingest_batch_results(const ingest_batch *b, const unsigned char *row_stored);

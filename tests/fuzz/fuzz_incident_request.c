@@ -1,7 +1,7 @@
 /*
  * fuzz_incident_request.c - libFuzzer target for the device port's path
  * from request bytes to validated reports: the llhttp request parser with
- * vigild's limits (server/gw_http_request.c), fed in two pieces split where
+ * vigild's limits (server/gateway/gw_http.c), fed in two pieces split where
  * the input says, then, for each complete request, the incident parser and
  * validator (protocol/incident.c). Pipelined requests are followed.
  */

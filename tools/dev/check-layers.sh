@@ -25,7 +25,8 @@
 #
 # Allowed exceptions: none. A project header is included by its path from
 # the repository root ("server/core/log.h"), never by a bare or relative
-# name that would hide which layer it comes from.
+# name that would hide which layer it comes from; <server/...> is checked
+# like "server/...".
 set -uo pipefail
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$root" || exit 2
@@ -88,7 +89,8 @@ for f in $files; do
             echo "$f:$line: includes $path, but $l may only include from: $ok"
             bad=1
         fi
-    done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f")
+    done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*("|<(protocol|cert-authority|db|server|tools|tests)/)' "$f" |
+        sed -E 's|<([^>]*)>|"\1"|')
 done
 if [ "$bad" -ne 0 ]; then
     echo "layers: refused (see tools/dev/check-layers.sh for the rules)"

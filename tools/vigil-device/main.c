@@ -6,6 +6,7 @@
  * a device implementation (docs/DEVICE-PORT.md).
  */
 #include "protocol/incident.h"
+#include "protocol/when.h"
 #include "tools/vigil-device/client.h"
 #include "tools/vigil-device/keygen.h"
 #include "tools/vigil-device/queue.h"
@@ -132,9 +133,7 @@ static int parse_args(int argc, char **argv, opts *o)
 static json_t *report_from_options(const opts *o, char id[37])
 {
     char when[32];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    incident_format_time((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when);
+    incident_format_time(when_now_us(), when);
     json_t *r = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "type", o->type ? o->type : "crash",
                           "severity", o->severity ? o->severity : "error", "occurred_at",
                           o->occurred_at ? o->occurred_at : when);

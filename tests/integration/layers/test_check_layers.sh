@@ -40,6 +40,8 @@ refused "gateway/ including api/" server/gateway/gw_conn.c '#include "server/api
     "includes server/api/api.h, but server/gateway may only include from"
 refused "an event-loop subsystem including the blocking db/" server/registry/reg_sync.c '#include "db/db.h"' \
     "includes db/db.h, but server/registry may only include from"
+refused "an angle-bracket include of a project header" server/api/api.c '#include <server/gateway/gw_conn.h>' \
+    "includes server/gateway/gw_conn.h, but server/api may only include from"
 refused "a bare include that hides its layer" server/core/log.c '#include "strbuf.h"' \
     "includes \"strbuf.h\", which is not a path from the repository root"
 rm -rf "$T/tree" && cp -r "$T/pristine" "$T/tree" && echo 'int x;' >"$T/tree/server/stray.c"

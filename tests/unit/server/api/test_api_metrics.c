@@ -1,6 +1,6 @@
 /*
  * test_api_metrics.c - the Prometheus exposition of the counters
- * (server/api_metrics.c): exact samples, cumulative histograms, and
+ * (server/api/api_metrics.c): exact samples, cumulative histograms, and
  * promtool's own parser and linter accepting the document.
  *
  * Criterion runs each test in its own process, so setting the global

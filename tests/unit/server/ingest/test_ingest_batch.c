@@ -64,9 +64,9 @@ static size_t count_of(const ingest_req *r)
 
 Test(ingest_batch, one_report_one_row)
 {
-    ingest_queue q = {0};
+    ingest_batch_queue q = {0};
     const char *ids[] = {ID(1)};
-    ingest_queue_push(&q, request("dev-1", 1, ids));
+    ingest_batch_enqueue(&q, request("dev-1", 1, ids));
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 5000), 0);
     cr_assert_null(q.head);
@@ -87,9 +87,9 @@ Test(ingest_batch, one_report_one_row)
 
 Test(ingest_batch, invalid_reports_have_no_row)
 {
-    ingest_queue q = {0};
+    ingest_batch_queue q = {0};
     const char *ids[] = {ID(1), NULL, ID(2)};
-    ingest_queue_push(&q, request("dev-1", 3, ids));
+    ingest_batch_enqueue(&q, request("dev-1", 3, ids));
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 5000), 0);
     cr_assert_eq(b.rows, 2);
@@ -102,9 +102,9 @@ Test(ingest_batch, invalid_reports_have_no_row)
 
 Test(ingest_batch, a_repeat_within_one_request_is_sent_once)
 {
-    ingest_queue q = {0};
+    ingest_batch_queue q = {0};
     const char *ids[] = {ID(1), ID(1), ID(2)};
-    ingest_queue_push(&q, request("dev-1", 3, ids));
+    ingest_batch_enqueue(&q, request("dev-1", 3, ids));
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 5000), 0);
     cr_assert_eq(b.reports, 3, "every valid report is counted");
@@ -121,11 +121,11 @@ Test(ingest_batch, a_repeat_within_one_request_is_sent_once)
 
 Test(ingest_batch, a_repeat_across_requests_is_sent_once_but_another_device_is_not_a_repeat)
 {
-    ingest_queue q = {0};
+    ingest_batch_queue q = {0};
     const char *ids[] = {ID(1)};
-    ingest_queue_push(&q, request("dev-1", 1, ids));
-    ingest_queue_push(&q, request("dev-1", 1, ids));   /* a retry racing the first */
-    ingest_queue_push(&q, request("dev-2", 1, ids));   /* the same id from another device */
+    ingest_batch_enqueue(&q, request("dev-1", 1, ids));
+    ingest_batch_enqueue(&q, request("dev-1", 1, ids));   /* a retry racing the first */
+    ingest_batch_enqueue(&q, request("dev-2", 1, ids));   /* the same id from another device */
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 5000), 0);
     cr_assert_eq(count_of(b.reqs), 3);
@@ -139,10 +139,10 @@ Test(ingest_batch, a_repeat_across_requests_is_sent_once_but_another_device_is_n
 
 Test(ingest_batch, server_events_have_their_own_key_and_no_device)
 {
-    ingest_queue q = {0};
+    ingest_batch_queue q = {0};
     const char *ids[] = {ID(1)};
-    ingest_queue_push(&q, request(NULL, 1, ids));
-    ingest_queue_push(&q, request("dev-1", 1, ids));
+    ingest_batch_enqueue(&q, request(NULL, 1, ids));
+    ingest_batch_enqueue(&q, request("dev-1", 1, ids));
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 5000), 0);
     cr_assert_eq(b.rows, 2, "a server event never meets a device's report id");
@@ -155,11 +155,11 @@ Test(ingest_batch, server_events_have_their_own_key_and_no_device)
 
 Test(ingest_batch, requests_are_taken_while_they_fit)
 {
-    ingest_queue q = {0};
+    ingest_batch_queue q = {0};
     const char *three[] = {ID(1), ID(2), ID(3)}, *two[] = {ID(4), ID(5)}, *one[] = {ID(6)};
-    ingest_queue_push(&q, request("dev-1", 3, three));
-    ingest_queue_push(&q, request("dev-2", 2, two));
-    ingest_queue_push(&q, request("dev-3", 1, one));
+    ingest_batch_enqueue(&q, request("dev-1", 3, three));
+    ingest_batch_enqueue(&q, request("dev-2", 2, two));
+    ingest_batch_enqueue(&q, request("dev-3", 1, one));
     cr_assert_eq(q.reports, 6);
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 4), 0);
@@ -179,9 +179,9 @@ Test(ingest_batch, requests_are_taken_while_they_fit)
 
 Test(ingest_batch, a_request_larger_than_a_flush_goes_whole)
 {
-    ingest_queue q = {0};
+    ingest_batch_queue q = {0};
     const char *ids[] = {ID(1), ID(2), ID(3)};
-    ingest_queue_push(&q, request("dev-1", 3, ids));
+    ingest_batch_enqueue(&q, request("dev-1", 3, ids));
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 2), 0);
     cr_assert_eq(b.rows, 3, "never split, never starved");
@@ -191,10 +191,10 @@ Test(ingest_batch, a_request_larger_than_a_flush_goes_whole)
 
 Test(ingest_batch, results_map_rows_back_to_reports)
 {
-    ingest_queue q = {0};
+    ingest_batch_queue q = {0};
     const char *a[] = {ID(1), NULL, ID(2)}, *c[] = {ID(3)};
-    ingest_queue_push(&q, request("dev-1", 3, a));
-    ingest_queue_push(&q, request("dev-2", 1, c));
+    ingest_batch_enqueue(&q, request("dev-1", 3, a));
+    ingest_batch_enqueue(&q, request("dev-2", 1, c));
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 5000), 0);
     unsigned char stored[] = {0, 1, 1};   /* row 0 was already in incident_keys */
@@ -216,8 +216,8 @@ Test(ingest_batch, many_reports_fill_the_repeat_table_without_losing_one)
         snprintf(ids[i], sizeof(ids[i]), "00000000-0000-4000-8000-%012d", i % 1000);
         p[i] = ids[i];
     }
-    ingest_queue q = {0};
-    ingest_queue_push(&q, request("dev-1", N, p));
+    ingest_batch_queue q = {0};
+    ingest_batch_enqueue(&q, request("dev-1", N, p));
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 5000), 0);
     cr_assert_eq(b.rows, 1000, "each id once");
