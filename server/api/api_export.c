@@ -10,7 +10,7 @@
 #include "server/api/api_handlers.h"
 
 #include "server/api/api_incidents.h"
-#include "server/api/api_params.h"
+#include "server/api/api_param.h"
 #include "server/core/log.h"
 
 #include <stdlib.h>

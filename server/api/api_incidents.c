@@ -9,7 +9,7 @@
 #include "server/api/api_handlers.h"
 
 #include "server/api/api_incidents.h"
-#include "server/api/api_params.h"
+#include "server/api/api_param.h"
 
 #include "protocol/incident.h"
 

@@ -6,7 +6,7 @@
 #define VIGIL_API_INCIDENTS_H
 
 #include "server/api/api.h"
-#include "server/api/api_params.h"
+#include "server/api/api_param.h"
 
 /* Storage for the since/until a filter points to. */
 typedef struct api_filter_buf {

@@ -6,7 +6,7 @@
 #include "server/api/api_handlers.h"
 
 #include "server/api/api_metrics.h"
-#include "server/api/api_params.h"
+#include "server/api/api_param.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -15,7 +15,7 @@
  */
 #include "server/api/api_handlers.h"
 
-#include "server/api/api_params.h"
+#include "server/api/api_param.h"
 
 #include "cert-authority/ca.h"
 #include "db/db_admin.h"

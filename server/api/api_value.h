@@ -2,7 +2,7 @@
  * api_value.h - what one query parameter's or body's text may be, for the
  * operator API: pure checks, no request and no answer, so that the unit
  * tests drive them alone (tests/unit/server/api/test_api_value.c).
- * api_params.c looks a value up in the request, checks it here and, when
+ * api_param.c looks a value up in the request, checks it here and, when
  * it is refused, answers the 400 that names it and says what would do.
  */
 #ifndef VIGIL_API_VALUE_H

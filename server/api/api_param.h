@@ -1,5 +1,5 @@
 /*
- * api_params.h - query parameters and JSON bodies of the operator API,
+ * api_param.h - query parameters and JSON bodies of the operator API,
  * hostile until parsed: a handler first names the parameters it takes
  * (anything else, or a repeated one, is a 400), then reads each through a
  * typed getter that checks it and answers 400 naming the parameter and
@@ -7,8 +7,8 @@
  * Getters return 0 (absent: *out keeps the default), 1 (present and valid)
  * or -1 (already answered).
  */
-#ifndef VIGIL_API_PARAMS_H
-#define VIGIL_API_PARAMS_H
+#ifndef VIGIL_API_PARAM_H
+#define VIGIL_API_PARAM_H
 
 #include "server/api/api.h"
 #include "server/api/api_value.h"

@@ -1,10 +1,10 @@
 /*
- * api_params.c - typed, bounded reading of the operator API's query
- * parameters and bodies (see api_params.h). Each refusal names the
+ * api_param.c - typed, bounded reading of the operator API's query
+ * parameters and bodies (see api_param.h). Each refusal names the
  * parameter and says what would have been accepted, so an operator fixing
  * a script knows what to change.
  */
-#include "server/api/api_params.h"
+#include "server/api/api_param.h"
 
 #include "protocol/device_id.h"
 #include "protocol/when.h"
