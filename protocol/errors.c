@@ -12,18 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *printable_ascii(const char *s, char out[PROTO_ERROR_TEXT_MAX + 1])
+static const char *printable_ascii(const char *s, char out[ERRORS_TEXT_MAX + 1])
 {
     size_t n = 0;
-    for (const char *p = s; *p && n < PROTO_ERROR_TEXT_MAX; p++)
+    for (const char *p = s; *p && n < ERRORS_TEXT_MAX; p++)
         out[n++] = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?';
     out[n] = '\0';
     return out;
 }
 
-char *proto_error_json(const char *code, const char *reason, const char *parameter)
+char *errors_json(const char *code, const char *reason, const char *parameter)
 {
-    char clean_reason[PROTO_ERROR_TEXT_MAX + 1], clean_parameter[PROTO_ERROR_TEXT_MAX + 1];
+    char clean_reason[ERRORS_TEXT_MAX + 1], clean_parameter[ERRORS_TEXT_MAX + 1];
     /* s* leaves the member out when its value is NULL */
     json_t *obj = json_pack("{s:s,s:s,s:s*}", "error", code ? code : "error", "reason",
                             printable_ascii(reason ? reason : "", clean_reason), "parameter",

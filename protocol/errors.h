@@ -19,11 +19,11 @@
 #define VIGIL_PROTO_ERRORS_H
 
 /* The longest reason (and parameter) kept, in bytes; longer ones are cut. */
-#define PROTO_ERROR_TEXT_MAX 511
+#define ERRORS_TEXT_MAX 511
 
 /* The body as malloc'd compact JSON, or NULL when out of memory. reason and
  * parameter are made printable ASCII first (any other byte becomes '?'):
  * they may quote a hostile request. parameter NULL: none. */
-char *proto_error_json(const char *code, const char *reason, const char *parameter);
+char *errors_json(const char *code, const char *reason, const char *parameter);
 
 #endif

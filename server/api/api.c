@@ -36,24 +36,24 @@ typedef struct api_route {
 /* Literal paths come before parameterised ones that would also match them
  * ("/v1/incidents/stats" before "/v1/incidents/{seq}"): the first match wins. */
 static const api_route routes[] = {
-    {"GET", "/healthz", ROLE_PUBLIC, api_healthz},
-    {"GET", "/readyz", ROLE_PUBLIC, api_readyz},
-    {"GET", "/metrics", ROLE_PUBLIC, api_metrics},
-    {"GET", "/v1/openapi.json", ROLE_VIEWER, api_openapi},
+    {"GET", "/healthz", ROLE_PUBLIC, api_ops_healthz},
+    {"GET", "/readyz", ROLE_PUBLIC, api_ops_readyz},
+    {"GET", "/metrics", ROLE_PUBLIC, api_ops_metrics},
+    {"GET", "/v1/openapi.json", ROLE_VIEWER, api_ops_openapi},
     {"GET", "/v1/incidents", ROLE_VIEWER, api_incidents_list},
     {"GET", "/v1/incidents/stats", ROLE_VIEWER, api_incidents_stats},
-    {"GET", "/v1/incidents/export", ROLE_VIEWER, api_incidents_export},
-    {"GET", "/v1/incidents/{seq}", ROLE_VIEWER, api_incident_get},
-    {"GET", "/v1/incident-groups", ROLE_VIEWER, api_incident_groups},
-    {"GET", "/v1/devices", ROLE_VIEWER, api_devices_list},
-    {"GET", "/v1/devices/{id}", ROLE_VIEWER, api_device_get},
-    {"POST", "/v1/devices/{id}/quarantine", ROLE_OPERATOR, api_device_quarantine},
-    {"POST", "/v1/devices/{id}/release", ROLE_OPERATOR, api_device_release},
-    {"POST", "/v1/devices/{id}/decommission", ROLE_ADMIN, api_device_decommission},
-    {"GET", "/v1/certificates", ROLE_VIEWER, api_certs_list},
-    {"GET", "/v1/certificates/{serial}", ROLE_VIEWER, api_cert_get},
-    {"POST", "/v1/certificates/{serial}/revoke", ROLE_OPERATOR, api_cert_revoke},
-    {"GET", "/v1/audit", ROLE_ADMIN, api_audit_list},
+    {"GET", "/v1/incidents/export", ROLE_VIEWER, api_export_incidents},
+    {"GET", "/v1/incidents/{seq}", ROLE_VIEWER, api_incidents_get},
+    {"GET", "/v1/incident-groups", ROLE_VIEWER, api_incidents_groups},
+    {"GET", "/v1/devices", ROLE_VIEWER, api_registry_devices},
+    {"GET", "/v1/devices/{id}", ROLE_VIEWER, api_registry_device},
+    {"POST", "/v1/devices/{id}/quarantine", ROLE_OPERATOR, api_registry_quarantine},
+    {"POST", "/v1/devices/{id}/release", ROLE_OPERATOR, api_registry_release},
+    {"POST", "/v1/devices/{id}/decommission", ROLE_ADMIN, api_registry_decommission},
+    {"GET", "/v1/certificates", ROLE_VIEWER, api_registry_certs},
+    {"GET", "/v1/certificates/{serial}", ROLE_VIEWER, api_registry_cert},
+    {"POST", "/v1/certificates/{serial}/revoke", ROLE_OPERATOR, api_registry_revoke},
+    {"GET", "/v1/audit", ROLE_ADMIN, api_registry_audit},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(N_ROUTES < METRICS_API_UNMATCHED, "every route has its own metrics slot");
@@ -154,7 +154,7 @@ static void reply_json_text(api_req *r, unsigned status, char *text)
 {
     if (!text) {
         status = 500;
-        if (!(text = proto_error_json("internal", "out of memory", NULL)))
+        if (!(text = errors_json("internal", "out of memory", NULL)))
             return;
     }
     size_t len = strlen(text);
@@ -177,12 +177,12 @@ void api_reply_json(api_req *r, unsigned status, json_t *value)
 void api_error(api_req *r, unsigned status, const char *code, const char *param, const char *fmt,
                ...)
 {
-    char reason[PROTO_ERROR_TEXT_MAX + 1];
+    char reason[ERRORS_TEXT_MAX + 1];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    reply_json_text(r, status, proto_error_json(code, reason, param));
+    reply_json_text(r, status, errors_json(code, reason, param));
 }
 
 void api_reply_page(api_req *r, PGresult *res, int limit, const char *hidden, api_cursor_fn cursor)
@@ -213,7 +213,7 @@ void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit, 
                      api_cursor_fn cursor)
 {
     if (!res) {
-        api_fail_db(r, err);
+        api_pool_fail(r, err);
         return;
     }
     api_reply_page(r, res, limit, hidden, cursor);

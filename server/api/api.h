@@ -111,10 +111,10 @@ void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp);
 
 /* The request's connection, leased on first use; NULL after answering 503
  * when the database cannot be reached. */
-PGconn *api_db(api_req *r);
+PGconn *api_pool_conn(api_req *r);
 /* Answers a failed statement: 503 + Retry-After when the database is
  * unreachable (the connection is dropped and remade later), else 500. */
-void api_fail_db(api_req *r, const db_error *err);
+void api_pool_fail(api_req *r, const db_error *err);
 
 api_pool *api_pool_new(const char *url, int size);
 void api_pool_free(api_pool *p);
@@ -132,7 +132,7 @@ void api_pool_return(api_pool *p, PGconn *conn, int broken);
 int api_authenticate(api_req *r);
 void api_auth_init(void);
 /* Records an audit row as the request's token. */
-int api_audit(api_req *r, const char *action, const char *device_id, const char *serial,
+int api_auth_audit(api_req *r, const char *action, const char *device_id, const char *serial,
               const char *details_json, db_error *err);
 
 #endif

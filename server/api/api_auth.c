@@ -113,7 +113,7 @@ int api_authenticate(api_req *r)
         api_error(r, 500, "internal", NULL, "cannot hash the token");
         return -1;
     }
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     if (!db)
         return -1;
     db_error err;
@@ -121,7 +121,7 @@ int api_authenticate(api_req *r)
     int found = db_token_lookup(db, hash, &t, &err);
     char msg[160];
     if (found < 0) {
-        api_fail_db(r, &err);
+        api_pool_fail(r, &err);
         return -1;
     }
     if (found == DB_TOKEN_NOT_FOUND) {
@@ -139,7 +139,7 @@ int api_authenticate(api_req *r)
     return 0;
 }
 
-int api_audit(api_req *r, const char *action, const char *device_id, const char *serial,
+int api_auth_audit(api_req *r, const char *action, const char *device_id, const char *serial,
               const char *details_json, db_error *err)
 {
     db_actor who = {"token", r->token_name};

@@ -156,16 +156,16 @@ static int keep_filter(export_state *s, const db_incident_filter *f)
     return 0;
 }
 
-void api_incidents_export(api_req *r)
+void api_export_incidents(api_req *r)
 {
     static const char *const names[] = {"device_id",        "type",  "severity", "source",
                                         "firmware_version", "since", "until",    "group",
                                         "format",           NULL};
     static const char *const formats[] = {"ndjson", "csv", NULL};
     db_incident_filter f;
-    api_filter_buf buf;
+    api_incidents_filter_buf buf;
     int format = 0;
-    if (api_params_only(r, names) < 0 || api_incident_filter(r, &f, &buf) < 0 ||
+    if (api_param_only(r, names) < 0 || api_incidents_filter(r, &f, &buf) < 0 ||
         api_param_enum(r, "format", formats, &format) < 0)
         return;
     export_state *s = calloc(1, sizeof(*s));

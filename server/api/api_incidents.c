@@ -29,7 +29,7 @@ static int valid_group(const char *s)
     return 1;
 }
 
-int api_incident_filter(api_req *r, db_incident_filter *f, api_filter_buf *buf)
+int api_incidents_filter(api_req *r, db_incident_filter *f, api_incidents_filter_buf *buf)
 {
     memset(f, 0, sizeof(*f));
     if (api_param_device_id(r, "device_id", &f->device_id) < 0 ||
@@ -65,11 +65,11 @@ void api_incidents_list(api_req *r)
         "device_id", "type",  "severity", "source", "firmware_version", "since", "until",
         "group",     "limit", "cursor",   NULL};
     db_incident_filter f;
-    api_filter_buf buf;
+    api_incidents_filter_buf buf;
     db_incident_cursor after = {0}, *pafter = NULL;
     char cbuf[64];
     int64_t limit = 100;
-    if (api_params_only(r, names) < 0 || api_incident_filter(r, &f, &buf) < 0 ||
+    if (api_param_only(r, names) < 0 || api_incidents_filter(r, &f, &buf) < 0 ||
         api_param_int(r, "limit", 1, 1000, &limit) < 0)
         return;
     int rc = api_param_cursor2(r, "cursor", cbuf, &after.received_us, &after.seq);
@@ -77,23 +77,23 @@ void api_incidents_list(api_req *r)
         return;
     if (rc)
         pafter = &after;
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     db_error err;
     if (!db)
         return;
     PGresult *res = db_incidents_list_json(db, &f, pafter, (int)limit + 1, &err);
     if (!res) {
-        api_fail_db(r, &err);
+        api_pool_fail(r, &err);
         return;
     }
     api_reply_page_json(r, res, (int)limit, incident_cursor);
     PQclear(res);
 }
 
-void api_incident_get(api_req *r)
+void api_incidents_get(api_req *r)
 {
     static const char *const names[] = {NULL};
-    if (api_params_only(r, names) < 0)
+    if (api_param_only(r, names) < 0)
         return;
     const char *seq = r->path_args[0];
     if (!api_value_digits(seq, 18)) {
@@ -103,13 +103,13 @@ void api_incident_get(api_req *r)
                   seq);
         return;
     }
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     if (!db)
         return;
     db_error err;
     PGresult *res = db_incident_get(db, seq, &err);
     if (!res) {
-        api_fail_db(r, &err);
+        api_pool_fail(r, &err);
         return;
     }
     if (PQntuples(res) == 0)
@@ -120,15 +120,15 @@ void api_incident_get(api_req *r)
 }
 
 /* since..until, both given or defaulted, as microseconds; -1 if answered. */
-static int time_range(api_req *r, db_incident_filter *f, api_filter_buf *buf,
+static int time_range(api_req *r, db_incident_filter *f, api_incidents_filter_buf *buf,
                       int64_t default_seconds, int64_t *span_s)
 {
     if (!f->since) {
-        api_time_ago(default_seconds, &buf->since);
+        api_param_time_ago(default_seconds, &buf->since);
         f->since = buf->since.text;
     }
     if (!f->until) {
-        api_time_ago(0, &buf->until);
+        api_param_time_ago(0, &buf->until);
         f->until = buf->until.text;
     }
     if (buf->until.us <= buf->since.us) {
@@ -148,10 +148,10 @@ void api_incidents_stats(api_req *r)
     static const db_stats_by by_values[] = {DB_STATS_TYPE, DB_STATS_SEVERITY, DB_STATS_FIRMWARE,
                                             DB_STATS_SOURCE};
     db_incident_filter f;
-    api_filter_buf buf;
+    api_incidents_filter_buf buf;
     int64_t bucket = 3600, span;
     int by = 0;
-    if (api_params_only(r, names) < 0 || api_incident_filter(r, &f, &buf) < 0 ||
+    if (api_param_only(r, names) < 0 || api_incidents_filter(r, &f, &buf) < 0 ||
         api_param_duration(r, "bucket", 366 * 86400, &bucket) < 0 ||
         api_param_enum(r, "by", bys, &by) < 0 || time_range(r, &f, &buf, 86400, &span) < 0)
         return;
@@ -162,13 +162,13 @@ void api_incidents_stats(api_req *r)
                   (long long)(span / bucket), (long long)bucket);
         return;
     }
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     if (!db)
         return;
     db_error err;
     PGresult *res = db_incidents_stats(db, &f, (long)bucket, by_values[by], &err);
     if (!res) {
-        api_fail_db(r, &err);
+        api_pool_fail(r, &err);
         return;
     }
     json_t *series = db_rows_json(res, PQntuples(res), NULL);
@@ -179,24 +179,24 @@ void api_incidents_stats(api_req *r)
                              series));
 }
 
-void api_incident_groups(api_req *r)
+void api_incidents_groups(api_req *r)
 {
     static const char *const names[] = {"device_id", "type",  "source", "firmware_version",
                                         "since",     "until", "limit",  NULL};
     db_incident_filter f;
-    api_filter_buf buf;
+    api_incidents_filter_buf buf;
     int64_t limit = 50, span;
-    if (api_params_only(r, names) < 0 || api_incident_filter(r, &f, &buf) < 0 ||
+    if (api_param_only(r, names) < 0 || api_incidents_filter(r, &f, &buf) < 0 ||
         api_param_int(r, "limit", 1, 500, &limit) < 0 ||
         time_range(r, &f, &buf, 7 * 86400, &span) < 0)
         return;
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     if (!db)
         return;
     db_error err;
     PGresult *res = db_incident_groups(db, &f, (int)limit, &err);
     if (!res) {
-        api_fail_db(r, &err);
+        api_pool_fail(r, &err);
         return;
     }
     json_t *items = db_rows_json(res, PQntuples(res), NULL);

@@ -9,12 +9,12 @@
 #include "server/api/api_param.h"
 
 /* Storage for the since/until a filter points to. */
-typedef struct api_filter_buf {
+typedef struct api_incidents_filter_buf {
     api_time since, until;
-} api_filter_buf;
+} api_incidents_filter_buf;
 
 /* Reads device_id, type, severity, source, firmware_version, group, since
  * and until (each optional). 0, or -1 after answering 400. */
-int api_incident_filter(api_req *r, db_incident_filter *f, api_filter_buf *buf);
+int api_incidents_filter(api_req *r, db_incident_filter *f, api_incidents_filter_buf *buf);
 
 #endif

@@ -16,17 +16,17 @@ extern const size_t api_openapi_json_len;
 
 static const char *const no_params[] = {NULL};
 
-void api_healthz(api_req *r)
+void api_ops_healthz(api_req *r)
 {
-    if (api_params_only(r, no_params) < 0)
+    if (api_param_only(r, no_params) < 0)
         return;
     api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 /* Ready: the database answers and a CA is loaded for the device port. */
-void api_readyz(api_req *r)
+void api_ops_readyz(api_req *r)
 {
-    if (api_params_only(r, no_params) < 0)
+    if (api_param_only(r, no_params) < 0)
         return;
     db_error err;
     int db_ok = 0;
@@ -44,9 +44,9 @@ void api_readyz(api_req *r)
                              db_ok ? "ok" : "down", "ca", ca_ok ? "ok" : "missing"));
 }
 
-void api_metrics(api_req *r)
+void api_ops_metrics(api_req *r)
 {
-    if (api_params_only(r, no_params) < 0)
+    if (api_param_only(r, no_params) < 0)
         return;
     size_t len = 0;
     char *text = api_metrics_render(&len);
@@ -57,9 +57,9 @@ void api_metrics(api_req *r)
     api_reply(r, 200, API_METRICS_CONTENT_TYPE, text, len);
 }
 
-void api_openapi(api_req *r)
+void api_ops_openapi(api_req *r)
 {
-    if (api_params_only(r, no_params) < 0)
+    if (api_param_only(r, no_params) < 0)
         return;
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         api_openapi_json_len, (void *)api_openapi_json, MHD_RESPMEM_PERSISTENT);

@@ -43,7 +43,7 @@ static enum MHD_Result count_param(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-int api_params_only(api_req *r, const char *const *names)
+int api_param_only(api_req *r, const char *const *names)
 {
     seen_params s = {.names = names};
     MHD_get_connection_values_n(r->mc, MHD_GET_ARGUMENT_KIND, count_param, &s);
@@ -156,7 +156,7 @@ int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_
     return 1;
 }
 
-void api_time_ago(int64_t seconds_ago, api_time *t)
+void api_param_time_ago(int64_t seconds_ago, api_time *t)
 {
     api_value_time_at(when_now_us() - seconds_ago * 1000000, t);
 }
@@ -192,7 +192,7 @@ int api_param_cursor2(api_req *r, const char *name, char buf[64], const char **a
     return -1;
 }
 
-json_t *api_body_object(api_req *r)
+json_t *api_param_body(api_req *r)
 {
     const char *ct = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "Content-Type");
     char why[256];

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* names: NULL-terminated. -1 after answering 400. */
-int api_params_only(api_req *r, const char *const *names);
+int api_param_only(api_req *r, const char *const *names);
 
 /* Free text of 1..max_len printable characters (no control characters). */
 int api_param_text(api_req *r, const char *name, size_t max_len, const char **out);
@@ -35,11 +35,11 @@ int api_param_time(api_req *r, const char *name, api_time *t, const char **text)
 int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_t *out);
 
 /* now - seconds_ago. */
-void api_time_ago(int64_t seconds_ago, api_time *t);
+void api_param_time_ago(int64_t seconds_ago, api_time *t);
 
 
 /* The body as a JSON object ({} when empty). NULL after answering 400/415. */
-json_t *api_body_object(api_req *r);
+json_t *api_param_body(api_req *r);
 /* The cursor of a keyset page: "<a>.<b>" where both are digit strings;
  * a and b point into buf. */
 int api_param_cursor2(api_req *r, const char *name, char buf[64], const char **a, const char **b);

@@ -144,7 +144,7 @@ static void answer_db_failure(api_req *r, const db_error *err)
     api_error(r, 500, "internal", NULL, "the query failed; the server log has the details");
 }
 
-PGconn *api_db(api_req *r)
+PGconn *api_pool_conn(api_req *r)
 {
     if (r->db)
         return r->db;
@@ -155,7 +155,7 @@ PGconn *api_db(api_req *r)
     return r->db;
 }
 
-void api_fail_db(api_req *r, const db_error *err)
+void api_pool_fail(api_req *r, const db_error *err)
 {
     metrics_add(&metrics.db_errors, 1);
     answer_db_failure(r, err);

@@ -129,7 +129,7 @@ static int device_filter(api_req *r, db_device_filter *f, api_time *since, api_t
     return 0;
 }
 
-void api_devices_list(api_req *r)
+void api_registry_devices(api_req *r)
 {
     static const char *const names[] = {"status",    "class",      "firmware_version",
                                         "id_prefix", "seen_since", "seen_before",
@@ -138,10 +138,10 @@ void api_devices_list(api_req *r)
     api_time since, before;
     const char *after;
     int limit;
-    if (api_params_only(r, names) < 0 || device_filter(r, &f, &since, &before) < 0 ||
+    if (api_param_only(r, names) < 0 || device_filter(r, &f, &since, &before) < 0 ||
         page_params(r, 64, device_id_valid, &limit, &after) < 0)
         return;
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     db_error err;
     if (db)
         api_answer_page(r, db_devices_page(db, &f, after, limit + 1, &err), &err, limit, NULL,
@@ -167,23 +167,23 @@ static json_t *device_show_json(PGresult *dev, PGresult *certs, PGresult *counts
     return obj;
 }
 
-void api_device_get(api_req *r)
+void api_registry_device(api_req *r)
 {
-    if (api_params_only(r, no_params) < 0 || device_path_arg(r) < 0)
+    if (api_param_only(r, no_params) < 0 || device_path_arg(r) < 0)
         return;
     const char *id = r->path_args[0];
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     if (!db)
         return;
     db_error err;
     PGresult *dev = NULL, *certs = NULL, *counts = NULL;
     if (!(dev = db_device_row(db, id, 0, &err))) {
-        api_fail_db(r, &err);
+        api_pool_fail(r, &err);
     } else if (PQntuples(dev) == 0) {
         no_device(r, id);
     } else if (!(certs = db_certs_page(db, id, NULL, NULL, NULL, INT_MAX, &err)) ||
                !(counts = db_device_incident_counts(db, id, &err))) {
-        api_fail_db(r, &err);
+        api_pool_fail(r, &err);
     } else {
         api_reply_json(r, 200, device_show_json(dev, certs, counts));
     }
@@ -280,7 +280,7 @@ static void transition_run(api_req *r, PGconn *db, const char *action, const cha
         res = NULL;
         char *details = transition_details(from, to, reason);
         int ok = details && (res = db_device_set_status(db, id, to, &err)) && PQntuples(res) == 1 &&
-                 api_audit(r, action, id, NULL, details, &err) == 0;
+                 api_auth_audit(r, action, id, NULL, details, &err) == 0;
         free(details);
         if (!ok)
             goto fail;
@@ -291,7 +291,7 @@ static void transition_run(api_req *r, PGconn *db, const char *action, const cha
     goto done;
 fail:
     db_rollback(db);
-    api_fail_db(r, &err);
+    api_pool_fail(r, &err);
 done:
     PQclear(res);
 }
@@ -299,28 +299,28 @@ done:
 static void device_transition(api_req *r, const char *action, const char *to)
 {
     const char *reason = NULL;
-    if (api_params_only(r, no_params) < 0 || device_path_arg(r) < 0)
+    if (api_param_only(r, no_params) < 0 || device_path_arg(r) < 0)
         return;
-    json_t *body = api_body_object(r);
+    json_t *body = api_param_body(r);
     if (!body)
         return;
     PGconn *db;
-    if (body_reason_text(r, body, &reason) >= 0 && (db = api_db(r)))
+    if (body_reason_text(r, body, &reason) >= 0 && (db = api_pool_conn(r)))
         transition_run(r, db, action, to, reason);
     json_decref(body); /* reason points into it */
 }
 
-void api_device_quarantine(api_req *r)
+void api_registry_quarantine(api_req *r)
 {
     device_transition(r, "device.quarantine", "quarantined");
 }
 
-void api_device_release(api_req *r)
+void api_registry_release(api_req *r)
 {
     device_transition(r, "device.release", "active");
 }
 
-void api_device_decommission(api_req *r)
+void api_registry_decommission(api_req *r)
 {
     device_transition(r, "device.decommission", "decommissioned");
 }
@@ -355,17 +355,17 @@ static void cert_cursor(PGresult *res, int row, char *out, size_t len)
              PQgetvalue(res, row, PQfnumber(res, "serial")));
 }
 
-void api_certs_list(api_req *r)
+void api_registry_certs(api_req *r)
 {
     static const char *const names[] = {"device_id", "status", "limit", "cursor", NULL};
     const char *device_id = NULL, *status = NULL, *after_us = NULL, *after_serial = NULL;
     char cbuf[64];
     int limit;
-    if (api_params_only(r, names) < 0 || api_param_device_id(r, "device_id", &device_id) < 0 ||
+    if (api_param_only(r, names) < 0 || api_param_device_id(r, "device_id", &device_id) < 0 ||
         api_param_choice(r, "status", cert_statuses, &status) < 0 || param_limit(r, &limit) < 0 ||
         api_param_cursor2(r, "cursor", cbuf, &after_us, &after_serial) < 0)
         return;
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     db_error err;
     if (db)
         api_answer_page(
@@ -373,18 +373,18 @@ void api_certs_list(api_req *r)
             limit, "created_us", cert_cursor);
 }
 
-void api_cert_get(api_req *r)
+void api_registry_cert(api_req *r)
 {
     char serial[CA_SERIAL_HEX_MAX];
-    if (api_params_only(r, no_params) < 0 || serial_path_arg(r, serial) < 0)
+    if (api_param_only(r, no_params) < 0 || serial_path_arg(r, serial) < 0)
         return;
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     if (!db)
         return;
     db_error err;
     PGresult *res = db_cert_get(db, serial, &err); /* the object plus pem */
     if (!res)
-        api_fail_db(r, &err);
+        api_pool_fail(r, &err);
     else if (PQntuples(res) == 0)
         no_cert(r, serial);
     else
@@ -441,30 +441,30 @@ static void revoke_run(api_req *r, PGconn *db, const char *serial, const char *r
     PQclear(res);
     res = NULL;
     if (!(rev = db_cert_revoke(db, serial, NULL, reason, &err)) ||
-        api_audit(r, ACTION_CERT_REVOKE, device, serial, details, &err) < 0 ||
+        api_auth_audit(r, ACTION_CERT_REVOKE, device, serial, details, &err) < 0 ||
         !(res = db_cert_row(db, serial, 0, &err)) || db_commit(db, &err) < 0)
         goto fail;
     api_reply_json(r, 200, db_row_json(res, 0));
     goto done;
 fail:
     db_rollback(db);
-    api_fail_db(r, &err);
+    api_pool_fail(r, &err);
 done:
     PQclear(rev);
     PQclear(res);
 }
 
-void api_cert_revoke(api_req *r)
+void api_registry_revoke(api_req *r)
 {
     char serial[CA_SERIAL_HEX_MAX];
     const char *reason = "unspecified";
-    if (api_params_only(r, no_params) < 0 || serial_path_arg(r, serial) < 0)
+    if (api_param_only(r, no_params) < 0 || serial_path_arg(r, serial) < 0)
         return;
-    json_t *body = api_body_object(r);
+    json_t *body = api_param_body(r);
     if (!body)
         return;
     PGconn *db;
-    if (body_revocation_reason(r, body, &reason) == 0 && (db = api_db(r)))
+    if (body_revocation_reason(r, body, &reason) == 0 && (db = api_pool_conn(r)))
         revoke_run(r, db, serial, reason);
     json_decref(body);
 }
@@ -494,7 +494,7 @@ static int audit_filter(api_req *r, db_audit_filter *f, api_time *since, api_tim
     return 0;
 }
 
-void api_audit_list(api_req *r)
+void api_registry_audit(api_req *r)
 {
     static const char *const names[] = {"since", "until", "device_id", "action",
                                         "actor", "limit", "cursor",    NULL};
@@ -502,10 +502,10 @@ void api_audit_list(api_req *r)
     api_time since, until;
     const char *before;
     int limit;
-    if (api_params_only(r, names) < 0 || audit_filter(r, &f, &since, &until) < 0 ||
+    if (api_param_only(r, names) < 0 || audit_filter(r, &f, &since, &until) < 0 ||
         page_params(r, 32, valid_audit_id, &limit, &before) < 0)
         return;
-    PGconn *db = api_db(r);
+    PGconn *db = api_pool_conn(r);
     db_error err;
     if (db)
         api_answer_page(r, db_audit_page(db, &f, before, limit + 1, &err), &err, limit, NULL,

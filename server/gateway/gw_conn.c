@@ -370,7 +370,7 @@ void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_af
 void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,
                         int retry_after, int close_after)
 {
-    char *body = proto_error_json(code, reason, NULL);   /* no parameter on this port */
+    char *body = errors_json(code, reason, NULL);   /* no parameter on this port */
     gw_conn_respond(c, status, body, retry_after, close_after);
     free(body);
 }

@@ -66,7 +66,7 @@ static void respond_results(gw_conn *c, int status, const incident_batch *batch,
                             const unsigned char *stored, int committed, const char *unavailable,
                             int retry_after)
 {
-    char *error = unavailable ? proto_error_json("unavailable", unavailable, NULL) : NULL;
+    char *error = unavailable ? errors_json("unavailable", unavailable, NULL) : NULL;
     strbuf b;
     strbuf_init(&b);
     results_body(&b, batch, stored, committed, error);

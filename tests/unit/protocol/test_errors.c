@@ -13,7 +13,7 @@
 static void expect_body(const char *code, const char *reason, const char *parameter,
                         const char *want)
 {
-    char *got = proto_error_json(code, reason, parameter);
+    char *got = errors_json(code, reason, parameter);
     char shown[2048]; /* freed before asserting: a failed assert leaves the test */
     snprintf(shown, sizeof(shown), "%s", got ? got : "NULL");
     int same = got && strcmp(got, want) == 0;
@@ -43,9 +43,9 @@ Test(errors, reasons_and_parameters_are_bounded)
     char long_text[2000];
     memset(long_text, 'x', sizeof(long_text) - 1);
     long_text[sizeof(long_text) - 1] = '\0';
-    char want[2 * PROTO_ERROR_TEXT_MAX + 100], kept[PROTO_ERROR_TEXT_MAX + 1];
-    memset(kept, 'x', PROTO_ERROR_TEXT_MAX);
-    kept[PROTO_ERROR_TEXT_MAX] = '\0';
+    char want[2 * ERRORS_TEXT_MAX + 100], kept[ERRORS_TEXT_MAX + 1];
+    memset(kept, 'x', ERRORS_TEXT_MAX);
+    kept[ERRORS_TEXT_MAX] = '\0';
     snprintf(want, sizeof(want), "{\"error\":\"bad_request\",\"reason\":\"%s\",\"parameter\":\"%s\"}",
              kept, kept);
     expect_body("bad_request", long_text, long_text, want);
