@@ -185,8 +185,7 @@ int ca_issue_device(ca_store *s, const ca_device_request *r, ca_issued *out, ca_
     if (!iss || !iss->key)
         return ca_fail(err, CA_ERR_PASSPHRASE, "the issuing CA key is not loaded");
     if (!device_id_valid(r->device_id))
-        return ca_fail(err, CA_ERR_INVALID,
-                       "invalid device id '%s': use " DEVICE_ID_RULE,
+        return ca_fail(err, CA_ERR_INVALID, "invalid device id '%s': use " DEVICE_ID_RULE,
                        r->device_id ? r->device_id : "");
     if (ca_key_check_strength(r->public_key, err) < 0 ||
         leaf_validity(s, iss, r->validity, r->backdate, &nb, &na, err) < 0)

@@ -52,7 +52,7 @@ int db_token_revoke(PGconn *conn, const char *name, db_token_revoked *out, db_er
 
 typedef struct db_token_found {
     char name[65];
-    char role[16];          /* viewer | operator | admin */
+    char role[16]; /* viewer | operator | admin */
     int revoked, expired;
 } db_token_found;
 

@@ -14,9 +14,17 @@
 /* Milliseconds in a unit's name, or -1. */
 static int64_t unit_ms(const char *unit)
 {
-    static const struct { const char *name; int64_t ms; } units[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
-        {"w", 7 * 86400000LL}, {"y", 365 * 86400000LL},
+    static const struct {
+        const char *name;
+        int64_t ms;
+    } units[] = {
+        {"ms", 1},
+        {"s", 1000},
+        {"m", 60000},
+        {"h", 3600000},
+        {"d", 86400000},
+        {"w", 7 * 86400000LL},
+        {"y", 365 * 86400000LL},
     };
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
         if (strcmp(unit, units[i].name) == 0)

@@ -133,6 +133,6 @@ int api_authenticate(api_req *r);
 void api_auth_init(void);
 /* Records an audit row as the request's token. */
 int api_auth_audit(api_req *r, const char *action, const char *device_id, const char *serial,
-              const char *details_json, db_error *err);
+                   const char *details_json, db_error *err);
 
 #endif

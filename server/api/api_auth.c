@@ -129,8 +129,9 @@ int api_authenticate(api_req *r)
         return -1;
     }
     if (t.revoked || t.expired) {
-        snprintf(msg, sizeof(msg), t.revoked ? "token '%s' was revoked"
-                                             : "token '%s' has expired; make a new one", t.name);
+        snprintf(msg, sizeof(msg),
+                 t.revoked ? "token '%s' was revoked" : "token '%s' has expired; make a new one",
+                 t.name);
         reply_401(r, msg);
         return -1;
     }
@@ -140,7 +141,7 @@ int api_authenticate(api_req *r)
 }
 
 int api_auth_audit(api_req *r, const char *action, const char *device_id, const char *serial,
-              const char *details_json, db_error *err)
+                   const char *details_json, db_error *err)
 {
     db_actor who = {"token", r->token_name};
     return db_audit(r->db, &who, action, device_id, serial, details_json, err);

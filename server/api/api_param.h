@@ -37,7 +37,6 @@ int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_
 /* now - seconds_ago. */
 void api_param_time_ago(int64_t seconds_ago, api_time *t);
 
-
 /* The body as a JSON object ({} when empty). NULL after answering 400/415. */
 json_t *api_param_body(api_req *r);
 /* The cursor of a keyset page: "<a>.<b>" where both are digit strings;

@@ -108,8 +108,8 @@ int api_value_cursor2(const char *v, char buf[64], const char **a, const char **
     return 0;
 }
 
-int api_value_body(const char *content_type, const char *body, size_t len, json_t **out,
-                   char *why, size_t why_len)
+int api_value_body(const char *content_type, const char *body, size_t len, json_t **out, char *why,
+                   size_t why_len)
 {
     *out = NULL;
     if (len == 0) {

@@ -44,7 +44,7 @@ int api_value_cursor2(const char *v, char buf[64], const char **a, const char **
  * with *out (the caller's reference), 415 when it is not
  * application/json, 400 when it is not one JSON object (duplicate members
  * refused), with why (a phrase, why_len bytes) saying what is wrong. */
-int api_value_body(const char *content_type, const char *body, size_t len, json_t **out,
-                   char *why, size_t why_len);
+int api_value_body(const char *content_type, const char *body, size_t len, json_t **out, char *why,
+                   size_t why_len);
 
 #endif

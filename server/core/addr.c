@@ -52,8 +52,8 @@ int addr_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *
     snprintf(service, sizeof(service), "%ld", port);
     struct addrinfo hints = {.ai_family = bracketed ? AF_INET6 : AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV |
-                                         (bracketed ? AI_NUMERICHOST : 0)};
+                             .ai_flags =
+                                 AI_PASSIVE | AI_NUMERICSERV | (bracketed ? AI_NUMERICHOST : 0)};
     struct addrinfo *ai = NULL;
     if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai) {
         *why = bracketed ? "the address in brackets is not an IPv6 address"

@@ -74,7 +74,7 @@ static int parse_bytes(const char *v, int64_t *out)
 {
     char *end;
     errno = 0;
-    if (!isdigit((unsigned char)v[0]))   /* strtoll would take " 8k" and "+8k" */
+    if (!isdigit((unsigned char)v[0])) /* strtoll would take " 8k" and "+8k" */
         return -1;
     long long n = strtoll(v, &end, 10);
     if (errno || n < 0)
@@ -108,7 +108,9 @@ static int set_value(config *c, const setting *s, const char *value, const char 
         bad = errno || !isdigit((unsigned char)value[0]) || *end || n < 0;
         break;
     }
-    case T_MS: bad = (n = when_duration_ms(value, 1)) < 0; break;   /* bare: milliseconds */
+    case T_MS:
+        bad = (n = when_duration_ms(value, 1)) < 0;
+        break; /* bare: milliseconds */
     case T_BYTES: bad = parse_bytes(value, &n) < 0; break;
     }
     if (bad) {
@@ -161,7 +163,7 @@ static int load_file(config *c, const char *path)
             rc = set_value(c, s, value, origin);
         }
     }
-    if (rc == 0 && ferror(f)) {   /* a directory, an I/O error: not an empty file */
+    if (rc == 0 && ferror(f)) { /* a directory, an I/O error: not an empty file */
         fprintf(stderr, "vigild: cannot read config file %s: %s\n", path, strerror(errno));
         rc = -1;
     }

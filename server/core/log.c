@@ -49,7 +49,7 @@ void log_write(log_level level, const char *msg, ...)
         return;
     char buf[4096];
     strbuf l;
-    strbuf_init_fixed(&l, buf, sizeof(buf) - 2);   /* "}\n" always fits */
+    strbuf_init_fixed(&l, buf, sizeof(buf) - 2); /* "}\n" always fits */
     struct timeval tv;
     struct tm tm;
     gettimeofday(&tv, NULL);

@@ -348,8 +348,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 /* ---- public ---- */
 
-pg_async_conn *pg_async_new(uv_loop_t *loop, const char *url, const char *name, pg_async_state_cb on_state,
-                  pg_async_notify_cb on_notify, void *arg)
+pg_async_conn *pg_async_new(uv_loop_t *loop, const char *url, const char *name,
+                            pg_async_state_cb on_state, pg_async_notify_cb on_notify, void *arg)
 {
     pg_async_conn *c = calloc(1, sizeof(*c));
     if (!c || !(c->url = strdup(url)) || !(c->name = strdup(name))) {
@@ -422,7 +422,7 @@ static int enqueue(pg_async_conn *c, pg_async_job *j)
 }
 
 int pg_async_query(pg_async_conn *c, const char *sql, int nparams, const char *const *params,
-              pg_async_result_cb cb, void *arg)
+                   pg_async_result_cb cb, void *arg)
 {
     if (c->state != PG_ASYNC_UP)
         return -1;
@@ -458,8 +458,8 @@ int pg_async_prepare(pg_async_conn *c, const char *name, const char *sql, int np
     return 0;
 }
 
-int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams, const char *const *params,
-                       pg_async_result_cb cb, void *arg)
+int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams,
+                            const char *const *params, pg_async_result_cb cb, void *arg)
 {
     if (c->state != PG_ASYNC_UP)
         return -1;

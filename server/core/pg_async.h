@@ -28,8 +28,8 @@ typedef void (*pg_async_state_cb)(pg_async_conn *c, int up, void *arg);
 /* A NOTIFY arrived on a channel this connection LISTENs on. */
 typedef void (*pg_async_notify_cb)(const char *channel, const char *payload, void *arg);
 
-pg_async_conn *pg_async_new(uv_loop_t *loop, const char *url, const char *name, pg_async_state_cb on_state,
-                  pg_async_notify_cb on_notify, void *arg);
+pg_async_conn *pg_async_new(uv_loop_t *loop, const char *url, const char *name,
+                            pg_async_state_cb on_state, pg_async_notify_cb on_notify, void *arg);
 /* Closes the connection; queued queries get NULL results. Frees c once
  * libuv has released its handles. */
 void pg_async_close(pg_async_conn *c);
@@ -42,13 +42,13 @@ size_t pg_async_queue_depth(const pg_async_conn *c);
  * call. Call before the first pg_async_query_prepared. */
 int pg_async_prepare(pg_async_conn *c, const char *name, const char *sql, int nparams);
 /* Like pg_async_query for a statement registered with pg_async_prepare. */
-int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams, const char *const *params,
-                       pg_async_result_cb cb, void *arg);
+int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams,
+                            const char *const *params, pg_async_result_cb cb, void *arg);
 
 /* Queues a text-format query. Params are copied, so the caller's buffers
  * may go away at once. Returns -1 (and never calls cb) if the connection is
  * down or memory is short. */
 int pg_async_query(pg_async_conn *c, const char *sql, int nparams, const char *const *params,
-              pg_async_result_cb cb, void *arg);
+                   pg_async_result_cb cb, void *arg);
 
 #endif

@@ -26,15 +26,15 @@
 int rate_allow(_Atomic int64_t *tat, int64_t now_ns, int64_t interval_ns, int64_t burst);
 
 typedef struct rate_window_slot {
-    uint64_t key;              /* a hash of the key (hash.h) */
-    int64_t start;             /* when this key's window began */
-    int64_t count;             /* 0: a free slot */
+    uint64_t key;  /* a hash of the key (hash.h) */
+    int64_t start; /* when this key's window began */
+    int64_t count; /* 0: a free slot */
 } rate_window_slot;
 
 typedef struct rate_window {
     rate_window_slot *slots;
     size_t n_slots;
-    int64_t window;            /* in the caller's unit of time */
+    int64_t window; /* in the caller's unit of time */
 } rate_window;
 
 /* slots: n_slots zeroed slots, owned by the caller. */

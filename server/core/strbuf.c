@@ -72,7 +72,7 @@ static int reserve(strbuf *b, size_t extra)
 void strbuf_append(strbuf *b, const char *s, size_t n)
 {
     if (b->fixed && !b->failed && n > strbuf_room(b)) {
-        n = strbuf_room(b);   /* keep what fits, then refuse the rest */
+        n = strbuf_room(b); /* keep what fits, then refuse the rest */
         memcpy(b->data + b->len, s, n);
         b->len += n;
         b->data[b->len] = '\0';
@@ -98,7 +98,7 @@ void strbuf_printf(strbuf *b, const char *fmt, ...)
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0 || reserve(b, (size_t)n) < 0)
-        return;   /* a fixed buffer without room: nothing of it, and failed */
+        return; /* a fixed buffer without room: nothing of it, and failed */
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -146,7 +146,7 @@ void strbuf_json_string(strbuf *b, const char *s)
     for (; *s; s++) {
         char esc[8];
         size_t n = json_escape((unsigned char)*s, esc);
-        if (b->len + n + 2 > b->cap) {   /* n, the closing quote, the NUL */
+        if (b->len + n + 2 > b->cap) { /* n, the closing quote, the NUL */
             b->failed = 1;
             break;
         }
@@ -177,7 +177,7 @@ void strbuf_array_elem(strbuf *b, const char *value)
         if (*p == '"' || *p == '\\') {
             strbuf_append(b, run, (size_t)(p - run));
             strbuf_append(b, "\\", 1);
-            run = p;                 /* the quoted character starts the next run */
+            run = p; /* the quoted character starts the next run */
         }
     strbuf_append(b, run, (size_t)(p - run));
     strbuf_append(b, "\"", 1);

@@ -18,7 +18,7 @@ typedef struct strbuf {
     char *data;
     size_t len, cap;
     int failed;
-    int fixed;                /* data is the caller's; never grown or freed */
+    int fixed; /* data is the caller's; never grown or freed */
 } strbuf;
 
 void strbuf_init(strbuf *b);
@@ -29,7 +29,7 @@ void strbuf_init_fixed(strbuf *b, char *buf, size_t cap);
 /* Bytes that can still be appended. SIZE_MAX for a growable buffer. */
 size_t strbuf_room(const strbuf *b);
 void strbuf_free(strbuf *b);
-void strbuf_reset(strbuf *b);                      /* len = 0, keeps memory */
+void strbuf_reset(strbuf *b); /* len = 0, keeps memory */
 void strbuf_append(strbuf *b, const char *s, size_t n);
 void strbuf_puts(strbuf *b, const char *s);
 void strbuf_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

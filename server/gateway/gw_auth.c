@@ -28,7 +28,7 @@
 #include <string.h>
 
 typedef struct lookup {
-    gw_conn *c;                /* NULL once the connection has gone */
+    gw_conn *c; /* NULL once the connection has gone */
 } lookup;
 
 /* ---- failed handshakes ---- */
@@ -92,10 +92,11 @@ static void check_network(gw_conn *c)
     c->network_changed = c->network[0] && reg_view_note_network(c->device_id, c->network);
     if (c->network_changed)
         gw_secevent_record(c->w->ing, "network_anomaly", "warning", c->device_id, c->addr,
-                  json_pack("{s:s,s:s}", "reason", "new_network", "network", c->network));
+                           json_pack("{s:s,s:s}", "reason", "new_network", "network", c->network));
     if (gw_track_cert_acquire(c->fp, c->addr, other))
-        gw_secevent_record(c->w->ing, "network_anomaly", "error", c->device_id, c->addr,
-                  json_pack("{s:s,s:s}", "reason", "concurrent_use", "other_address", other));
+        gw_secevent_record(
+            c->w->ing, "network_anomaly", "error", c->device_id, c->addr,
+            json_pack("{s:s,s:s}", "reason", "concurrent_use", "other_address", other));
     c->cert_tracked = 1;
     reg_touch_connected(c->w->touch, c->device_id, c->addr, c->network_changed);
 }
@@ -120,8 +121,8 @@ static void refuse(gw_conn *c, const reg_answer *a)
     char fp_hex[2 * REG_FP_LEN + 1];
     metrics_add(&metrics.handshakes[m], 1);
     hex_encode(c->fp, REG_FP_LEN, fp_hex);
-    json_t *details = json_pack("{s:s,s:s}", "reason", reg_view_verdict_name(a->verdict),
-                                "fingerprint", fp_hex);
+    json_t *details =
+        json_pack("{s:s,s:s}", "reason", reg_view_verdict_name(a->verdict), "fingerprint", fp_hex);
     X509 *cert = SSL_get0_peer_certificate(c->ssl);
     char serial[CA_SERIAL_HEX_MAX];
     if (cert && ca_serial_hex(cert, serial) == 0)
@@ -154,7 +155,7 @@ static void on_lookup(int answered, void *arg)
     c->lookup = NULL;
     if (!answered) {
         gw_conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
-                           (int)c->w->cfg->retry_after_s, 1);
+                              (int)c->w->cfg->retry_after_s, 1);
         return;
     }
     reg_answer a = reg_view_lookup(c->fp, time(NULL));
@@ -171,7 +172,7 @@ static void look_up(gw_conn *c)
     if (!l || reg_sync_fetch(c->w->registry, c->fp, on_lookup, l) < 0) {
         free(l);
         gw_conn_respond_error(c, 503, "unavailable", "cannot check the certificate now; retry",
-                           (int)c->w->cfg->retry_after_s, 1);
+                              (int)c->w->cfg->retry_after_s, 1);
         return;
     }
     c->lookup = l;
@@ -184,9 +185,11 @@ void gw_auth_start(gw_conn *c)
     if (!cert) {
         metrics_add(&metrics.handshakes[HS_NO_CERT], 1);
         gw_secevent_record(c->w->ing, "auth_failure", "warning", NULL, c->addr,
-                  json_pack("{s:s}", "reason", "no_certificate"));
-        gw_conn_respond_error(c, 401, "unauthorized", "a client certificate issued by this fleet's "
-                           "CA is required", 0, 1);
+                           json_pack("{s:s}", "reason", "no_certificate"));
+        gw_conn_respond_error(c, 401, "unauthorized",
+                              "a client certificate issued by this fleet's "
+                              "CA is required",
+                              0, 1);
         return;
     }
     if (!X509_digest(cert, EVP_sha256(), c->fp, &len) || len != REG_FP_LEN) {
@@ -206,8 +209,8 @@ int gw_auth_still_valid(gw_conn *c)
     reg_answer a = reg_view_lookup(c->fp, time(NULL));
     if (a.verdict == REG_OK)
         return 1;
-    log_info("closing connection after a registry change", "device_id", c->device_id,
-             "reason", reg_view_verdict_name(a.verdict), NULL);
+    log_info("closing connection after a registry change", "device_id", c->device_id, "reason",
+             reg_view_verdict_name(a.verdict), NULL);
     return 0;
 }
 

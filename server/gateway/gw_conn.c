@@ -44,10 +44,10 @@ static void on_deadline(uv_timer_t *t)
         if (c->parser && gw_http_parser_in_progress(c->parser))
             gw_conn_respond_error(c, 408, "timeout", "the request took too long to arrive", 0, 1);
         else
-            gw_conn_close(c);   /* idle keep-alive connection */
+            gw_conn_close(c); /* idle keep-alive connection */
         return;
     default:
-        gw_conn_close(c);       /* a peer that does not read its response */
+        gw_conn_close(c); /* a peer that does not read its response */
     }
 }
 
@@ -260,8 +260,8 @@ static void read_loop(gw_conn *c)
         }
         if (gw_http_parser_error(c->parser)) {
             int status = gw_http_parser_error(c->parser);
-            gw_conn_respond_error(c, status, gw_http_error_code(status), gw_http_parser_reason(c->parser),
-                               0, 1);
+            gw_conn_respond_error(c, status, gw_http_error_code(status),
+                                  gw_http_parser_reason(c->parser), 0, 1);
             return;
         }
         if (gw_http_parser_done(c->parser)) {
@@ -336,7 +336,8 @@ static void flush_out(gw_conn *c)
     }
 }
 
-void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after, int close_after)
+void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after,
+                     int close_after)
 {
     strbuf b;
     size_t body_len = body_json ? strlen(body_json) : 0;
@@ -345,8 +346,8 @@ void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_af
     if (c->w->draining)
         close_after = 1;
     strbuf_init(&b);
-    strbuf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status, gw_http_status_text(status),
-              body_len);
+    strbuf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status,
+                  gw_http_status_text(status), body_len);
     if (body_json)
         strbuf_puts(&b, "Content-Type: application/json\r\n");
     if (retry_after > 0)
@@ -368,9 +369,9 @@ void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_af
 }
 
 void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,
-                        int retry_after, int close_after)
+                           int retry_after, int close_after)
 {
-    char *body = errors_json(code, reason, NULL);   /* no parameter on this port */
+    char *body = errors_json(code, reason, NULL); /* no parameter on this port */
     gw_conn_respond(c, status, body, retry_after, close_after);
     free(body);
 }
@@ -384,9 +385,15 @@ static void on_io(uv_poll_t *h, int status, int events)
         return;
     }
     switch (c->state) {
-    case GW_CONN_HANDSHAKE: do_handshake(c); break;
-    case GW_CONN_READING: read_requests(c); break;
-    case GW_CONN_WRITING: flush_out(c); break;
+    case GW_CONN_HANDSHAKE:
+        do_handshake(c);
+        break;
+    case GW_CONN_READING:
+        read_requests(c);
+        break;
+    case GW_CONN_WRITING:
+        flush_out(c);
+        break;
     default: set_poll(c, 0); break;
     }
 }

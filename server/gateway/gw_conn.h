@@ -29,7 +29,12 @@
 #include "server/ingest/ingest.h"
 
 typedef enum gw_conn_state {
-    GW_CONN_HANDSHAKE = 0, GW_CONN_AUTHORIZING, GW_CONN_READING, GW_CONN_PROCESSING, GW_CONN_WRITING, GW_CONN_CLOSING
+    GW_CONN_HANDSHAKE = 0,
+    GW_CONN_AUTHORIZING,
+    GW_CONN_READING,
+    GW_CONN_PROCESSING,
+    GW_CONN_WRITING,
+    GW_CONN_CLOSING
 } gw_conn_state;
 
 struct gw_conn {
@@ -42,8 +47,8 @@ struct gw_conn {
     int poll_events;
     gw_conn_state state;
     SSL *ssl;
-    gw_tls_peer *peer;         /* during the handshake only */
-    gw_http_parser *parser;         /* while a request is being read */
+    gw_tls_peer *peer;           /* during the handshake only */
+    gw_http_parser *parser;      /* while a request is being read */
     char *out;                   /* response being written (plaintext) */
     size_t out_len;
     char *leftover;              /* pipelined bytes read past the last request */
@@ -67,9 +72,10 @@ void gw_conn_accept(gw_worker *w, int fd, const char *addr);
 void gw_conn_close(gw_conn *c);
 /* Queues a response; body_json may be NULL. retry_after > 0 adds the
  * header. close_after sends Connection: close and closes once written. */
-void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after, int close_after);
+void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after,
+                     int close_after);
 void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,
-                        int retry_after, int close_after);
+                           int retry_after, int close_after);
 /* Authorization finished (gw_auth.c): start serving requests. */
 void gw_conn_authorized(gw_conn *c);
 /* Re-check after a registry change; closes the connection if refused now. */

@@ -34,8 +34,10 @@ static void results_body(strbuf *b, const incident_batch *batch, const unsigned 
     strbuf_puts(b, "{\"results\":[");
     for (size_t i = 0; i < batch->n; i++) {
         const incident_item *it = &batch->items[i];
-        const char *status = !it->ok ? "rejected" : !committed ? "retry"
-                             : stored && stored[i] ? "stored" : "duplicate";
+        const char *status = !it->ok               ? "rejected"
+                             : !committed          ? "retry"
+                             : stored && stored[i] ? "stored"
+                                                   : "duplicate";
         strbuf_puts(b, i ? ",{\"id\":" : "{\"id\":");
         if (it->id[0])
             strbuf_json_string(b, it->id);
@@ -52,9 +54,9 @@ static void results_body(strbuf *b, const incident_batch *batch, const unsigned 
         n_stored += it->ok && committed && stored && stored[i];
         n_dup += it->ok && committed && !(stored && stored[i]);
     }
-    strbuf_printf(b, "],\"stored\":%zu,\"duplicate\":%zu,\"rejected\":%zu,\"retry\":%zu",
-              n_stored, n_dup, n_rej, n_retry);
-    if (error_json) {   /* "{...}" less its braces */
+    strbuf_printf(b, "],\"stored\":%zu,\"duplicate\":%zu,\"rejected\":%zu,\"retry\":%zu", n_stored,
+                  n_dup, n_rej, n_retry);
+    if (error_json) { /* "{...}" less its braces */
         strbuf_puts(b, ",");
         strbuf_append(b, error_json + 1, strlen(error_json) - 2);
     }
@@ -115,10 +117,11 @@ static int is_json(const char *content_type)
 static int over_rate(gw_conn *c)
 {
     const config *cfg = c->w->cfg;
-    if (reg_view_allow_request(c->device_id, (int64_t)uv_hrtime(), cfg->device_rate, cfg->device_burst))
+    if (reg_view_allow_request(c->device_id, (int64_t)uv_hrtime(), cfg->device_rate,
+                               cfg->device_burst))
         return 0;
     gw_secevent_record(c->w->ing, "x-rate-limited", "warning", c->device_id, c->addr,
-              json_pack("{s:s}", "reason", "device_requests"));
+                       json_pack("{s:s}", "reason", "device_requests"));
     return 1;
 }
 
@@ -128,15 +131,17 @@ void gw_incidents_post(gw_conn *c, gw_http_request *req)
     incident_batch batch = {0};
     const config *cfg = c->w->cfg;
     if (!is_json(req->content_type)) {
-        gw_routes_refuse(c, MP_INCIDENTS, 415, "unsupported_media_type", "send Content-Type: application/json", 0);
+        gw_routes_refuse(c, MP_INCIDENTS, 415, "unsupported_media_type",
+                         "send Content-Type: application/json", 0);
         return;
     }
     if (over_rate(c)) {
-        gw_routes_refuse(c, MP_INCIDENTS, 429, "rate_limited", "too many requests from this device; slow down", 1);
+        gw_routes_refuse(c, MP_INCIDENTS, 429, "rate_limited",
+                         "too many requests from this device; slow down", 1);
         return;
     }
-    if (incident_batch_parse(req->body ? req->body : "", req->body_len, when_now_us(), &batch, reason,
-                             sizeof(reason)) < 0) {
+    if (incident_batch_parse(req->body ? req->body : "", req->body_len, when_now_us(), &batch,
+                             reason, sizeof(reason)) < 0) {
         gw_routes_refuse(c, MP_INCIDENTS, 400, "bad_request", reason, 0);
         return;
     }
@@ -162,7 +167,7 @@ void gw_incidents_post(gw_conn *c, gw_http_request *req)
         incident_batch_free(&batch);
         return;
     }
-    incident_batch kept = batch;   /* for the 503 answer if the queue refuses */
+    incident_batch kept = batch; /* for the 503 answer if the queue refuses */
     c->pending = ingest_submit(c->w->ing, c->device_id, c->addr, 0, &batch, on_committed, c);
     if (!c->pending) {
         respond_results(c, 503, &kept, NULL, 0, UNAVAILABLE_QUEUE, (int)cfg->retry_after_s);

@@ -79,7 +79,7 @@ static int build_event(incident_batch *b, const char *type, const char *severity
 }
 
 void gw_secevent_record(ingest *ing, const char *type, const char *severity, const char *device_id,
-               const char *addr, json_t *details)
+                        const char *addr, json_t *details)
 {
     int64_t now = (int64_t)uv_hrtime();
     incident_batch b = {0};

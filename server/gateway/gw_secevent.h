@@ -24,6 +24,6 @@ void gw_secevent_thread_exit(void);
  * consumed. device_id may be NULL. type is an incident type
  * ("auth_failure", "network_anomaly", "x-rate-limited"). */
 void gw_secevent_record(ingest *ing, const char *type, const char *severity, const char *device_id,
-               const char *addr, json_t *details);
+                        const char *addr, json_t *details);
 
 #endif

@@ -56,7 +56,7 @@ static void refuse_connection(gw_worker *w, int fd, const char *addr, const char
     metrics_add(&metrics.connections_refused, 1);
     close(fd);
     gw_secevent_record(w->ing, "x-rate-limited", "warning", NULL, addr,
-              json_pack("{s:s,s:s}", "reason", "connection_limit", "limit", limit));
+                       json_pack("{s:s,s:s}", "reason", "connection_limit", "limit", limit));
 }
 
 static void on_listen(uv_poll_t *h, int status, int events)
@@ -122,7 +122,7 @@ static void recheck(gw_worker *w, char **ids, size_t n, int all)
 {
     gw_conn *c = w->conns;
     while (c) {
-        gw_conn *next = c->next;    /* c may close (it stays allocated until its handles close) */
+        gw_conn *next = c->next; /* c may close (it stays allocated until its handles close) */
         int match = all;
         for (size_t i = 0; !match && i < n; i++)
             match = strcmp(ids[i], c->device_id) == 0;
@@ -160,7 +160,7 @@ static void maybe_finish(gw_worker *w)
         ingest_when_idle(w->ing, on_ingest_idle, w);
         return;
     }
-    if (!w->touch_idle) {   /* committed reports may have noted a firmware */
+    if (!w->touch_idle) { /* committed reports may have noted a firmware */
         reg_touch_when_idle(w->touch, on_touch_idle, w);
         return;
     }
@@ -258,8 +258,8 @@ static int worker_init(gw_worker *w, const config *cfg, int index)
     uv_unref((uv_handle_t *)&w->drain_timer);
     snprintf(name, sizeof(name), "vigild-registry-%d", index);
     if ((w->listen_fd = open_listener(cfg->device_listen)) < 0 ||
-        !(w->registry = pg_async_new(&w->loop, cfg->database_url, name, on_registry_state, NULL,
-                                     w)) ||
+        !(w->registry =
+              pg_async_new(&w->loop, cfg->database_url, name, on_registry_state, NULL, w)) ||
         !(w->touch = reg_touch_new(&w->loop, w->registry)) ||
         !(w->ing = ingest_new(&w->loop, cfg, index, w->touch)))
         return -1;

@@ -33,8 +33,8 @@ typedef struct gw_worker {
     uv_async_t wake;
     uv_timer_t drain_timer;
 
-    pthread_mutex_t mu;          /* guards the fields up to the blank line */
-    char **recheck;              /* device ids whose connections to re-check */
+    pthread_mutex_t mu; /* guards the fields up to the blank line */
+    char **recheck;     /* device ids whose connections to re-check */
     size_t n_recheck, cap_recheck;
     int recheck_all;
     int drain_requested;
@@ -45,12 +45,12 @@ typedef struct gw_worker {
     int draining;
     int ingest_idle;
     int touch_idle;
-    gw_conn *conns;                 /* doubly linked, every open connection */
+    gw_conn *conns; /* doubly linked, every open connection */
     size_t n_conns;
     ingest *ing;
-    pg_async_conn *registry;     /* registry misses and the devices' last-seen writes */
+    pg_async_conn *registry; /* registry misses and the devices' last-seen writes */
     reg_touch *touch;
-    char rbuf[GW_WORKER_READ_BUF];  /* shared by all connections: decrypted input */
+    char rbuf[GW_WORKER_READ_BUF]; /* shared by all connections: decrypted input */
 } gw_worker;
 
 /* Opens the listening sockets and starts the threads. */

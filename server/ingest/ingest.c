@@ -55,7 +55,7 @@ typedef struct lane lane;
 typedef struct flush {
     ingest *ing;
     lane *lane;
-    ingest_batch batch;      /* its requests and parameters, kept for the one retry */
+    ingest_batch batch; /* its requests and parameters, kept for the one retry */
     uint64_t started_ns;
     int retried;
 } flush;
@@ -88,11 +88,11 @@ struct lane {
 
 struct ingest {
     uv_loop_t *loop;
-    uv_check_t check;        /* flushes once per loop iteration */
+    uv_check_t check; /* flushes once per loop iteration */
     const config *cfg;
     lane lanes[INGEST_LANES];
     ingest_batch_queue queue;
-    reg_touch *touch;        /* told the firmware of committed reports */
+    reg_touch *touch; /* told the firmware of committed reports */
     void (*idle_cb)(void *);
     void *idle_arg;
 };
@@ -150,7 +150,7 @@ static void mark_stored(flush *f, PGresult *res)
     size_t nrows = f->batch.rows;
     unsigned char *flags = calloc(nrows ? nrows : 1, 1);
     if (!flags)
-        return;   /* each report is answered "duplicate": nothing is lost */
+        return; /* each report is answered "duplicate": nothing is lost */
     for (int i = 0; i < PQntuples(res); i++) {
         long long n = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         if (n >= 1 && (size_t)n <= nrows)
@@ -294,7 +294,7 @@ ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index, reg_tou
         snprintf(name, sizeof(name), "vigild-ingest-%d.%d", worker_index, i);
         if (!(ln->pg = pg_async_new(loop, cfg->database_url, name, on_db_state, NULL, ing)) ||
             pg_async_prepare(ln->pg, "ingest_flush", flush_sql, INGEST_BATCH_COLUMNS) < 0)
-            return NULL;   /* vigild exits at startup; the OS reclaims the rest */
+            return NULL; /* vigild exits at startup; the OS reclaims the rest */
     }
     return ing;
 }
@@ -314,7 +314,7 @@ void ingest_free(ingest *ing)
     for (int i = 0; i < INGEST_LANES; i++) {
         if (pg_async_is_up(ing->lanes[i].pg))
             metrics_add(&metrics.db_up, -1);
-        pg_async_close(ing->lanes[i].pg);   /* fails the flush in flight, if any */
+        pg_async_close(ing->lanes[i].pg); /* fails the flush in flight, if any */
     }
     uv_close((uv_handle_t *)&ing->check, check_closed);
 }

@@ -24,7 +24,7 @@ typedef struct seen_slot {
 typedef struct columns {
     strbuf col[INGEST_BATCH_COLUMNS];
     seen_slot *seen;
-    size_t seen_cap;         /* a power of two, at least twice the rows */
+    size_t seen_cap; /* a power of two, at least twice the rows */
     size_t rows;
 } columns;
 
@@ -130,7 +130,7 @@ int ingest_batch_take(ingest_batch *b, ingest_batch_queue *q, size_t max_rows)
         strbuf_array_open(&c.col[i]);
     }
     if (!(c.seen = calloc(c.seen_cap, sizeof(*c.seen)))) {
-        b->reqs = ingest_batch_dequeue(q);   /* for the caller to fail: the queue still moves */
+        b->reqs = ingest_batch_dequeue(q); /* for the caller to fail: the queue still moves */
         b->reports = b->reqs ? b->reqs->n_valid : 0;
         rc = -1;
         goto done;

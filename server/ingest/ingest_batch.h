@@ -31,12 +31,12 @@ struct ingest_req {
     ingest_req *next;
     ingest *ing;
     incident_batch batch;
-    char device_id[DEVICE_ID_MAX + 1];   /* "" for an anonymous server event */
+    char device_id[DEVICE_ID_MAX + 1]; /* "" for an anonymous server event */
     char addr[48];
     int from_server;
-    size_t n_valid;          /* the batch's valid reports */
-    unsigned char *stored;   /* per item: stored by its flush (1), or not (0: a duplicate) */
-    int *rows;               /* per item: its row in the flush, -1 if invalid or a repeat */
+    size_t n_valid;        /* the batch's valid reports */
+    unsigned char *stored; /* per item: stored by its flush (1), or not (0: a duplicate) */
+    int *rows;             /* per item: its row in the flush, -1 if invalid or a repeat */
     ingest_done_cb cb;
     void *owner;
 };
@@ -44,7 +44,7 @@ struct ingest_req {
 /* Requests waiting for a flush, oldest first. */
 typedef struct ingest_batch_queue {
     ingest_req *head, *tail;
-    size_t reports;          /* their valid reports */
+    size_t reports; /* their valid reports */
 } ingest_batch_queue;
 
 void ingest_batch_enqueue(ingest_batch_queue *q, ingest_req *r);
@@ -52,10 +52,10 @@ void ingest_batch_enqueue(ingest_batch_queue *q, ingest_req *r);
 ingest_req *ingest_batch_dequeue(ingest_batch_queue *q);
 
 typedef struct ingest_batch {
-    ingest_req *reqs;        /* the requests taken, oldest first, linked by next */
-    size_t reports;          /* their valid reports */
-    size_t rows;             /* rows in the parameters: reports less repeats */
-    char *params[INGEST_BATCH_COLUMNS];   /* owned; NUL-terminated array literals */
+    ingest_req *reqs;                   /* the requests taken, oldest first, linked by next */
+    size_t reports;                     /* their valid reports */
+    size_t rows;                        /* rows in the parameters: reports less repeats */
+    char *params[INGEST_BATCH_COLUMNS]; /* owned; NUL-terminated array literals */
 } ingest_batch;
 
 /* Takes requests from the front of q while their reports fit in max_rows

@@ -43,7 +43,7 @@ static void on_tick(uv_timer_t *t)
         return;
     if (m->ticks++ % PARTITION_EVERY == 0 && !m->partitioning &&
         pg_async_query(m->pg, "SELECT vigil_ensure_incident_partitions(2)", 0, NULL, on_partitioned,
-                  m) == 0)
+                       m) == 0)
         m->partitioning = 1;
     if (!m->counting &&
         pg_async_query(m->pg, "SELECT vigil_count_incidents()", 0, NULL, on_counted, m) == 0)

@@ -132,7 +132,7 @@ static void on_notify(const char *channel, const char *payload, void *arg)
 }
 
 reg_sync *reg_sync_start(uv_loop_t *loop, const char *database_url, reg_sync_change_cb on_change,
-                       void *arg)
+                         void *arg)
 {
     reg_sync *r = calloc(1, sizeof(*r));
     if (!r)
@@ -172,7 +172,7 @@ static void on_fetched(PGresult *res, void *arg)
     fetch *f = arg;
     int answered = res && PQresultStatus(res) == PGRES_TUPLES_OK;
     if (answered) {
-        reg_cert_row row = {0};   /* found = 0: known absent */
+        reg_cert_row row = {0}; /* found = 0: known absent */
         if (PQntuples(res) > 0)
             parse_row(res, 0, &row);
         reg_view_learn(f->fp, &row);

@@ -24,7 +24,7 @@ typedef struct reg_sync reg_sync;
 typedef void (*reg_sync_change_cb)(const char *device_id, void *arg);
 
 reg_sync *reg_sync_start(uv_loop_t *loop, const char *database_url, reg_sync_change_cb on_change,
-                       void *arg);
+                         void *arg);
 void reg_sync_stop(reg_sync *r);
 /* 1 once a full load has completed since the last (re)connection. */
 int reg_sync_loaded(const reg_sync *r);

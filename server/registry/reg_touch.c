@@ -47,18 +47,18 @@ static const char touch_sql[] =
  * report that carried it. */
 typedef struct touch_row {
     char device_id[DEVICE_ID_MAX + 1];
-    char addr[ADDR_TEXT_MAX];          /* "" for a firmware row */
-    char firmware[INCIDENT_TEXT_MAX + 1];   /* "" for an address row */
+    char addr[ADDR_TEXT_MAX];             /* "" for a firmware row */
+    char firmware[INCIDENT_TEXT_MAX + 1]; /* "" for an address row */
     int64_t at_us;
 } touch_row;
 
 struct reg_touch {
-    uv_check_t check;          /* sends what waits, once per loop iteration */
+    uv_check_t check; /* sends what waits, once per loop iteration */
     pg_async_conn *pg;
-    touch_row *rows;           /* the first n are waiting, oldest first */
-    size_t n, cap;             /* cap grows to REG_TOUCH_MAX_ROWS at most */
-    size_t inflight;           /* rows[0..inflight) are in the statement in flight */
-    int freed;                 /* reg_touch_free was called: on_touched frees */
+    touch_row *rows; /* the first n are waiting, oldest first */
+    size_t n, cap;   /* cap grows to REG_TOUCH_MAX_ROWS at most */
+    size_t inflight; /* rows[0..inflight) are in the statement in flight */
+    int freed;       /* reg_touch_free was called: on_touched frees */
     void (*idle_cb)(void *);
     void *idle_arg;
 };
@@ -100,13 +100,13 @@ static void on_touched(PGresult *res, void *arg)
     }
     if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
         drop_rows(t, sent, 0);
-    } else if (res) {   /* PostgreSQL refused it: sending it again would not help */
+    } else if (res) { /* PostgreSQL refused it: sending it again would not help */
         log_warn("cannot record devices' last address or firmware", "error",
                  PQresultErrorMessage(res), NULL);
         drop_rows(t, sent, 1);
-    }                   /* no result: the connection went; the rows wait for it */
+    } /* no result: the connection went; the rows wait for it */
     if (t->n)
-        uv_check_start(&t->check, on_check);   /* never send from inside a send */
+        uv_check_start(&t->check, on_check); /* never send from inside a send */
     check_idle(t);
 }
 
@@ -167,8 +167,9 @@ static void add_row(reg_touch *t, const char *device_id, const char *addr, const
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 64;
-        touch_row *grown = cap <= REG_TOUCH_MAX_ROWS ? realloc(t->rows, cap * sizeof(*grown)) : NULL;
-        if (!grown) {   /* full: the next connection or report says it again */
+        touch_row *grown =
+            cap <= REG_TOUCH_MAX_ROWS ? realloc(t->rows, cap * sizeof(*grown)) : NULL;
+        if (!grown) { /* full: the next connection or report says it again */
             reg_view_forget_touch(device_id);
             return;
         }
@@ -183,8 +184,7 @@ static void add_row(reg_touch *t, const char *device_id, const char *addr, const
     uv_check_start(&t->check, on_check);
 }
 
-void reg_touch_connected(reg_touch *t, const char *device_id, const char *addr,
-                         int network_changed)
+void reg_touch_connected(reg_touch *t, const char *device_id, const char *addr, int network_changed)
 {
     if (reg_view_touch_due(device_id, (int64_t)time(NULL)) || network_changed)
         add_row(t, device_id, addr, NULL, 0);
@@ -229,7 +229,7 @@ static void on_check_closed(uv_handle_t *h)
 {
     reg_touch *t = h->data;
     if (t->inflight) {
-        t->freed = 1;   /* on_touched frees it */
+        t->freed = 1; /* on_touched frees it */
         return;
     }
     free(t->rows);

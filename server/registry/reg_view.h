@@ -45,7 +45,7 @@ typedef struct reg_answer {
 int reg_view_init(void);
 void reg_view_shutdown(void);
 
-const char *reg_view_verdict_name(reg_verdict v);   /* "revoked", ... */
+const char *reg_view_verdict_name(reg_verdict v); /* "revoked", ... */
 int reg_view_device_status_parse(const char *s, reg_device_status *out);
 
 reg_answer reg_view_lookup(const uint8_t fp[REG_FP_LEN], time_t now);
@@ -74,7 +74,8 @@ void reg_view_revoke(const uint8_t fp[REG_FP_LEN], const char *device_id);
 void reg_view_set_device_status(const char *device_id, reg_device_status status);
 
 /* Request budget (GCRA): 1 if the device may make one more request now. */
-int reg_view_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s, int64_t burst);
+int reg_view_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s,
+                           int64_t burst);
 
 /* Remembers the network (/24 or /48 of addr, text) the device is seen
  * from; returns 1 when it differs from a known previous one. */
@@ -95,6 +96,5 @@ int reg_view_firmware_changed(const char *device_id, uint64_t firmware_hash);
 void reg_view_forget_touch(const char *device_id);
 
 size_t reg_view_count(void);
-
 
 #endif

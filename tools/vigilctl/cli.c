@@ -244,15 +244,17 @@ int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t 
     /* A unit is required: --validity 30 must not mean 30 seconds. */
     int64_t ms = when_duration_ms(text, 0);
     if (ms <= 0 || ms % 1000)
-        return cli_usage_error(ctx, "--%s: invalid duration '%s': use a whole number and a unit "
-                               "s, m, h, d, w or y (e.g. 30d)", opt, text);
+        return cli_usage_error(ctx,
+                               "--%s: invalid duration '%s': use a whole number and a unit "
+                               "s, m, h, d, w or y (e.g. 30d)",
+                               opt, text);
     *out = ms / 1000;
     return EXIT_OK;
 }
 
 int cli_parse_class(cli_ctx *ctx, const char *text, const char **out)
 {
-    if (!device_id_valid(text))   /* classes follow the device id rules */
+    if (!device_id_valid(text)) /* classes follow the device id rules */
         return cli_usage_error(ctx, "--class: use " DEVICE_ID_RULE);
     *out = text;
     return EXIT_OK;

@@ -122,8 +122,7 @@ static int query_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     switch (opt) {
     case OPT_DEVICE:
         if (!device_id_valid(arg))
-            return cli_usage_error(ctx,
-                                   "--device '%s' is not a device id: use " DEVICE_ID_RULE,
+            return cli_usage_error(ctx, "--device '%s' is not a device id: use " DEVICE_ID_RULE,
                                    arg);
         a->f.device_id = arg;
         return EXIT_OK;

@@ -46,7 +46,7 @@ Test(errors, reasons_and_parameters_are_bounded)
     char want[2 * ERRORS_TEXT_MAX + 100], kept[ERRORS_TEXT_MAX + 1];
     memset(kept, 'x', ERRORS_TEXT_MAX);
     kept[ERRORS_TEXT_MAX] = '\0';
-    snprintf(want, sizeof(want), "{\"error\":\"bad_request\",\"reason\":\"%s\",\"parameter\":\"%s\"}",
-             kept, kept);
+    snprintf(want, sizeof(want),
+             "{\"error\":\"bad_request\",\"reason\":\"%s\",\"parameter\":\"%s\"}", kept, kept);
     expect_body("bad_request", long_text, long_text, want);
 }

@@ -37,8 +37,8 @@ Test(hex, decodes_either_case_and_round_trips)
 Test(hex, refuses_what_is_not_exactly_that_many_digits)
 {
     unsigned char out[4];
-    const char *bad[] = {"", "abc", "abcdef", "abcdef0", "abcdef012", "abcdefg0", "abcd ef0",
-                         "+bcdef01", "0xabcdef"};
+    const char *bad[] = {"",         "abc",      "abcdef",   "abcdef0", "abcdef012",
+                         "abcdefg0", "abcd ef0", "+bcdef01", "0xabcdef"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(hex_decode(bad[i], out, 4), -1, "'%s' accepted", bad[i]);
     cr_assert_eq(hex_decode(NULL, out, 4), -1);

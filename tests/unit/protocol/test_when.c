@@ -31,8 +31,21 @@ Test(when, a_bare_number_counts_in_the_callers_unit_or_is_refused)
 
 Test(when, what_is_not_a_duration)
 {
-    const char *bad[] = {"", "d", "-1d", "+1d", " 1d", "1x", "1d2", "1 d", "1D", "1.5h", "ms",
-                         "99999999999999999999y", "9223372036854775807y", "101y", "36501d"};
+    const char *bad[] = {"",
+                         "d",
+                         "-1d",
+                         "+1d",
+                         " 1d",
+                         "1x",
+                         "1d2",
+                         "1 d",
+                         "1D",
+                         "1.5h",
+                         "ms",
+                         "99999999999999999999y",
+                         "9223372036854775807y",
+                         "101y",
+                         "36501d"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(when_duration_ms(bad[i], 1000), -1, "'%s' accepted", bad[i]);
     cr_assert_eq(when_duration_ms(NULL, 1000), -1);

@@ -38,8 +38,8 @@ Test(api_value, integers_are_plain_decimal_within_bounds)
     cr_assert_eq(api_value_int("1000", 1, 1000, &v), 0);
     cr_assert_eq(api_value_int("-5", -10, 10, &v), 0);
     cr_assert_eq(v, -5);
-    const char *bad[] = {"", "0", "1001", " 5", "+5", "5 ", "5x", "0x10", "1e3", "-",
-                         "99999999999999999999", "--5"};
+    const char *bad[] = {
+        "", "0", "1001", " 5", "+5", "5 ", "5x", "0x10", "1e3", "-", "99999999999999999999", "--5"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(api_value_int(bad[i], 1, 1000, &v), -1, "'%s' accepted", bad[i]);
 }
@@ -61,7 +61,7 @@ Test(api_value, durations_are_at_least_a_second_and_bounded)
 Test(api_value, times_are_rfc3339_or_back_from_now)
 {
     api_time t;
-    int64_t now = 1795600800LL * 1000000;   /* 2026-11-25T10:00:00Z */
+    int64_t now = 1795600800LL * 1000000; /* 2026-11-25T10:00:00Z */
     cr_assert_eq(api_value_time("2026-11-25T09:00:00Z", now, &t), 0);
     cr_assert_eq(t.us, now - 3600LL * 1000000);
     cr_assert_str_eq(t.text, "2026-11-25T09:00:00.000000Z", "what PostgreSQL gets");
@@ -69,8 +69,12 @@ Test(api_value, times_are_rfc3339_or_back_from_now)
     cr_assert_eq(t.us, now - 900LL * 1000000);
     cr_assert_eq(api_value_time("2026-11-25T11:00:00+02:00", now, &t), 0);
     cr_assert_eq(t.us, now - 3600LL * 1000000);
-    const char *bad[] = {"", "yesterday", "2026-11-25", "2026-11-25 09:00:00",
-                         "2026-13-01T00:00:00Z", "'; DROP TABLE incidents; --"};
+    const char *bad[] = {"",
+                         "yesterday",
+                         "2026-11-25",
+                         "2026-11-25 09:00:00",
+                         "2026-13-01T00:00:00Z",
+                         "'; DROP TABLE incidents; --"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(api_value_time(bad[i], now, &t), -1, "'%s' accepted", bad[i]);
 }
@@ -101,8 +105,8 @@ Test(api_value, a_cursor_is_digits_dot_serial)
     cr_assert_eq(api_value_cursor2("1764064800000000.5F3A09", buf, &a, &b), 0);
     cr_assert_str_eq(a, "1764064800000000");
     cr_assert_str_eq(b, "5F3A09");
-    const char *bad[] = {"", "123", "123.", ".5F", "12a.5F", "123.5f", "1.2.3",
-                         "123456789012345678901.5F"};
+    const char *bad[] = {"",       "123",    "123.",  ".5F",
+                         "12a.5F", "123.5f", "1.2.3", "123456789012345678901.5F"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(api_value_cursor2(bad[i], buf, &a, &b), -1, "'%s' accepted", bad[i]);
     char huge[100];
@@ -120,8 +124,8 @@ Test(api_value, bodies_are_one_json_object)
     cr_assert(json_is_object(v) && json_object_size(v) == 0);
     json_decref(v);
     const char *ok = "{\"reason\":\"odd traffic\"}";
-    cr_assert_eq(api_value_body("application/json; charset=utf-8", ok, strlen(ok), &v, why,
-                                sizeof(why)), 0);
+    cr_assert_eq(
+        api_value_body("application/json; charset=utf-8", ok, strlen(ok), &v, why, sizeof(why)), 0);
     cr_assert_str_eq(json_string_value(json_object_get(v, "reason")), "odd traffic");
     json_decref(v);
     cr_assert_eq(api_value_body("text/plain", ok, strlen(ok), &v, why, sizeof(why)), 415);
@@ -130,8 +134,9 @@ Test(api_value, bodies_are_one_json_object)
     const char *bad[] = {"[\"reason\"]", "{\"reason\":", "{\"a\":1,\"a\":2}", "\"text\"", "{} {}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why[0] = '\0';
-        cr_assert_eq(api_value_body("application/json", bad[i], strlen(bad[i]), &v, why,
-                                    sizeof(why)), 400, "'%s' accepted", bad[i]);
+        cr_assert_eq(
+            api_value_body("application/json", bad[i], strlen(bad[i]), &v, why, sizeof(why)), 400,
+            "'%s' accepted", bad[i]);
         cr_assert_null(v);
         cr_assert(strstr(why, "JSON object"), "the reason says what is wanted: %s", why);
     }

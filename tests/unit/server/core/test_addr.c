@@ -40,8 +40,8 @@ static void parses_to(const char *text, int af, const char *host, int port)
     int got_port = ntohs(af == AF_INET ? in->sin_port : in6->sin6_port);
     cr_assert_eq(got_port, port, "'%s': port %d", text, got_port);
     char got[INET6_ADDRSTRLEN];
-    inet_ntop(af, af == AF_INET ? (const void *)&in->sin_addr : (const void *)&in6->sin6_addr,
-              got, sizeof(got));
+    inet_ntop(af, af == AF_INET ? (const void *)&in->sin_addr : (const void *)&in6->sin6_addr, got,
+              sizeof(got));
     cr_assert_str_eq(got, host, "'%s'", text);
 }
 
@@ -148,7 +148,7 @@ Test(addr, refuses_a_host_over_255_characters)
     memset(text, '1', 300);
     strcpy(text + 300, ":8443");
     refused(text);
-    memset(text, 'a', 256);          /* the first length refused */
+    memset(text, 'a', 256); /* the first length refused */
     strcpy(text + 256, ":8443");
     refused(text);
 }

@@ -32,12 +32,12 @@ enum kind { STR, NUM };
 
 typedef struct known_setting {
     const char *name;
-    size_t offset;               /* of its field in config */
+    size_t offset; /* of its field in config */
     enum kind kind;
-    const char *dflt;            /* the default as --help shows it; NULL: none */
-    int64_t dflt_value;          /* NUM: the default, parsed */
-    const char *sample;          /* a value other than the default ... */
-    int64_t sample_value;        /* NUM: ... and what it parses to */
+    const char *dflt;     /* the default as --help shows it; NULL: none */
+    int64_t dflt_value;   /* NUM: the default, parsed */
+    const char *sample;   /* a value other than the default ... */
+    int64_t sample_value; /* NUM: ... and what it parses to */
 } known_setting;
 
 #define F(field) offsetof(config, field)
@@ -113,7 +113,7 @@ static void unset_vigil_env(void)
         char name[256];
         snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
         unsetenv(name);
-        e = environ;             /* unsetenv moved the entries */
+        e = environ; /* unsetenv moved the entries */
     }
 }
 
@@ -150,7 +150,7 @@ static void teardown(void)
     remove_temp_files();
     config_free(&cfg);
     fflush(stderr);
-    dup2(real_stderr, STDERR_FILENO);   /* so that a leak report is seen */
+    dup2(real_stderr, STDERR_FILENO); /* so that a leak report is seen */
     leak_check();
 }
 
@@ -220,8 +220,9 @@ static int load(config *c, const char *const *args)
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* The four settings without a default; most tests need them set. */
-#define REQUIRED "--database-url=postgresql:///vigil", "--ca-dir=/etc/vigil/ca", \
-                 "--tls-cert=/etc/vigil/cert.pem", "--tls-key=/etc/vigil/key.pem"
+#define REQUIRED                                                                                   \
+    "--database-url=postgresql:///vigil", "--ca-dir=/etc/vigil/ca",                                \
+        "--tls-cert=/etc/vigil/cert.pem", "--tls-key=/etc/vigil/key.pem"
 
 /* Loads args into c, which the caller frees; they must be accepted. */
 static void accepted(config *c, const char *const *args)
@@ -359,8 +360,10 @@ Test(config, every_setting_can_be_a_line_of_the_config_file)
     for (size_t i = 0; i < N_ALL; i++) {
         const known_setting *s = &all[i];
         char text[512];
-        snprintf(text, sizeof(text), "database-url = postgresql:///vigil\nca-dir = /ca\n"
-                 "tls-cert = /cfg.pem\ntls-key = /k.pem\n%s = %s\n", s->name, s->sample);
+        snprintf(text, sizeof(text),
+                 "database-url = postgresql:///vigil\nca-dir = /ca\n"
+                 "tls-cert = /cfg.pem\ntls-key = /k.pem\n%s = %s\n",
+                 s->name, s->sample);
         ACCEPT(&cfg, "--config", write_file("vigild.conf", text));
         has_sample(s, "the file");
         config_free(&cfg);
@@ -371,8 +374,8 @@ Test(config, every_setting_can_be_a_line_of_the_config_file)
 
 Test(config, a_string_is_taken_as_given)
 {
-    ACCEPT(&cfg, REQUIRED, "--database-url", "host=db port=5433 dbname=vigil", "--log-level=--odd=",
-           "--api-tls-cert=");
+    ACCEPT(&cfg, REQUIRED, "--database-url", "host=db port=5433 dbname=vigil",
+           "--log-level=--odd=", "--api-tls-cert=");
     cr_assert_str_eq(cfg.database_url, "host=db port=5433 dbname=vigil", "spaces and '=' kept");
     cr_assert_str_eq(cfg.log_level, "--odd=", "after --name=, everything is the value");
     cr_assert_str_eq(cfg.api_tls_cert, "");
@@ -494,7 +497,7 @@ Test(config, an_environment_variable_has_underscores_for_dashes)
 {
     setenv("VIGIL_MAX_CONNECTIONS_PER_ADDRESS", "9", 1);
     setenv("VIGIL_DEVICE_LISTEN", "127.0.0.1:9443", 1);
-    setenv("VIGIL_MAX-BATCH", "7", 1);   /* not the variable's name: ignored */
+    setenv("VIGIL_MAX-BATCH", "7", 1); /* not the variable's name: ignored */
     ACCEPT(&cfg, REQUIRED);
     cr_assert_eq(cfg.max_connections_per_address, 9);
     cr_assert_str_eq(cfg.device_listen, "127.0.0.1:9443");
@@ -526,18 +529,17 @@ Test(config, the_required_settings_may_all_come_from_the_environment)
 
 Test(config, the_file_has_comments_blank_lines_and_spaces_around_the_equals_sign)
 {
-    const char *file = write_file("vigild.conf",
-                                  "# vigild\n"
-                                  "\n"
-                                  "   \n"
-                                  "  # an indented comment\n"
-                                  "database-url=host=db dbname=vigil\n"
-                                  "ca-dir    =    /srv/ca\n"
-                                  "\ttls-cert\t=\t/srv/cfg.pem\t\n"
-                                  "tls-key = /srv/k.pem\r\n"
-                                  "workers = 3\n"
-                                  "idle-timeout = 2m\n"
-                                  "max-body-bytes = 2m");   /* no newline at the end */
+    const char *file = write_file("vigild.conf", "# vigild\n"
+                                                 "\n"
+                                                 "   \n"
+                                                 "  # an indented comment\n"
+                                                 "database-url=host=db dbname=vigil\n"
+                                                 "ca-dir    =    /srv/ca\n"
+                                                 "\ttls-cert\t=\t/srv/cfg.pem\t\n"
+                                                 "tls-key = /srv/k.pem\r\n"
+                                                 "workers = 3\n"
+                                                 "idle-timeout = 2m\n"
+                                                 "max-body-bytes = 2m"); /* no newline at the end */
     ACCEPT(&cfg, "--config", file);
     cr_assert_str_eq(cfg.database_url, "host=db dbname=vigil", "only the first '=' splits");
     cr_assert_str_eq(cfg.ca_dir, "/srv/ca");
@@ -648,8 +650,8 @@ Test(config, a_directory_as_config_file_is_refused)
 
 Test(config, each_required_setting_is_named_when_missing)
 {
-    REFUSE("--database-url is required (or VIGIL_DATABASE_URL)", "--ca-dir=/ca",
-           "--tls-cert=/c", "--tls-key=/k");
+    REFUSE("--database-url is required (or VIGIL_DATABASE_URL)", "--ca-dir=/ca", "--tls-cert=/c",
+           "--tls-key=/k");
     REFUSE("--ca-dir is required (or VIGIL_CA_DIR)", "--database-url=x", "--tls-cert=/c",
            "--tls-key=/k");
     REFUSE("--tls-cert is required (or VIGIL_TLS_CERT)", "--database-url=x", "--ca-dir=/ca",
@@ -670,9 +672,9 @@ Test(config, an_empty_required_setting_is_missing_from_a_flag_as_from_the_enviro
 Test(config, the_limits_must_be_consistent)
 {
     const char *const bad[][2] = {
-        {"--max-batch", "0"},            {"--flush-max-rows", "999"},  /* < max-batch 1000 */
-        {"--flush-max-rows", "8001"},    {"--max-body-bytes", "1023"},
-        {"--max-header-bytes", "1023"},  {"--device-rate", "0"},
+        {"--max-batch", "0"},           {"--flush-max-rows", "999"}, /* < max-batch 1000 */
+        {"--flush-max-rows", "8001"},   {"--max-body-bytes", "1023"},
+        {"--max-header-bytes", "1023"}, {"--device-rate", "0"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         REFUSE("inconsistent limits", REQUIRED, bad[i][0], bad[i][1]);

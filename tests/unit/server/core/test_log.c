@@ -35,7 +35,8 @@ Test(log, a_line_is_a_json_object_with_its_fields, .init = cr_redirect_stderr)
     cr_assert_str_eq(json_string_value(json_object_get(line, "device_id")), "dev-1");
     cr_assert_str_eq(json_string_value(json_object_get(line, "quote")), "a\"b\\c\nd");
     cr_assert(json_is_null(json_object_get(line, "none")));
-    cr_assert_eq(strlen(json_string_value(json_object_get(line, "ts"))), 24, "2026-12-01T09:28:56.123Z");
+    cr_assert_eq(strlen(json_string_value(json_object_get(line, "ts"))), 24,
+                 "2026-12-01T09:28:56.123Z");
     json_decref(line);
     free(text);
 }
@@ -43,7 +44,7 @@ Test(log, a_line_is_a_json_object_with_its_fields, .init = cr_redirect_stderr)
 Test(log, a_huge_value_is_cut_and_the_line_stays_json, .init = cr_redirect_stderr)
 {
     char *huge = malloc(20000);
-    memset(huge, '\x01', 19999);   /* each byte escapes to six */
+    memset(huge, '\x01', 19999); /* each byte escapes to six */
     huge[19999] = '\0';
     log_warn("big", "value", huge, "after", "dropped", NULL);
     char *text = stderr_text();

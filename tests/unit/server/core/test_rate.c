@@ -12,8 +12,8 @@
 
 #include "server/core/rate.h"
 
-#define MS 1000000LL               /* a millisecond in ns */
-#define NOW (1000 * 1000 * MS)     /* an arbitrary point on the monotonic clock */
+#define MS 1000000LL           /* a millisecond in ns */
+#define NOW (1000 * 1000 * MS) /* an arbitrary point on the monotonic clock */
 
 /* How many events rate_allow lets through at now, trying up to `tries`. */
 static int64_t allowed_at(_Atomic int64_t *tat, int64_t now, int64_t interval, int64_t burst,
@@ -94,8 +94,8 @@ Test(rate_allow, the_sustained_rate_always_passes)
 #define BURST 20000
 
 typedef struct hammer {
-    _Atomic int64_t *tats;       /* one counter per round, shared by both threads */
-    atomic_int *arrived;         /* per round: threads at the start line */
+    _Atomic int64_t *tats; /* one counter per round, shared by both threads */
+    atomic_int *arrived;   /* per round: threads at the start line */
     int64_t allowed[ROUNDS];
 } hammer;
 
@@ -178,7 +178,7 @@ Test(rate_window, keys_in_other_slots_count_apart)
 
 Test(rate_window, another_key_taking_the_slot_resets_the_count)
 {
-    uint64_t a = 42, b = 42 + N_SLOTS;   /* the same slot */
+    uint64_t a = 42, b = 42 + N_SLOTS; /* the same slot */
     rate_window_hit(&w, a, 100);
     rate_window_hit(&w, a, 101);
     cr_assert_eq(rate_window_hit(&w, b, 102), 1, "b must not inherit a's count");
@@ -235,8 +235,8 @@ Test(rate_window, key_zero_and_its_slot_mate_count_apart)
 
 Test(rate_window, keys_differing_only_in_high_bits_are_not_one_key)
 {
-    uint64_t key = 0xcbf29ce484222325ULL;   /* a real hash: over INT64_MAX */
-    uint64_t other = key ^ (1ULL << 63);     /* the same slot, the same low 32 bits */
+    uint64_t key = 0xcbf29ce484222325ULL; /* a real hash: over INT64_MAX */
+    uint64_t other = key ^ (1ULL << 63);  /* the same slot, the same low 32 bits */
     cr_assert_eq(rate_window_hit(&w, key, 100), 1);
     cr_assert_eq(rate_window_hit(&w, key, 100), 2);
     cr_assert_eq(rate_window_hit(&w, other, 100), 1);

@@ -36,7 +36,8 @@ Test(strbuf, array_literal_quotes_everything)
     strbuf_array_elem(&b, "{\"a\":\"b\\\\c\"}");
     strbuf_array_elem(&b, "x,y}");
     strbuf_array_close(&b);
-    cr_assert_str_eq(b.data, "{\"plain\",NULL,\"NULL\",\"\",\"{\\\"a\\\":\\\"b\\\\\\\\c\\\"}\",\"x,y}\"}");
+    cr_assert_str_eq(b.data,
+                     "{\"plain\",NULL,\"NULL\",\"\",\"{\\\"a\\\":\\\"b\\\\\\\\c\\\"}\",\"x,y}\"}");
     strbuf_free(&b);
 }
 

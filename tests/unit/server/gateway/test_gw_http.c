@@ -57,7 +57,8 @@ Test(gw_http_request, byte_by_byte)
 Test(gw_http_request, pipelined_requests_stay_unconsumed)
 {
     gw_http_parser p;
-    const char *two = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    const char *two =
+        "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     gw_http_parser_init(&p, &limits);
     size_t used = gw_http_parser_feed(&p, two, strlen(two));
     cr_assert(gw_http_parser_done(&p));
@@ -75,7 +76,10 @@ Test(gw_http_request, chunked_body)
 {
     gw_http_parser p;
     gw_http_parser_init(&p, &limits);
-    feed(&p, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 3);
+    feed(&p,
+         "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+         3);
     cr_assert(gw_http_parser_done(&p));
     cr_assert_str_eq(p.req.body, "abcde");
     cr_assert(p.req.chunked);
@@ -90,12 +94,17 @@ Test(gw_http_request, refusals)
     char header[2100];
     snprintf(header, sizeof(header), "GET / HTTP/1.1\r\nX: %s\r\n\r\n", big + 1000);
     cr_assert_eq(status_of(header), 431);
-    cr_assert_eq(status_of("GET / HTTP/1.1\r\nA:1\r\nB:1\r\nC:1\r\nD:1\r\nE:1\r\nF:1\r\nG:1\r\nH:1\r\n"
-                           "I:1\r\nJ:1\r\nK:1\r\nL:1\r\nM:1\r\nN:1\r\nO:1\r\nP:1\r\nQ:1\r\n\r\n"), 431);
+    cr_assert_eq(
+        status_of("GET / HTTP/1.1\r\nA:1\r\nB:1\r\nC:1\r\nD:1\r\nE:1\r\nF:1\r\nG:1\r\nH:1\r\n"
+                  "I:1\r\nJ:1\r\nK:1\r\nL:1\r\nM:1\r\nN:1\r\nO:1\r\nP:1\r\nQ:1\r\n\r\n"),
+        431);
     cr_assert_eq(status_of("POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"), 413);
     cr_assert_eq(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n"), 413);
-    cr_assert_eq(status_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400);
-    cr_assert_eq(status_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+    cr_assert_eq(status_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+                 400);
+    cr_assert_eq(
+        status_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        400);
     cr_assert_eq(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), 400);
     cr_assert_eq(status_of("BREW / HTTP/1.1\r\n\r\n"), 400);
     cr_assert_eq(status_of("GET / HTTP/2.0\r\n\r\n"), 400);
@@ -128,8 +137,7 @@ static void check_words(const char *(*word)(int), const char *what, const status
                         size_t n, const int *others, size_t n_others, const char *dflt)
 {
     for (size_t i = 0; i < n; i++)
-        cr_assert_str_eq(word(words[i].status), words[i].word, "%s of %d", what,
-                         words[i].status);
+        cr_assert_str_eq(word(words[i].status), words[i].word, "%s of %d", what, words[i].status);
     for (size_t i = 0; i < n_others; i++)
         cr_assert_str_eq(word(others[i]), dflt, "%s of %d", what, others[i]);
 }
@@ -188,7 +196,7 @@ Test(gw_http_status, every_status_the_parser_refuses_with_is_answered_properly)
     snprintf(long_target, sizeof(long_target), "GET /%0600d HTTP/1.1\r\n\r\n", 0);
     snprintf(long_header, sizeof(long_header), "GET / HTTP/1.1\r\nX: %01100d\r\n\r\n", 0);
     snprintf(long_type, sizeof(long_type), "POST / HTTP/1.1\r\nContent-Type: %0200d\r\n\r\n", 0);
-    for (size_t i = 0; i + 2 < 2100; i += 2)   /* skipped by llhttp without a callback */
+    for (size_t i = 0; i + 2 < 2100; i += 2) /* skipped by llhttp without a callback */
         memcpy(blank_lines + i, "\r\n", 2);
     static const struct {
         const char *request;
@@ -204,7 +212,8 @@ Test(gw_http_status, every_status_the_parser_refuses_with_is_answered_properly)
         {long_target, 414},
         {long_header, 431},
         {"GET / HTTP/1.1\r\nA:1\r\nB:1\r\nC:1\r\nD:1\r\nE:1\r\nF:1\r\nG:1\r\nH:1\r\n"
-         "I:1\r\nJ:1\r\nK:1\r\nL:1\r\nM:1\r\nN:1\r\nO:1\r\nP:1\r\nQ:1\r\n\r\n", 431},
+         "I:1\r\nJ:1\r\nK:1\r\nL:1\r\nM:1\r\nN:1\r\nO:1\r\nP:1\r\nQ:1\r\n\r\n",
+         431},
         {blank_lines, 431},
     };
     int seen[600] = {0};

@@ -78,7 +78,8 @@ Test(ingest_batch, one_report_one_row)
     cr_assert_str_eq(b.params[3], "{\"device\"}");
     cr_assert_str_eq(b.params[6], "{\"2026-11-25T10:00:00.000000Z\"}");
     cr_assert_str_eq(b.params[7], "{NULL}", "no firmware: SQL NULL, not \"\"");
-    cr_assert_str_eq(b.params[9], "{\"{\\\"pc\\\":\\\"0x1\\\"}\"}", "details quoted inside the array");
+    cr_assert_str_eq(b.params[9], "{\"{\\\"pc\\\":\\\"0x1\\\"}\"}",
+                     "details quoted inside the array");
     cr_assert_str_eq(b.params[10], "{\"192.0.2.7\"}");
     cr_assert_eq(b.reqs->rows[0], 0);
     free_requests(b.reqs);
@@ -124,8 +125,8 @@ Test(ingest_batch, a_repeat_across_requests_is_sent_once_but_another_device_is_n
     ingest_batch_queue q = {0};
     const char *ids[] = {ID(1)};
     ingest_batch_enqueue(&q, request("dev-1", 1, ids));
-    ingest_batch_enqueue(&q, request("dev-1", 1, ids));   /* a retry racing the first */
-    ingest_batch_enqueue(&q, request("dev-2", 1, ids));   /* the same id from another device */
+    ingest_batch_enqueue(&q, request("dev-1", 1, ids)); /* a retry racing the first */
+    ingest_batch_enqueue(&q, request("dev-2", 1, ids)); /* the same id from another device */
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 5000), 0);
     cr_assert_eq(count_of(b.reqs), 3);
@@ -197,7 +198,7 @@ Test(ingest_batch, results_map_rows_back_to_reports)
     ingest_batch_enqueue(&q, request("dev-2", 1, c));
     ingest_batch b;
     cr_assert_eq(ingest_batch_take(&b, &q, 5000), 0);
-    unsigned char stored[] = {0, 1, 1};   /* row 0 was already in incident_keys */
+    unsigned char stored[] = {0, 1, 1}; /* row 0 was already in incident_keys */
     ingest_batch_results(&b, stored);
     cr_assert_eq(b.reqs->stored[0], 0, "a duplicate of an earlier commit");
     cr_assert_eq(b.reqs->stored[1], 0, "invalid: never stored");

@@ -91,8 +91,8 @@ Test(registry, revocation_notify_wins_over_a_later_miss_result)
     uint8_t fp[REG_FP_LEN];
     reg_cert_row row = active_row("dev-1");
     fp_of(5, fp);
-    reg_view_revoke(fp, "dev-1");          /* the NOTIFY overtook the lookup */
-    reg_view_learn(fp, &row);              /* the stale lookup result arrives */
+    reg_view_revoke(fp, "dev-1"); /* the NOTIFY overtook the lookup */
+    reg_view_learn(fp, &row);     /* the stale lookup result arrives */
     cr_assert_eq(reg_view_lookup(fp, time(NULL)).verdict, REG_REVOKED);
 }
 
@@ -120,7 +120,7 @@ Test(registry, reload_replaces_and_replays_changes_made_meanwhile)
     reg_view_learn(old, &row);
     reg_view_load_begin();
     reg_view_load_row(fresh, &row);
-    reg_view_revoke(fresh, "dev-1");       /* committed after the load's snapshot */
+    reg_view_revoke(fresh, "dev-1"); /* committed after the load's snapshot */
     reg_view_load_commit();
     cr_assert_eq(reg_view_lookup(old, time(NULL)).verdict, REG_MISS);
     cr_assert_eq(reg_view_lookup(fresh, time(NULL)).verdict, REG_REVOKED);
@@ -172,5 +172,6 @@ Test(registry, new_network_is_reported_once)
     cr_assert_eq(reg_view_note_network("dev-n", "10.0.0.0/24"), 0);
     cr_assert_eq(reg_view_note_network("dev-n", "192.168.1.0/24"), 1);
     cr_assert_eq(reg_view_note_network("dev-n", "192.168.1.0/24"), 0);
-    cr_assert_eq(reg_view_note_network("dev-first", "10.1.1.0/24"), 0, "first sighting is not news");
+    cr_assert_eq(reg_view_note_network("dev-first", "10.1.1.0/24"), 0,
+                 "first sighting is not news");
 }
