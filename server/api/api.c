@@ -465,16 +465,8 @@ static int load_tls(api *a, const config *cfg)
 int api_start(const config *cfg, api_ready_fn device_port_ready, api **out)
 {
     *out = NULL;
-    if (!cfg->api_listen || !cfg->api_listen[0] || strcmp(cfg->api_listen, "off") == 0)
+    if (!config_api_enabled(cfg))
         return 0;
-    struct sockaddr_storage ss;
-    socklen_t ss_len;
-    const char *why;
-    if (addr_parse_listen(cfg->api_listen, &ss, &ss_len, &why) < 0) {
-        log_error("--api-listen must be HOST:PORT, such as 127.0.0.1:8080 or [::1]:8080",
-                  "api_listen", cfg->api_listen, "error", why, NULL);
-        return API_BAD_CONFIG;
-    }
     api *a = calloc(1, sizeof(*a));
     if (!a)
         return -1;
@@ -488,7 +480,8 @@ int api_start(const config *cfg, api_ready_fn device_port_ready, api **out)
     }
     api_auth_init();
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
+                     (cfg->api_addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+                     (tls ? MHD_USE_TLS : 0);
     /* The TLS options only when TLS is on: libmicrohttpd warns about them
      * otherwise. MHD_OPTION_END in the first TLS slot cuts the list. */
     struct MHD_OptionItem tls_opts[] = {
@@ -497,7 +490,7 @@ int api_start(const config *cfg, api_ready_fn device_port_ready, api **out)
         {MHD_OPTION_END, 0, NULL}};
     a->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->api_addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(cfg->api_max_connections > 0 ? cfg->api_max_connections : 256),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,

@@ -242,12 +242,11 @@ static int load_flags(config *c, int argc, char **argv, int pass)
 
 /* Both ports' addresses have one grammar (core/addr.h); a wrong one is a
  * bad setting, refused before anything starts. */
-static int check_listen(const char *name, const char *value, const char *example)
+static int check_listen(const char *name, const char *value, const char *example,
+                        struct sockaddr_storage *ss, socklen_t *len)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
     const char *why;
-    if (addr_parse_listen(value, &ss, &len, &why) == 0)
+    if (addr_parse_listen(value, ss, len, &why) == 0)
         return 0;
     fprintf(stderr, "vigild: --%s '%s': %s; use HOST:PORT, such as %s\n", name, value, why,
             example);
@@ -259,7 +258,7 @@ static int is_set(const char *s)
     return s && *s;
 }
 
-static int check_required(const config *c)
+static int check_required(config *c)
 {
     /* Empty is missing, whether it came from a flag or the environment. */
     const char *missing = !is_set(c->database_url) ? "database-url"
@@ -281,12 +280,19 @@ static int check_required(const config *c)
                 "flush-max-rows <= 8000, max-body-bytes and max-header-bytes >= 1k, device-rate >= 1\n");
         return -1;
     }
-    if (check_listen("device-listen", c->device_listen, "0.0.0.0:8443 or [::]:8443") < 0)
+    if (check_listen("device-listen", c->device_listen, "0.0.0.0:8443 or [::]:8443",
+                     &c->device_addr, &c->device_addr_len) < 0)
         return -1;
-    if (c->api_listen && c->api_listen[0] && strcmp(c->api_listen, "off") != 0 &&
-        check_listen("api-listen", c->api_listen, "127.0.0.1:8080 or [::1]:8080") < 0)
+    if (config_api_enabled(c) &&
+        check_listen("api-listen", c->api_listen, "127.0.0.1:8080 or [::1]:8080", &c->api_addr,
+                     &c->api_addr_len) < 0)
         return -1;
     return 0;
+}
+
+int config_api_enabled(const config *c)
+{
+    return c->api_listen && c->api_listen[0] && strcmp(c->api_listen, "off") != 0;
 }
 
 int config_load(config *c, int argc, char **argv)

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef struct config {
     char *config_file;
@@ -39,6 +40,10 @@ typedef struct config {
     int64_t security_events_per_address; /* per source address per 10 s */
     int64_t drain_timeout_ms;
     int64_t retry_after_s;           /* Retry-After when the database is down */
+    /* device_listen and api_listen as config_load resolved them, once
+     * (core/addr.h); api_addr is unset when the operator port is off. */
+    struct sockaddr_storage device_addr, api_addr;
+    socklen_t device_addr_len, api_addr_len;
 } config;
 
 /* Fills defaults, then the file, the environment and argv. Returns 0, or
@@ -46,5 +51,7 @@ typedef struct config {
  * stderr (exit 2). */
 int config_load(config *c, int argc, char **argv);
 void config_free(config *c);
+/* 1 unless api-listen is "" or "off". */
+int config_api_enabled(const config *c);
 
 #endif

@@ -28,22 +28,16 @@
 
 /* ---- listening ---- */
 
-/* The address was checked with the rest of the configuration. */
-static int open_listener(const char *listen_addr)
+/* On the address config_load resolved: every worker binds the same one. */
+static int open_listener(const config *cfg)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    const char *why;
-    int one = 1, fd = -1;
-    if (addr_parse_listen(listen_addr, &ss, &len, &why) < 0) {
-        log_error("invalid listen address", "address", listen_addr, "error", why, NULL);
-        return -1;
-    }
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1,
+        fd = socket(cfg->device_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-        bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
-        log_error("cannot listen", "address", listen_addr, "error", strerror(errno), NULL);
+        bind(fd, (const struct sockaddr *)&cfg->device_addr, cfg->device_addr_len) < 0 ||
+        listen(fd, 4096) < 0) {
+        log_error("cannot listen", "address", cfg->device_listen, "error", strerror(errno), NULL);
         if (fd >= 0)
             close(fd);
         fd = -1;
@@ -257,7 +251,7 @@ static int worker_init(gw_worker *w, const config *cfg, int index)
     w->drain_timer.data = w;
     uv_unref((uv_handle_t *)&w->drain_timer);
     snprintf(name, sizeof(name), "vigild-registry-%d", index);
-    if ((w->listen_fd = open_listener(cfg->device_listen)) < 0 ||
+    if ((w->listen_fd = open_listener(cfg)) < 0 ||
         !(w->registry =
               pg_async_new(&w->loop, cfg->database_url, name, on_registry_state, NULL, w)) ||
         !(w->touch = reg_touch_new(&w->loop, w->registry)) ||

@@ -8,6 +8,7 @@
  * environment variables and real files.
  */
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <criterion/redirect.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -713,6 +714,15 @@ Test(config, good_listen_addresses_are_accepted)
     ACCEPT(&cfg, REQUIRED, "--device-listen", "[::]:8443", "--api-listen", "localhost:8080");
     cr_assert_str_eq(cfg.device_listen, "[::]:8443");
     cr_assert_str_eq(cfg.api_listen, "localhost:8080");
+    /* resolved once, here, for both ports to bind */
+    const struct sockaddr_in6 *d = (const struct sockaddr_in6 *)&cfg.device_addr;
+    cr_assert_eq(cfg.device_addr.ss_family, AF_INET6);
+    cr_assert_eq(ntohs(d->sin6_port), 8443);
+    cr_assert_eq(cfg.device_addr_len, sizeof(*d));
+    cr_assert(cfg.api_addr.ss_family == AF_INET || cfg.api_addr.ss_family == AF_INET6);
+    cr_assert_eq(ntohs(((const struct sockaddr_in *)&cfg.api_addr)->sin_port), 8080,
+                 "the port sits at the same offset in both families");
+    cr_assert(config_api_enabled(&cfg));
     config_free(&cfg);
 }
 
@@ -720,6 +730,8 @@ Test(config, the_operator_port_may_be_off)
 {
     ACCEPT(&cfg, REQUIRED, "--api-listen", "off");
     cr_assert_str_eq(cfg.api_listen, "off");
+    cr_assert_not(config_api_enabled(&cfg));
+    cr_assert_eq(cfg.api_addr_len, 0, "nothing resolved for a port that is off");
     config_free(&cfg);
     ACCEPT(&cfg, REQUIRED, "--api-listen=");
     cr_assert_str_eq(cfg.api_listen, "");
