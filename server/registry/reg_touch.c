@@ -209,11 +209,6 @@ void reg_touch_db_up(reg_touch *t)
         uv_check_start(&t->check, on_check);
 }
 
-size_t reg_touch_pending(const reg_touch *t)
-{
-    return t->n;
-}
-
 reg_touch *reg_touch_new(uv_loop_t *loop, pg_async_conn *pg)
 {
     reg_touch *t = calloc(1, sizeof(*t));

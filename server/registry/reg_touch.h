@@ -50,9 +50,6 @@ void reg_touch_reports(reg_touch *t, const char *device_id, const incident_batch
  * pg's state callback. */
 void reg_touch_db_up(reg_touch *t);
 
-/* Rows waiting or in flight. */
-size_t reg_touch_pending(const reg_touch *t);
-
 /* Calls cb once nothing waits or is in flight, or only rows the database
  * cannot take now (the SIGTERM drain). */
 void reg_touch_when_idle(reg_touch *t, void (*cb)(void *arg), void *arg);
