@@ -16,6 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Pipelined requests answered at once, in a row, before the other
+ * connections of the loop get a turn. */
+#define GW_CONN_REQUESTS_PER_TURN 64
+
 static void on_io(uv_poll_t *h, int status, int events);
 static void read_requests(gw_conn *c);
 
@@ -238,8 +242,28 @@ static int consume_input(gw_conn *c, const char *data, size_t len, size_t used)
     return 0;
 }
 
+/* After a dispatch: the answer was written at once (an error, a 429) and
+ * the next pipelined request is already here in user space. What is still
+ * in the socket, the poll reports; reading it now would be a read() that
+ * says EAGAIN once per request (see response_sent). */
+static int answered_with_more_input(gw_conn *c)
+{
+    return c->state == GW_CONN_READING && (c->leftover || SSL_has_pending(c->ssl));
+}
+
+/* The next turn of a connection that used up its turn (read_loop). */
+static void on_next_turn(uv_timer_t *t)
+{
+    gw_conn *c = t->data;
+    if (c->state != GW_CONN_READING)
+        return;
+    arm(c, c->w->cfg->idle_timeout_ms);
+    read_requests(c);
+}
+
 static void read_loop(gw_conn *c)
 {
+    int answered = 0;
     while (c->state == GW_CONN_READING) {
         const char *data = NULL;
         ssize_t len = next_input(c, &data);
@@ -271,15 +295,23 @@ static void read_loop(gw_conn *c)
             uv_timer_stop(&c->timer);
             c->state = GW_CONN_PROCESSING;
             gw_routes_dispatch(c, &c->parser->req);
-            return;
+            if (!answered_with_more_input(c))
+                return;
+            if (++answered == GW_CONN_REQUESTS_PER_TURN) {
+                /* The others on this loop get their turn first: the rest
+                 * is in user space, where no poll would report it. */
+                uv_timer_start(&c->timer, on_next_turn, 0, 0);
+                return;
+            }
         }
     }
 }
 
 /* A response written at once (an error, say) brings the connection back to
- * READING inside read_loop's own call; the flag makes that loop, not a
- * recursive call, go on with the next pipelined request, so a flood of
- * tiny pipelined requests cannot grow the stack. */
+ * READING inside read_loop's own call, and response_sent's call here
+ * returns at once: read_loop itself goes on with the next pipelined
+ * request, so a flood of tiny pipelined requests can neither grow the
+ * stack nor be left waiting for bytes the peer has already sent. */
 static void read_requests(gw_conn *c)
 {
     if (c->in_read_loop)
@@ -343,6 +375,10 @@ void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_af
     size_t body_len = body_json ? strlen(body_json) : 0;
     if (c->state == GW_CONN_CLOSING)
         return;
+    /* A HEAD answer has the headers a GET would get, Content-Length
+     * included, and no body (RFC 9110 section 9.3.2): a client on
+     * keep-alive reads no body after it. */
+    int head = c->parser && c->parser->started && c->parser->llh.method == HTTP_HEAD;
     if (c->w->draining)
         close_after = 1;
     strbuf_init(&b);
@@ -352,10 +388,13 @@ void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_af
         strbuf_puts(&b, "Content-Type: application/json\r\n");
     if (retry_after > 0)
         strbuf_printf(&b, "Retry-After: %d\r\n", retry_after);
+    if (status == 405 && c->allow)
+        strbuf_printf(&b, "Allow: %s\r\n", c->allow);
+    c->allow = NULL;
     if (close_after)
         strbuf_puts(&b, "Connection: close\r\n");
     strbuf_puts(&b, "\r\n");
-    if (body_json)
+    if (body_json && !head)
         strbuf_append(&b, body_json, body_len);
     free(c->out);
     if (!(c->out = strbuf_take(&b, &c->out_len))) {

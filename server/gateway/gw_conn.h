@@ -55,6 +55,7 @@ struct gw_conn {
     size_t leftover_len, leftover_off;
     ingest_req *pending;         /* request waiting for its commit */
     int close_after;             /* close once the response is written */
+    const char *allow;           /* Allow of the next 405 (a static string) */
     int authenticated;
     int resumed;
     int cert_tracked;
@@ -71,7 +72,8 @@ struct gw_conn {
 void gw_conn_accept(gw_worker *w, int fd, const char *addr);
 void gw_conn_close(gw_conn *c);
 /* Queues a response; body_json may be NULL. retry_after > 0 adds the
- * header. close_after sends Connection: close and closes once written. */
+ * header. close_after sends Connection: close and closes once written.
+ * The answer to a HEAD request has the headers only. */
 void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after,
                      int close_after);
 void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,

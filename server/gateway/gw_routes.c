@@ -20,10 +20,12 @@ void gw_routes_refuse(gw_conn *c, metrics_path path, int status, const char *cod
 void gw_routes_dispatch(gw_conn *c, gw_http_request *req)
 {
     if (strcmp(req->path, "/v1/incidents") == 0) {
-        if (req->method != HTTP_POST)
+        if (req->method != HTTP_POST) {
+            c->allow = "POST";
             gw_routes_refuse(c, MP_INCIDENTS, 405, "method_not_allowed", "use POST", 0);
-        else
+        } else {
             gw_incidents_post(c, req);
+        }
         return;
     }
     gw_routes_refuse(c, MP_OTHER, 404, "not_found", "no such path on the device port", 0);

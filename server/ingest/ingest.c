@@ -89,6 +89,8 @@ struct lane {
 struct ingest {
     uv_loop_t *loop;
     uv_check_t check; /* flushes once per loop iteration */
+    uv_idle_t wake;   /* makes the next poll not wait, so that check runs soon */
+    int open_handles; /* check and wake: ing is freed when both are closed */
     const config *cfg;
     lane lanes[INGEST_LANES];
     ingest_batch_queue queue;
@@ -261,9 +263,20 @@ static void maybe_flush(ingest *ing)
 
 /* ---- public ---- */
 
+/* libuv runs check handles after the poll, and the poll waits for I/O or
+ * the next timer unless an idle handle is active: without it, a report
+ * submitted from a timer callback (a connection's next turn) would wait
+ * for unrelated I/O before its flush starts. It is stopped at the first
+ * check, so a flush in flight never makes the loop spin. */
+static void on_wake(uv_idle_t *h)
+{
+    (void)h;
+}
+
 static void on_check(uv_check_t *h)
 {
     ingest *ing = h->data;
+    uv_idle_stop(&ing->wake);
     maybe_flush(ing);
     if (!ing->queue.head)
         uv_check_stop(h);
@@ -288,7 +301,9 @@ ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index, reg_tou
     ing->cfg = cfg;
     ing->touch = touch;
     uv_check_init(loop, &ing->check);
-    ing->check.data = ing;
+    uv_idle_init(loop, &ing->wake);
+    ing->check.data = ing->wake.data = ing;
+    ing->open_handles = 2;
     for (int i = 0; i < INGEST_LANES; i++) {
         lane *ln = &ing->lanes[i];
         snprintf(name, sizeof(name), "vigild-ingest-%d.%d", worker_index, i);
@@ -299,9 +314,11 @@ ingest *ingest_new(uv_loop_t *loop, const config *cfg, int worker_index, reg_tou
     return ing;
 }
 
-static void check_closed(uv_handle_t *h)
+static void handle_closed(uv_handle_t *h)
 {
-    free(h->data);
+    ingest *ing = h->data;
+    if (--ing->open_handles == 0)
+        free(ing);
 }
 
 void ingest_free(ingest *ing)
@@ -316,7 +333,8 @@ void ingest_free(ingest *ing)
             metrics_add(&metrics.db_up, -1);
         pg_async_close(ing->lanes[i].pg); /* fails the flush in flight, if any */
     }
-    uv_close((uv_handle_t *)&ing->check, check_closed);
+    uv_close((uv_handle_t *)&ing->wake, handle_closed);
+    uv_close((uv_handle_t *)&ing->check, handle_closed);
 }
 
 int ingest_is_up(const ingest *ing)
@@ -362,6 +380,7 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
     /* Not now: after this loop iteration's other requests have queued
      * too, and never inside the caller's own call. */
     uv_check_start(&ing->check, on_check);
+    uv_idle_start(&ing->wake, on_wake);
     return r;
 }
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Pipelining on the device port: 1,000 requests written at once on one
+# connection, mixing valid reports, 404s, 405s, 415s, HEADs and reports the
+# device's rate limit refuses (answered at once, without the database), are
+# all answered in order with no stall; every report answered "stored" is in
+# PostgreSQL exactly once and none answered 429 is. Also on the release build.
+. "$(dirname "$0")/../../lib/harness.sh"
+pg_start
+setup_ca
+port=$(free_port)
+# The limit makes some of the reports 429s; the idle timeout is the default
+# (300 s), so a stall shows as pipeline.py's 10 s read timeout, not a close.
+vigild_start main "$port" VIGIL_DEVICE_RATE=100 VIGIL_DEVICE_BURST=60
+"$VIGILCTL" device create --id piper --out-dir "$T/d" >/dev/null 2>&1
+pipeline() {
+    python3 "$(dirname "$0")/pipeline.py" 127.0.0.1 "$port" "$T/chain.pem" "$T/d/piper.crt" \
+        "$T/d/piper.key" "$1" "$T/$2.ids"
+}
+
+check "a 404 and a 405 pipelined get two answers" pipeline 2 two
+cat "$T/out"
+check "1,000 pipelined requests of every kind are all answered in order" pipeline 1000 mixed
+cat "$T/out"
+check "some reports were stored" test -s "$T/mixed.ids"
+check "and some were rate-limited (the 429s were in the mix)" test -s "$T/mixed.ids.limited"
+
+in_db() {  # in_db FILE: how many of its ids are stored, and how many rows they have
+    sql "CREATE TEMP TABLE ids (id uuid); COPY ids FROM '$1'; SELECT count(DISTINCT i.id) || ' ' || count(r.id) FROM ids i JOIN incidents r ON r.id = i.id AND r.device_id = 'piper'" | tail -n 1
+}
+chmod 644 "$T/mixed.ids" "$T/mixed.ids.limited"; chmod 755 "$T"
+n=$(wc -l <"$T/mixed.ids")
+check_eq "every report answered stored is in PostgreSQL exactly once" "$n $n" "$(in_db "$T/mixed.ids")"
+check_eq "no report answered 429 is" "0 0" "$(in_db "$T/mixed.ids.limited")"
+
+check "the connection of a device that pipelines at its rate limit is served again" pipeline 50 after
+vigild_stop main
+check_eq "vigild exits 0" "0" "$?"
+check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/main.log'"
+finish
