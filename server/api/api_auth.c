@@ -15,7 +15,6 @@
 #include "server/core/metrics.h"
 #include "server/core/rate.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,32 +30,25 @@
  * libmicrohttpd's threads (core/rate.h), so an attacker with many
  * addresses can push entries out but never grow memory. */
 static rate_window_slot fail_slots[FAIL_SLOTS];
-static rate_window fails = {fail_slots, FAIL_SLOTS, FAIL_WINDOW_S};
-static pthread_mutex_t fail_mu = PTHREAD_MUTEX_INITIALIZER;
+static rate_window fails = RATE_WINDOW_INIT(fail_slots, FAIL_SLOTS, FAIL_WINDOW_S);
 
 void api_auth_init(void)
 {
-    pthread_mutex_lock(&fail_mu);
-    memset(fail_slots, 0, sizeof(fail_slots));
-    pthread_mutex_unlock(&fail_mu);
+    rate_window_clear(&fails);
 }
 
 /* Seconds until the address may try again, 0 if it may now. */
 static int blocked_for(const char *address)
 {
     int64_t left;
-    pthread_mutex_lock(&fail_mu);
     int64_t count = rate_window_peek(&fails, hash_fnv1a(address), (int64_t)time(NULL), &left);
-    pthread_mutex_unlock(&fail_mu);
     return count >= FAIL_MAX ? (int)left : 0;
 }
 
 static void record_failure(const char *address)
 {
     metrics_add(&metrics.api_auth_failures, 1);
-    pthread_mutex_lock(&fail_mu);
     rate_window_hit(&fails, hash_fnv1a(address), (int64_t)time(NULL));
-    pthread_mutex_unlock(&fail_mu);
 }
 
 static void reply_401(api_req *r, const char *msg)

@@ -2,9 +2,11 @@
  * gw_secevent.c - rate-limited security events (see gw_secevent.h).
  *
  * The process-wide limit is a GCRA on one atomic (no lock); the per-address
- * limit is a small lossy window table per thread (core/rate.h): a
- * collision only ever lets an extra event through, never blocks one
- * forever.
+ * limit is one small lossy window table that every worker counts in
+ * (core/rate.h), so an address gets its cap whichever worker its
+ * connections land on. A collision only ever lets an extra event through,
+ * never blocks one forever. Each vigild counts alone: behind a load
+ * balancer, an address may get the cap once per node.
  */
 #include "server/gateway/gw_secevent.h"
 
@@ -29,7 +31,8 @@ static int64_t interval_ns = 20000000;   /* 50 per second */
 static int64_t burst = 100;
 static int addr_max_per_window = 10;
 
-static _Thread_local rate_window addr_window;
+static rate_window_slot addr_slots[ADDR_SLOTS];
+static rate_window addr_window = RATE_WINDOW_INIT(addr_slots, ADDR_SLOTS, ADDR_WINDOW_NS);
 
 void gw_secevent_init(const config *cfg)
 {
@@ -38,22 +41,11 @@ void gw_secevent_init(const config *cfg)
     burst = rate * 2;
     addr_max_per_window = (int)(cfg->security_events_per_address > 0
                                     ? cfg->security_events_per_address : 1);
-}
-
-void gw_secevent_thread_exit(void)
-{
-    free(addr_window.slots);
-    addr_window.slots = NULL;
+    rate_window_clear(&addr_window);
 }
 
 static int addr_allow(const char *addr, int64_t now)
 {
-    if (!addr_window.slots) {
-        rate_window_slot *slots = calloc(ADDR_SLOTS, sizeof(*slots));
-        if (!slots)
-            return 1;
-        rate_window_init(&addr_window, slots, ADDR_SLOTS, ADDR_WINDOW_NS);
-    }
     return rate_window_hit(&addr_window, hash_fnv1a(addr ? addr : ""), now) <= addr_max_per_window;
 }
 

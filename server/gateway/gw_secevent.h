@@ -5,8 +5,8 @@
  * certificate in use from two addresses at once, rate-limit trips.
  *
  * They are rate-limited twice, so that an attacker cannot flood the
- * database with them: per source address (a few per window) and for the
- * whole process (security-events-per-second). What is not recorded is
+ * database with them: per source address (a few per window, across all
+ * workers) and for the whole process (security-events-per-second). What is not recorded is
  * counted in the metrics and logged in aggregate.
  */
 #ifndef VIGIL_GW_SECEVENT_H
@@ -17,8 +17,6 @@
 #include "server/ingest/ingest.h"
 
 void gw_secevent_init(const config *cfg);
-/* Frees the calling thread's per-address table (at the end of a worker). */
-void gw_secevent_thread_exit(void);
 
 /* Records one event through ing (the worker's pipeline). details is
  * consumed. device_id may be NULL. type is an incident type

@@ -224,7 +224,6 @@ static void worker_main(void *arg)
 {
     gw_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    gw_secevent_thread_exit();
 }
 
 /* The registry connection is back: the touches that waited for it go. */
