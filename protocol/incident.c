@@ -330,25 +330,25 @@ static void parse_item(json_t *obj, int64_t now_us, incident_item *it)
         it->id[0] = '\0';
 }
 
-int incident_batch_parse(const char *body, size_t len, int64_t now_us, incident_batch *out,
-                         char *reason, size_t reason_len)
+int incident_batch_parse(const char *body, size_t len, size_t max_items, int64_t now_us,
+                         incident_batch *out, char *reason, size_t reason_len)
 {
     json_error_t jerr;
     memset(out, 0, sizeof(*out));
-    if (len > INCIDENT_BODY_MAX)
-        return fail(reason, reason_len, "body larger than %d bytes", INCIDENT_BODY_MAX);
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return fail(reason, reason_len, "invalid JSON at line %d column %d: %s", jerr.line,
                     jerr.column, jerr.text);
     size_t n = json_is_array(root) ? json_array_size(root) : 1;
-    int rc = -1;
+    int rc = INCIDENT_REFUSED;
     if (!json_is_array(root) && !json_is_object(root))
         fail(reason, reason_len, "the body must be a report object or an array of them");
     else if (n == 0)
         fail(reason, reason_len, "empty array: send at least one report");
-    else if (n > INCIDENT_BATCH_MAX)
-        fail(reason, reason_len, "%zu reports in one request; at most %d", n, INCIDENT_BATCH_MAX);
+    else if (n > max_items) {
+        fail(reason, reason_len, "%zu reports in one request; at most %zu", n, max_items);
+        rc = INCIDENT_TOO_MANY;
+    }
     else if (!(out->items = calloc(n, sizeof(*out->items))))
         fail(reason, reason_len, "out of memory");
     else

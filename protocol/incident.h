@@ -3,9 +3,10 @@
  * (POST /v1/incidents): parsing and validation for the server, building
  * blocks (ids, times) for the device stub.
  *
- * A request body is one report object or an array of 1..INCIDENT_BATCH_MAX
- * of them. Whole-body problems (not JSON, wrong type, empty, too many)
- * refuse the whole body; a problem in one report only refuses that report,
+ * A request body is one report object or an array of 1..max_items of them
+ * (the server's --max-batch; the body's size is bounded where it is read).
+ * Whole-body problems (not JSON, wrong type, empty, too many) refuse the
+ * whole body; a problem in one report only refuses that report,
  * with a reason that names the field, so a device knows which of its
  * reports will never be accepted and why.
  */
@@ -16,8 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INCIDENT_BATCH_MAX 1000
-#define INCIDENT_BODY_MAX (1024 * 1024)
 #define INCIDENT_DETAILS_MAX 4096
 #define INCIDENT_DETAILS_DEPTH 8
 #define INCIDENT_TEXT_MAX 64
@@ -45,10 +44,15 @@ typedef struct incident_batch {
     int was_array;
 } incident_batch;
 
-/* 0 with out filled (items may individually be rejected), or -1 with
- * reason when the whole body is refused. now_us bounds occurred_at. */
-int incident_batch_parse(const char *body, size_t len, int64_t now_us, incident_batch *out,
-                         char *reason, size_t reason_len);
+/* Whole-body refusals of incident_batch_parse. */
+#define INCIDENT_REFUSED (-1)      /* not JSON, not a report or an array, empty */
+#define INCIDENT_TOO_MANY (-2)     /* more than max_items reports */
+
+/* 0 with out filled (items may individually be rejected), or
+ * INCIDENT_REFUSED / INCIDENT_TOO_MANY with reason when the whole body is
+ * refused. now_us bounds occurred_at. */
+int incident_batch_parse(const char *body, size_t len, size_t max_items, int64_t now_us,
+                         incident_batch *out, char *reason, size_t reason_len);
 void incident_batch_free(incident_batch *b);
 
 /* Validates one report object. 0 or -1 with reason. */

@@ -140,16 +140,15 @@ void gw_incidents_post(gw_conn *c, gw_http_request *req)
                          "too many requests from this device; slow down", 1);
         return;
     }
-    if (incident_batch_parse(req->body ? req->body : "", req->body_len, when_now_us(), &batch,
-                             reason, sizeof(reason)) < 0) {
-        gw_routes_refuse(c, MP_INCIDENTS, 400, "bad_request", reason, 0);
+    int parsed = incident_batch_parse(req->body ? req->body : "", req->body_len,
+                                      (size_t)cfg->max_batch, when_now_us(), &batch, reason,
+                                      sizeof(reason));
+    if (parsed == INCIDENT_TOO_MANY) {
+        gw_routes_refuse(c, MP_INCIDENTS, 413, "payload_too_large", reason, 0);
         return;
     }
-    if (batch.n > (size_t)cfg->max_batch) {
-        snprintf(reason, sizeof(reason), "%zu reports in one request; at most %lld", batch.n,
-                 (long long)cfg->max_batch);
-        incident_batch_free(&batch);
-        gw_routes_refuse(c, MP_INCIDENTS, 413, "payload_too_large", reason, 0);
+    if (parsed < 0) {
+        gw_routes_refuse(c, MP_INCIDENTS, 400, "bad_request", reason, 0);
         return;
     }
     if (!batch.was_array && !batch.items[0].ok) {

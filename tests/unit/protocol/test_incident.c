@@ -15,7 +15,7 @@ static incident_batch parse_ok(const char *body)
 {
     incident_batch b;
     char reason[200] = "";
-    cr_assert_eq(incident_batch_parse(body, strlen(body), NOW, &b, reason, sizeof(reason)), 0,
+    cr_assert_eq(incident_batch_parse(body, strlen(body), 1000, NOW, &b, reason, sizeof(reason)), 0,
                  "%s", reason);
     return b;
 }
@@ -109,15 +109,33 @@ Test(incident, whole_body_refusals)
     const char *bad[] = {"", "{", "[]", "\"x\"", "42", "{\"a\":1,\"a\":2}", "{\"id\":\"a\\u0000b\"}",
                          "{\"c\":\"\xff\"}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(incident_batch_parse(bad[i], strlen(bad[i]), NOW, &b, reason, sizeof(reason)), -1,
-                     "accepted: %s", bad[i]);
+        cr_assert_eq(incident_batch_parse(bad[i], strlen(bad[i]), 1000, NOW, &b, reason,
+                                          sizeof(reason)),
+                     INCIDENT_REFUSED, "accepted: %s", bad[i]);
+}
+
+/* The bound is the caller's (--max-batch), not the protocol's: 1,001
+ * reports are too many for 1000 and fine for 2000. */
+Test(incident, batch_bound_is_the_callers)
+{
+    incident_batch b;
+    char reason[200];
     static char many[1100 * 4];
     strcpy(many, "[");
     for (int i = 0; i < 1001; i++)
         strcat(many, i ? ",{}" : "{}");
     strcat(many, "]");
-    cr_assert_eq(incident_batch_parse(many, strlen(many), NOW, &b, reason, sizeof(reason)), -1);
-    cr_assert(strstr(reason, "at most"));
+    cr_assert_eq(incident_batch_parse(many, strlen(many), 1000, NOW, &b, reason, sizeof(reason)),
+                 INCIDENT_TOO_MANY);
+    cr_assert(strstr(reason, "1001 reports in one request; at most 1000"), "%s", reason);
+    cr_assert_eq(incident_batch_parse(many, strlen(many), 2000, NOW, &b, reason, sizeof(reason)), 0,
+                 "%s", reason);
+    cr_assert_eq(b.n, 1001);
+    incident_batch_free(&b);
+    cr_assert_eq(incident_batch_parse("[{}]", 4, 1, NOW, &b, reason, sizeof(reason)), 0);
+    incident_batch_free(&b);
+    cr_assert_eq(incident_batch_parse("[{},{}]", 7, 1, NOW, &b, reason, sizeof(reason)),
+                 INCIDENT_TOO_MANY);
 }
 
 Test(incident, uuid_v4)
