@@ -64,14 +64,58 @@ static int on_header_field_complete(llhttp_t *l)
     p->in_content_type = strcasecmp(p->field, "content-type") == 0;
     if (p->in_content_type && p->req.content_type[0])
         return user_error(p, 400, "more than one Content-Type");
+    p->in_host = strcasecmp(p->field, "host") == 0;
+    if (p->in_host && ++p->n_host > 1)
+        return user_error(p, 400, "more than one Host header");
     p->field_len = 0;
     p->field[0] = '\0';
     return 0;
 }
 
+/* uri-host [":" port] (RFC 3986: reg-name, IPv4, or an IP literal in
+ * brackets), after llhttp's trailing whitespace: anything else (a space
+ * inside, a slash, "@") is refused, so no Host smuggles a path or a
+ * second authority. */
+static int host_valid(const char *host, size_t n)
+{
+    while (n > 0 && (host[n - 1] == ' ' || host[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)host[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              (ch && strchr("-._~%!$&'()*+,;=:[]", ch))))
+            return 0;
+    }
+    return 1;
+}
+
+static void keep_host_bytes(gw_http_parser *p, const char *at, size_t n)
+{
+    if (p->host_len + n > sizeof(p->host)) {
+        p->host_len = sizeof(p->host);   /* too long for any host name */
+        return;
+    }
+    memcpy(p->host + p->host_len, at, n);
+    p->host_len += n;
+}
+
+/* llhttp 8 takes an obs-fold (a header line continued on the next, begun
+ * with a space) and hands the continuation over as more of the value,
+ * leading whitespace and all; a value's first piece never starts with
+ * whitespace. A piece that starts with one right after a line end is an
+ * obs-fold, refused as RFC 9112 section 5.2 allows. */
+static int is_obs_fold(const gw_http_parser *p, const char *at, size_t n)
+{
+    if (n == 0 || (at[0] != ' ' && at[0] != '\t'))
+        return 0;
+    return (at > p->feed_start ? at[-1] : p->last_byte) == '\n';
+}
+
 static int on_header_value(llhttp_t *l, const char *at, size_t n)
 {
     gw_http_parser *p = from(l);
+    if (is_obs_fold(p, at, n))
+        return user_error(p, 400, "a header line continued on the next (obs-fold)");
     if (p->in_content_type) {
         if (p->ct_len + n >= sizeof(p->req.content_type))
             return user_error(p, 400, "Content-Type is too long");
@@ -79,6 +123,8 @@ static int on_header_value(llhttp_t *l, const char *at, size_t n)
         p->ct_len += n;
         p->req.content_type[p->ct_len] = '\0';
     }
+    if (p->in_host)
+        keep_host_bytes(p, at, n);
     return count_header_bytes(p, n);
 }
 
@@ -90,6 +136,10 @@ static int on_headers_complete(llhttp_t *l)
         return user_error(p, 400, "only HTTP/1.1 is spoken here");
     if (l->upgrade || l->method == HTTP_CONNECT)
         return user_error(p, 400, "protocol upgrades and CONNECT are not supported");
+    if (l->http_minor >= 1 && p->n_host == 0)
+        return user_error(p, 400, "an HTTP/1.1 request needs a Host header");
+    if (p->n_host && (p->host_len == sizeof(p->host) || !host_valid(p->host, p->host_len)))
+        return user_error(p, 400, "the Host header is not a valid host[:port]");
     p->req.method = l->method;
     p->req.has_content_length = (l->flags & F_CONTENT_LENGTH) != 0;
     p->req.chunked = (l->flags & F_CHUNKED) != 0;
@@ -175,6 +225,7 @@ size_t gw_http_parser_feed(gw_http_parser *p, const char *data, size_t len)
 {
     if (p->done || p->error)
         return 0;
+    p->feed_start = data;
     llhttp_errno_t e = llhttp_execute(&p->llh, data, len);
     size_t used = len;
     if (e == HPE_PAUSED) {
@@ -187,6 +238,8 @@ size_t gw_http_parser_feed(gw_http_parser *p, const char *data, size_t len)
         if (!p->reason)
             p->reason = "malformed request";
     }
+    if (used > 0)
+        p->last_byte = data[used - 1];
     if (!p->headers_done && !p->error) {
         /* Bytes llhttp skips without a callback (whitespace) count too. */
         p->raw_header_bytes += used;

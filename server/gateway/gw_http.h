@@ -7,7 +7,9 @@
  * (llhttp's pause) at the end of each request, so pipelined bytes stay
  * unconsumed until the response is out. Strict parsing only: no lenient
  * flags, so smuggling tricks (conflicting Content-Length, Content-Length
- * with Transfer-Encoding, bad chunk sizes, obs-fold, bare LF) are errors.
+ * with Transfer-Encoding, bad chunk sizes, obs-fold, bare LF) are errors,
+ * and so are an HTTP/1.1 request without exactly one valid Host (RFC 9112
+ * section 3.2).
  * No libuv or OpenSSL here, so the fuzzer and the unit tests drive it
  * alone (nginx's ngx_http_parse.c beside ngx_http_request.c: the parser
  * here, the I/O in gw_conn.c).
@@ -48,6 +50,12 @@ typedef struct gw_http_parser {
     size_t n_headers;
     int in_content_type;         /* the header being read is Content-Type */
     size_t ct_len;
+    int in_host;                 /* the header being read is Host */
+    int n_host;                  /* Host header lines seen */
+    char host[256];              /* its value, checked when the headers end */
+    const char *feed_start;      /* the buffer of the feed in progress */
+    char last_byte;              /* the last byte of the previous feed */
+    size_t host_len;             /* sizeof(host) when it was longer */
     char field[16];              /* start of the current header name */
     size_t field_len;
     int started, headers_done, done;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """hostile.py HOST PORT CA CERT KEY - sends a corpus of hostile requests to the
 device port over mutual TLS, one connection each, and checks that each gets a
-4xx answer (with a JSON body) or a closed connection, never a 2xx or a hang.
+4xx answer (with a JSON body) or a closed connection, never a 2xx or a hang;
+a case that names a status must get exactly that one.
 Prints one line per case: "ok - name: what happened" or "FAIL - ...".
 Exit status 1 if any case failed."""
 import json
@@ -74,7 +75,7 @@ cases = [
     ("chunked past the body limit", b"POST /v1/incidents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(b"10000\r\n" + b"a" * 0x10000 + b"\r\n" for _ in range(20)) + b"0\r\n\r\n"),
     ("Content-Length over the limit", b"POST /v1/incidents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n"),
     ("NUL in a header", b"POST /v1/incidents HTTP/1.1\r\nHost: x\0y\r\n\r\n"),
-    ("obs-fold header", b"POST /v1/incidents HTTP/1.1\r\nHost: x\r\nX-A: b\r\n  c\r\nContent-Length: 0\r\n\r\n"),
+    ("obs-fold header", b"POST /v1/incidents HTTP/1.1\r\nHost: x\r\nX-A: b\r\n  c\r\nContent-Length: 0\r\n\r\n", 400),
     ("URI too long", b"GET /" + b"a" * 4000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("invalid JSON", post("{\"id\": ")),
     ("deep nesting", post("[" * 100000 + "]" * 100000)),
@@ -84,19 +85,29 @@ cases = [
     ("invalid UTF-8", post(b'{"id":"' + str(uuid.uuid4()).encode() + b'","type":"crash","severity":"error","occurred_at":"2026-11-25T00:00:00Z","component":"\xff\xfe"}')),
     ("NUL escape in a string", post(json.dumps(report(component="a\u0000b")))),
     ("empty batch", post("[]")),
-    ("too many reports", post(json.dumps([report() for _ in range(1001)]))),
+    ("too many reports", post(json.dumps([report() for _ in range(1001)])), 413),
     ("not JSON media type", post(json.dumps(report()), ctype=b"text/plain")),
     ("unknown path", b"GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("wrong method", b"GET /v1/incidents HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("future occurred_at", post(json.dumps(report(occurred_at="2999-01-01T00:00:00Z")))),
     ("CONNECT", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n"),
     ("Upgrade", b"GET /v1/incidents HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
+    # RFC 9112 section 3.2: exactly one valid Host on HTTP/1.1
+    ("no Host", post(json.dumps(report())).replace(b"Host: x\r\n", b""), 400),
+    ("two different Hosts", post(json.dumps(report()), extra=b"Host: y\r\n"), 400),
+    ("the same Host twice", post(json.dumps(report()), extra=b"host: x\r\n"), 400),
+    ("Host with a path", post(json.dumps(report())).replace(b"Host: x", b"Host: x/evil"), 400),
+    ("Host with user info", post(json.dumps(report())).replace(b"Host: x", b"Host: u@x"), 400),
+    ("Host with a space", post(json.dumps(report())).replace(b"Host: x", b"Host: x y"), 400),
+    ("Host too long", post(json.dumps(report())).replace(b"Host: x", b"Host: " + b"h" * 300), 400),
 ]
 
 failed = 0
-for name, payload in cases:
+for name, payload, *expected in cases:
     status, body, how = exchange(payload)
     ok = status is None or 400 <= status < 500
+    if expected:
+        ok = status == expected[0]
     if status is not None and ok:
         try:
             ok = "error" in json.loads(body)
