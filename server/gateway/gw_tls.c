@@ -4,7 +4,8 @@
  * The trust store holds the root and every issuing CA the CA directory still
  * trusts (ca_issuer_trusted), so certificates from an issuer retired by a
  * rotation keep working until they expire. Chain, dates and the clientAuth
- * purpose are checked by OpenSSL; whether the certificate is registered and
+ * purpose are checked by OpenSSL, and an extendedKeyUsage that names
+ * clientAuth here (OpenSSL lets a leaf without one through); whether the certificate is registered and
  * not revoked is the registry's job after the handshake.
  */
 #include "server/gateway/gw_tls.h"
@@ -51,10 +52,26 @@ static void note_identity(gw_tls_peer *info, X509 *cert)
     X509_NAME_oneline(X509_get_issuer_name(cert), info->issuer, sizeof(info->issuer));
 }
 
+/* The leaf names clientAuth in an extendedKeyUsage extension. OpenSSL's
+ * X509_PURPOSE_SSL_CLIENT takes a certificate with no extendedKeyUsage at
+ * all as good for any purpose; docs/DEVICE-PORT.md requires clientAuth. */
+static int has_client_auth(X509 *leaf)
+{
+    return (X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) &&
+           (X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT);
+}
+
 static int verify_cb(int ok, X509_STORE_CTX *store)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
     gw_tls_peer *info = ssl ? SSL_get_ex_data(ssl, peer_info_idx) : NULL;
+    if (ok && X509_STORE_CTX_get_error_depth(store) == 0) {
+        X509 *leaf = X509_STORE_CTX_get_current_cert(store);
+        if (!leaf || !has_client_auth(leaf)) {
+            X509_STORE_CTX_set_error(store, X509_V_ERR_INVALID_PURPOSE);
+            ok = 0;
+        }
+    }
     if (!info)
         return ok;
     if (X509_STORE_CTX_get_error_depth(store) == 0 && !info->serial[0]) {

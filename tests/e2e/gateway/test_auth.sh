@@ -2,7 +2,8 @@
 # Who gets in on the device port, with stock curl: a registered device is
 # served; everyone else is refused and leaves a security event row: no
 # client certificate, self-signed, another CA, expired, not yet valid,
-# revoked, signed by our CA key but not in the registry, decommissioned.
+# revoked, signed by our CA key but not in the registry, registered but
+# without clientAuth, decommissioned.
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
@@ -63,12 +64,45 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = clientAuth
 authorityKeyIdentifier = keyid
+[noeku]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+authorityKeyIdentifier = keyid
+[servereku]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+authorityKeyIdentifier = keyid
 CNF
-sign() {  # sign NAME CN START END
+sign() {  # sign NAME CN START END [EXTENSIONS]
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/$1.key" -subj "/CN=$2" -out "$T/$1.csr" 2>/dev/null
     openssl ca -batch -config "$T/oca.cnf" -cert "$VIGIL_CA_DIR/issuing/0001.crt" -keyfile "$VIGIL_CA_DIR/issuing/0001.key" \
-        -in "$T/$1.csr" -out "$D/$1.crt" -startdate "$3" -enddate "$4" -notext 2>/dev/null
+        -in "$T/$1.csr" -out "$D/$1.crt" -startdate "$3" -enddate "$4" -notext -extensions "${5:-ext}" 2>/dev/null
 }
+register() {  # register NAME DEVICE: records a certificate signed outside vigilctl
+    local serial fp
+    serial=$(openssl x509 -in "$D/$1.crt" -noout -serial | cut -d= -f2)
+    fp=$(openssl x509 -in "$D/$1.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
+    sql "INSERT INTO certificates (serial, device_id, issuer, fingerprint_sha256, not_before, not_after, pem)
+         SELECT '$serial', '$2', issuer, '$fp', now() - interval '1 minute', now() + interval '1 day', '$(cat "$D/$1.crt")'
+         FROM certificates WHERE device_id = '$2' LIMIT 1" >/dev/null
+}
+now_minus() { date -u -d '-1 min' +%Y%m%d%H%M%SZ; }
+tomorrow() { date -u -d '+1 day' +%Y%m%d%H%M%SZ; }
+
+# A certificate our CA signed and the registry holds, but without clientAuth:
+# OpenSSL's client purpose takes no extendedKeyUsage at all as any purpose.
+sign witheku good "$(now_minus)" "$(tomorrow)"
+register witheku good
+check "signed outside vigilctl with clientAuth and registered: served" dcurl "$D" witheku "${H[@]}" -d "$(report)" "$URL"
+sign noeku good "$(now_minus)" "$(tomorrow)" noeku
+register noeku good
+check "signed by our CA, registered, no extendedKeyUsage: verifies with openssl" openssl verify -CAfile "$T/chain.pem" "$D/noeku.crt"
+check_fails "but is refused in the handshake" dcurl "$D" noeku "${H[@]}" -d "$(report)" "$URL"
+check "no extendedKeyUsage: security event" wait_event not_client_cert
+sign servereku good "$(now_minus)" "$(tomorrow)" servereku
+register servereku good
+check_fails "registered with serverAuth only: refused in the handshake" dcurl "$D" servereku "${H[@]}" -d "$(report)" "$URL"
 sign future good 20991231000000Z 21001231000000Z
 check_fails "not yet valid: refused" dcurl "$D" future "${H[@]}" -d "$(report)" "$URL"
 check "not yet valid: security event" wait_event not_yet_valid
@@ -96,7 +130,7 @@ check_eq "decommissioned: 403" "403" "$(cat "$T/code")"
 check "decommissioned: security event" wait_event decommissioned
 
 check "the registered device is still served" dcurl "$D" good "${H[@]}" -d "$(report)" "$URL"
-check_eq "no report was stored for a refused peer" "2" "$(sql "SELECT count(*) FROM incidents WHERE source = 'device'")"
+check_eq "no report was stored for a refused peer" "3" "$(sql "SELECT count(*) FROM incidents WHERE source = 'device'")"
 check "vigild drains and exits 0 on SIGTERM" vigild_stop main
 check "no sanitizer report" bash -c "! grep -q 'Sanitizer' '$T/main.log'"
 finish
