@@ -1,9 +1,11 @@
 # Vigil build.
 #
 #   make            optimised build of every program into build/
-#   make test       a debug build under ASan + UBSan into build/test/, then
-#                   the layering check, the unit (Criterion), integration and
-#                   end-to-end tests and the fuzzer
+#   make test       a debug build under ASan + UBSan into build/test/ and the
+#                   release build, then the layering check, the unit
+#                   (Criterion), integration and end-to-end tests, the
+#                   hostile-peer tests again on the release build, and the
+#                   fuzzers
 #   make run        a local PostgreSQL under var/, a dev CA, and the server
 #   make deps       install the Debian packages the project needs
 #
@@ -125,7 +127,8 @@ TEST_BUILD := build/test
 
 test: deps
 	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) programs $(TEST_BUILD)/unit-tests
-	@VIGIL_BUILD=$(TEST_BUILD) bash tests/run.sh
+	@$(MAKE) --no-print-directory programs
+	@VIGIL_BUILD=$(TEST_BUILD) VIGIL_RELEASE_BUILD=build bash tests/run.sh
 
 unit: deps
 	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) $(TEST_BUILD)/unit-tests

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # Who gets in on the device port, with stock curl: a registered device is
 # served; everyone else is refused and leaves a security event row: no
 # client certificate, self-signed, another CA, expired, not yet valid,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # The bounds an operator configures are the bounds that hold: --max-batch is
 # the one limit on reports per request (1,001 is a 413 at the default 1000
 # and is stored whole at 1500), and --security-events-per-address caps one

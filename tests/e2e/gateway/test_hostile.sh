@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # A corpus of hostile requests from an authenticated device (hostile.py):
 # each gets a 4xx or a closed connection, while another device keeps being
 # served, and the server stays up with its sanitizers clean.

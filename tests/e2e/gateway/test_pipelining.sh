@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # Pipelining on the device port: 1,000 requests written at once on one
 # connection, mixing valid reports, 404s, 405s, 415s, HEADs and reports the
 # device's rate limit refuses (answered at once, without the database), are
 # all answered in order with no stall; every report answered "stored" is in
-# PostgreSQL exactly once and none answered 429 is. Also on the release build.
+# PostgreSQL exactly once and none answered 429 is.
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
