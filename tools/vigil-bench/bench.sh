@@ -23,10 +23,8 @@ VIGIL_TLS_CERT="$W/tls/server.crt" VIGIL_TLS_KEY="$W/tls/server.key" VIGIL_DEVIC
     VIGIL_LOG_LEVEL=warn $B/vigild 2>"$W/vigild.log" &
 vpid=$!; pids+=("$vpid")
 nport=$(free_port)
-mkdir -p "$W/nginx"
-sed -e "s|@WORKERS@|$(nproc)|; s|@DIR@|$W/nginx|g; s|@PORT@|$nport|; s|@CERT@|$W/tls/server.crt|; s|@KEY@|$W/tls/server.key|; s|@CA@|$W/chain.pem|" \
-    tools/vigil-bench/nginx.conf.in >"$W/nginx/nginx.conf"
-/usr/sbin/nginx -c "$W/nginx/nginx.conf" -e "$W/nginx/nginx-error.log" 2>>"$W/nginx/nginx-error.log" &
+bash tools/vigil-bench/bench-nginx.sh "$W/nginx" "$nport" "$W/tls/server.crt" "$W/tls/server.key" \
+    "$W/chain.pem" "$(nproc)" 'location / { return 204; }' &
 pids+=($!)
 wait_port "$vport"; wait_port "$nport"
 
