@@ -1,8 +1,9 @@
 /*
- * bench.h - vigil-bench's pieces: the load engine (bench_load.c), test
- * device enrollment and the COPY reference (bench_db.c), the operator
- * query benchmark (bench_seed.c, bench_query.c), statistics (bench_stats.c)
- * and the command line (main.c).
+ * bench.h - vigil-bench's pieces: the load engine (bench_load.c), what
+ * counts as a success in its answers (bench_answer.c), test device
+ * enrollment and the COPY reference (bench_db.c), the operator query
+ * benchmark (bench_seed.c, bench_query.c), statistics (bench_stats.c) and
+ * the command line (main.c).
  */
 #ifndef VIGIL_BENCH_H
 #define VIGIL_BENCH_H
@@ -17,7 +18,8 @@ typedef enum bench_query_kind { BQ_DEVICE_LATEST, BQ_STATS_24H } bench_query_kin
 typedef struct bench_cfg {
     bench_mode mode;
     const char *host, *port, *ca, *devices_dir, *prefix, *path, *acked_log;
-    int connections, threads, batch, resume, expect, count, devices;
+    int connections, threads, batch, resume, count, devices;
+    int reference;             /* the target is the nginx reference: a 2xx with no body succeeds */
     double duration, warmup;
     const char *server_pids;   /* "PID[,PID...]": the server's processes, RSS summed */
     const char *token;         /* query: the operator API's bearer token */
@@ -25,11 +27,27 @@ typedef struct bench_cfg {
     double rate;               /* query: requests per second in all, 0 = as fast as answered */
 } bench_cfg;
 
-/* Latency samples in microseconds. */
+/* What one answer to a load request was (bench_answer_judge): a success
+ * or an error of one kind. */
+typedef enum bench_verdict {
+    BV_OK,
+    BV_4XX,
+    BV_5XX,
+    BV_2XX,         /* a 2xx that is not a success (a report not acknowledged, ...) */
+    BV_OTHER,       /* 1xx, 3xx, or an answer this client cannot frame */
+    BV_TRANSPORT,   /* no answer: connect, TLS, a connection closed or failed */
+    BV_COUNT
+} bench_verdict;
+
+/* Latency samples in microseconds, and the counts of a run. The load
+ * engine counts ok, reports, resumed and the samples in the measured
+ * window, and errors (by verdict), by_status and acked over the whole run. */
 typedef struct bench_stats {
     uint32_t *samples;
     size_t n, cap;
     uint64_t ok, errors, reports, resumed, by_status[6];   /* 1xx..5xx, other */
+    uint64_t verdicts[BV_COUNT];   /* answers (and failed exchanges) by verdict */
+    uint64_t acked;                /* report ids the server acknowledged */
 } bench_stats;
 
 /* The clock latencies are measured with: CLOCK_MONOTONIC, in microseconds. */
@@ -47,6 +65,18 @@ int bench_idle(const bench_cfg *cfg, double *kib_per_conn, int *opened);
 int bench_enroll(const char *database_url, const char *ca_dir, const char *out_dir,
                  const char *prefix, int count);
 int bench_copy(const char *database_url, long rows, int batch, double *rows_per_s);
+
+/* Judges one whole answer of `status` with `body` to a load request that
+ * carried the report ids `ids[0..n_ids)` (ingest), as the --help of
+ * vigil-bench says. Calls acked(arg, id) for each report id a 2xx
+ * answer's results mark stored or duplicate (acked may be NULL). */
+typedef void bench_acked_fn(void *arg, const char *id);
+bench_verdict bench_answer_judge(const bench_cfg *cfg, int status, const char *body,
+                                 size_t body_len, const char (*ids)[37], int n_ids,
+                                 bench_acked_fn *acked, void *arg);
+/* The value of header `name` in the answer head [in, end) (after the
+ * status line), its length in *len; NULL if absent. */
+const char *bench_answer_header(const char *in, const char *end, const char *name, size_t *len);
 
 /* The query benchmark: seed a fleet's history in PostgreSQL
  * (bench_seed.c), then drive the operator API (bench_query.c). */

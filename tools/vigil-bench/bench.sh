@@ -38,11 +38,11 @@ row() {  # row NAME VIGIL REF UNIT GOAL-OP GOAL
 
 echo "measuring (each run ${DUR}s, client and servers on the same $(nproc) cores)..."
 hs_v=$(load handshakes --server "127.0.0.1:$vport" --connections 50 | json per_second)
-hs_n=$(load handshakes --server "127.0.0.1:$nport" --connections 50 --expect 204 | json per_second)
+hs_n=$(load handshakes --server "127.0.0.1:$nport" --connections 50 --reference | json per_second)
 rs_v=$(load handshakes --resume --server "127.0.0.1:$vport" --connections 50 | json per_second)
-rs_n=$(load handshakes --resume --server "127.0.0.1:$nport" --connections 50 --expect 204 | json per_second)
+rs_n=$(load handshakes --resume --server "127.0.0.1:$nport" --connections 50 --reference | json per_second)
 in_v=$(load ingest --server "127.0.0.1:$vport" --connections 100 | json per_second)
-in_n=$(load ingest --server "127.0.0.1:$nport" --connections 100 --path / --expect 204 | json per_second)
+in_n=$(load ingest --server "127.0.0.1:$nport" --connections 100 --path / --reference | json per_second)
 bt_v=$(load ingest --batch 100 --server "127.0.0.1:$vport" --connections 50 | json reports_per_second)
 rows=$(python3 -c "print(max(100000, int($bt_v * $DUR)))")
 cp_r=$($B/vigil-bench copy --rows "$rows" --batch 1000 --json | json rows_per_second)

@@ -7,6 +7,11 @@
  * Handshake mode: connect, handshake (resumed with the device's previous
  * session when asked), one small request, close, again. Ingest mode: one
  * keep-alive connection each, POSTing reports and waiting for each answer.
+ *
+ * Each answer is judged by bench_answer.c: only a success counts toward
+ * the rate; every error is counted by its kind. With --acked-log, each
+ * worker gathers the report ids the server acknowledged and appends them
+ * to the file in blocks, under one lock, so the hot path does no I/O.
  */
 #define _GNU_SOURCE 1
 #include "tools/vigil-bench/bench.h"
@@ -25,12 +30,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define IN_CAP (512 * 1024)
+#define ACKED_BUF (64 * 1024)   /* a worker's acknowledged ids, before they are written */
 
 enum { C_DEAD, C_CONNECTING, C_HANDSHAKE, C_SEND, C_RECV };
 
@@ -47,6 +54,7 @@ typedef struct bconn {
     size_t out_len, out_off;
     char *in;
     size_t in_len;
+    char (*ids)[37];   /* ingest: the report ids of the request in flight */
     uint64_t started_us, retry_at_us;
 } bconn;
 
@@ -56,13 +64,15 @@ typedef struct worker {
     bconn *conns;
     bench_stats stats;
     double measure_from_us, stop_at_us;
+    char acked[ACKED_BUF];   /* "id\n" lines not yet in the acked log */
+    size_t acked_len;
 } worker;
 
 static SSL_CTX *ctx;
 static device *devices;
 static struct addrinfo *server_addr;
 static pthread_mutex_t acked_mu = PTHREAD_MUTEX_INITIALIZER;
-static FILE *acked;
+static FILE *acked_log;
 
 /* ---- setup ---- */
 
@@ -120,15 +130,17 @@ static int setup(const bench_cfg *cfg)
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     if (cfg->resume)
         SSL_CTX_sess_set_new_cb(ctx, on_new_session);
-    if (cfg->acked_log && !(acked = fopen(cfg->acked_log, "a"))) {
+    if (cfg->acked_log && !(acked_log = fopen(cfg->acked_log, "w"))) {
         fprintf(stderr, "vigil-bench: cannot write %s\n", cfg->acked_log);
         return -1;
     }
     return load_devices(cfg);
 }
 
-static void teardown(const bench_cfg *cfg)
+/* Returns -1 if the acked log could not be written whole. */
+static int teardown(const bench_cfg *cfg)
 {
+    int rc = 0;
     for (int i = 0; devices && i < cfg->devices; i++) {
         X509_free(devices[i].cert);
         EVP_PKEY_free(devices[i].key);
@@ -141,14 +153,19 @@ static void teardown(const bench_cfg *cfg)
     if (server_addr)
         freeaddrinfo(server_addr);
     server_addr = NULL;
-    if (acked)
-        fclose(acked);
-    acked = NULL;
+    int unwritten = acked_log && ferror(acked_log);
+    if (acked_log && (fclose(acked_log) != 0 || unwritten)) {
+        fprintf(stderr, "vigil-bench: cannot write %s\n", cfg->acked_log);
+        rc = -1;
+    }
+    acked_log = NULL;
+    return rc;
 }
 
 /* ---- requests ---- */
 
-static char *make_request(const bench_cfg *cfg, size_t *len)
+/* The next request; ingest's report ids go to ids[0..batch). */
+static char *make_request(const bench_cfg *cfg, char (*ids)[37], size_t *len)
 {
     if (cfg->mode == BM_HANDSHAKES) {
         char *r = NULL;
@@ -158,11 +175,11 @@ static char *make_request(const bench_cfg *cfg, size_t *len)
         return n > 0 ? r : NULL;
     }
     json_t *arr = json_array();
-    char when[32], id[37];
+    char when[32];
     incident_format_time(when_now_us(), when);
     for (int i = 0; i < cfg->batch; i++) {
-        incident_uuid_v4(id);
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:i}}", "id", id,
+        incident_uuid_v4(ids[i]);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:i}}", "id", ids[i],
                                              "type", "crash", "severity", "error", "occurred_at",
                                              when, "firmware_version", "1.4.2", "component",
                                              "main", "details", "pc", "0x0800f00d", "line", i));
@@ -186,6 +203,15 @@ static void watch(worker *w, bconn *c, uint32_t events)
     epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* Counts an answer, or a failed exchange, by its verdict. */
+static void tally(worker *w, bench_verdict v)
+{
+    w->stats.verdicts[v]++;
+    w->stats.errors += v != BV_OK;
+}
+
+/* Ends the connection; failed: it ended without the answer it was owed
+ * (a transport error), and is retried after 100 ms. */
 static void drop(worker *w, bconn *c, int failed)
 {
     if (c->ssl) {
@@ -202,7 +228,7 @@ static void drop(worker *w, bconn *c, int failed)
     c->state = C_DEAD;
     c->retry_at_us = bench_now_us() + (failed ? 100000 : 0);
     if (failed)
-        w->stats.errors++;
+        tally(w, BV_TRANSPORT);
     ERR_clear_error();
 }
 
@@ -236,7 +262,7 @@ static void start(worker *w, bconn *c)
 static void next_request(worker *w, bconn *c)
 {
     free(c->out);
-    c->out = make_request(w->cfg, &c->out_len);
+    c->out = make_request(w->cfg, c->ids, &c->out_len);
     c->out_off = 0;
     c->in_len = 0;
     if (c->state != C_HANDSHAKE)
@@ -254,63 +280,85 @@ static int ssl_want(worker *w, bconn *c, int r)
     }
 }
 
-static void record_acked(const char *body)
+/* Appends the worker's acknowledged ids to the acked log. */
+static void acked_flush(worker *w)
 {
-    json_t *answer = json_loads(body, 0, NULL), *item;
-    size_t i;
-    if (!answer)
+    if (!w->acked_len)
         return;
     pthread_mutex_lock(&acked_mu);
-    json_array_foreach(json_object_get(answer, "results"), i, item) {
-        const char *st = json_string_value(json_object_get(item, "status"));
-        if (st && (!strcmp(st, "stored") || !strcmp(st, "duplicate")))
-            fprintf(acked, "%s\n", json_string_value(json_object_get(item, "id")));
-    }
-    fflush(acked);
+    fwrite(w->acked, 1, w->acked_len, acked_log);
     pthread_mutex_unlock(&acked_mu);
-    json_decref(answer);
+    w->acked_len = 0;
 }
 
-/* A complete answer is in c->in: account for it. */
-static void answered(worker *w, bconn *c, int status, const char *body)
+/* bench_acked_fn: one report id the server acknowledged. */
+static void on_acked(void *arg, const char *id)
 {
+    worker *w = arg;
+    size_t n = strnlen(id, 64);
+    if (n >= 64)   /* not a report id of ours: it cannot be stored either */
+        return;
+    if (w->acked_len + n + 1 > sizeof(w->acked))
+        acked_flush(w);
+    memcpy(w->acked + w->acked_len, id, n);
+    w->acked[w->acked_len + n] = '\n';
+    w->acked_len += n + 1;
+    w->stats.acked++;
+}
+
+/* A whole answer arrived: judge and count it, then go on (or close, when
+ * the server said it will). */
+static void answered(worker *w, bconn *c, int status, const char *body, size_t body_len,
+                     int close_after)
+{
+    const bench_cfg *cfg = w->cfg;
     uint64_t t = bench_now_us();
-    int ok = w->cfg->expect ? status == w->cfg->expect : status < 500;
-    if (w->cfg->mode == BM_INGEST && ok && status == 200 && strstr(body, "\"results\""))
-        ok = strstr(body, "\"retry\":0") != NULL && strstr(body, "\"rejected\":0") != NULL;
-    if (acked && status == 200)
-        record_acked(body);
+    bench_verdict v = bench_answer_judge(cfg, status, body, body_len, (const char(*)[37])c->ids,
+                                         cfg->mode == BM_INGEST ? cfg->batch : 0,
+                                         acked_log ? on_acked : NULL, w);
+    tally(w, v);
     w->stats.by_status[status >= 100 && status < 600 ? status / 100 - 1 : 5]++;
-    if ((double)t >= w->measure_from_us && (double)t < w->stop_at_us) {
-        if (ok) {
-            w->stats.ok++;
-            w->stats.reports += w->cfg->mode == BM_INGEST ? (uint64_t)w->cfg->batch : 0;
-            w->stats.resumed += (uint64_t)c->reused;
-            stats_add(&w->stats, t - c->started_us);
-        } else {
-            w->stats.errors++;
-        }
+    if (v == BV_OK && (double)t >= w->measure_from_us && (double)t < w->stop_at_us) {
+        w->stats.ok++;
+        w->stats.reports += cfg->mode == BM_INGEST ? (uint64_t)cfg->batch : 0;
+        w->stats.resumed += (uint64_t)c->reused;
+        stats_add(&w->stats, t - c->started_us);
     }
-    if (w->cfg->mode == BM_HANDSHAKES)
+    if (cfg->mode == BM_HANDSHAKES || close_after)
         drop(w, c, 0);
     else
         next_request(w, c);
 }
 
-/* Parses what arrived; 1 when a whole answer was handled. */
+/* Parses what arrived; 1 when a whole answer was handled (or the
+ * connection dropped), 0 while it is incomplete. Answers are framed by
+ * Content-Length; without one only a 204, 304 or 1xx has a known end. */
 static int parse_answer(worker *w, bconn *c)
 {
     c->in[c->in_len] = '\0';
     char *end = strstr(c->in, "\r\n\r\n");
     int status;
+    size_t cl_len, te_len, conn_len;
     if (!end || sscanf(c->in, "HTTP/1.%*d %d", &status) != 1)
         return 0;
-    const char *cl = strcasestr(c->in, "\r\nContent-Length:");
-    size_t body_len = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+    const char *cl = bench_answer_header(c->in, end + 2, "Content-Length", &cl_len);
+    const char *te = bench_answer_header(c->in, end + 2, "Transfer-Encoding", &te_len);
+    const char *conn = bench_answer_header(c->in, end + 2, "Connection", &conn_len);
     size_t head = (size_t)(end + 4 - c->in);
+    if (te || (!cl && status != 204 && status != 304 && status / 100 != 1)) {
+        tally(w, BV_OTHER);   /* a body up to the close, or chunked: not a device port's */
+        drop(w, c, 0);
+        return 1;
+    }
+    size_t body_len = cl ? strtoul(cl, NULL, 10) : 0;
+    if (body_len > IN_CAP - head) {
+        drop(w, c, 1);
+        return 1;
+    }
     if (c->in_len < head + body_len)
         return 0;
-    answered(w, c, status, end + 4);
+    answered(w, c, status, end + 4, body_len,
+             conn && conn_len >= 5 && !strncasecmp(conn, "close", 5));
     return 1;
 }
 
@@ -329,7 +377,8 @@ static void on_event(worker *w, bconn *c)
             return;
         }
         c->reused = SSL_session_reused(c->ssl);
-        if (!c->in && !(c->in = malloc(IN_CAP + 1))) {
+        if ((!c->in && !(c->in = malloc(IN_CAP + 1))) ||
+            (!c->ids && !(c->ids = calloc((size_t)w->cfg->batch, sizeof(*c->ids))))) {
             drop(w, c, 1);
             return;
         }
@@ -385,7 +434,10 @@ static void *worker_main(void *arg)
             drop(w, &w->conns[i], 0);
         free(w->conns[i].out);
         free(w->conns[i].in);
+        free(w->conns[i].ids);
     }
+    if (acked_log)
+        acked_flush(w);
     return NULL;
 }
 
@@ -426,6 +478,5 @@ int bench_run(const bench_cfg *cfg, bench_stats *total, double *elapsed)
     *elapsed = cfg->duration;
     free(ws);
     free(tids);
-    teardown(cfg);
-    return 0;
+    return teardown(cfg);
 }

@@ -117,23 +117,6 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* The value of a header in the head [in, end), or NULL. */
-static const char *header(const char *in, const char *end, const char *name, size_t *len)
-{
-    size_t n = strlen(name);
-    for (const char *p = strstr(in, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n")) {
-        const char *h = p + 2;
-        if (h + n < end && !strncasecmp(h, name, n) && h[n] == ':') {
-            const char *v = h + n + 1, *e = strstr(v, "\r\n");
-            while (*v == ' ' || *v == '\t')
-                v++;
-            *len = (size_t)((e ? e : end) - v);
-            return v;
-        }
-    }
-    return NULL;
-}
-
 /* Decodes a chunked body starting at p (n bytes there). Returns the bytes
  * the body took on the wire, 0 while incomplete, -1 if malformed. */
 static long dechunk(qworker *w, const char *p, size_t n)
@@ -178,17 +161,17 @@ static int whole_answer(qworker *w, int *status, size_t *used, int *close_after)
 {
     w->in[w->in_len] = '\0';
     char *end = strstr(w->in, "\r\n\r\n");
-    size_t len;
+    size_t te_len = 0, cl_len = 0, conn_len = 0;
     if (!end)
         return w->in_len > 65536 ? -1 : 0;
     if (sscanf(w->in, "HTTP/1.%*d %d", status) != 1)
         return -1;
     size_t head = (size_t)(end + 4 - w->in);
-    const char *te = header(w->in, end + 2, "Transfer-Encoding", &len);
-    const char *cl = header(w->in, end + 2, "Content-Length", &len);
-    const char *conn = header(w->in, end + 2, "Connection", &len);
-    *close_after = conn && len >= 5 && !strncasecmp(conn, "close", 5);
-    if (te && len >= 7 && memmem(te, len, "chunked", 7)) {
+    const char *te = bench_answer_header(w->in, end + 2, "Transfer-Encoding", &te_len);
+    const char *cl = bench_answer_header(w->in, end + 2, "Content-Length", &cl_len);
+    const char *conn = bench_answer_header(w->in, end + 2, "Connection", &conn_len);
+    *close_after = conn && conn_len >= 5 && !strncasecmp(conn, "close", 5);
+    if (te && te_len >= 7 && memmem(te, te_len, "chunked", 7)) {
         long took = dechunk(w, w->in + head, w->in_len - head);
         if (took <= 0)
             return (int)took;

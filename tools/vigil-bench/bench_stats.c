@@ -38,6 +38,9 @@ void stats_merge(bench_stats *into, bench_stats *from)
     into->resumed += from->resumed;
     for (int i = 0; i < 6; i++)
         into->by_status[i] += from->by_status[i];
+    for (int i = 0; i < BV_COUNT; i++)
+        into->verdicts[i] += from->verdicts[i];
+    into->acked += from->acked;
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -30,11 +30,30 @@ static const char usage[] =
     "         from when each was due), or as fast as answered\n\n"
     "Load options: --server HOST:PORT --ca CHAIN --devices DIR --device-count N\n"
     "  --connections C (default 50) --threads T (default 2) --duration S (10)\n"
-    "  --warmup S (1) --path P --expect STATUS --acked-log FILE (ingest: ids the\n"
-    "  server acknowledged) --json\n";
+    "  --warmup S (1) --path P (/v1/incidents; handshakes: /bench) --json\n"
+    "  --reference        the target is the reference: nginx with the device port's\n"
+    "                     TLS setup answering 204 with no body (nginx.conf.in). It\n"
+    "                     stores nothing, so it has no report to acknowledge: this\n"
+    "                     says so, and makes its 2xx with no body the success\n"
+    "  --acked-log FILE   ingest: write each report id that a 2xx answered stored or\n"
+    "                     duplicate, one a line (FILE is replaced); bench-acked.sh\n"
+    "                     checks them in PostgreSQL. Not with --reference\n\n"
+    "What counts (handshakes, ingest). A success, against a device port (vigild,\n"
+    "docs/DEVICE-PORT.md): for ingest a 2xx whose results acknowledge every report\n"
+    "sent, by its id, as stored or duplicate; for handshakes a 2xx, or the 404\n"
+    "not_found that only an authorized device gets for the probe GET /bench. With\n"
+    "--reference: a 2xx with no body. Every other outcome is an error, counted by\n"
+    "kind: 4xx, 5xx, 2xx (not a success), other (1xx, 3xx, a body without\n"
+    "Content-Length) and transport (connect, TLS, closed before its answer); --json\n"
+    "has them as errors_4xx, errors_5xx, errors_2xx, errors_other, errors_transport.\n"
+    "Successes (the rate, latencies) count after --warmup; errors and acknowledged\n"
+    "ids count over the whole run. A run with any error, or with no success, says\n"
+    "ERRORS in its result line (\"clean\":false with --json) and exits 3.\n\n"
+    "Exit status: 0 done (a load run: clean), 1 could not run, 2 usage,\n"
+    "3 a load run with errors or no success.\n";
 
 enum { O_SERVER = 1000, O_CA, O_DEVICES, O_DEVCOUNT, O_CONNS, O_THREADS, O_DURATION, O_WARMUP,
-       O_PATH, O_EXPECT, O_ACKED, O_JSON, O_RESUME, O_BATCH, O_COUNT, O_OUTDIR, O_PREFIX,
+       O_PATH, O_REFERENCE, O_ACKED, O_JSON, O_RESUME, O_BATCH, O_COUNT, O_OUTDIR, O_PREFIX,
        O_DBURL, O_CADIR, O_PID, O_ROWS, O_API, O_TOKENFILE, O_KIND, O_INCIDENTS, O_DAYS, O_RATE };
 
 typedef struct args {
@@ -50,7 +69,7 @@ static int parse(int argc, char **argv, args *a)
         {"server", 1, 0, O_SERVER}, {"ca", 1, 0, O_CA}, {"devices", 1, 0, O_DEVICES},
         {"device-count", 1, 0, O_DEVCOUNT}, {"connections", 1, 0, O_CONNS},
         {"threads", 1, 0, O_THREADS}, {"duration", 1, 0, O_DURATION}, {"warmup", 1, 0, O_WARMUP},
-        {"path", 1, 0, O_PATH}, {"expect", 1, 0, O_EXPECT}, {"acked-log", 1, 0, O_ACKED},
+        {"path", 1, 0, O_PATH}, {"reference", 0, 0, O_REFERENCE}, {"acked-log", 1, 0, O_ACKED},
         {"json", 0, 0, O_JSON}, {"resume", 0, 0, O_RESUME}, {"batch", 1, 0, O_BATCH},
         {"count", 1, 0, O_COUNT}, {"out-dir", 1, 0, O_OUTDIR}, {"prefix", 1, 0, O_PREFIX},
         {"database-url", 1, 0, O_DBURL}, {"ca-dir", 1, 0, O_CADIR}, {"server-pid", 1, 0, O_PID},
@@ -71,7 +90,7 @@ static int parse(int argc, char **argv, args *a)
         case O_DURATION: a->cfg.duration = atof(optarg); break;
         case O_WARMUP: a->cfg.warmup = atof(optarg); break;
         case O_PATH: a->cfg.path = optarg; break;
-        case O_EXPECT: a->cfg.expect = atoi(optarg); break;
+        case O_REFERENCE: a->cfg.reference = 1; break;
         case O_ACKED: a->cfg.acked_log = optarg; break;
         case O_JSON: a->json = 1; break;
         case O_RESUME: a->cfg.resume = 1; break;
@@ -117,35 +136,80 @@ static int check_load_args(args *a)
                 c->connections, c->devices);
         return -1;
     }
+    if (c->batch < 1 || c->batch > 1000)
+        return fprintf(stderr, "vigil-bench: --batch is 1 to 1000\n"), -1;
+    if (c->acked_log && (c->mode != BM_INGEST || c->reference)) {
+        fprintf(stderr, "vigil-bench: --acked-log goes with ingest against a device port "
+                        "(not --reference)\n");
+        return -1;
+    }
     return 0;
+}
+
+/* The errors of a run by kind, as the result line shows them. */
+static void print_errors(const bench_stats *s)
+{
+    const uint64_t *v = s->verdicts;
+    if (!s->errors && s->ok) {
+        printf("; no errors\n");
+        return;
+    }
+    printf("; ERRORS: %llu (4xx %llu, 5xx %llu, 2xx not a success %llu, other %llu, "
+           "transport %llu)%s\n",
+           (unsigned long long)s->errors, (unsigned long long)v[BV_4XX],
+           (unsigned long long)v[BV_5XX], (unsigned long long)v[BV_2XX],
+           (unsigned long long)v[BV_OTHER], (unsigned long long)v[BV_TRANSPORT],
+           s->ok ? "" : ", no success: nothing was measured");
+}
+
+/* Prints a load run's result line (or JSON object); 0 if it was clean. */
+static int report_load(const args *a, bench_stats *s, double elapsed)
+{
+    double rate = (double)s->ok / elapsed, reports = (double)s->reports / elapsed;
+    double p50 = stats_pct(s, 50), p99 = stats_pct(s, 99), p999 = stats_pct(s, 99.9);
+    const char *what = a->cfg.mode == BM_HANDSHAKES ? "handshakes" : "requests";
+    const uint64_t *v = s->verdicts;
+    int clean = s->ok > 0 && s->errors == 0;
+    if (a->json) {
+        printf("{\"mode\":\"%s\",\"clean\":%s,\"ok\":%llu,\"per_second\":%.1f,"
+               "\"reports_per_second\":%.1f,\"errors\":%llu,\"errors_4xx\":%llu,"
+               "\"errors_5xx\":%llu,\"errors_2xx\":%llu,\"errors_other\":%llu,"
+               "\"errors_transport\":%llu,\"acked\":%llu,\"resumed\":%llu,\"p50_ms\":%.3f,"
+               "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"status_2xx\":%llu,\"status_4xx\":%llu,"
+               "\"status_5xx\":%llu}\n",
+               what, clean ? "true" : "false", (unsigned long long)s->ok, rate, reports,
+               (unsigned long long)s->errors, (unsigned long long)v[BV_4XX],
+               (unsigned long long)v[BV_5XX], (unsigned long long)v[BV_2XX],
+               (unsigned long long)v[BV_OTHER], (unsigned long long)v[BV_TRANSPORT],
+               (unsigned long long)s->acked, (unsigned long long)s->resumed, p50, p99, p999,
+               (unsigned long long)s->by_status[1], (unsigned long long)s->by_status[3],
+               (unsigned long long)s->by_status[4]);
+        return clean ? 0 : -1;
+    }
+    printf("%s: %.1f/s (%llu ok, %llu resumed), reports %.1f/s, latency p50 %.2f ms p99 %.2f ms "
+           "p99.9 %.2f ms; answers 2xx %llu 4xx %llu 5xx %llu",
+           what, rate, (unsigned long long)s->ok, (unsigned long long)s->resumed, reports, p50,
+           p99, p999, (unsigned long long)s->by_status[1], (unsigned long long)s->by_status[3],
+           (unsigned long long)s->by_status[4]);
+    if (a->cfg.acked_log)
+        printf("; %llu acknowledged ids in %s", (unsigned long long)s->acked, a->cfg.acked_log);
+    print_errors(s);
+    return clean ? 0 : -1;
 }
 
 static int run_load(args *a)
 {
     bench_stats s = {0};
     double elapsed = 0;
-    if (check_load_args(a) < 0 || bench_run(&a->cfg, &s, &elapsed) < 0)
+    if (check_load_args(a) < 0)
+        return 2;
+    if (bench_run(&a->cfg, &s, &elapsed) < 0) {
+        stats_free(&s);
         return 1;
-    double rate = (double)s.ok / elapsed, reports = (double)s.reports / elapsed;
-    double p50 = stats_pct(&s, 50), p99 = stats_pct(&s, 99), p999 = stats_pct(&s, 99.9);
-    const char *what = a->cfg.mode == BM_HANDSHAKES ? "handshakes" : "requests";
-    if (a->json)
-        printf("{\"mode\":\"%s\",\"ok\":%llu,\"per_second\":%.1f,\"reports_per_second\":%.1f,"
-               "\"errors\":%llu,\"resumed\":%llu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-               "\"p999_ms\":%.3f,\"status_2xx\":%llu,\"status_4xx\":%llu,\"status_5xx\":%llu}\n",
-               what, (unsigned long long)s.ok, rate, reports, (unsigned long long)s.errors,
-               (unsigned long long)s.resumed, p50, p99, p999,
-               (unsigned long long)s.by_status[1], (unsigned long long)s.by_status[3],
-               (unsigned long long)s.by_status[4]);
-    else
-        printf("%s: %.1f/s (%llu ok, %llu errors, %llu resumed), reports %.1f/s, "
-               "latency p50 %.2f ms p99 %.2f ms p99.9 %.2f ms; 2xx %llu 4xx %llu 5xx %llu\n",
-               what, rate, (unsigned long long)s.ok, (unsigned long long)s.errors,
-               (unsigned long long)s.resumed, reports, p50, p99, p999,
-               (unsigned long long)s.by_status[1], (unsigned long long)s.by_status[3],
-               (unsigned long long)s.by_status[4]);
+    }
+    int rc = report_load(a, &s, elapsed) < 0 ? 3 : 0;
     stats_free(&s);
-    return 0;
+    return rc;
 }
 
 /* The token is the file's first line, without surrounding blanks. */
