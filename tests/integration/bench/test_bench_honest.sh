@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # vigil-bench is not fooled (tools/vigil-bench/bench_answer.c): against an
 # nginx with the bench's mutual-TLS setup (bench-nginx.sh) that answers 400,
 # or 200 with reports rejected, left to retry or not its own, or 204 where
