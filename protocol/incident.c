@@ -348,8 +348,7 @@ int incident_batch_parse(const char *body, size_t len, size_t max_items, int64_t
     else if (n > max_items) {
         fail(reason, reason_len, "%zu reports in one request; at most %zu", n, max_items);
         rc = INCIDENT_TOO_MANY;
-    }
-    else if (!(out->items = calloc(n, sizeof(*out->items))))
+    } else if (!(out->items = calloc(n, sizeof(*out->items))))
         fail(reason, reason_len, "out of memory");
     else
         rc = 0;

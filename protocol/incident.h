@@ -45,8 +45,8 @@ typedef struct incident_batch {
 } incident_batch;
 
 /* Whole-body refusals of incident_batch_parse. */
-#define INCIDENT_REFUSED (-1)      /* not JSON, not a report or an array, empty */
-#define INCIDENT_TOO_MANY (-2)     /* more than max_items reports */
+#define INCIDENT_REFUSED (-1)  /* not JSON, not a report or an array, empty */
+#define INCIDENT_TOO_MANY (-2) /* more than max_items reports */
 
 /* 0 with out filled (items may individually be rejected), or
  * INCIDENT_REFUSED / INCIDENT_TOO_MANY with reason when the whole body is

@@ -92,7 +92,7 @@ static int host_valid(const char *host, size_t n)
 static void keep_host_bytes(gw_http_parser *p, const char *at, size_t n)
 {
     if (p->host_len + n > sizeof(p->host)) {
-        p->host_len = sizeof(p->host);   /* too long for any host name */
+        p->host_len = sizeof(p->host); /* too long for any host name */
         return;
     }
     memcpy(p->host + p->host_len, at, n);

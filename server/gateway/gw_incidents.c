@@ -140,9 +140,9 @@ void gw_incidents_post(gw_conn *c, gw_http_request *req)
                          "too many requests from this device; slow down", 1);
         return;
     }
-    int parsed = incident_batch_parse(req->body ? req->body : "", req->body_len,
-                                      (size_t)cfg->max_batch, when_now_us(), &batch, reason,
-                                      sizeof(reason));
+    int parsed =
+        incident_batch_parse(req->body ? req->body : "", req->body_len, (size_t)cfg->max_batch,
+                             when_now_us(), &batch, reason, sizeof(reason));
     if (parsed == INCIDENT_TOO_MANY) {
         gw_routes_refuse(c, MP_INCIDENTS, 413, "payload_too_large", reason, 0);
         return;

@@ -5,8 +5,8 @@
  * trusts (ca_issuer_trusted), so certificates from an issuer retired by a
  * rotation keep working until they expire. Chain, dates and the clientAuth
  * purpose are checked by OpenSSL, and an extendedKeyUsage that names
- * clientAuth here (OpenSSL lets a leaf without one through); whether the certificate is registered and
- * not revoked is the registry's job after the handshake.
+ * clientAuth here (OpenSSL lets a leaf without one through); whether the certificate is registered
+ * and not revoked is the registry's job after the handshake.
  */
 #include "server/gateway/gw_tls.h"
 

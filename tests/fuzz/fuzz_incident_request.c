@@ -19,8 +19,8 @@ static void handle(gw_http_parser *p)
     incident_batch b;
     char reason[200];
     const int64_t now = 1795580000000000LL;   /* fixed: runs must repeat */
-    if (incident_batch_parse(p->req.body ? p->req.body : "", p->req.body_len, 1000, now, &b,
-                             reason, sizeof(reason)) == 0)
+    if (incident_batch_parse(p->req.body ? p->req.body : "", p->req.body_len, 1000, now, &b, reason,
+                             sizeof(reason)) == 0)
         incident_batch_free(&b);
 }
 

@@ -109,9 +109,9 @@ Test(incident, whole_body_refusals)
     const char *bad[] = {"", "{", "[]", "\"x\"", "42", "{\"a\":1,\"a\":2}", "{\"id\":\"a\\u0000b\"}",
                          "{\"c\":\"\xff\"}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(incident_batch_parse(bad[i], strlen(bad[i]), 1000, NOW, &b, reason,
-                                          sizeof(reason)),
-                     INCIDENT_REFUSED, "accepted: %s", bad[i]);
+        cr_assert_eq(
+            incident_batch_parse(bad[i], strlen(bad[i]), 1000, NOW, &b, reason, sizeof(reason)),
+            INCIDENT_REFUSED, "accepted: %s", bad[i]);
 }
 
 /* The bound is the caller's (--max-batch), not the protocol's: 1,001

@@ -97,20 +97,25 @@ Test(gw_http_request, refusals)
     snprintf(header, sizeof(header), "GET / HTTP/1.1\r\nHost: a\r\nX: %s\r\n\r\n", big + 1000);
     cr_assert_eq(status_of(header), 431);
     cr_assert_eq(
-        status_of("GET / HTTP/1.1\r\nHost: a\r\nA:1\r\nB:1\r\nC:1\r\nD:1\r\nE:1\r\nF:1\r\nG:1\r\nH:1\r\n"
-                  "I:1\r\nJ:1\r\nK:1\r\nL:1\r\nM:1\r\nN:1\r\nO:1\r\nP:1\r\nQ:1\r\n\r\n"),
+        status_of(
+            "GET / HTTP/1.1\r\nHost: a\r\nA:1\r\nB:1\r\nC:1\r\nD:1\r\nE:1\r\nF:1\r\nG:1\r\nH:1\r\n"
+            "I:1\r\nJ:1\r\nK:1\r\nL:1\r\nM:1\r\nN:1\r\nO:1\r\nP:1\r\nQ:1\r\n\r\n"),
         431);
     cr_assert_eq(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n"), 413);
-    cr_assert_eq(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n"), 413);
-    cr_assert_eq(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+    cr_assert_eq(
+        status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n"), 413);
+    cr_assert_eq(
+        status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+        400);
+    cr_assert_eq(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: "
+                           "chunked\r\n\r\n"),
                  400);
     cr_assert_eq(
-        status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
-        400);
-    cr_assert_eq(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), 400);
+        status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), 400);
     cr_assert_eq(status_of("BREW / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
     cr_assert_eq(status_of("GET / HTTP/2.0\r\n\r\n"), 400);
-    cr_assert_eq(status_of("GET / HTTP/1.1\r\nHost: a\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n"), 400);
+    cr_assert_eq(
+        status_of("GET / HTTP/1.1\r\nHost: a\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n"), 400);
     char uri[700] = "GET /";
     memset(uri + 5, 'u', 600);
     strcpy(uri + 605, " HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -190,7 +195,6 @@ static void check_words(const char *(*word)(int), const char *what, const status
         cr_assert_str_eq(word(others[i]), dflt, "%s of %d", what, others[i]);
 }
 
-
 Test(gw_http_status, every_status_the_port_answers_has_its_reason_phrase_and_others_error)
 {
     static const status_word phrases[] = {
@@ -241,8 +245,10 @@ Test(gw_http_status, every_status_the_parser_refuses_with_is_answered_properly)
      * its own error code unless it is a plain 400. */
     static char long_target[700], long_header[1200], long_type[300], blank_lines[2200];
     snprintf(long_target, sizeof(long_target), "GET /%0600d HTTP/1.1\r\nHost: a\r\n\r\n", 0);
-    snprintf(long_header, sizeof(long_header), "GET / HTTP/1.1\r\nHost: a\r\nX: %01100d\r\n\r\n", 0);
-    snprintf(long_type, sizeof(long_type), "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: %0200d\r\n\r\n", 0);
+    snprintf(long_header, sizeof(long_header), "GET / HTTP/1.1\r\nHost: a\r\nX: %01100d\r\n\r\n",
+             0);
+    snprintf(long_type, sizeof(long_type),
+             "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: %0200d\r\n\r\n", 0);
     for (size_t i = 0; i + 2 < 2100; i += 2) /* skipped by llhttp without a callback */
         memcpy(blank_lines + i, "\r\n", 2);
     static const struct {
