@@ -62,10 +62,13 @@ int64_t when_now_us(void)
 
 int when_parse(const char *text, int64_t now_us, int64_t *us)
 {
-    int64_t ago = when_duration(text);
-    if (ago >= 0) {
-        *us = now_us - ago * 1000000;
-        return 0;
-    }
-    return strlen(text) <= 40 && incident_parse_time(text, us) == 0 ? 0 : -1;
+    int64_t ago = when_duration(text), t;
+    if (ago >= 0)
+        t = now_us - ago * 1000000;
+    else if (strlen(text) > 40 || incident_parse_time(text, &t) < 0)
+        return -1;
+    if (t < WHEN_MIN_US || t > WHEN_MAX_US)
+        return -1;
+    *us = t;
+    return 0;
 }

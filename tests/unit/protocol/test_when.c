@@ -76,3 +76,16 @@ Test(when, points_in_time)
     cr_assert_eq(when_parse("yesterday", now, &us), -1);
     cr_assert_eq(when_parse("2026-11-25", now, &us), -1);
 }
+
+Test(when, points_in_time_are_years_0001_to_9999)
+{
+    int64_t now = 1795600000LL * 1000000, us = 0;
+    cr_assert_eq(when_parse("0001-01-01T00:00:00Z", now, &us), 0);
+    cr_assert_eq(us, WHEN_MIN_US);
+    cr_assert_eq(when_parse("9999-12-31T23:59:59.999999Z", now, &us), 0);
+    cr_assert_eq(us, WHEN_MAX_US);
+    cr_assert_eq(when_parse("0000-06-01T00:00:00Z", now, &us), -1, "PostgreSQL has no year 0");
+    cr_assert_eq(when_parse("0001-01-01T00:30:00+01:00", now, &us), -1, "year 0 by its offset");
+    cr_assert_eq(when_parse("9999-12-31T23:30:00-01:00", now, &us), -1, "year 10000 by its offset");
+    cr_assert_eq(when_parse("100y", WHEN_MIN_US + 1, &us), -1, "a duration back past year 1");
+}
