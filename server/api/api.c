@@ -251,47 +251,81 @@ void api_reply_page_json(api_req *r, PGresult *res, int limit, api_cursor_fn cur
 
 /* ---- routing ---- */
 
-/* Matches path against pattern; fills r->path_args (pointers into
- * r->path_copy, whose '/' are cut to '\0'). */
-static int route_matches(const char *pattern, api_req *r, const char *path)
+/* libmicrohttpd's unescape callback: none. The path and the query reach
+ * Vigil as sent, so that each is percent-decoded with its length
+ * (api_value_unescape): libmicrohttpd's own decoding writes %00 as a NUL
+ * that ends the text unseen, and "/v1/devices/plain-1%00junk" would be
+ * device plain-1. Path segments are decoded below, once a route matched;
+ * query parameters by api_query.c. ('+' in a query is still a space.) */
+static size_t keep_escapes(void *cls, struct MHD_Connection *mc, char *s)
 {
-    int nargs = 0;
-    const char *p = pattern, *s = path;
-    while (*p && *s) {
-        if (*p != '/' || *s != '/')
-            return 0;
-        p++, s++;
-        const char *pend = strchr(p, '/'), *send = strchr(s, '/');
-        size_t plen = pend ? (size_t)(pend - p) : strlen(p);
-        size_t slen = send ? (size_t)(send - s) : strlen(s);
-        if (p[0] == '{') {
-            if (slen == 0 || nargs == API_MAX_PATH_ARGS)
-                return 0;
-            r->path_args[nargs++] = r->path_copy + (s - path);
-        } else if (plen != slen || strncmp(p, s, plen) != 0) {
-            return 0;
-        }
-        p += plen, s += slen;
-    }
-    if (*p || *s)
-        return 0;
-    for (char *c = r->path_copy; *c; c++) /* terminate the arguments */
-        if (*c == '/')
-            *c = '\0';
-    return 1;
+    (void)cls, (void)mc;
+    return strlen(s);
 }
 
-static const api_route *find_route(api_req *r, const char *path, char *allow, size_t allow_len)
+#define PATH_SEGMENTS 8 /* more than any route has */
+
+/* A path as sent, cut at its slashes: segment i is len[i] bytes at seg[i]. */
+typedef struct path_split {
+    int n;
+    const char *seg[PATH_SEGMENTS];
+    size_t len[PATH_SEGMENTS];
+} path_split;
+
+/* The segment at s, of a path or a pattern: its length; *next is the
+ * segment after it, NULL after the last. */
+static size_t segment(const char *s, const char **next)
 {
-    allow[0] = '\0';
-    /* One copy: matching reads path; a match (even of the wrong method)
-     * only cuts the copy at its slashes, which leaves every segment at the
-     * same offset for the next match. */
-    free(r->path_copy);
-    if (!(r->path_copy = strdup(path)))
-        return NULL;
+    const char *slash = strchr(s, '/');
+    *next = slash ? slash + 1 : NULL;
+    return slash ? (size_t)(slash - s) : strlen(s);
+}
+
+/* -1 when path is not "/..." or has more segments than any route. */
+static int split_path(const char *path, path_split *p)
+{
+    p->n = 0;
+    if (path[0] != '/')
+        return -1;
+    for (const char *s = path + 1; s; p->n++) {
+        if (p->n == PATH_SEGMENTS)
+            return -1;
+        p->seg[p->n] = s;
+        p->len[p->n] = segment(s, &s);
+    }
+    return 0;
+}
+
+/* Whether the segment as sent decodes to the literal lit. */
+static int segment_is(const char *raw, size_t len, const char *lit, size_t lit_len)
+{
+    char buf[32];
+    size_t n;
+    return api_value_unescape(raw, len, 0, buf, sizeof(buf) - 1, &n) == 0 && n == lit_len &&
+           memcmp(buf, lit, n) == 0;
+}
+
+/* Whether p has the shape of pattern: each literal segment (decoded) the
+ * same, a non-empty segment for each "{name}". */
+static int route_matches(const char *pattern, const path_split *p)
+{
+    const char *s = pattern + 1;
+    for (int i = 0; s; i++) {
+        const char *lit = s;
+        size_t len = segment(s, &s);
+        if (i == p->n ||
+            (lit[0] == '{' ? p->len[i] == 0 : !segment_is(p->seg[i], p->len[i], lit, len)))
+            return 0;
+        if (!s)
+            return i + 1 == p->n;
+    }
+    return 0;
+}
+
+static const api_route *find_route(api_req *r, const path_split *p, char *allow, size_t allow_len)
+{
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!route_matches(routes[i].pattern, r, path))
+        if (!route_matches(routes[i].pattern, p))
             continue;
         if (strcmp(routes[i].method, r->method) == 0)
             return &routes[i];
@@ -301,10 +335,44 @@ static const api_route *find_route(api_req *r, const char *path, char *allow, si
     return NULL;
 }
 
+/* Decodes the route's path arguments into r->path_copy (at the offsets
+ * they have in path) and checks each for its kind (api_value_path_arg):
+ * r->path_args, or a 404 naming the first that cannot name anything (the
+ * URL names no resource, as an unknown id does). -1 once answered. */
+static int path_args(api_req *r, const api_route *route, const path_split *p, const char *path)
+{
+    free(r->path_copy);
+    if (!(r->path_copy = strdup(path))) {
+        api_error(r, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
+    int nargs = 0;
+    const char *s = route->pattern + 1;
+    for (int i = 0; s; i++) {
+        const char *pat = s;
+        size_t len = segment(s, &s);
+        if (pat[0] != '{')
+            continue;
+        char name[32], *out = r->path_copy + (p->seg[i] - path);
+        snprintf(name, sizeof(name), "%.*s", (int)len - 2, pat + 1);
+        const char *why = nargs < API_MAX_PATH_ARGS
+                              ? api_value_path_arg(name, p->seg[i], p->len[i], out)
+                              : "too many path arguments; this is a bug";
+        if (why) {
+            api_error(r, 404, "not_found", name, "%s", why);
+            return -1;
+        }
+        r->path_args[nargs++] = out;
+    }
+    return 0;
+}
+
 static void dispatch(api_req *r, const char *path)
 {
-    char allow[64];
-    const api_route *route = find_route(r, path, allow, sizeof(allow));
+    char allow[64] = "";
+    path_split p;
+    const api_route *route =
+        split_path(path, &p) == 0 ? find_route(r, &p, allow, sizeof(allow)) : NULL;
     if (!route) {
         if (allow[0]) {
             api_set_header(r, "Allow", allow);
@@ -332,6 +400,8 @@ static void dispatch(api_req *r, const char *path)
             return;
         }
     }
+    if (path_args(r, route, &p, path) < 0)
+        return;
     route->handler(r);
     if (!r->replied)
         api_error(r, 500, "internal", NULL, "the server did not answer; this is a bug");
@@ -495,7 +565,9 @@ int api_start(const config *cfg, api_ready_fn device_port_ready, api **out)
         (unsigned)(cfg->api_max_connections > 0 ? cfg->api_max_connections : 256),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, a, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        on_completed, a, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes,
+        NULL, /* routing: see keep_escapes */
+        MHD_OPTION_END);
     if (!a->daemon) {
         log_error("operator port: cannot listen (address in use, or not local?)", "api_listen",
                   cfg->api_listen, NULL);

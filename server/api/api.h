@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "db/db.h"
+#include "server/api/api_query.h"
 #include "server/core/addr.h"
 #include "server/core/config.h"
 #include "server/core/strbuf.h"
@@ -57,7 +58,8 @@ typedef struct api_req {
     struct MHD_Connection *mc;
     const char *method;
     char *path_copy; /* owned; path_args point into it */
-    const char *path_args[API_MAX_PATH_ARGS];
+    const char *path_args[API_MAX_PATH_ARGS]; /* decoded and checked (api_value_path_arg) */
+    api_query query;                          /* the query string, decoded by api_param_only */
     char address[ADDR_TEXT_MAX]; /* client address, text */
     api_role role;
     char token_name[65]; /* the audit actor */

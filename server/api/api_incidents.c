@@ -72,7 +72,7 @@ void api_incidents_list(api_req *r)
     if (api_param_only(r, names) < 0 || api_incidents_filter(r, &f, &buf) < 0 ||
         api_param_int(r, "limit", 1, 1000, &limit) < 0)
         return;
-    int rc = api_param_cursor2(r, "cursor", cbuf, &after.received_us, &after.seq);
+    int rc = api_param_cursor(r, "cursor", 0, cbuf, &after.received_us, &after.seq);
     if (rc < 0)
         return;
     if (rc)
@@ -95,14 +95,7 @@ void api_incidents_get(api_req *r)
     static const char *const names[] = {NULL};
     if (api_param_only(r, names) < 0)
         return;
-    const char *seq = r->path_args[0];
-    if (!api_value_digits(seq, 18)) {
-        api_error(r, 404, "not_found", NULL,
-                  "no incident %.40s: an incident is named by its seq "
-                  "number",
-                  seq);
-        return;
-    }
+    const char *seq = r->path_args[0]; /* 1..INT64_MAX (api.c checked it) */
     PGconn *db = api_pool_conn(r);
     if (!db)
         return;

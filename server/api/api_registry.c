@@ -9,9 +9,9 @@
  * (so every vigild applies it to live connections when it commits) and an
  * audit row naming the token written, all or nothing.
  *
- * A path argument that cannot be an id or serial at all is answered 404,
- * not 400: the URL names no resource, exactly as an unknown id does, and
- * the message says what a valid one looks like.
+ * A path argument that cannot be an id or serial at all was answered by
+ * api.c's routing (404 naming it, as the URL names no resource); the
+ * handlers see only ids and serials that could exist.
  */
 #include "server/api/api_handlers.h"
 
@@ -96,15 +96,6 @@ static int body_only(api_req *r, json_t *body, const char *const *names)
 
 /* ---- devices ---- */
 
-static int device_path_arg(api_req *r)
-{
-    if (device_id_valid(r->path_args[0]))
-        return 0;
-    api_error(r, 404, "not_found", NULL,
-              "no such device: a device id is " DEVICE_ID_RULE " (see GET /v1/devices)");
-    return -1;
-}
-
 static void no_device(api_req *r, const char *id)
 {
     api_error(r, 404, "not_found", NULL, "no device %s (see GET /v1/devices)", id);
@@ -169,7 +160,7 @@ static json_t *device_show_json(PGresult *dev, PGresult *certs, PGresult *counts
 
 void api_registry_device(api_req *r)
 {
-    if (api_param_only(r, no_params) < 0 || device_path_arg(r) < 0)
+    if (api_param_only(r, no_params) < 0)
         return;
     const char *id = r->path_args[0];
     PGconn *db = api_pool_conn(r);
@@ -204,22 +195,16 @@ static int body_reason(api_req *r, json_t *body, json_t **v)
 }
 
 /* The optional free-text reason of a status change: 1..REASON_MAX
- * characters (UTF-8), no control characters. 0 absent, 1 read, -1 after
- * answering 400. */
+ * characters (UTF-8), no control characters, as free text in a query.
+ * 0 absent, 1 read, -1 after answering 400. */
 static int body_reason_text(api_req *r, json_t *body, const char **out)
 {
     json_t *v;
     int rc = body_reason(r, body, &v);
     if (rc <= 0)
         return rc;
-    const char *s = json_string_value(v);
-    size_t chars = 0;
-    int ok = s && *s;
-    for (const unsigned char *c = (const unsigned char *)s; ok && *c; c++) {
-        ok = *c >= 0x20 && *c != 0x7f;
-        chars += (*c & 0xC0) != 0x80; /* count the first byte of each character */
-    }
-    if (!ok || chars > REASON_MAX) {
+    const char *s = json_string_value(v); /* jansson took only UTF-8 without NUL */
+    if (!s || !api_value_text(s, REASON_MAX)) {
         api_error(r, 400, "bad_request", "reason",
                   "'reason' must be a string of 1 to %d characters without control characters",
                   REASON_MAX);
@@ -299,7 +284,7 @@ done:
 static void device_transition(api_req *r, const char *action, const char *to)
 {
     const char *reason = NULL;
-    if (api_param_only(r, no_params) < 0 || device_path_arg(r) < 0)
+    if (api_param_only(r, no_params) < 0)
         return;
     json_t *body = api_param_body(r);
     if (!body)
@@ -329,15 +314,13 @@ void api_registry_decommission(api_req *r)
 
 /* The serial in the path, canonical (uppercase hex, whole bytes, no
  * leading zero byte), as openssl and vigilctl print it; "0a:1b" is
- * accepted too. 0, or -1 after answering 404. */
+ * accepted too (api.c's routing refused what ca_serial_normalize does not
+ * take). 0, or -1 after answering 500. */
 static int serial_path_arg(api_req *r, char out[CA_SERIAL_HEX_MAX])
 {
     if (ca_serial_normalize(r->path_args[0], out, NULL) == 0)
         return 0;
-    api_error(r, 404, "not_found", NULL,
-              "no such certificate: a serial is up to %d bytes of hex, such as 5F3A09 (see GET "
-              "/v1/certificates)",
-              CA_SERIAL_BYTES);
+    api_error(r, 500, "internal", NULL, "an unchecked serial reached its handler; this is a bug");
     return -1;
 }
 
@@ -363,7 +346,7 @@ void api_registry_certs(api_req *r)
     int limit;
     if (api_param_only(r, names) < 0 || api_param_device_id(r, "device_id", &device_id) < 0 ||
         api_param_choice(r, "status", cert_statuses, &status) < 0 || param_limit(r, &limit) < 0 ||
-        api_param_cursor2(r, "cursor", cbuf, &after_us, &after_serial) < 0)
+        api_param_cursor(r, "cursor", 1, cbuf, &after_us, &after_serial) < 0)
         return;
     PGconn *db = api_pool_conn(r);
     db_error err;
@@ -479,7 +462,8 @@ static void audit_cursor(PGresult *res, int row, char *out, size_t len)
 /* An audit cursor is the last id shown. */
 static int valid_audit_id(const char *s)
 {
-    return api_value_digits(s, 18);
+    int64_t id;
+    return api_value_int(s, 1, INT64_MAX, &id) == 0;
 }
 
 static int audit_filter(api_req *r, db_audit_filter *f, api_time *since, api_time *until)

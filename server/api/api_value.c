@@ -3,6 +3,8 @@
  */
 #include "server/api/api_value.h"
 
+#include "cert-authority/ca.h"
+#include "protocol/device_id.h"
 #include "protocol/incident.h"
 #include "protocol/when.h"
 
@@ -17,15 +19,94 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-int api_value_text(const char *v, size_t max_len)
+static int hex_digit(char c)
 {
-    size_t n = strlen(v);
-    if (n < 1 || n > max_len)
+    return is_digit(c)            ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
+}
+
+int api_value_unescape(const char *in, size_t len, int plus, char *out, size_t max, size_t *out_len)
+{
+    size_t o = 0;
+    int rc = 0;
+    for (size_t i = 0; i < len;) {
+        char c = in[i];
+        if (c == '%') {
+            int hi = i + 2 < len ? hex_digit(in[i + 1]) : -1,
+                lo = hi < 0 ? -1 : hex_digit(in[i + 2]);
+            if (lo < 0) {
+                rc = -1;
+                break;
+            }
+            c = (char)(hi * 16 + lo);
+            i += 3;
+        } else {
+            if (plus && c == '+')
+                c = ' ';
+            i++;
+        }
+        if (o == max) {
+            rc = -2;
+            break;
+        }
+        out[o++] = c; /* o < i: in place, nothing unread is overwritten */
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return rc;
+}
+
+/* The length of the well-formed UTF-8 character at s (n > 0 bytes left),
+ * its code point in *cp; 0 when there is none (RFC 3629). */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t len;
+    uint32_t min;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        len = 2, min = 0x80, *cp = s[0] & 0x1Fu;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        len = 3, min = 0x800, *cp = s[0] & 0x0Fu;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        len = 4, min = 0x10000, *cp = s[0] & 0x07u;
+    else
+        return 0; /* a continuation byte, C0/C1 (always overlong), F5..FF */
+    if (n < len)
         return 0;
-    for (const unsigned char *c = (const unsigned char *)v; *c; c++)
-        if (*c < 0x20 || *c == 0x7f)
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3Fu);
+    }
+    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
+        return 0; /* overlong, past Unicode, or a UTF-16 surrogate */
+    return len;
+}
+
+int api_value_utf8(const char *v, size_t len)
+{
+    uint32_t cp;
+    for (size_t i = 0, k; i < len; i += k)
+        if (!(k = utf8_next((const unsigned char *)v + i, len - i, &cp)))
             return 0;
     return 1;
+}
+
+int api_value_text(const char *v, size_t max_chars)
+{
+    size_t n = strlen(v), chars = 0;
+    uint32_t cp;
+    for (size_t i = 0, k; i < n; i += k) {
+        if (++chars > max_chars || !(k = utf8_next((const unsigned char *)v + i, n - i, &cp)) ||
+            cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+            return 0;
+    }
+    return chars >= 1;
 }
 
 int api_value_enum(const char *v, const char *const *values)
@@ -66,7 +147,7 @@ void api_value_time_at(int64_t us, api_time *t)
 int api_value_time(const char *v, int64_t now_us, api_time *t)
 {
     int64_t us;
-    if (when_parse(v, now_us, &us) < 0)
+    if (when_parse(v, now_us, &us) < 0) /* which keeps to WHEN_MIN_US..WHEN_MAX_US */
         return -1;
     api_value_time_at(us, t);
     return 0;
@@ -83,29 +164,77 @@ int api_value_serial(const char *s)
     return 1;
 }
 
-int api_value_digits(const char *s, size_t max_len)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > max_len)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!is_digit(s[i]))
-            return 0;
-    return 1;
-}
-
-int api_value_cursor2(const char *v, char buf[64], const char **a, const char **b)
+/* "<us>.<key>": us checked and printed into buf, *key at what follows the
+ * first dot in v. */
+static int cursor_split(const char *v, char buf[64], int64_t *us, const char **key)
 {
     const char *dot = strchr(v, '.');
-    if (strlen(v) >= 64 || !dot)
+    if (!dot || strlen(v) >= 64)
         return -1;
-    snprintf(buf, 64, "%s", v);
+    memcpy(buf, v, (size_t)(dot - v));
     buf[dot - v] = '\0';
-    if (!api_value_digits(buf, 20) || !api_value_serial(buf + (dot - v) + 1))
+    if (api_value_int(buf, 0, WHEN_MAX_US, us) < 0)
         return -1;
-    *a = buf;
-    *b = buf + (dot - v) + 1;
+    *key = dot + 1;
     return 0;
+}
+
+/* buf = "<us>\0<key>". */
+static void cursor_write(int64_t us, const char *key, char buf[64], const char **a, const char **b)
+{
+    int n = snprintf(buf, 64, "%lld", (long long)us);
+    snprintf(buf + n + 1, (size_t)(64 - n - 1), "%s", key);
+    *a = buf;
+    *b = buf + n + 1;
+}
+
+int api_value_cursor_seq(const char *v, char buf[64], const char **us, const char **key)
+{
+    int64_t t, seq;
+    const char *k;
+    char digits[24];
+    if (cursor_split(v, buf, &t, &k) < 0 || api_value_int(k, 1, INT64_MAX, &seq) < 0)
+        return -1;
+    snprintf(digits, sizeof(digits), "%lld", (long long)seq);
+    cursor_write(t, digits, buf, us, key);
+    return 0;
+}
+
+int api_value_cursor_serial(const char *v, char buf[64], const char **us, const char **key)
+{
+    int64_t t;
+    const char *k;
+    char serial[41];
+    if (cursor_split(v, buf, &t, &k) < 0 || !api_value_serial(k))
+        return -1;
+    snprintf(serial, sizeof(serial), "%s", k);
+    cursor_write(t, serial, buf, us, key);
+    return 0;
+}
+
+const char *api_value_path_arg(const char *name, const char *raw, size_t raw_len, char *out)
+{
+    size_t len;
+    int64_t seq;
+    char serial[CA_SERIAL_HEX_MAX];
+    /* decoded, with no NUL that would cut it short unseen, and UTF-8 */
+    int text = api_value_unescape(raw, raw_len, 0, out, raw_len, &len) == 0 && strlen(out) == len &&
+               api_value_utf8(out, len);
+    if (strcmp(name, "id") == 0)
+        return text && device_id_valid(out) ? NULL
+                                            : "no such device: a device id is " DEVICE_ID_RULE
+                                              " (see GET /v1/devices)";
+    if (strcmp(name, "serial") == 0)
+        return text && ca_serial_normalize(out, serial, NULL) == 0
+                   ? NULL
+                   : "no such certificate: a serial is up to 20 bytes of hex, such as 5F3A09 "
+                     "(see GET /v1/certificates)";
+    if (strcmp(name, "seq") == 0)
+        return text && api_value_int(out, 1, INT64_MAX, &seq) == 0
+                   ? NULL
+                   : "no such incident: an incident is named by its seq, a whole number from 1 "
+                     "to 9223372036854775807";
+    return "this path argument is not checked; this is a bug";
 }
 
 int api_value_body(const char *content_type, const char *body, size_t len, json_t **out, char *why,

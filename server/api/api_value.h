@@ -19,8 +19,19 @@ typedef struct api_time {
     int64_t us;
 } api_time;
 
-/* 1 when v is 1..max_len bytes without control characters (UTF-8 passes). */
-int api_value_text(const char *v, size_t max_len);
+/* Percent-decoding (RFC 3986) of len bytes at in into out (max + 1
+ * bytes; out may be in itself: decoding never grows), '+' as a space when
+ * plus (a query string as a form sends it). The result may hold NUL bytes:
+ * its length is *out_len, and out[*out_len] is a NUL. 0, -1 for a '%' not
+ * followed by two hex digits, -2 when it would be longer than max. */
+int api_value_unescape(const char *in, size_t len, int plus, char *out, size_t max,
+                       size_t *out_len);
+/* 1 when the len bytes at v are well-formed UTF-8 (RFC 3629: no overlong
+ * form, no surrogate, nothing past U+10FFFF), 0 if not. */
+int api_value_utf8(const char *v, size_t len);
+/* 1 when v is 1..max_chars characters of UTF-8 without control characters
+ * (C0, DEL, C1): free text PostgreSQL takes and a log or terminal shows. */
+int api_value_text(const char *v, size_t max_chars);
 /* v's position in values (NULL-terminated), or -1. */
 int api_value_enum(const char *v, const char *const *values);
 /* A whole decimal number in [min, max], nothing around it. 0 or -1. */
@@ -28,17 +39,29 @@ int api_value_int(const char *v, int64_t min, int64_t max, int64_t *out);
 /* A duration (protocol/when.h: "5m", "1h", "1d", or seconds) of 1 s to
  * max_seconds, in seconds. 0 or -1. */
 int api_value_duration(const char *v, int64_t max_seconds, int64_t *out);
-/* RFC 3339, or a duration back from now_us ("15m", "24h", "7d"). 0 or -1. */
+/* RFC 3339, or a duration back from now_us ("15m", "24h", "7d"), within
+ * WHEN_MIN_US..WHEN_MAX_US (years 0001 to 9999, which PostgreSQL holds).
+ * 0 or -1. */
 int api_value_time(const char *v, int64_t now_us, api_time *t);
 /* t at us microseconds since the epoch. */
 void api_value_time_at(int64_t us, api_time *t);
 /* 1 for uppercase hex of 1..40 digits (a canonical serial). */
 int api_value_serial(const char *s);
-/* 1 for 1..max_len decimal digits. */
-int api_value_digits(const char *s, size_t max_len);
-/* A keyset cursor "<digits>.<serial>": copied to buf, cut at the dot, *a
- * and *b pointing into it. 0 or -1. */
-int api_value_cursor2(const char *v, char buf[64], const char **a, const char **b);
+
+/* Keyset cursors "<us>.<key>": us is a position in time (microseconds
+ * since the epoch, 0..WHEN_MAX_US, so that PostgreSQL can make a timestamp
+ * of it); the key is an incident's seq (1..INT64_MAX) or a canonical
+ * serial. The two parts are written to buf (as PostgreSQL gets them) with
+ * *us and *key pointing into it. 0 or -1. */
+int api_value_cursor_seq(const char *v, char buf[64], const char **us, const char **key);
+int api_value_cursor_serial(const char *v, char buf[64], const char **us, const char **key);
+
+/* A path argument of a route, "{name}" (id, serial or seq), as sent
+ * (raw_len bytes, percent-encoded), decoded into out (raw_len + 1 bytes;
+ * out may be raw). NULL when it can name something of its kind (a device
+ * id, a serial ca_serial_normalize takes, a seq of 1..INT64_MAX) and holds
+ * no NUL; else why not, as a 404's reason. */
+const char *api_value_path_arg(const char *name, const char *raw, size_t raw_len, char *out);
 
 /* A request body of content_type as a JSON object: {} when len is 0. 0
  * with *out (the caller's reference), 415 when it is not

@@ -1,7 +1,9 @@
 /*
  * test_api_value.c - what the operator API accepts in a query parameter or
  * a body (server/api/api_value.c): every value a script may send, and the
- * hostile ones that must be refused before anything reaches the database.
+ * hostile ones that must be refused before anything reaches the database
+ * (invalid UTF-8, control characters, times and numbers PostgreSQL
+ * cannot hold), and path arguments decoded with their length.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -19,6 +21,64 @@ Test(api_value, text_is_bounded_and_has_no_control_characters)
     cr_assert_not(api_value_text("a\nb", 64));
     cr_assert_not(api_value_text("a\x7f", 64));
     cr_assert_not(api_value_text("\x1b[2J", 64), "no terminal escapes into logs");
+    cr_assert_not(api_value_text("a\xc2\x85", 64), "no C1 control (NEL) either");
+    cr_assert(api_value_text("\xc2\xa0", 64), "U+00A0 is past the C1 controls");
+}
+
+Test(api_value, text_is_counted_in_characters)
+{
+    cr_assert(api_value_text("\xc3\xa9\xc3\xa9\xc3\xa9", 3), "three characters in six bytes");
+    cr_assert_not(api_value_text("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3));
+    cr_assert(api_value_text("\xf0\x9f\x98\x80", 1), "one character outside the BMP");
+}
+
+Test(api_value, text_must_be_utf8)
+{
+    /* what PostgreSQL refuses with sqlstate 22021 */
+    const char *bad[] = {
+        "\xff",         "a\xfe",        "\xc0\xae",         "\xc1\xbf",         "\xe0\x80\xaf",
+        "\xed\xa0\x80", "\xed\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82",
+        "\x80",         "\xc3(",        "\xf0\x80\x80\x80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_not(api_value_text(bad[i], 64), "case %zu accepted", i);
+        cr_assert_not(api_value_utf8(bad[i], strlen(bad[i])), "case %zu is UTF-8", i);
+    }
+    const char *good[] = {"",
+                          "a",
+                          "\xc2\x80",
+                          "\xdf\xbf",
+                          "\xe0\xa0\x80",
+                          "\xed\x9f\xbf",
+                          "\xee\x80\x80",
+                          "\xef\xbf\xbf",
+                          "\xf0\x90\x80\x80",
+                          "\xf4\x8f\xbf\xbf"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert(api_value_utf8(good[i], strlen(good[i])), "case %zu refused", i);
+    cr_assert(api_value_utf8("a\0b", 3), "a NUL is UTF-8: the query refuses it for itself");
+}
+
+Test(api_value, percent_decoding_keeps_the_length)
+{
+    char out[64];
+    size_t n = 99;
+    cr_assert_eq(api_value_unescape("plain-1%00junk", 14, 0, out, 63, &n), 0);
+    cr_assert_eq(n, 12, "the NUL is kept and counted");
+    cr_assert_eq(memcmp(out, "plain-1\0junk", 13), 0);
+    cr_assert_eq(api_value_unescape("a%2Fb%2fc+d", 11, 0, out, 63, &n), 0);
+    cr_assert_str_eq(out, "a/b/c+d");
+    cr_assert_eq(api_value_unescape("a+b%2B", 6, 1, out, 63, &n), 0);
+    cr_assert_str_eq(out, "a b+", "'+' is a space in a form's query");
+    const char *bad[] = {"%", "a%", "%2", "%G1", "%1G", "%%41", "% 1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(api_value_unescape(bad[i], strlen(bad[i]), 0, out, 63, &n), -1,
+                     "'%s' accepted", bad[i]);
+    cr_assert_eq(api_value_unescape("abcd", 4, 0, out, 3, &n), -2, "longer than max");
+    cr_assert_eq(api_value_unescape("%41%42%43", 9, 0, out, 3, &n), 0, "max counts decoded bytes");
+    cr_assert_str_eq(out, "ABC");
+    char in_place[] = "x%41%42y";
+    cr_assert_eq(api_value_unescape(in_place, strlen(in_place), 0, in_place, 8, &n), 0);
+    cr_assert_str_eq(in_place, "xABy", "decoding in place");
 }
 
 Test(api_value, enums_are_exact)
@@ -79,7 +139,24 @@ Test(api_value, times_are_rfc3339_or_back_from_now)
         cr_assert_eq(api_value_time(bad[i], now, &t), -1, "'%s' accepted", bad[i]);
 }
 
-Test(api_value, serials_and_digits)
+Test(api_value, times_are_years_0001_to_9999)
+{
+    api_time t;
+    int64_t now = 1795600800LL * 1000000;
+    cr_assert_eq(api_value_time("0001-01-01T00:00:00Z", now, &t), 0);
+    cr_assert_str_eq(t.text, "0001-01-01T00:00:00.000000Z");
+    cr_assert_eq(api_value_time("9999-12-31T23:59:59.999999Z", now, &t), 0);
+    cr_assert_str_eq(t.text, "9999-12-31T23:59:59.999999Z");
+    /* PostgreSQL has no year 0000 (sqlstate 22008), and past 9999 is no
+     * longer four-digit RFC 3339 */
+    const char *bad[] = {"0000-01-01T00:00:00Z", "0000-12-31T23:59:59.999999Z",
+                         "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01",
+                         "10000-01-01T00:00:00Z"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(api_value_time(bad[i], now, &t), -1, "'%s' accepted", bad[i]);
+}
+
+Test(api_value, serials)
 {
     cr_assert(api_value_serial("5F3A09"));
     cr_assert_not(api_value_serial("5f3a09"), "canonical serials are uppercase");
@@ -92,28 +169,93 @@ Test(api_value, serials_and_digits)
     longest[40] = 'A';
     longest[41] = '\0';
     cr_assert_not(api_value_serial(longest));
-    cr_assert(api_value_digits("123", 3));
-    cr_assert_not(api_value_digits("1234", 3));
-    cr_assert_not(api_value_digits("-12", 3));
-    cr_assert_not(api_value_digits("", 3));
 }
 
-Test(api_value, a_cursor_is_digits_dot_serial)
+Test(api_value, a_certificate_cursor_is_a_time_dot_serial)
 {
     char buf[64];
     const char *a = NULL, *b = NULL;
-    cr_assert_eq(api_value_cursor2("1764064800000000.5F3A09", buf, &a, &b), 0);
+    cr_assert_eq(api_value_cursor_serial("1764064800000000.5F3A09", buf, &a, &b), 0);
     cr_assert_str_eq(a, "1764064800000000");
     cr_assert_str_eq(b, "5F3A09");
-    const char *bad[] = {"",       "123",    "123.",  ".5F",
-                         "12a.5F", "123.5f", "1.2.3", "123456789012345678901.5F"};
+    cr_assert_eq(api_value_cursor_serial("253402300799999999.FF", buf, &a, &b), 0, "9999-12-31");
+    cr_assert_eq(api_value_cursor_serial("007.FF", buf, &a, &b), 0);
+    cr_assert_str_eq(a, "7", "PostgreSQL gets the number as printed");
+    const char *bad[] = {"",
+                         "123",
+                         "123.",
+                         ".5F",
+                         "12a.5F",
+                         "123.5f",
+                         "1.2.3",
+                         "-1.5F",
+                         "123456789012345678901.5F",
+                         "99999999999999999999.1",
+                         "9223372036854775807.1",
+                         "253402300800000000.1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(api_value_cursor2(bad[i], buf, &a, &b), -1, "'%s' accepted", bad[i]);
+        cr_assert_eq(api_value_cursor_serial(bad[i], buf, &a, &b), -1, "'%s' accepted", bad[i]);
     char huge[100];
     memset(huge, '1', 99);
     huge[99] = '\0';
     huge[10] = '.';
-    cr_assert_eq(api_value_cursor2(huge, buf, &a, &b), -1, "longer than the buffer");
+    cr_assert_eq(api_value_cursor_serial(huge, buf, &a, &b), -1, "longer than the buffer");
+}
+
+Test(api_value, an_incident_cursor_is_a_time_dot_seq)
+{
+    char buf[64];
+    const char *a = NULL, *b = NULL;
+    cr_assert_eq(api_value_cursor_seq("1764064800000000.1041", buf, &a, &b), 0);
+    cr_assert_str_eq(a, "1764064800000000");
+    cr_assert_str_eq(b, "1041");
+    cr_assert_eq(api_value_cursor_seq("253402300799999999.9223372036854775807", buf, &a, &b), 0);
+    cr_assert_str_eq(b, "9223372036854775807");
+    /* each passes a digits-dot check and fails in PostgreSQL */
+    const char *bad[] = {"99999999999999999999.1",
+                         "9223372036854775807.1",
+                         "1.ABC",
+                         "1.99999999999999999999",
+                         "1.9223372036854775808",
+                         "1.0",
+                         "1.-1",
+                         "1.+1",
+                         "1. 1",
+                         "1.1 ",
+                         "1.",
+                         "x.1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(api_value_cursor_seq(bad[i], buf, &a, &b), -1, "'%s' accepted", bad[i]);
+}
+
+Test(api_value, path_arguments_are_decoded_with_their_length)
+{
+    char out[128];
+    cr_assert_null(api_value_path_arg("id", "plain-1", 7, out));
+    cr_assert_str_eq(out, "plain-1");
+    cr_assert_null(api_value_path_arg("id", "plain%2D1", 9, out));
+    cr_assert_str_eq(out, "plain-1");
+    const char *bad_ids[] = {"plain-1%00junk", "plain-1%00", "%00",
+                             "plain-1%FF",     "plain%G1",   "a%2Fb",
+                             ".plain",         "%C0%AE",     ""};
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
+        cr_assert_not_null(api_value_path_arg("id", bad_ids[i], strlen(bad_ids[i]), out),
+                           "'%s' accepted", bad_ids[i]);
+    cr_assert_null(api_value_path_arg("serial", "5F3A09", 6, out));
+    cr_assert_null(api_value_path_arg("serial", "0a%3A1b", 7, out), "colons, lowercase");
+    const char *bad_serials[] = {"5F3A09%00", "5F%003A09", "XYZ", "%FF",
+                                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+    for (size_t i = 0; i < sizeof(bad_serials) / sizeof(bad_serials[0]); i++)
+        cr_assert_not_null(
+            api_value_path_arg("serial", bad_serials[i], strlen(bad_serials[i]), out),
+            "'%s' accepted", bad_serials[i]);
+    cr_assert_null(api_value_path_arg("seq", "9223372036854775807", 19, out));
+    const char *bad_seqs[] = {
+        "0", "-1", "+1", "1%00", "9223372036854775808", "99999999999999999999", "1e3", "abc", " 1"};
+    for (size_t i = 0; i < sizeof(bad_seqs) / sizeof(bad_seqs[0]); i++)
+        cr_assert_not_null(api_value_path_arg("seq", bad_seqs[i], strlen(bad_seqs[i]), out),
+                           "'%s' accepted", bad_seqs[i]);
+    cr_assert_not_null(api_value_path_arg("colour", "red", 3, out), "an unknown kind is refused");
 }
 
 Test(api_value, bodies_are_one_json_object)
