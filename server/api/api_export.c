@@ -1,17 +1,20 @@
 /*
  * api_export.c - GET /v1/incidents/export: every incident of a filter as
- * NDJSON or CSV, streamed. The server holds one page (EXPORT_PAGE rows) at
- * a time: libmicrohttpd asks for more bytes, the next keyset page is
- * fetched on a pooled connection that is returned at once, and the stream
- * ends when a page comes back short. A database failure mid-stream cuts
- * the chunked response, so a client can tell a truncated export from a
- * complete one.
+ * NDJSON or CSV, streamed. The filter is checked and the first page
+ * fetched before the status line goes out, so a bad filter is a 400 and a
+ * failing first query a 5xx, never a 200 and then a cut. The server holds
+ * one page (EXPORT_PAGE rows) at a time: libmicrohttpd asks for more
+ * bytes, the next keyset page is fetched on a pooled connection that is
+ * returned at once, and the stream ends when a page comes back short. A
+ * database failure mid-stream cuts the chunked response, so a client can
+ * tell a truncated export from a complete one.
  */
 #include "server/api/api_handlers.h"
 
 #include "server/api/api_incidents.h"
 #include "server/api/api_param.h"
 #include "server/core/log.h"
+#include "server/core/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +90,28 @@ static void render_page(export_state *s, PGresult *res)
         s->done = 1;
 }
 
-/* -1 when the page could not be had. */
-static int fetch_page(export_state *s)
+/* The next page into s->out (after the CSV header on the first). 0, or -1
+ * with err when the query failed. */
+static int fetch_page(export_state *s, PGconn *db, db_error *err)
+{
+    db_incident_cursor after = {s->cursor_us, s->cursor_seq};
+    const db_incident_cursor *pafter = s->have_cursor ? &after : NULL;
+    PGresult *res = s->csv ? db_incidents_list(db, &s->f, pafter, EXPORT_PAGE, err)
+                           : db_incidents_list_json(db, &s->f, pafter, EXPORT_PAGE, err);
+    if (!res)
+        return -1;
+    strbuf_reset(&s->out);
+    s->sent = 0;
+    if (s->csv && !s->have_cursor)
+        strbuf_puts(&s->out, csv_header);
+    render_page(s, res);
+    PQclear(res);
+    return 0;
+}
+
+/* A page after the first, on a connection of its own. -1 when it could
+ * not be had. */
+static int fetch_next_page(export_state *s)
 {
     db_error err;
     PGconn *db = api_pool_lease(s->pool, 5000, &err);
@@ -96,19 +119,13 @@ static int fetch_page(export_state *s)
         log_warn("export: no database connection", "error", err.msg, NULL);
         return -1;
     }
-    db_incident_cursor after = {s->cursor_us, s->cursor_seq};
-    const db_incident_cursor *pafter = s->have_cursor ? &after : NULL;
-    PGresult *res = s->csv ? db_incidents_list(db, &s->f, pafter, EXPORT_PAGE, &err)
-                           : db_incidents_list_json(db, &s->f, pafter, EXPORT_PAGE, &err);
-    api_pool_return(s->pool, db, res == NULL);
-    if (!res) {
+    int rc = fetch_page(s, db, &err);
+    api_pool_return(s->pool, db, rc < 0);
+    if (rc < 0) {
+        metrics_add(&metrics.db_errors, 1);
         log_warn("export: query failed; the stream is cut", "error", err.msg, NULL);
         return -1;
     }
-    strbuf_reset(&s->out);
-    s->sent = 0;
-    render_page(s, res);
-    PQclear(res);
     return s->out.failed ? -1 : 0;
 }
 
@@ -119,7 +136,7 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
     while (s->sent == s->out.len) {
         if (s->done)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (fetch_page(s) < 0)
+        if (fetch_next_page(s) < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     size_t n = s->out.len - s->sent;
@@ -178,8 +195,18 @@ void api_export_incidents(api_req *r)
     s->pool = r->pool;
     s->csv = format == 1;
     strbuf_init(&s->out);
-    if (s->csv)
-        strbuf_puts(&s->out, csv_header);
+    /* The first page on the request's connection, before any status. */
+    db_error err;
+    PGconn *db = api_pool_conn(r); /* NULL: answered 503 */
+    int rc = db ? fetch_page(s, db, &err) : -1;
+    if (db && rc < 0)
+        api_pool_fail(r, &err);
+    else if (db && s->out.failed)
+        api_error(r, 500, "internal", NULL, "out of memory");
+    if (rc < 0 || s->out.failed) {
+        export_free(s);
+        return;
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, export_read, s, export_free);
     if (!resp) {
