@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# run.sh [SECONDS] - builds the libFuzzer target (clang, ASan + UBSan) into
-# build/fuzz and runs it for a bounded time on a copy of the seed corpus
-# (nothing is written into the repository). Non-zero exit on a crash.
+# run.sh [SECONDS] - builds the libFuzzer targets (clang, ASan + UBSan) into
+# build/fuzz and runs each on a copy of its seed corpus (nothing is written
+# into the repository), the SECONDS shared between them: the device port's
+# request parser (fuzz_incident_request) and the operator API's parameter
+# parsing (fuzz_api_param). Non-zero exit on a crash.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
@@ -14,8 +16,20 @@ flags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fsanitize=fu
     server/gateway/gw_http.c protocol/incident.c protocol/errors.c \
     /usr/share/llhttp/api.c /usr/share/llhttp/http.c /usr/share/llhttp/llhttp.c \
     $(pkg-config --libs jansson) -lcrypto
+"$CC" "${flags[@]}" -o "$out/fuzz_api_param" tests/fuzz/fuzz_api_param.c \
+    server/api/api_query.c server/api/api_value.c protocol/when.c protocol/incident.c \
+    protocol/device_id.c protocol/hex.c cert-authority/ca_util.c \
+    $(pkg-config --libs jansson) -lcrypto
 work=$(mktemp -d /tmp/vigil-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cp tests/fuzz/corpus/incident_request/* "$work/"
-"$out/fuzz_incident_request" "$work" -max_total_time="$secs" -max_len=65536 -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/" 2>&1 | tail -n 12
+# fuzz TARGET CORPUS SECONDS [libFuzzer flags]
+fuzz() {
+    mkdir -p "$work/$2"
+    cp "tests/fuzz/corpus/$2"/* "$work/$2/"
+    echo "== $1 (${3}s)"
+    "$out/$1" "$work/$2" -max_total_time="$3" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$out/$1-" "${@:4}" 2>&1 | tail -n 12
+}
+half=$(( secs / 2 > 0 ? secs / 2 : 1 ))
+fuzz fuzz_incident_request incident_request "$(( secs - half > 0 ? secs - half : 1 ))" -max_len=65536
+fuzz fuzz_api_param api_param "$half" -max_len=4096
