@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # Hostile values in every parameter of every operator API route: invalid
 # UTF-8 (a lone byte, an overlong, a surrogate), NUL and control characters,
 # malformed percent-escapes, times PostgreSQL cannot hold, cursors and
