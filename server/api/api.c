@@ -2,11 +2,13 @@
  * api.c - the operator port's daemon and front door: libmicrohttpd with a
  * thread pool, the route table, request bodies with a size limit, the token
  * and role check, and the one place answers are queued (so every answer
- * carries the same headers and is counted in the metrics).
+ * carries the same headers and is counted in the metrics). Connections
+ * are admitted and requests timed by the guard (api_guard.c).
  */
 #include "server/api/api.h"
 
 #include "protocol/errors.h"
+#include "server/api/api_guard.h"
 #include "server/api/api_handlers.h"
 #include "server/core/addr.h"
 #include "server/core/log.h"
@@ -20,6 +22,7 @@
 
 struct api {
     struct MHD_Daemon *daemon;
+    api_guard *guard; /* connection budget and request deadline */
     api_pool *pool;
     const config *cfg;
     api_ready_fn device_port_ready;
@@ -419,6 +422,33 @@ static void client_address(struct MHD_Connection *mc, char out[ADDR_TEXT_MAX])
         snprintf(out, ADDR_TEXT_MAX, "unknown");
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: a request line has arrived. The request's
+ * state starts here (it is *con_cls from now on). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    api *a = cls;
+    (void)uri;
+    api_guard_request_line(a->guard, mc);
+    api_req *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->route = -1;
+    clock_gettime(CLOCK_MONOTONIC, &r->started);
+    strbuf_init(&r->body);
+    return r;
+}
+
+/* The first call of a request: its headers are in. */
+static void begin_request(api *a, api_req *r, struct MHD_Connection *mc, const char *method)
+{
+    r->mc = mc;
+    r->method = method;
+    r->pool = a->pool;
+    r->cfg = a->cfg;
+    r->device_port_ready = a->device_port_ready;
+    client_address(mc, r->address);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -426,19 +456,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     api *a = cls;
     api_req *r = *con_cls;
     (void)version;
-    if (!r) {
-        if (!(r = calloc(1, sizeof(*r))))
-            return MHD_NO;
-        r->mc = mc;
-        r->method = method;
-        r->route = -1;
-        clock_gettime(CLOCK_MONOTONIC, &r->started);
-        r->pool = a->pool;
-        r->cfg = a->cfg;
-        r->device_port_ready = a->device_port_ready;
-        strbuf_init(&r->body);
-        client_address(mc, r->address);
-        *con_cls = r;
+    if (!r)
+        return MHD_NO; /* on_uri ran out of memory: close */
+    if (!r->mc) {
+        begin_request(a, r, mc, method);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -449,6 +470,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (api_guard_dispatch(a->guard, mc) < 0)
+        return MHD_NO; /* past the deadline: the guard has closed the connection */
     if (!r->replied)
         dispatch(r, url);
     if (r->db) {
@@ -461,8 +484,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
+    api *a = cls;
     api_req *r = *con_cls;
-    (void)cls, (void)mc, (void)code;
+    (void)code;
+    api_guard_request_done(a->guard, mc);
     if (!r)
         return;
     if (r->db)
@@ -505,6 +530,7 @@ static void free_api(api *a)
 {
     if (!a)
         return;
+    api_guard_free(a->guard); /* after MHD_stop_daemon: it reports every close */
     api_pool_free(a->pool);
     free(a->tls_cert);
     if (a->tls_key) {
@@ -532,6 +558,32 @@ static int load_tls(api *a, const config *cfg)
     return 1;
 }
 
+/* libmicrohttpd's own per-address limit is not used: the guard counts
+ * addresses itself, since it must choose whom to evict by them. Its idle
+ * timeout stays, for a client that stops reading an answer. */
+static struct MHD_Daemon *start_daemon(api *a, const config *cfg, int tls, int threads,
+                                       const api_guard_conf *gc)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     (cfg->api_addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+                     (tls ? MHD_USE_TLS : 0);
+    /* The TLS options only when TLS is on: libmicrohttpd warns about them
+     * otherwise. MHD_OPTION_END in the first TLS slot cuts the list. */
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, a->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key},
+        {MHD_OPTION_END, 0, NULL}};
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->api_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, api_guard_mhd_limit(gc),
+        MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, a->guard, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, a, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, /* routing: see keep_escapes */
+        MHD_OPTION_END);
+}
+
 int api_start(const config *cfg, api_ready_fn device_port_ready, api **out)
 {
     *out = NULL;
@@ -548,27 +600,14 @@ int api_start(const config *cfg, api_ready_fn device_port_ready, api **out)
         free_api(a);
         return tls < 0 ? API_BAD_CONFIG : -1;
     }
+    api_guard_conf gc = {(int)cfg->api_max_connections, (int)cfg->api_max_connections_per_address,
+                         cfg->api_header_timeout_ms, tls};
+    if (!(a->guard = api_guard_new(&gc))) {
+        free_api(a);
+        return -1;
+    }
     api_auth_init();
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     (cfg->api_addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
-                     (tls ? MHD_USE_TLS : 0);
-    /* The TLS options only when TLS is on: libmicrohttpd warns about them
-     * otherwise. MHD_OPTION_END in the first TLS slot cuts the list. */
-    struct MHD_OptionItem tls_opts[] = {
-        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, a->tls_cert},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key},
-        {MHD_OPTION_END, 0, NULL}};
-    a->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
-        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->api_addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(cfg->api_max_connections > 0 ? cfg->api_max_connections : 256),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, a, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes,
-        NULL, /* routing: see keep_escapes */
-        MHD_OPTION_END);
-    if (!a->daemon) {
+    if (!(a->daemon = start_daemon(a, cfg, tls, threads, &gc))) {
         log_error("operator port: cannot listen (address in use, or not local?)", "api_listen",
                   cfg->api_listen, NULL);
         free_api(a);

@@ -35,7 +35,12 @@ static const setting settings[] = {
     S("api-tls-cert", T_STR, api_tls_cert, NULL, "operator port certificate, PEM (default: plain HTTP)"),
     S("api-tls-key", T_STR, api_tls_key, NULL, "operator port private key, PEM"),
     S("api-threads", T_INT, api_threads, "4", "operator port threads (each with a database connection)"),
-    S("api-max-connections", T_INT, api_max_connections, "256", "operator port connections"),
+    S("api-max-connections", T_INT, api_max_connections, "256",
+      "operator port connections; when all are open, a new one closes an unfinished one"),
+    S("api-max-connections-per-address", T_INT, api_max_connections_per_address, "16",
+      "operator port connections from one IP address"),
+    S("api-header-timeout", T_MS, api_header_timeout_ms, "10s",
+      "operator port deadline for a whole request, headers and body"),
     S("tls-cert", T_STR, tls_cert, NULL, "device port certificate chain, PEM (required)"),
     S("tls-key", T_STR, tls_key, NULL, "device port private key, PEM (required)"),
     S("log-level", T_STR, log_level, "info", "debug, info, warn or error"),
@@ -278,6 +283,15 @@ static int check_required(config *c)
         c->max_header_bytes < 1024 || c->device_rate < 1) {
         fprintf(stderr, "vigild: inconsistent limits: need max-batch >= 1, max-batch <= "
                 "flush-max-rows <= 8000, max-body-bytes and max-header-bytes >= 1k, device-rate >= 1\n");
+        return -1;
+    }
+    if (c->api_max_connections < 1 || c->api_max_connections > 65536 ||
+        c->api_max_connections_per_address < 1 ||
+        c->api_max_connections_per_address > c->api_max_connections ||
+        c->api_header_timeout_ms < 100) {
+        fprintf(stderr, "vigild: inconsistent operator port limits: need 1 <= "
+                        "api-max-connections-per-address <= api-max-connections <= 65536, "
+                        "api-header-timeout >= 100ms\n");
         return -1;
     }
     if (check_listen("device-listen", c->device_listen, "0.0.0.0:8443 or [::]:8443",

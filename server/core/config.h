@@ -23,7 +23,9 @@ typedef struct config {
     char *tls_key;
     char *log_level;
     int64_t api_threads;
-    int64_t api_max_connections;
+    int64_t api_max_connections; /* the operator port's connection budget */
+    int64_t api_max_connections_per_address;
+    int64_t api_header_timeout_ms;   /* operator port: the whole request, headers and body */
     int64_t workers;                 /* device-port event loops; 0 = one per core */
     int64_t max_connections;         /* per process */
     int64_t max_connections_per_address;

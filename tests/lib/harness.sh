@@ -110,6 +110,9 @@ check_json() {
     _report $? "$1"
 }
 
+# check_json_in FILE NAME PYTHON-EXPR: check_json on the JSON in FILE.
+check_json_in() { cp "$1" "$T/out"; check_json "$2" "$3"; }
+
 # check_eq NAME EXPECTED ACTUAL
 check_eq() {
     if [ "$2" = "$3" ]; then _report 0 "$1"; else echo "    expected '$2', got '$3'" >"$T/err"; : >"$T/out"; _report 1 "$1"; fi

@@ -54,6 +54,8 @@ static const known_setting all[] = {
     {"api-tls-key", F(api_tls_key), STR, NULL, 0, "/srv/api.key", 0},
     {"api-threads", F(api_threads), NUM, "4", 4, "3", 3},
     {"api-max-connections", F(api_max_connections), NUM, "256", 256, "77", 77},
+    {"api-max-connections-per-address", F(api_max_connections_per_address), NUM, "16", 16, "5", 5},
+    {"api-header-timeout", F(api_header_timeout_ms), NUM, "10s", 10000, "2500ms", 2500},
     {"tls-cert", F(tls_cert), STR, NULL, 0, "/srv/dev.crt", 0},
     {"tls-key", F(tls_key), STR, NULL, 0, "/srv/dev.key", 0},
     {"log-level", F(log_level), STR, "info", 0, "warn", 0},
@@ -679,6 +681,26 @@ Test(config, the_limits_must_be_consistent)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         REFUSE("inconsistent limits", REQUIRED, bad[i][0], bad[i][1]);
+}
+
+Test(config, the_operator_port_limits_must_be_consistent)
+{
+    const char *const bad[][2] = {
+        {"--api-max-connections", "0"},
+        {"--api-max-connections", "65537"},
+        {"--api-max-connections", "15"}, /* fewer than the 16 per address */
+        {"--api-max-connections-per-address", "0"},
+        {"--api-max-connections-per-address", "257"},
+        {"--api-header-timeout", "99ms"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        REFUSE("inconsistent operator port limits", REQUIRED, bad[i][0], bad[i][1]);
+    ACCEPT(&cfg, REQUIRED, "--api-max-connections=1", "--api-max-connections-per-address=1",
+           "--api-header-timeout=100ms");
+    config_free(&cfg);
+    ACCEPT(&cfg, REQUIRED, "--api-max-connections=65536",
+           "--api-max-connections-per-address=65536");
+    config_free(&cfg);
 }
 
 Test(config, the_limits_may_sit_on_their_bounds)
