@@ -3,7 +3,8 @@
  * thread pool, the route table, request bodies with a size limit, the token
  * and role check, and the one place answers are queued (so every answer
  * carries the same headers and is counted in the metrics). Connections
- * are admitted and requests timed by the guard (api_guard.c).
+ * are admitted and requests timed by the guard (api_guard.c); a request
+ * whose head is over the limits (api_limits.c) is answered before routing.
  */
 #include "server/api/api.h"
 
@@ -422,12 +423,19 @@ static void client_address(struct MHD_Connection *mc, char out[ADDR_TEXT_MAX])
         snprintf(out, ADDR_TEXT_MAX, "unknown");
 }
 
-/* MHD_OPTION_URI_LOG_CALLBACK: a request line has arrived. The request's
- * state starts here (it is *con_cls from now on). */
+/* MHD_OPTION_URI_LOG_CALLBACK: a request line has arrived, and its query
+ * is not parsed yet. The request's state starts here (it is *con_cls from
+ * now on). A target over the limits has its query cut off where
+ * libmicrohttpd is about to parse it (uri points into its read buffer; see
+ * api_limits.h for why) and is answered once the headers are in. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
     api *a = cls;
-    (void)uri;
+    api_limits_refusal why;
+    int over = uri && api_limits_target(uri, &why) < 0;
+    char *query = over ? strchr(uri, '?') : NULL;
+    if (query)
+        query[1] = '\0';
     api_guard_request_line(a->guard, mc);
     api_req *r = calloc(1, sizeof(*r));
     if (!r)
@@ -435,6 +443,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     r->route = -1;
     clock_gettime(CLOCK_MONOTONIC, &r->started);
     strbuf_init(&r->body);
+    if (over) {
+        r->refused = 1;
+        r->refusal = why;
+    }
     return r;
 }
 
@@ -447,6 +459,10 @@ static void begin_request(api *a, api_req *r, struct MHD_Connection *mc, const c
     r->cfg = a->cfg;
     r->device_port_ready = a->device_port_ready;
     client_address(mc, r->address);
+    const union MHD_ConnectionInfo *hi =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!r->refused && hi && api_limits_head(hi->header_size, &r->refusal) < 0)
+        r->refused = 1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
@@ -460,6 +476,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         return MHD_NO; /* on_uri ran out of memory: close */
     if (!r->mc) {
         begin_request(a, r, mc, method);
+        if (!r->refused)
+            return MHD_YES;
+        /* Answered now, a body unread: libmicrohttpd closes after it. */
+        if (api_guard_dispatch(a->guard, mc) < 0)
+            return MHD_NO;
+        api_error(r, r->refusal.status, r->refusal.code, NULL, "%s", r->refusal.reason);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -579,7 +601,7 @@ static struct MHD_Daemon *start_daemon(api *a, const config *cfg, int tls, int t
         (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, api_guard_mhd_limit(gc),
         MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, a->guard, MHD_OPTION_URI_LOG_CALLBACK,
         on_uri, a, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_ARRAY,
+        (size_t)API_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_ARRAY,
         tls_opts, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, /* routing: see keep_escapes */
         MHD_OPTION_END);
 }

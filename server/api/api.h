@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "db/db.h"
+#include "server/api/api_limits.h"
 #include "server/api/api_query.h"
 #include "server/core/addr.h"
 #include "server/core/config.h"
@@ -74,6 +75,8 @@ typedef struct api_req {
     struct timespec started;                /* for the access log */
     const char *header_name, *header_value; /* one extra header for the answer */
     char header_buf[64];
+    int refused;                /* its head is over a limit (api_limits.h) ... */
+    api_limits_refusal refusal; /* ... answered with this before any route */
 } api_req;
 
 typedef void (*api_handler)(api_req *r);
