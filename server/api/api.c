@@ -116,13 +116,22 @@ static void log_access(const api_req *r, unsigned status)
              r->token_name[0] ? r->token_name : NULL, "address", r->address, NULL);
 }
 
-void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp)
+/* Every answer is queued here. sized: the body's length is known (a
+ * buffer), and libmicrohttpd answers HEAD with the headers alone, the
+ * Content-Length a GET would get included. A stream's length is not known:
+ * libmicrohttpd 0.9.75 would answer HEAD chunked and still send the last
+ * chunk, "0\r\n\r\n", which a client keeping the connection alive would
+ * read as the start of the next answer. HTTP/1.0 framing (no chunks, close
+ * after) sends the headers alone and never reads the stream. */
+static void queue_answer(api_req *r, unsigned status, struct MHD_Response *resp, int sized)
 {
     if (r->replied) { /* a handler bug; the first answer stands */
         MHD_destroy_response(resp);
         return;
     }
     r->replied = 1;
+    if (r->head && !sized)
+        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     if (r->header_name)
         MHD_add_response_header(resp, r->header_name, r->header_value);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -133,6 +142,11 @@ void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp)
     log_access(r, status);
 }
 
+void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp)
+{
+    queue_answer(r, status, resp, 0);
+}
+
 void api_set_header(api_req *r, const char *name, const char *value)
 {
     snprintf(r->header_buf, sizeof(r->header_buf), "%s", value);
@@ -140,16 +154,29 @@ void api_set_header(api_req *r, const char *name, const char *value)
     r->header_value = r->header_buf;
 }
 
-void api_reply(api_req *r, unsigned status, const char *content_type, char *body, size_t len)
+static void reply_buffer(api_req *r, unsigned status, const char *content_type, void *body,
+                         size_t len, enum MHD_ResponseMemoryMode mode)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
     if (!resp) {
-        free(body);
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(body);
         r->replied = 1; /* nothing can be sent; libmicrohttpd closes the connection */
         return;
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
-    api_reply_response(r, status, resp);
+    queue_answer(r, status, resp, 1);
+}
+
+void api_reply(api_req *r, unsigned status, const char *content_type, char *body, size_t len)
+{
+    reply_buffer(r, status, content_type, body, len, MHD_RESPMEM_MUST_FREE);
+}
+
+void api_reply_static(api_req *r, unsigned status, const char *content_type, const char *body,
+                      size_t len)
+{
+    reply_buffer(r, status, content_type, (void *)body, len, MHD_RESPMEM_PERSISTENT);
 }
 
 /* Queues JSON text (taken; NULL: out of memory, answered 500) with one
@@ -379,6 +406,8 @@ static void dispatch(api_req *r, const char *path)
         split_path(path, &p) == 0 ? find_route(r, &p, allow, sizeof(allow)) : NULL;
     if (!route) {
         if (allow[0]) {
+            if (strstr(allow, "GET")) /* HEAD is answered wherever GET is */
+                snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), ", HEAD");
             api_set_header(r, "Allow", allow);
             api_error(r, 405, "method_not_allowed", NULL, "%s is not allowed here; use %s",
                       r->method, allow);
@@ -450,11 +479,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     return r;
 }
 
-/* The first call of a request: its headers are in. */
+/* The first call of a request: its headers are in. HEAD is routed as GET
+ * and answered without the body (RFC 9110 9.3.2). */
 static void begin_request(api *a, api_req *r, struct MHD_Connection *mc, const char *method)
 {
     r->mc = mc;
-    r->method = method;
+    r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    r->method = r->head ? MHD_HTTP_METHOD_GET : method;
     r->pool = a->pool;
     r->cfg = a->cfg;
     r->device_port_ready = a->device_port_ready;

@@ -75,6 +75,7 @@ typedef struct api_req {
     struct timespec started;                /* for the access log */
     const char *header_name, *header_value; /* one extra header for the answer */
     char header_buf[64];
+    int head;                   /* a HEAD request: routed as GET, answered without a body */
     int refused;                /* its head is over a limit (api_limits.h) ... */
     api_limits_refusal refusal; /* ... answered with this before any route */
 } api_req;
@@ -109,8 +110,14 @@ void api_answer_page(api_req *r, PGresult *res, const db_error *err, int limit, 
 /* Adds a header (Allow, Retry-After, WWW-Authenticate) to the answer that
  * follows; value is copied. */
 void api_set_header(api_req *r, const char *name, const char *value);
-/* A response the handler built itself (streams); takes it. */
+/* A response of unknown length the handler built itself (a stream); takes
+ * it. Answering HEAD, the stream is not read and the connection closes
+ * after the headers: libmicrohttpd 0.9.75 ends a chunked answer to HEAD
+ * with a last chunk, a body a client would take for the next answer. */
 void api_reply_response(api_req *r, unsigned status, struct MHD_Response *resp);
+/* body is static: it is neither copied nor freed. */
+void api_reply_static(api_req *r, unsigned status, const char *content_type, const char *body,
+                      size_t len);
 
 /* ---- the database (api_pool.c) ---- */
 

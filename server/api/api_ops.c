@@ -61,12 +61,6 @@ void api_ops_openapi(api_req *r)
 {
     if (api_param_only(r, no_params) < 0)
         return;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        api_openapi_json_len, (void *)api_openapi_json, MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        api_error(r, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
-    api_reply_response(r, 200, resp);
+    api_reply_static(r, 200, "application/json; charset=utf-8", api_openapi_json,
+                     api_openapi_json_len);
 }

@@ -8,7 +8,7 @@ into responses the way a client must: no body after HEAD, 204 or 304,
 otherwise Content-Length bytes or chunks. Prints JSON: the responses (status,
 headers with lower-case names, body), the bytes left over after them (a body
 a client did not expect shows up there), whether the server closed, and the
-seconds it took. For tests/e2e/api/test_request_limits.sh.
+seconds it took. For tests/e2e/api/test_head.sh and test_request_limits.sh.
 """
 import argparse
 import json
