@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # HEAD on the operator port: answered wherever GET is, as GET would be but
 # with no body, whatever the status (200, 401, 404, 405, 414, a stream, the
 # answers libmicrohttpd makes itself), so that a client keeping the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # Oversize request heads on the operator port get an answer at once, in the
 # error shape, and a close: thousands of query parameters and a very long
 # target (414 uri_too_long), a huge header (431 headers_too_large). Before,

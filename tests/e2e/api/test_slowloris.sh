@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # Slow clients on the operator port: a request trickled a byte at a time is
 # cut at --api-header-timeout with a 408 and a close, whether its headers or
 # its body trickle; an address past --api-max-connections-per-address is
