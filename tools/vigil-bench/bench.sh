@@ -11,7 +11,7 @@
 # fails `make bench` (exit 1) after the table. Durations: BENCH_DURATION (s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=build
+B=${VIGIL_BUILD:-build}  # the programs measured (as in bench_query.sh)
 DUR=${BENCH_DURATION:-10}
 DEVICES=${BENCH_DEVICES:-1000}
 IDLE=${BENCH_IDLE:-10000}
