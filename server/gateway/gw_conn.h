@@ -43,6 +43,7 @@ struct gw_conn {
     int fd;
     uv_poll_t poll;
     uv_timer_t timer;
+    uint64_t deadline;           /* when the current state's deadline falls (uv_now) */
     int open_handles;
     int poll_events;
     gw_conn_state state;
