@@ -100,21 +100,24 @@ static void keep_host_bytes(gw_http_parser *p, const char *at, size_t n)
 }
 
 /* llhttp 8 takes an obs-fold (a header line continued on the next, begun
- * with a space) and hands the continuation over as more of the value,
- * leading whitespace and all; a value's first piece never starts with
- * whitespace. A piece that starts with one right after a line end is an
- * obs-fold, refused as RFC 9112 section 5.2 allows. */
-static int is_obs_fold(const gw_http_parser *p, const char *at, size_t n)
+ * with a space or a tab) and hands the continuation over as more of the
+ * value, or as the value itself when the first line had none ("X:\r\n 5").
+ * A value piece is folded when the bytes before it, past spaces and tabs,
+ * end a line; what was before this feed is last_byte, the last byte of the
+ * earlier feeds that was not a space or a tab. Refused as RFC 9112
+ * section 5.2 allows. */
+static int is_obs_fold(const gw_http_parser *p, const char *at)
 {
-    if (n == 0 || (at[0] != ' ' && at[0] != '\t'))
-        return 0;
-    return (at > p->feed_start ? at[-1] : p->last_byte) == '\n';
+    const char *k = at;
+    while (k > p->feed_start && (k[-1] == ' ' || k[-1] == '\t'))
+        k--;
+    return (k > p->feed_start ? k[-1] : p->last_byte) == '\n';
 }
 
 static int on_header_value(llhttp_t *l, const char *at, size_t n)
 {
     gw_http_parser *p = from(l);
-    if (is_obs_fold(p, at, n))
+    if (n > 0 && is_obs_fold(p, at))
         return user_error(p, 400, "a header line continued on the next (obs-fold)");
     if (p->in_content_type) {
         if (p->ct_len + n >= sizeof(p->req.content_type))
@@ -238,8 +241,12 @@ size_t gw_http_parser_feed(gw_http_parser *p, const char *data, size_t len)
         if (!p->reason)
             p->reason = "malformed request";
     }
-    if (used > 0)
-        p->last_byte = data[used - 1];
+    for (size_t i = used; i > 0; i--) {
+        if (data[i - 1] != ' ' && data[i - 1] != '\t') {
+            p->last_byte = data[i - 1];
+            break;
+        }
+    }
     if (!p->headers_done && !p->error) {
         /* Bytes llhttp skips without a callback (whitespace) count too. */
         p->raw_header_bytes += used;

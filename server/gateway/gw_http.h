@@ -54,7 +54,7 @@ typedef struct gw_http_parser {
     int n_host;                  /* Host header lines seen */
     char host[256];              /* its value, checked when the headers end */
     const char *feed_start;      /* the buffer of the feed in progress */
-    char last_byte;              /* the last byte of the previous feed */
+    char last_byte;              /* of the earlier feeds, the last not a space or tab */
     size_t host_len;             /* sizeof(host) when it was longer */
     char field[16];              /* start of the current header name */
     size_t field_len;

@@ -153,6 +153,11 @@ Test(gw_http_request, host_and_line_rules)
         {"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: a\r\n \r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: a b  c\r\n\r\n", 0},
+        /* folds whose first line is empty: the continuation is the value */
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n 5\r\n\r\nhello", 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n chunked\r\n\r\n0\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost:\r\n\ta\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nX-A:   \t b\r\n\r\n", 0},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         for (size_t step = 1; step <= 7; step += 6) {
