@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct api {
@@ -452,36 +453,92 @@ static void client_address(struct MHD_Connection *mc, char out[ADDR_TEXT_MAX])
         snprintf(out, ADDR_TEXT_MAX, "unknown");
 }
 
+/* With libmicrohttpd 0.9.75, the target runs to the NUL it wrote over the
+ * space before the version ("HTTP/x.y", checked before this callback, and
+ * ended by the NUL over the line's CR): a NUL before that one came in the
+ * target itself. Such a target is refused, and each piece of it is cut at
+ * its '?', since libmicrohttpd looks for the query past the NUL that
+ * hides it from us. (A target that holds "\0HTTP/1.1\0" itself ends
+ * there for us and for libmicrohttpd alike.) */
+static int has_raw_nul(char *uri)
+{
+    char *end = uri + strlen(uri);
+    int found = 0;
+    while (!(strncmp(end + 1, "HTTP/", 5) == 0 && strlen(end + 1) == 8)) {
+        found = 1;
+        end += 1 + strlen(end + 1);
+    }
+    for (char *piece = uri; found && piece <= end; piece += strlen(piece) + 1) {
+        char *query = strchr(piece, '?');
+        if (query)
+            query[1] = '\0';
+    }
+    return found;
+}
+
 /* MHD_OPTION_URI_LOG_CALLBACK: a request line has arrived, and its query
- * is not parsed yet. The request's state starts here (it is *con_cls from
- * now on). A target over the limits has its query cut off where
- * libmicrohttpd is about to parse it (uri points into its read buffer; see
- * api_limits.h for why) and is answered once the headers are in. */
+ * is not parsed yet (uri points into libmicrohttpd's read buffer). A
+ * target over the limits has its query cut off where libmicrohttpd is
+ * about to parse it (see api_limits.h for why) and is answered once the
+ * headers are in; the refusal waits in the guard's slot for the
+ * connection. Nothing is allocated here: on the paths where
+ * libmicrohttpd gives up on a request before its handler, it never calls
+ * the completion that would free it. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
     api *a = cls;
-    api_limits_refusal why;
-    int over = uri && api_limits_target(uri, &why) < 0;
-    char *query = over ? strchr(uri, '?') : NULL;
-    if (query)
-        query[1] = '\0';
-    api_guard_request_line(a->guard, mc);
+    api_limits_refusal why = {400, "bad_request",
+                              "the request target holds a NUL byte; percent-encode it as %00"};
+    int refused = 0;
+    if (uri && has_raw_nul((char *)uri)) {
+        refused = 1;
+    } else if (uri && api_limits_target(uri, &why) < 0) {
+        char *query = strchr(uri, '?');
+        if (query)
+            query[1] = '\0';
+        refused = 1;
+    }
+    api_guard_request_line(a->guard, mc, refused ? &why : NULL);
+    return NULL;
+}
+
+static api_req *new_request(void)
+{
     api_req *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     r->route = -1;
     clock_gettime(CLOCK_MONOTONIC, &r->started);
     strbuf_init(&r->body);
-    if (over) {
-        r->refused = 1;
-        r->refusal = why;
-    }
     return r;
+}
+
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind, (void)value;
+    *(int *)cls += strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0;
+    return MHD_YES;
+}
+
+/* RFC 9112 section 3.2, as on the device port: an HTTP/1.1 request has
+ * exactly one Host. 1 and *why when it has not. */
+static int host_refusal(struct MHD_Connection *mc, const char *version, api_limits_refusal *why)
+{
+    int hosts = 0;
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, count_host, &hosts);
+    if (hosts == 1 || (hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_0) == 0))
+        return 0;
+    *why = (api_limits_refusal){400, "bad_request", ""};
+    snprintf(why->reason, sizeof(why->reason), "%s",
+             hosts ? "more than one Host header" : "an HTTP/1.1 request needs a Host header");
+    return 1;
 }
 
 /* The first call of a request: its headers are in. HEAD is routed as GET
  * and answered without the body (RFC 9110 9.3.2). */
-static void begin_request(api *a, api_req *r, struct MHD_Connection *mc, const char *method)
+static void begin_request(api *a, api_req *r, struct MHD_Connection *mc, const char *method,
+                          const char *version)
 {
     r->mc = mc;
     r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
@@ -492,7 +549,9 @@ static void begin_request(api *a, api_req *r, struct MHD_Connection *mc, const c
     client_address(mc, r->address);
     const union MHD_ConnectionInfo *hi =
         MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-    if (!r->refused && hi && api_limits_head(hi->header_size, &r->refusal) < 0)
+    if (api_guard_refusal(a->guard, mc, &r->refusal) ||
+        (hi && api_limits_head(hi->header_size, &r->refusal) < 0) ||
+        host_refusal(mc, version, &r->refusal))
         r->refused = 1;
 }
 
@@ -502,11 +561,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 {
     api *a = cls;
     api_req *r = *con_cls;
-    (void)version;
-    if (!r)
-        return MHD_NO; /* on_uri ran out of memory: close */
+    if (!r) {
+        if (!(r = *con_cls = new_request()))
+            return MHD_NO; /* out of memory: close */
+    }
     if (!r->mc) {
-        begin_request(a, r, mc, method);
+        begin_request(a, r, mc, method, version);
         if (!r->refused)
             return MHD_YES;
         /* Answered now, a body unread: libmicrohttpd closes after it. */

@@ -233,13 +233,32 @@ static api_guard_conn *conn_of(struct MHD_Connection *mc)
     return ci ? ci->socket_context : NULL;
 }
 
-void api_guard_request_line(api_guard *g, struct MHD_Connection *mc)
+void api_guard_request_line(api_guard *g, struct MHD_Connection *mc,
+                            const api_limits_refusal *refused)
 {
     pthread_mutex_lock(&g->mu);
     api_guard_conn *c = conn_of(mc);
     if (c && c->phase == GUARD_WAITING)
         c->phase = GUARD_RECEIVING;
+    if (c) {
+        c->refused = refused != NULL;
+        if (refused)
+            c->refusal = *refused;
+    }
     pthread_mutex_unlock(&g->mu);
+}
+
+int api_guard_refusal(api_guard *g, struct MHD_Connection *mc, api_limits_refusal *why)
+{
+    pthread_mutex_lock(&g->mu);
+    api_guard_conn *c = conn_of(mc);
+    int refused = c && c->refused;
+    if (refused) {
+        *why = c->refusal;
+        c->refused = 0;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return refused;
 }
 
 int api_guard_dispatch(api_guard *g, struct MHD_Connection *mc)

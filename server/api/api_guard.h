@@ -28,6 +28,8 @@
 #include <microhttpd.h>
 #include <stdint.h>
 
+#include "server/api/api_limits.h"
+
 typedef struct api_guard api_guard;
 
 typedef struct api_guard_conf {
@@ -50,8 +52,14 @@ unsigned api_guard_mhd_limit(const api_guard_conf *conf);
  * or makes room on STARTED, forgets on CLOSED. */
 void api_guard_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
                       enum MHD_ConnectionNotificationCode code);
-/* The request line of mc's next request has arrived. */
-void api_guard_request_line(api_guard *g, struct MHD_Connection *mc);
+/* The request line of mc's next request has arrived; refused: NULL, or
+ * why it is to be refused once its headers are in (kept in mc's slot,
+ * which libmicrohttpd's CLOSED notification always frees, so nothing
+ * leaks on the paths where it never calls the request's completion). */
+void api_guard_request_line(api_guard *g, struct MHD_Connection *mc,
+                            const api_limits_refusal *refused);
+/* 1 and *why when mc's request was refused at its request line. */
+int api_guard_refusal(api_guard *g, struct MHD_Connection *mc, api_limits_refusal *why);
 /* The whole request has arrived and is about to be answered: from now on
  * the deadline no longer applies. -1 when the guard has already closed the
  * connection (the request must not be answered). */
@@ -74,6 +82,8 @@ typedef struct api_guard_conn {
     api_guard_phase phase;
     unsigned served; /* requests answered on it */
     int cut;         /* refused, evicted or timed out: closing */
+    int refused;     /* the current request was refused at its line: */
+    api_limits_refusal refusal;
     int fd, in_use;
 } api_guard_conn;
 

@@ -6,6 +6,8 @@
 # libmicrohttpd ran out of connection memory storing the parameters and
 # sent nothing for 30 s. Heads too big for the connection's memory at all
 # are refused by libmicrohttpd itself, still with the status and a close.
+# A raw NUL in the target is a 400, and so is HTTP/1.1 without exactly one
+# Host.
 # Each request is followed on its connection by a GET that must go
 # unanswered (rawhttp.py).
 . "$(dirname "$0")/../../lib/harness.sh"
@@ -62,7 +64,47 @@ args=()
 for i in $(seq 1 3000); do args+=(--header "X-$i: v"); done
 refused "3000 small headers (libmicrohttpd's own 431)" 431 - "${args[@]}" "GET /healthz"
 
+# A raw NUL in the target: libmicrohttpd 0.9.75 ends the target at it for
+# us but parses the query past it, so "/v1/devices/plain-1\0junk" would be
+# device plain-1, and thousands of parameters behind a NUL would exhaust
+# the connection's memory (no answer, and each such request leaked).
+nul() {  # nul NAME TARGET-BEFORE TARGET-AFTER: the target with a NUL between them
+    python3 -c 'import sys; sys.stdout.buffer.write(b"GET " + sys.argv[1].encode() + b"\0" + sys.argv[2].encode() + b"\n")' "$2" "$3" >"$T/nul"
+    check "$1" "${RAW[@]}" "@$T/nul" "GET /healthz"
+    cp "$T/out" "$T/resp.json"
+    check_json_in "$T/resp.json" "  ... 400 bad_request at once, naming the NUL, then the close" \
+        "len(d['responses']) == 1 and d['responses'][0]['status'] == 400 and d['closed'] and d['seconds'] < 2 and 'NUL' in json.loads(d['responses'][0]['body'])['reason']"
+}
+nul "a raw NUL in a path argument" /v1/devices/plain-1 junk
+nul "a raw NUL in a query value" "/v1/incidents?device_id=plain-1" junk
+nul "a raw NUL before 3000 parameters" /healthz "?$(python3 -c "print('&'.join('a%d=1' % i for i in range(3000)))")"
+python3 - "$IP" "$PORT" <<'PY' >"$T/rounds" 2>&1
+import socket, sys
+q = "&".join("a%d=1" % i for i in range(3000)).encode()
+for _ in range(300):
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+    s.sendall(b"GET /healthz\0?" + q + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.close()
+print("300 rounds sent")
+PY
+check_contains "300 connect-send-close rounds of it" "300 rounds sent" "$T/rounds"
+
+# RFC 9112 section 3.2, as on the device port
+status_of() {  # status_of REQUEST (printf escapes): the status line's code
+    python3 - "$IP" "$PORT" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.sendall(sys.argv[3].encode().decode("unicode_escape").encode("latin1"))
+print(s.recv(4096).split(b" ")[1].decode())
+PY
+}
+check_eq "HTTP/1.1 without Host: 400" 400 "$(status_of 'GET /healthz HTTP/1.1\r\n\r\n')"
+check_eq "two Host headers: 400" 400 "$(status_of 'GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')"
+check_eq "the same Host twice: 400" 400 "$(status_of 'GET /healthz HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n')"
+check_eq "HTTP/1.0 without Host: served" 200 "$(status_of 'GET /healthz HTTP/1.0\r\n\r\n')"
+check_eq "HTTP/1.1 with one Host: served" 200 "$(status_of 'GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n')"
+
 check_eq "the port still answers" 200 "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://$HOST/readyz")"
-check "SIGTERM: vigild exits 0" vigild_stop one
+check "SIGTERM: vigild exits 0 (under the sanitizers: with nothing leaked)" vigild_stop one
 check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/one.log'"
 finish
