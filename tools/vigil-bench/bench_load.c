@@ -178,7 +178,10 @@ static char *make_request(const bench_cfg *cfg, char (*ids)[37], size_t *len)
     char when[32];
     incident_format_time(when_now_us(), when);
     for (int i = 0; i < cfg->batch; i++) {
-        incident_uuid_v4(ids[i]);
+        if (incident_uuid_v4(ids[i]) < 0) { /* no randomness: no request */
+            json_decref(arr);
+            return NULL;
+        }
         json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:i}}", "id", ids[i],
                                              "type", "crash", "severity", "error", "occurred_at",
                                              when, "firmware_version", "1.4.2", "component",
