@@ -244,13 +244,20 @@ static int consume_input(gw_conn *c, const char *data, size_t len, size_t used)
     return 0;
 }
 
+/* Plaintext is already here in user space (pipelined bytes the parser did
+ * not take, or a TLS record OpenSSL has read): no poll would report it.
+ * What is still in the socket, the (level-triggered) poll reports; reading
+ * for it now would be a read() that says EAGAIN, once per request. */
+static int input_buffered(gw_conn *c)
+{
+    return c->leftover || SSL_has_pending(c->ssl);
+}
+
 /* After a dispatch: the answer was written at once (an error, a 429) and
- * the next pipelined request is already here in user space. What is still
- * in the socket, the poll reports; reading it now would be a read() that
- * says EAGAIN once per request (see response_sent). */
+ * the next pipelined request is already here. */
 static int answered_with_more_input(gw_conn *c)
 {
-    return c->state == GW_CONN_READING && (c->leftover || SSL_has_pending(c->ssl));
+    return c->state == GW_CONN_READING && input_buffered(c);
 }
 
 /* The next turn of a connection that used up its turn (read_loop): the
@@ -265,14 +272,14 @@ static void on_next_turn(uv_timer_t *t)
     read_requests(c);
 }
 
-/* The others on this loop get their turn first. What is still in the
- * socket, the level-triggered poll reports; what is already in user
- * space, no poll would, so the timer brings the connection back. 1 ms,
- * not 0: libuv 1.44 runs a 0 ms timer started from a timer callback again
- * in the same pass, before any poll, so 0 would give nobody a turn. */
+/* The others on this loop get their turn first; the poll brings the
+ * connection back for what is in the socket, the timer for what is
+ * buffered. 1 ms, not 0: libuv 1.44 runs a 0 ms timer started from a
+ * timer callback again in the same pass, before any poll, so 0 would give
+ * nobody a turn. */
 static void end_turn(gw_conn *c)
 {
-    if (c->leftover || SSL_has_pending(c->ssl))
+    if (input_buffered(c))
         uv_timer_start(&c->timer, on_next_turn, 1, 0);
 }
 
@@ -354,10 +361,8 @@ static void response_sent(gw_conn *c)
     arm(c, c->w->cfg->idle_timeout_ms);
     set_poll(c, UV_READABLE);
     /* A keep-alive peer usually sends its next request only after reading
-     * this answer: reading now would be a read() that says EAGAIN, once per
-     * request. What is already here in user space is read now; what is
-     * still in the socket, the (level-triggered) poll reports. */
-    if (c->leftover || SSL_has_pending(c->ssl))
+     * this answer: only what is already buffered is read now. */
+    if (input_buffered(c))
         read_requests(c);
 }
 
