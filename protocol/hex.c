@@ -15,7 +15,7 @@ void hex_encode(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int digit_value(char c)
+int hex_digit(char c)
 {
     return c >= '0' && c <= '9'   ? c - '0'
            : c >= 'a' && c <= 'f' ? c - 'a' + 10
@@ -28,7 +28,7 @@ int hex_decode(const char *text, unsigned char *out, size_t n)
     if (!text || strlen(text) != 2 * n)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        int hi = digit_value(text[2 * i]), lo = digit_value(text[2 * i + 1]);
+        int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi << 4 | lo);

@@ -7,6 +7,8 @@
  */
 #include "protocol/incident.h"
 
+#include "protocol/hex.h"
+
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,12 +37,6 @@ static int fail(char *reason, size_t len, const char *fmt, ...)
 
 /* ---- ids ---- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* 8-4-4-4-12 hex digits; canonical form is lowercase. */
 static int uuid_canonical(const char *text, char out[37])
 {
@@ -48,9 +44,9 @@ static int uuid_canonical(const char *text, char out[37])
         return -1;
     for (int i = 0; i < 36; i++) {
         int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? text[i] != '-' : hexval(text[i]) < 0)
+        if (dash ? text[i] != '-' : hex_digit(text[i]) < 0)
             return -1;
-        out[i] = dash ? '-' : "0123456789abcdef"[hexval(text[i])];
+        out[i] = dash ? '-' : "0123456789abcdef"[hex_digit(text[i])];
     }
     out[36] = '\0';
     return 0;

@@ -5,6 +5,7 @@
 
 #include "cert-authority/ca.h"
 #include "protocol/device_id.h"
+#include "protocol/hex.h"
 #include "protocol/incident.h"
 #include "protocol/when.h"
 
@@ -17,14 +18,6 @@
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-static int hex_digit(char c)
-{
-    return is_digit(c)            ? c - '0'
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                  : -1;
 }
 
 int api_value_unescape(const char *in, size_t len, int plus, char *out, size_t max, size_t *out_len)

@@ -13,7 +13,7 @@ CC=${FUZZ_CC:-clang}
 flags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -I. -I/usr/share/include/llhttp $(pkg-config --cflags jansson))
 "$CC" "${flags[@]}" -o "$out/fuzz_incident_request" tests/fuzz/fuzz_incident_request.c \
-    server/gateway/gw_http.c protocol/incident.c protocol/errors.c \
+    server/gateway/gw_http.c protocol/incident.c protocol/errors.c protocol/hex.c \
     /usr/share/llhttp/api.c /usr/share/llhttp/http.c /usr/share/llhttp/llhttp.c \
     $(pkg-config --libs jansson) -lcrypto
 "$CC" "${flags[@]}" -o "$out/fuzz_api_param" tests/fuzz/fuzz_api_param.c \

@@ -43,3 +43,14 @@ Test(hex, refuses_what_is_not_exactly_that_many_digits)
         cr_assert_eq(hex_decode(bad[i], out, 4), -1, "'%s' accepted", bad[i]);
     cr_assert_eq(hex_decode(NULL, out, 4), -1);
 }
+
+Test(hex, digit_values_either_case)
+{
+    cr_assert_eq(hex_digit('0'), 0);
+    cr_assert_eq(hex_digit('9'), 9);
+    cr_assert_eq(hex_digit('a'), 10);
+    cr_assert_eq(hex_digit('F'), 15);
+    cr_assert_eq(hex_digit('g'), -1);
+    cr_assert_eq(hex_digit('/'), -1);
+    cr_assert_eq(hex_digit('\0'), -1);
+}
