@@ -70,6 +70,9 @@ const char *ca_key_type_name(ca_key_type type);
 EVP_PKEY *ca_key_generate(ca_key_type type, ca_error *err);
 /* Refuses RSA under 2048 bits and curves other than P-256, P-384, Ed25519. */
 int ca_key_check_strength(EVP_PKEY *key, ca_error *err);
+/* SHA-256 of the key's DER SubjectPublicKeyInfo, lowercase hex: how the
+ * registry names a key (certificates.key_sha256, compromised_keys). */
+int ca_key_sha256(EVP_PKEY *key, char out[CA_FINGERPRINT_HEX]);
 /* Writes a private key 0600, atomically, PKCS#8 encrypted with AES-256 when
  * passphrase is not NULL. Refuses to replace an existing file. */
 int ca_key_write(const char *path, EVP_PKEY *key, const char *passphrase, ca_error *err);
@@ -94,6 +97,25 @@ X509_REQ *ca_csr_read(const char *path, ca_error *err);
 int ca_csr_check(X509_REQ *req, ca_error *err);
 /* Copies the subject CN; returns 1 if present, 0 if absent, -1 if unusable. */
 int ca_csr_common_name(X509_REQ *req, char *out, size_t outlen);
+
+/* ---- EST encodings (ca_est.c, RFC 7030) ---- */
+
+/* Base64 with a line break every 64 characters (RFC 2045), NUL-terminated,
+ * malloc'd; *out_len (may be NULL) is its length. NULL if out of memory. */
+char *ca_est_base64(const unsigned char *der, size_t len, size_t *out_len);
+/* Decodes base64 that may contain whitespace and line breaks; NULL when it
+ * is not base64, is empty or decodes to more than max bytes. malloc'd. */
+unsigned char *ca_est_base64_decode(const char *text, size_t len, size_t max, size_t *out_len);
+/* A PKCS#7 certs-only Simple PKI Response of certs, DER in base64. */
+char *ca_est_certs_only(X509 *const *certs, size_t n, size_t *out_len);
+/* The CSR attributes (RFC 7030 §4.5) for device_id, DER in base64: the key
+ * types accepted, the signature algorithm, and the subject CN. */
+char *ca_est_csrattrs(const char *device_id, size_t *out_len);
+/* 1 if the request's subject CN is device_id and every subjectAltName it
+ * carries is urn:vigil:device:<device_id>; else 0 and why says what is
+ * wrong. Other subject attributes are ignored: a device certificate's
+ * subject is always CN=<id>. */
+int ca_csr_names_device(X509_REQ *req, const char *device_id, char *why, size_t whylen);
 
 /* ---- the CA directory (ca_store.c) ---- */
 
@@ -154,6 +176,7 @@ typedef struct ca_issued {
     X509 *cert;
     char serial[CA_SERIAL_HEX_MAX];
     char fingerprint[CA_FINGERPRINT_HEX];
+    char key_sha256[CA_FINGERPRINT_HEX];   /* ca_key_sha256 of the subject key */
     char issuer_ski[65];
     time_t not_before;
     time_t not_after;

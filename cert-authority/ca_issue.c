@@ -155,7 +155,8 @@ static int finish_issued(X509 *cert, const ca_issuer *iss, time_t nb, time_t na,
                          ca_issued *out, ca_error *err)
 {
     memset(out, 0, sizeof(*out));
-    if (ca_serial_hex(cert, out->serial) < 0 || ca_fingerprint_sha256(cert, out->fingerprint) < 0)
+    if (ca_serial_hex(cert, out->serial) < 0 || ca_fingerprint_sha256(cert, out->fingerprint) < 0 ||
+        ca_key_sha256(X509_get0_pubkey(cert), out->key_sha256) < 0)
         return ca_fail(err, CA_ERR_CRYPTO, "cannot read back the issued certificate");
     memcpy(out->issuer_ski, iss->ski, sizeof(out->issuer_ski));
     out->not_before = nb;

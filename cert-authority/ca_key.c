@@ -10,6 +10,7 @@
  */
 #include "cert-authority/ca.h"
 #include "cert-authority/ca_internal.h"
+#include "protocol/hex.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -79,6 +80,19 @@ int ca_key_check_strength(EVP_PKEY *key, ca_error *err)
                        "Ed25519 or RSA of at least 2048 bits",
                        OBJ_nid2sn(EVP_PKEY_get_base_id(key)));
     }
+}
+
+int ca_key_sha256(EVP_PKEY *key, char out[CA_FINGERPRINT_HEX])
+{
+    unsigned char *der = NULL, md[32];
+    int len = i2d_PUBKEY(key, &der);
+    int ok = len > 0 && EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL) == 1;
+    OPENSSL_free(der);
+    ERR_clear_error();
+    if (!ok)
+        return -1;
+    hex_encode(md, sizeof(md), out);
+    return 0;
 }
 
 struct key_out {

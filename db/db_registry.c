@@ -76,12 +76,13 @@ int db_cert_insert(PGconn *conn, const db_cert *c, db_error *err)
     char nb[24], na[24];
     snprintf(nb, sizeof(nb), "%" PRId64, (int64_t)c->not_before);
     snprintf(na, sizeof(na), "%" PRId64, (int64_t)c->not_after);
-    const char *params[] = {c->serial, c->device_id, c->issuer_ski, c->fingerprint, nb, na, c->pem};
+    const char *params[] = {c->serial, c->device_id, c->issuer_ski, c->fingerprint,
+                            nb,        na,           c->pem,        c->key_sha256};
     return exec_command(conn,
                         "INSERT INTO certificates (serial, device_id, issuer, fingerprint_sha256,"
-                        " not_before, not_after, pem) VALUES ($1, $2, $3, $4,"
-                        " to_timestamp($5::int8), to_timestamp($6::int8), $7)",
-                        7, params, err);
+                        " not_before, not_after, pem, key_sha256) VALUES ($1, $2, $3, $4,"
+                        " to_timestamp($5::int8), to_timestamp($6::int8), $7, $8)",
+                        8, params, err);
 }
 
 PGresult *db_cert_revoke(PGconn *conn, const char *serial, const char *device_id,
