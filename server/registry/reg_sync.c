@@ -22,6 +22,7 @@ struct reg_sync {
     void *arg;
     void (*on_ca_change)(void *arg);
     void *ca_arg;
+    int grant_loads;
 };
 
 /* Renewal grants worth knowing: open ones, and those spent or expired in
@@ -99,7 +100,8 @@ static void on_grants_loaded(PGresult *res, void *arg)
         reg_grant_note(fp, PQgetvalue(res, i, 1), (time_t)strtoll(PQgetvalue(res, i, 2), NULL, 10),
                        PQgetvalue(res, i, 3)[0] == 't');
     }
-    if (r->on_ca_change)
+    /* after a reconnection, not at start: vigild loaded its CA set then */
+    if (r->grant_loads++ > 0 && r->on_ca_change)
         r->on_ca_change(r->ca_arg);
 }
 

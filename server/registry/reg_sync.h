@@ -31,7 +31,8 @@ reg_sync *reg_sync_start(uv_loop_t *loop, const char *database_url, reg_sync_cha
                          void *arg);
 void reg_sync_stop(reg_sync *r);
 /* on_ca_change runs on the main loop after a ca_changed NOTIFY and after
- * every full load (a rotation may have been missed while disconnected). */
+ * every full load but the first (a rotation may have been missed while
+ * disconnected). */
 void reg_sync_on_ca_change(reg_sync *r, void (*on_ca_change)(void *arg), void *arg);
 /* 1 once a full load has completed since the last (re)connection. */
 int reg_sync_loaded(const reg_sync *r);
