@@ -2,8 +2,9 @@
 # run.sh [SECONDS] - builds the libFuzzer targets (clang, ASan + UBSan) into
 # build/fuzz and runs each on a copy of its seed corpus (nothing is written
 # into the repository), the SECONDS shared between them: the device port's
-# request parser (fuzz_incident_request) and the operator API's parameter
-# parsing (fuzz_api_param). Non-zero exit on a crash.
+# request parser (fuzz_incident_request), the operator API's parameter
+# parsing (fuzz_api_param) and a renewal's CSR checks (fuzz_est_csr).
+# Non-zero exit on a crash.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
@@ -20,6 +21,9 @@ flags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fsanitize=fu
     server/api/api_query.c server/api/api_value.c protocol/when.c protocol/incident.c \
     protocol/device_id.c protocol/hex.c cert-authority/ca_util.c \
     $(pkg-config --libs jansson) -lcrypto
+"$CC" "${flags[@]}" -o "$out/fuzz_est_csr" tests/fuzz/fuzz_est_csr.c \
+    cert-authority/ca_est.c cert-authority/ca_pem.c cert-authority/ca_key.c cert-authority/ca_util.c \
+    protocol/device_id.c protocol/hex.c $(pkg-config --libs jansson) -lcrypto
 work=$(mktemp -d /tmp/vigil-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # fuzz TARGET CORPUS SECONDS [libFuzzer flags]
@@ -30,6 +34,7 @@ fuzz() {
     "$out/$1" "$work/$2" -max_total_time="$3" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$out/$1-" "${@:4}" 2>&1 | tail -n 12
 }
-half=$(( secs / 2 > 0 ? secs / 2 : 1 ))
-fuzz fuzz_incident_request incident_request "$(( secs - half > 0 ? secs - half : 1 ))" -max_len=65536
-fuzz fuzz_api_param api_param "$half" -max_len=4096
+third=$(( secs / 3 > 0 ? secs / 3 : 1 ))
+fuzz fuzz_incident_request incident_request "$(( secs - 2 * third > 0 ? secs - 2 * third : 1 ))" -max_len=65536
+fuzz fuzz_api_param api_param "$third" -max_len=4096
+fuzz fuzz_est_csr est_csr "$third" -max_len=12000
