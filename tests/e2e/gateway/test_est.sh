@@ -92,4 +92,6 @@ check "an EST label: answered" dcurl "$D" new -o "$T/body" -w '%{http_code}' "$E
 check_eq "an EST label: 404" "404" "$(cat "$T/out")"
 check "HEAD cacerts: answered" dcurl "$D" new -I -o "$T/h" -w '%{http_code}' "$EST/cacerts"
 check_eq "HEAD cacerts: 200" "200" "$(cat "$T/out")"
+check "vigild drains and exits 0 (no leak under the sanitizers)" vigild_stop main
+check_fails "and its log has no sanitizer report" grep -q "Sanitizer" "$T/main.log"
 finish

@@ -156,4 +156,6 @@ check_fails "an expired grant: refused in the handshake" renew late "$T/late.csr
 check "with a security event that says the grant expired" wait_event expired \
     "details->>'claimed_device_id' = 'late' AND details->>'renewal_grant' = 'expired'"
 check_eq "nothing was issued to late" "0" "$(sql "SELECT count(*) FROM certificates WHERE device_id = 'late' AND renewed_from IS NOT NULL")"
+check "vigild drains and exits 0 (no leak under the sanitizers)" vigild_stop main
+check_fails "and its log has no sanitizer report" grep -q "Sanitizer" "$T/main.log"
 finish
