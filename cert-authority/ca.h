@@ -176,7 +176,7 @@ typedef struct ca_issued {
     X509 *cert;
     char serial[CA_SERIAL_HEX_MAX];
     char fingerprint[CA_FINGERPRINT_HEX];
-    char key_sha256[CA_FINGERPRINT_HEX];   /* ca_key_sha256 of the subject key */
+    char key_sha256[CA_FINGERPRINT_HEX]; /* ca_key_sha256 of the subject key */
     char issuer_ski[65];
     time_t not_before;
     time_t not_after;

@@ -82,8 +82,7 @@ char *ca_est_certs_only(X509 *const *certs, size_t n, size_t *out_len)
     char *b64 = NULL;
     int len;
     /* A degenerate SignedData: no signers, no content, the certificates. */
-    if (!p7 || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
-        !PKCS7_content_new(p7, NID_pkcs7_data))
+    if (!p7 || !PKCS7_set_type(p7, NID_pkcs7_signed) || !PKCS7_content_new(p7, NID_pkcs7_data))
         goto done;
     for (size_t i = 0; i < n; i++)
         if (!PKCS7_add_certificate(p7, certs[i]))
@@ -104,24 +103,23 @@ done:
  * certifies (ecPublicKey on P-256 or P-384, Ed25519, rsaEncryption), the
  * signature algorithm it prefers, and the subject: CN = the device's id,
  * as an Attribute of type commonName. */
-static const char csrattrs_conf[] =
-    "[csrattrs]\n"
-    "ec = SEQUENCE:ec_key\n"
-    "ed25519 = OID:ED25519\n"
-    "rsa = OID:rsaEncryption\n"
-    "sig = OID:ecdsa-with-SHA256\n"
-    "cn = SEQUENCE:subject_cn\n"
-    "[ec_key]\n"
-    "type = OID:id-ecPublicKey\n"
-    "values = SET:curves\n"
-    "[curves]\n"
-    "p256 = OID:prime256v1\n"
-    "p384 = OID:secp384r1\n"
-    "[subject_cn]\n"
-    "type = OID:commonName\n"
-    "values = SET:cn_value\n"
-    "[cn_value]\n"
-    "cn = UTF8:%s\n";
+static const char csrattrs_conf[] = "[csrattrs]\n"
+                                    "ec = SEQUENCE:ec_key\n"
+                                    "ed25519 = OID:ED25519\n"
+                                    "rsa = OID:rsaEncryption\n"
+                                    "sig = OID:ecdsa-with-SHA256\n"
+                                    "cn = SEQUENCE:subject_cn\n"
+                                    "[ec_key]\n"
+                                    "type = OID:id-ecPublicKey\n"
+                                    "values = SET:curves\n"
+                                    "[curves]\n"
+                                    "p256 = OID:prime256v1\n"
+                                    "p384 = OID:secp384r1\n"
+                                    "[subject_cn]\n"
+                                    "type = OID:commonName\n"
+                                    "values = SET:cn_value\n"
+                                    "[cn_value]\n"
+                                    "cn = UTF8:%s\n";
 
 char *ca_est_csrattrs(const char *device_id, size_t *out_len)
 {
@@ -163,7 +161,7 @@ static int san_names_device(X509_REQ *req, const char *device_id, char *why, siz
     snprintf(want, sizeof(want), "urn:vigil:device:%s", device_id);
     if (exts)
         names = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
-    if (!names && crit == -2) {      /* two subjectAltName extensions */
+    if (!names && crit == -2) { /* two subjectAltName extensions */
         snprintf(why, whylen, "the CSR has more than one subjectAltName extension");
         ok = 0;
     }
@@ -172,8 +170,10 @@ static int san_names_device(X509_REQ *req, const char *device_id, char *why, siz
         const ASN1_IA5STRING *uri = gn->type == GEN_URI ? gn->d.uniformResourceIdentifier : NULL;
         if (!uri || (size_t)ASN1_STRING_length(uri) != strlen(want) ||
             memcmp(ASN1_STRING_get0_data(uri), want, strlen(want)) != 0) {
-            snprintf(why, whylen, "the CSR's subjectAltName names something other than %s; "
-                     "leave it out or give exactly that URI", want);
+            snprintf(why, whylen,
+                     "the CSR's subjectAltName names something other than %s; "
+                     "leave it out or give exactly that URI",
+                     want);
             ok = 0;
         }
     }
@@ -193,8 +193,10 @@ int ca_csr_names_device(X509_REQ *req, const char *device_id, char *why, size_t 
         return 0;
     }
     if (strcmp(cn, device_id) != 0) {
-        snprintf(why, whylen, "the CSR names device '%.64s' but this connection is device %s: "
-                 "a device renews only its own identity", cn, device_id);
+        snprintf(why, whylen,
+                 "the CSR names device '%.64s' but this connection is device %s: "
+                 "a device renews only its own identity",
+                 cn, device_id);
         return 0;
     }
     return san_names_device(req, device_id, why, whylen);

@@ -95,7 +95,7 @@ typedef struct db_cert {
     time_t not_before;
     time_t not_after;
     const char *pem;
-    const char *key_sha256;   /* ca_key_sha256 of its public key */
+    const char *key_sha256; /* ca_key_sha256 of its public key */
 } db_cert;
 
 int db_cert_insert(PGconn *conn, const db_cert *cert, db_error *err);

@@ -39,8 +39,8 @@ typedef struct server {
     gw_worker *workers;
     int n_workers;
     int stopping;
-    char *ca_passphrase;    /* NULL: the CA keys are not encrypted */
-    uv_work_t reload;       /* CA directory and TLS files, read off the loop */
+    char *ca_passphrase; /* NULL: the CA keys are not encrypted */
+    uv_work_t reload;    /* CA directory and TLS files, read off the loop */
     gw_ca *reload_ca;
     SSL_CTX *reload_ctx;
     int reloading, reload_again;
@@ -119,9 +119,8 @@ static int load_passphrase(server *s)
     const char *env = getenv("VIGIL_CA_PASSPHRASE");
     if (!s->cfg.ca_passphrase_file && !(env && *env))
         return 0;
-    s->ca_passphrase = ca_passphrase_load(s->cfg.ca_passphrase_file,
-                                          s->cfg.ca_passphrase_file ? NULL : "VIGIL_CA_PASSPHRASE",
-                                          &err);
+    s->ca_passphrase = ca_passphrase_load(
+        s->cfg.ca_passphrase_file, s->cfg.ca_passphrase_file ? NULL : "VIGIL_CA_PASSPHRASE", &err);
     if (!s->ca_passphrase) {
         fprintf(stderr, "vigild: %s\n", err.msg);
         return -1;

@@ -67,9 +67,9 @@ void gw_auth_handshake_failed(gw_conn *c, const gw_tls_peer *peer, unsigned long
     /* An expired certificate knocking is what a stolen old key looks like;
      * say whether a renewal grant was ever in play. */
     if (strcmp(reason, "expired") == 0 && peer->has_fp)
-        json_object_set_new(details, "renewal_grant",
-                            json_string(reg_grant_state_name(
-                                reg_grant_lookup(peer->fp, time(NULL), NULL))));
+        json_object_set_new(
+            details, "renewal_grant",
+            json_string(reg_grant_state_name(reg_grant_lookup(peer->fp, time(NULL), NULL))));
     gw_secevent_record(c->w->ing, "auth_failure", "warning", NULL, c->addr, details);
 }
 

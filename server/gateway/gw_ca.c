@@ -17,9 +17,9 @@
 struct gw_ca {
     atomic_int refs;
     ca_store *store;
-    X509 **trusted;          /* root first, then the trusted issuing CAs (borrowed) */
+    X509 **trusted; /* root first, then the trusted issuing CAs (borrowed) */
     size_t n_trusted;
-    char *cacerts;           /* base64 PKCS#7 of trusted */
+    char *cacerts; /* base64 PKCS#7 of trusted */
     size_t cacerts_len;
     char sign_error[sizeof(((ca_error *)0)->msg)]; /* "" when the issuing key is unlocked */
 };
@@ -126,8 +126,8 @@ const char *gw_ca_sign_error(const gw_ca *ca)
     return ca->sign_error[0] ? ca->sign_error : NULL;
 }
 
-int gw_ca_sign(gw_ca *ca, const char *device_id, EVP_PKEY *key, int64_t validity,
-               ca_issued *out, ca_error *err)
+int gw_ca_sign(gw_ca *ca, const char *device_id, EVP_PKEY *key, int64_t validity, ca_issued *out,
+               ca_error *err)
 {
     if (ca->sign_error[0])
         return ca_fail(err, CA_ERR_PASSPHRASE, "%s", ca->sign_error);

@@ -46,7 +46,7 @@ const char *gw_ca_sign_error(const gw_ca *ca);
 
 /* Signs a renewal for device_id's key with the current issuing CA;
  * validity in seconds. Thread-safe; CPU-bound: call it off the loop. */
-int gw_ca_sign(gw_ca *ca, const char *device_id, EVP_PKEY *key, int64_t validity,
-               ca_issued *out, ca_error *err);
+int gw_ca_sign(gw_ca *ca, const char *device_id, EVP_PKEY *key, int64_t validity, ca_issued *out,
+               ca_error *err);
 
 #endif

@@ -164,8 +164,8 @@ static void on_committed(PGresult *res, void *arg)
         } else {
             char na[CA_TIME_STR];
             ca_format_time(j->issued.not_after, na);
-            log_info("certificate renewed", "device_id", j->device_id, "serial",
-                     j->issued.serial, "renewed_from", j->auth_serial, "not_after", na, NULL);
+            log_info("certificate renewed", "device_id", j->device_id, "serial", j->issued.serial,
+                     "renewed_from", j->auth_serial, "not_after", na, NULL);
             answer_certs(c, j->p7, j->p7_len, c->grant_only);
         }
     }
@@ -177,10 +177,18 @@ static void commit(gw_conn *c, est_job *j)
     char nb[24], na[24];
     snprintf(nb, sizeof(nb), "%" PRId64, (int64_t)j->issued.not_before);
     snprintf(na, sizeof(na), "%" PRId64, (int64_t)j->issued.not_after);
-    const char *params[] = {j->device_id,          j->auth_serial,        j->key_sha256,
-                            j->same_key ? "t" : "f", j->expired ? "t" : "f", j->issued.serial,
-                            j->issued.issuer_ski,  j->issued.fingerprint, nb,
-                            na,                    j->pem,                "vigild",
+    const char *params[] = {j->device_id,
+                            j->auth_serial,
+                            j->key_sha256,
+                            j->same_key ? "t" : "f",
+                            j->expired ? "t" : "f",
+                            j->issued.serial,
+                            j->issued.issuer_ski,
+                            j->issued.fingerprint,
+                            nb,
+                            na,
+                            j->pem,
+                            "vigild",
                             c->addr};
     if (pg_async_query(c->w->registry,
                        "SELECT code, reason, retry_after FROM vigil_renew($1, $2, $3, $4, $5,"
@@ -287,8 +295,8 @@ static void precheck(gw_conn *c, est_job *j)
 static X509_REQ *parse_csr(const gw_http_request *req)
 {
     size_t len = 0;
-    unsigned char *der = ca_est_base64_decode(req->body ? req->body : "", req->body_len,
-                                              EST_CSR_MAX, &len);
+    unsigned char *der =
+        ca_est_base64_decode(req->body ? req->body : "", req->body_len, EST_CSR_MAX, &len);
     ca_error err = {0};
     X509_REQ *csr = der ? ca_csr_parse(der, len, &err) : NULL;
     free(der);
@@ -379,8 +387,8 @@ static void reenroll(gw_conn *c, gw_http_request *req)
 static void wrong_method(gw_conn *c, const char *allow)
 {
     c->allow = allow;
-    answer_error(c, 405, "method_not_allowed",
-                 strcmp(allow, "POST") == 0 ? "use POST" : "use GET", 0);
+    answer_error(c, 405, "method_not_allowed", strcmp(allow, "POST") == 0 ? "use POST" : "use GET",
+                 0);
 }
 
 void gw_est_dispatch(gw_conn *c, gw_http_request *req)

@@ -1,9 +1,9 @@
 /*
  * gw_routes.h - what the device port answers: gw_routes.c reads a request's
  * method and path and hands it to the one file that serves that path
- * (gw_incidents.c: POST /v1/incidents; gw_est.c: /.well-known/est/), as mosquitto's read_handle.c hands
- * each packet to its handle_*.c. Every answer is JSON; every refusal says
- * why, in the error shape of protocol/errors.h.
+ * (gw_incidents.c: POST /v1/incidents; gw_est.c: /.well-known/est/), as mosquitto's read_handle.c
+ * hands each packet to its handle_*.c. Every answer is JSON; every refusal says why, in the error
+ * shape of protocol/errors.h.
  */
 #ifndef VIGIL_GW_ROUTES_H
 #define VIGIL_GW_ROUTES_H

@@ -29,8 +29,8 @@ typedef struct gw_tls_peer {
     char issuer[128];          /* one-line issuer name */
     uint8_t fp[32];            /* SHA-256 of the leaf, when one was seen */
     int has_fp;
-    int renewal_grant;         /* an expired leaf let through on an open
-                                  renewal grant (reg_grant.h) */
+    int renewal_grant; /* an expired leaf let through on an open
+                          renewal grant (reg_grant.h) */
 } gw_tls_peer;
 
 int gw_tls_init(void);

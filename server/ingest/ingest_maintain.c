@@ -10,7 +10,7 @@
 
 #define COUNT_INTERVAL_MS 2000
 #define PARTITION_EVERY 1800 /* count ticks: one hour */
-#define SUPERSEDED_EVERY 5    /* count ticks: ten seconds */
+#define SUPERSEDED_EVERY 5   /* count ticks: ten seconds */
 
 struct ingest_maintain {
     pg_async_conn *pg;
@@ -58,8 +58,8 @@ static void on_tick(uv_timer_t *t)
                        m) == 0)
         m->partitioning = 1;
     if (m->ticks % SUPERSEDED_EVERY == 1 && !m->revoking &&
-        pg_async_query(m->pg, "SELECT vigil_revoke_superseded('vigild')", 0, NULL, on_revoked,
-                       m) == 0)
+        pg_async_query(m->pg, "SELECT vigil_revoke_superseded('vigild')", 0, NULL, on_revoked, m) ==
+            0)
         m->revoking = 1;
     if (!m->counting &&
         pg_async_query(m->pg, "SELECT vigil_count_incidents()", 0, NULL, on_counted, m) == 0)

@@ -19,8 +19,8 @@
 #include "server/registry/reg_view.h"
 
 typedef enum reg_grant_state {
-    REG_GRANT_NONE = 0,   /* no grant names this certificate */
-    REG_GRANT_OPEN,       /* may renew once, before it expires */
+    REG_GRANT_NONE = 0, /* no grant names this certificate */
+    REG_GRANT_OPEN,     /* may renew once, before it expires */
     REG_GRANT_SPENT,
     REG_GRANT_EXPIRED,
 } reg_grant_state;

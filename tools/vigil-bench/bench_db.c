@@ -41,7 +41,7 @@ static int enroll_one(ca_store *s, PGconn *db, const char *out_dir, const char *
     if (rc < 0)
         fprintf(stderr, "vigil-bench: %s\n", err.msg);
     char *pem = ca_cert_pem(issued.cert);
-    db_cert row = {issued.serial,    id, issued.issuer_ski, issued.fingerprint, issued.not_before,
+    db_cert row = {issued.serial,    id,  issued.issuer_ski, issued.fingerprint, issued.not_before,
                    issued.not_after, pem, issued.key_sha256};
     if (rc == 0 && !pem) {
         fprintf(stderr, "vigil-bench: out of memory\n");

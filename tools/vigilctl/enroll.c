@@ -55,8 +55,14 @@ static int record(cli_ctx *ctx, const enroll_request *r, const ca_issued *issued
 {
     db_error err = {0};
     char *pem = ca_cert_pem(issued->cert);
-    db_cert row = {issued->serial, r->device_id, issued->issuer_ski, issued->fingerprint,
-                   issued->not_before, issued->not_after, pem, issued->key_sha256};
+    db_cert row = {issued->serial,
+                   r->device_id,
+                   issued->issuer_ski,
+                   issued->fingerprint,
+                   issued->not_before,
+                   issued->not_after,
+                   pem,
+                   issued->key_sha256};
     int rc = EXIT_OK;
     if (!pem)
         rc = cli_fail(ctx, EXIT_INTERNAL, "out of memory");

@@ -77,7 +77,10 @@ Test(ca_est, csr_must_name_its_own_device)
 {
     EVP_PKEY *k = p256();
     char why[256];
-    struct { const char *cn, *san; int ok; } cases[] = {
+    struct {
+        const char *cn, *san;
+        int ok;
+    } cases[] = {
         {"dev-1", NULL, 1},
         {"dev-1", "URI:urn:vigil:device:dev-1", 1},
         {"dev-2", NULL, 0},
