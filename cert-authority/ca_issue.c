@@ -142,8 +142,12 @@ static int leaf_validity(const ca_store *s, const ca_issuer *iss, int64_t validi
         return ca_fail(err, CA_ERR_INVALID,
                        "validity of %lld s exceeds this CA's maximum of %lld s (max_validity)",
                        (long long)validity, (long long)s->max_validity);
-    *not_before = time(NULL) - (backdate > 0 ? backdate : CA_BACKDATE_SKEW);
-    *not_after = *not_before + validity;
+    time_t now = time(NULL);
+    /* The skew allowance widens the window backwards only: a certificate
+     * asked for a minute is good for a minute from now. A backdated one
+     * (tests of expiry) keeps its length from its backdated start. */
+    *not_before = now - (backdate > 0 ? backdate : CA_BACKDATE_SKEW);
+    *not_after = (backdate > 0 ? *not_before : now) + validity;
     if (ca_asn1_time_to_unix(X509_get0_notAfter(iss->cert), &ca_end) < 0 || *not_after > ca_end)
         return ca_fail(err, CA_ERR_INVALID,
                        "the issuing CA %s expires before this certificate would; run "

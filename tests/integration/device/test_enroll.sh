@@ -30,7 +30,7 @@ serial=$(openssl x509 -in "$T/dev-1.crt" -noout -serial | cut -d= -f2)
 check "serial has at least 128 bits" test ${#serial} -ge 32
 nb=$(date -d "$(openssl x509 -in "$T/dev-1.crt" -noout -startdate | cut -d= -f2)" +%s)
 na=$(date -d "$(openssl x509 -in "$T/dev-1.crt" -noout -enddate | cut -d= -f2)" +%s)
-check_eq "default validity 30 days" "2592000" "$((na - nb))"
+check_eq "default validity 30 days from now (notBefore a minute back for clock skew)" "2592060" "$((na - nb))"
 check_eq "registered with its serial" "dev-1 active" "$(sql "SELECT device_id || ' ' || status FROM certificates WHERE serial = '$serial'")"
 check_eq "default class" "default" "$(sql "SELECT device_class FROM devices WHERE id = 'dev-1'")"
 
@@ -40,7 +40,7 @@ check_json "--json result parses" "d['device_id']=='dev-384' and d['pem'].starts
 python3 -c "import json; print(json.load(open('$T/last.json'))['pem'], end='')" >"$T/p384.crt"
 nb=$(date -d "$(openssl x509 -in "$T/p384.crt" -noout -startdate | cut -d= -f2)" +%s)
 na=$(date -d "$(openssl x509 -in "$T/p384.crt" -noout -enddate | cut -d= -f2)" +%s)
-check_eq "24-hour certificate" "86400" "$((na - nb))"
+check_eq "24-hour certificate (and the minute of skew)" "86460" "$((na - nb))"
 openssl req -new -newkey ed25519 -nodes -keyout "$T/ed.key" -subj /CN=dev-ed -out "$T/ed.csr" 2>/dev/null
 check "Ed25519 CSR" "$VIGILCTL" device enroll --csr "$T/ed.csr"
 
