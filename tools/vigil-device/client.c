@@ -20,7 +20,6 @@
 
 #define IO_TIMEOUT_S 15
 #define MAX_HEADER 16384
-#define MAX_BODY (1024 * 1024)
 
 static devc_result fail(devc_result r, char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -199,9 +198,14 @@ static devc_result read_response(devc *c, devc_response *r, char *err, size_t er
     const char *cl = header(head, "Content-Length"), *ra = header(head, "Retry-After"),
                *conn = header(head, "Connection");
     long length = cl ? strtol(cl, NULL, 10) : 0;
+    const char *ct = header(head, "Content-Type");
     r->retry_after = ra ? atoi(ra) : -1;
+    if (ct) {
+        ct += strspn(ct, " \t");
+        snprintf(r->content_type, sizeof(r->content_type), "%.*s", (int)strcspn(ct, "\r"), ct);
+    }
     r->close = conn && strncasecmp(conn + strspn(conn, " "), "close", 5) == 0;
-    if (length < 0 || length > MAX_BODY)
+    if (length < 0 || length > DEVC_MAX_BODY)
         return fail(DEVC_RETRY, err, errlen, "answer body of %ld bytes refused", length);
     if (!(r->body = malloc((size_t)length + 1)))
         return fail(DEVC_RETRY, err, errlen, "out of memory");
@@ -218,11 +222,20 @@ static devc_result read_response(devc *c, devc_response *r, char *err, size_t er
     return DEVC_OK;
 }
 
-devc_result devc_post(devc *c, const char *path, const char *body, devc_response *resp,
-                      char *err, size_t errlen)
+devc_result devc_request(devc *c, const char *method, const char *path, const char *content_type,
+                         const char *body, size_t body_len, devc_response *resp, char *err,
+                         size_t errlen)
 {
-    char head[512];
+    char head[768];
+    int has_body = strcmp(method, "GET") != 0;
     memset(resp, 0, sizeof(*resp));
+    if (has_body)
+        snprintf(head, sizeof(head),
+                 "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
+                 "Content-Length: %zu\r\n\r\n",
+                 method, path, c->host, content_type, body_len);
+    else
+        snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", method, path, c->host);
     /* A kept-alive connection may have been closed by the server meanwhile:
      * one fresh attempt is part of the same try. */
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -230,13 +243,10 @@ devc_result devc_post(devc *c, const char *path, const char *body, devc_response
         devc_result r;
         if (!c->ssl && (r = connect_tls(c, err, errlen)) != DEVC_OK)
             return r;
-        size_t len = strlen(body);
-        snprintf(head, sizeof(head),
-                 "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                 "Content-Length: %zu\r\n\r\n", path, c->host, len);
         /* A server refusing this device answers and closes without reading
          * the request, so a failed write may still have an answer behind it. */
-        int wrote = write_all(c, head, strlen(head)) == 0 && write_all(c, body, len) == 0;
+        int wrote = write_all(c, head, strlen(head)) == 0 &&
+                    (!has_body || write_all(c, body, body_len) == 0);
         if ((r = read_response(c, resp, err, errlen)) == DEVC_OK && (wrote || resp->close)) {
             if (resp->close)
                 devc_disconnect(c);
@@ -248,4 +258,10 @@ devc_result devc_post(devc *c, const char *path, const char *body, devc_response
             return fail(DEVC_RETRY, err, errlen, "%s", err[0] ? err : "connection failed");
     }
     return DEVC_RETRY;
+}
+
+devc_result devc_post(devc *c, const char *path, const char *body, devc_response *resp, char *err,
+                      size_t errlen)
+{
+    return devc_request(c, "POST", path, "application/json", body, strlen(body), resp, err, errlen);
 }
