@@ -1,7 +1,8 @@
 /*
- * main.c - vigild: configuration, the TLS context, the registry, the
+ * main.c - vigild: configuration, the CA and TLS context, the registry, the
  * device-port workers, and the signals that drain (SIGTERM, SIGINT) and
- * reload (SIGHUP) them.
+ * reload (SIGHUP) them. The CA set is also reloaded when the database says
+ * it changed (`vigilctl ca rotate`), with no signal.
  *
  * The main thread runs its own loop for the registry's LISTEN connection
  * and the signals; it never serves a device. Device connections live on the
@@ -11,11 +12,13 @@
 #include "server/core/config.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
+#include "server/gateway/gw_ca.h"
 #include "server/gateway/gw_secevent.h"
 #include "server/gateway/gw_tls.h"
 #include "server/gateway/gw_track.h"
 #include "server/gateway/gw_worker.h"
 #include "server/ingest/ingest_maintain.h"
+#include "server/registry/reg_grant.h"
 #include "server/registry/reg_sync.h"
 #include "server/registry/reg_view.h"
 
@@ -36,7 +39,95 @@ typedef struct server {
     gw_worker *workers;
     int n_workers;
     int stopping;
+    char *ca_passphrase;    /* NULL: the CA keys are not encrypted */
+    uv_work_t reload;       /* CA directory and TLS files, read off the loop */
+    gw_ca *reload_ca;
+    SSL_CTX *reload_ctx;
+    int reloading, reload_again;
 } server;
+
+/* ---- loading the CA and the TLS context ---- */
+
+/* Blocking: at start, and on the thread pool for a reload. */
+static int load_tls(server *s, gw_ca **ca, SSL_CTX **ctx)
+{
+    *ctx = NULL;
+    if (!(*ca = gw_ca_load(s->cfg.ca_dir, s->ca_passphrase)))
+        return -1;
+    if (!(*ctx = gw_tls_build(s->cfg.tls_cert, s->cfg.tls_key, *ca))) {
+        gw_ca_release(*ca);
+        *ca = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void reload_work(uv_work_t *w)
+{
+    server *s = w->data;
+    load_tls(s, &s->reload_ca, &s->reload_ctx);
+}
+
+static void start_reload(server *s);
+
+static void reload_done(uv_work_t *w, int status)
+{
+    server *s = w->data;
+    (void)status;
+    s->reloading = 0;
+    if (s->reload_ctx) {
+        gw_ca_install(s->reload_ca);
+        gw_tls_install(s->reload_ctx);
+        log_info("reloaded the TLS certificate, key and trusted CAs", NULL);
+        /* a CA no longer trusted would not pass a new handshake; live
+         * connections keep their verified identity and registry checks */
+    } else {
+        log_error("reload failed: keeping the previous TLS configuration and CA set", NULL);
+    }
+    s->reload_ca = NULL;
+    s->reload_ctx = NULL;
+    if (s->reload_again && !s->stopping)
+        start_reload(s);
+}
+
+/* One reload at a time; a request during one runs once it is done. */
+static void start_reload(server *s)
+{
+    if (s->reloading) {
+        s->reload_again = 1;
+        return;
+    }
+    s->reload_again = 0;
+    s->reloading = 1;
+    s->reload.data = s;
+    if (uv_queue_work(s->loop, &s->reload, reload_work, reload_done) != 0) {
+        s->reloading = 0;
+        log_error("cannot start a reload", NULL);
+    }
+}
+
+static void on_ca_change(void *arg)
+{
+    server *s = arg;
+    if (!s->stopping)
+        start_reload(s);
+}
+
+static int load_passphrase(server *s)
+{
+    ca_error err = {0};
+    const char *env = getenv("VIGIL_CA_PASSPHRASE");
+    if (!s->cfg.ca_passphrase_file && !(env && *env))
+        return 0;
+    s->ca_passphrase = ca_passphrase_load(s->cfg.ca_passphrase_file,
+                                          s->cfg.ca_passphrase_file ? NULL : "VIGIL_CA_PASSPHRASE",
+                                          &err);
+    if (!s->ca_passphrase) {
+        fprintf(stderr, "vigild: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
 
 static void on_registry_change(const char *device_id, void *arg)
 {
@@ -66,15 +157,8 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 
 static void on_reload_signal(uv_signal_t *h, int signum)
 {
-    server *s = h->data;
     (void)signum;
-    if (gw_tls_reload(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.ca_dir) == 0) {
-        log_info("reloaded the TLS certificate, key and trusted CAs", NULL);
-        /* a CA no longer trusted would not pass a new handshake; live
-         * connections keep their verified identity and registry checks */
-    } else {
-        log_error("reload failed: keeping the previous TLS configuration", NULL);
-    }
+    start_reload(h->data);
 }
 
 static int worker_count(const config *cfg)
@@ -130,11 +214,16 @@ int main(int argc, char **argv)
               "device_listen", s.cfg.device_listen, "tls_cert", s.cfg.tls_cert, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
-    if (gw_tls_init() < 0 || reg_view_init() < 0 ||
-        gw_tls_reload(s.cfg.tls_cert, s.cfg.tls_key, s.cfg.ca_dir) < 0) {
+    gw_ca *ca;
+    SSL_CTX *ctx;
+    if (gw_tls_init() < 0 || reg_view_init() < 0 || load_passphrase(&s) < 0 ||
+        load_tls(&s, &ca, &ctx) < 0) {
+        ca_passphrase_free(s.ca_passphrase);
         config_free(&s.cfg);
         return 2;
     }
+    gw_ca_install(ca);
+    gw_tls_install(ctx);
     gw_secevent_init(&s.cfg);
     s.loop = uv_default_loop();
     s.n_workers = worker_count(&s.cfg);
@@ -145,6 +234,7 @@ int main(int argc, char **argv)
         !(s.ingest_maintain = ingest_maintain_start(s.loop, s.cfg.database_url)) ||
         gw_workers_start(&s.cfg, s.n_workers, &s.workers) < 0)
         return 1;
+    reg_sync_on_ca_change(s.reg_sync, on_ca_change, &s);
     start_signals(&s);
     char n[16];
     snprintf(n, sizeof(n), "%d", s.n_workers);
@@ -153,7 +243,10 @@ int main(int argc, char **argv)
     gw_workers_join(s.workers, s.n_workers);
     uv_loop_close(s.loop);
     gw_tls_shutdown();
+    gw_ca_shutdown();
+    ca_passphrase_free(s.ca_passphrase);
     reg_view_shutdown();
+    reg_grant_shutdown();
     gw_track_shutdown();
     config_free(&s.cfg);
     log_info("vigild stopped", NULL);

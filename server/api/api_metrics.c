@@ -28,7 +28,7 @@ static const char *const handshake_results[] = {
     "revoked", "unregistered", "decommissioned", "protocol", "timeout"};
 _Static_assert(COUNT_OF(handshake_results) == HS__COUNT, "one label value per handshake result");
 
-static const char *const request_paths[] = {"/v1/incidents", "other"};
+static const char *const request_paths[] = {"/v1/incidents", "/.well-known/est", "other"};
 _Static_assert(COUNT_OF(request_paths) == MP__COUNT, "one label value per device-port path");
 
 static const char *const request_statuses[] = {"200", "400", "401", "403", "404", "405",  "408",

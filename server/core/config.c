@@ -30,6 +30,8 @@ static const setting settings[] = {
     S("config", T_STR, config_file, NULL, "config file of `name = value` lines"),
     S("database-url", T_STR, database_url, NULL, "PostgreSQL, libpq URI or key=value (required)"),
     S("ca-dir", T_STR, ca_dir, NULL, "CA directory made by `vigilctl ca init` (required)"),
+    S("ca-passphrase-file", T_STR, ca_passphrase_file, NULL,
+      "file whose first line decrypts the issuing CA key (or VIGIL_CA_PASSPHRASE)"),
     S("device-listen", T_STR, device_listen, "0.0.0.0:8443", "device port address:port"),
     S("api-listen", T_STR, api_listen, "127.0.0.1:8080", "operator port address:port"),
     S("api-tls-cert", T_STR, api_tls_cert, NULL, "operator port certificate, PEM (default: plain HTTP)"),

@@ -16,6 +16,7 @@ typedef struct config {
     char *config_file;
     char *database_url;
     char *ca_dir;
+    char *ca_passphrase_file;
     char *device_listen;
     char *api_listen;                /* "" or "off": no operator port */
     char *api_tls_cert, *api_tls_key;

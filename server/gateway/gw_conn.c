@@ -9,6 +9,7 @@
 #include "server/core/metrics.h"
 #include "server/core/strbuf.h"
 #include "server/gateway/gw_auth.h"
+#include "server/gateway/gw_est.h"
 #include "server/gateway/gw_routes.h"
 
 #include <openssl/err.h>
@@ -90,6 +91,7 @@ void gw_conn_close(gw_conn *c)
         c->pending = NULL;
     }
     gw_auth_release(c);
+    gw_est_release(c);
     gw_track_addr_release(c->addr);
     if (c->state != GW_CONN_HANDSHAKE) {
         ERR_clear_error();
@@ -147,6 +149,7 @@ static void do_handshake(gw_conn *c)
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
         gw_tls_set_peer(c->ssl, NULL);
+        c->grant_only = c->peer->renewal_grant;
         free(c->peer);
         c->peer = NULL;
         c->resumed = SSL_session_reused(c->ssl);
@@ -387,11 +390,10 @@ static void flush_out(gw_conn *c)
     }
 }
 
-void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after,
-                     int close_after)
+void gw_conn_respond_body(gw_conn *c, int status, const char *content_type, const char *headers,
+                          const char *body, size_t body_len, int retry_after, int close_after)
 {
     strbuf b;
-    size_t body_len = body_json ? strlen(body_json) : 0;
     if (c->state == GW_CONN_CLOSING)
         return;
     /* A HEAD answer has the headers a GET would get, Content-Length
@@ -402,9 +404,11 @@ void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_af
         close_after = 1;
     strbuf_init(&b);
     strbuf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status,
-                  gw_http_status_text(status), body_len);
-    if (body_json)
-        strbuf_puts(&b, "Content-Type: application/json\r\n");
+                  gw_http_status_text(status), body ? body_len : 0);
+    if (body)
+        strbuf_printf(&b, "Content-Type: %s\r\n", content_type);
+    if (headers)
+        strbuf_puts(&b, headers);
     if (retry_after > 0)
         strbuf_printf(&b, "Retry-After: %d\r\n", retry_after);
     if (status == 405 && c->allow)
@@ -413,8 +417,8 @@ void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_af
     if (close_after)
         strbuf_puts(&b, "Connection: close\r\n");
     strbuf_puts(&b, "\r\n");
-    if (body_json && !head)
-        strbuf_append(&b, body_json, body_len);
+    if (body && !head)
+        strbuf_append(&b, body, body_len);
     free(c->out);
     if (!(c->out = strbuf_take(&b, &c->out_len))) {
         gw_conn_close(c);
@@ -424,6 +428,13 @@ void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_af
     c->state = GW_CONN_WRITING;
     arm(c, c->w->cfg->header_timeout_ms);
     flush_out(c);
+}
+
+void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after,
+                     int close_after)
+{
+    gw_conn_respond_body(c, status, "application/json", NULL, body_json,
+                         body_json ? strlen(body_json) : 0, retry_after, close_after);
 }
 
 void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,

@@ -62,7 +62,10 @@ struct gw_conn {
     int cert_tracked;
     int network_changed;
     int in_read_loop;
+    int grant_only;              /* expired certificate on a renewal grant:
+                                    simplereenroll only (gw_est.c) */
     void *lookup;                /* gw_auth.c's registry lookup in flight */
+    void *est;                   /* gw_est.c's renewal in flight */
     char device_id[65];
     uint8_t fp[32];
     char addr[GW_TRACK_ADDR_MAX];
@@ -77,6 +80,10 @@ void gw_conn_close(gw_conn *c);
  * The answer to a HEAD request has the headers only. */
 void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after,
                      int close_after);
+/* The same with any body: content_type is used when body is not NULL;
+ * headers (may be NULL) are extra "Name: value\r\n" lines. */
+void gw_conn_respond_body(gw_conn *c, int status, const char *content_type, const char *headers,
+                          const char *body, size_t body_len, int retry_after, int close_after);
 void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,
                            int retry_after, int close_after);
 /* Authorization finished (gw_auth.c): start serving requests. */

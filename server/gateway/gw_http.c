@@ -358,3 +358,10 @@ const char *gw_http_error_code(int status)
         return "bad_request";
     }
 }
+
+int gw_http_media_type_is(const char *content_type, const char *type)
+{
+    size_t n = strlen(type);
+    return strncasecmp(content_type, type, n) == 0 &&
+           (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}

@@ -83,4 +83,8 @@ const char *gw_http_status_text(int status);
  * request with ("payload_too_large" for 413); "bad_request" otherwise. */
 const char *gw_http_error_code(int status);
 
+/* 1 if a Content-Type value is the media type `type` (case-insensitive),
+ * with or without parameters ("application/json; charset=utf-8"). */
+int gw_http_media_type_is(const char *content_type, const char *type);
+
 #endif

@@ -9,14 +9,12 @@
 #include "protocol/when.h"
 #include "server/core/metrics.h"
 #include "server/core/strbuf.h"
+#include "server/gateway/gw_http.h"
 #include "server/gateway/gw_routes.h"
-#include "server/gateway/gw_secevent.h"
-#include "server/registry/reg_view.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define UNAVAILABLE_DB "the database is unavailable; nothing was stored, retry later"
@@ -107,35 +105,17 @@ static void on_committed(void *owner, int committed, const incident_batch *b,
     respond_results(c, 200, b, stored, 1, NULL, 0);
 }
 
-static int is_json(const char *content_type)
-{
-    size_t n = strlen("application/json");
-    return strncasecmp(content_type, "application/json", n) == 0 &&
-           (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
-}
-
-static int over_rate(gw_conn *c)
-{
-    const config *cfg = c->w->cfg;
-    if (reg_view_allow_request(c->device_id, (int64_t)uv_hrtime(), cfg->device_rate,
-                               cfg->device_burst))
-        return 0;
-    gw_secevent_record(c->w->ing, "x-rate-limited", "warning", c->device_id, c->addr,
-                       json_pack("{s:s}", "reason", "device_requests"));
-    return 1;
-}
-
 void gw_incidents_post(gw_conn *c, gw_http_request *req)
 {
     char reason[200];
     incident_batch batch = {0};
     const config *cfg = c->w->cfg;
-    if (!is_json(req->content_type)) {
+    if (!gw_http_media_type_is(req->content_type, "application/json")) {
         gw_routes_refuse(c, MP_INCIDENTS, 415, "unsupported_media_type",
                          "send Content-Type: application/json", 0);
         return;
     }
-    if (over_rate(c)) {
+    if (gw_routes_over_rate(c)) {
         gw_routes_refuse(c, MP_INCIDENTS, 429, "rate_limited",
                          "too many requests from this device; slow down", 1);
         return;

@@ -1,11 +1,14 @@
 /*
  * gw_routes.c - the device port's dispatch (see gw_routes.h): one path,
- * one file that serves it.
+ * one file that serves it (gw_incidents.c, gw_est.c).
  */
 #include "server/gateway/gw_routes.h"
 
+#include "server/gateway/gw_est.h"
 #include "server/gateway/gw_http.h"
 #include "server/gateway/gw_incidents.h"
+#include "server/gateway/gw_secevent.h"
+#include "server/registry/reg_view.h"
 
 #include <llhttp.h>
 #include <string.h>
@@ -17,8 +20,27 @@ void gw_routes_refuse(gw_conn *c, metrics_path path, int status, const char *cod
     gw_conn_respond_error(c, status, code, reason, retry_after, status == 400 || status == 413);
 }
 
+int gw_routes_over_rate(gw_conn *c)
+{
+    const config *cfg = c->w->cfg;
+    if (reg_view_allow_request(c->device_id, (int64_t)uv_hrtime(), cfg->device_rate,
+                               cfg->device_burst))
+        return 0;
+    gw_secevent_record(c->w->ing, "x-rate-limited", "warning", c->device_id, c->addr,
+                       json_pack("{s:s}", "reason", "device_requests"));
+    return 1;
+}
+
 void gw_routes_dispatch(gw_conn *c, gw_http_request *req)
 {
+    if (strncmp(req->path, GW_EST_PREFIX, strlen(GW_EST_PREFIX)) == 0) {
+        gw_est_dispatch(c, req);
+        return;
+    }
+    if (c->grant_only) {
+        gw_est_refuse_grant_only(c);
+        return;
+    }
     if (strcmp(req->path, "/v1/incidents") == 0) {
         if (req->method != HTTP_POST) {
             c->allow = "POST";

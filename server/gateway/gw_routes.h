@@ -1,7 +1,7 @@
 /*
  * gw_routes.h - what the device port answers: gw_routes.c reads a request's
  * method and path and hands it to the one file that serves that path
- * (gw_incidents.c: POST /v1/incidents), as mosquitto's read_handle.c hands
+ * (gw_incidents.c: POST /v1/incidents; gw_est.c: /.well-known/est/), as mosquitto's read_handle.c hands
  * each packet to its handle_*.c. Every answer is JSON; every refusal says
  * why, in the error shape of protocol/errors.h.
  */
@@ -20,5 +20,9 @@ void gw_routes_dispatch(gw_conn *c, gw_http_request *req);
  * stream can no longer be trusted to be in step. */
 void gw_routes_refuse(gw_conn *c, metrics_path path, int status, const char *code,
                       const char *reason, int retry_after);
+
+/* 1 (and a security event) when the device has used its request budget
+ * (--device-rate, --device-burst): answer 429. */
+int gw_routes_over_rate(gw_conn *c);
 
 #endif

@@ -10,12 +10,13 @@
 
 #define COUNT_INTERVAL_MS 2000
 #define PARTITION_EVERY 1800 /* count ticks: one hour */
+#define SUPERSEDED_EVERY 5    /* count ticks: ten seconds */
 
 struct ingest_maintain {
     pg_async_conn *pg;
     uv_timer_t timer;
     unsigned ticks;
-    int counting, partitioning; /* a query of that kind is in flight */
+    int counting, partitioning, revoking; /* a query of that kind is in flight */
 };
 
 static void on_counted(PGresult *res, void *arg)
@@ -36,6 +37,17 @@ static void on_partitioned(PGresult *res, void *arg)
                  NULL);
 }
 
+static void on_revoked(PGresult *res, void *arg)
+{
+    ingest_maintain *m = arg;
+    m->revoking = 0;
+    if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
+        log_warn("cannot revoke superseded certificates", "error", PQresultErrorMessage(res), NULL);
+    else if (res && PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0)
+        log_info("revoked superseded certificates past their grace period", "count",
+                 PQgetvalue(res, 0, 0), NULL);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     ingest_maintain *m = t->data;
@@ -45,6 +57,10 @@ static void on_tick(uv_timer_t *t)
         pg_async_query(m->pg, "SELECT vigil_ensure_incident_partitions(2)", 0, NULL, on_partitioned,
                        m) == 0)
         m->partitioning = 1;
+    if (m->ticks % SUPERSEDED_EVERY == 1 && !m->revoking &&
+        pg_async_query(m->pg, "SELECT vigil_revoke_superseded('vigild')", 0, NULL, on_revoked,
+                       m) == 0)
+        m->revoking = 1;
     if (!m->counting &&
         pg_async_query(m->pg, "SELECT vigil_count_incidents()", 0, NULL, on_counted, m) == 0)
         m->counting = 1;

@@ -3,7 +3,9 @@
  * connection of their own: fold new incidents into the hourly counts that
  * fleet-wide statistics read (every few seconds), and create the coming
  * months' incident partitions (at start and every hour), so that reports
- * never pile up in the default partition.
+ * never pile up in the default partition; and revoke the certificates that
+ * renewals superseded once the CA policy's grace period is over (every
+ * 10 s; vigil_revoke_superseded notifies every node).
  *
  * With several vigild on one database each runs the chores; the SQL
  * functions serialize themselves, so doing them twice is harmless.

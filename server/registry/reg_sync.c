@@ -7,6 +7,7 @@
 #include "protocol/hex.h"
 #include "server/core/log.h"
 #include "server/core/pg_async.h"
+#include "server/registry/reg_grant.h"
 #include "server/registry/reg_view.h"
 
 #include <jansson.h>
@@ -19,7 +20,17 @@ struct reg_sync {
     int loaded;
     reg_sync_change_cb on_change;
     void *arg;
+    void (*on_ca_change)(void *arg);
+    void *ca_arg;
 };
+
+/* Renewal grants worth knowing: open ones, and those spent or expired in
+ * the last day (so a refused handshake can say which). */
+static const char grants_sql[] =
+    "SELECT DISTINCT ON (fingerprint_sha256) fingerprint_sha256, device_id,"
+    " extract(epoch FROM expires_at)::int8, used_at IS NOT NULL FROM renewal_grants"
+    " WHERE expires_at > now() - interval '1 day' OR used_at > now() - interval '1 day'"
+    " ORDER BY fingerprint_sha256, id DESC";
 
 /* Registry rows: fingerprint, device_id, active (bool), not_after (epoch
  * int8), device status, last network; $1 filters one fingerprint when not
@@ -72,6 +83,26 @@ static void on_loaded(PGresult *res, void *arg)
         r->on_change(NULL, r->arg);
 }
 
+static void on_grants_loaded(PGresult *res, void *arg)
+{
+    reg_sync *r = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_error("renewal grants load failed", "error",
+                  res ? PQresultErrorMessage(res) : "connection lost", NULL);
+        return;
+    }
+    reg_grant_clear();
+    for (int i = 0; i < PQntuples(res); i++) {
+        uint8_t fp[REG_FP_LEN];
+        if (hex_decode(PQgetvalue(res, i, 0), fp, REG_FP_LEN) < 0)
+            continue;
+        reg_grant_note(fp, PQgetvalue(res, i, 1), (time_t)strtoll(PQgetvalue(res, i, 2), NULL, 10),
+                       PQgetvalue(res, i, 3)[0] == 't');
+    }
+    if (r->on_ca_change)
+        r->on_ca_change(r->ca_arg);
+}
+
 static void on_listening(PGresult *res, void *arg)
 {
     (void)arg;
@@ -91,21 +122,50 @@ static void on_state(pg_async_conn *c, int up, void *arg)
     /* LISTEN first, then load: a change committed between the two is both
      * in the load and in a NOTIFY, which is harmless. */
     if (pg_async_query(c, "LISTEN vigil_registry", 0, NULL, on_listening, r) < 0 ||
-        pg_async_query(c, select_sql, 1, no_filter, on_loaded, r) < 0)
+        pg_async_query(c, select_sql, 1, no_filter, on_loaded, r) < 0 ||
+        pg_async_query(c, grants_sql, 0, NULL, on_grants_loaded, r) < 0)
         log_error("cannot query the registry", NULL);
+}
+
+static int notified_fp(json_t *msg, uint8_t fp[REG_FP_LEN])
+{
+    const char *hex = json_string_value(json_object_get(msg, "fingerprint"));
+    return hex && hex_decode(hex, fp, REG_FP_LEN) == 0 ? 0 : -1;
+}
+
+static void apply_grant(json_t *msg, const char *device)
+{
+    uint8_t fp[REG_FP_LEN];
+    const char *state = json_string_value(json_object_get(msg, "state"));
+    json_int_t expires = json_integer_value(json_object_get(msg, "expires_at"));
+    if (notified_fp(msg, fp) < 0 || !state)
+        return;
+    if (strcmp(state, "open") == 0 && expires > 0)
+        reg_grant_note(fp, device, (time_t)expires, 0);
+    else if (strcmp(state, "spent") == 0)
+        reg_grant_note(fp, device, 0, 1);
 }
 
 static void apply_notify(reg_sync *r, json_t *msg)
 {
     const char *event = json_string_value(json_object_get(msg, "event"));
     const char *device = json_string_value(json_object_get(msg, "device_id"));
+    if (event && strcmp(event, "ca_changed") == 0) {
+        log_info("registry change", "event", event, NULL);
+        if (r->on_ca_change)
+            r->on_ca_change(r->ca_arg);
+        return;
+    }
     if (!event || !device)
         return;
     if (strcmp(event, "certificate_revoked") == 0) {
         uint8_t fp[REG_FP_LEN];
-        if (hex_decode(json_string_value(json_object_get(msg, "fingerprint")), fp, REG_FP_LEN) < 0)
+        if (notified_fp(msg, fp) < 0)
             return;
         reg_view_revoke(fp, device);
+        reg_grant_forget(fp);
+    } else if (strcmp(event, "renewal_grant") == 0) {
+        apply_grant(msg, device);
     } else if (strcmp(event, "device_status") == 0) {
         reg_device_status st;
         const char *status = json_string_value(json_object_get(msg, "status"));
@@ -144,6 +204,12 @@ reg_sync *reg_sync_start(uv_loop_t *loop, const char *database_url, reg_sync_cha
         return NULL;
     }
     return r;
+}
+
+void reg_sync_on_ca_change(reg_sync *r, void (*on_ca_change)(void *arg), void *arg)
+{
+    r->on_ca_change = on_ca_change;
+    r->ca_arg = arg;
 }
 
 void reg_sync_stop(reg_sync *r)

@@ -8,6 +8,10 @@
  * NOTIFY payloads on vigil_registry (JSON):
  *   {"event":"certificate_revoked","serial":S,"device_id":D,"fingerprint":F}
  *   {"event":"device_status","device_id":D,"status":"active|quarantined|decommissioned"}
+ *   {"event":"renewal_grant","device_id":D,"fingerprint":F,"state":"open|spent",
+ *    "expires_at":EPOCH}       (reg_grant.h; expires_at with "open")
+ *   {"event":"ca_changed","issuer":SKI}   (`vigilctl ca init|rotate`)
+ * A revocation also forgets any renewal grant of that certificate.
  */
 #ifndef VIGIL_REG_SYNC_H
 #define VIGIL_REG_SYNC_H
@@ -26,6 +30,9 @@ typedef void (*reg_sync_change_cb)(const char *device_id, void *arg);
 reg_sync *reg_sync_start(uv_loop_t *loop, const char *database_url, reg_sync_change_cb on_change,
                          void *arg);
 void reg_sync_stop(reg_sync *r);
+/* on_ca_change runs on the main loop after a ca_changed NOTIFY and after
+ * every full load (a rotation may have been missed while disconnected). */
+void reg_sync_on_ca_change(reg_sync *r, void (*on_ca_change)(void *arg), void *arg);
 /* 1 once a full load has completed since the last (re)connection. */
 int reg_sync_loaded(const reg_sync *r);
 
