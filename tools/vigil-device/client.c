@@ -188,11 +188,34 @@ static const char *header(const char *head, const char *name)
     return NULL;
 }
 
+/* 1 if the last TLS error is the server's alert about our certificate (in
+ * TLS 1.3 a refused client certificate shows up at the first read). */
+static int alert_about_us(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+        return 0;
+    switch (ERR_GET_REASON(e)) {
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED: return 1;
+    default: return 0;
+    }
+}
+
 static devc_result read_response(devc *c, devc_response *r, char *err, size_t errlen)
 {
     char head[MAX_HEADER + 1];
     size_t got = 0;
     long hlen = read_headers(c, head, sizeof(head), &got);
+    if (hlen < 0 && alert_about_us())
+        return fail(DEVC_IDENTITY, err, errlen, "the server refused this certificate: %s",
+                    ssl_reason());
     if (hlen < 0 || sscanf(head, "HTTP/1.%*d %d", &r->status) != 1)
         return fail(DEVC_RETRY, err, errlen, "no answer from the server: %s", ssl_reason());
     const char *cl = header(head, "Content-Length"), *ra = header(head, "Retry-After"),
@@ -254,8 +277,10 @@ devc_result devc_request(devc *c, const char *method, const char *path, const ch
         }
         devc_response_free(resp);
         devc_disconnect(c);
+        if (r == DEVC_IDENTITY)
+            return r;
         if (!reused)
-            return fail(DEVC_RETRY, err, errlen, "%s", err[0] ? err : "connection failed");
+            return err[0] ? DEVC_RETRY : fail(DEVC_RETRY, err, errlen, "connection failed");
     }
     return DEVC_RETRY;
 }
