@@ -12,6 +12,7 @@
 #include "tools/vigil-device/cacerts.h"
 #include "tools/vigil-device/client.h"
 #include "tools/vigil-device/keygen.h"
+#include "tools/vigil-device/pair.h"
 #include "tools/vigil-device/queue.h"
 #include "tools/vigil-device/renew.h"
 #include "tools/vigil-device/run.h"
@@ -281,6 +282,12 @@ static int send_and_summarize(const opts *o, const char *dir)
         fprintf(stderr, "vigil-device: --server, --cert, --key and --ca are required\n");
         return EXIT_USAGE;
     }
+    /* A renewal cut short by a crash is finished (or undone) first. */
+    int broken = pair_recover(o->cert, o->key, err, sizeof(err)) < 0;
+    if (err[0])
+        fprintf(stderr, "vigil-device: %s\n", err);
+    if (broken)
+        return EXIT_IDENTITY;
     if (devc_init(&c, o->server, o->cert, o->key, o->ca, err, sizeof(err)) != DEVC_OK) {
         fprintf(stderr, "vigil-device: %s\n", err);
         devc_free(&c);
