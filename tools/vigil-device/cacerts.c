@@ -16,9 +16,7 @@
 
 static est_outcome refuse(est_result *r, const char *reason)
 {
-    r->outcome = EST_BAD_ANSWER;
-    snprintf(r->code, sizeof(r->code), "bad_answer");
-    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    est_set(r, EST_BAD_ANSWER, "bad_answer", reason);
     return EST_BAD_ANSWER;
 }
 
@@ -101,9 +99,8 @@ est_outcome cacerts_refresh(devc *c, const char *ca_file, const char *out, est_r
     if (why)
         o = refuse(r, why);
     else if (write_pem(out, set) < 0) {
-        o = r->outcome = EST_RETRY;
-        snprintf(r->code, sizeof(r->code), "local");
-        snprintf(r->reason, sizeof(r->reason), "cannot write %s", out);
+        o = EST_RETRY;
+        est_set(r, o, "local", "cannot write the trust anchors file");
     }
     if (n)
         *n = sk_X509_num(set);

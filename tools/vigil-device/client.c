@@ -203,8 +203,10 @@ static int alert_about_us(void)
     case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
     case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
-    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED: return 1;
-    default: return 0;
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+        return 1;
+    default:
+        return 0;
     }
 }
 

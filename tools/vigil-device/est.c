@@ -24,11 +24,19 @@ const char *est_outcome_name(est_outcome o)
     return o <= EST_BAD_ANSWER ? names[o] : "unknown";
 }
 
-static void set(est_result *r, est_outcome o, const char *code, const char *reason)
+/* Copies text into a buffer of cap bytes, cut to fit. */
+static void copy_cut(char *dst, size_t cap, const char *text)
+{
+    size_t n = strnlen(text, cap - 1);
+    memcpy(dst, text, n);
+    dst[n] = '\0';
+}
+
+void est_set(est_result *r, est_outcome o, const char *code, const char *reason)
 {
     r->outcome = o;
-    snprintf(r->code, sizeof(r->code), "%s", code);
-    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    copy_cut(r->code, sizeof(r->code), code);
+    copy_cut(r->reason, sizeof(r->reason), reason);
 }
 
 /* The server's codes that say this certificate itself is not accepted. */
@@ -57,7 +65,7 @@ static void classify_error(const devc_response *resp, est_result *r)
                     : resp->status == 401                      ? EST_IDENTITY
                     : code && identity_code(code)              ? EST_IDENTITY
                                                                : EST_REFUSED;
-    set(r, o, code ? code : fallback, reason ? reason : "no reason given");
+    est_set(r, o, code ? code : fallback, reason ? reason : "no reason given");
     json_decref(e);
 }
 
@@ -70,8 +78,8 @@ static int sends(devc *c, const char *method, const char *path, const char *ctyp
     devc_result d =
         devc_request(c, method, path, ctype, body, body ? strlen(body) : 0, resp, err, sizeof(err));
     if (d != DEVC_OK) {
-        set(r, d == DEVC_IDENTITY ? EST_IDENTITY : EST_RETRY,
-            d == DEVC_IDENTITY ? "tls" : "network", err);
+        est_set(r, d == DEVC_IDENTITY ? EST_IDENTITY : EST_RETRY,
+                d == DEVC_IDENTITY ? "tls" : "network", err);
         return -1;
     }
     if (resp->status != 200) {
@@ -88,7 +96,7 @@ static STACK_OF(X509) * parse_certs(const devc_response *resp, est_result *r)
     size_t der_len = 0;
     STACK_OF(X509) *out = NULL;
     if (strncasecmp(resp->content_type, "application/pkcs7-mime", 22) != 0) {
-        set(r, EST_BAD_ANSWER, "bad_answer", "the answer is not application/pkcs7-mime");
+        est_set(r, EST_BAD_ANSWER, "bad_answer", "the answer is not application/pkcs7-mime");
         return NULL;
     }
     unsigned char *der = ca_est_base64_decode(resp->body, resp->body_len, DEVC_MAX_BODY, &der_len);
@@ -107,8 +115,8 @@ static STACK_OF(X509) * parse_certs(const devc_response *resp, est_result *r)
         }
     }
     if (!out)
-        set(r, EST_BAD_ANSWER, "bad_answer",
-            "the answer is not a base64 PKCS#7 certs-only with at least one certificate");
+        est_set(r, EST_BAD_ANSWER, "bad_answer",
+                "the answer is not a base64 PKCS#7 certs-only with at least one certificate");
     ERR_clear_error();
     PKCS7_free(p7);
     free(der);
@@ -134,7 +142,7 @@ X509 *est_simplereenroll(devc *c, X509_REQ *req, est_result *r)
     OPENSSL_free(der);
     if (!b64) {
         memset(r, 0, sizeof(*r));
-        set(r, EST_RETRY, "local", "cannot encode the CSR");
+        est_set(r, EST_RETRY, "local", "cannot encode the CSR");
         return NULL;
     }
     int rc = sends(c, "POST", REENROLL_PATH, "application/pkcs10", b64, &resp, r);
@@ -147,7 +155,7 @@ X509 *est_simplereenroll(devc *c, X509_REQ *req, est_result *r)
     if (certs && sk_X509_num(certs) == 1)
         leaf = sk_X509_shift(certs);
     else if (certs)
-        set(r, EST_BAD_ANSWER, "bad_answer", "the answer holds more than one certificate");
+        est_set(r, EST_BAD_ANSWER, "bad_answer", "the answer holds more than one certificate");
     sk_X509_pop_free(certs, X509_free);
     return leaf;
 }

@@ -31,5 +31,7 @@ STACK_OF(X509) * est_cacerts(devc *c, est_result *r);
 /* POST simplereenroll of req: the one certificate of the answer, or NULL. */
 X509 *est_simplereenroll(devc *c, X509_REQ *req, est_result *r);
 const char *est_outcome_name(est_outcome o);
+/* Sets outcome, code and reason (cut to fit). */
+void est_set(est_result *r, est_outcome o, const char *code, const char *reason);
 
 #endif

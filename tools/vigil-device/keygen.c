@@ -43,19 +43,23 @@ X509_REQ *keygen_csr(EVP_PKEY *key, const char *id)
     return req;
 }
 
+/* What was written to a memory BIO, as a malloc'd string (freed BIO). */
+static char *bio_text(BIO *bio, int ok)
+{
+    char *data = NULL, *copy = NULL;
+    long len = bio && ok ? BIO_get_mem_data(bio, &data) : 0;
+    if (len > 0)
+        copy = strndup(data, (size_t)len);
+    if (data && len > 0)
+        OPENSSL_cleanse(data, (size_t)len); /* it may be a private key */
+    BIO_free(bio);
+    return copy;
+}
+
 char *keygen_key_pem(EVP_PKEY *key)
 {
     BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL, *copy = NULL;
-    if (bio && PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
-        long len = BIO_get_mem_data(bio, &data);
-        if (len > 0 && (copy = malloc((size_t)len + 1))) {
-            memcpy(copy, data, (size_t)len);
-            copy[len] = '\0';
-        }
-    }
-    BIO_free_all(bio);
-    return copy;
+    return bio_text(bio, bio && PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL));
 }
 
 /* Writes text to a new file (never replacing one) with mode. */
@@ -82,14 +86,9 @@ int keygen_command(const char *id, const char *out_dir, const char *key_type)
     }
     EVP_PKEY *key = ca_key_generate(type, &err);
     X509_REQ *req = key ? keygen_csr(key, id) : NULL;
-    char *key_pem = key ? keygen_key_pem(key) : NULL, *csr_pem = NULL;
-    BIO *bio = BIO_new(BIO_s_mem());
-    long len = 0;
-    if (req && bio && PEM_write_bio_X509_REQ(bio, req) &&
-        (len = BIO_get_mem_data(bio, &csr_pem)) > 0)
-        csr_pem = strndup(csr_pem, (size_t)len);
-    else
-        csr_pem = NULL;
+    char *key_pem = key ? keygen_key_pem(key) : NULL;
+    BIO *bio = req ? BIO_new(BIO_s_mem()) : NULL;
+    char *csr_pem = bio_text(bio, bio && PEM_write_bio_X509_REQ(bio, req));
     snprintf(key_path, sizeof(key_path), "%s/%s.key", out_dir, id);
     snprintf(csr_path, sizeof(csr_path), "%s/%s.csr", out_dir, id);
     if (!req || !key_pem || !csr_pem || (mkdir(out_dir, 0700) < 0 && errno != EEXIST) ||
@@ -106,7 +105,6 @@ done:
         OPENSSL_cleanse(key_pem, strlen(key_pem));
     free(key_pem);
     free(csr_pem);
-    BIO_free(bio);
     X509_REQ_free(req);
     EVP_PKEY_free(key);
     return rc;

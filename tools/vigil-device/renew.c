@@ -40,9 +40,7 @@ int renew_exit_code(est_outcome o)
 
 static est_outcome fail(renew_info *info, est_outcome o, const char *code, const char *reason)
 {
-    info->r.outcome = o;
-    snprintf(info->r.code, sizeof(info->r.code), "%s", code);
-    snprintf(info->r.reason, sizeof(info->r.reason), "%s", reason);
+    est_set(&info->r, o, code, reason);
     return o;
 }
 
