@@ -81,7 +81,7 @@ $(BUILD)/vigild: $(call obj,server/main.c) $(BUILD)/libvigilserver.a $(BUILD)/li
                  $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/vigil-device: $(call obj,$(DEVICE_SRC)) $(BUILD)/libvigilproto.a
+$(BUILD)/vigil-device: $(call obj,$(DEVICE_SRC)) $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vigil-bench: $(call obj,$(BENCH_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a \

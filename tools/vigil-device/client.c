@@ -20,7 +20,6 @@
 
 #define IO_TIMEOUT_S 15
 #define MAX_HEADER 16384
-#define MAX_BODY (1024 * 1024)
 
 static devc_result fail(devc_result r, char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -189,19 +188,49 @@ static const char *header(const char *head, const char *name)
     return NULL;
 }
 
+/* 1 if the last TLS error is the server's alert about our certificate (in
+ * TLS 1.3 a refused client certificate shows up at the first read). */
+static int alert_about_us(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+        return 0;
+    switch (ERR_GET_REASON(e)) {
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static devc_result read_response(devc *c, devc_response *r, char *err, size_t errlen)
 {
     char head[MAX_HEADER + 1];
     size_t got = 0;
     long hlen = read_headers(c, head, sizeof(head), &got);
+    if (hlen < 0 && alert_about_us())
+        return fail(DEVC_IDENTITY, err, errlen, "the server refused this certificate: %s",
+                    ssl_reason());
     if (hlen < 0 || sscanf(head, "HTTP/1.%*d %d", &r->status) != 1)
         return fail(DEVC_RETRY, err, errlen, "no answer from the server: %s", ssl_reason());
     const char *cl = header(head, "Content-Length"), *ra = header(head, "Retry-After"),
                *conn = header(head, "Connection");
     long length = cl ? strtol(cl, NULL, 10) : 0;
+    const char *ct = header(head, "Content-Type");
     r->retry_after = ra ? atoi(ra) : -1;
+    if (ct) {
+        ct += strspn(ct, " \t");
+        snprintf(r->content_type, sizeof(r->content_type), "%.*s", (int)strcspn(ct, "\r"), ct);
+    }
     r->close = conn && strncasecmp(conn + strspn(conn, " "), "close", 5) == 0;
-    if (length < 0 || length > MAX_BODY)
+    if (length < 0 || length > DEVC_MAX_BODY)
         return fail(DEVC_RETRY, err, errlen, "answer body of %ld bytes refused", length);
     if (!(r->body = malloc((size_t)length + 1)))
         return fail(DEVC_RETRY, err, errlen, "out of memory");
@@ -218,11 +247,20 @@ static devc_result read_response(devc *c, devc_response *r, char *err, size_t er
     return DEVC_OK;
 }
 
-devc_result devc_post(devc *c, const char *path, const char *body, devc_response *resp,
-                      char *err, size_t errlen)
+devc_result devc_request(devc *c, const char *method, const char *path, const char *content_type,
+                         const char *body, size_t body_len, devc_response *resp, char *err,
+                         size_t errlen)
 {
-    char head[512];
+    char head[768];
+    int has_body = strcmp(method, "GET") != 0;
     memset(resp, 0, sizeof(*resp));
+    if (has_body)
+        snprintf(head, sizeof(head),
+                 "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
+                 "Content-Length: %zu\r\n\r\n",
+                 method, path, c->host, content_type, body_len);
+    else
+        snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", method, path, c->host);
     /* A kept-alive connection may have been closed by the server meanwhile:
      * one fresh attempt is part of the same try. */
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -230,13 +268,10 @@ devc_result devc_post(devc *c, const char *path, const char *body, devc_response
         devc_result r;
         if (!c->ssl && (r = connect_tls(c, err, errlen)) != DEVC_OK)
             return r;
-        size_t len = strlen(body);
-        snprintf(head, sizeof(head),
-                 "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                 "Content-Length: %zu\r\n\r\n", path, c->host, len);
         /* A server refusing this device answers and closes without reading
          * the request, so a failed write may still have an answer behind it. */
-        int wrote = write_all(c, head, strlen(head)) == 0 && write_all(c, body, len) == 0;
+        int wrote = write_all(c, head, strlen(head)) == 0 &&
+                    (!has_body || write_all(c, body, body_len) == 0);
         if ((r = read_response(c, resp, err, errlen)) == DEVC_OK && (wrote || resp->close)) {
             if (resp->close)
                 devc_disconnect(c);
@@ -244,8 +279,16 @@ devc_result devc_post(devc *c, const char *path, const char *body, devc_response
         }
         devc_response_free(resp);
         devc_disconnect(c);
+        if (r == DEVC_IDENTITY)
+            return r;
         if (!reused)
-            return fail(DEVC_RETRY, err, errlen, "%s", err[0] ? err : "connection failed");
+            return err[0] ? DEVC_RETRY : fail(DEVC_RETRY, err, errlen, "connection failed");
     }
     return DEVC_RETRY;
+}
+
+devc_result devc_post(devc *c, const char *path, const char *body, devc_response *resp, char *err,
+                      size_t errlen)
+{
+    return devc_request(c, "POST", path, "application/json", body, strlen(body), resp, err, errlen);
 }

@@ -2,7 +2,8 @@
  * client.h - vigil-device's connection to the device port: blocking
  * sockets with deadlines (a stub has one connection and nothing else to
  * do), OpenSSL with the server verified against the fleet CA and by name,
- * HTTP/1.1 keep-alive, and small bounded response parsing.
+ * HTTP/1.1 keep-alive, and small bounded response parsing (any content
+ * type; bodies up to DEVC_MAX_BODY).
  */
 #ifndef VIGIL_DEVICE_CLIENT_H
 #define VIGIL_DEVICE_CLIENT_H
@@ -18,8 +19,11 @@ typedef struct devc {
     char port[16];
 } devc;
 
+#define DEVC_MAX_BODY (1024 * 1024)
+
 typedef struct devc_response {
     int status;
+    char content_type[128]; /* as sent, "" when absent */
     int retry_after;       /* seconds, -1 when absent */
     int close;             /* the server will close the connection */
     char *body;            /* NUL-terminated, malloc'd */
@@ -35,7 +39,12 @@ typedef enum devc_result {
 /* server is HOST:PORT. Loads the key pair and the CA; DEVC_IDENTITY on failure. */
 devc_result devc_init(devc *c, const char *server, const char *cert, const char *key,
                       const char *ca, char *err, size_t errlen);
-/* Sends one POST (connecting first if needed) and reads the answer. */
+/* Sends one request (connecting first if needed) and reads the answer.
+ * method "GET" sends no body (content_type and body may be NULL). */
+devc_result devc_request(devc *c, const char *method, const char *path, const char *content_type,
+                         const char *body, size_t body_len, devc_response *resp, char *err,
+                         size_t errlen);
+/* devc_request of a JSON body. */
 devc_result devc_post(devc *c, const char *path, const char *body, devc_response *resp,
                       char *err, size_t errlen);
 void devc_response_free(devc_response *r);

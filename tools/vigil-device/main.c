@@ -1,15 +1,21 @@
 /*
  * main.c - vigil-device, a small device stub: it makes its own key and CSR,
- * reports incidents to vigild's device port over mutual TLS, and keeps
- * what the server has not acknowledged in an on-disk queue that survives
- * its own crash. It drives the end-to-end tests; it is also a reference for
- * a device implementation (docs/DEVICE-PORT.md).
+ * reports incidents to vigild's device port over mutual TLS, keeps what
+ * the server has not acknowledged in an on-disk queue that survives its
+ * own crash, renews its certificate over EST (RFC 7030) and refreshes its
+ * trust anchors, once or in a long-running loop. It drives the end-to-end
+ * tests; it is also a reference for a device implementation
+ * (docs/DEVICE-PORT.md).
  */
 #include "protocol/incident.h"
 #include "protocol/when.h"
+#include "tools/vigil-device/cacerts.h"
 #include "tools/vigil-device/client.h"
 #include "tools/vigil-device/keygen.h"
+#include "tools/vigil-device/pair.h"
 #include "tools/vigil-device/queue.h"
+#include "tools/vigil-device/renew.h"
+#include "tools/vigil-device/run.h"
 #include "tools/vigil-device/send.h"
 
 #include <signal.h>
@@ -31,13 +37,17 @@ static const char usage[] =
     "  report   queue one or more incident reports and send the queue\n"
     "  flush    send what is queued\n"
     "  queue    list what is queued\n"
-    "  keygen   make this device's key and a CSR for `vigilctl device enroll`\n\n"
-    "Connection (report, flush):\n"
+    "  keygen   make this device's key and a CSR for `vigilctl device enroll`\n"
+    "  renew    renew this device's certificate (EST simplereenroll), new key by default\n"
+    "  cacerts  refresh the trust anchors file from the server (EST cacerts)\n"
+    "  run      the device loop: report, renew at 2/3 of the lifetime, refresh cacerts\n\n"
+    "Connection (report, flush, renew, cacerts, run):\n"
     "  --server HOST:PORT      vigild's device port\n"
     "  --cert FILE --key FILE  this device's certificate and key\n"
     "  --ca FILE               the fleet CA chain (`vigilctl ca chain`)\n"
     "  --queue-dir DIR         the on-disk queue (default: vigil-queue)\n"
-    "  --max-time DUR          give up retrying after DUR (default 60s; 500ms, 2m)\n"
+    "  --max-time DUR          report/flush: give up retrying after DUR (default 60s;\n"
+    "                          500ms, 2m); run: stop after DUR (default: never)\n"
     "  --json                  print a summary object at the end\n\n"
     "Report (report):\n"
     "  --type T  --severity S  --component C  --firmware-version V\n"
@@ -45,20 +55,53 @@ static const char usage[] =
     "  --file FILE             reports from a JSON file (an object or an array);\n"
     "                          an id is added to each report without one\n\n"
     "Keygen: --id ID --out-dir DIR [--key-type p256|p384|ed25519]\n\n"
-    "Exit codes: 0 every report acknowledged, 1 some rejected for good (see\n"
-    "QUEUE/rejected), 2 usage, 3 identity refused (certificate, key, CA), 75 some\n"
-    "still queued when --max-time ran out (run `flush` later).\n";
+    "Renew: [--key-type p256|p384|ed25519] (default p256) [--same-key]\n"
+    "  The key and certificate at --key/--cert are replaced crash-safely: the\n"
+    "  previous pair is kept as FILE.prev until the new pair has made a request;\n"
+    "  every command repairs an interrupted renewal (FILE.new/.prev) on start.\n"
+    "Cacerts: [--out FILE] (default: replace --ca); a set without the root --ca\n"
+    "  trusts, or with another root, is refused.\n"
+    "Run: --queue-dir DIR [--report-every DUR] [--max-time DUR] [--key-type T]\n"
+    "  [--same-key]; stops on SIGTERM/SIGINT (after flushing what it can).\n\n"
+    "Exit codes: 0 done (run: stopped by a signal, nothing queued); 1 refused for\n"
+    "good (report: some rejected, see QUEUE/rejected; renew/run: a 4xx refusal,\n"
+    "e.g. quarantined, same key refused, no grant); 2 usage; 3 identity refused\n"
+    "(certificate, key, CA, or the server refused this certificate); 4 the server's\n"
+    "answer failed the checks (renew, cacerts: nothing installed); 5 run: --max-time\n"
+    "ran out, nothing queued; 75 retry later (renew, cacerts: 429/503/network, the\n"
+    "delay is printed; report/flush/run: reports still queued).\n";
 
 typedef struct opts {
     const char *server, *cert, *key, *ca, *queue_dir, *file, *type, *severity, *component,
-        *firmware, *details, *occurred_at, *id, *out_dir, *key_type;
-    long long max_ms;
+        *firmware, *details, *occurred_at, *id, *out_dir, *key_type, *out;
+    long long max_ms, report_every_ms;
     long count;
-    int json;
+    int json, same_key;
 } opts;
 
-enum { O_SERVER = 1000, O_CERT, O_KEY, O_CA, O_QUEUE, O_FILE, O_TYPE, O_SEVERITY, O_COMPONENT,
-       O_FIRMWARE, O_DETAILS, O_OCCURRED, O_ID, O_COUNT, O_MAXTIME, O_JSON, O_OUTDIR, O_KEYTYPE };
+enum {
+    O_SERVER = 1000,
+    O_CERT,
+    O_KEY,
+    O_CA,
+    O_QUEUE,
+    O_FILE,
+    O_TYPE,
+    O_SEVERITY,
+    O_COMPONENT,
+    O_FIRMWARE,
+    O_DETAILS,
+    O_OCCURRED,
+    O_ID,
+    O_COUNT,
+    O_MAXTIME,
+    O_JSON,
+    O_OUTDIR,
+    O_KEYTYPE,
+    O_SAMEKEY,
+    O_OUT,
+    O_EVERY
+};
 
 static int parse_ms(const char *s, long long *out)
 {
@@ -74,14 +117,29 @@ static int parse_ms(const char *s, long long *out)
 
 static int parse_args(int argc, char **argv, opts *o)
 {
-    static const struct option longopts[] = {
-        {"server", 1, 0, O_SERVER}, {"cert", 1, 0, O_CERT}, {"key", 1, 0, O_KEY},
-        {"ca", 1, 0, O_CA}, {"queue-dir", 1, 0, O_QUEUE}, {"file", 1, 0, O_FILE},
-        {"type", 1, 0, O_TYPE}, {"severity", 1, 0, O_SEVERITY}, {"component", 1, 0, O_COMPONENT},
-        {"firmware-version", 1, 0, O_FIRMWARE}, {"details", 1, 0, O_DETAILS},
-        {"occurred-at", 1, 0, O_OCCURRED}, {"id", 1, 0, O_ID}, {"count", 1, 0, O_COUNT},
-        {"max-time", 1, 0, O_MAXTIME}, {"json", 0, 0, O_JSON}, {"out-dir", 1, 0, O_OUTDIR},
-        {"key-type", 1, 0, O_KEYTYPE}, {"help", 0, 0, 'h'}, {0}};
+    static const struct option longopts[] = {{"server", 1, 0, O_SERVER},
+                                             {"cert", 1, 0, O_CERT},
+                                             {"key", 1, 0, O_KEY},
+                                             {"ca", 1, 0, O_CA},
+                                             {"queue-dir", 1, 0, O_QUEUE},
+                                             {"file", 1, 0, O_FILE},
+                                             {"type", 1, 0, O_TYPE},
+                                             {"severity", 1, 0, O_SEVERITY},
+                                             {"component", 1, 0, O_COMPONENT},
+                                             {"firmware-version", 1, 0, O_FIRMWARE},
+                                             {"details", 1, 0, O_DETAILS},
+                                             {"occurred-at", 1, 0, O_OCCURRED},
+                                             {"id", 1, 0, O_ID},
+                                             {"count", 1, 0, O_COUNT},
+                                             {"max-time", 1, 0, O_MAXTIME},
+                                             {"json", 0, 0, O_JSON},
+                                             {"out-dir", 1, 0, O_OUTDIR},
+                                             {"key-type", 1, 0, O_KEYTYPE},
+                                             {"same-key", 0, 0, O_SAMEKEY},
+                                             {"out", 1, 0, O_OUT},
+                                             {"report-every", 1, 0, O_EVERY},
+                                             {"help", 0, 0, 'h'},
+                                             {0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -102,6 +160,12 @@ static int parse_args(int argc, char **argv, opts *o)
         case O_OUTDIR: o->out_dir = optarg; break;
         case O_KEYTYPE: o->key_type = optarg; break;
         case O_JSON: o->json = 1; break;
+        case O_SAMEKEY:
+            o->same_key = 1;
+            break;
+        case O_OUT:
+            o->out = optarg;
+            break;
         case O_COUNT:
             o->count = strtol(optarg, NULL, 10);
             if (o->count < 1 || o->count > 100000) {
@@ -110,8 +174,9 @@ static int parse_args(int argc, char **argv, opts *o)
             }
             break;
         case O_MAXTIME:
-            if (parse_ms(optarg, &o->max_ms) < 0) {
-                fprintf(stderr, "vigil-device: --max-time: use 30s, 500ms or 2m\n");
+        case O_EVERY:
+            if (parse_ms(optarg, c == O_MAXTIME ? &o->max_ms : &o->report_every_ms) < 0) {
+                fprintf(stderr, "vigil-device: %s: use 30s, 500ms or 2m\n", argv[optind - 1]);
                 return -1;
             }
             break;
@@ -217,6 +282,12 @@ static int send_and_summarize(const opts *o, const char *dir)
         fprintf(stderr, "vigil-device: --server, --cert, --key and --ca are required\n");
         return EXIT_USAGE;
     }
+    /* A renewal cut short by a crash is finished (or undone) first. */
+    int broken = pair_recover(o->cert, o->key, err, sizeof(err)) < 0;
+    if (err[0])
+        fprintf(stderr, "vigil-device: %s\n", err);
+    if (broken)
+        return EXIT_IDENTITY;
     if (devc_init(&c, o->server, o->cert, o->key, o->ca, err, sizeof(err)) != DEVC_OK) {
         fprintf(stderr, "vigil-device: %s\n", err);
         devc_free(&c);
@@ -263,9 +334,15 @@ int main(int argc, char **argv)
     if (parse_args(argc - 1, argv + 1, &o) < 0)
         return EXIT_USAGE;
     const char *dir = o.queue_dir ? o.queue_dir : "vigil-queue";
+    renew_opts r = {o.server, o.cert, o.key, o.ca, o.key_type, o.same_key};
     if (strcmp(cmd, "keygen") == 0)
         return keygen_command(o.id, o.out_dir, o.key_type);
-    if (strcmp(cmd, "report") && strcmp(cmd, "flush") && strcmp(cmd, "queue")) {
+    if (strcmp(cmd, "renew") == 0)
+        return renew_command(&r, o.json);
+    if (strcmp(cmd, "cacerts") == 0)
+        return cacerts_command(o.server, o.cert, o.key, o.ca, o.out, o.json);
+    if (strcmp(cmd, "report") && strcmp(cmd, "flush") && strcmp(cmd, "queue") &&
+        strcmp(cmd, "run")) {
         fprintf(stderr, "vigil-device: unknown command '%s'\n\n%s", cmd, usage);
         return EXIT_USAGE;
     }
@@ -275,6 +352,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "queue") == 0)
         return list_queue(dir);
+    if (strcmp(cmd, "run") == 0) {
+        run_opts ro = {r, dir, o.report_every_ms, o.max_ms, o.json};
+        return run_command(&ro);
+    }
     if (strcmp(cmd, "report") == 0 && queue_reports(&o, dir) < 0)
         return EXIT_USAGE;
     return send_and_summarize(&o, dir);

@@ -3,6 +3,8 @@
  */
 #include "tools/vigil-device/queue.h"
 
+#include "tools/vigil-device/util.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,16 +23,6 @@ static int qpath(char *out, const char *dir, const char *name, const char *ext)
     return n > 0 && n < PATH_MAX ? 0 : -1;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int devq_open(const char *dir)
 {
     char sub[PATH_MAX];
@@ -43,31 +35,10 @@ int devq_open(const char *dir)
 
 static int write_atomic(const char *dir, const char *name, const char *data)
 {
-    char tmp[PATH_MAX], path[PATH_MAX];
-    char dotted[128];
-    snprintf(dotted, sizeof(dotted), ".%.100s", name);
-    if (qpath(tmp, dir, dotted, ".tmp") < 0 || qpath(path, dir, name, "") < 0)
+    char path[PATH_MAX];
+    if (qpath(path, dir, name, "") < 0)
         return -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(data), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return fsync_dir(dir);
+    return devu_write_atomic(path, data, strlen(data), 0600);
 }
 
 static int valid_id(const char *id)
@@ -190,7 +161,7 @@ int devq_remove(const char *dir, const char *id)
         return -1;
     if (unlink(path) < 0 && errno != ENOENT)
         return -1;
-    return fsync_dir(dir);
+    return devu_fsync_dir_of(dir, 1);
 }
 
 int devq_reject(const char *dir, const char *id, const char *reason)
@@ -202,5 +173,5 @@ int devq_reject(const char *dir, const char *id, const char *reason)
     snprintf(name, sizeof(name), "%s.reason", id);
     if (write_atomic(rdir, name, reason) < 0 || rename(from, to) < 0)
         return -1;
-    return fsync_dir(dir);
+    return devu_fsync_dir_of(dir, 1);
 }

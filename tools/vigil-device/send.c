@@ -6,43 +6,16 @@
 #include "tools/vigil-device/send.h"
 
 #include "tools/vigil-device/queue.h"
+#include "tools/vigil-device/util.h"
 
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define BATCH 100
 #define BACKOFF_BASE_MS 200
 #define BACKOFF_CAP_MS 30000
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
-/* Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
-static long long backoff_ms(int attempt)
-{
-    long long ceiling = BACKOFF_BASE_MS;
-    for (int i = 0; i < attempt && ceiling < BACKOFF_CAP_MS; i++)
-        ceiling *= 2;
-    if (ceiling > BACKOFF_CAP_MS)
-        ceiling = BACKOFF_CAP_MS;
-    unsigned int r = 0;
-    RAND_bytes((unsigned char *)&r, sizeof(r));
-    return (long long)(r % (unsigned int)(ceiling + 1));
-}
 
 /* Applies the per-report verdicts of a 200; returns how many were settled. */
 static size_t apply_results(const char *dir, json_t *answer, dev_totals *t)
@@ -113,7 +86,7 @@ static int send_batch(devc *c, const char *dir, devq_entry *e, size_t n, dev_tot
 
 void dev_send_queue(devc *c, const char *dir, long long max_ms, dev_totals *t)
 {
-    long long deadline = now_ms() + max_ms;
+    long long deadline = devu_now_ms() + max_ms;
     int attempt = 0;
     for (;;) {
         devq_entry *e = NULL;
@@ -131,11 +104,12 @@ void dev_send_queue(devc *c, const char *dir, long long max_ms, dev_totals *t)
             attempt = 0;
             continue;
         }
-        long long wait = delay >= 0 ? delay : backoff_ms(attempt++);
-        if (now_ms() + wait >= deadline)
+        long long wait =
+            delay >= 0 ? delay : devu_backoff_ms(attempt++, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
+        if (devu_now_ms() + wait >= deadline)
             break;
         fprintf(stderr, "vigil-device: retrying in %lld ms\n", wait);
-        sleep_ms(wait);
+        devu_sleep_ms(wait);
     }
     t->queued = devq_count(dir);
 }
