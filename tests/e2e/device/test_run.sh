@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# vigil-device run with 2-minute certificates: it renews by itself at two
+# vigil-device run with 1-minute certificates: it renews by itself at two
 # thirds of each lifetime, five times in a row (a lineage of five in the
 # registry), reports every 2 s throughout (every report it queued is
 # stored exactly once), a second vigild on the same database accepts each
 # new certificate at once, and SIGTERM stops it with exit 0 after a flush.
-# The CA backdates notBefore by 60 s (clock skew) and counts the validity
-# from there, so a 120 s certificate has 60 s left when issued and is
-# renewed ~20 s after issue: the five renewals take about two minutes.
+# A certificate is good for its validity from the moment of issue, and its
+# notBefore is 60 s earlier (clock skew), so a 60 s certificate spans
+# 120 s and is renewed ~20 s after issue: the five renewals take about two
+# minutes.
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
 port=$(free_port)
 port2=$(free_port)
-sql "UPDATE ca_policy SET renewal_validity_s = 120, renewals_per_hour = 100" >/dev/null
+sql "UPDATE ca_policy SET renewal_validity_s = 60, renewals_per_hour = 100" >/dev/null
 vigild_start main "$port"
 vigild_start second "$port2"
 D="$T/d"
@@ -23,7 +24,7 @@ pub() { openssl pkey -in "$1" -pubout 2>/dev/null; }
 cpub() { openssl x509 -in "$1" -noout -pubkey 2>/dev/null; }
 
 check "keygen" "$VIGIL_DEVICE" keygen --id sensor-run --out-dir "$D"
-check "enroll with a 2-minute certificate" "$VIGILCTL" device enroll --csr "$D/sensor-run.csr" --validity 120s
+check "enroll with a 1-minute certificate" "$VIGILCTL" device enroll --csr "$D/sensor-run.csr" --validity 60s
 cp "$T/out" "$D/sensor-run.crt"
 first=$(serial "$D/sensor-run.crt")
 
@@ -71,7 +72,7 @@ check "a lineage of at least five renewals from the enrolled certificate ($depth
 check_eq "one cert.renew audit row per renewal the device logged" \
     "$(grep -c 'vigil-device run: renewed ' "$T/run.log")" \
     "$(sql "SELECT count(*) FROM audit_log WHERE action = 'cert.renew' AND device_id = 'sensor-run'")"
-check_eq "each renewal 120 s long (the policy)" "0" \
+check_eq "each renewal good for 60 s from issue (the policy), notBefore 60 s back" "0" \
     "$(sql "SELECT count(*) FROM certificates WHERE device_id = 'sensor-run' AND renewed_from IS NOT NULL AND not_after - not_before <> interval '120 s'")"
 check "the pair on disk authenticates at the end" dcurl "$D" sensor-run -H 'Content-Type: application/json' \
     -d "$(report)" "https://127.0.0.1:$port/v1/incidents"
