@@ -42,6 +42,19 @@ static PGresult *lock_set(PGconn *conn, const char *serial, const char *device_i
                     3, params, err);
 }
 
+/* Runs sql with one parameter: arr (consumed) as JSON text. */
+static PGresult *query_json(PGconn *conn, const char *sql, json_t *arr, db_error *err)
+{
+    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    const char *params[] = {text};
+    PGresult *res = text ? db_query(conn, sql, 1, params, err) : NULL;
+    if (!text)
+        snprintf(err->msg, sizeof(err->msg), "out of memory");
+    free(text);
+    return res;
+}
+
 /* The key hash of a row: its key_sha256, or its pem's key hashed. */
 static int row_key(PGresult *set, int i, db_key_hash_fn key_hash, char out[65], db_error *err)
 {
@@ -75,17 +88,12 @@ static int list_keys(PGconn *conn, PGresult *set, db_key_hash_fn key_hash, int *
                                               PQgetvalue(set, i, COL_SERIAL), "d",
                                               PQgetvalue(set, i, COL_DEVICE)));
     }
-    char *text = keys ? json_dumps(keys, JSON_COMPACT) : NULL;
-    json_decref(keys);
-    const char *params[] = {text};
-    PGresult *res = text ? db_query(conn,
-                                    "INSERT INTO compromised_keys (key_sha256, serial, device_id)"
-                                    " SELECT e->>'k', e->>'s', e->>'d'"
-                                    " FROM json_array_elements($1::json) e"
-                                    " ON CONFLICT (key_sha256) DO NOTHING RETURNING 1",
-                                    1, params, err)
-                         : NULL;
-    free(text);
+    PGresult *res =
+        query_json(conn,
+                   "INSERT INTO compromised_keys (key_sha256, serial, device_id)"
+                   " SELECT e->>'k', e->>'s', e->>'d' FROM json_array_elements($1::json) e"
+                   " ON CONFLICT (key_sha256) DO NOTHING RETURNING 1",
+                   keys, err);
     if (!res)
         return -1;
     *added = PQntuples(res);
@@ -155,19 +163,12 @@ static PGresult *revoked_rows(PGconn *conn, PGresult *set, db_error *err)
                                                  PQgetvalue(set, i, COL_SERIAL), "via",
                                                  PQgetisnull(set, i, COL_VIA)
                                                      ? NULL : PQgetvalue(set, i, COL_VIA)));
-    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
-    const char *params[] = {text};
-    PGresult *res = text ? db_query(conn,
-                                    "SELECT c.serial, c.device_id, c.issuer,"
-                                    " c.revocation_reason AS reason, e.v->>'via' AS via"
-                                    " FROM json_array_elements($1::json) WITH ORDINALITY e(v, ord)"
-                                    " JOIN certificates c ON c.serial = e.v->>'serial'"
-                                    " ORDER BY e.ord",
-                                    1, params, err)
-                         : NULL;
-    free(text);
-    return res;
+    return query_json(conn,
+                      "SELECT c.serial, c.device_id, c.issuer, c.revocation_reason AS reason,"
+                      " e.v->>'via' AS via"
+                      " FROM json_array_elements($1::json) WITH ORDINALITY e(v, ord)"
+                      " JOIN certificates c ON c.serial = e.v->>'serial' ORDER BY e.ord",
+                      arr, err);
 }
 
 PGresult *db_cert_revoke_audited(PGconn *conn, const db_actor *who, const char *serial,

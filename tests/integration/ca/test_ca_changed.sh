@@ -3,23 +3,16 @@
 # {"event":"ca_changed","issuer":SKI} when they commit, so that every vigild
 # reloads its trusted issuing CAs without SIGHUP (heard from a psql LISTEN).
 . "$(dirname "$0")/../../lib/harness.sh"
+. "$(dirname "$0")/../listen.sh"
 pg_start
 "$VIGILCTL" db migrate >/dev/null
 export VIGIL_CA_DIR="$T/ca"
-rm -f "$T/lq" && mkfifo "$T/lq"
-"$PSQL" "$VIGIL_DATABASE_URL" -At <"$T/lq" >"$T/notify.txt" 2>&1 &
-lpid=$!
-exec 7>"$T/lq"
-echo "LISTEN vigil_registry;" >&7
-for _ in $(seq 1 100); do grep -q LISTEN "$T/notify.txt" && break; sleep 0.05; done
+listen_start
 check "ca init" "$VIGILCTL" ca init
-echo "SELECT 'after init';" >&7
-for _ in $(seq 1 100); do grep -q 'after init' "$T/notify.txt" && break; sleep 0.05; done
+listen_mark "after init"
 check "ca rotate" "$VIGILCTL" ca rotate
 check_contains "says vigild is told" "told to load it" "$T/out"
-echo "SELECT 'done';" >&7
-exec 7>&-
-wait "$lpid"
+listen_stop
 ski() { "$VIGILCTL" ca show --json | python3 -c "import json,sys; print(json.load(sys.stdin)['issuers'][$1]['ski'])"; }
 check_contains "init announced its issuing CA" "{\"event\" : \"ca_changed\", \"issuer\" : \"$(ski 0)\"}" "$T/notify.txt"
 check_contains "rotate announced the new one" "{\"event\" : \"ca_changed\", \"issuer\" : \"$(ski 1)\"}" "$T/notify.txt"

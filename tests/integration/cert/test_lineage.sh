@@ -8,6 +8,7 @@
 # revoked certificate is in its own issuer's CRL; enrollment then refuses
 # those keys, single and batch.
 . "$(dirname "$0")/../../lib/harness.sh"
+. "$(dirname "$0")/../listen.sh"
 pg_start
 setup_ca
 D="$T/d"
@@ -59,17 +60,10 @@ check_json "four certificates, the list's fields" "len(d)==4 and set(d[0])>={'se
 # An old row without key_sha256: the revocation reads the key from the pem.
 sql "UPDATE certificates SET key_sha256 = NULL WHERE serial = '$c2'"
 
-rm -f "$T/lq" && mkfifo "$T/lq"
-"$PSQL" "$VIGIL_DATABASE_URL" -At <"$T/lq" >"$T/notify.txt" 2>&1 &
-lpid=$!
-exec 7>"$T/lq"
-echo "LISTEN vigil_registry;" >&7
-for _ in $(seq 1 100); do grep -q LISTEN "$T/notify.txt" && break; sleep 0.05; done
+listen_start
 check "revoke the original for keyCompromise" "$VIGILCTL" cert revoke --serial "$c0" --reason keyCompromise --json
 check_json "lists the three revoked, descendants with via" "[c['serial'] for c in d]==['$c0','$c1','$c2'] and 'via' not in d[0] and d[1]['via']=='$c0' and d[2]['via']=='$c0' and all(c['reason']=='keyCompromise' for c in d)"
-echo "SELECT 'done';" >&7
-exec 7>&-
-wait "$lpid"
+listen_stop
 for s in "$c0" "$c1" "$c2"; do
     check_contains "NOTIFY certificate_revoked for $s" "\"event\" : \"certificate_revoked\", \"serial\" : \"$s\"" "$T/notify.txt"
 done

@@ -6,6 +6,7 @@
 # devices, no certificate, a revoked newest certificate, an until in the
 # past or more than 30 days ahead.
 . "$(dirname "$0")/../../lib/harness.sh"
+. "$(dirname "$0")/../listen.sh"
 pg_start
 setup_ca
 D="$T/d"
@@ -13,17 +14,6 @@ D="$T/d"
 fp_a=$(openssl x509 -in "$D/dev-a.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
 serial_a=$(openssl x509 -in "$D/dev-a.crt" -noout -serial | cut -d= -f2)
 
-# A psql session LISTENing on vigil_registry; psql prints what it heard
-# when it runs the next statement.
-listen_start() {
-    rm -f "$T/lq" && mkfifo "$T/lq"
-    "$PSQL" "$VIGIL_DATABASE_URL" -At <"$T/lq" >"$T/notify.txt" 2>&1 &
-    LISTEN_PID=$!
-    exec 7>"$T/lq"
-    echo "LISTEN vigil_registry;" >&7
-    for _ in $(seq 1 100); do grep -q LISTEN "$T/notify.txt" && break; sleep 0.05; done
-}
-listen_stop() { echo "SELECT 'done';" >&7; exec 7>&-; wait "$LISTEN_PID"; }
 
 listen_start
 until=$(date -u -d '+3 days' +%Y-%m-%dT%H:%M:%SZ)
