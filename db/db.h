@@ -106,6 +106,10 @@ int db_cert_insert(PGconn *conn, const db_cert *cert, db_error *err);
 PGresult *db_cert_revoke(PGconn *conn, const char *serial, const char *device_id,
                          const char *reason_name, db_error *err);
 
+/* Notifies vigil_registry {"event":"ca_changed","issuer":SKI} (on commit):
+ * every vigild reloads its trusted issuing CAs. */
+int db_notify_ca_changed(PGconn *conn, const char *issuer_ski, db_error *err);
+
 /* Revoked certificates of one issuer for a CRL: serial, revoked_at (epoch
  * seconds, int8), reason (RFC 5280 name). Expired ones are left out. */
 PGresult *db_revoked_by_issuer(PGconn *conn, const char *issuer_ski, db_error *err);
@@ -115,6 +119,9 @@ PGresult *db_revoked_by_issuer(PGconn *conn, const char *issuer_ski, db_error *e
  * registry reads, with keyset pages, are in db_admin.h. */
 PGresult *db_certs_list(PGconn *conn, const char *device_id, const char *status, int limit,
                         db_error *err);
+/* One certificate: the columns of the list, then key_sha256, renewed_from,
+ * superseded_by, superseded_at, ancestors (json: serials, nearest first),
+ * descendants (json: [{serial, depth}]) and pem. */
 PGresult *db_cert_get(PGconn *conn, const char *serial, db_error *err);
 
 /* ---- results as JSON (db_json.c) ---- */

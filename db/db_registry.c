@@ -85,23 +85,39 @@ int db_cert_insert(PGconn *conn, const db_cert *c, db_error *err)
                         8, params, err);
 }
 
-PGresult *db_cert_revoke(PGconn *conn, const char *serial, const char *device_id,
-                         const char *reason_name, db_error *err)
+PGresult *db_revoke_where(PGconn *conn, const char *serial, const char *device_id,
+                          const char *serials_json, const char *reason_name, db_error *err)
 {
-    const char *params[] = {serial, device_id, reason_name};
+    const char *params[] = {serial, device_id, reason_name, serials_json};
     return db_query(conn,
                     "WITH r AS ("
                     " UPDATE certificates SET status = 'revoked', revoked_at = now(),"
                     "  revocation_reason = $3"
                     " WHERE status = 'active' AND ((serial = $1::text)"
-                    "  OR ($1::text IS NULL AND device_id = $2::text))"
+                    "  OR ($1::text IS NULL AND $4::json IS NULL AND device_id = $2::text)"
+                    "  OR serial IN (SELECT json_array_elements_text($4::json)))"
                     " RETURNING serial, device_id, issuer, fingerprint_sha256)"
                     " SELECT r.serial, r.device_id, r.issuer FROM r,"
                     " LATERAL (SELECT pg_notify('vigil_registry', json_build_object("
                     "  'event', 'certificate_revoked', 'serial', r.serial,"
                     "  'device_id', r.device_id, 'fingerprint', r.fingerprint_sha256)::text)) n"
                     " ORDER BY r.serial",
-                    3, params, err);
+                    4, params, err);
+}
+
+PGresult *db_cert_revoke(PGconn *conn, const char *serial, const char *device_id,
+                         const char *reason_name, db_error *err)
+{
+    return db_revoke_where(conn, serial, device_id, NULL, reason_name, err);
+}
+
+int db_notify_ca_changed(PGconn *conn, const char *issuer_ski, db_error *err)
+{
+    const char *params[] = {issuer_ski};
+    return exec_command(conn,
+                        "SELECT pg_notify('vigil_registry', json_build_object("
+                        "'event', 'ca_changed', 'issuer', $1::text)::text)",
+                        1, params, err);
 }
 
 PGresult *db_revoked_by_issuer(PGconn *conn, const char *issuer_ski, db_error *err)
@@ -131,6 +147,8 @@ PGresult *db_certs_list(PGconn *conn, const char *device_id, const char *status,
 PGresult *db_cert_get(PGconn *conn, const char *serial, db_error *err)
 {
     const char *params[] = {serial};
-    return db_query(conn, "SELECT " CERT_COLUMNS ", pem FROM certificates WHERE serial = $1", 1,
-                    params, err);
+    return db_query(conn,
+                    "SELECT " CERT_COLUMNS ", " CERT_LINEAGE_COLUMNS ", pem FROM certificates c"
+                    " WHERE serial = $1",
+                    1, params, err);
 }

@@ -6,6 +6,8 @@
 #ifndef VIGIL_DB_SQL_H
 #define VIGIL_DB_SQL_H
 
+#include "db/db.h"
+
 #include <stdio.h>
 
 /* RFC 3339 UTC text for a timestamptz column; TSUS with microseconds. */
@@ -29,6 +31,34 @@
         "not_after") " AS not_after,"                                                              \
                      " " TS("revoked_at") " AS revoked_at, revocation_reason, issuer, "            \
                                           "fingerprint_sha256"
+
+/* A certificate's lineage (with alias c for the certificates row): its
+ * key, what it was renewed from and superseded by, its ancestors (serials
+ * from the parent up to the enrolled original, nearest first) and its
+ * descendants ([{serial, depth}], depth 1 renewed from it directly). */
+#define CERT_LINEAGE_COLUMNS                                                                       \
+    "key_sha256, renewed_from, superseded_by, " TS(                                                \
+        "superseded_at") " AS superseded_at,"                                                      \
+                         " (WITH RECURSIVE a(serial, parent, depth) AS ("                          \
+                         "   SELECT p.serial, p.renewed_from, 1 FROM certificates p WHERE "        \
+                         "p.serial = c.renewed_from"                                               \
+                         "   UNION ALL SELECT p.serial, p.renewed_from, a.depth + 1 FROM "         \
+                         "certificates p"                                                          \
+                         "   JOIN a ON p.serial = a.parent WHERE a.depth < 100000)"                \
+                         "  SELECT coalesce(json_agg(a.serial ORDER BY a.depth), '[]'::json) "     \
+                         "FROM a) AS ancestors,"                                                   \
+                         " (SELECT coalesce(json_agg(json_build_object('serial', x.serial, "       \
+                         "'depth', x.depth)"                                                       \
+                         "   ORDER BY x.depth, x.serial), '[]'::json)"                             \
+                         "  FROM vigil_certificate_descendants(c.serial) x WHERE x.depth > 0) AS " \
+                         "descendants"
+
+/* Revokes (unless already revoked) by serial, by device (serial and
+ * serials_json NULL), or every serial of the JSON array serials_json,
+ * notifying vigil_registry for each: db_cert_revoke's statement, shared
+ * with db_lineage.c. Rows: serial, device_id, issuer. */
+PGresult *db_revoke_where(PGconn *conn, const char *serial, const char *device_id,
+                          const char *serials_json, const char *reason_name, db_error *err);
 
 /* A LIMIT parameter: limit <= 0 means 100. */
 static inline void db_limit_text(int limit, char out[16])

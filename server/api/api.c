@@ -55,6 +55,7 @@ static const api_route routes[] = {
     {"POST", "/v1/devices/{id}/quarantine", ROLE_OPERATOR, api_registry_quarantine},
     {"POST", "/v1/devices/{id}/release", ROLE_OPERATOR, api_registry_release},
     {"POST", "/v1/devices/{id}/decommission", ROLE_ADMIN, api_registry_decommission},
+    {"POST", "/v1/devices/{id}/allow-renewal", ROLE_OPERATOR, api_registry_allow_renewal},
     {"GET", "/v1/certificates", ROLE_VIEWER, api_registry_certs},
     {"GET", "/v1/certificates/{serial}", ROLE_VIEWER, api_registry_cert},
     {"POST", "/v1/certificates/{serial}/revoke", ROLE_OPERATOR, api_registry_revoke},

@@ -30,6 +30,7 @@ void api_registry_device(api_req *r);
 void api_registry_quarantine(api_req *r);
 void api_registry_release(api_req *r);
 void api_registry_decommission(api_req *r);
+void api_registry_allow_renewal(api_req *r);
 void api_registry_certs(api_req *r);
 void api_registry_cert(api_req *r);
 void api_registry_revoke(api_req *r);

@@ -1,7 +1,9 @@
 /*
  * api_registry.c - the registry side of the operator API: devices (list,
- * show, quarantine, release, decommission), certificates (list, show,
- * revoke) and the audit log.
+ * show, quarantine, release, decommission, renewal grants), certificates
+ * (list, show with their lineage, revoke: keyCompromise follows the
+ * lineage) and the audit log. Grants and revocations are db/'s
+ * (db_renewal.h), the same statements vigilctl runs.
  *
  * Reads are keyset pages (see db/db_admin.c). Every change runs in one
  * transaction on the request's connection: the row is locked, the
@@ -19,6 +21,7 @@
 
 #include "cert-authority/ca.h"
 #include "db/db_admin.h"
+#include "db/db_renewal.h"
 #include "protocol/device_id.h"
 #include "protocol/incident.h"
 
@@ -33,8 +36,6 @@ static const char *const device_statuses[] = {"active", "quarantined", "decommis
 static const char *const cert_statuses[] = {"active", "revoked", "expired", NULL};
 
 #define REASON_MAX 256 /* characters of a status change's free-text reason */
-/* The same action name vigilctl writes, so one filter finds every revocation. */
-#define ACTION_CERT_REVOKE "cert.revoke"
 
 /* ---- shared ---- */
 
@@ -310,6 +311,58 @@ void api_registry_decommission(api_req *r)
     device_transition(r, "device.decommission", "decommissioned");
 }
 
+/* ---- renewal grants ---- */
+
+/* POST /v1/devices/{id}/allow-renewal {"until": RFC 3339 or a duration
+ * ahead}: db_renewal_grant in one transaction, answered with the grant. */
+void api_registry_allow_renewal(api_req *r)
+{
+    static const char *const names[] = {"until", NULL};
+    if (api_param_only(r, no_params) < 0)
+        return;
+    json_t *body = api_param_body(r);
+    if (!body)
+        return;
+    const char *until = json_string_value(json_object_get(body, "until"));
+    PGconn *db = NULL;
+    if (body_only(r, body, names) < 0)
+        goto done;
+    if (!until || !api_value_text(until, 64)) {
+        api_error(r, 400, "bad_request", "until",
+                  "'until' is required: an RFC 3339 time such as 2026-12-08T00:00:00Z or a "
+                  "duration from now such as 7d, at most 30 days ahead");
+        goto done;
+    }
+    if (!(db = api_pool_conn(r)))
+        goto done;
+    db_error err = {0};
+    db_refusal why;
+    db_actor who = {"token", r->token_name};
+    PGresult *res = NULL;
+    if (db_begin(db, &err) < 0 ||
+        (!(res = db_renewal_grant(db, &who, r->path_args[0], until, &why, &err)) &&
+         why.kind == DB_ACCEPTED) ||
+        (res && db_commit(db, &err) < 0)) {
+        db_rollback(db);
+        api_pool_fail(r, &err);
+    } else if (!res) {
+        db_rollback(db);
+        unsigned status = why.kind == DB_REFUSED_INPUT       ? 400
+                          : why.kind == DB_REFUSED_NOT_FOUND ? 404
+                                                             : 409;
+        api_error(r, status,
+                  status == 400   ? "bad_request"
+                  : status == 404 ? "not_found"
+                                  : "conflict",
+                  status == 400 ? "until" : NULL, "%s", why.msg);
+    } else {
+        api_reply_json(r, 200, db_row_json(res, 0));
+    }
+    PQclear(res);
+done:
+    json_decref(body); /* until points into it */
+}
+
 /* ---- certificates ---- */
 
 /* The serial in the path, canonical (uppercase hex, whole bytes, no
@@ -398,13 +451,35 @@ static int body_revocation_reason(api_req *r, json_t *body, const char **out)
     return 0;
 }
 
-/* Locks the certificate, refuses a second revocation, revokes it (with its
- * NOTIFY) and writes the audit row in one transaction. */
+/* The certificate as it now is, with what this revocation revoked
+ * ([{serial, device_id, via}], via for a descendant: keyCompromise follows
+ * the lineage) and how many keys it put on the compromised-keys list. */
+static json_t *revoke_answer(PGresult *cert, PGresult *rev, int keys)
+{
+    json_t *obj = db_row_json(cert, 0), *arr = json_array();
+    for (int i = 0; obj && arr && i < PQntuples(rev); i++)
+        json_array_append_new(arr,
+                              json_pack("{s:s,s:s,s:s?}", "serial", PQgetvalue(rev, i, 0),
+                                        "device_id", PQgetvalue(rev, i, 1), "via",
+                                        PQgetisnull(rev, i, 4) ? NULL : PQgetvalue(rev, i, 4)));
+    if (!obj || !arr || json_object_set_new(obj, "revoked", arr) < 0 ||
+        json_object_set_new(obj, "compromised_keys_added", json_integer(keys)) < 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* Locks the certificate, refuses a second revocation (except keyCompromise
+ * of a revoked certificate whose lineage is not yet all revoked and
+ * listed), revokes it with its NOTIFY and audit rows (and for keyCompromise
+ * its descendants: db_cert_revoke_audited) in one transaction. */
 static void revoke_run(api_req *r, PGconn *db, const char *serial, const char *reason)
 {
     db_error err = {0};
+    db_actor who = {"token", r->token_name};
     PGresult *res = NULL, *rev = NULL;
-    char device[72], details[96];
+    int keys = 0, compromise = strcmp(reason, "keyCompromise") == 0;
     if (db_begin(db, &err) < 0 || !(res = db_cert_row(db, serial, 1, &err)))
         goto fail;
     if (PQntuples(res) == 0) {
@@ -412,22 +487,24 @@ static void revoke_run(api_req *r, PGconn *db, const char *serial, const char *r
         no_cert(r, serial);
         goto done;
     }
-    if (strcmp(PQgetvalue(res, 0, PQfnumber(res, "status")), "revoked") == 0) {
-        db_rollback(db);
-        api_error(r, 409, "conflict", NULL, "certificate %s was already revoked at %s (%s)", serial,
-                  PQgetvalue(res, 0, PQfnumber(res, "revoked_at")),
-                  PQgetvalue(res, 0, PQfnumber(res, "revocation_reason")));
-        goto done;
-    }
-    snprintf(device, sizeof(device), "%s", PQgetvalue(res, 0, PQfnumber(res, "device_id")));
-    snprintf(details, sizeof(details), "{\"reason\":\"%s\"}", reason); /* a fixed name */
-    PQclear(res);
-    res = NULL;
-    if (!(rev = db_cert_revoke(db, serial, NULL, reason, &err)) ||
-        api_auth_audit(r, ACTION_CERT_REVOKE, device, serial, details, &err) < 0 ||
-        !(res = db_cert_row(db, serial, 0, &err)) || db_commit(db, &err) < 0)
+    int revoked = strcmp(PQgetvalue(res, 0, PQfnumber(res, "status")), "revoked") == 0;
+    if (revoked && !compromise)
+        goto already;
+    if (!(rev = db_cert_revoke_audited(db, &who, serial, NULL, reason, ca_key_sha256, &keys, &err)))
         goto fail;
-    api_reply_json(r, 200, db_row_json(res, 0));
+    if (PQntuples(rev) == 0 && keys == 0)
+        goto already;
+    PQclear(res);
+    if (!(res = db_cert_row(db, serial, 0, &err)) || db_commit(db, &err) < 0)
+        goto fail;
+    api_reply_json(r, 200, revoke_answer(res, rev, keys));
+    goto done;
+already:
+    db_rollback(db);
+    api_error(r, 409, "conflict", NULL, "certificate %s was already revoked at %s (%s)%s", serial,
+              PQgetvalue(res, 0, PQfnumber(res, "revoked_at")),
+              PQgetvalue(res, 0, PQfnumber(res, "revocation_reason")),
+              compromise ? ", and its descendants and keys are revoked and listed" : "");
     goto done;
 fail:
     db_rollback(db);

@@ -239,6 +239,14 @@ int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, cons
     return rc;
 }
 
+int cli_notify_ca_changed(cli_ctx *ctx, const char *issuer_ski)
+{
+    db_error err = {0};
+    if (db_notify_ca_changed(ctx->db, issuer_ski, &err) < 0)
+        return cli_fail_db(ctx, &err);
+    return EXIT_OK;
+}
+
 int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t *out)
 {
     /* A unit is required: --validity 30 must not mean 30 seconds. */

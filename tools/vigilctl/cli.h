@@ -115,6 +115,10 @@ int cli_commit(cli_ctx *ctx);
 int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, const char *serial,
                    json_t *details);
 
+/* In the open transaction: tells every vigild that the set of issuing CAs
+ * changed (NOTIFY ca_changed with the new issuer's SKI, on commit). */
+int cli_notify_ca_changed(cli_ctx *ctx, const char *issuer_ski);
+
 int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t *out);
 int cli_parse_class(cli_ctx *ctx, const char *text, const char **out);
 /* --limit N with 1 <= N <= max; listings of the registry allow CLI_LIMIT_MAX. */

@@ -91,6 +91,7 @@ int cmd_ca_init(int argc, char **argv)
                                 "encrypted", ctx.passphrase != NULL, "issuer",
                                 issuer_json(ctx.ca, ca_store_current(ctx.ca), time(NULL)));
     if ((rc = cli_audit_json(&ctx, "ca.init", NULL, NULL, details)) != EXIT_OK ||
+        (rc = cli_notify_ca_changed(&ctx, ca_store_current(ctx.ca)->ski)) != EXIT_OK ||
         (rc = cli_commit(&ctx)) != EXIT_OK)
         goto done;
     printf("created CA in %s (%s keys%s)\n", ctx.ca_dir, ca_key_type_name(o.key_type),

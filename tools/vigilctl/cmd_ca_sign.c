@@ -247,12 +247,13 @@ static const char rotate_usage[] =
     "Usage: vigilctl ca rotate [--root-key FILE] [--issuing-validity DUR]\n\n"
     "Create a new issuing CA, signed by the root, and make it the one that signs.\n"
     "The previous issuing CA stays trusted (in `ca chain` and `ca crl`) until every\n"
-    "certificate it may have issued has expired, so no device is cut off.\n\n"
+    "certificate it may have issued has expired, so no device is cut off. Every\n"
+    "vigild hears of the change when it commits (NOTIFY ca_changed) and reloads\n"
+    "its trusted issuing CAs.\n\n"
     "Options:\n"
     "  --root-key FILE          the root CA key, when it is kept offline (default:\n"
     "                           root.key in the CA directory)\n"
-    "  --issuing-validity DUR   lifetime of the new issuing CA (default 2y)\n"
-    CLI_COMMON_HELP;
+    "  --issuing-validity DUR   lifetime of the new issuing CA (default 2y)\n" CLI_COMMON_HELP;
 
 typedef struct rotate_args {
     const char *root_key;
@@ -300,10 +301,12 @@ int cmd_ca_rotate(int argc, char **argv)
     ca_issuer *now = ca_store_current(ctx.ca);
     json_object_set_new(details, "issuer", json_string(now->ski));
     if ((rc = cli_audit_json(&ctx, "ca.rotate", NULL, NULL, details)) != EXIT_OK ||
+        (rc = cli_notify_ca_changed(&ctx, now->ski)) != EXIT_OK ||
         (rc = cli_commit(&ctx)) != EXIT_OK)
         goto done;
     printf("issuing CA %s now signs (ski %s); the previous one stays trusted while its\n"
-           "certificates are in date. Restart or SIGHUP vigild to load it.\n", now->id, now->ski);
+           "certificates are in date. Running vigild nodes are told to load it.\n",
+           now->id, now->ski);
 done:
     cli_ctx_free(&ctx);
     return rc;

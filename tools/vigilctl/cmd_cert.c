@@ -8,6 +8,8 @@
  */
 #include "tools/vigilctl/commands.h"
 
+#include "db/db_renewal.h"
+
 #include <string.h>
 
 enum { OPT_SERIAL = OPT_FIRST_COMMAND_OPTION, OPT_DEVICE, OPT_REASON, OPT_STATUS, OPT_LIMIT,
@@ -24,11 +26,15 @@ static const char revoke_usage[] =
     "Revoke one certificate, or every active certificate of a device. vigild\n"
     "closes the device's connections at once; the revocation appears in the next\n"
     "`vigilctl ca crl`.\n\n"
+    "With --reason keyCompromise every certificate renewed from a revoked one,\n"
+    "directly or through others, is revoked too, and the keys of all of them go\n"
+    "on the compromised-keys list, which enrollment and renewal refuse. Every\n"
+    "serial revoked is printed (--json: [{serial, device_id, reason, via}], via\n"
+    "naming the certificate it was renewed from).\n\n"
     "Options:\n"
     "  --serial S     certificate serial (hex, colons allowed)\n"
     "  --device ID    all active certificates of this device\n"
-    "  --reason R     RFC 5280 reason: " REASON_NAMES "\n"
-    CLI_COMMON_HELP;
+    "  --reason R     RFC 5280 reason: " REASON_NAMES "\n" CLI_COMMON_HELP;
 
 typedef struct revoke_args {
     char serial[CA_SERIAL_HEX_MAX];
@@ -69,50 +75,54 @@ static int nothing_revoked(cli_ctx *ctx, const revoke_args *a)
                             "cert list`)", a->serial);
 }
 
-/* One audit row per certificate revoked, each naming its serial. */
-static int audit_revoked(cli_ctx *ctx, PGresult *res, const char *reason, json_t *out)
+/* The revoked certificates as JSON: [{serial, device_id, reason, via?}]. */
+static json_t *revoked_json(PGresult *res)
 {
+    json_t *arr = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        const char *serial = PQgetvalue(res, i, 0), *device = PQgetvalue(res, i, 1);
-        int rc = cli_audit_json(ctx, "cert.revoke", device, serial,
-                                json_pack("{s:s}", "reason", reason));
-        if (rc != EXIT_OK)
-            return rc;
-        json_array_append_new(out, json_pack("{s:s,s:s,s:s}", "serial", serial, "device_id",
-                                             device, "reason", reason));
+        json_t *o = json_pack("{s:s,s:s,s:s}", "serial", PQgetvalue(res, i, 0), "device_id",
+                              PQgetvalue(res, i, 1), "reason", PQgetvalue(res, i, 3));
+        if (!PQgetisnull(res, i, 4))
+            json_object_set_new(o, "via", json_string(PQgetvalue(res, i, 4)));
+        json_array_append_new(arr, o);
     }
-    return EXIT_OK;
+    return arr;
 }
 
+static void print_revoked(PGresult *res, int keys)
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        printf("revoked %s (device %s, %s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 3));
+        if (!PQgetisnull(res, i, 4))
+            printf(", renewed from %s", PQgetvalue(res, i, 4));
+        printf(")\n");
+    }
+    if (keys > 0)
+        printf("%d key%s put on the compromised-keys list: enrollment and renewal refuse %s\n",
+               keys, keys == 1 ? "" : "s", keys == 1 ? "it" : "them");
+}
+
+/* One transaction: the revocations (with the lineage for keyCompromise),
+ * their NOTIFYs and one audit row per certificate (db_cert_revoke_audited). */
 static int revoke(cli_ctx *ctx, const revoke_args *a)
 {
     db_error err = {0};
-    json_t *done = json_array();
+    db_actor who = {"os", ctx->actor};
+    int keys = 0;
     int rc = cli_begin_audited(ctx);
     PGresult *res = NULL;
     if (rc != EXIT_OK)
-        goto out;
-    if (!(res = db_cert_revoke(ctx->db, a->device ? NULL : a->serial, a->device, a->reason,
-                               &err))) {
-        rc = cli_fail_db(ctx, &err);
-        goto out;
-    }
-    if (PQntuples(res) == 0) {
+        return rc;
+    if (!(res = db_cert_revoke_audited(ctx->db, &who, a->device ? NULL : a->serial, a->device,
+                                       a->reason, ca_key_sha256, &keys, &err)))
+        return cli_fail_db(ctx, &err);
+    if (PQntuples(res) == 0 && keys == 0)
         rc = nothing_revoked(ctx, a);
-        goto out;
-    }
-    if ((rc = audit_revoked(ctx, res, a->reason, done)) != EXIT_OK || (rc = cli_commit(ctx)) != EXIT_OK)
-        goto out;
-    if (ctx->json) {
-        cli_print_json(done);
-        done = NULL;
-    } else {
-        for (int i = 0; i < PQntuples(res); i++)
-            printf("revoked %s (device %s, %s)\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                   a->reason);
-    }
-out:
-    json_decref(done);
+    else if ((rc = cli_commit(ctx)) == EXIT_OK && ctx->json)
+        cli_print_json(revoked_json(res));
+    else if (rc == EXIT_OK)
+        print_revoked(res, keys);
     PQclear(res);
     return rc;
 }

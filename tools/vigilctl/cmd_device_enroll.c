@@ -28,7 +28,8 @@ static const char enroll_usage[] =
     "Sign a device's certificate signing request (PKCS#10, PEM or DER) with the\n"
     "issuing CA and record the device and certificate. The CSR's self-signature\n"
     "is checked (the device holds the key) and weak keys are refused (RSA under\n"
-    "2048 bits; curves other than P-256, P-384, Ed25519). The device id is the\n"
+    "2048 bits; curves other than P-256, P-384, Ed25519), and so is a key on the\n"
+    "compromised-keys list (see `vigilctl cert revoke`). The device id is the\n"
     "CSR's subject CN unless --id gives it (they must agree when both exist).\n"
     "With --csr the certificate PEM is printed on stdout.\n\n"
     "With --csr-dir every *.csr, *.pem and *.der file in DIR is enrolled in one\n"
@@ -42,8 +43,7 @@ static const char enroll_usage[] =
     "  --class CLASS     device class (default 'default'; kept for a known device)\n"
     "  --validity DUR    certificate lifetime (default: the CA's, 30d unless set)\n"
     "  --replace         supersede the device's active certificate (revoked as\n"
-    "                    superseded) instead of refusing\n"
-    CLI_COMMON_HELP;
+    "                    superseded) instead of refusing\n" CLI_COMMON_HELP;
 
 enum { OPT_CSR = OPT_FIRST_COMMAND_OPTION, OPT_CSR_DIR, OPT_OUT_DIR, OPT_ID, OPT_CLASS,
        OPT_VALIDITY, OPT_REPLACE };

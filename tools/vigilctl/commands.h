@@ -15,11 +15,13 @@ int cmd_ca_chain(int argc, char **argv);
 int cmd_ca_server_cert(int argc, char **argv);
 int cmd_ca_crl(int argc, char **argv);
 int cmd_ca_rotate(int argc, char **argv);
+int cmd_ca_policy(int argc, char **argv);
 
 int cmd_device_enroll(int argc, char **argv);
 int cmd_device_create(int argc, char **argv);
 int cmd_device_list(int argc, char **argv);
 int cmd_device_show(int argc, char **argv);
+int cmd_device_allow_renewal(int argc, char **argv);
 
 int cmd_cert_revoke(int argc, char **argv);
 int cmd_cert_list(int argc, char **argv);

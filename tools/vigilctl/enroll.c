@@ -6,6 +6,7 @@
  */
 #include "tools/vigilctl/enroll.h"
 
+#include "db/db_renewal.h"
 #include "protocol/device_id.h"
 
 #include <openssl/pem.h>
@@ -36,6 +37,26 @@ static int supersede(cli_ctx *ctx, const char *device_id, json_t *replaced)
     for (int i = 0; i < PQntuples(res); i++)
         json_array_append_new(replaced, json_string(PQgetvalue(res, i, 0)));
     PQclear(res);
+    return EXIT_OK;
+}
+
+/* A key on the compromised-keys list is never certified again. */
+static int check_key(cli_ctx *ctx, const enroll_request *r)
+{
+    char key[CA_FINGERPRINT_HEX], serial[64];
+    db_error err = {0};
+    if (ca_key_sha256(r->public_key, key) < 0)
+        return cli_fail(ctx, EXIT_REFUSED, "cannot read the public key for device %s",
+                        r->device_id);
+    int found = db_key_compromised(ctx->db, key, serial, &err);
+    if (found < 0)
+        return cli_fail_db(ctx, &err);
+    if (found)
+        return cli_fail(ctx, EXIT_REFUSED,
+                        "the key for device %s (sha256 %s) is on the "
+                        "compromised-keys list (it was in certificate %s, revoked for "
+                        "keyCompromise): the device must make a new key and a new CSR",
+                        r->device_id, key, serial[0] ? serial : "?");
     return EXIT_OK;
 }
 
@@ -98,7 +119,7 @@ int enroll_device(cli_ctx *ctx, const enroll_request *r, ca_issued *out)
         rc = cli_fail_db(ctx, &err);
         goto fail;
     }
-    if ((rc = check_device_state(ctx, r, &st)) != EXIT_OK ||
+    if ((rc = check_device_state(ctx, r, &st)) != EXIT_OK || (rc = check_key(ctx, r)) != EXIT_OK ||
         (st.active_certs > 0 && (rc = supersede(ctx, r->device_id, replaced)) != EXIT_OK))
         goto fail;
     ca_device_request req = {r->device_id, r->public_key, r->validity, r->backdate};

@@ -19,7 +19,8 @@ typedef struct enroll_request {
 } enroll_request;
 
 /* Within the caller's open transaction: locks the device row (creating it),
- * refuses a decommissioned device and, unless replace is set, one that
+ * refuses a decommissioned device, a key on the compromised-keys list and,
+ * unless replace is set, one that
  * already has an active certificate; revokes the superseded ones; issues;
  * records the certificate and one audit row. Prints nothing on success;
  * on failure prints and returns the exit code. ctx->ca must be unlocked. */

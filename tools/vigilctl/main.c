@@ -29,10 +29,13 @@ static const command commands[] = {
     {"ca", "server-cert", cmd_ca_server_cert, "issue a TLS certificate for vigild"},
     {"ca", "crl", cmd_ca_crl, "print signed CRLs of the trusted issuing CAs (PEM)"},
     {"ca", "rotate", cmd_ca_rotate, "start a new issuing CA; the old one stays trusted"},
+    {"ca", "policy", cmd_ca_policy, "show or set the certificate renewal policy"},
     {"device", "enroll", cmd_device_enroll, "sign a device's CSR (or a directory of them)"},
     {"device", "create", cmd_device_create, "make a key and certificate for a test device"},
     {"device", "list", cmd_device_list, "list devices"},
     {"device", "show", cmd_device_show, "show one device and its certificates"},
+    {"device", "allow-renewal", cmd_device_allow_renewal,
+     "let a device renew once with its (expired) certificate"},
     {"cert", "revoke", cmd_cert_revoke, "revoke certificates by serial or device"},
     {"cert", "list", cmd_cert_list, "list certificates"},
     {"cert", "show", cmd_cert_show, "show one certificate"},
@@ -53,17 +56,31 @@ static void print_help(FILE *out)
           "`vigilctl <group> <command> --help` tells more.\n\n"
           "Commands:\n", out);
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-9s %-12s %s\n", commands[i].group,
+        fprintf(out, "  %-9s %-14s %s\n", commands[i].group,
                 commands[i].name ? commands[i].name : "", commands[i].summary);
     fputs("\nEnvironment: VIGIL_DATABASE_URL, VIGIL_CA_DIR, VIGIL_CA_PASSPHRASE.\n"
           "Exit codes: 0 ok, 1 refused (bad input, conflict, not found), 2 usage,\n"
           "3 CA directory or key problem, 4 database problem, 5 internal error.\n", out);
 }
 
+/* `vigilctl GROUP --help`: the group's commands. */
+static void print_group_help(const char *group)
+{
+    printf("Usage: vigilctl %s <command> [options]\n\nCommands:\n", group);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].group, group) == 0 && commands[i].name)
+            printf("  %-14s %s\n", commands[i].name, commands[i].summary);
+    printf("\n`vigilctl %s <command> --help` tells more.\n", group);
+}
+
+static int is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+    if (argc < 2 || is_help(argv[1])) {
         print_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
@@ -80,6 +97,10 @@ int main(int argc, char **argv)
     }
     if (bare && (argc == 2 || argv[2][0] == '-'))
         return bare->run(argc - 1, argv + 1);
+    if (group_known && argc == 3 && is_help(argv[2])) {
+        print_group_help(argv[1]);
+        return EXIT_OK;
+    }
     if (group_known && argc > 2 && argv[2][0] != '-')
         fprintf(stderr, "vigilctl: unknown command '%s %s'\n\n", argv[1], argv[2]);
     else if (!group_known)

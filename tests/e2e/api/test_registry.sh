@@ -9,6 +9,7 @@
 # and refuses its next handshake, that a quarantined device still reports,
 # and that an API revocation is in the CRL.
 . "$(dirname "$0")/../../lib/harness.sh"
+. "$(dirname "$0")/api_calls.sh"
 pg_start
 setup_ca
 dport=$(free_port)
@@ -23,36 +24,6 @@ D="$T/dev"
 for id in dev-01 dev-02 dev-03; do "$VIGILCTL" device create --id "$id" --out-dir "$D" >/dev/null 2>&1; done
 "$VIGILCTL" device create --id sensor-01 --class sensor --out-dir "$D" >/dev/null 2>&1
 "$VIGILCTL" device create --id old-01 --out-dir "$D" --validity 1h --backdate 2h >/dev/null 2>&1
-
-# call TOKEN METHOD PATH [curl args...]: the HTTP status in $code, the body
-# in $T/resp. TOKEN "" sends no Authorization header.
-call() {
-    local tok=$1 method=$2 path=$3; shift 3
-    local auth=()
-    [ -n "$tok" ] && auth=(-H "Authorization: Bearer $tok")
-    code=$(curl -sS --max-time 20 -o "$T/resp" -D "$T/headers" -w '%{http_code}' -X "$method" \
-        "${auth[@]}" "$@" "$API$path")
-}
-# post TOKEN PATH [JSON]: a POST with a JSON body (none when JSON is empty).
-post() {
-    if [ -n "${3:-}" ]; then call "$1" POST "$2" -H 'Content-Type: application/json' -d "$3"
-    else call "$1" POST "$2"; fi
-}
-# expect NAME STATUS [PYTHON-EXPR]: the last call answered STATUS and its
-# JSON body (bound to d) satisfies the expression.
-expect() {
-    local name=$1 want=$2 expr=${3:-True}
-    cp "$T/resp" "$T/out"
-    if [ "$code" != "$want" ]; then
-        echo "    expected HTTP $want, got $code: $(head -c 400 "$T/resp")" >"$T/err"
-        : >"$T/out"
-        _report 1 "$name"
-        return
-    fi
-    check_json "$name" "$expr"
-}
-# bad NAME PARAM: a 400 naming PARAM.
-bad() { expect "$1" 400 "d['error'] == 'bad_request' and d.get('parameter') == '$2' and d['reason']"; }
 
 # walk.py API TOKEN PATH KEY LIMIT [HOOK]: follows next_cursor to the end
 # and prints the KEY of every item as a JSON list; HOOK (a shell command)

@@ -2,8 +2,8 @@
 # Every command answers --help with exit 0 and a usage line; unknown
 # commands and options exit 2.
 . "$(dirname "$0")/../../lib/harness.sh"
-for c in "db migrate" "ca init" "ca show" "ca chain" "ca server-cert" "ca crl" "ca rotate" \
-         "device enroll" "device create" "device list" "device show" \
+for c in "db migrate" "ca init" "ca show" "ca chain" "ca server-cert" "ca crl" "ca rotate" "ca policy" \
+         "device enroll" "device create" "device list" "device show" "device allow-renewal" \
          "cert revoke" "cert list" "cert show" "token create" "token list" "token revoke" \
          "incidents" "incidents groups" "devices"; do
     # shellcheck disable=SC2086
@@ -11,6 +11,16 @@ for c in "db migrate" "ca init" "ca show" "ca chain" "ca server-cert" "ca crl" "
     check_contains "vigilctl $c --help has usage" "Usage: vigilctl $c" "$T/out"
 done
 check "vigilctl --help" "$VIGILCTL" --help
+check_contains "vigilctl --help lists ca policy" "ca        policy" "$T/out"
+check_contains "vigilctl --help lists device allow-renewal" "device    allow-renewal" "$T/out"
+for g in db ca device cert token; do
+    check "vigilctl $g --help" "$VIGILCTL" $g --help
+    check_contains "vigilctl $g --help has usage" "Usage: vigilctl $g <command>" "$T/out"
+done
+"$VIGILCTL" device --help >"$T/out"
+check_contains "vigilctl device --help lists allow-renewal" "allow-renewal" "$T/out"
+"$VIGILCTL" ca --help >"$T/out"
+check_contains "vigilctl ca --help lists policy" "policy" "$T/out"
 check_exit 2 "no command: exit 2" "$VIGILCTL"
 check_exit 2 "unknown command: exit 2" "$VIGILCTL" ca frobnicate
 check_exit 2 "unknown group: exit 2" "$VIGILCTL" frob
