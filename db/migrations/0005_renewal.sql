@@ -70,7 +70,10 @@ CREATE INDEX renewal_grants_fingerprint ON renewal_grants (fingerprint_sha256);
 -- Why device p_device, authenticated by certificate p_auth_serial, may not
 -- renew now with a CSR for key p_key (NULL code: it may). p_expired: the
 -- certificate has expired and the connection rests on a renewal grant.
--- retry_after (seconds) is set for a rate limit.
+-- retry_after (seconds) is set for a rate limit. A certificate that was
+-- renewed already may renew again (the device may never have received the
+-- answer): each renewal is a child in its lineage, the rate limit bounds
+-- them, and revoke_superseded_after_s ends the old one's life early.
 CREATE FUNCTION vigil_renewal_refusal(p_device text, p_auth_serial text, p_key text,
                                       p_same_key boolean, p_expired boolean,
                                       OUT code text, OUT reason text, OUT retry_after integer)
@@ -103,6 +106,13 @@ BEGIN
     IF EXISTS (SELECT 1 FROM compromised_keys WHERE key_sha256 = p_key) THEN
         code := 'compromised_key';
         reason := 'the key in this CSR is on the compromised-keys list: make a new key';
+        RETURN;
+    END IF;
+    -- the same key may sit in a certificate that was not revoked with it
+    IF EXISTS (SELECT 1 FROM compromised_keys WHERE key_sha256 = cert.key_sha256) THEN
+        code := 'compromised_key';
+        reason := 'the key of this certificate is on the compromised-keys list; the device '
+                  'must be enrolled again with a new key';
         RETURN;
     END IF;
     IF p_same_key AND NOT pol.renew_same_key THEN
@@ -208,11 +218,10 @@ RETURNS TABLE (serial text, depth integer)
 LANGUAGE sql STABLE AS $$
     WITH RECURSIVE d(serial, depth) AS (
         SELECT c.serial, 0 FROM certificates c WHERE c.serial = p_serial
-        UNION
+        UNION ALL
         SELECT c.serial, d.depth + 1 FROM certificates c JOIN d ON c.renewed_from = d.serial
-         WHERE d.depth < 100000
-    )
-    SELECT serial, depth FROM d
+    ) CYCLE serial SET is_cycle USING path   -- renewed_from never loops; if edited to, stop
+    SELECT serial, depth FROM d WHERE NOT is_cycle
 $$;
 
 -- Revokes superseded certificates whose grace period (the policy's

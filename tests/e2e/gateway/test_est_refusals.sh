@@ -3,7 +3,8 @@
 # Who may not renew, and how each refusal looks: its status, its error
 # code and its security event. A CSR for another device, a broken CSR
 # signature, weak and unsupported keys, a compromised key, a quarantined
-# device, the same key when the policy wants a new one, a rate-limited
+# device, a certificate whose key was compromised through another, the
+# same key when the policy wants a new one, a rate-limited
 # device; an expired certificate without a grant, on a spent grant and on
 # an expired grant; and a connection on a grant that tries anything else.
 . "$(dirname "$0")/../../lib/harness.sh"
@@ -80,6 +81,14 @@ burnt=$(openssl pkey -in "$D/burnt.key" -pubout -outform DER | sha256sum | cut -
 sql "INSERT INTO compromised_keys (key_sha256) VALUES ('$burnt')"
 refused "a compromised key" 403 compromised_key dev "$T/burnt.csr"
 
+# a key compromised through another certificate that carried it
+"$VIGILCTL" device create --id keyholder --out-dir "$D" >/dev/null 2>&1
+openssl req -new -key "$D/keyholder.key" -subj /CN=twin -out "$T/twin.csr" 2>/dev/null
+"$VIGILCTL" device enroll --csr "$T/twin.csr" >"$D/twin.crt" 2>/dev/null
+"$VIGILCTL" cert revoke --device twin --reason keyCompromise >/dev/null
+csr "$T/kh.csr" /CN=keyholder -key "$D/k1"
+refused "a certificate whose key was compromised elsewhere" 403 compromised_key keyholder "$T/kh.csr"
+
 "$VIGILCTL" device quarantine q >/dev/null 2>&1 || sql "UPDATE devices SET status = 'quarantined' WHERE id = 'q'"
 csr "$T/q.csr" /CN=q -key "$D/k1"
 refused "a quarantined device" 403 quarantined q "$T/q.csr"
@@ -110,17 +119,10 @@ check_fails "an expired certificate without a grant: refused in the handshake" r
 check "with a security event that says no grant" wait_event expired \
     "details->>'claimed_device_id' = 'sleepy' AND details->>'renewal_grant' = 'none'"
 
-fp=$(openssl x509 -in "$D/sleepy.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
-serial=$(openssl x509 -in "$D/sleepy.crt" -noout -serial | cut -d= -f2)
-grant() {  # grant DEVICE SERIAL FP SECONDS: what `vigilctl device allow-renewal` records
-    sql "INSERT INTO renewal_grants (device_id, serial, fingerprint_sha256, granted_by, expires_at)
-         VALUES ('$1', '$2', '$3', 'test', now() + interval '$4 seconds');
-         SELECT pg_notify('vigil_registry', json_build_object('event', 'renewal_grant',
-           'device_id', '$1', 'fingerprint', '$3', 'state', 'open',
-           'expires_at', extract(epoch FROM now() + interval '$4 seconds')::int8)::text)" >/dev/null
-    sleep 0.5
+grant() {  # grant DEVICE SECONDS: the operator lets DEVICE renew its newest certificate once
+    "$VIGILCTL" device allow-renewal "$1" --until "${2}s" >/dev/null && sleep 0.5
 }
-grant sleepy "$serial" "$fp" 600
+grant sleepy 600
 check "on a grant, a connection that reports instead: answered" dcurl "$D" sleepy \
     -H 'Content-Type: application/json' -d "$(report)" -o "$T/body" -w '%{http_code}' \
     "https://127.0.0.1:$port/v1/incidents"
@@ -147,9 +149,7 @@ check "with a security event that says the grant is spent" wait_event expired \
     "details->>'claimed_device_id' = 'sleepy' AND details->>'renewal_grant' = 'spent'"
 
 "$VIGILCTL" device create --id late --out-dir "$D" --validity 1h --backdate 2h >/dev/null 2>&1
-fp=$(openssl x509 -in "$D/late.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
-serial=$(openssl x509 -in "$D/late.crt" -noout -serial | cut -d= -f2)
-grant late "$serial" "$fp" 2
+grant late 2
 sleep 2.5
 csr "$T/late.csr" /CN=late -key "$D/k1"
 check_fails "an expired grant: refused in the handshake" renew late "$T/late.csr"
