@@ -100,6 +100,14 @@ BEGIN
     IF cert.status <> 'active' THEN
         code := 'revoked'; reason := 'this certificate is revoked'; RETURN;
     END IF;
+    -- a connection that is not on a grant was made while the certificate
+    -- was in date, and may have stayed open past its expiry
+    IF NOT p_expired AND cert.not_after <= now() THEN
+        code := 'expired';
+        reason := 'this certificate has expired: it renews only on a renewal grant, '
+                  'on a new connection';
+        RETURN;
+    END IF;
     IF EXISTS (SELECT 1 FROM compromised_keys WHERE key_sha256 = p_key) THEN
         code := 'compromised_key';
         reason := 'the key in this CSR is on the compromised-keys list: make a new key';
