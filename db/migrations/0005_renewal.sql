@@ -174,6 +174,9 @@ DECLARE
     g_id bigint;
 BEGIN
     PERFORM 1 FROM devices WHERE id = p_device FOR UPDATE;
+    -- a revocation in flight holds this row (FOR UPDATE): wait for it, so
+    -- the check below sees it and no child of a revoked certificate is born
+    PERFORM 1 FROM certificates WHERE serial = p_auth_serial FOR UPDATE;
     SELECT r.code, r.reason, r.retry_after INTO code, reason, retry_after
       FROM vigil_renewal_refusal(p_device, p_auth_serial, p_key, p_same_key, p_expired) r;
     IF code IS NOT NULL THEN

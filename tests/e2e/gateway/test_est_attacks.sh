@@ -2,8 +2,9 @@
 # Runs on the release build too.
 # Renewal attacks found in review: a keep-alive connection held open past
 # its certificate's expiry may neither renew (that needs a grant, checked
-# on a new handshake) nor report; and the database refuses a renewal by an
-# expired certificate that does not rest on a grant, whatever vigild says.
+# on a new handshake) nor report; the database refuses a renewal by an
+# expired certificate that does not rest on a grant, whatever vigild says;
+# and a renewal racing a revocation of its certificate is refused.
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
@@ -88,6 +89,26 @@ check_eq "vigil_renew too, and records nothing" "expired|0" \
     "$(sql "SELECT code FROM vigil_renew('ka', '$serial', '$key', false, false, 'AB', 'x',
             repeat('0', 64), 0, 1, 'pem', 'test', '127.0.0.1');
             SELECT count(*) FROM certificates WHERE serial = 'AB'" | paste -sd'|')"
+
+# A revocation holds the certificate's row (FOR UPDATE, as the lineage's
+# revocation does) while a renewal from it arrives: the renewal waits for it
+# and is refused, so no active child of a revoked certificate is recorded.
+"$VIGILCTL" device create --id rv --out-dir "$D" >/dev/null 2>&1
+rv=$(openssl x509 -in "$D/rv.crt" -noout -serial | cut -d= -f2)
+openssl req -new -key "$D/k1" -subj /CN=rv -outform DER 2>/dev/null | base64 >"$T/rv.csr"
+sql "BEGIN; SELECT 1 FROM certificates WHERE serial = '$rv' FOR UPDATE; SELECT pg_sleep(2);
+     UPDATE certificates SET status = 'revoked', revoked_at = now(),
+            revocation_reason = 'keyCompromise' WHERE serial = '$rv'; COMMIT" >/dev/null &
+revoker=$!
+sleep 0.5
+check "a renewal racing a revocation: answered" dcurl "$D" rv -H 'Content-Type: application/pkcs10' \
+    --data-binary @"$T/rv.csr" -o "$T/body" -w '%{http_code}' \
+    "https://127.0.0.1:$port/.well-known/est/simplereenroll"
+wait "$revoker"
+check_eq "refused: 403" "403" "$(cat "$T/out")"
+check_contains "as revoked" '"error":"revoked"' "$T/body"
+check_eq "and no child of the revoked certificate exists" "0" \
+    "$(sql "SELECT count(*) FROM certificates WHERE renewed_from = '$rv'")"
 
 check "vigild drains and exits 0 (no leak under the sanitizers)" vigild_stop main
 check_fails "and its log has no sanitizer report" grep -q "Sanitizer" "$T/main.log"
