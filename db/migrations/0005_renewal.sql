@@ -103,6 +103,14 @@ BEGIN
     IF cert.status <> 'active' THEN
         code := 'revoked'; reason := 'this certificate is revoked'; RETURN;
     END IF;
+    -- a connection that is not on a grant was made while the certificate
+    -- was in date, and may have stayed open past its expiry
+    IF NOT p_expired AND cert.not_after <= now() THEN
+        code := 'expired';
+        reason := 'this certificate has expired: it renews only on a renewal grant, '
+                  'on a new connection';
+        RETURN;
+    END IF;
     IF EXISTS (SELECT 1 FROM compromised_keys WHERE key_sha256 = p_key) THEN
         code := 'compromised_key';
         reason := 'the key in this CSR is on the compromised-keys list: make a new key';
@@ -176,6 +184,9 @@ DECLARE
     g_id bigint;
 BEGIN
     PERFORM 1 FROM devices WHERE id = p_device FOR UPDATE;
+    -- a revocation in flight holds this row (FOR UPDATE): wait for it, so
+    -- the check below sees it and no child of a revoked certificate is born
+    PERFORM 1 FROM certificates WHERE serial = p_auth_serial FOR UPDATE;
     SELECT r.code, r.reason, r.retry_after INTO code, reason, retry_after
       FROM vigil_renewal_refusal(p_device, p_auth_serial, p_key, p_same_key, p_expired) r;
     IF code IS NOT NULL THEN

@@ -146,6 +146,13 @@ static void decide(gw_conn *c, const reg_answer *a)
         refuse(c, a);
         return;
     }
+    /* A keep-alive connection may outlive its certificate: requests stop
+     * at its notAfter (the registry said it is in date now). */
+    X509 *cert = SSL_get0_peer_certificate(c->ssl);
+    if (!cert || ca_asn1_time_to_unix(X509_get0_notAfter(cert), &c->cert_not_after) < 0) {
+        gw_conn_close(c);
+        return;
+    }
     metrics_add(&metrics.handshakes[c->resumed ? HS_RESUMED : HS_OK], 1);
     memcpy(c->device_id, a->device_id, sizeof(c->device_id));
     check_network(c);

@@ -20,6 +20,7 @@
 
 #include <openssl/ssl.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "server/gateway/gw_http.h"
@@ -66,6 +67,8 @@ struct gw_conn {
                                     simplereenroll only (gw_est.c) */
     void *lookup;                /* gw_auth.c's registry lookup in flight */
     void *est;                   /* gw_est.c's renewal in flight */
+    time_t cert_not_after;       /* the authenticating certificate's: no
+                                    request is served past it (gw_routes.c) */
     char device_id[65];
     uint8_t fp[32];
     char addr[GW_TRACK_ADDR_MAX];

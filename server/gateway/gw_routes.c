@@ -12,6 +12,7 @@
 
 #include <llhttp.h>
 #include <string.h>
+#include <time.h>
 
 void gw_routes_refuse(gw_conn *c, metrics_path path, int status, const char *code,
                       const char *reason, int retry_after)
@@ -31,8 +32,24 @@ int gw_routes_over_rate(gw_conn *c)
     return 1;
 }
 
+/* The certificate expired while its keep-alive connection stayed open: no
+ * request, renewal least of all (an expired certificate renews only on a
+ * renewal grant, which a new handshake checks). */
+static int cert_expired(gw_conn *c)
+{
+    if (c->grant_only || time(NULL) < c->cert_not_after)
+        return 0;
+    gw_secevent_record(c->w->ing, "auth_failure", "warning", c->device_id, c->addr,
+                       json_pack("{s:s,s:s}", "reason", "expired", "when", "mid_connection"));
+    metrics_request(MP_OTHER, 403);
+    gw_conn_respond_error(c, 403, "forbidden", "this certificate has expired", 0, 1);
+    return 1;
+}
+
 void gw_routes_dispatch(gw_conn *c, gw_http_request *req)
 {
+    if (cert_expired(c))
+        return;
     if (strncmp(req->path, GW_EST_PREFIX, strlen(GW_EST_PREFIX)) == 0) {
         gw_est_dispatch(c, req);
         return;
