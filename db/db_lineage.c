@@ -20,6 +20,22 @@
 
 enum { COL_SERIAL, COL_DEVICE, COL_STATUS, COL_KEY, COL_PEM, COL_VIA };
 
+/* Locks the device rows first, in a statement of its own: vigil_renew holds
+ * the device row while it records a renewal, so waiting here lets a renewal
+ * in flight commit, and lock_set's next snapshot then sees its certificate
+ * among the descendants. */
+static int lock_devices(PGconn *conn, const char *serial, const char *device_id, db_error *err)
+{
+    const char *params[] = {serial, device_id};
+    PGresult *res = db_query(conn,
+                             "SELECT 1 FROM devices WHERE id = $2::text OR id IN"
+                             " (SELECT device_id FROM certificates WHERE serial = $1::text)"
+                             " ORDER BY id FOR UPDATE",
+                             2, params, err);
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
 /* The selected certificates (by serial, or the device's active ones) and,
  * when lineage is "t", their descendants, each once with the selected one
  * it descends from (via; NULL for a selected one), locked. */
@@ -176,6 +192,8 @@ PGresult *db_cert_revoke_audited(PGconn *conn, const db_actor *who, const char *
                                  db_key_hash_fn key_hash, int *keys_listed, db_error *err)
 {
     int lineage = strcmp(reason_name, "keyCompromise") == 0, added = 0, revoking = 0;
+    if (lock_devices(conn, serial, device_id, err) < 0)
+        return NULL;
     PGresult *set = lock_set(conn, serial, device_id, lineage, err), *res = NULL;
     char *serials = NULL;
     if (!set)

@@ -71,9 +71,9 @@ CREATE INDEX renewal_grants_fingerprint ON renewal_grants (fingerprint_sha256);
 -- renew now with a CSR for key p_key (NULL code: it may). p_expired: the
 -- certificate has expired and the connection rests on a renewal grant.
 -- retry_after (seconds) is set for a rate limit. A certificate that was
--- renewed already may renew again (the device may never have received the
--- answer): each renewal is a child in its lineage, the rate limit bounds
--- them, and revoke_superseded_after_s ends the old one's life early.
+-- renewed less than an hour ago may renew again (the device may never have
+-- received the answer); vigil_renew then revokes the earlier children, so
+-- one certificate never has two live lines of descendants.
 CREATE FUNCTION vigil_renewal_refusal(p_device text, p_auth_serial text, p_key text,
                                       p_same_key boolean, p_expired boolean,
                                       OUT code text, OUT reason text, OUT retry_after integer)
@@ -102,6 +102,14 @@ BEGIN
     END IF;
     IF cert.status <> 'active' THEN
         code := 'revoked'; reason := 'this certificate is revoked'; RETURN;
+    END IF;
+    -- renewed an hour ago or more: the device has the newer certificate, so
+    -- whoever renews with this one now holds a copy of an old key
+    IF cert.superseded_at IS NOT NULL AND cert.superseded_at <= now() - interval '1 hour' THEN
+        code := 'superseded';
+        reason := format('this certificate was renewed at %s: renew with the newer certificate',
+                         to_char(cert.superseded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
+        RETURN;
     END IF;
     -- a connection that is not on a grant was made while the certificate
     -- was in date, and may have stayed open past its expiry
@@ -173,16 +181,19 @@ $$;
 -- Records a renewal vigild has signed, if it is still allowed under the
 -- device's row lock: the new certificate (descended from p_auth_serial),
 -- the old one superseded, the grant spent (p_expired), the audit rows.
--- Returns the refusal (code NULL: recorded). Nothing is written on a refusal.
+-- Returns the refusal (code NULL: recorded), and how many earlier children
+-- of p_auth_serial it revoked. Nothing is written on a refusal.
 CREATE FUNCTION vigil_renew(p_device text, p_auth_serial text, p_key text, p_same_key boolean,
                             p_expired boolean, p_serial text, p_issuer text,
                             p_fingerprint text, p_not_before bigint, p_not_after bigint,
                             p_pem text, p_actor text, p_address text,
-                            OUT code text, OUT reason text, OUT retry_after integer)
+                            OUT code text, OUT reason text, OUT retry_after integer,
+                            OUT forked integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     g_id bigint;
 BEGIN
+    forked := 0;
     PERFORM 1 FROM devices WHERE id = p_device FOR UPDATE;
     -- a revocation in flight holds this row (FOR UPDATE): wait for it, so
     -- the check below sees it and no child of a revoked certificate is born
@@ -196,8 +207,32 @@ BEGIN
                               not_after, pem, key_sha256, renewed_from)
     VALUES (p_serial, p_device, p_issuer, p_fingerprint, to_timestamp(p_not_before),
             to_timestamp(p_not_after), p_pem, p_key, p_auth_serial);
-    UPDATE certificates SET superseded_by = p_serial, superseded_at = now()
-     WHERE serial = p_auth_serial AND superseded_by IS NULL;
+    -- renewed again from one certificate: the earlier children and their
+    -- descendants (an answer the device never got, or another holder of the
+    -- key) are revoked, and forked tells vigild to raise a security event
+    WITH gone AS (
+        UPDATE certificates c SET status = 'revoked', revoked_at = now(),
+               revocation_reason = 'superseded'
+         WHERE c.status = 'active' AND c.serial <> p_serial
+           AND c.serial IN (SELECT x.serial FROM certificates k,
+                                   LATERAL vigil_certificate_descendants(k.serial) x
+                             WHERE k.renewed_from = p_auth_serial AND k.serial <> p_serial)
+        RETURNING c.serial, c.device_id, c.fingerprint_sha256
+    ), audited AS (
+        INSERT INTO audit_log (actor_kind, actor, action, device_id, serial, details)
+        SELECT 'server', p_actor, 'cert.revoke', device_id, serial,
+               jsonb_build_object('reason', 'superseded', 'renewed_again_from', p_auth_serial,
+                                  'replaced_by', p_serial)
+          FROM gone
+    ), notified AS (
+        SELECT pg_notify('vigil_registry', json_build_object(
+                   'event', 'certificate_revoked', 'serial', serial, 'device_id', device_id,
+                   'fingerprint', fingerprint_sha256)::text)
+          FROM gone
+    )
+    SELECT count(*) INTO forked FROM notified;
+    UPDATE certificates SET superseded_by = p_serial, superseded_at = coalesce(superseded_at, now())
+     WHERE serial = p_auth_serial;
     IF p_expired THEN
         UPDATE renewal_grants g SET used_at = now(), used_serial = p_serial
           FROM certificates c

@@ -149,6 +149,17 @@ static int answered(PGresult *res)
     return res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 }
 
+/* The renewal revoked earlier children of the same certificate: either the
+ * device lost an answer, or two holders of one key are renewing. */
+static void note_fork(gw_conn *c, const est_job *j, int revoked)
+{
+    if (revoked <= 0)
+        return;
+    gw_secevent_record(c->w->ing, "x-renewal-fork", "critical", c->device_id, c->addr,
+                       json_pack("{s:s,s:s,s:s,s:i}", "reason", "renewed_again", "renewed_from",
+                                 j->auth_serial, "serial", j->issued.serial, "revoked", revoked));
+}
+
 static void on_committed(PGresult *res, void *arg)
 {
     est_job *j = arg;
@@ -163,6 +174,7 @@ static void on_committed(PGresult *res, void *arg)
             refused_by_db(c, res);
         } else {
             char na[CA_TIME_STR];
+            note_fork(c, j, atoi(PQgetvalue(res, 0, 3)));
             ca_format_time(j->issued.not_after, na);
             log_info("certificate renewed", "device_id", j->device_id, "serial", j->issued.serial,
                      "renewed_from", j->auth_serial, "not_after", na, NULL);
@@ -190,10 +202,11 @@ static void commit(gw_conn *c, est_job *j)
                             j->pem,
                             "vigild",
                             c->addr};
-    if (pg_async_query(c->w->registry,
-                       "SELECT code, reason, retry_after FROM vigil_renew($1, $2, $3, $4, $5,"
-                       " $6, $7, $8, $9, $10, $11, $12, $13)",
-                       13, params, on_committed, j) < 0) {
+    if (pg_async_query(
+            c->w->registry,
+            "SELECT code, reason, retry_after, forked FROM vigil_renew($1, $2, $3, $4, $5,"
+            " $6, $7, $8, $9, $10, $11, $12, $13)",
+            13, params, on_committed, j) < 0) {
         c->est = NULL;
         unavailable(c, UNAVAILABLE_COMMIT);
         job_free(j);

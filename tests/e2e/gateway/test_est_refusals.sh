@@ -4,9 +4,11 @@
 # code and its security event. A CSR for another device, a broken CSR
 # signature, weak and unsupported keys, a compromised key, a quarantined
 # device, a certificate whose key was compromised through another, the
-# same key when the policy wants a new one, a rate-limited
-# device; an expired certificate without a grant, on a spent grant and on
-# an expired grant; and a connection on a grant that tries anything else.
+# same key when the policy wants a new one, a rate-limited device, a
+# certificate renewed over an hour ago (and renewing twice from one
+# certificate revokes the earlier child, loudly); an expired certificate
+# without a grant, on a spent grant and on an expired grant; and a
+# connection on a grant that tries anything else.
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
@@ -31,6 +33,10 @@ renew() {
 events() {
     sql "SELECT count(*) FROM incidents WHERE source = 'server' AND type = 'auth_failure'
          AND details->>'reason' = '$1' ${2:+AND $2}"
+}
+wait_nonzero() {  # wait_nonzero SQL: its count becomes non-zero (group commit)
+    for _ in $(seq 1 50); do [ "$(sql "$1")" != 0 ] && return 0; sleep 0.1; done
+    return 1
 }
 wait_event() {  # wait_event REASON [SQL condition]
     for _ in $(seq 1 50); do [ "$(events "$1" "${2:-}")" -ge 1 ] && return 0; sleep 0.1; done
@@ -111,6 +117,15 @@ check_contains "with Retry-After" "Retry-After: " "$T/h"
 retry=$(sed -n 's/^Retry-After: \([0-9]*\).*/\1/p' "$T/h")
 check "which is within the hour" test "$retry" -ge 3500 -a "$retry" -le 3600
 sql "UPDATE ca_policy SET renewals_per_hour = 6"
+check_eq "renewed twice from one certificate: the earlier child is revoked" "1" \
+    "$(sql "SELECT count(*) FROM certificates WHERE device_id = 'rl' AND renewed_from IS NOT NULL AND status = 'revoked' AND revocation_reason = 'superseded'")"
+check_eq "and the later one lives" "1" \
+    "$(sql "SELECT count(*) FROM certificates WHERE device_id = 'rl' AND renewed_from IS NOT NULL AND status = 'active'")"
+check "with a critical security event" wait_nonzero \
+    "SELECT count(*) FROM incidents WHERE type = 'x-renewal-fork' AND severity = 'critical' AND device_id = 'rl'"
+# an hour after its renewal, a certificate may not renew again
+sql "UPDATE certificates SET superseded_at = now() - interval '61 minutes' WHERE device_id = 'rl' AND renewed_from IS NULL"
+refused "a certificate renewed over an hour ago" 403 superseded rl "$T/rl.csr"
 
 # Expired certificates: refused in the handshake unless a grant names them.
 "$VIGILCTL" device create --id sleepy --out-dir "$D" --validity 1h --backdate 2h >/dev/null 2>&1
