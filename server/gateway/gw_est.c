@@ -30,6 +30,9 @@
 #define PKCS7_TYPE "application/pkcs7-mime; smime-type=certs-only"
 #define BASE64_HEADER "Content-Transfer-Encoding: base64\r\n"
 #define UNAVAILABLE_COMMIT "the renewal could not be recorded; nothing was issued; retry later"
+#define UNAVAILABLE_LOST                                                                           \
+    "the database connection was lost while recording the renewal; it may have been recorded "     \
+    "without reaching you: renew again later"
 
 typedef struct est_job {
     gw_conn *c; /* NULL once the connection has gone */
@@ -169,7 +172,8 @@ static void on_committed(PGresult *res, void *arg)
         if (!answered(res)) {
             log_error("renewal not recorded", "device_id", j->device_id, "error",
                       res ? PQresultErrorMessage(res) : "connection lost", NULL);
-            unavailable(c, UNAVAILABLE_COMMIT);
+            /* an error is a rollback; a lost connection may have committed */
+            unavailable(c, res ? UNAVAILABLE_COMMIT : UNAVAILABLE_LOST);
         } else if (!PQgetisnull(res, 0, 0)) {
             refused_by_db(c, res);
         } else {
