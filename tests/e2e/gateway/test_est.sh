@@ -4,7 +4,8 @@
 # openssl alone fetch cacerts and csrattrs and renew a certificate with
 # simplereenroll; the new certificate verifies against the chain from
 # cacerts, authenticates at once on this vigild and on a second one, and
-# the old one keeps working until it expires.
+# the old one keeps working until it expires. A database outage is a 503
+# with nothing issued.
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
@@ -92,6 +93,25 @@ check "an EST label: answered" dcurl "$D" new -o "$T/body" -w '%{http_code}' "$E
 check_eq "an EST label: 404" "404" "$(cat "$T/out")"
 check "HEAD cacerts: answered" dcurl "$D" new -I -o "$T/h" -w '%{http_code}' "$EST/cacerts"
 check_eq "HEAD cacerts: 200" "200" "$(cat "$T/out")"
+# the database goes away: a 503 with Retry-After, nothing issued; back: renewed
+n_before=$(sql "SELECT count(*) FROM certificates")
+pg_stop >/dev/null 2>&1
+check "database down: answered" dcurl "$D" new -H 'Content-Type: application/pkcs10' \
+    --data-binary @"$T/new.csr.b64" -o "$T/body" -D "$T/h" -w '%{http_code}' "$EST/simplereenroll"
+check_eq "database down: 503" "503" "$(cat "$T/out")"
+check_contains "with Retry-After" "Retry-After:" "$T/h"
+check_contains "and the error shape" '"error":"unavailable"' "$T/body"
+pg_restart >/dev/null 2>&1
+check_eq "nothing was issued meanwhile" "$n_before" "$(sql "SELECT count(*) FROM certificates")"
+renewed_after_outage() {
+    for _ in $(seq 1 50); do
+        dcurl "$D" new -H 'Content-Type: application/pkcs10' --data-binary @"$T/new.csr.b64" \
+            -o "$T/body" -w '%{http_code}' "$EST/simplereenroll" 2>/dev/null | grep -q 200 && return 0
+        sleep 0.2
+    done
+    return 1
+}
+check "database back: renewed" renewed_after_outage
 check "vigild drains and exits 0 (no leak under the sanitizers)" vigild_stop main
 check_fails "and its log has no sanitizer report" grep -q "Sanitizer" "$T/main.log"
 finish
