@@ -1,7 +1,8 @@
 /*
  * main.c - vigil-bench: enrolls test devices, drives the device port with
  * many mutual-TLS connections, and measures the references (nginx with
- * the same TLS setup, COPY into the same table). `make bench` runs the
+ * the same TLS setup, COPY into the same table), and certificate renewal
+ * over EST (renew). `make bench` runs the
  * whole comparison (tools/vigil-bench/bench.sh). For the operator API it
  * seeds a fleet's history and drives the incident queries; `make
  * bench-query` runs that (tools/vigil-bench/bench_query.sh).
