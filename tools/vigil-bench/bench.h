@@ -1,6 +1,7 @@
 /*
  * bench.h - vigil-bench's pieces: the load engine (bench_load.c), what
- * counts as a success in its answers (bench_answer.c), test device
+ * counts as a success in its answers (bench_answer.c), the renewal load's
+ * pre-made CSRs (bench_renew.c), test device
  * enrollment and the COPY reference (bench_db.c), the operator query
  * benchmark (bench_seed.c, bench_query.c), statistics (bench_stats.c) and
  * the command line (main.c).
@@ -12,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef enum bench_mode { BM_HANDSHAKES, BM_INGEST, BM_IDLE, BM_QUERY } bench_mode;
+typedef enum bench_mode { BM_HANDSHAKES, BM_INGEST, BM_IDLE, BM_QUERY, BM_RENEW } bench_mode;
 typedef enum bench_query_kind { BQ_DEVICE_LATEST, BQ_STATS_24H } bench_query_kind;
 
 typedef struct bench_cfg {
@@ -25,6 +26,9 @@ typedef struct bench_cfg {
     const char *token;         /* query: the operator API's bearer token */
     bench_query_kind query_kind;
     double rate;               /* query: requests per second in all, 0 = as fast as answered */
+    int keepalive;             /* renew: many renewals per connection (else one, then close) */
+    int same_key;              /* renew: each CSR carries the device's current key */
+    int keys;                  /* renew: new keys (CSRs) made per device before the run, 0 = auto */
 } bench_cfg;
 
 /* What one answer to a load request was (bench_answer_judge): a success
@@ -48,6 +52,8 @@ typedef struct bench_stats {
     uint64_t ok, errors, reports, resumed, by_status[6];   /* 1xx..5xx, other */
     uint64_t verdicts[BV_COUNT];   /* answers (and failed exchanges) by verdict */
     uint64_t acked;                /* report ids the server acknowledged */
+    uint64_t status_429, status_503; /* answers with these statuses (renew: the retry-laters) */
+    uint64_t keys_reused;            /* renew: CSRs sent again after the device's pool ran out */
 } bench_stats;
 
 /* The clock latencies are measured with: CLOCK_MONOTONIC, in microseconds. */
@@ -77,6 +83,44 @@ bench_verdict bench_answer_judge(const bench_cfg *cfg, int status, const char *b
 /* The value of header `name` in the answer head [in, end) (after the
  * status line), its length in *len; NULL if absent. */
 const char *bench_answer_header(const char *in, const char *end, const char *name, size_t *len);
+
+/* What a renewal's answer must certify: the device's CN, the key of the
+ * CSR sent (DER SubjectPublicKeyInfo), a certificate other than the one
+ * the connection presented, signed by one of the CA certificates of the
+ * --ca chain. */
+struct x509_st;
+struct stack_st_X509;
+typedef struct bench_renewal {
+    const char *device_id;
+    const unsigned char *spki;
+    size_t spki_len;
+    const struct x509_st *presented;
+    struct stack_st_X509 *issuers;
+} bench_renewal;
+/* Judges one answer to a simplereenroll (bench_answer.c): a success only
+ * if it is a 200 with Content-Type application/pkcs7-mime;
+ * smime-type=certs-only whose body is base64 of a PKCS#7 holding exactly
+ * one certificate as *expect says. */
+bench_verdict bench_answer_renewal(const bench_renewal *expect, int status, const char *ctype,
+                                   size_t ctype_len, const char *body, size_t body_len);
+
+/* The renewal load's requests (bench_renew.c), made before the run: for
+ * each of the first n devices, cfg->keys CSRs with new P-256 keys (or one
+ * with the device's own key, cfg->same_key), each a whole HTTP request. */
+typedef struct renew_pool renew_pool;
+struct evp_pkey_st;
+renew_pool *renew_pool_make(const bench_cfg *cfg, struct x509_st *const *certs,
+                            struct evp_pkey_st *const *keys, int n);
+/* Device dev's next request (its length in *len), and what its answer
+ * must certify in *expect (valid until the next call for dev); *reused is
+ * 1 if this CSR was sent before in this run. One caller per device at a
+ * time. */
+const char *renew_pool_next(renew_pool *p, int dev, size_t *len, bench_renewal *expect,
+                            int *reused);
+void renew_pool_free(renew_pool *p);
+/* The key count per device that renew_pool_make uses for cfg (cfg->keys
+ * or the automatic one). */
+int renew_pool_keys(const bench_cfg *cfg);
 
 /* The query benchmark: seed a fleet's history in PostgreSQL
  * (bench_seed.c), then drive the operator API (bench_query.c). */

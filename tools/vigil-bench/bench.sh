@@ -7,8 +7,14 @@
 # each run's errors (vigil-bench's: 4xx, 5xx, 2xx not a success, other,
 # transport) are in the table, a row with any is INVALID, and after each
 # ingest run against vigild every report id it acknowledged is looked up in
-# PostgreSQL (bench-acked.sh: stored exactly once). Any error or mismatch
-# fails `make bench` (exit 1) after the table. Durations: BENCH_DURATION (s).
+# PostgreSQL (bench-acked.sh: stored exactly once). Certificate renewals
+# (EST simplereenroll, fresh and keep-alive connections) are measured
+# against vigild's own full handshakes, measured again right before them
+# (on a shared machine a reference minutes away drifts), last, under a
+# renewal policy that allows them (renewals_per_hour = 3600 per device, put
+# back after), and the certificates vigild says it issued are counted in
+# PostgreSQL. Any error or mismatch fails `make bench` (exit 1) after the
+# table. Durations: BENCH_DURATION (s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${VIGIL_BUILD:-build}  # the programs measured (as in bench_query.sh)
@@ -78,10 +84,39 @@ idle() { $B/vigil-bench idle --server "127.0.0.1:$1" --ca "$W/chain.pem" --devic
 idle=$(idle "$vport" "$vpid")
 idle_n=$(idle "$nport" "$(pgrep -d, -f "nginx: worker process" -P "$(cat "$W/nginx/nginx.pid")")")
 
+# Renewals, last, so that their certificates cannot touch the rows above
+# (a policy that revokes superseded certificates would revoke the test
+# devices'); the default policy (6 renewals per device and hour) would
+# refuse them. Their reference is vigild's full handshakes, run again just
+# before them. A renewal run that could not run gives a row marked
+# INVALID, not a stop.
+q() { "${PSQL:-/usr/lib/postgresql/15/bin/psql}" -X -Atq -v ON_ERROR_STOP=1 "$VIGIL_DATABASE_URL" -c "$1"; }
+recorded() { q "SELECT count(*) FROM certificates WHERE renewed_from IS NOT NULL"; }
+policy=$(q "SELECT renewals_per_hour FROM ca_policy")
+q "UPDATE ca_policy SET renewals_per_hour = 3600"
+failed='{"ok":0,"errors":0,"clean":false,"per_second":0,"renewed":-1}'
+hs_r=$(load handshakes --server "127.0.0.1:$vport" --connections 50)
+r0=$(recorded)
+rn_f=$(load renew --server "127.0.0.1:$vport" --connections 50) || rn_f=$failed
+r1=$(recorded)
+rn_k=$(load renew --keepalive --server "127.0.0.1:$vport" --connections 50) || rn_k=$failed
+r2=$(recorded)
+q "UPDATE ca_policy SET renewals_per_hour = $policy"
+# issued NAME JSON FROM TO: vigild's renewals of one run against PostgreSQL.
+issued() {
+    local n; n=$(echo "$2" | json renewed)
+    echo "$1: $n renewed (answered and verified), $(($4 - $3)) recorded:" \
+        "$([ "$n" -eq $(($4 - $3)) ] && [ "$n" -gt 0 ] && echo ok || echo MISMATCH)"
+}
+iss_f=$(issued "fresh connections" "$rn_f" "$r0" "$r1")
+iss_k=$(issued "keep-alive" "$rn_k" "$r1" "$r2")
+
 echo
 printf '%-36s %12s %12s %-8s %7s %7s\n' "" "vigild" "reference" "unit" "errors" "ratio"
 table=$(
     row "full handshakes (vs nginx)" "$hs_v" per_second "$hs_n" per_second "/s" ">=" 1.0
+    row "renewals, fresh connections (vs hs)" "$rn_f" per_second "$hs_r" per_second "/s" ">=" 0
+    row "renewals, keep-alive (vs hs)" "$rn_k" per_second "$hs_r" per_second "/s" ">=" 0.5
     row "resumed handshakes (vs nginx)" "$rs_v" per_second "$rs_n" per_second "/s" ">=" 0
     row "single-report ingest (vs nginx 204)" "$in_v" per_second "$in_n" per_second "req/s" ">=" 0.5
     row "batched ingest x100 (vs COPY)" "$bt_v" reports_per_second "$cp_r" rows_per_second "rows/s" ">=" 0.7
@@ -90,12 +125,21 @@ echo "$table"
 printf '%-36s %12.2f %12.2f %-8s %7s %6sx  (goal <= 16 KiB: %s)\n' "idle connections ($IDLE, vs nginx)" "$idle" \
     "$idle_n" "KiB/conn" "-" "$(ratio "$idle" "$idle_n")" "$(python3 -c "print('met' if $idle <= 16 else 'MISSED')")"
 echo "errors: vigild's/the reference's answers that were not a success (vigil-bench --help)"
+echo "renewals (vs hs): the reference is vigild's full handshakes/s run again just before them (the"
+echo "  first row's run: $(echo "$hs_v" | json per_second)/s); 50 connections, new P-256 keys made before each run;"
+echo "  fresh: one renewal per connection over all $DEVICES devices, keep-alive: 50 devices;"
+echo "  policy renewals_per_hour = 3600 for these runs (was $policy, put back)"
+echo "certificates vigild issued, counted in PostgreSQL (renewed_from set):"
+echo "  $iss_f"
+echo "  $iss_k"
 echo "reports vigild acknowledged, looked up in PostgreSQL:"
 echo "  single-report ingest: $ack_in"
 echo "  batched ingest x100:  $ack_bt"
 grep -q Sanitizer "$W/vigild.log" && { echo "vigild reported a sanitizer error"; exit 1; }
-if grep -q INVALID <<<"$table" || ! grep -q ': ok$' <<<"$ack_in" || ! grep -q ': ok$' <<<"$ack_bt"; then
-    echo "ERRORS in this run: the rows marked INVALID, or the reports not stored once, are no measurement"
+if grep -q INVALID <<<"$table" || ! grep -q ': ok$' <<<"$ack_in" || ! grep -q ': ok$' <<<"$ack_bt" ||
+    ! grep -q ': ok$' <<<"$iss_f" || ! grep -q ': ok$' <<<"$iss_k"; then
+    echo "ERRORS in this run: the rows marked INVALID, the reports not stored once, or the renewals" \
+        "not recorded as answered, are no measurement"
     exit 1
 fi
 exit 0

@@ -13,13 +13,27 @@
  *               the probe (GET /bench, a path it does not serve): an
  *               answer only an authorized device gets (a refused
  *               certificate gets 401 or 403, and the connection closes).
+ *   renew       a 200 with Content-Type application/pkcs7-mime;
+ *               smime-type=certs-only, whose body is base64 of a DER
+ *               PKCS#7 (parsed with OpenSSL) holding exactly one
+ *               certificate: not the one the connection presented, signed
+ *               by a CA certificate of the --ca chain (its signature
+ *               verified), with subject CN = the device id and the public
+ *               key of the CSR sent (their DER SubjectPublicKeyInfo equal).
  * Against the reference (--reference: nginx answering `return 204`, see
  * nginx.conf.in), which stores nothing and so has no report to
  * acknowledge: a 2xx with no body, in both modes.
  */
 #include "tools/vigil-bench/bench.h"
 
+#include "cert-authority/ca.h"
+
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -100,4 +114,73 @@ bench_verdict bench_answer_judge(const bench_cfg *cfg, int status, const char *b
         ok = is_not_found(answer);
     json_decref(answer);
     return ok ? BV_OK : error_kind(status);
+}
+
+/* ---- renewals ---- */
+
+#define PKCS7_MAX (64 * 1024)
+
+/* Content-Type application/pkcs7-mime with smime-type=certs-only among
+ * its parameters (names and the media type without regard to case). */
+static int is_certs_only(const char *ctype, size_t len)
+{
+    static const char media[] = "application/pkcs7-mime";
+    char v[256];
+    if (!ctype || len >= sizeof(v) || len < sizeof(media) - 1 ||
+        strncasecmp(ctype, media, sizeof(media) - 1) != 0)
+        return 0;
+    memcpy(v, ctype, len);
+    v[len] = '\0';
+    for (char *p = strchr(v + sizeof(media) - 1, ';'); p; p = strchr(p + 1, ';')) {
+        char *q = p + 1;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (!strncasecmp(q, "smime-type=certs-only", 21) &&
+            (q[21] == '\0' || q[21] == ';' || q[21] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether cert is what the renewal asked for (see bench_renewal). The
+ * key is compared as encoded (i2d_X509_PUBKEY re-encodes the parsed
+ * fields; i2d_PUBKEY would go through OpenSSL 3.0's slow encoder). */
+static int certifies(const bench_renewal *e, X509 *cert)
+{
+    char cn[256];
+    unsigned char spki[512], *p = spki;
+    X509_PUBKEY *xpk = X509_get_X509_PUBKEY(cert);
+    int spki_len = i2d_X509_PUBKEY(xpk, NULL);
+    X509_NAME *subject = X509_get_subject_name(cert);
+    if (X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof(cn)) <= 0 ||
+        strcmp(cn, e->device_id) != 0 || spki_len <= 0 || spki_len > (int)sizeof(spki) ||
+        i2d_X509_PUBKEY(xpk, &p) != spki_len || (size_t)spki_len != e->spki_len ||
+        memcmp(spki, e->spki, e->spki_len) != 0 || X509_cmp(cert, e->presented) == 0)
+        return 0;
+    for (int i = 0; i < sk_X509_num(e->issuers); i++) {
+        X509 *ca = sk_X509_value(e->issuers, i);
+        if (X509_check_issued(ca, cert) == X509_V_OK &&
+            X509_verify(cert, X509_get0_pubkey(ca)) == 1)
+            return 1;
+    }
+    return 0;
+}
+
+bench_verdict bench_answer_renewal(const bench_renewal *expect, int status, const char *ctype,
+                                   size_t ctype_len, const char *body, size_t body_len)
+{
+    if (status != 200 || !is_certs_only(ctype, ctype_len))
+        return error_kind(status);
+    size_t der_len = 0;
+    unsigned char *der =
+        body_len ? ca_est_base64_decode(body, body_len, PKCS7_MAX, &der_len) : NULL;
+    const unsigned char *p = der;
+    PKCS7 *p7 = der ? d2i_PKCS7(NULL, &p, (long)der_len) : NULL;
+    STACK_OF(X509) *certs = p7 && PKCS7_type_is_signed(p7) && p7->d.sign ? p7->d.sign->cert : NULL;
+    int ok = certs && p == der + der_len && sk_X509_num(certs) == 1 &&
+             certifies(expect, sk_X509_value(certs, 0));
+    PKCS7_free(p7);
+    free(der);
+    ERR_clear_error();
+    return ok ? BV_OK : BV_2XX;
 }

@@ -7,6 +7,13 @@
  * Handshake mode: connect, handshake (resumed with the device's previous
  * session when asked), one small request, close, again. Ingest mode: one
  * keep-alive connection each, POSTing reports and waiting for each answer.
+ * Renew mode: POST /.well-known/est/simplereenroll with the CSRs that
+ * bench_renew.c made before the run, one per connection (the default:
+ * each new connection takes the next device of its slot's share, so the
+ * renewals spread over every device) or many per connection
+ * (--keepalive: one device per connection). At the end a renewal run
+ * stops sending and waits for the answers in flight (up to DRAIN_US), so
+ * that every renewal the server records has been answered and judged.
  *
  * Each answer is judged by bench_answer.c: only a success counts toward
  * the rate; every error is counted by its kind. With --acked-log, each
@@ -38,6 +45,7 @@
 
 #define IN_CAP (512 * 1024)
 #define ACKED_BUF (64 * 1024)   /* a worker's acknowledged ids, before they are written */
+#define DRAIN_US 10000000       /* renew: how long the answers in flight are waited for */
 
 enum { C_DEAD, C_CONNECTING, C_HANDSHAKE, C_SEND, C_RECV };
 
@@ -49,6 +57,8 @@ typedef struct device {
 
 typedef struct bconn {
     int fd, state, dev, reused;
+    int slot, round;      /* renew: the connection's index in the run, its connections so far */
+    bench_renewal expect; /* renew: what the answer in flight must certify */
     SSL *ssl;
     char *out;
     size_t out_len, out_off;
@@ -64,6 +74,7 @@ typedef struct worker {
     bconn *conns;
     bench_stats stats;
     double measure_from_us, stop_at_us;
+    int stopping;            /* renew: draining, no new request */
     char acked[ACKED_BUF];   /* "id\n" lines not yet in the acked log */
     size_t acked_len;
 } worker;
@@ -73,6 +84,7 @@ static device *devices;
 static struct addrinfo *server_addr;
 static pthread_mutex_t acked_mu = PTHREAD_MUTEX_INITIALIZER;
 static FILE *acked_log;
+static renew_pool *pool;
 
 /* ---- setup ---- */
 
@@ -101,6 +113,23 @@ static int load_devices(const bench_cfg *cfg)
         fclose(f);
     }
     return devices ? 0 : -1;
+}
+
+/* The renewal CSRs of the devices in use: all of them over fresh
+ * connections, one per connection with --keepalive. */
+static int make_pool(const bench_cfg *cfg)
+{
+    int n = cfg->keepalive ? cfg->connections : cfg->devices;
+    X509 **certs = calloc((size_t)n, sizeof(*certs));
+    EVP_PKEY **keys = calloc((size_t)n, sizeof(*keys));
+    for (int i = 0; certs && keys && i < n; i++) {
+        certs[i] = devices[i].cert;
+        keys[i] = devices[i].key;
+    }
+    pool = certs && keys ? renew_pool_make(cfg, certs, keys, n) : NULL;
+    free(certs);
+    free(keys);
+    return pool ? 0 : -1;
 }
 
 /* TLS 1.3 tickets arrive after the handshake: keep the newest per device. */
@@ -134,7 +163,7 @@ static int setup(const bench_cfg *cfg)
         fprintf(stderr, "vigil-bench: cannot write %s\n", cfg->acked_log);
         return -1;
     }
-    return load_devices(cfg);
+    return load_devices(cfg) < 0 || (cfg->mode == BM_RENEW && make_pool(cfg) < 0) ? -1 : 0;
 }
 
 /* Returns -1 if the acked log could not be written whole. */
@@ -148,6 +177,8 @@ static int teardown(const bench_cfg *cfg)
     }
     free(devices);
     devices = NULL;
+    renew_pool_free(pool);
+    pool = NULL;
     SSL_CTX_free(ctx);
     ctx = NULL;
     if (server_addr)
@@ -235,9 +266,20 @@ static void drop(worker *w, bconn *c, int failed)
     ERR_clear_error();
 }
 
+/* Renew over fresh connections: the next device of the slot's share
+ * (the devices d with d % connections == slot), so no two connections
+ * ever use one device at once. */
+static void next_device(const bench_cfg *cfg, bconn *c)
+{
+    int share = (cfg->devices - c->slot + cfg->connections - 1) / cfg->connections;
+    c->dev = c->slot + cfg->connections * (c->round++ % share);
+}
+
 static void start(worker *w, bconn *c)
 {
     int one = 1;
+    if (w->cfg->mode == BM_RENEW && !w->cfg->keepalive)
+        next_device(w->cfg, c);
     c->fd = socket(server_addr->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (c->fd < 0) {
         drop(w, c, 1);
@@ -262,10 +304,27 @@ static void start(worker *w, bconn *c)
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
 }
 
+/* Device c->dev's next renewal request, a copy of the pool's. */
+static char *renew_request(worker *w, bconn *c, size_t *len)
+{
+    int reused = 0;
+    const char *r = renew_pool_next(pool, c->dev, len, &c->expect, &reused);
+    char *out = malloc(*len);
+    if (out)
+        memcpy(out, r, *len);
+    w->stats.keys_reused += (uint64_t)reused;
+    return out;
+}
+
 static void next_request(worker *w, bconn *c)
 {
     free(c->out);
-    c->out = make_request(w->cfg, c->ids, &c->out_len);
+    c->out = w->cfg->mode == BM_RENEW ? renew_request(w, c, &c->out_len)
+                                      : make_request(w->cfg, c->ids, &c->out_len);
+    if (!c->out) {
+        drop(w, c, 1);
+        return;
+    }
     c->out_off = 0;
     c->in_len = 0;
     if (c->state != C_HANDSHAKE)
@@ -311,23 +370,29 @@ static void on_acked(void *arg, const char *id)
 
 /* A whole answer arrived: judge and count it, then go on (or close, when
  * the server said it will). */
-static void answered(worker *w, bconn *c, int status, const char *body, size_t body_len,
-                     int close_after)
+static void answered(worker *w, bconn *c, int status, const char *ctype, size_t ctype_len,
+                     const char *body, size_t body_len, int close_after)
 {
     const bench_cfg *cfg = w->cfg;
-    uint64_t t = bench_now_us();
-    bench_verdict v = bench_answer_judge(cfg, status, body, body_len, (const char(*)[37])c->ids,
-                                         cfg->mode == BM_INGEST ? cfg->batch : 0,
-                                         acked_log ? on_acked : NULL, w);
+    uint64_t t = bench_now_us(); /* the latency ends here: judging a renewal takes a verify */
+    bench_verdict v =
+        cfg->mode == BM_RENEW
+            ? bench_answer_renewal(&c->expect, status, ctype, ctype_len, body, body_len)
+            : bench_answer_judge(cfg, status, body, body_len, (const char(*)[37])c->ids,
+                                 cfg->mode == BM_INGEST ? cfg->batch : 0,
+                                 acked_log ? on_acked : NULL, w);
     tally(w, v);
     w->stats.by_status[status >= 100 && status < 600 ? status / 100 - 1 : 5]++;
+    w->stats.status_429 += status == 429;
+    w->stats.status_503 += status == 503;
     if (v == BV_OK && (double)t >= w->measure_from_us && (double)t < w->stop_at_us) {
         w->stats.ok++;
         w->stats.reports += cfg->mode == BM_INGEST ? (uint64_t)cfg->batch : 0;
         w->stats.resumed += (uint64_t)c->reused;
         stats_add(&w->stats, t - c->started_us);
     }
-    if (cfg->mode == BM_HANDSHAKES || close_after)
+    if (cfg->mode == BM_HANDSHAKES || close_after || w->stopping ||
+        (cfg->mode == BM_RENEW && !cfg->keepalive))
         drop(w, c, 0);
     else
         next_request(w, c);
@@ -341,12 +406,13 @@ static int parse_answer(worker *w, bconn *c)
     c->in[c->in_len] = '\0';
     char *end = strstr(c->in, "\r\n\r\n");
     int status;
-    size_t cl_len, te_len, conn_len;
+    size_t cl_len, te_len, conn_len, ctype_len = 0;
     if (!end || sscanf(c->in, "HTTP/1.%*d %d", &status) != 1)
         return 0;
     const char *cl = bench_answer_header(c->in, end + 2, "Content-Length", &cl_len);
     const char *te = bench_answer_header(c->in, end + 2, "Transfer-Encoding", &te_len);
     const char *conn = bench_answer_header(c->in, end + 2, "Connection", &conn_len);
+    const char *ctype = bench_answer_header(c->in, end + 2, "Content-Type", &ctype_len);
     size_t head = (size_t)(end + 4 - c->in);
     if (te || (!cl && status != 204 && status != 304 && status / 100 != 1)) {
         tally(w, BV_OTHER);   /* a body up to the close, or chunked: not a device port's */
@@ -360,7 +426,7 @@ static int parse_answer(worker *w, bconn *c)
     }
     if (c->in_len < head + body_len)
         return 0;
-    answered(w, c, status, end + 4, body_len,
+    answered(w, c, status, ctype, ctype_len, end + 4, body_len,
              conn && conn_len >= 5 && !strncasecmp(conn, "close", 5));
     return 1;
 }
@@ -377,6 +443,10 @@ static void on_event(worker *w, bconn *c)
         r = SSL_connect(c->ssl);
         if (r != 1) {
             ssl_want(w, c, r);
+            return;
+        }
+        if (w->stopping) { /* draining: no new request */
+            drop(w, c, 0);
             return;
         }
         c->reused = SSL_session_reused(c->ssl);
@@ -419,6 +489,34 @@ static void on_event(worker *w, bconn *c)
     }
 }
 
+/* Renew: the end of the run. A request not wholly sent never reaches
+ * the server (TLS delivers no partial record), so it is dropped; the
+ * answers to the others are waited for and judged, and one that does not
+ * come is a transport error (the server may have recorded it). */
+static void drain(worker *w)
+{
+    struct epoll_event events[256];
+    uint64_t until = bench_now_us() + DRAIN_US;
+    int waiting;
+    w->stopping = 1;
+    do {
+        waiting = 0;
+        for (int i = 0; i < w->n; i++) {
+            bconn *c = &w->conns[i];
+            if (c->state == C_RECV)
+                waiting = 1;
+            else if (c->state != C_DEAD && c->state != C_CONNECTING && c->state != C_HANDSHAKE)
+                drop(w, c, 0);
+        }
+        int n = waiting ? epoll_wait(w->epfd, events, 256, 20) : 0;
+        for (int i = 0; i < n; i++)
+            on_event(w, events[i].data.ptr);
+    } while (waiting && bench_now_us() < until);
+    for (int i = 0; i < w->n; i++)
+        if (w->conns[i].state == C_RECV)
+            drop(w, &w->conns[i], 1);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -432,6 +530,8 @@ static void *worker_main(void *arg)
         for (int i = 0; i < n; i++)
             on_event(w, events[i].data.ptr);
     }
+    if (w->cfg->mode == BM_RENEW)
+        drain(w);
     for (int i = 0; i < w->n; i++) {
         if (w->conns[i].state != C_DEAD)
             drop(w, &w->conns[i], 0);
@@ -467,7 +567,8 @@ int bench_run(const bench_cfg *cfg, bench_stats *total, double *elapsed)
         w->stop_at_us = begin + (cfg->warmup + cfg->duration) * 1e6;
         for (int i = 0; i < w->n; i++) {
             w->conns[i].fd = -1;
-            w->conns[i].dev = (t + i * threads) % cfg->devices;
+            w->conns[i].slot = t + i * threads;
+            w->conns[i].dev = w->conns[i].slot % cfg->devices;
         }
         pthread_create(&tids[t], NULL, worker_main, w);
     }

@@ -41,6 +41,9 @@ void stats_merge(bench_stats *into, bench_stats *from)
     for (int i = 0; i < BV_COUNT; i++)
         into->verdicts[i] += from->verdicts[i];
     into->acked += from->acked;
+    into->status_429 += from->status_429;
+    into->status_503 += from->status_503;
+    into->keys_reused += from->keys_reused;
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -1,7 +1,8 @@
 /*
  * main.c - vigil-bench: enrolls test devices, drives the device port with
  * many mutual-TLS connections, and measures the references (nginx with
- * the same TLS setup, COPY into the same table). `make bench` runs the
+ * the same TLS setup, COPY into the same table), and certificate renewal
+ * over EST (renew). `make bench` runs the
  * whole comparison (tools/vigil-bench/bench.sh). For the operator API it
  * seeds a fleet's history and drives the incident queries; `make
  * bench-query` runs that (tools/vigil-bench/bench_query.sh).
@@ -19,6 +20,15 @@ static const char usage[] =
     "         --database-url/VIGIL_DATABASE_URL and --ca-dir/VIGIL_CA_DIR)\n"
     "  handshakes [--resume]   connect, handshake, one request, close; again\n"
     "  ingest [--batch N]      keep-alive POSTs of reports, one answer at a time\n"
+    "  renew [--keepalive] [--same-key] [--keys K]   EST simplereenroll: connect,\n"
+    "         handshake, one renewal, close (each connection the next device of\n"
+    "         its share: the renewals spread over all --device-count devices); or\n"
+    "         many renewals per connection, one device each (--keepalive). Each\n"
+    "         CSR has a new P-256 key, K per device made before the run (default:\n"
+    "         enough for 1,500 renewals/s; a device that runs out sends its CSRs\n"
+    "         again, counted as keys_reused), or the device's own key (--same-key).\n"
+    "         The server's renewal policy must allow the rate (ca_policy\n"
+    "         renewals_per_hour, per device)\n"
     "  idle --count N --server-pid PID[,PID...]   server memory per idle connection\n"
     "  copy --rows N [--batch N]         the database reference: COPY into incidents\n"
     "  seed --incidents N --devices D [--days DAYS (30)]   a fleet's history for the\n"
@@ -46,6 +56,13 @@ static const char usage[] =
     "kind: 4xx, 5xx, 2xx (not a success), other (1xx, 3xx, a body without\n"
     "Content-Length) and transport (connect, TLS, closed before its answer); --json\n"
     "has them as errors_4xx, errors_5xx, errors_2xx, errors_other, errors_transport.\n"
+    "For renew: a 200 with Content-Type application/pkcs7-mime; smime-type=certs-only\n"
+    "whose body is base64 of a PKCS#7 with exactly one certificate, not the one\n"
+    "presented, that verifies under --ca, has subject CN = the device and the CSR's\n"
+    "public key (checked after the latency is taken, before it counts). At the end\n"
+    "it waits for the renewals in flight, so \"renewed\" (every success, warm-up\n"
+    "and the end included) is what the server recorded; 429s and 503s are also\n"
+    "counted apart (status_429, status_503).\n"
     "Successes (the rate, latencies) count after --warmup; errors and acknowledged\n"
     "ids count over the whole run. A run with any error, or with no success, says\n"
     "ERRORS in its result line (\"clean\":false with --json) and exits 3.\n\n"
@@ -54,7 +71,8 @@ static const char usage[] =
 
 enum { O_SERVER = 1000, O_CA, O_DEVICES, O_DEVCOUNT, O_CONNS, O_THREADS, O_DURATION, O_WARMUP,
        O_PATH, O_REFERENCE, O_ACKED, O_JSON, O_RESUME, O_BATCH, O_COUNT, O_OUTDIR, O_PREFIX,
-       O_DBURL, O_CADIR, O_PID, O_ROWS, O_API, O_TOKENFILE, O_KIND, O_INCIDENTS, O_DAYS, O_RATE };
+       O_DBURL, O_CADIR, O_PID, O_ROWS, O_API, O_TOKENFILE, O_KIND, O_INCIDENTS, O_DAYS, O_RATE,
+       O_KEEPALIVE, O_SAMEKEY, O_KEYS };
 
 typedef struct args {
     bench_cfg cfg;
@@ -75,7 +93,8 @@ static int parse(int argc, char **argv, args *a)
         {"database-url", 1, 0, O_DBURL}, {"ca-dir", 1, 0, O_CADIR}, {"server-pid", 1, 0, O_PID},
         {"rows", 1, 0, O_ROWS}, {"api", 1, 0, O_API}, {"token-file", 1, 0, O_TOKENFILE},
         {"kind", 1, 0, O_KIND}, {"incidents", 1, 0, O_INCIDENTS}, {"days", 1, 0, O_DAYS},
-        {"rate", 1, 0, O_RATE},
+        {"rate", 1, 0, O_RATE}, {"keepalive", 0, 0, O_KEEPALIVE}, {"same-key", 0, 0, O_SAMEKEY},
+        {"keys", 1, 0, O_KEYS},
         {"help", 0, 0, 'h'}, {0}};
     int c;
     opterr = 0;
@@ -108,6 +127,9 @@ static int parse(int argc, char **argv, args *a)
         case O_INCIDENTS: a->incidents = atol(optarg); break;
         case O_DAYS: a->days = atoi(optarg); break;
         case O_RATE: a->cfg.rate = atof(optarg); break;
+        case O_KEEPALIVE: a->cfg.keepalive = 1; break;
+        case O_SAMEKEY: a->cfg.same_key = 1; break;
+        case O_KEYS: a->cfg.keys = atoi(optarg); break;
         case 'h': fputs(usage, stdout); exit(0);
         default:
             fprintf(stderr, "vigil-bench: bad option '%s'\n%s", argv[optind - 1], usage);
@@ -136,6 +158,12 @@ static int check_load_args(args *a)
                 c->connections, c->devices);
         return -1;
     }
+    if (c->keys < 0 || c->keys > 100000)
+        return fprintf(stderr, "vigil-bench: --keys is 1 to 100000\n"), -1;
+    if ((c->keepalive || c->same_key || c->keys) && c->mode != BM_RENEW)
+        return fprintf(stderr, "vigil-bench: --keepalive, --same-key, --keys go with renew\n"), -1;
+    if (c->mode == BM_RENEW && c->reference)
+        return fprintf(stderr, "vigil-bench: renew has no reference (nginx signs nothing)\n"), -1;
     if (c->batch < 1 || c->batch > 1000)
         return fprintf(stderr, "vigil-bench: --batch is 1 to 1000\n"), -1;
     if (c->acked_log && (c->mode != BM_INGEST || c->reference)) {
@@ -162,12 +190,36 @@ static void print_errors(const bench_stats *s)
            s->ok ? "" : ", no success: nothing was measured");
 }
 
+/* Renew: what the result line (or JSON object) adds: every renewal
+ * answered and verified over the whole run, the retry-laters, the CSRs. */
+static void renew_details(const args *a, const bench_stats *s)
+{
+    const bench_cfg *c = &a->cfg;
+    int keys = renew_pool_keys(c), devices = c->keepalive ? c->connections : c->devices;
+    const char *kind = c->same_key ? "same key" : "new keys";
+    if (a->json)
+        printf(",\"renewed\":%llu,\"status_429\":%llu,\"status_503\":%llu,\"keepalive\":%s,"
+               "\"same_key\":%s,\"devices_used\":%d,\"keys_per_device\":%d,"
+               "\"keys_reused\":%llu",
+               (unsigned long long)s->verdicts[BV_OK], (unsigned long long)s->status_429,
+               (unsigned long long)s->status_503, c->keepalive ? "true" : "false",
+               c->same_key ? "true" : "false", devices, keys, (unsigned long long)s->keys_reused);
+    else
+        printf("; %llu renewed in all (warm-up and the end included), 429 %llu 503 %llu; "
+               "%s connections, %d devices, %d CSR(s) each (%s), %llu sent again",
+               (unsigned long long)s->verdicts[BV_OK], (unsigned long long)s->status_429,
+               (unsigned long long)s->status_503, c->keepalive ? "keep-alive" : "fresh", devices,
+               keys, kind, (unsigned long long)s->keys_reused);
+}
+
 /* Prints a load run's result line (or JSON object); 0 if it was clean. */
 static int report_load(const args *a, bench_stats *s, double elapsed)
 {
     double rate = (double)s->ok / elapsed, reports = (double)s->reports / elapsed;
     double p50 = stats_pct(s, 50), p99 = stats_pct(s, 99), p999 = stats_pct(s, 99.9);
-    const char *what = a->cfg.mode == BM_HANDSHAKES ? "handshakes" : "requests";
+    const char *what = a->cfg.mode == BM_HANDSHAKES ? "handshakes"
+                       : a->cfg.mode == BM_RENEW    ? "renewals"
+                                                    : "requests";
     const uint64_t *v = s->verdicts;
     int clean = s->ok > 0 && s->errors == 0;
     if (a->json) {
@@ -176,7 +228,7 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
                "\"errors_5xx\":%llu,\"errors_2xx\":%llu,\"errors_other\":%llu,"
                "\"errors_transport\":%llu,\"acked\":%llu,\"resumed\":%llu,\"p50_ms\":%.3f,"
                "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"status_2xx\":%llu,\"status_4xx\":%llu,"
-               "\"status_5xx\":%llu}\n",
+               "\"status_5xx\":%llu",
                what, clean ? "true" : "false", (unsigned long long)s->ok, rate, reports,
                (unsigned long long)s->errors, (unsigned long long)v[BV_4XX],
                (unsigned long long)v[BV_5XX], (unsigned long long)v[BV_2XX],
@@ -184,6 +236,9 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
                (unsigned long long)s->acked, (unsigned long long)s->resumed, p50, p99, p999,
                (unsigned long long)s->by_status[1], (unsigned long long)s->by_status[3],
                (unsigned long long)s->by_status[4]);
+        if (a->cfg.mode == BM_RENEW)
+            renew_details(a, s);
+        printf("}\n");
         return clean ? 0 : -1;
     }
     printf("%s: %.1f/s (%llu ok, %llu resumed), reports %.1f/s, latency p50 %.2f ms p99 %.2f ms "
@@ -193,6 +248,8 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
            (unsigned long long)s->by_status[4]);
     if (a->cfg.acked_log)
         printf("; %llu acknowledged ids in %s", (unsigned long long)s->acked, a->cfg.acked_log);
+    if (a->cfg.mode == BM_RENEW)
+        renew_details(a, s);
     print_errors(s);
     return clean ? 0 : -1;
 }
@@ -353,8 +410,10 @@ int main(int argc, char **argv)
                       : "idle: %d connections, %.2f KiB of server memory each\n", opened, kib);
         return 0;
     }
-    if (!strcmp(cmd, "handshakes") || !strcmp(cmd, "ingest")) {
-        a.cfg.mode = !strcmp(cmd, "ingest") ? BM_INGEST : BM_HANDSHAKES;
+    if (!strcmp(cmd, "handshakes") || !strcmp(cmd, "ingest") || !strcmp(cmd, "renew")) {
+        a.cfg.mode = !strcmp(cmd, "ingest") ? BM_INGEST
+                     : !strcmp(cmd, "renew") ? BM_RENEW
+                                             : BM_HANDSHAKES;
         return run_load(&a);
     }
     fprintf(stderr, "vigil-bench: unknown command '%s'\n%s", cmd, usage);
