@@ -37,6 +37,9 @@
 typedef struct est_job {
     gw_conn *c; /* NULL once the connection has gone */
     uv_work_t work;
+    char *body; /* the request body, base64 */
+    size_t body_len;
+    X509 *cert; /* the certificate the connection presented (a reference) */
     X509_REQ *req;
     gw_ca *ca;
     int64_t validity;
@@ -45,7 +48,9 @@ typedef struct est_job {
     char auth_serial[CA_SERIAL_HEX_MAX];
     char key_sha256[CA_FINGERPRINT_HEX];
     /* filled on the thread pool */
-    int pop_failed;
+    int refused_status; /* the CSR checks: 0 passed, else the answer's status */
+    const char *refused_code;
+    char refused_why[sizeof(((ca_error *)0)->msg)];
     ca_error err;
     ca_issued issued;
     char *pem, *p7;
@@ -54,6 +59,8 @@ typedef struct est_job {
 
 static void job_free(est_job *j)
 {
+    free(j->body);
+    X509_free(j->cert);
     X509_REQ_free(j->req);
     gw_ca_release(j->ca);
     ca_issued_clear(&j->issued);
@@ -222,72 +229,63 @@ static void commit(gw_conn *c, est_job *j)
 static void sign_work(uv_work_t *w)
 {
     est_job *j = w->data;
-    EVP_PKEY *key = X509_REQ_get0_pubkey(j->req);
-    /* proof of possession: the CSR is signed by the key it asks to certify */
-    if (X509_REQ_verify(j->req, key) != 1) {
-        ERR_clear_error();
-        j->pop_failed = 1;
-        return;
-    }
-    if (gw_ca_sign(j->ca, j->device_id, key, j->validity, &j->issued, &j->err) < 0)
+    if (gw_ca_sign(j->ca, j->device_id, X509_REQ_get0_pubkey(j->req), j->validity, &j->issued,
+                   &j->err) < 0)
         return;
     if ((j->pem = ca_cert_pem(j->issued.cert)))
         j->p7 = ca_est_certs_only(&j->issued.cert, 1, &j->p7_len);
 }
 
+/* 1, and the job freed, when its connection has gone or the thread pool
+ * cancelled the work (a connection still there gets a 503). */
+static int job_gone(est_job *j, int status)
+{
+    if (j->c && status == 0)
+        return 0;
+    if (j->c) {
+        j->c->est = NULL;
+        unavailable(j->c, "the renewal was cancelled; retry");
+    }
+    job_free(j);
+    return 1;
+}
+
+/* Ends the job of a connection that is still there with a 503 saying why. */
+static void job_unavailable(est_job *j, const char *reason)
+{
+    j->c->est = NULL;
+    unavailable(j->c, reason);
+    job_free(j);
+}
+
 static void after_sign(uv_work_t *w, int status)
 {
     est_job *j = w->data;
-    gw_conn *c = j->c;
-    if (!c || status != 0) {
-        if (c) {
-            c->est = NULL;
-            unavailable(c, "the renewal was cancelled; retry");
-        }
-        job_free(j);
+    if (job_gone(j, status))
+        return;
+    if (!j->p7) {
+        log_error("cannot sign a renewal", "device_id", j->device_id, "error", j->err.msg, NULL);
+        job_unavailable(j, "this server cannot sign renewals now; retry later");
         return;
     }
-    if (j->pop_failed || !j->p7) {
-        c->est = NULL;
-        if (j->pop_failed)
-            refuse(c, 400, "bad_csr_signature",
-                   "the CSR's signature does not verify: it was altered or not signed by the "
-                   "holder of its key",
-                   0);
-        else {
-            log_error("cannot sign a renewal", "device_id", j->device_id, "error", j->err.msg,
-                      NULL);
-            unavailable(c, "this server cannot sign renewals now; retry later");
-        }
-        job_free(j);
-        return;
-    }
-    commit(c, j);
+    commit(j->c, j);
 }
 
 static void on_prechecked(PGresult *res, void *arg)
 {
     est_job *j = arg;
-    gw_conn *c = j->c;
-    if (!c) {
-        job_free(j);
+    if (job_gone(j, 0))
         return;
-    }
-    if (!answered(res) || !PQgetisnull(res, 0, 0)) {
-        c->est = NULL;
-        if (answered(res))
-            refused_by_db(c, res);
-        else
-            unavailable(c, "cannot check this renewal now; nothing was issued; retry later");
+    if (!answered(res)) {
+        job_unavailable(j, "cannot check this renewal now; nothing was issued; retry later");
+    } else if (!PQgetisnull(res, 0, 0)) {
+        j->c->est = NULL;
+        refused_by_db(j->c, res);
         job_free(j);
-        return;
-    }
-    j->validity = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-    j->work.data = j;
-    if (uv_queue_work(&c->w->loop, &j->work, sign_work, after_sign) != 0) {
-        c->est = NULL;
-        unavailable(c, "cannot sign a renewal now; retry later");
-        job_free(j);
+    } else {
+        j->validity = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+        if (uv_queue_work(&j->c->w->loop, &j->work, sign_work, after_sign) != 0)
+            job_unavailable(j, "cannot sign a renewal now; retry later");
     }
 }
 
@@ -295,77 +293,91 @@ static void precheck(gw_conn *c, est_job *j)
 {
     const char *params[] = {j->device_id, j->auth_serial, j->key_sha256, j->same_key ? "t" : "f",
                             j->expired ? "t" : "f"};
-    c->est = j;
     if (pg_async_query(c->w->registry,
                        "SELECT code, reason, retry_after, renewal_validity_s"
                        " FROM vigil_renewal_precheck($1, $2, $3, $4, $5)",
-                       5, params, on_prechecked, j) < 0) {
-        c->est = NULL;
-        unavailable(c, "the database is unavailable; nothing was issued; retry later");
+                       5, params, on_prechecked, j) < 0)
+        job_unavailable(j, "the database is unavailable; nothing was issued; retry later");
+}
+
+/* ---- simplereenroll: the CSR, checked off the loop ---- */
+
+static void check_refuse(est_job *j, int status, const char *code, const char *why)
+{
+    j->refused_status = status;
+    j->refused_code = code;
+    snprintf(j->refused_why, sizeof(j->refused_why), "%s", why);
+}
+
+/* The body: base64 of a DER PKCS#10 request (RFC 7030 section 4.2.1) that
+ * names this device, with a key strong enough, signed by that key. Parsing
+ * and encoding keys costs OpenSSL 3 hundreds of microseconds: not on the
+ * loop. */
+static void check_work(uv_work_t *w)
+{
+    est_job *j = w->data;
+    size_t len = 0;
+    char why[320];
+    ca_error err = {0};
+    unsigned char *der = ca_est_base64_decode(j->body, j->body_len, EST_CSR_MAX, &len);
+    j->req = der ? ca_csr_parse(der, len, &err) : NULL;
+    free(der);
+    EVP_PKEY *key = j->req ? X509_REQ_get0_pubkey(j->req) : NULL;
+    if (!j->req)
+        check_refuse(j, 400, "invalid_csr",
+                     "the body must be a base64-encoded DER PKCS#10 request (no PEM header) "
+                     "of at most 8 KiB");
+    else if (!key || ca_key_check_strength(key, &err) < 0)
+        check_refuse(j, 400, "weak_key", key ? err.msg : "the CSR has no usable public key");
+    else if (!ca_csr_names_device(j->req, j->device_id, why, sizeof(why)))
+        check_refuse(j, 403, "wrong_identity", why);
+    else if (X509_REQ_verify(j->req, key) != 1) /* proof of possession */
+        check_refuse(j, 400, "bad_csr_signature",
+                     "the CSR's signature does not verify: it was altered or not signed by the "
+                     "holder of its key");
+    else if (ca_serial_hex(j->cert, j->auth_serial) < 0 || ca_key_sha256(key, j->key_sha256) < 0)
+        check_refuse(j, 503, "unavailable", "cannot read this CSR now; retry later");
+    else
+        j->same_key = EVP_PKEY_eq(key, X509_get0_pubkey(j->cert)) == 1;
+    ERR_clear_error();
+}
+
+static void after_check(uv_work_t *w, int status)
+{
+    est_job *j = w->data;
+    if (job_gone(j, status))
+        return;
+    if (j->refused_status == 503) {
+        job_unavailable(j, j->refused_why);
+    } else if (j->refused_status) {
+        j->c->est = NULL;
+        refuse(j->c, j->refused_status, j->refused_code, j->refused_why, 0);
         job_free(j);
+    } else {
+        precheck(j->c, j);
     }
 }
 
 /* ---- simplereenroll: the request itself ---- */
 
-/* The body: base64 of a DER PKCS#10 request (RFC 7030 section 4.2.1). */
-static X509_REQ *parse_csr(const gw_http_request *req)
-{
-    size_t len = 0;
-    unsigned char *der =
-        ca_est_base64_decode(req->body ? req->body : "", req->body_len, EST_CSR_MAX, &len);
-    ca_error err = {0};
-    X509_REQ *csr = der ? ca_csr_parse(der, len, &err) : NULL;
-    free(der);
-    return csr;
-}
-
-/* The job for a CSR that passed the checks the loop can make cheaply. */
-static est_job *new_job(gw_conn *c, X509_REQ *csr)
+static est_job *new_job(gw_conn *c, const gw_http_request *req)
 {
     X509 *cert = SSL_get0_peer_certificate(c->ssl);
-    EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
     est_job *j = calloc(1, sizeof(*j));
-    if (!j || !cert || ca_serial_hex(cert, j->auth_serial) < 0 ||
-        ca_key_sha256(key, j->key_sha256) < 0) {
+    if (!j || !cert || !(j->body = malloc(req->body_len + 1))) {
         free(j);
         return NULL;
     }
+    if (req->body_len)
+        memcpy(j->body, req->body, req->body_len);
+    j->body_len = req->body_len;
+    X509_up_ref(cert);
+    j->cert = cert;
     j->c = c;
-    j->req = csr;
-    j->same_key = EVP_PKEY_eq(key, X509_get0_pubkey(cert)) == 1;
     j->expired = c->grant_only;
+    j->work.data = j;
     memcpy(j->device_id, c->device_id, sizeof(j->device_id));
-    ERR_clear_error();
     return j;
-}
-
-/* A CSR that names this device with a key strong enough, or NULL after
- * refusing it. */
-static X509_REQ *acceptable_csr(gw_conn *c, gw_http_request *req)
-{
-    char why[320];
-    ca_error err = {0};
-    X509_REQ *csr = parse_csr(req);
-    if (!csr) {
-        refuse(c, 400, "invalid_csr",
-               "the body must be a base64-encoded DER PKCS#10 request (no PEM header) of at "
-               "most 8 KiB",
-               0);
-        return NULL;
-    }
-    EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
-    if (!key || ca_key_check_strength(key, &err) < 0) {
-        refuse(c, 400, "weak_key", key ? err.msg : "the CSR has no usable public key", 0);
-    } else if (!ca_csr_names_device(csr, c->device_id, why, sizeof(why))) {
-        refuse(c, 403, "wrong_identity", why, 0);
-    } else {
-        ERR_clear_error();
-        return csr;
-    }
-    X509_REQ_free(csr);
-    ERR_clear_error();
-    return NULL;
 }
 
 static void reenroll(gw_conn *c, gw_http_request *req)
@@ -379,24 +391,20 @@ static void reenroll(gw_conn *c, gw_http_request *req)
         answer_error(c, 429, "rate_limited", "too many requests from this device; slow down", 1);
         return;
     }
-    X509_REQ *csr = acceptable_csr(c, req);
-    if (!csr)
-        return;
-    est_job *j = new_job(c, csr);
+    est_job *j = new_job(c, req);
     if (!j) {
-        X509_REQ_free(csr);
         gw_conn_close(c);
         return;
     }
     j->ca = gw_ca_current();
     const char *why = j->ca ? gw_ca_sign_error(j->ca) : "the CA is not loaded";
+    c->est = j;
     if (why) {
         log_warn("renewal refused: cannot sign", "device_id", c->device_id, "error", why, NULL);
-        unavailable(c, "this server cannot sign renewals now; retry later");
-        job_free(j);
-        return;
+        job_unavailable(j, "this server cannot sign renewals now; retry later");
+    } else if (uv_queue_work(&c->w->loop, &j->work, check_work, after_check) != 0) {
+        job_unavailable(j, "cannot check a renewal now; retry later");
     }
-    precheck(c, j);
 }
 
 /* ---- dispatch ---- */

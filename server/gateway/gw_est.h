@@ -8,12 +8,12 @@
  *   POST /.well-known/est/simpleenroll    refused: the operator enrolls
  *   POST /.well-known/est/serverkeygen    refused: keys never leave a device
  *
- * A renewal is checked on the loop (the CSR names this device, its key is
- * strong enough), then by the database (vigil_renewal_precheck: policy,
- * quarantine, compromised keys, grants, rate), signed on libuv's thread
- * pool (proof of possession, then the issuing CA's signature) and recorded
- * in one statement (vigil_renew) before the answer goes out. Every refusal
- * is a security event.
+ * A renewal's CSR is checked on libuv's thread pool (it names this
+ * device, its key is strong enough, it is signed by that key), then by the
+ * database (vigil_renewal_precheck: policy, quarantine, compromised keys,
+ * grants, rate), signed on the thread pool by the issuing CA and recorded
+ * in one statement (vigil_renew) before the answer goes out. The loop only
+ * moves bytes. Every refusal is a security event.
  */
 #ifndef VIGIL_GW_EST_H
 #define VIGIL_GW_EST_H
