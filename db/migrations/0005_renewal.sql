@@ -192,6 +192,7 @@ CREATE FUNCTION vigil_renew(p_device text, p_auth_serial text, p_key text, p_sam
 LANGUAGE plpgsql AS $$
 DECLARE
     g_id bigint;
+    others text[];
 BEGIN
     forked := 0;
     PERFORM 1 FROM devices WHERE id = p_device FOR UPDATE;
@@ -209,28 +210,32 @@ BEGIN
             to_timestamp(p_not_after), p_pem, p_key, p_auth_serial);
     -- renewed again from one certificate: the earlier children and their
     -- descendants (an answer the device never got, or another holder of the
-    -- key) are revoked, and forked tells vigild to raise a security event
-    WITH gone AS (
-        UPDATE certificates c SET status = 'revoked', revoked_at = now(),
-               revocation_reason = 'superseded'
-         WHERE c.status = 'active' AND c.serial <> p_serial
-           AND c.serial IN (SELECT x.serial FROM certificates k,
-                                   LATERAL vigil_certificate_descendants(k.serial) x
-                             WHERE k.renewed_from = p_auth_serial AND k.serial <> p_serial)
-        RETURNING c.serial, c.device_id, c.fingerprint_sha256
-    ), audited AS (
-        INSERT INTO audit_log (actor_kind, actor, action, device_id, serial, details)
-        SELECT 'server', p_actor, 'cert.revoke', device_id, serial,
-               jsonb_build_object('reason', 'superseded', 'renewed_again_from', p_auth_serial,
-                                  'replaced_by', p_serial)
-          FROM gone
-    ), notified AS (
-        SELECT pg_notify('vigil_registry', json_build_object(
-                   'event', 'certificate_revoked', 'serial', serial, 'device_id', device_id,
-                   'fingerprint', fingerprint_sha256)::text)
-          FROM gone
-    )
-    SELECT count(*) INTO forked FROM notified;
+    -- key) are revoked, and forked tells vigild to raise a security event.
+    -- Found first, then revoked by primary key: an UPDATE that joins the
+    -- lineage scans and waits on other devices' rows.
+    SELECT array_agg(x.serial) INTO others
+      FROM certificates k, LATERAL vigil_certificate_descendants(k.serial) x
+     WHERE k.renewed_from = p_auth_serial AND k.serial <> p_serial;
+    IF others IS NOT NULL THEN
+        WITH gone AS (
+            UPDATE certificates SET status = 'revoked', revoked_at = now(),
+                   revocation_reason = 'superseded'
+             WHERE serial = ANY (others) AND status = 'active'
+            RETURNING serial, device_id, fingerprint_sha256
+        ), audited AS (
+            INSERT INTO audit_log (actor_kind, actor, action, device_id, serial, details)
+            SELECT 'server', p_actor, 'cert.revoke', device_id, serial,
+                   jsonb_build_object('reason', 'superseded', 'renewed_again_from', p_auth_serial,
+                                      'replaced_by', p_serial)
+              FROM gone
+        ), notified AS (
+            SELECT pg_notify('vigil_registry', json_build_object(
+                       'event', 'certificate_revoked', 'serial', serial, 'device_id', device_id,
+                       'fingerprint', fingerprint_sha256)::text)
+              FROM gone
+        )
+        SELECT count(*) INTO forked FROM notified;
+    END IF;
     UPDATE certificates SET superseded_by = p_serial, superseded_at = coalesce(superseded_at, now())
      WHERE serial = p_auth_serial;
     IF p_expired THEN
