@@ -18,8 +18,9 @@ ALTER TABLE certificates
     ADD COLUMN superseded_by text REFERENCES certificates (serial),
     ADD COLUMN superseded_at timestamptz,
     ADD CHECK ((superseded_by IS NULL) = (superseded_at IS NULL));
-CREATE INDEX certificates_renewed_from ON certificates (renewed_from)
-    WHERE renewed_from IS NOT NULL;
+-- Not partial: the lineage's recursive join (renewed_from = a serial) can
+-- only use an index whose predicate its restriction clauses imply.
+CREATE INDEX certificates_renewed_from ON certificates (renewed_from);
 CREATE INDEX certificates_renewals ON certificates (device_id, created_at)
     WHERE renewed_from IS NOT NULL;
 CREATE INDEX certificates_superseded ON certificates (superseded_at)
@@ -67,6 +68,18 @@ CREATE TABLE renewal_grants (
 CREATE UNIQUE INDEX renewal_grants_open ON renewal_grants (device_id) WHERE used_at IS NULL;
 CREATE INDEX renewal_grants_fingerprint ON renewal_grants (fingerprint_sha256);
 
+-- Certificates a renewal replaced (the earlier children of a certificate
+-- that renewed again), revoked by vigild's periodic chore within seconds:
+-- revoking them in the renewal itself would make every such renewal send a
+-- NOTIFY, and PostgreSQL serializes the commits of notifying transactions.
+-- Until then they may not renew.
+CREATE TABLE pending_revocations (
+    serial          text PRIMARY KEY REFERENCES certificates (serial),
+    reason          text NOT NULL,
+    details         jsonb NOT NULL DEFAULT '{}',
+    queued_at       timestamptz NOT NULL DEFAULT now()
+);
+
 -- Why device p_device, authenticated by certificate p_auth_serial, may not
 -- renew now with a CSR for key p_key (NULL code: it may). p_expired: the
 -- certificate has expired and the connection rests on a renewal grant.
@@ -100,7 +113,8 @@ BEGIN
         reason := 'this device is quarantined: it may report but not renew; ask the fleet operator';
         RETURN;
     END IF;
-    IF cert.status <> 'active' THEN
+    IF cert.status <> 'active'
+       OR EXISTS (SELECT 1 FROM pending_revocations WHERE serial = p_auth_serial) THEN
         code := 'revoked'; reason := 'this certificate is revoked'; RETURN;
     END IF;
     -- renewed an hour ago or more: the device has the newer certificate, so
@@ -181,8 +195,9 @@ $$;
 -- Records a renewal vigild has signed, if it is still allowed under the
 -- device's row lock: the new certificate (descended from p_auth_serial),
 -- the old one superseded, the grant spent (p_expired), the audit rows.
--- Returns the refusal (code NULL: recorded), and how many earlier children
--- of p_auth_serial it revoked. Nothing is written on a refusal.
+-- Returns the refusal (code NULL: recorded), and how many certificates of
+-- p_auth_serial's earlier lines it queued for revocation. Nothing is
+-- written on a refusal.
 CREATE FUNCTION vigil_renew(p_device text, p_auth_serial text, p_key text, p_same_key boolean,
                             p_expired boolean, p_serial text, p_issuer text,
                             p_fingerprint text, p_not_before bigint, p_not_after bigint,
@@ -210,31 +225,23 @@ BEGIN
             to_timestamp(p_not_after), p_pem, p_key, p_auth_serial);
     -- renewed again from one certificate: the earlier children and their
     -- descendants (an answer the device never got, or another holder of the
-    -- key) are revoked, and forked tells vigild to raise a security event.
-    -- Found first, then revoked by primary key: an UPDATE that joins the
-    -- lineage scans and waits on other devices' rows.
-    SELECT array_agg(x.serial) INTO others
-      FROM certificates k, LATERAL vigil_certificate_descendants(k.serial) x
-     WHERE k.renewed_from = p_auth_serial AND k.serial <> p_serial;
+    -- key) are queued for revocation (pending_revocations), and forked
+    -- tells vigild to raise a security event.
+    WITH RECURSIVE line(serial) AS (
+        SELECT c.serial FROM certificates c
+         WHERE c.renewed_from = p_auth_serial AND c.serial <> p_serial
+        UNION
+        SELECT c.serial FROM certificates c JOIN line ON c.renewed_from = line.serial
+    )
+    SELECT array_agg(serial) INTO others FROM line;
     IF others IS NOT NULL THEN
-        WITH gone AS (
-            UPDATE certificates SET status = 'revoked', revoked_at = now(),
-                   revocation_reason = 'superseded'
-             WHERE serial = ANY (others) AND status = 'active'
-            RETURNING serial, device_id, fingerprint_sha256
-        ), audited AS (
-            INSERT INTO audit_log (actor_kind, actor, action, device_id, serial, details)
-            SELECT 'server', p_actor, 'cert.revoke', device_id, serial,
-                   jsonb_build_object('reason', 'superseded', 'renewed_again_from', p_auth_serial,
-                                      'replaced_by', p_serial)
-              FROM gone
-        ), notified AS (
-            SELECT pg_notify('vigil_registry', json_build_object(
-                       'event', 'certificate_revoked', 'serial', serial, 'device_id', device_id,
-                       'fingerprint', fingerprint_sha256)::text)
-              FROM gone
-        )
-        SELECT count(*) INTO forked FROM notified;
+        INSERT INTO pending_revocations (serial, reason, details)
+        SELECT c.serial, 'superseded',
+               jsonb_build_object('renewed_again_from', p_auth_serial, 'replaced_by', p_serial)
+          FROM certificates c
+         WHERE c.serial = ANY (others) AND c.status = 'active'
+        ON CONFLICT (serial) DO NOTHING;
+        GET DIAGNOSTICS forked = ROW_COUNT;
     END IF;
     UPDATE certificates SET superseded_by = p_serial, superseded_at = coalesce(superseded_at, now())
      WHERE serial = p_auth_serial;
@@ -275,18 +282,42 @@ LANGUAGE sql STABLE AS $$
     SELECT serial, depth FROM d WHERE NOT is_cycle
 $$;
 
--- Revokes superseded certificates whose grace period (the policy's
+-- Revokes the certificates renewals queued in pending_revocations, and the
+-- superseded certificates whose grace period (the policy's
 -- revoke_superseded_after_s) is over, with reason superseded, a NOTIFY and
--- an audit row each; returns how many. vigild runs it periodically.
+-- an audit row each, in one transaction; returns how many. vigild runs it
+-- every 2 s.
 CREATE FUNCTION vigil_revoke_superseded(p_actor text) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     grace bigint;
     n integer;
+    queued integer := 0;
 BEGIN
+    IF EXISTS (SELECT 1 FROM pending_revocations) THEN
+        WITH p AS (
+            DELETE FROM pending_revocations RETURNING serial, reason, details
+        ), r AS (
+            UPDATE certificates c SET status = 'revoked', revoked_at = now(),
+                   revocation_reason = p.reason
+              FROM p WHERE c.serial = p.serial AND c.status = 'active'
+            RETURNING c.serial, c.device_id, c.fingerprint_sha256, p.reason, p.details
+        ), a AS (
+            INSERT INTO audit_log (actor_kind, actor, action, device_id, serial, details)
+            SELECT 'server', p_actor, 'cert.revoke', device_id, serial,
+                   jsonb_build_object('reason', reason) || details
+              FROM r
+        ), notified AS (
+            SELECT pg_notify('vigil_registry', json_build_object(
+                       'event', 'certificate_revoked', 'serial', serial, 'device_id', device_id,
+                       'fingerprint', fingerprint_sha256)::text)
+              FROM r
+        )
+        SELECT count(*) INTO queued FROM notified;
+    END IF;
     SELECT revoke_superseded_after_s INTO grace FROM ca_policy;
     IF grace IS NULL THEN
-        RETURN 0;
+        RETURN queued;
     END IF;
     WITH r AS (
         UPDATE certificates SET status = 'revoked', revoked_at = now(),
@@ -307,5 +338,5 @@ BEGIN
           FROM r
     )
     SELECT count(*) INTO n FROM notified;
-    RETURN n;
+    RETURN queued + n;
 END $$;

@@ -10,7 +10,6 @@
 
 #define COUNT_INTERVAL_MS 2000
 #define PARTITION_EVERY 1800 /* count ticks: one hour */
-#define SUPERSEDED_EVERY 5   /* count ticks: ten seconds */
 
 struct ingest_maintain {
     pg_async_conn *pg;
@@ -44,8 +43,7 @@ static void on_revoked(PGresult *res, void *arg)
     if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
         log_warn("cannot revoke superseded certificates", "error", PQresultErrorMessage(res), NULL);
     else if (res && PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0)
-        log_info("revoked superseded certificates past their grace period", "count",
-                 PQgetvalue(res, 0, 0), NULL);
+        log_info("revoked superseded certificates", "count", PQgetvalue(res, 0, 0), NULL);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -57,9 +55,8 @@ static void on_tick(uv_timer_t *t)
         pg_async_query(m->pg, "SELECT vigil_ensure_incident_partitions(2)", 0, NULL, on_partitioned,
                        m) == 0)
         m->partitioning = 1;
-    if (m->ticks % SUPERSEDED_EVERY == 1 && !m->revoking &&
-        pg_async_query(m->pg, "SELECT vigil_revoke_superseded('vigild')", 0, NULL, on_revoked, m) ==
-            0)
+    if (!m->revoking && pg_async_query(m->pg, "SELECT vigil_revoke_superseded('vigild')", 0, NULL,
+                                       on_revoked, m) == 0)
         m->revoking = 1;
     if (!m->counting &&
         pg_async_query(m->pg, "SELECT vigil_count_incidents()", 0, NULL, on_counted, m) == 0)

@@ -4,8 +4,8 @@
  * fleet-wide statistics read (every few seconds), and create the coming
  * months' incident partitions (at start and every hour), so that reports
  * never pile up in the default partition; and revoke the certificates that
- * renewals superseded once the CA policy's grace period is over (every
- * 10 s; vigil_revoke_superseded notifies every node).
+ * renewals replaced (at once) or superseded (once the CA policy's grace
+ * period is over), every 2 s; vigil_revoke_superseded notifies every node.
  *
  * With several vigild on one database each runs the chores; the SQL
  * functions serialize themselves, so doing them twice is harmless.

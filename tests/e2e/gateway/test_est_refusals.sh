@@ -34,7 +34,7 @@ events() {
     sql "SELECT count(*) FROM incidents WHERE source = 'server' AND type = 'auth_failure'
          AND details->>'reason' = '$1' ${2:+AND $2}"
 }
-wait_nonzero() {  # wait_nonzero SQL: its count becomes non-zero (group commit)
+wait_nonzero() {  # wait_nonzero SQL: its count becomes non-zero within 5 s
     for _ in $(seq 1 50); do [ "$(sql "$1")" != 0 ] && return 0; sleep 0.1; done
     return 1
 }
@@ -117,8 +117,10 @@ check_contains "with Retry-After" "Retry-After: " "$T/h"
 retry=$(sed -n 's/^Retry-After: \([0-9]*\).*/\1/p' "$T/h")
 check "which is within the hour" test "$retry" -ge 3500 -a "$retry" -le 3600
 sql "UPDATE ca_policy SET renewals_per_hour = 6"
-check_eq "renewed twice from one certificate: the earlier child is revoked" "1" \
-    "$(sql "SELECT count(*) FROM certificates WHERE device_id = 'rl' AND renewed_from IS NOT NULL AND status = 'revoked' AND revocation_reason = 'superseded'")"
+check "renewed twice from one certificate: the earlier child is revoked within seconds" wait_nonzero \
+    "SELECT count(*) FROM certificates WHERE device_id = 'rl' AND renewed_from IS NOT NULL AND status = 'revoked' AND revocation_reason = 'superseded'"
+check_eq "with an audit row naming its replacement" "1" \
+    "$(sql "SELECT count(*) FROM audit_log WHERE action = 'cert.revoke' AND device_id = 'rl' AND details ? 'replaced_by'")"
 check_eq "and the later one lives" "1" \
     "$(sql "SELECT count(*) FROM certificates WHERE device_id = 'rl' AND renewed_from IS NOT NULL AND status = 'active'")"
 check "with a critical security event" wait_nonzero \
