@@ -291,45 +291,31 @@ CREATE FUNCTION vigil_revoke_superseded(p_actor text) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     grace bigint;
-    n integer;
-    queued integer := 0;
+    n integer := 0;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pending_revocations) THEN
-        WITH p AS (
-            DELETE FROM pending_revocations RETURNING serial, reason, details
-        ), r AS (
-            UPDATE certificates c SET status = 'revoked', revoked_at = now(),
-                   revocation_reason = p.reason
-              FROM p WHERE c.serial = p.serial AND c.status = 'active'
-            RETURNING c.serial, c.device_id, c.fingerprint_sha256, p.reason, p.details
-        ), a AS (
-            INSERT INTO audit_log (actor_kind, actor, action, device_id, serial, details)
-            SELECT 'server', p_actor, 'cert.revoke', device_id, serial,
-                   jsonb_build_object('reason', reason) || details
-              FROM r
-        ), notified AS (
-            SELECT pg_notify('vigil_registry', json_build_object(
-                       'event', 'certificate_revoked', 'serial', serial, 'device_id', device_id,
-                       'fingerprint', fingerprint_sha256)::text)
-              FROM r
-        )
-        SELECT count(*) INTO queued FROM notified;
-    END IF;
     SELECT revoke_superseded_after_s INTO grace FROM ca_policy;
-    IF grace IS NULL THEN
-        RETURN queued;
-    END IF;
-    WITH r AS (
-        UPDATE certificates SET status = 'revoked', revoked_at = now(),
-               revocation_reason = 'superseded'
+    IF grace IS NOT NULL THEN
+        INSERT INTO pending_revocations (serial, reason, details)
+        SELECT serial, 'superseded', jsonb_build_object('superseded_by', superseded_by)
+          FROM certificates
          WHERE status = 'active' AND superseded_at IS NOT NULL
-           AND superseded_at <= now() - make_interval(secs => grace)
-           AND not_after > now()
-        RETURNING serial, device_id, fingerprint_sha256, superseded_by
+           AND superseded_at <= now() - make_interval(secs => grace) AND not_after > now()
+        ON CONFLICT (serial) DO NOTHING;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pending_revocations) THEN
+        RETURN 0;
+    END IF;
+    WITH p AS (
+        DELETE FROM pending_revocations RETURNING serial, reason, details
+    ), r AS (
+        UPDATE certificates c SET status = 'revoked', revoked_at = now(),
+               revocation_reason = p.reason
+          FROM p WHERE c.serial = p.serial AND c.status = 'active'
+        RETURNING c.serial, c.device_id, c.fingerprint_sha256, p.reason, p.details
     ), a AS (
         INSERT INTO audit_log (actor_kind, actor, action, device_id, serial, details)
         SELECT 'server', p_actor, 'cert.revoke', device_id, serial,
-               jsonb_build_object('reason', 'superseded', 'superseded_by', superseded_by)
+               jsonb_build_object('reason', reason) || details
           FROM r
     ), notified AS (
         SELECT pg_notify('vigil_registry', json_build_object(
@@ -338,5 +324,5 @@ BEGIN
           FROM r
     )
     SELECT count(*) INTO n FROM notified;
-    RETURN queued + n;
+    RETURN n;
 END $$;

@@ -4,8 +4,8 @@
 # openssl alone fetch cacerts and csrattrs and renew a certificate with
 # simplereenroll; the new certificate verifies against the chain from
 # cacerts, authenticates at once on this vigild and on a second one, and
-# the old one keeps working until it expires. A database outage is a 503
-# with nothing issued.
+# the old one keeps working until it expires, or until the policy's grace
+# period revokes it. A database outage is a 503 with nothing issued.
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
@@ -68,6 +68,21 @@ check_contains "stored there too" '"status":"stored"' "$T/out"
 check "the old certificate still works" dcurl "$D" dev1 -H 'Content-Type: application/json' \
     -d "$(report)" "https://127.0.0.1:$port/v1/incidents"
 check_contains "until it expires" '"status":"stored"' "$T/out"
+
+# the policy's grace period: superseded certificates are revoked by vigild,
+# and their live connections close
+hold_mtls "$D" dev1 "$port" old
+sleep 0.5
+check "the superseded certificate's connection is open" still_open old
+t0=$(date +%s%N)
+check "ca policy --revoke-superseded-after 1s" "$VIGILCTL" ca policy --revoke-superseded-after 1s
+for _ in $(seq 1 60); do [ -s "$T/old.closed" ] && break; sleep 0.1; done  # the chore runs every 2 s
+check "vigild revokes it and closes its connection within 5 s" closed_within old "$t0" 5000
+check_eq "revoked as superseded, with an audit row by vigild" "revoked superseded 1" \
+    "$(sql "SELECT status || ' ' || revocation_reason || ' ' || (SELECT count(*) FROM audit_log WHERE action = 'cert.revoke' AND actor = 'vigild' AND serial = '$old_serial') FROM certificates WHERE serial = '$old_serial'")"
+check "the new certificate still works" dcurl "$D" new -H 'Content-Type: application/json' \
+    -d "$(report)" "https://127.0.0.1:$port/v1/incidents"
+"$VIGILCTL" ca policy --revoke-superseded-after never >/dev/null
 
 # a PEM body, HEAD, wrong methods and the paths Vigil does not serve
 openssl req -new -key "$D/new.key" -subj /CN=dev1 -out "$T/pem.csr" 2>/dev/null
