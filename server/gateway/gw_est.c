@@ -146,12 +146,45 @@ static int refusal_status(const char *code)
     return 403;
 }
 
+/* ---- simplereenroll: how a job ends ---- */
+
+/* 1, and the job freed, when its connection has gone or the thread pool
+ * cancelled the work (a connection still there gets a 503). */
+static int job_gone(est_job *j, int status)
+{
+    if (j->c && status == 0)
+        return 0;
+    if (j->c) {
+        j->c->est = NULL;
+        unavailable(j->c, "the renewal was cancelled; retry");
+    }
+    job_free(j);
+    return 1;
+}
+
+/* Ends the job of a connection that is still there with a 503 saying why. */
+static void job_unavailable(est_job *j, const char *reason)
+{
+    j->c->est = NULL;
+    unavailable(j->c, reason);
+    job_free(j);
+}
+
+/* Ends the job of a connection that is still there with a refusal. */
+static void job_refused(est_job *j, int status, const char *code, const char *reason,
+                        int retry_after)
+{
+    j->c->est = NULL;
+    refuse(j->c, status, code, reason, retry_after);
+    job_free(j);
+}
+
 /* Row 0 of vigil_renewal_precheck or vigil_renew: code, reason, retry_after. */
-static void refused_by_db(gw_conn *c, PGresult *res)
+static void job_refused_by_db(est_job *j, PGresult *res)
 {
     const char *code = PQgetvalue(res, 0, 0);
     int retry = PQgetisnull(res, 0, 2) ? 0 : atoi(PQgetvalue(res, 0, 2));
-    refuse(c, refusal_status(code), code, PQgetvalue(res, 0, 1), retry);
+    job_refused(j, refusal_status(code), code, PQgetvalue(res, 0, 1), retry);
 }
 
 static int answered(PGresult *res)
@@ -159,8 +192,9 @@ static int answered(PGresult *res)
     return res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 }
 
-/* The renewal revoked earlier children of the same certificate: either the
- * device lost an answer, or two holders of one key are renewing. */
+/* The renewal replaced earlier children of the same certificate (queued
+ * for revocation): either the device lost an answer, or two holders of one
+ * key are renewing. */
 static void note_fork(gw_conn *c, const est_job *j, int revoked)
 {
     if (revoked <= 0)
@@ -173,25 +207,27 @@ static void note_fork(gw_conn *c, const est_job *j, int revoked)
 static void on_committed(PGresult *res, void *arg)
 {
     est_job *j = arg;
-    gw_conn *c = j->c;
-    if (c) {
-        c->est = NULL;
-        if (!answered(res)) {
-            log_error("renewal not recorded", "device_id", j->device_id, "error",
-                      res ? PQresultErrorMessage(res) : "connection lost", NULL);
-            /* an error is a rollback; a lost connection may have committed */
-            unavailable(c, res ? UNAVAILABLE_COMMIT : UNAVAILABLE_LOST);
-        } else if (!PQgetisnull(res, 0, 0)) {
-            refused_by_db(c, res);
-        } else {
-            char na[CA_TIME_STR];
-            note_fork(c, j, atoi(PQgetvalue(res, 0, 3)));
-            ca_format_time(j->issued.not_after, na);
-            log_info("certificate renewed", "device_id", j->device_id, "serial", j->issued.serial,
-                     "renewed_from", j->auth_serial, "not_after", na, NULL);
-            answer_certs(c, j->p7, j->p7_len, c->grant_only);
-        }
+    if (job_gone(j, 0))
+        return;
+    if (!answered(res)) {
+        log_error("renewal not recorded", "device_id", j->device_id, "error",
+                  res ? PQresultErrorMessage(res) : "connection lost", NULL);
+        /* an error is a rollback; a lost connection may have committed */
+        job_unavailable(j, res ? UNAVAILABLE_COMMIT : UNAVAILABLE_LOST);
+        return;
     }
+    if (!PQgetisnull(res, 0, 0)) {
+        job_refused_by_db(j, res);
+        return;
+    }
+    gw_conn *c = j->c;
+    char na[CA_TIME_STR];
+    c->est = NULL;
+    note_fork(c, j, atoi(PQgetvalue(res, 0, 3)));
+    ca_format_time(j->issued.not_after, na);
+    log_info("certificate renewed", "device_id", j->device_id, "serial", j->issued.serial,
+             "renewed_from", j->auth_serial, "not_after", na, NULL);
+    answer_certs(c, j->p7, j->p7_len, c->grant_only);
     job_free(j);
 }
 
@@ -217,11 +253,8 @@ static void commit(gw_conn *c, est_job *j)
             c->w->registry,
             "SELECT code, reason, retry_after, forked FROM vigil_renew($1, $2, $3, $4, $5,"
             " $6, $7, $8, $9, $10, $11, $12, $13)",
-            13, params, on_committed, j) < 0) {
-        c->est = NULL;
-        unavailable(c, UNAVAILABLE_COMMIT);
-        job_free(j);
-    }
+            13, params, on_committed, j) < 0)
+        job_unavailable(j, UNAVAILABLE_COMMIT);
 }
 
 /* ---- simplereenroll: signing, off the loop ---- */
@@ -234,28 +267,6 @@ static void sign_work(uv_work_t *w)
         return;
     if ((j->pem = ca_cert_pem(j->issued.cert)))
         j->p7 = ca_est_certs_only(&j->issued.cert, 1, &j->p7_len);
-}
-
-/* 1, and the job freed, when its connection has gone or the thread pool
- * cancelled the work (a connection still there gets a 503). */
-static int job_gone(est_job *j, int status)
-{
-    if (j->c && status == 0)
-        return 0;
-    if (j->c) {
-        j->c->est = NULL;
-        unavailable(j->c, "the renewal was cancelled; retry");
-    }
-    job_free(j);
-    return 1;
-}
-
-/* Ends the job of a connection that is still there with a 503 saying why. */
-static void job_unavailable(est_job *j, const char *reason)
-{
-    j->c->est = NULL;
-    unavailable(j->c, reason);
-    job_free(j);
 }
 
 static void after_sign(uv_work_t *w, int status)
@@ -279,9 +290,7 @@ static void on_prechecked(PGresult *res, void *arg)
     if (!answered(res)) {
         job_unavailable(j, "cannot check this renewal now; nothing was issued; retry later");
     } else if (!PQgetisnull(res, 0, 0)) {
-        j->c->est = NULL;
-        refused_by_db(j->c, res);
-        job_free(j);
+        job_refused_by_db(j, res);
     } else {
         j->validity = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
         if (uv_queue_work(&j->c->w->loop, &j->work, sign_work, after_sign) != 0)
@@ -350,9 +359,7 @@ static void after_check(uv_work_t *w, int status)
     if (j->refused_status == 503) {
         job_unavailable(j, j->refused_why);
     } else if (j->refused_status) {
-        j->c->est = NULL;
-        refuse(j->c, j->refused_status, j->refused_code, j->refused_why, 0);
-        job_free(j);
+        job_refused(j, j->refused_status, j->refused_code, j->refused_why, 0);
     } else {
         precheck(j->c, j);
     }
