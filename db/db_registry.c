@@ -90,18 +90,12 @@ PGresult *db_revoke_where(PGconn *conn, const char *serial, const char *device_i
 {
     const char *params[] = {serial, device_id, reason_name, serials_json};
     return db_query(conn,
-                    "WITH r AS ("
-                    " UPDATE certificates SET status = 'revoked', revoked_at = now(),"
-                    "  revocation_reason = $3"
-                    " WHERE status = 'active' AND ((serial = $1::text)"
+                    "SELECT serial, device_id, issuer FROM vigil_revoke(ARRAY("
+                    " SELECT serial FROM certificates WHERE status = 'active' AND ("
+                    "  serial = $1::text"
                     "  OR ($1::text IS NULL AND $4::json IS NULL AND device_id = $2::text)"
-                    "  OR serial IN (SELECT json_array_elements_text($4::json)))"
-                    " RETURNING serial, device_id, issuer, fingerprint_sha256)"
-                    " SELECT r.serial, r.device_id, r.issuer FROM r,"
-                    " LATERAL (SELECT pg_notify('vigil_registry', json_build_object("
-                    "  'event', 'certificate_revoked', 'serial', r.serial,"
-                    "  'device_id', r.device_id, 'fingerprint', r.fingerprint_sha256)::text)) n"
-                    " ORDER BY r.serial",
+                    "  OR serial IN (SELECT json_array_elements_text($4::json)))), $3)"
+                    " ORDER BY serial",
                     4, params, err);
 }
 

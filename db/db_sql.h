@@ -55,8 +55,9 @@
 
 /* Revokes (unless already revoked) by serial, by device (serial and
  * serials_json NULL), or every serial of the JSON array serials_json,
- * notifying vigil_registry for each: db_cert_revoke's statement, shared
- * with db_lineage.c. Rows: serial, device_id, issuer. */
+ * through the SQL function vigil_revoke (which notifies vigil_registry for
+ * each): db_cert_revoke's statement, shared with db_lineage.c. Rows:
+ * serial, device_id, issuer. */
 PGresult *db_revoke_where(PGconn *conn, const char *serial, const char *device_id,
                           const char *serials_json, const char *reason_name, db_error *err);
 

@@ -282,6 +282,25 @@ LANGUAGE sql STABLE AS $$
     SELECT serial, depth FROM d WHERE NOT is_cycle
 $$;
 
+-- Revokes the certificates of p_serials that are still active, with reason
+-- p_reason, each with the NOTIFY on which every vigild closes its live
+-- connections; returns those it revoked. Every revocation goes through here
+-- (vigilctl's and the API's by way of db_revoke_where, vigild's chore).
+CREATE FUNCTION vigil_revoke(p_serials text[], p_reason text)
+RETURNS TABLE (serial text, device_id text, issuer text)
+LANGUAGE sql AS $$
+    WITH r AS (
+        UPDATE certificates c SET status = 'revoked', revoked_at = now(),
+               revocation_reason = p_reason
+         WHERE c.serial = ANY (p_serials) AND c.status = 'active'
+        RETURNING c.serial, c.device_id, c.issuer, c.fingerprint_sha256
+    )
+    SELECT r.serial, r.device_id, r.issuer FROM r,
+           LATERAL (SELECT pg_notify('vigil_registry', json_build_object(
+                        'event', 'certificate_revoked', 'serial', r.serial,
+                        'device_id', r.device_id, 'fingerprint', r.fingerprint_sha256)::text)) n
+$$;
+
 -- Revokes the certificates renewals queued in pending_revocations, and the
 -- superseded certificates whose grace period (the policy's
 -- revoke_superseded_after_s) is over, with reason superseded, a NOTIFY and
@@ -308,21 +327,14 @@ BEGIN
     WITH p AS (
         DELETE FROM pending_revocations RETURNING serial, reason, details
     ), r AS (
-        UPDATE certificates c SET status = 'revoked', revoked_at = now(),
-               revocation_reason = p.reason
-          FROM p WHERE c.serial = p.serial AND c.status = 'active'
-        RETURNING c.serial, c.device_id, c.fingerprint_sha256, p.reason, p.details
+        SELECT v.serial, v.device_id, p.reason, p.details
+          FROM p, LATERAL vigil_revoke(ARRAY[p.serial], p.reason) v
     ), a AS (
         INSERT INTO audit_log (actor_kind, actor, action, device_id, serial, details)
         SELECT 'server', p_actor, 'cert.revoke', device_id, serial,
                jsonb_build_object('reason', reason) || details
           FROM r
-    ), notified AS (
-        SELECT pg_notify('vigil_registry', json_build_object(
-                   'event', 'certificate_revoked', 'serial', serial, 'device_id', device_id,
-                   'fingerprint', fingerprint_sha256)::text)
-          FROM r
     )
-    SELECT count(*) INTO n FROM notified;
+    SELECT count(*) INTO n FROM r;
     RETURN n;
 END $$;
