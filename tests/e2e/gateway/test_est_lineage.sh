@@ -5,6 +5,7 @@
 # on the compromised-keys list (a renewal or an enrollment with one is
 # refused), and `vigilctl cert show` shows the lineage both ways.
 . "$(dirname "$0")/../../lib/harness.sh"
+. "$(dirname "$0")/est_calls.sh"
 pg_start
 setup_ca
 port=$(free_port)
@@ -13,17 +14,9 @@ EST="https://127.0.0.1:$port/.well-known/est"
 D="$T/dev"
 "$VIGILCTL" device create --id dev --out-dir "$D" >/dev/null 2>&1
 
-# renew PAIR OUT: renews with PAIR.crt/.key and a new key; writes OUT.crt/.key
-renew() {
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/$2.key" \
-        -subj /CN=dev -outform DER 2>/dev/null | base64 >"$T/$2.csr"
-    dcurl "$D" "$1" -H 'Content-Type: application/pkcs10' --data-binary @"$T/$2.csr" \
-        -o "$T/$2.p7" -w '%{http_code}' "$EST/simplereenroll" &&
-        base64 -d "$T/$2.p7" | openssl pkcs7 -inform DER -print_certs -out "$D/$2.crt"
-}
 serial_of() { openssl x509 -in "$D/$1.crt" -noout -serial | cut -d= -f2; }
-check "first renewal" renew dev r1
-check "second renewal, from the first" renew r1 r2
+check "first renewal" est_renew dev dev "$port" r1
+check "second renewal, from the first" est_renew dev r1 "$port" r2
 s0=$(serial_of dev); s1=$(serial_of r1); s2=$(serial_of r2)
 check_eq "the lineage is recorded" "$s0 $s1" \
     "$(sql "SELECT (SELECT renewed_from FROM certificates WHERE serial = '$s1') || ' ' || (SELECT renewed_from FROM certificates WHERE serial = '$s2')")"

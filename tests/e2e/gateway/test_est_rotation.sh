@@ -6,6 +6,7 @@
 # With an encrypted CA, vigild signs with the passphrase from a file and
 # without the root key.
 . "$(dirname "$0")/../../lib/harness.sh"
+. "$(dirname "$0")/est_calls.sh"
 pg_start
 export VIGIL_CA_DIR="$T/ca"
 "$VIGILCTL" db migrate >/dev/null
@@ -27,16 +28,7 @@ D="$T/dev"
 check_fails "the passphrase never reaches the log" grep -q "battery" "$T/main.log"
 
 issuer_of() { openssl x509 -in "$1" -noout -issuer | sed 's/.*CN = //'; }
-# renew_with_new_key DEVICE PAIR PORT OUT: renews with the key pair PAIR.crt/.key
-# of DEVICE; the new key is OUT.key, the new certificate OUT.crt
-renew_with_new_key() {
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/$4.key" \
-        -subj "/CN=$1" -outform DER 2>/dev/null | base64 >"$T/$4.csr"
-    dcurl "$D" "$2" -H 'Content-Type: application/pkcs10' --data-binary @"$T/$4.csr" \
-        -o "$T/$4.p7" -w '%{http_code}' "https://127.0.0.1:$3/.well-known/est/simplereenroll" &&
-        base64 -d "$T/$4.p7" | openssl pkcs7 -inform DER -print_certs -out "$D/$4.crt"
-}
-check "before the rotation: renewed" renew_with_new_key old old "$port" before
+check "before the rotation: renewed" est_renew old old "$port" before
 old_issuer=$(issuer_of "$D/before.crt")
 
 "$VIGILCTL" ca rotate "${PF[@]}" --root-key "$T/offline-root.key" >/dev/null
@@ -66,7 +58,7 @@ check "cacerts after the rotation" dcurl "$D" fresh -o "$T/cacerts.b64" "$EST/ca
 base64 -d "$T/cacerts.b64" | openssl pkcs7 -inform DER -print_certs -out "$T/cacerts.pem"
 check_eq "cacerts lists the root and both issuing CAs" "3" "$(grep -c 'BEGIN CERTIFICATE' "$T/cacerts.pem")"
 check_contains "including the new one" "$new_issuer" "$T/cacerts.pem"
-check "a renewal after the rotation" renew_with_new_key old before "$port" after
+check "a renewal after the rotation" est_renew old before "$port" after
 check_eq "comes from the new issuing CA" "$new_issuer" "$(issuer_of "$D/after.crt")"
 check "and verifies against cacerts" openssl verify -CAfile "$T/cacerts.pem" "$D/after.crt"
 check "and authenticates" accepted after "$port2"
