@@ -108,6 +108,11 @@ char *ca_est_base64(const unsigned char *der, size_t len, size_t *out_len);
 unsigned char *ca_est_base64_decode(const char *text, size_t len, size_t max, size_t *out_len);
 /* A PKCS#7 certs-only Simple PKI Response of certs, DER in base64. */
 char *ca_est_certs_only(X509 *const *certs, size_t n, size_t *out_len);
+/* The reverse: the certificates of a base64 PKCS#7 SignedData of at most
+ * max bytes of DER, with nothing after it; NULL when it is not one. The
+ * stack and its certificates are the caller's (sk_X509_pop_free with
+ * X509_free); it may be empty. */
+STACK_OF(X509) * ca_est_certs_parse(const char *b64, size_t len, size_t max);
 /* The CSR attributes (RFC 7030 §4.5) for device_id, DER in base64: the key
  * types accepted, the signature algorithm, and the subject CN. */
 char *ca_est_csrattrs(const char *device_id, size_t *out_len);

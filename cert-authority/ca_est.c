@@ -97,6 +97,37 @@ done:
     return b64;
 }
 
+STACK_OF(X509) * ca_est_certs_parse(const char *b64, size_t len, size_t max)
+{
+    size_t der_len = 0;
+    STACK_OF(X509) *out = NULL;
+    unsigned char *der = len ? ca_est_base64_decode(b64, len, max, &der_len) : NULL;
+    const unsigned char *p = der;
+    PKCS7 *p7 = der ? d2i_PKCS7(NULL, &p, (long)der_len) : NULL;
+    STACK_OF(X509) *certs = p7 && PKCS7_type_is_signed(p7) && p7->d.sign ? p7->d.sign->cert : NULL;
+    /* nothing after the DER: a body is one PKCS#7 or it is not one */
+    if (certs && p == der + der_len && (out = sk_X509_new_null())) {
+        for (int i = 0; i < sk_X509_num(certs); i++) {
+            X509 *x = sk_X509_value(certs, i);
+            if (!X509_up_ref(x))
+                goto fail;
+            if (!sk_X509_push(out, x)) {
+                X509_free(x);
+                goto fail;
+            }
+        }
+    }
+    goto done;
+fail:
+    sk_X509_pop_free(out, X509_free);
+    out = NULL;
+done:
+    ERR_clear_error();
+    PKCS7_free(p7);
+    free(der);
+    return out;
+}
+
 /* ---- CSR attributes ---- */
 
 /* RFC 7030 §4.5.2: CsrAttrs ::= SEQUENCE OF AttrOrOID. The key types this CA

@@ -30,7 +30,6 @@
 
 #include <jansson.h>
 #include <openssl/err.h>
-#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -171,16 +170,9 @@ bench_verdict bench_answer_renewal(const bench_renewal *expect, int status, cons
 {
     if (status != 200 || !is_certs_only(ctype, ctype_len))
         return error_kind(status);
-    size_t der_len = 0;
-    unsigned char *der =
-        body_len ? ca_est_base64_decode(body, body_len, PKCS7_MAX, &der_len) : NULL;
-    const unsigned char *p = der;
-    PKCS7 *p7 = der ? d2i_PKCS7(NULL, &p, (long)der_len) : NULL;
-    STACK_OF(X509) *certs = p7 && PKCS7_type_is_signed(p7) && p7->d.sign ? p7->d.sign->cert : NULL;
-    int ok = certs && p == der + der_len && sk_X509_num(certs) == 1 &&
-             certifies(expect, sk_X509_value(certs, 0));
-    PKCS7_free(p7);
-    free(der);
+    STACK_OF(X509) *certs = ca_est_certs_parse(body, body_len, PKCS7_MAX);
+    int ok = certs && sk_X509_num(certs) == 1 && certifies(expect, sk_X509_value(certs, 0));
+    sk_X509_pop_free(certs, X509_free);
     ERR_clear_error();
     return ok ? BV_OK : BV_2XX;
 }

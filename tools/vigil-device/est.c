@@ -1,7 +1,8 @@
 /*
  * est.c - EST requests of the device stub (see est.h). Bodies are base64
  * of DER (RFC 7030 §4.1.3, Content-Transfer-Encoding: base64); the PKCS#7
- * is parsed by OpenSSL (d2i_PKCS7), never by hand.
+ * is parsed by OpenSSL (d2i_PKCS7, in the CA library's ca_est_certs_parse),
+ * never by hand.
  */
 #include "tools/vigil-device/est.h"
 
@@ -9,7 +10,6 @@
 
 #include <jansson.h>
 #include <openssl/err.h>
-#include <openssl/pkcs7.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,36 +90,21 @@ static int sends(devc *c, const char *method, const char *path, const char *ctyp
     return 0;
 }
 
-/* The certificates of a base64 PKCS#7 certs-only body. */
+/* The certificates of a base64 PKCS#7 certs-only body: at least one. */
 static STACK_OF(X509) * parse_certs(const devc_response *resp, est_result *r)
 {
-    size_t der_len = 0;
-    STACK_OF(X509) *out = NULL;
     if (strncasecmp(resp->content_type, "application/pkcs7-mime", 22) != 0) {
         est_set(r, EST_BAD_ANSWER, "bad_answer", "the answer is not application/pkcs7-mime");
         return NULL;
     }
-    unsigned char *der = ca_est_base64_decode(resp->body, resp->body_len, DEVC_MAX_BODY, &der_len);
-    const unsigned char *p = der;
-    PKCS7 *p7 = der ? d2i_PKCS7(NULL, &p, (long)der_len) : NULL;
-    STACK_OF(X509) *certs = p7 && PKCS7_type_is_signed(p7) && p7->d.sign ? p7->d.sign->cert : NULL;
-    if (certs && sk_X509_num(certs) > 0 && (out = sk_X509_new_null())) {
-        for (int i = 0; i < sk_X509_num(certs); i++) {
-            X509 *x = sk_X509_value(certs, i);
-            if (!X509_up_ref(x) || !sk_X509_push(out, x)) {
-                X509_free(x);
-                sk_X509_pop_free(out, X509_free);
-                out = NULL;
-                break;
-            }
-        }
+    STACK_OF(X509) *out = ca_est_certs_parse(resp->body, resp->body_len, DEVC_MAX_BODY);
+    if (out && sk_X509_num(out) == 0) {
+        sk_X509_free(out);
+        out = NULL;
     }
     if (!out)
         est_set(r, EST_BAD_ANSWER, "bad_answer",
                 "the answer is not a base64 PKCS#7 certs-only with at least one certificate");
-    ERR_clear_error();
-    PKCS7_free(p7);
-    free(der);
     return out;
 }
 

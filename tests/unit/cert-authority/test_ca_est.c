@@ -129,6 +129,13 @@ Test(ca_est, certs_only_reads_back)
     cr_assert_eq(X509_cmp(sk_X509_value(p7->d.sign->cert, 0), certs[0]), 0);
     PKCS7_free(p7);
     free(der);
+    STACK_OF(X509) *back = ca_est_certs_parse(b64, len, 1 << 16);
+    cr_assert_not_null(back, "ca_est_certs_parse reads what ca_est_certs_only wrote");
+    cr_assert_eq(sk_X509_num(back), 2);
+    cr_assert_eq(X509_cmp(sk_X509_value(back, 1), certs[1]), 0);
+    sk_X509_pop_free(back, X509_free);
+    cr_expect_null(ca_est_certs_parse(b64, len, 64), "over max");
+    cr_expect_null(ca_est_certs_parse("aGVsbG8=", 8, 1 << 16), "not PKCS#7");
     free(b64);
     X509_free(certs[0]);
     X509_free(certs[1]);
