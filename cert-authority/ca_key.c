@@ -202,6 +202,18 @@ char *ca_passphrase_load(const char *file, const char *env, ca_error *err)
     return copy;
 }
 
+int ca_passphrase_find(const char *file, const char *env, char **out, ca_error *err)
+{
+    *out = NULL;
+    if (!file && !env) {
+        const char *dflt = getenv("VIGIL_CA_PASSPHRASE");
+        if (!dflt || !dflt[0])
+            return 0;
+        env = "VIGIL_CA_PASSPHRASE";
+    }
+    return (*out = ca_passphrase_load(file, env, err)) ? 0 : -1;
+}
+
 void ca_passphrase_free(char *pass)
 {
     if (pass) {

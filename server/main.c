@@ -116,12 +116,7 @@ static void on_ca_change(void *arg)
 static int load_passphrase(server *s)
 {
     ca_error err = {0};
-    const char *env = getenv("VIGIL_CA_PASSPHRASE");
-    if (!s->cfg.ca_passphrase_file && !(env && *env))
-        return 0;
-    s->ca_passphrase = ca_passphrase_load(
-        s->cfg.ca_passphrase_file, s->cfg.ca_passphrase_file ? NULL : "VIGIL_CA_PASSPHRASE", &err);
-    if (!s->ca_passphrase) {
+    if (ca_passphrase_find(s->cfg.ca_passphrase_file, NULL, &s->ca_passphrase, &err) < 0) {
         fprintf(stderr, "vigild: %s\n", err.msg);
         return -1;
     }

@@ -159,16 +159,9 @@ int cli_open_db(cli_ctx *ctx)
 int cli_load_passphrase(cli_ctx *ctx)
 {
     ca_error err = {0};
-    const char *env = ctx->passphrase_env;
-    if (ctx->passphrase_file && env)
+    if (ctx->passphrase_file && ctx->passphrase_env)
         return cli_usage_error(ctx, "give --passphrase-file or --passphrase-env, not both");
-    if (!ctx->passphrase_file && !env) {
-        const char *dflt = getenv("VIGIL_CA_PASSPHRASE");
-        if (!dflt || !dflt[0])
-            return EXIT_OK;
-        env = "VIGIL_CA_PASSPHRASE";
-    }
-    if (!(ctx->passphrase = ca_passphrase_load(ctx->passphrase_file, env, &err)))
+    if (ca_passphrase_find(ctx->passphrase_file, ctx->passphrase_env, &ctx->passphrase, &err) < 0)
         return cli_fail_ca(ctx, &err);
     return EXIT_OK;
 }
