@@ -22,7 +22,7 @@ else
 endif
 
 CC      ?= cc
-PKGS    := openssl libpq jansson libuv libmicrohttpd
+PKGS    := openssl libpq jansson libuv libmicrohttpd jose
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
 LLHTTP_DIR     ?= /usr/share/llhttp

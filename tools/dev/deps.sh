@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
     build-essential pkg-config clang libclang-rt-14-dev
     openssl libssl-dev libpq-dev postgresql-15 postgresql-client-15
-    libuv1-dev libjansson-dev libmicrohttpd-dev libcriterion-dev node-llhttp libjose-dev
+    libuv1-dev libjansson-dev libmicrohttpd-dev libcriterion-dev node-llhttp libjose-dev jose
     nginx-light curl ca-certificates procps iproute2 python3 prometheus
 )
 
