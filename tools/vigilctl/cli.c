@@ -298,7 +298,8 @@ json_t *cli_result_row_json(PGresult *res, int row)
 
 void cli_print_json(json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* 15 digits: a float8 0.1 prints as 0.1, not 0.10000000000000001 */
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     if (text)
         puts(text);
     free(text);
