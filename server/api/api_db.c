@@ -9,29 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Type OIDs from PostgreSQL's pg_type.dat; stable across releases. */
-enum { OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_NUMERIC = 1700 };
-
-json_t *api_db_row_json(PGresult *res, int row)
-{
-    json_t *obj = db_row_json(res, row);
-    for (int c = 0; obj && c < PQnfields(res); c++) {
-        Oid t = PQftype(res, c);
-        if ((t != OID_FLOAT4 && t != OID_FLOAT8 && t != OID_NUMERIC) || PQgetisnull(res, row, c))
-            continue;
-        char *end;
-        double v = strtod(PQgetvalue(res, row, c), &end);
-        /* NaN and Infinity are not JSON: they stay text */
-        if (*end || v != v || v > 1e308 || v < -1e308)
-            continue;
-        if (json_object_set_new(obj, PQfname(res, c), json_real(v)) < 0) {
-            json_decref(obj);
-            return NULL;
-        }
-    }
-    return obj;
-}
-
 void api_db_refused(api_req *r, const db_refusal *why, const char *input, const char *not_found)
 {
     switch (why->kind) {
@@ -55,7 +32,7 @@ static void answer_row(api_req *r, PGresult *res, const api_db_answer *how)
         snprintf(where, sizeof(where), "%s%s", how->location, PQgetvalue(res, 0, col));
         api_set_header(r, "Location", where);
     }
-    api_reply_json(r, how->status, api_db_row_json(res, 0));
+    api_reply_json(r, how->status, db_row_json(res, 0));
 }
 
 void api_db_change(api_req *r, api_db_change_fn fn, void *arg, const api_db_answer *how)
@@ -94,7 +71,7 @@ void api_db_reply_list(api_req *r, PGresult *res, int limit, const char *column,
         if (col >= 0 && strcmp(PQgetvalue(res, i, col), value) != 0)
             continue;
         if (++matched <= limit)
-            ok = json_array_append_new(items, api_db_row_json(res, i)) == 0;
+            ok = json_array_append_new(items, db_row_json(res, i)) == 0;
     }
     if (ok && json_object_set_new(page, "items", items) == 0) {
         items = NULL;

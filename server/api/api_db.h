@@ -3,8 +3,8 @@
  * audits itself (db_renewal.h, db_update.h: a grant, a revocation, a
  * rollout's start or move): one transaction on the request's connection,
  * the db layer's refusal answered as 400/404/409 with its message, and the
- * row it returns as the answer. Also the rows of those reads as JSON with
- * their numbers as numbers.
+ * row it returns as the answer; and the short lists of releases and
+ * rollouts.
  */
 #ifndef VIGIL_API_DB_H
 #define VIGIL_API_DB_H
@@ -30,7 +30,7 @@ typedef struct api_db_answer {
 } api_db_answer;
 
 /* Begins, runs fn as the token, commits and answers the row it returned
- * (api_db_row_json); a refusal is rolled back and answered
+ * (db_row_json); a refusal is rolled back and answered
  * (api_db_refused), a failure too (api_pool_fail). */
 void api_db_change(api_req *r, api_db_change_fn fn, void *arg, const api_db_answer *how);
 
@@ -38,10 +38,6 @@ void api_db_change(api_req *r, api_db_change_fn fn, void *arg, const api_db_answ
  * input, DB_REFUSED_NOT_FOUND 404 not_found (naming not_found when not
  * NULL), DB_REFUSED_CONFLICT 409 conflict; the reason is db/'s message. */
 void api_db_refused(api_req *r, const db_refusal *why, const char *input, const char *not_found);
-
-/* db_row_json with float and numeric columns as JSON numbers (db_row_json
- * leaves them text). NULL on allocation failure. */
-json_t *api_db_row_json(PGresult *res, int row);
 
 /* Answers {"items": [...], "truncated": bool} from res, a list newest
  * first (no cursor: releases and rollouts are few): the first limit rows

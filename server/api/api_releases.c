@@ -20,7 +20,7 @@
 static const char *const no_params[] = {NULL};
 static const char *const release_states[] = {"active", "revoked", "expired", NULL};
 
-#define RELEASE_REASON_MAX 512 /* characters of a revocation's reason */
+#define RELEASE_REASON_MAX 256 /* characters (at most 1024 bytes: db/ takes that) */
 /* With a state filter, which db_release_list does not take, the list is
  * read this far and filtered here: a fleet has releases by the hundred. */
 #define RELEASE_SCAN_MAX 10000
@@ -69,7 +69,7 @@ void api_releases_get(api_req *r)
     db_refusal why = {DB_ACCEPTED, ""};
     PGresult *res = db_release_get(db, r->path_args[0], &why, &err);
     if (res && PQntuples(res) > 0)
-        api_reply_json(r, 200, api_db_row_json(res, 0));
+        api_reply_json(r, 200, db_row_json(res, 0));
     else if (res)
         api_error(r, 404, "not_found", NULL, "no release %s (see GET /v1/releases)",
                   r->path_args[0]);

@@ -65,7 +65,7 @@ void api_rollouts_get(api_req *r)
     db_refusal why = {DB_ACCEPTED, ""};
     PGresult *res = db_rollout_get(db, path_rollout(r), &why, &err);
     if (res && PQntuples(res) > 0)
-        api_reply_json(r, 200, api_db_row_json(res, 0));
+        api_reply_json(r, 200, db_row_json(res, 0));
     else if (res)
         api_error(r, 404, "not_found", NULL, "no rollout %s (see GET /v1/rollouts)",
                   r->path_args[0]);
@@ -230,9 +230,11 @@ void api_rollouts_start(api_req *r)
         return;
     db_rollout_new n;
     char ref[32];
+    /* What db/ refuses as input once start_body passed it is the release
+     * (a version of more than one class). */
     if (start_body(r, body, &n, ref, sizeof(ref)) == 0)
         api_db_change(r, start_rollout, &n,
-                      &(api_db_answer){NULL, "release", 201, "/v1/rollouts/"});
+                      &(api_db_answer){"release", "release", 201, "/v1/rollouts/"});
     json_decref(body); /* n points into it */
 }
 

@@ -246,8 +246,8 @@ int api_value_release_ref(const char *s)
 {
     int64_t id;
     const char *slash = strchr(s, '/');
-    if (is_digit(s[0]) && api_value_int(s, 1, INT64_MAX, &id) == 0)
-        return 1;
+    if (s[0] && strspn(s, "0123456789") == strlen(s)) /* all digits: an id */
+        return api_value_int(s, 1, INT64_MAX, &id) == 0;
     if (!slash)
         return manifest_version_valid(s);
     char cls[DEVICE_ID_MAX + 2];

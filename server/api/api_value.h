@@ -65,7 +65,9 @@ int api_value_cursor_serial(const char *v, char buf[64], const char **us, const 
 const char *api_value_path_arg(const char *name, const char *raw, size_t raw_len, char *out);
 
 /* 1 when s can name a release: an id (1..INT64_MAX, decimal), a version
- * (MANIFEST_VERSION_RULE) or CLASS/VERSION (the class a device id). */
+ * (MANIFEST_VERSION_RULE) or CLASS/VERSION (the class a device id). All
+ * digits is an id, as db_release_get reads it (a version that is all
+ * digits is named CLASS/VERSION). */
 int api_value_release_ref(const char *s);
 /* A rollout's share in percent, 0.01 to 100 in steps of 0.01, as basis
  * points (1..10000). 0 or -1. */

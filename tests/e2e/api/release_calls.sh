@@ -27,3 +27,20 @@ release_sql() {
          VALUES ('$ver', '$cls', $sv, repeat('a', 64), 100, repeat('K', 43), 'eyJ.eyJ.sig',
                  least(now(), $exp) - interval '1 day', $exp, 'os:test') RETURNING id" | head -n 1
 }
+
+# documented NAME SCHEMA [list]: the last answer has exactly the members
+# that docs/openapi.json's components.schemas.SCHEMA lists (with list: so
+# has every item of its "items").
+documented() {
+    cp "$T/resp" "$T/shape.json"
+    run python3 - "$REPO/docs/openapi.json" "$2" "${3:-}" "$T/shape.json" <<'PY'
+import json, sys
+doc, name, is_list, answer = sys.argv[1:]
+want = set(json.load(open(doc, encoding="utf-8"))["components"]["schemas"][name]["properties"])
+d = json.load(open(answer))
+for obj in (d["items"] if is_list else [d]):
+    if set(obj) != want:
+        sys.exit(f"undocumented: {sorted(set(obj) - want)}; missing: {sorted(want - set(obj))}")
+PY
+    _report $? "$1"
+}

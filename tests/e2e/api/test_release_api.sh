@@ -33,6 +33,7 @@ expect "viewer lists every release, newest first, without manifests" 200 \
     "[r['id'] for r in d['items']]==[$s_11,$s_10,$gw_new,$gw_old] and d['truncated'] is False and all('manifest' not in r for r in d['items'])"
 expect "a release's fields" 200 \
     "d['items'][0]['version']=='1.1.0' and d['items'][0]['device_class']=='sensor' and d['items'][0]['security_version']==2 and d['items'][0]['size']==100 and d['items'][0]['state']=='active' and d['items'][0]['revoked_at'] is None and d['items'][0]['issued_at'].endswith('Z')"
+documented "a listed release is a Release as documented" Release list
 call "$VIEWER" GET "/v1/releases?class=sensor"
 expect "class filter" 200 "[r['id'] for r in d['items']]==[$s_11,$s_10]"
 call "$VIEWER" GET "/v1/releases?state=expired"
@@ -54,6 +55,7 @@ bad "unknown parameter: 400" colour
 
 call "$VIEWER" GET "/v1/releases/$s_10"
 expect "show by id, with the manifest" 200 "d['id']==$s_10 and d['version']=='1.0.0' and d['manifest']=='eyJ.eyJ.sig'"
+documented "a release shown is a ReleaseDetail as documented" ReleaseDetail
 call "$VIEWER" GET "/v1/releases/sensor%2F1.1.0"
 expect "show by CLASS/VERSION" 200 "d['id']==$s_11"
 call "$VIEWER" GET "/v1/releases/0.9.0"
@@ -98,6 +100,7 @@ check_eq "refusals wrote nothing" "0|0" "$(sql "SELECT (SELECT count(*) FROM aud
 
 post "$ADMIN" "/v1/releases/$s_10/revoke" '{"reason":"bricks devices with 2 MiB flash"}'
 expect "admin revokes" 200 "d['id']==$s_10 and d['state']=='revoked' and d['revoked_by']=='token:rel-admin' and d['revoked_reason']=='bricks devices with 2 MiB flash' and d['revoked_at'].endswith('Z') and 'manifest' in d"
+documented "the revocation answers a ReleaseDetail" ReleaseDetail
 check_eq "audit row names the token" "1|rel-admin|token|$s_10" \
     "$(sql "SELECT count(*), min(actor), min(actor_kind), min(details->>'release_id') FROM audit_log WHERE action='release.revoke'")"
 post "$ADMIN" "/v1/releases/$s_10/revoke"

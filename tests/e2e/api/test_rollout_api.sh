@@ -109,10 +109,12 @@ start '{"release":"sensor/2.0.0","percent":10}'
 expect "operator starts: 201" 201 "d['state']=='running' and d['release_id']==$rel and d['version']=='2.0.0' and d['device_class']=='sensor' and d['percent']==10 and d['group_tag'] is None and d['created_by']=='token:rol-operator'"
 expect "the defaults" 201 "d['error_threshold']==0.1 and d['min_reports']==5 and d['health_window_s']==86400 and d['health_ratio']==2 and d['health_min_crashes']==3 and d['halt_reason'] is None"
 expect "no device yet: counts 0, health figures numbers" 201 "[d[k] for k in ('offered','downloading','installed','failed','updated_devices','updated_crashes')]==[0]*6 and all(isinstance(d[k],(int,float)) for k in ('updated_rate','control_rate','updated_device_hours','control_device_hours','control_devices'))"
+documented "the start answers a RolloutDetail as documented" RolloutDetail
 r1=$(id_of)
 check_contains "Location names it" "Location: /v1/rollouts/$r1" "$T/headers"
 call "$VIEWER" GET "/v1/rollouts/$r1"
 expect "eligible is what the hash predicts" 200 "d['eligible']==$(eligible "$r1" 1000) and d['control_devices']==100"
+documented "a rollout shown is a RolloutDetail" RolloutDetail
 check_eq "audit row rollout.start names the token" "1|rol-operator|token|1000" \
     "$(sql "SELECT count(*), min(actor), min(actor_kind), min(details->>'basis_points') FROM audit_log WHERE action='rollout.start'")"
 
@@ -132,6 +134,7 @@ widen '{"percent":10}'
 expect "the same percent: 409" 409 "d['error']=='conflict'"
 widen '{"percent":50}'
 expect "widened to 50" 200 "d['percent']==50 and d['basis_points']==5000 and d['eligible']==$(eligible "$r1" 5000) and d['state']=='running'"
+documented "widen answers a RolloutDetail" RolloutDetail
 check_eq "audit rollout.widen" "rol-operator|1000|5000" \
     "$(sql "SELECT actor, details->>'from_basis_points', details->>'to_basis_points' FROM audit_log WHERE action='rollout.widen'")"
 
@@ -143,6 +146,7 @@ move "$r1" pause "$OPERATOR" '{"reason":"x"}'
 bad "pause takes no member" reason
 move "$r1" pause
 expect "paused" 200 "d['state']=='paused'"
+documented "pause answers a RolloutDetail" RolloutDetail
 move "$r1" pause
 expect "pause a paused one: 409" 409 "d['error']=='conflict' and 'only a running rollout pauses' in d['reason']"
 move "$r1" resume "$OPERATOR" '{}'
@@ -205,6 +209,7 @@ expect "another class runs beside it" 201 "d['release_id']==$gw and d['percent']
 r4=$(id_of)
 call "$VIEWER" GET /v1/rollouts
 expect "list: newest first, no counts" 200 "[r['id'] for r in d['items']]==[$r4,$r3,$r2,$r1] and d['items'][0]['state']=='running' and 'eligible' not in d['items'][0]"
+documented "a listed rollout is a Rollout as documented" Rollout list
 call "$VIEWER" GET "/v1/rollouts?live=true"
 expect "live: one per class" 200 "[r['id'] for r in d['items']]==[$r4,$r3]"
 call "$VIEWER" GET "/v1/rollouts?limit=1"
