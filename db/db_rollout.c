@@ -10,6 +10,7 @@
 
 #include "db/db_sql.h"
 #include "protocol/device_id.h"
+#include "protocol/rollout.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,24 +22,13 @@
 /* The rollout object without its counts. */
 #define ROLLOUT_COLUMNS                                                                            \
     "o.id, o.release_id, r.version, o.device_class, r.security_version, o.group_tag, o.state,"     \
-    " round(o.basis_points / 100.0, 2) AS percent, o.basis_points, o.error_threshold,"             \
+    " o.basis_points / 100.0::float8 AS percent, o.basis_points, o.error_threshold,"               \
     " o.min_reports, o.health_window_s, o.health_ratio, o.health_min_crashes, o.halt_reason,"      \
     " " TS("o.started_at") " AS started_at, " TS("o.updated_at") " AS updated_at, o.created_by"
 #define ROLLOUT_FROM " FROM rollouts o JOIN releases r ON r.id = o.release_id"
 
 #define MAX_COUNT 1000000
 #define RATIO_MAX 1000.0
-
-/* "2.5", "10", "0.01": basis points as a percent. */
-static void percent_text(int bp, char out[16])
-{
-    if (bp % 100 == 0)
-        snprintf(out, 16, "%d", bp / 100);
-    else if (bp % 10 == 0)
-        snprintf(out, 16, "%d.%d", bp / 100, (bp % 100) / 10);
-    else
-        snprintf(out, 16, "%d.%02d", bp / 100, bp % 100);
-}
 
 PGresult *db_rollout_get(PGconn *conn, int64_t id, db_refusal *why, db_error *err)
 {
@@ -262,7 +252,7 @@ static int is_live(const char *state)
 PGresult *db_rollout_widen(PGconn *conn, const db_actor *who, int64_t id, int basis_points,
                            db_refusal *why, db_error *err)
 {
-    char state[16], id_text[24], bp_text[16], from[16], to[16];
+    char state[16], id_text[24], bp_text[16], from[ROLLOUT_PERCENT_LEN], to[ROLLOUT_PERCENT_LEN];
     int bp;
     memset(why, 0, sizeof(*why));
     if (basis_points < 1 || basis_points > 10000) {
@@ -271,8 +261,8 @@ PGresult *db_rollout_widen(PGconn *conn, const db_actor *who, int64_t id, int ba
     }
     if (rollout_lock(conn, id, state, &bp, why, err))
         return NULL;
-    percent_text(bp, from);
-    percent_text(basis_points, to);
+    rollout_percent_format(bp, from);
+    rollout_percent_format(basis_points, to);
     if (!is_live(state)) {
         db_refuse(why, DB_REFUSED_CONFLICT,
                   "rollout %" PRId64 " is %s: only a live rollout widens; start a new one", id,

@@ -134,8 +134,8 @@ PGresult *db_rollout_start(PGconn *conn, const db_actor *who, const db_rollout_n
 PGresult *db_rollout_list(PGconn *conn, int live_only, int limit, db_error *err);
 /* One rollout by id (NULL with why DB_REFUSED_NOT_FOUND if none).
  * Columns: id, release_id, version, device_class, security_version,
- * group_tag, state, percent (numeric, basis_points / 100; a JSON number
- * through db_row_json), basis_points, error_threshold, min_reports,
+ * group_tag, state, percent (double precision, basis_points / 100: 2.5,
+ * a JSON number through db_row_json), basis_points, error_threshold, min_reports,
  * health_window_s, health_ratio,
  * health_min_crashes, halt_reason (json), started_at, updated_at,
  * created_by, offered, downloading, installed, failed (counts of devices
