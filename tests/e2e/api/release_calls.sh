@@ -1,31 +1,26 @@
 # release_calls.sh - sourced by the operator API's release and rollout
 # tests (after harness.sh and setup_ca): releases to read, revoke and roll
-# out. The API never creates a release (vigilctl does, with the release
-# key), so the tests make theirs with vigilctl, or with SQL for what
-# vigilctl refuses to make (an expired release).
+# out. The API never creates a release: vigilctl does, with the release
+# key, as an operator would.
 # shellcheck shell=bash
 
-RELEASE_DIR="$T/release-keys"
+export VIGIL_RELEASE_DIR="$T/release-keys"
 
-# release_key_sql: an inactive release key row (a public JWK of no use for
-# verifying: the API never verifies) for SQL-made releases; after
-# `vigilctl release key init`, which wants no key before its first.
-release_key_sql() {
-    sql "INSERT INTO release_keys (kid, jwk, active, created_by)
-         VALUES (repeat('K', 43), '{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\"}', false, 'test')
-         ON CONFLICT DO NOTHING"
+# release_key_init: the first release key (vigilctl release key init).
+release_key_init() {
+    "$VIGILCTL" release key init >"$T/key.out" 2>&1 || { cat "$T/key.out" >&2; exit 1; }
 }
 
-# release_sql CLASS VERSION SECURITY_VERSION [EXPIRES]: a release row made
-# with SQL (EXPIRES an SQL time, a year ahead by default); prints its id.
-release_sql() {
-    local cls=$1 ver=$2 sv=$3 exp=${4:-"now() + interval '365 days'"}
-    sql "INSERT INTO artifacts (sha256, size, chunk_size) VALUES (repeat('a', 64), 100, 4096)
-         ON CONFLICT DO NOTHING" >/dev/null
-    sql "INSERT INTO releases (version, device_class, security_version, artifact_sha256, size, kid,
-                               manifest, issued_at, expires_at, created_by)
-         VALUES ('$ver', '$cls', $sv, repeat('a', 64), 100, repeat('K', 43), 'eyJ.eyJ.sig',
-                 least(now(), $exp) - interval '1 day', $exp, 'os:test') RETURNING id" | head -n 1
+# release_make CLASS VERSION SECURITY_VERSION [EXPIRES]: vigilctl release
+# create of an artifact of its own (EXPIRES a duration, vigilctl's default
+# when absent); prints the release's id.
+release_make() {
+    local cls=$1 ver=$2 sv=$3 art="$T/artifact-$1-$2.bin"
+    printf 'firmware %s for %s\n' "$ver" "$cls" >"$art"
+    "$VIGILCTL" release create --artifact "$art" --version "$ver" --security-version "$sv" \
+        --class "$cls" ${4:+--expires "$4"} --json >"$T/create.json" 2>"$T/create.err" ||
+        { cat "$T/create.err" >&2; exit 1; }
+    python3 -c "import json; print(json.load(open('$T/create.json'))['id'])"
 }
 
 # documented NAME SCHEMA [list]: the last answer has exactly the members

@@ -19,11 +19,16 @@ VIEWER=$("$VIGILCTL" token create --role viewer --name rel-viewer 2>/dev/null | 
 OPERATOR=$("$VIGILCTL" token create --role operator --name rel-operator 2>/dev/null | tail -n 1)
 ADMIN=$("$VIGILCTL" token create --role admin --name rel-admin 2>/dev/null | tail -n 1)
 
-release_key_sql
-gw_old=$(release_sql gw 0.9.0 0 "now() - interval '1 day'")
-gw_new=$(release_sql gw 1.0.0 1)
-s_10=$(release_sql sensor 1.0.0 1)
-s_11=$(release_sql sensor 1.1.0 2)
+release_key_init
+gw_old=$(release_make gw 0.9.0 0 1s)
+gw_new=$(release_make gw 1.0.0 1)
+s_10=$(release_make sensor 1.0.0 1)
+s_11=$(release_make sensor 1.1.0 2)
+size_11=$(stat -c %s "$T/artifact-sensor-1.1.0.bin")
+sha_11=$(sha256sum "$T/artifact-sensor-1.1.0.bin" | cut -d' ' -f1)
+expired() { [ "$(sql "SELECT expires_at <= now() FROM releases WHERE id = $gw_old")" = t ]; }
+for _ in $(seq 1 30); do expired && break; sleep 0.1; done
+"$VIGILCTL" release key export >"$T/jwks.json"
 
 # ---- reads ----
 call "" GET /v1/releases
@@ -32,7 +37,7 @@ call "$VIEWER" GET /v1/releases
 expect "viewer lists every release, newest first, without manifests" 200 \
     "[r['id'] for r in d['items']]==[$s_11,$s_10,$gw_new,$gw_old] and d['truncated'] is False and all('manifest' not in r for r in d['items'])"
 expect "a release's fields" 200 \
-    "d['items'][0]['version']=='1.1.0' and d['items'][0]['device_class']=='sensor' and d['items'][0]['security_version']==2 and d['items'][0]['size']==100 and d['items'][0]['state']=='active' and d['items'][0]['revoked_at'] is None and d['items'][0]['issued_at'].endswith('Z')"
+    "d['items'][0]['version']=='1.1.0' and d['items'][0]['device_class']=='sensor' and d['items'][0]['security_version']==2 and d['items'][0]['size']==$size_11 and d['items'][0]['artifact_sha256']=='$sha_11' and d['items'][0]['state']=='active' and d['items'][0]['revoked_at'] is None and d['items'][0]['issued_at'].endswith('Z')"
 documented "a listed release is a Release as documented" Release list
 call "$VIEWER" GET "/v1/releases?class=sensor"
 expect "class filter" 200 "[r['id'] for r in d['items']]==[$s_11,$s_10]"
@@ -54,7 +59,10 @@ call "$VIEWER" GET "/v1/releases?colour=red"
 bad "unknown parameter: 400" colour
 
 call "$VIEWER" GET "/v1/releases/$s_10"
-expect "show by id, with the manifest" 200 "d['id']==$s_10 and d['version']=='1.0.0' and d['manifest']=='eyJ.eyJ.sig'"
+expect "show by id, with the manifest" 200 "d['id']==$s_10 and d['version']=='1.0.0' and d['manifest']=='$(sql "SELECT manifest FROM releases WHERE id = $s_10")'"
+python3 -c "import json; print(json.load(open('$T/resp'))['manifest'], end='')" >"$T/manifest.jws"
+check "the manifest shown verifies with the exported keys (jose jws ver)" jose jws ver -i "$T/manifest.jws" -k "$T/jwks.json" -O "$T/claims.json"
+check_json_in "$T/claims.json" "  ... and states the release" "d['version']=='1.0.0' and d['class']=='sensor' and d['security_version']==1"
 documented "a release shown is a ReleaseDetail as documented" ReleaseDetail
 call "$VIEWER" GET "/v1/releases/sensor%2F1.1.0"
 expect "show by CLASS/VERSION" 200 "d['id']==$s_11"

@@ -25,13 +25,15 @@ sql "INSERT INTO devices (id, device_class, tags)
      SELECT 'sensor-' || lpad(n::text, 3, '0'), 'sensor',
             CASE WHEN n <= 10 THEN '{canary}'::text[] ELSE '{}' END FROM generate_series(1, 100) n" >/dev/null
 sql "INSERT INTO devices (id, device_class) SELECT 'gw-' || n, 'gw' FROM generate_series(1, 5) n" >/dev/null
-release_key_sql
-old=$(release_sql sensor 1.8.0 1 "now() - interval '1 hour'")
-gone=$(release_sql sensor 1.9.0 2)
-sql "UPDATE releases SET revoked_at = now(), revoked_by = 'os:test' WHERE id = $gone"
-rel=$(release_sql sensor 2.0.0 3)
-release_sql gw 2.0.0 1 >/dev/null
-gw=$(release_sql gw 2.1.0 2)
+release_key_init
+old=$(release_make sensor 1.8.0 1 1s)
+gone=$(release_make sensor 1.9.0 2)
+"$VIGILCTL" release revoke sensor/1.9.0 >/dev/null 2>&1
+rel=$(release_make sensor 2.0.0 3)
+release_make gw 2.0.0 1 >/dev/null
+gw=$(release_make gw 2.1.0 2)
+expired() { [ "$(sql "SELECT expires_at <= now() FROM releases WHERE id = $old")" = t ]; }
+for _ in $(seq 1 30); do expired && break; sleep 0.1; done
 # eligible ID BP [TAG]: how many sensors the hash puts in rollout ID at BP
 # basis points.
 eligible() {
