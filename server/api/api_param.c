@@ -101,20 +101,9 @@ int api_param_cursor(api_req *r, const char *name, int serial_key, char buf[64],
     return answered(r, api_query_cursor(&r->query, name, serial_key, buf, us, key));
 }
 
-json_t *api_param_body(api_req *r)
-{
-    const char *ct = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "Content-Type");
-    char why[256];
-    json_t *v = NULL;
-    int status = api_value_body(ct, r->body.data, r->body.len, &v, why, sizeof(why));
-    if (status == 415)
-        api_error(r, 415, "unsupported_media_type", NULL, "%s", why);
-    else if (status)
-        api_error(r, 400, "bad_request", NULL, "%s", why);
-    return v;
-}
-
-int api_param_body_only(api_req *r, json_t *body, const char *const *names)
+/* Refuses a member other than names, naming it (when it is short
+ * printable text) and listing what the endpoint takes. 0 or -1. */
+static int body_only(api_req *r, json_t *body, const char *const *names)
 {
     const char *key;
     json_t *v;
@@ -139,6 +128,26 @@ int api_param_body_only(api_req *r, json_t *body, const char *const *names)
         return -1;
     }
     return 0;
+}
+
+json_t *api_param_body(api_req *r, const char *const *members)
+{
+    static const char *const no_params[] = {NULL};
+    if (api_param_only(r, no_params) < 0)
+        return NULL;
+    const char *ct = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "Content-Type");
+    char why[256];
+    json_t *v = NULL;
+    int status = api_value_body(ct, r->body.data, r->body.len, &v, why, sizeof(why));
+    if (status == 415)
+        api_error(r, 415, "unsupported_media_type", NULL, "%s", why);
+    else if (status)
+        api_error(r, 400, "bad_request", NULL, "%s", why);
+    if (v && body_only(r, v, members) < 0) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
 }
 
 int api_param_body_text(api_req *r, json_t *body, const char *name, size_t max_chars,

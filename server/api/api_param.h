@@ -46,12 +46,10 @@ int api_param_cursor(api_req *r, const char *name, int serial_key, char buf[64],
 /* now - seconds_ago. */
 void api_param_time_ago(int64_t seconds_ago, api_time *t);
 
-/* The body as a JSON object ({} when empty). NULL after answering 400/415. */
-json_t *api_param_body(api_req *r);
-/* Refuses a body member other than names (NULL-terminated), naming it
- * (when it is short printable text) as the parameter at fault and listing
- * what the endpoint takes. 0, or -1 after answering 400. */
-int api_param_body_only(api_req *r, json_t *body, const char *const *names);
+/* The body of a change as a JSON object ({} when empty) holding no member
+ * but those in members (NULL-terminated), with no query parameter: NULL
+ * after answering 400 (naming an unknown member or parameter) or 415. */
+json_t *api_param_body(api_req *r, const char *const *members);
 /* The optional string member name of body: 1..max_chars characters
  * (UTF-8) without control characters, as api_param_text. *out points into
  * body. 0 absent, 1 read, -1 after answering 400 naming it. */

@@ -32,6 +32,7 @@
 #include <string.h>
 
 static const char *const no_params[] = {NULL};
+static const char *const reason_only[] = {"reason", NULL}; /* a change's body */
 static const char *const device_statuses[] = {"active", "quarantined", "decommissioned", NULL};
 static const char *const cert_statuses[] = {"active", "revoked", "expired", NULL};
 
@@ -151,17 +152,6 @@ void api_registry_device(api_req *r)
     PQclear(counts);
 }
 
-/* The optional free-text reason of a status change, the body's one
- * member: 1..REASON_MAX characters (UTF-8), no control characters, as
- * free text in a query. 0 absent, 1 read, -1 after answering 400. */
-static int body_reason_text(api_req *r, json_t *body, const char **out)
-{
-    static const char *const names[] = {"reason", NULL};
-    if (api_param_body_only(r, body, names) < 0)
-        return -1;
-    return api_param_body_text(r, body, "reason", REASON_MAX, out);
-}
-
 /* Why the change from -> to is refused, or NULL if it is allowed. Asking
  * for the status a device already has is allowed (a no-op), so a retried
  * request succeeds; nothing leaves decommissioned. */
@@ -232,13 +222,11 @@ done:
 static void device_transition(api_req *r, const char *action, const char *to)
 {
     const char *reason = NULL;
-    if (api_param_only(r, no_params) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    json_t *body = api_param_body(r, reason_only);
     if (!body)
         return;
-    PGconn *db;
-    if (body_reason_text(r, body, &reason) >= 0 && (db = api_pool_conn(r)))
+    PGconn *db; /* the reason: free text, as in a query */
+    if (api_param_body_text(r, body, "reason", REASON_MAX, &reason) >= 0 && (db = api_pool_conn(r)))
         transition_run(r, db, action, to, reason);
     json_decref(body); /* reason points into it */
 }
@@ -276,23 +264,17 @@ static PGresult *grant_renewal(PGconn *db, const db_actor *who, void *arg, db_re
 void api_registry_allow_renewal(api_req *r)
 {
     static const char *const names[] = {"until", NULL};
-    if (api_param_only(r, no_params) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    json_t *body = api_param_body(r, names);
     if (!body)
         return;
     const char *until = json_string_value(json_object_get(body, "until"));
-    if (api_param_body_only(r, body, names) < 0)
-        goto done;
-    if (!until || !api_value_text(until, 64)) {
+    if (!until || !api_value_text(until, 64))
         api_error(r, 400, "bad_request", "until",
                   "'until' is required: an RFC 3339 time such as 2026-12-08T00:00:00Z or a "
                   "duration from now such as 7d, at most 30 days ahead");
-        goto done;
-    }
-    renewal_grant g = {r->path_args[0], until};
-    api_db_change(r, grant_renewal, &g, &(api_db_answer){"until", NULL, 200, NULL});
-done:
+    else
+        api_db_change(r, grant_renewal, &(renewal_grant){r->path_args[0], until},
+                      &(api_db_answer){"until", NULL, 200, NULL});
     json_decref(body); /* until points into it */
 }
 
@@ -368,9 +350,6 @@ void api_registry_cert(api_req *r)
  * 0, or -1 after answering 400. */
 static int body_revocation_reason(api_req *r, json_t *body, const char **out)
 {
-    static const char *const names[] = {"reason", NULL};
-    if (api_param_body_only(r, body, names) < 0)
-        return -1;
     json_t *v = json_object_get(body, "reason");
     if (!v)
         return 0;
@@ -454,9 +433,7 @@ void api_registry_revoke(api_req *r)
 {
     char serial[CA_SERIAL_HEX_MAX];
     const char *reason = "unspecified";
-    if (api_param_only(r, no_params) < 0 || serial_path_arg(r, serial) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    json_t *body = serial_path_arg(r, serial) < 0 ? NULL : api_param_body(r, reason_only);
     if (!body)
         return;
     PGconn *db;

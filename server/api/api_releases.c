@@ -95,14 +95,11 @@ static PGresult *revoke_release(PGconn *db, const db_actor *who, void *arg, db_r
 void api_releases_revoke(api_req *r)
 {
     static const char *const names[] = {"reason", NULL};
-    if (api_param_only(r, no_params) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    json_t *body = api_param_body(r, names);
     if (!body)
         return;
     release_revoke v = {r->path_args[0], NULL};
-    if (api_param_body_only(r, body, names) == 0 &&
-        api_param_body_text(r, body, "reason", RELEASE_REASON_MAX, &v.reason) >= 0)
+    if (api_param_body_text(r, body, "reason", RELEASE_REASON_MAX, &v.reason) >= 0)
         api_db_change(r, revoke_release, &v, &(api_db_answer){"reason", NULL, 200, NULL});
     json_decref(body); /* the reason points into it */
 }

@@ -189,16 +189,12 @@ static int body_group(api_req *r, json_t *body, const char **out)
  * after answering 400 naming the member. */
 static int start_body(api_req *r, json_t *body, db_rollout_new *n, char *ref, size_t ref_len)
 {
-    static const char *const names[] = {
-        "release",      "percent", "error_threshold",    "min_reports", "health_window",
-        "health_ratio", "group",   "health_min_crashes", NULL};
     memset(n, 0, sizeof(*n));
-    if (api_param_body_only(r, body, names) < 0 ||
-        body_release(r, body, ref, ref_len, &n->release_ref) < 0 ||
+    if (body_release(r, body, ref, ref_len, &n->release_ref) < 0 ||
         body_percent(r, body, 1, &n->basis_points) < 0 ||
         body_number(r, body, "error_threshold", 0, 1, 1,
-                    "a number above 0 and at most 1 (0.1 "
-                    "halts when more than a tenth of the reported installs failed)",
+                    "a number above 0 and at most 1 (0.1 halts when more than a tenth of the "
+                    "reported installs failed)",
                     &n->error_threshold) < 0 ||
         body_count(r, body, "min_reports", &n->min_reports) < 0 ||
         body_health_window(r, body, &n->health_window_s) < 0 ||
@@ -223,9 +219,10 @@ static PGresult *start_rollout(PGconn *db, const db_actor *who, void *arg, db_re
 /* POST /v1/rollouts: 201 with the rollout and its Location. */
 void api_rollouts_start(api_req *r)
 {
-    if (api_param_only(r, no_params) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    static const char *const names[] = {
+        "release",      "percent", "error_threshold",    "min_reports", "health_window",
+        "health_ratio", "group",   "health_min_crashes", NULL};
+    json_t *body = api_param_body(r, names);
     if (!body)
         return;
     db_rollout_new n;
@@ -255,13 +252,11 @@ static PGresult *widen_rollout(PGconn *db, const db_actor *who, void *arg, db_re
 void api_rollouts_widen(api_req *r)
 {
     static const char *const names[] = {"percent", NULL};
-    if (api_param_only(r, no_params) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    json_t *body = api_param_body(r, names);
     if (!body)
         return;
     rollout_change c = {path_rollout(r), 0, NULL};
-    if (api_param_body_only(r, body, names) == 0 && body_percent(r, body, 1, &c.basis_points) == 1)
+    if (body_percent(r, body, 1, &c.basis_points) == 1)
         api_db_change(r, widen_rollout, &c, &(api_db_answer){"percent", NULL, 200, NULL});
     json_decref(body);
 }
@@ -276,14 +271,11 @@ static PGresult *move_rollout(PGconn *db, const db_actor *who, void *arg, db_ref
 /* pause, resume, abort: the body, if any, is {}. */
 static void rollout_move(api_req *r, const char *to)
 {
-    if (api_param_only(r, no_params) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    json_t *body = api_param_body(r, no_members);
     if (!body)
         return;
     rollout_change c = {path_rollout(r), 0, to};
-    if (api_param_body_only(r, body, no_members) == 0)
-        api_db_change(r, move_rollout, &c, &(api_db_answer){NULL, NULL, 200, NULL});
+    api_db_change(r, move_rollout, &c, &(api_db_answer){NULL, NULL, 200, NULL});
     json_decref(body);
 }
 

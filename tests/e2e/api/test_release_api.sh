@@ -9,15 +9,10 @@
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/api_calls.sh"
 . "$(dirname "$0")/release_calls.sh"
-pg_start
-setup_ca
-dport=$(free_port)
-aport=$(free_port)
-vigild_start one "$dport" VIGIL_API_LISTEN="127.0.0.1:$aport"
-API="http://127.0.0.1:$aport"
-VIEWER=$("$VIGILCTL" token create --role viewer --name rel-viewer 2>/dev/null | tail -n 1)
-OPERATOR=$("$VIGILCTL" token create --role operator --name rel-operator 2>/dev/null | tail -n 1)
-ADMIN=$("$VIGILCTL" token create --role admin --name rel-admin 2>/dev/null | tail -n 1)
+api_server
+VIEWER=$(token viewer rel-viewer)
+OPERATOR=$(token operator rel-operator)
+ADMIN=$(token admin rel-admin)
 
 release_key_init
 gw_old=$(release_make gw 0.9.0 0 1s)

@@ -10,14 +10,9 @@
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/api_calls.sh"
 . "$(dirname "$0")/release_calls.sh"
-pg_start
-setup_ca
-dport=$(free_port)
-aport=$(free_port)
-vigild_start one "$dport" VIGIL_API_LISTEN="127.0.0.1:$aport"
-API="http://127.0.0.1:$aport"
-VIEWER=$("$VIGILCTL" token create --role viewer --name rol-viewer 2>/dev/null | tail -n 1)
-OPERATOR=$("$VIGILCTL" token create --role operator --name rol-operator 2>/dev/null | tail -n 1)
+api_server
+VIEWER=$(token viewer rol-viewer)
+OPERATOR=$(token operator rol-operator)
 
 # 100 sensors (10 of them tagged canary) and 5 gateways, by SQL: the API
 # counts them, it never talks to them.
