@@ -78,13 +78,11 @@ void api_rollouts_get(api_req *r)
 
 /* ---- bodies ---- */
 
-/* "percent" of body: required when required, else 0 when absent. 1 with
- * *basis_points, 0, or -1 after answering 400. */
-static int body_percent(api_req *r, json_t *body, int required, int *basis_points)
+/* "percent" of body, required: 0 with *basis_points, or -1 after
+ * answering 400. */
+static int body_percent(api_req *r, json_t *body, int *basis_points)
 {
     json_t *v = json_object_get(body, "percent");
-    if (!v && !required)
-        return 0;
     if (!json_is_number(v) || api_value_percent(json_number_value(v), basis_points) < 0) {
         api_error(r, 400, "bad_request", "percent",
                   "'percent'%s must be a number from 0.01 to 100 in steps of 0.01, such as 10 "
@@ -92,7 +90,7 @@ static int body_percent(api_req *r, json_t *body, int required, int *basis_point
                   v ? "" : " is required: it");
         return -1;
     }
-    return 1;
+    return 0;
 }
 
 /* An optional number in [min, max] (above min when open). 0 absent, 1,
@@ -191,7 +189,7 @@ static int start_body(api_req *r, json_t *body, db_rollout_new *n, char *ref, si
 {
     memset(n, 0, sizeof(*n));
     if (body_release(r, body, ref, ref_len, &n->release_ref) < 0 ||
-        body_percent(r, body, 1, &n->basis_points) < 0 ||
+        body_percent(r, body, &n->basis_points) < 0 ||
         body_number(r, body, "error_threshold", 0, 1, 1,
                     "a number above 0 and at most 1 (0.1 halts when more than a tenth of the "
                     "reported installs failed)",
@@ -256,7 +254,7 @@ void api_rollouts_widen(api_req *r)
     if (!body)
         return;
     rollout_change c = {path_rollout(r), 0, NULL};
-    if (body_percent(r, body, 1, &c.basis_points) == 1)
+    if (body_percent(r, body, &c.basis_points) == 0)
         api_db_change(r, widen_rollout, &c, &(api_db_answer){"percent", NULL, 200, NULL});
     json_decref(body);
 }
