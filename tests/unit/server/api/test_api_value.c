@@ -286,12 +286,21 @@ Test(api_value, bodies_are_one_json_object)
 
 Test(api_value, release_references)
 {
-    const char *good[] = {"12", "9223372036854775807", "1.4.0", "1.4.0+build.7~rc1",
+    const char *good[] = {"12",           "9223372036854775807", "1.4.0", "1.4.0+build.7~rc1",
                           "sensor/1.4.0", "gw.v2_x-1/2026.01"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         cr_assert_eq(api_value_release_ref(good[i]), 1, "'%s' refused", good[i]);
-    const char *bad[] = {"", "0", "/1.4.0", "sensor/", "sensor/1.4.0/x", ".1", "sensor/-1",
-                         "sen sor/1.0", "sensor+x/1.0", "1.0 ", "s/1\n",
+    const char *bad[] = {"",
+                         "0",
+                         "/1.4.0",
+                         "sensor/",
+                         "sensor/1.4.0/x",
+                         ".1",
+                         "sensor/-1",
+                         "sen sor/1.0",
+                         "sensor+x/1.0",
+                         "1.0 ",
+                         "s/1\n",
                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1.0"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(api_value_release_ref(bad[i]), 0, "'%s' accepted", bad[i]);
