@@ -164,7 +164,8 @@ PGresult *db_rollout_move(PGconn *conn, const db_actor *who, int64_t id, const c
  * device.untag ({"added"|"removed": [..], "tags": [..]}), notified on
  * vigil_registry {"event":"device_tags","device_id":..,"tags":[..]}.
  * Added tags follow the device's own, each once; removing a tag the
- * device lacks is no error. Refused: an unknown device (NOT_FOUND), a bad
+ * device lacks is no error; a call that changes nothing writes nothing
+ * (no audit row, no NOTIFY). Refused: an unknown device (NOT_FOUND), a bad
  * tag or more than DB_DEVICE_TAGS_MAX in all (INPUT). Returns the tags as
  * they now are: one row, columns device_id and tags (a json array, so
  * db_row_json gives ["a","b"]). */
