@@ -215,7 +215,7 @@ static const char *col(PGresult *res, const char *name)
 /* "24h", "90m", "7d", "61s" */
 static void duration_text(int64_t s, char out[24])
 {
-    if (s % 86400 == 0)
+    if (s % 86400 == 0 && s >= 2 * 86400)
         snprintf(out, 24, "%" PRId64 "d", s / 86400);
     else if (s % 3600 == 0)
         snprintf(out, 24, "%" PRId64 "h", s / 3600);
