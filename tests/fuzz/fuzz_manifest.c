@@ -5,8 +5,9 @@
  *
  * The first byte picks the layer: even, the rest is the JWS as received;
  * odd, the rest is a payload that this target signs with the pinned key
- * under a valid header (typ manifest, or endorsement when bit 1 is set), so that mutations reach the claim checks behind
- * the signature rather than dying at it. Beyond not crashing: a manifest
+ * under a valid header (typ manifest, or endorsement when bit 1 is set),
+ * so that mutations reach the claim checks behind the signature rather
+ * than dying at it. Beyond not crashing: a manifest
  * that verifies has claims that manifest_sign accepts again and that
  * verify again to the same values. A violation traps.
  */
@@ -26,7 +27,7 @@ static json_t *key, *jwks;
 /* A fixed test key (made for this target with `jose jwk gen`, never used
  * elsewhere), so that seeds can carry its kid. */
 #define FUZZ_KEY                                                                                   \
-    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"d\":\"tQR2XcZjD2GIlKGNOYND8HsabKF6C_1dd8inGaDO01E\","   \
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"d\":\"tQR2XcZjD2GIlKGNOYND8HsabKF6C_1dd8inGaDO01E\","     \
     "\"x\":\"B_QA0-rDkNelSHOtogwYS4vooPfjHpE8-MGWjAHJ3vw\","                                       \
     "\"y\":\"vQS60pk1nUqsboRvwT0n1M6lJVEsQA5fhBp8MY3dXvo\"}"
 
