@@ -24,6 +24,19 @@ void api_db_refused(api_req *r, const db_refusal *why, const char *input, const 
     }
 }
 
+void api_db_reply_row(api_req *r, PGresult *res, const db_refusal *why, const db_error *err)
+{
+    if (res && PQntuples(res) > 0)
+        api_reply_json(r, 200, db_row_json(res, 0));
+    else if (res) /* db/ refuses what is not there; an empty answer says the same */
+        api_error(r, 404, "not_found", NULL, "no %s", r->path_args[0]);
+    else if (why->kind != DB_ACCEPTED)
+        api_db_refused(r, why, NULL, NULL);
+    else
+        api_pool_fail(r, err);
+    PQclear(res);
+}
+
 static void answer_row(api_req *r, PGresult *res, const api_db_answer *how)
 {
     int col = PQfnumber(res, "id");

@@ -39,6 +39,11 @@ void api_db_change(api_req *r, api_db_change_fn fn, void *arg, const api_db_answ
  * NULL), DB_REFUSED_CONFLICT 409 conflict; the reason is db/'s message. */
 void api_db_refused(api_req *r, const db_refusal *why, const char *input, const char *not_found);
 
+/* Answers a read of one object by the path (db_release_get,
+ * db_rollout_get): its row, or db/'s refusal (404, or 400 for an
+ * ambiguous name), or a failure. Frees res. */
+void api_db_reply_row(api_req *r, PGresult *res, const db_refusal *why, const db_error *err);
+
 /* Answers {"items": [...], "truncated": bool} from res, a list newest
  * first (no cursor: releases and rollouts are few): the first limit rows
  * whose column equals value (value NULL: every row), truncated when more

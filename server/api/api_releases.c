@@ -67,17 +67,7 @@ void api_releases_get(api_req *r)
         return;
     db_error err = {0};
     db_refusal why = {DB_ACCEPTED, ""};
-    PGresult *res = db_release_get(db, r->path_args[0], &why, &err);
-    if (res && PQntuples(res) > 0)
-        api_reply_json(r, 200, db_row_json(res, 0));
-    else if (res)
-        api_error(r, 404, "not_found", NULL, "no release %s (see GET /v1/releases)",
-                  r->path_args[0]);
-    else if (why.kind != DB_ACCEPTED)
-        api_db_refused(r, &why, NULL, NULL);
-    else
-        api_pool_fail(r, &err);
-    PQclear(res);
+    api_db_reply_row(r, db_release_get(db, r->path_args[0], &why, &err), &why, &err);
 }
 
 typedef struct release_revoke {

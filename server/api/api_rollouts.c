@@ -63,17 +63,7 @@ void api_rollouts_get(api_req *r)
         return;
     db_error err = {0};
     db_refusal why = {DB_ACCEPTED, ""};
-    PGresult *res = db_rollout_get(db, path_rollout(r), &why, &err);
-    if (res && PQntuples(res) > 0)
-        api_reply_json(r, 200, db_row_json(res, 0));
-    else if (res)
-        api_error(r, 404, "not_found", NULL, "no rollout %s (see GET /v1/rollouts)",
-                  r->path_args[0]);
-    else if (why.kind != DB_ACCEPTED)
-        api_db_refused(r, &why, NULL, NULL);
-    else
-        api_pool_fail(r, &err);
-    PQclear(res);
+    api_db_reply_row(r, db_rollout_get(db, path_rollout(r), &why, &err), &why, &err);
 }
 
 /* ---- bodies ---- */
