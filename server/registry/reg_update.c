@@ -147,11 +147,10 @@ static int parse_release(const json_t *o, reg_release *r)
 
 static int parse_rollout(const json_t *o, reg_rollout *r)
 {
-    const char *cls, *state, *group = NULL;
+    const char *cls, *state, *group = json_string_value(json_object_get(o, "group_tag"));
     json_int_t id, release, bp;
-    if (json_unpack((json_t *)o, "{s:I, s:I, s:s, s?s, s:s, s:I}", "id", &id, "release_id",
-                    &release, "class", &cls, "group_tag", &group, "state", &state,
-                    "basis_points", &bp) < 0 ||
+    if (json_unpack((json_t *)o, "{s:I, s:I, s:s, s:s, s:I}", "id", &id, "release_id", &release,
+                    "class", &cls, "state", &state, "basis_points", &bp) < 0 ||
         bp < 1 || bp > 10000 || copy_word(r->device_class, sizeof(r->device_class), cls) < 0 ||
         copy_word(r->group_tag, sizeof(r->group_tag), group ? group : "") < 0)
         return -1;
