@@ -121,9 +121,8 @@ static int parse_release(const json_t *o, reg_release *r)
                     "version", &version, "class", &cls, "security_version", &sv, "sha256", &sha,
                     "size", &size, "chunk_size", &chunk, "expires_at", &exp, "manifest",
                     &jws) < 0 ||
-        !manifest_version_valid(version) || !device_id_valid(cls) ||
-        !manifest_sha256_valid(sha) || size <= 0 || chunk < 4096 || chunk > 1048576 ||
-        strlen(jws) > MANIFEST_JWS_MAX)
+        !manifest_version_valid(version) || !device_id_valid(cls) || !manifest_sha256_valid(sha) ||
+        size <= 0 || chunk < 4096 || chunk > 1048576 || strlen(jws) > MANIFEST_JWS_MAX)
         return -1;
     r->id = id;
     r->security_version = sv;
@@ -265,10 +264,10 @@ static void on_loaded(PGresult *res, void *arg)
     }
     if (!res) /* connection lost: the next connection loads again */
         return;
-    reg_update *u = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-                        ? view_build(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-                                     PQgetvalue(res, 0, 2))
-                        : NULL;
+    reg_update *u =
+        PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+            ? view_build(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2))
+            : NULL;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_error("update view load failed", "error", PQresultErrorMessage(res), NULL);
     } else if (!u) {
