@@ -60,7 +60,7 @@ int install_artifact(const char *part, const char *dir, char *why, size_t why_le
         snprintf(why, why_len, "cannot make %s: %s", dir, strerror(errno));
         return -1;
     }
-    if (rename(part, dest) == 0) {
+    if (chmod(part, 0644) == 0 && rename(part, dest) == 0) {
         if (devu_fsync_dir_of(dest, 0) < 0 || devu_fsync_dir_of(part, 0) < 0) {
             snprintf(why, why_len, "cannot sync %s: %s", dir, strerror(errno));
             return -1;
