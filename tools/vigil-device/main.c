@@ -328,20 +328,13 @@ static int queue_reports(const opts *o, const char *dir)
 static int send_and_summarize(const opts *o, const char *dir)
 {
     devc c;
-    char err[512];
     dev_totals t = {0};
     if (!o->server || !o->cert || !o->key || !o->ca) {
         fprintf(stderr, "vigil-device: --server, --cert, --key and --ca are required\n");
         return EXIT_USAGE;
     }
     /* A renewal cut short by a crash is finished (or undone) first. */
-    int broken = pair_recover(o->cert, o->key, err, sizeof(err)) < 0;
-    if (err[0])
-        fprintf(stderr, "vigil-device: %s\n", err);
-    if (broken)
-        return EXIT_IDENTITY;
-    if (devc_init(&c, o->server, o->cert, o->key, o->ca, err, sizeof(err)) != DEVC_OK) {
-        fprintf(stderr, "vigil-device: %s\n", err);
+    if (pair_connect(&c, o->server, o->cert, o->key, o->ca, "vigil-device") < 0) {
         devc_free(&c);
         return EXIT_IDENTITY;
     }

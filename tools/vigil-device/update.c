@@ -387,20 +387,14 @@ static void summarize(const update_result *r, int json)
 int update_command(const update_opts *o, int json)
 {
     devc c;
-    char err[512];
     update_result r = {.result = "error"};
     if (!o->server || !o->cert || !o->key || !o->ca || !o->keys) {
         fprintf(stderr,
                 "vigil-device update: --server, --cert, --key, --ca and --keys are required\n");
         return UPDATE_EXIT_USAGE;
     }
-    int broken = pair_recover(o->cert, o->key, err, sizeof(err)) < 0;
-    if (err[0])
-        fprintf(stderr, "vigil-device: %s\n", err);
-    if (broken)
-        return UPDATE_EXIT_IDENTITY;
-    if (devc_init(&c, o->server, o->cert, o->key, o->ca, err, sizeof(err)) != DEVC_OK)
-        done(&r, UPDATE_EXIT_IDENTITY, "error", "identity", "%s", err);
+    if (pair_connect(&c, o->server, o->cert, o->key, o->ca, "vigil-device update") < 0)
+        done(&r, UPDATE_EXIT_IDENTITY, "error", "identity", "the device's key pair is unusable");
     else
         update_once(&c, o, &r);
     devc_free(&c);

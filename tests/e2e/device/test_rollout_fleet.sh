@@ -49,6 +49,17 @@ upd() {
         --class fleet --json
 }
 rollout_col() { sql "SELECT $2 FROM rollouts WHERE id = $1"; }
+# selection PERCENT: every device asks (answers in $T/askPERCENT); those
+# answered the manifest ($T/gotPERCENT) must be those the hash predicts for
+# rollout 1 ($T/predPERCENT)
+selection() {
+    predicted 1 $(($1 * 100)) >"$T/pred$1"
+    echo "$ids" | ask >"$T/ask$1"
+    awk '$2 == 200 {print $1}' "$T/ask$1" >"$T/got$1"
+    cp "$T/ask$1" "$T/err"
+    check_eq "$1 %: the devices answered the manifest are those the hash predicts ($(wc -l <"$T/pred$1"))" \
+        "$(cat "$T/pred$1")" "$(cat "$T/got$1")"
+}
 
 # ---- rollout 1: 10 % ----
 head -c 65536 /dev/urandom >"$T/fw1.bin"
@@ -58,12 +69,7 @@ check "rollout start 1.0.0 --percent 10" "$VIGILCTL" rollout start 1.0.0 --perce
     --error-threshold 0.25 --min-reports 10 --json
 check_json "rollout 1 at 1000 basis points" "d['id'] == 1 and d['basis_points'] == 1000"
 sleep 0.5
-predicted 1 1000 >"$T/pred10"
-echo "$ids" | ask >"$T/ask10"
-awk '$2 == 200 {print $1}' "$T/ask10" >"$T/got10"
-cp "$T/ask10" "$T/err"
-check_eq "10 %: the devices answered the manifest are those the hash predicts ($(wc -l <"$T/pred10"))" \
-    "$(cat "$T/pred10")" "$(cat "$T/got10")"
+selection 10
 check "10 %: some, not all" test "$(wc -l <"$T/got10")" -ge 3 -a "$(wc -l <"$T/got10")" -le 25
 check_eq "10 %: every other device is told not_selected" "$((N - $(wc -l <"$T/pred10")))" \
     "$(awk '$2 == 204 && $3 == "not_selected"' "$T/ask10" | wc -l)"
@@ -83,12 +89,7 @@ sleep 0.5
 # ---- widened to 50 %: the first 10 % are all still in ----
 check "rollout widen 1 --percent 50" "$VIGILCTL" rollout widen 1 --percent 50
 sleep 0.5
-predicted 1 5000 >"$T/pred50"
-echo "$ids" | ask >"$T/ask50"
-awk '$2 == 200 {print $1}' "$T/ask50" >"$T/got50"
-cp "$T/ask50" "$T/err"
-check_eq "50 %: the devices answered the manifest are those the hash predicts ($(wc -l <"$T/pred50"))" \
-    "$(cat "$T/pred50")" "$(cat "$T/got50")"
+selection 50
 check_eq "50 %: every device of the first 10 % is still in" "" "$(comm -23 "$T/got10" "$T/got50")"
 
 # ---- install failures above the threshold halt it ----
