@@ -38,7 +38,7 @@ typedef struct ctx {
     manifest m;
 } ctx;
 
-/* Sets the outcome; returns the exit code. */
+/* Sets the outcome (r->code is the exit code); returns -1: no step follows. */
 static int done(update_result *r, int code, const char *result, const char *reason, const char *fmt,
                 ...) __attribute__((format(printf, 5, 6)));
 static int done(update_result *r, int code, const char *result, const char *reason, const char *fmt,
@@ -51,7 +51,7 @@ static int done(update_result *r, int code, const char *result, const char *reas
     va_start(ap, fmt);
     vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
     va_end(ap);
-    return code;
+    return -1;
 }
 
 /* Queues a status report and sends what is queued; 1 if it all went out. */
@@ -64,7 +64,7 @@ static int report(ctx *x, const char *version, const char *state, const char *re
     return t.left == 0;
 }
 
-/* A refusal: reported as failed for version (when one is known), exit code. */
+/* A refusal, reported as failed for version (when one is known); -1. */
 static int refuse(ctx *x, int code, const char *reason, const char *version, const char *why)
 {
     char text[OUTBOX_REASON_MAX + 1];
@@ -112,28 +112,25 @@ static int prepare(ctx *x)
     const update_opts *o = x->o;
     char why[600];
     if (fwstate_load(o->state_dir, &x->st, why, sizeof(why)) < 0)
-        return done(x->r, UPDATE_EXIT_LOCAL, "error", "local", "%s", why), -1;
+        return done(x->r, UPDATE_EXIT_LOCAL, "error", "local", "%s", why);
     if (o->device_class && !device_id_valid(o->device_class))
-        return done(x->r, UPDATE_EXIT_USAGE, "error", "usage", "--class: use " DEVICE_ID_RULE), -1;
+        return done(x->r, UPDATE_EXIT_USAGE, "error", "usage", "--class: use " DEVICE_ID_RULE);
     if (o->device_class && x->st.device_class[0] && strcmp(o->device_class, x->st.device_class))
         return done(x->r, UPDATE_EXIT_USAGE, "error", "usage",
                     "--class %s: this device's class is %s (stored in %s at first use; a "
                     "class never changes)",
-                    o->device_class, x->st.device_class, o->state_dir),
-               -1;
+                    o->device_class, x->st.device_class, o->state_dir);
     if (!o->device_class && !x->st.device_class[0])
         return done(x->r, UPDATE_EXIT_USAGE, "error", "usage",
-                    "--class is needed the first time (it is then stored in %s)", o->state_dir),
-               -1;
+                    "--class is needed the first time (it is then stored in %s)", o->state_dir);
     if (!x->st.device_class[0]) {
         snprintf(x->st.device_class, sizeof(x->st.device_class), "%s", o->device_class);
         if (fwstate_save(o->state_dir, &x->st) < 0)
             return done(x->r, UPDATE_EXIT_LOCAL, "error", "local", "cannot write the state in %s",
-                        o->state_dir),
-                   -1;
+                        o->state_dir);
     }
     if (!(x->jwks = pinned_load(o->keys, why, sizeof(why))))
-        return done(x->r, UPDATE_EXIT_LOCAL, "error", "local", "%s", why), -1;
+        return done(x->r, UPDATE_EXIT_LOCAL, "error", "local", "%s", why);
     snprintf(x->outbox, sizeof(x->outbox), "%s/status", o->state_dir);
     snprintf(x->part, sizeof(x->part), "%s/artifact.part", o->state_dir);
     if (o->install_dir)
@@ -174,7 +171,7 @@ static int fetch_manifest(ctx *x, devc_response *resp)
     devc_result d =
         devc_request_ex(x->c, "GET", UPDATE_PATH, extra, NULL, NULL, 0, resp, err, sizeof(err));
     if (d != DEVC_OK)
-        return network(x, d, err), -1;
+        return network(x, d, err);
     if (resp->status == 204) {
         done(x->r, UPDATE_EXIT_OK, "none",
              devc_header(resp, "X-Vigil-Reason", v, sizeof(v)) ? v : "none",
@@ -224,7 +221,7 @@ static int learn_keys(ctx *x)
     devc_response resp;
     devc_result d = devc_request(x->c, "GET", KEYS_PATH, NULL, NULL, 0, &resp, err, sizeof(err));
     if (d != DEVC_OK)
-        return network(x, d, err), -1;
+        return network(x, d, err);
     if (resp.status != 200) {
         answer_error(x, &resp, "GET " KEYS_PATH);
         devc_response_free(&resp);
@@ -235,7 +232,7 @@ static int learn_keys(ctx *x)
     int n = pinned_learn(x->jwks, json_object_get(set, "endorsements"));
     json_decref(set);
     if (n > 0 && pinned_save(x->o->keys, x->jwks) < 0)
-        return done(x->r, UPDATE_EXIT_LOCAL, "error", "local", "cannot rewrite %s", x->o->keys), -1;
+        return done(x->r, UPDATE_EXIT_LOCAL, "error", "local", "cannot rewrite %s", x->o->keys);
     if (n > 0)
         fprintf(stderr, "vigil-device: learned %d release key(s) endorsed by pinned keys (%s)\n", n,
                 x->o->keys);
@@ -256,14 +253,14 @@ static int verify(ctx *x, const char *jws, size_t len)
     }
     if (s != MANIFEST_OK) {
         peek_version(jws, len, version);
-        return refuse(x, exit_of(s), manifest_status_name(s), version, why), -1;
+        return refuse(x, exit_of(s), manifest_status_name(s), version, why);
     }
     snprintf(x->r->version, sizeof(x->r->version), "%s", x->m.version);
     x->r->security_version = x->m.security_version;
     long long now = devu_wall_ms() / 1000 + env_ll("VIGIL_DEVICE_TEST_CLOCK_SKEW", 0);
     s = manifest_check(&x->m, x->st.device_class, x->st.security_version, now, why, sizeof(why));
     if (s != MANIFEST_OK)
-        return refuse(x, exit_of(s), manifest_status_name(s), x->m.version, why), -1;
+        return refuse(x, exit_of(s), manifest_status_name(s), x->m.version, why);
     return 0;
 }
 
@@ -280,21 +277,21 @@ static int download(ctx *x)
     case DOWNLOAD_OK:
         return 0;
     case DOWNLOAD_SIZE:
-        return refuse(x, UPDATE_EXIT_SIZE, d.code, x->m.version, d.why), -1;
+        return refuse(x, UPDATE_EXIT_SIZE, d.code, x->m.version, d.why);
     case DOWNLOAD_DIGEST:
-        return refuse(x, UPDATE_EXIT_DIGEST, d.code, x->m.version, d.why), -1;
+        return refuse(x, UPDATE_EXIT_DIGEST, d.code, x->m.version, d.why);
     case DOWNLOAD_RETRY:
-        return done(x->r, UPDATE_EXIT_RETRY, "retry", d.code, "%s", d.why), -1;
+        return done(x->r, UPDATE_EXIT_RETRY, "retry", d.code, "%s", d.why);
     case DOWNLOAD_REFUSED:
-        return done(x->r, UPDATE_EXIT_REFUSED, "error", d.code, "%s", d.why), -1;
+        return done(x->r, UPDATE_EXIT_REFUSED, "error", d.code, "%s", d.why);
     case DOWNLOAD_IDENTITY:
-        return done(x->r, UPDATE_EXIT_IDENTITY, "error", d.code, "%s", d.why), -1;
+        return done(x->r, UPDATE_EXIT_IDENTITY, "error", d.code, "%s", d.why);
     case DOWNLOAD_BAD_ANSWER:
-        return done(x->r, UPDATE_EXIT_BAD_ANSWER, "error", d.code, "%s", d.why), -1;
+        return done(x->r, UPDATE_EXIT_BAD_ANSWER, "error", d.code, "%s", d.why);
     case DOWNLOAD_LOCAL:
         break;
     }
-    return done(x->r, UPDATE_EXIT_LOCAL, "error", d.code, "%s", d.why), -1;
+    return done(x->r, UPDATE_EXIT_LOCAL, "error", d.code, "%s", d.why);
 }
 
 /* Install, then the new floor, then the report. */

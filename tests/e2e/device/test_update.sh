@@ -7,9 +7,10 @@
 # install; an injected install failure; two key rotations learned through
 # the endorsements (a chain); and one test per refusal on the device: bad
 # signature, unknown key id, expired, wrong class, lower security version,
-# digest mismatch, size mismatch. Each refusal exits with its own code,
-# installs nothing, keeps the stored security version and is reported
-# failed (rollout_devices and an update_failure incident).
+# digest mismatch, size mismatch (and a manifest that is not one). Each
+# refusal exits with its own code, installs nothing, keeps the stored
+# security version and is reported failed (rollout_devices and an
+# update_failure incident). Last, vigil-device run checks on its interval.
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
@@ -194,6 +195,32 @@ sql "INSERT INTO artifact_chunks SELECT * FROM saved_chunk;
 notify
 check "with the artifact restored, dev-size installs" "$UPD" dev-size
 check_eq "the right digest" "$sha2" "$(sha256sum "$T/st-dev-size/install/firmware.bin" | cut -c1-64)"
+
+# not a manifest: the protected header says alg none (the payload is intact)
+enroll dev-mal
+none=$(printf '{"alg":"none","typ":"vigil-manifest"}' | base64 -w0 | tr '+/' '-_' | tr -d '=')
+sql "UPDATE releases SET manifest = '$none.' || split_part(manifest, '.', 2) || '.' || split_part(manifest, '.', 3) WHERE id = $rel" >/dev/null
+notify
+refused dev-mal 18 malformed
+sql "UPDATE releases SET manifest = '$good' WHERE id = $rel" >/dev/null
+notify
+
+# vigil-device run checks every --update-interval, ±20 %
+enroll dev-run
+cp "$T/keys.json" "$T/keys-dev-run.json"
+check_exit 5 "run: stops at --max-time with nothing queued (exit 5)" "$VIGIL_DEVICE" run \
+    --server "127.0.0.1:$port" --cert "$D/dev-run.crt" --key "$D/dev-run.key" --ca "$T/chain.pem" \
+    --queue-dir "$T/q-run" --keys "$T/keys-dev-run.json" --state-dir "$T/st-dev-run" --class sensor \
+    --update-interval 2s --max-time 7s --json
+cp "$T/err" "$T/run.log"
+check_contains "run: installed 1.1.0" "update result=installed reason=installed version=1.1.0" "$T/run.log"
+check_contains "run: then up to date" "update result=none reason=up_to_date" "$T/run.log"
+check_json "run: its summary counts one update" "d['updates'] == 1 and d['stopped'] == 'max-time'"
+check "run: each next check 1.6 to 2.4 s away" python3 -c "
+import re, sys
+waits = [int(w) for w in re.findall(r'update next in=(\d+)ms', open('$T/run.log').read())]
+sys.exit(0 if len(waits) >= 2 and all(1600 <= w <= 2400 for w in waits) else 1)"
+check "run: the image is the artifact" cmp "$T/fw2.bin" "$T/st-dev-run/install/firmware.bin"
 
 check "vigild exits 0" vigild_stop main
 check "the second vigild exits 0" vigild_stop second
