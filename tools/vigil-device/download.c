@@ -109,20 +109,6 @@ static int rehash(dl *d)
     return at == d->have ? 0 : -1;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* The server's refusal: its JSON error code, read from a small body. */
 static download_status refused(dl *d, devc_response *resp)
 {
@@ -220,7 +206,8 @@ static download_status body(dl *d, const devc_response *resp)
     while ((n = devc_stream_read(d->c, buf, BUF_SIZE)) > 0) {
         if (d->cut_after >= 0 && d->r->fetched + n > d->cut_after)
             n = (long)(d->cut_after - d->r->fetched);
-        if (write_all(d->fd, buf, (size_t)n) < 0 || EVP_DigestUpdate(d->md, buf, (size_t)n) != 1) {
+        if (devu_write_all(d->fd, buf, (size_t)n) < 0 ||
+            EVP_DigestUpdate(d->md, buf, (size_t)n) != 1) {
             n = -2;
             break;
         }

@@ -23,15 +23,11 @@ static int copy_synced(const char *from, const char *to)
     int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     char *buf = malloc(COPY_BUF);
     ssize_t n = -1;
-    while (in >= 0 && out >= 0 && buf && (n = read(in, buf, COPY_BUF)) > 0) {
-        for (ssize_t off = 0, w; off < n; off += w)
-            if ((w = write(out, buf + off, (size_t)(n - off))) <= 0) {
-                n = -1;
-                break;
-            }
-        if (n < 0)
+    while (in >= 0 && out >= 0 && buf && (n = read(in, buf, COPY_BUF)) > 0)
+        if (devu_write_all(out, buf, (size_t)n) < 0) {
+            n = -1;
             break;
-    }
+        }
     int rc = n == 0 && fsync(out) == 0 ? 0 : -1;
     free(buf);
     if (in >= 0)
