@@ -43,6 +43,7 @@ typedef struct download {
     int ready;         /* buf[!cur] holds the next piece */
     int reading;       /* a read into buf[!cur] is in flight */
     int started;       /* the head went out */
+    int cut;           /* end the connection once the current piece is out */
     int status;        /* 200 or 206 */
     char headers[320];
 } download;
@@ -75,21 +76,25 @@ void gw_artifact_release(gw_conn *c)
 static void on_piece(PGresult *res, void *arg);
 static void on_progress(gw_conn *c, size_t unsent);
 
-/* Ends a download that cannot go on: before the head a 503, after it the
- * connection (the peer sees a short body, never wrong bytes). */
-static void give_up(download *d, const char *why)
+/* Ends a download that cannot go on. Before the head: a 503 when the
+ * database may answer later (unavailable = 1), else the connection ends.
+ * After it, the connection ends once the good piece being written is out:
+ * the peer sees a short body, never wrong bytes. */
+static void give_up(download *d, int unavailable, const char *why)
 {
     gw_conn *c = d->c;
-    if (d->started) {
-        log_error("artifact download cut", "device_id", c->device_id, "sha256", d->sha256,
-                  "error", why, NULL);
+    log_error("artifact download cut", "device_id", c->device_id, "sha256", d->sha256, "error",
+              why, NULL);
+    if (!d->started && unavailable) {
+        gw_artifact_release(c);
+        gw_routes_refuse(c, MP_ARTIFACTS, 503, "unavailable",
+                         "the artifact cannot be read now; retry later",
+                         (int)c->w->cfg->retry_after_s);
+    } else if (d->started && c->piece) {
+        d->cut = 1; /* on_progress ends it */
+    } else {
         gw_conn_close(c); /* frees d */
-        return;
     }
-    gw_artifact_release(c);
-    gw_routes_refuse(c, MP_ARTIFACTS, 503, "unavailable",
-                     "the artifact cannot be read now; retry later",
-                     (int)c->w->cfg->retry_after_s);
 }
 
 /* Reads the piece at d->next into buf[!cur]: the rest of its chunk, up to
@@ -109,7 +114,7 @@ static void start_read(download *d)
     d->reading = 1;
     if (pg_async_query_prepared_binary(d->db, CHUNK_STMT, 4, params, on_piece, d) < 0) {
         d->reading = 0;
-        give_up(d, "the artifact connection is down");
+        give_up(d, 1, "the artifact connection is down");
     }
 }
 
@@ -156,18 +161,17 @@ static void on_piece(PGresult *res, void *arg)
         return;
     }
     int64_t want = piece_wanted(d);
-    if (!res || check_piece(d, res, want) < 0) {
-        if (res)
-            log_error("artifact chunk does not match the artifact's size", "sha256", d->sha256,
-                      "error", PQresultStatus(res) == PGRES_TUPLES_OK ? "wrong length or missing"
-                                                                      : PQresultErrorMessage(res),
-                      NULL);
-        give_up(d, res ? "a chunk is damaged or missing" : "the artifact connection was lost");
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        give_up(d, 1, res ? PQresultErrorMessage(res) : "the artifact connection was lost");
+        return;
+    }
+    if (check_piece(d, res, want) < 0) {
+        give_up(d, 0, "a chunk is missing or its length disagrees with the artifact's size");
         return;
     }
     int slot = d->started ? !d->cur : 0;
     if (!d->buf[slot] && !(d->buf[slot] = malloc((size_t)d->chunk_size))) {
-        give_up(d, "out of memory");
+        give_up(d, 1, "out of memory");
         return;
     }
     memcpy(d->buf[slot], PQgetvalue(res, 0, 0), (size_t)want);
@@ -185,6 +189,10 @@ static void on_progress(gw_conn *c, size_t unsent)
     download *d = c->download;
     if (!d)
         return;
+    if (unsent == 0 && d->cut) {
+        gw_conn_close(c); /* frees d */
+        return;
+    }
     if (unsent == 0 && d->ready) {
         d->ready = 0;
         d->cur = !d->cur;
@@ -198,7 +206,8 @@ static void on_progress(gw_conn *c, size_t unsent)
         return;
     }
     /* the next piece is read once the socket has taken half of this one */
-    if (!d->ready && !d->reading && d->next < d->end && unsent <= (size_t)d->chunk_size / 2)
+    if (!d->cut && !d->ready && !d->reading && d->next < d->end &&
+        unsent <= (size_t)d->chunk_size / 2)
         start_read(d);
 }
 
