@@ -44,6 +44,10 @@ void db_rollback(PGconn *conn);
 /* Runs one parameterized statement; NULL on failure (err filled). */
 PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
                    db_error *err);
+/* The same where some parameters are binary (formats[i] 1, lengths[i]
+ * its size: a bytea); lengths and formats may be NULL (all text). */
+PGresult *db_query_bin(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                       const int *lengths, const int *formats, db_error *err);
 
 /* ---- migrations (db_migrate.c; the SQL is compiled in from db/migrations) ---- */
 
@@ -71,6 +75,10 @@ typedef struct db_actor {
 
 int db_audit(PGconn *conn, const db_actor *who, const char *action, const char *device_id,
              const char *serial, const char *details_json, db_error *err);
+/* The same with details as JSON, consumed; NULL details (a json_pack
+ * that failed) is reported as out of memory. */
+int db_audit_json(PGconn *conn, const db_actor *who, const char *action, const char *device_id,
+                  json_t *details, db_error *err);
 
 /* ---- devices and certificates (db_registry.c) ---- */
 

@@ -6,6 +6,9 @@
  */
 #include "db/db.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 int db_audit(PGconn *conn, const db_actor *who, const char *action, const char *device_id,
              const char *serial, const char *details_json, db_error *err)
 {
@@ -18,4 +21,20 @@ int db_audit(PGconn *conn, const db_actor *who, const char *action, const char *
         return -1;
     PQclear(res);
     return 0;
+}
+
+int db_audit_json(PGconn *conn, const db_actor *who, const char *action, const char *device_id,
+                  json_t *details, db_error *err)
+{
+    char *text =
+        details ? json_dumps(details, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+                : NULL;
+    json_decref(details);
+    if (!text) {
+        snprintf(err->msg, sizeof(err->msg), "out of memory writing the audit row of %s", action);
+        return -1;
+    }
+    int rc = db_audit(conn, who, action, device_id, NULL, text, err);
+    free(text);
+    return rc;
 }

@@ -75,7 +75,13 @@ static int result_ok(PGconn *conn, PGresult *res, db_error *err)
 PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
                    db_error *err)
 {
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    return db_query_bin(conn, sql, nparams, params, NULL, NULL, err);
+}
+
+PGresult *db_query_bin(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                       const int *lengths, const int *formats, db_error *err)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, lengths, formats, 0);
     if (!result_ok(conn, res, err)) {
         PQclear(res);
         return NULL;

@@ -2,9 +2,12 @@
  * db_json.c - query results as JSON objects, keyed by column name, so that
  * the SQL that selects a resource also fixes its JSON shape: vigilctl's
  * --json output and the operator API print the same fields the same way.
+ * Numbers stay numbers (integers, float8 and numeric: a rollout's percent
+ * and health rates).
  */
 #include "db/db.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* Type OIDs from PostgreSQL's pg_type.dat; stable across releases. */
@@ -14,6 +17,9 @@ enum {
     OID_INT2 = 21,
     OID_INT4 = 23,
     OID_JSON = 114,
+    OID_FLOAT4 = 700,
+    OID_FLOAT8 = 701,
+    OID_NUMERIC = 1700,
     OID_JSONB = 3802
 };
 
@@ -29,6 +35,13 @@ static json_t *column_json(PGresult *res, int row, int col)
     case OID_INT4:
     case OID_INT2:
         return json_integer(strtoll(v, NULL, 10));
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+    case OID_NUMERIC: {
+        /* NaN and Infinity have no JSON form */
+        double d = strtod(v, NULL);
+        return isfinite(d) ? json_real(d) : json_null();
+    }
     case OID_JSON:
     case OID_JSONB: {
         /* PostgreSQL only hands out valid JSON; a failure here is memory. */

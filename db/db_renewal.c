@@ -52,9 +52,7 @@ PGresult *db_ca_policy_set(PGconn *conn, const db_ca_policy_change *c, db_error 
 
 /* ---- grants ---- */
 
-/* Fills why; returns 1 (refused). */
-__attribute__((format(printf, 3, 4))) static int refuse(db_refusal *why, db_refusal_kind kind,
-                                                        const char *fmt, ...)
+int db_refuse(db_refusal *why, db_refusal_kind kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -71,30 +69,30 @@ static int parse_until(const char *text, int64_t *until_s, db_refusal *why)
     if (ms >= 0) {
         us = now_us + ms * 1000;
     } else if (when_duration(text) >= 0) {
-        refuse(why, DB_REFUSED_INPUT,
-               "until '%.40s' has no unit: use a duration such as "
-               "7d or 90m, or an RFC 3339 time",
-               text);
+        db_refuse(why, DB_REFUSED_INPUT,
+                  "until '%.40s' has no unit: use a duration such as "
+                  "7d or 90m, or an RFC 3339 time",
+                  text);
         return -1;
     } else if (when_parse(text, now_us, &us) < 0) {
-        refuse(why, DB_REFUSED_INPUT,
-               "until '%.40s' is neither an RFC 3339 time "
-               "(2026-12-08T00:00:00Z) nor a duration from now (7d, 90m)",
-               text);
+        db_refuse(why, DB_REFUSED_INPUT,
+                  "until '%.40s' is neither an RFC 3339 time "
+                  "(2026-12-08T00:00:00Z) nor a duration from now (7d, 90m)",
+                  text);
         return -1;
     }
     if (us <= now_us) {
-        refuse(why, DB_REFUSED_INPUT,
-               "until '%.40s' is not in the future: give a later time "
-               "or a duration such as 7d",
-               text);
+        db_refuse(why, DB_REFUSED_INPUT,
+                  "until '%.40s' is not in the future: give a later time "
+                  "or a duration such as 7d",
+                  text);
         return -1;
     }
     if (us - now_us > (int64_t)DB_GRANT_MAX_SECONDS * 1000000) {
-        refuse(why, DB_REFUSED_INPUT,
-               "until '%.40s' is more than 30 days ahead: a renewal "
-               "grant lasts at most 30d; grant again later if needed",
-               text);
+        db_refuse(why, DB_REFUSED_INPUT,
+                  "until '%.40s' is more than 30 days ahead: a renewal "
+                  "grant lasts at most 30d; grant again later if needed",
+                  text);
         return -1;
     }
     *until_s = us / 1000000;
@@ -115,12 +113,12 @@ static int grant_target(PGconn *conn, const char *device_id, char serial[64], ch
     int gone = found && strcmp(PQgetvalue(res, 0, 0), "decommissioned") == 0;
     PQclear(res);
     if (!found)
-        return refuse(why, DB_REFUSED_NOT_FOUND, "no device %s", device_id);
+        return db_refuse(why, DB_REFUSED_NOT_FOUND, "no device %s", device_id);
     if (gone)
-        return refuse(why, DB_REFUSED_CONFLICT,
-                      "device %s is decommissioned: it cannot renew; "
-                      "enroll the hardware under a new device id",
-                      device_id);
+        return db_refuse(why, DB_REFUSED_CONFLICT,
+                         "device %s is decommissioned: it cannot renew; "
+                         "enroll the hardware under a new device id",
+                         device_id);
     res = db_query(conn,
                    "SELECT serial, fingerprint_sha256, status FROM certificates"
                    " WHERE device_id = $1 ORDER BY not_after DESC, created_at DESC, serial LIMIT 1",
@@ -129,16 +127,16 @@ static int grant_target(PGconn *conn, const char *device_id, char serial[64], ch
         return -1;
     int rc = 0;
     if (PQntuples(res) == 0)
-        rc = refuse(why, DB_REFUSED_CONFLICT,
-                    "device %s has no certificate to renew: "
-                    "enroll it",
-                    device_id);
+        rc = db_refuse(why, DB_REFUSED_CONFLICT,
+                       "device %s has no certificate to renew: "
+                       "enroll it",
+                       device_id);
     else if (strcmp(PQgetvalue(res, 0, 2), "revoked") == 0)
-        rc = refuse(why, DB_REFUSED_CONFLICT,
-                    "the newest certificate of device %s (%s) is "
-                    "revoked: a revoked certificate never renews; re-enroll the device "
-                    "(vigilctl device enroll)",
-                    device_id, PQgetvalue(res, 0, 0));
+        rc = db_refuse(why, DB_REFUSED_CONFLICT,
+                       "the newest certificate of device %s (%s) is "
+                       "revoked: a revoked certificate never renews; re-enroll the device "
+                       "(vigilctl device enroll)",
+                       device_id, PQgetvalue(res, 0, 0));
     snprintf(serial, 64, "%s", rc ? "" : PQgetvalue(res, 0, 0));
     snprintf(fp, 65, "%s", rc ? "" : PQgetvalue(res, 0, 1));
     PQclear(res);

@@ -7,6 +7,7 @@
 #define VIGIL_DB_SQL_H
 
 #include "db/db.h"
+#include "db/db_renewal.h"
 
 #include <stdio.h>
 
@@ -60,6 +61,21 @@
  * serial, device_id, issuer. */
 PGresult *db_revoke_where(PGconn *conn, const char *serial, const char *device_id,
                           const char *serials_json, const char *reason_name, db_error *err);
+
+/* Fills why (db_renewal.h) with kind and the message; returns 1, so a
+ * check can `return db_refuse(...)` as "refused". */
+int db_refuse(db_refusal *why, db_refusal_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- signed updates (db_release.c, db_rollout.c) ---- */
+
+/* NOTIFY vigil_update {"kind": kind, "id": id} through the SQL function
+ * vigil_update_notify (on commit). */
+int db_update_notify(PGconn *conn, const char *kind, int64_t id, db_error *err);
+/* The id of release ref (db_release_get's forms); lock: FOR UPDATE.
+ * 0, 1 refused (why), -1 on failure. */
+int db_release_find(PGconn *conn, const char *ref, int lock, int64_t *id, db_refusal *why,
+                    db_error *err);
 
 /* A LIMIT parameter: limit <= 0 means 100. */
 static inline void db_limit_text(int limit, char out[16])

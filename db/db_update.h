@@ -44,6 +44,12 @@ json_t *db_release_jwks(PGconn *conn, db_error *err);
 
 /* ---- releases ---- */
 
+/* Artifacts are stored in chunks of DB_ARTIFACT_CHUNK bytes (vigilctl's
+ * choice; the table allows DB_ARTIFACT_CHUNK_MIN..MAX). */
+#define DB_ARTIFACT_CHUNK (256 * 1024)
+#define DB_ARTIFACT_CHUNK_MIN 4096
+#define DB_ARTIFACT_CHUNK_MAX (1024 * 1024)
+
 typedef struct db_release_new {
     const char *version, *device_class, *notes; /* notes may be NULL */
     int64_t security_version;
@@ -56,18 +62,25 @@ typedef struct db_release_new {
 
 /* Stores one chunk of an artifact (chunk_size bytes except the last). Call
  * db_artifact_begin first: 1 if the artifact is stored already (skip the
- * chunks), 0 if its chunks are to be written, -1 on failure. */
+ * chunks), 0 if its chunks are to be written, -1 on failure (err; also
+ * for a digest, size or chunk size out of range). A second writer of the
+ * same digest waits for the first's transaction. db_artifact_chunk: 0 or
+ * -1 (a chunk longer than the chunk size, or an artifact not begun). */
 int db_artifact_begin(PGconn *conn, const char *sha256, int64_t size, int chunk_size,
                       db_error *err);
 int db_artifact_chunk(PGconn *conn, const char *sha256, int idx, const void *data, size_t len,
                       db_error *err);
 /* Inserts the release and its audit row (release.create) and notifies.
  * Refused: duplicate version for the class, a security version below the
- * class's newest, a kid that is not the active key. Returns the release
- * row (columns as db_release_get). */
+ * class's newest (DB_REFUSED_CONFLICT); a kid that is not the active key
+ * or no key at all (CONFLICT); a manifest that does not verify with the
+ * key or states other claims than r, an artifact not stored whole, a
+ * value out of range (INPUT). Returns the release row (columns as
+ * db_release_get). */
 PGresult *db_release_insert(PGconn *conn, const db_actor *who, const db_release_new *r,
                             db_refusal *why, db_error *err);
-/* The newest security version of a class (-1 if it has no release). */
+/* The newest security version of a class (-1 if it has no release, -2
+ * on failure). */
 int64_t db_release_newest_security_version(PGconn *conn, const char *device_class,
                                            db_error *err);
 
@@ -79,14 +92,26 @@ int64_t db_release_newest_security_version(PGconn *conn, const char *device_clas
 PGresult *db_release_list(PGconn *conn, const char *device_class, int limit, db_error *err);
 /* One release by id ("12") or by "CLASS/VERSION" or by a version unique
  * across classes; the columns above and manifest. NULL with why
- * DB_REFUSED_NOT_FOUND (or DB_REFUSED_INPUT when a version is ambiguous). */
+ * DB_REFUSED_NOT_FOUND (or DB_REFUSED_INPUT when a version is ambiguous
+ * or ref is none of these forms). All digits is an id: a version that is
+ * all digits is named CLASS/VERSION. */
 PGresult *db_release_get(PGconn *conn, const char *ref, db_refusal *why, db_error *err);
 /* Revokes a release: it is never offered again, and a live rollout of it
- * is aborted (both audited). Refused when already revoked. */
+ * is aborted (both audited: release.revoke with aborted_rollouts, and
+ * rollout.aborted with reason {"kind":"release_revoked"}). Refused when
+ * already revoked (CONFLICT), reason over 1024 bytes (INPUT). Returns the
+ * release row. */
 PGresult *db_release_revoke(PGconn *conn, const db_actor *who, const char *ref,
                             const char *reason, db_refusal *why, db_error *err);
 
 /* ---- rollouts ---- */
+
+/* What a 0 in db_rollout_new means (the table's defaults). */
+#define DB_ROLLOUT_ERROR_THRESHOLD 0.1
+#define DB_ROLLOUT_MIN_REPORTS 5
+#define DB_ROLLOUT_HEALTH_WINDOW_S 86400
+#define DB_ROLLOUT_HEALTH_RATIO 2.0
+#define DB_ROLLOUT_HEALTH_MIN_CRASHES 3
 
 typedef struct db_rollout_new {
     const char *release_ref;   /* as db_release_get */
@@ -107,12 +132,15 @@ PGresult *db_rollout_start(PGconn *conn, const db_actor *who, const db_rollout_n
 /* Rollouts, newest first, at most limit; only live ones when live_only.
  * Columns as db_rollout_get without the counts. */
 PGresult *db_rollout_list(PGconn *conn, int live_only, int limit, db_error *err);
-/* One rollout by id. Columns: id, release_id, version, device_class,
- * security_version, group_tag, state, percent (numeric, basis_points /
- * 100), error_threshold, min_reports, health_window_s, health_ratio,
+/* One rollout by id (NULL with why DB_REFUSED_NOT_FOUND if none).
+ * Columns: id, release_id, version, device_class, security_version,
+ * group_tag, state, percent (double precision, basis_points / 100: 2.5,
+ * a JSON number through db_row_json), basis_points, error_threshold, min_reports,
+ * health_window_s, health_ratio,
  * health_min_crashes, halt_reason (json), started_at, updated_at,
- * created_by, offered, downloading, installed, failed (counts), eligible
- * (devices of the class, in the group, whose bucket is in), and the
+ * created_by, offered, downloading, installed, failed (counts of devices
+ * in each state now), eligible (active devices of the class, in the
+ * group, whose bucket is in), and the
  * health figures of vigil_rollout_health: updated_devices,
  * updated_crashes, updated_device_hours, updated_rate, control_devices,
  * control_crashes, control_device_hours, control_rate. */
@@ -129,10 +157,17 @@ PGresult *db_rollout_move(PGconn *conn, const db_actor *who, int64_t id, const c
 
 /* ---- device tags ---- */
 
-/* Adds (add = 1) or removes tags (each a device-id-like word) on a device,
- * audited device.tag / device.untag, notified on vigil_registry
- * {"event":"device_tags","device_id":..,"tags":[..]}. Returns the tags as
- * they now are (one row, column tags, text[]). */
+#define DB_DEVICE_TAGS_MAX 32 /* devices.tags' CHECK */
+
+/* Adds (add = 1) or removes tags (each a device-id-like word, 1 to
+ * DB_DEVICE_TAGS_MAX of them) on a device, audited device.tag /
+ * device.untag ({"added"|"removed": [..], "tags": [..]}), notified on
+ * vigil_registry {"event":"device_tags","device_id":..,"tags":[..]}.
+ * Added tags follow the device's own, each once; removing a tag the
+ * device lacks is no error. Refused: an unknown device (NOT_FOUND), a bad
+ * tag or more than DB_DEVICE_TAGS_MAX in all (INPUT). Returns the tags as
+ * they now are: one row, columns device_id and tags (a json array, so
+ * db_row_json gives ["a","b"]). */
 PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_id,
                          const char *const *tags, int n, int add, db_refusal *why,
                          db_error *err);

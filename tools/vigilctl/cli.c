@@ -298,37 +298,42 @@ json_t *cli_result_row_json(PGresult *res, int row)
 
 void cli_print_json(json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* 15 digits: a float8 0.1 prints as 0.1, not 0.10000000000000001 */
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     if (text)
         puts(text);
     free(text);
     json_decref(value);
 }
 
-static void print_table(PGresult *res)
+void cli_print_table(PGresult *res, const char *const *columns)
 {
-    int cols = PQnfields(res), rows = PQntuples(res);
+    int cols[64], n = 0, rows = PQntuples(res);
     size_t width[64] = {0};
-    if (cols > 64)
-        cols = 64;
-    for (int c = 0; c < cols; c++) {
-        width[c] = strlen(PQfname(res, c));
+    for (int i = 0; columns && columns[i] && n < 64; i++)
+        if ((cols[n] = PQfnumber(res, columns[i])) >= 0) /* a name it lacks is left out */
+            n++;
+    for (int c = 0; !columns && c < PQnfields(res) && n < 64; c++)
+        cols[n++] = c;
+    for (int c = 0; c < n; c++) {
+        width[c] = strlen(PQfname(res, cols[c]));
         for (int r = 0; r < rows; r++) {
-            size_t len = PQgetisnull(res, r, c) ? 1 : (size_t)PQgetlength(res, r, c);
+            size_t len = PQgetisnull(res, r, cols[c]) ? 1 : (size_t)PQgetlength(res, r, cols[c]);
             if (len > width[c])
                 width[c] = len;
         }
     }
-    for (int c = 0; c < cols; c++) {
-        for (const char *p = PQfname(res, c); *p; p++)
+    for (int c = 0; c < n; c++) {
+        const char *name = PQfname(res, cols[c]);
+        for (const char *p = name; *p; p++)
             putchar(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-        printf("%*s", c + 1 < cols ? (int)(width[c] - strlen(PQfname(res, c)) + 2) : 0, "");
+        printf("%*s", c + 1 < n ? (int)(width[c] - strlen(name) + 2) : 0, "");
     }
     putchar('\n');
     for (int r = 0; r < rows; r++) {
-        for (int c = 0; c < cols; c++) {
-            const char *v = PQgetisnull(res, r, c) ? "-" : PQgetvalue(res, r, c);
-            int last = c + 1 == cols;
+        for (int c = 0; c < n; c++) {
+            const char *v = PQgetisnull(res, r, cols[c]) ? "-" : PQgetvalue(res, r, cols[c]);
+            int last = c + 1 == n;
             printf("%-*s%s", last ? 0 : (int)width[c], v, last ? "" : "  ");
         }
         putchar('\n');
@@ -354,5 +359,5 @@ void cli_print_result(const cli_ctx *ctx, PGresult *res, int single)
                    PQgetisnull(res, 0, c) ? "-" : PQgetvalue(res, 0, c));
         return;
     }
-    print_table(res);
+    cli_print_table(res, NULL);
 }

@@ -128,6 +128,9 @@ int cli_parse_limit(cli_ctx *ctx, const char *text, int max, int *out);
 /* Query results: a table with a header, or a JSON array of objects (one
  * object when single is set). Integers and booleans keep their JSON type. */
 void cli_print_result(const cli_ctx *ctx, PGresult *res, int single);
+/* The table of cli_print_result with only the named columns, in that
+ * order (a NULL-terminated list; NULL: every column). */
+void cli_print_table(PGresult *res, const char *const *columns);
 json_t *cli_result_row_json(PGresult *res, int row);
 void cli_print_json(json_t *value);   /* consumes value */
 

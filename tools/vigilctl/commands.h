@@ -22,10 +22,28 @@ int cmd_device_create(int argc, char **argv);
 int cmd_device_list(int argc, char **argv);
 int cmd_device_show(int argc, char **argv);
 int cmd_device_allow_renewal(int argc, char **argv);
+int cmd_device_tag(int argc, char **argv);
+int cmd_device_untag(int argc, char **argv);
 
 int cmd_cert_revoke(int argc, char **argv);
 int cmd_cert_list(int argc, char **argv);
 int cmd_cert_show(int argc, char **argv);
+
+/* `release key init|rotate|export`: argv[0] is "key", argv[1] the
+ * subcommand. */
+int cmd_release_key(int argc, char **argv);
+int cmd_release_create(int argc, char **argv);
+int cmd_release_list(int argc, char **argv);
+int cmd_release_show(int argc, char **argv);
+int cmd_release_revoke(int argc, char **argv);
+
+int cmd_rollout_start(int argc, char **argv);
+int cmd_rollout_widen(int argc, char **argv);
+int cmd_rollout_pause(int argc, char **argv);
+int cmd_rollout_resume(int argc, char **argv);
+int cmd_rollout_abort(int argc, char **argv);
+int cmd_rollout_status(int argc, char **argv);
+int cmd_rollout_list(int argc, char **argv);
 
 int cmd_token_create(int argc, char **argv);
 int cmd_token_list(int argc, char **argv);

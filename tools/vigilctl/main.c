@@ -1,6 +1,7 @@
 /*
  * main.c - vigilctl, the operator's command line: the device certificate
- * authority, the device registry and the database schema.
+ * authority, the device registry, signed releases and their rollouts, and
+ * the database schema.
  *
  * vigilctl talks to PostgreSQL and to the CA directory directly (never
  * through vigild), so it works before the server runs and while it is down.
@@ -36,12 +37,26 @@ static const command commands[] = {
     {"device", "show", cmd_device_show, "show one device and its certificates"},
     {"device", "allow-renewal", cmd_device_allow_renewal,
      "let a device renew once with its (expired) certificate"},
+    {"device", "tag", cmd_device_tag, "add tags to a device (rollout groups)"},
+    {"device", "untag", cmd_device_untag, "remove tags from a device"},
     {"cert", "revoke", cmd_cert_revoke, "revoke certificates by serial or device"},
     {"cert", "list", cmd_cert_list, "list certificates"},
     {"cert", "show", cmd_cert_show, "show one certificate"},
     {"token", "create", cmd_token_create, "make an operator API token (printed once)"},
     {"token", "list", cmd_token_list, "list API tokens and their status"},
     {"token", "revoke", cmd_token_revoke, "revoke an API token by name"},
+    {"release", "key", cmd_release_key, "release signing keys: init, rotate, export (JWKS)"},
+    {"release", "create", cmd_release_create, "store an artifact and sign its release"},
+    {"release", "list", cmd_release_list, "list releases"},
+    {"release", "show", cmd_release_show, "show a release, its manifest and signature"},
+    {"release", "revoke", cmd_release_revoke, "never offer a release again"},
+    {"rollout", "start", cmd_rollout_start, "offer a release to a share of its class"},
+    {"rollout", "widen", cmd_rollout_widen, "reach more devices"},
+    {"rollout", "pause", cmd_rollout_pause, "stop offering, for now"},
+    {"rollout", "resume", cmd_rollout_resume, "offer again after a pause or a halt"},
+    {"rollout", "abort", cmd_rollout_abort, "end a rollout for good"},
+    {"rollout", "status", cmd_rollout_status, "devices per state, health, halt reason"},
+    {"rollout", "list", cmd_rollout_list, "list rollouts"},
     {"incidents", NULL, cmd_incidents, "list incidents, newest first, with filters"},
     {"incidents", "groups", cmd_incidents_groups, "incidents grouped by fingerprint"},
     {"devices", NULL, cmd_devices, "list devices: class, status, last seen"},
@@ -52,15 +67,20 @@ static void print_help(FILE *out)
 {
     fputs("Usage: vigilctl <group> <command> [options]\n\n"
           "Operate a Vigil fleet: the device certificate authority, the device registry,\n"
-          "incidents, operator API tokens and the database schema.\n"
+          "incidents, signed releases and rollouts, operator API tokens and the database\n"
+          "schema.\n"
           "`vigilctl <group> <command> --help` tells more.\n\n"
-          "Commands:\n", out);
+          "Commands:\n",
+          out);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-9s %-14s %s\n", commands[i].group,
                 commands[i].name ? commands[i].name : "", commands[i].summary);
-    fputs("\nEnvironment: VIGIL_DATABASE_URL, VIGIL_CA_DIR, VIGIL_CA_PASSPHRASE.\n"
+    fputs("\nEnvironment: VIGIL_DATABASE_URL, VIGIL_CA_DIR, VIGIL_CA_PASSPHRASE,\n"
+          "VIGIL_RELEASE_DIR, VIGIL_RELEASE_PASSPHRASE.\n"
           "Exit codes: 0 ok, 1 refused (bad input, conflict, not found), 2 usage,\n"
-          "3 CA directory or key problem, 4 database problem, 5 internal error.\n", out);
+          "3 CA directory or key problem (a release key too), 4 database problem,\n"
+          "5 internal error.\n",
+          out);
 }
 
 /* `vigilctl GROUP --help`: the group's commands. */

@@ -30,3 +30,46 @@ Test(rollout, widening_only_adds_devices)
     cr_assert(!rollout_includes(3, "dev-0001", 0));
     cr_assert(rollout_includes(3, "dev-0001", ROLLOUT_BASIS_POINTS));
 }
+
+Test(rollout, percent_parses_up_to_two_decimals)
+{
+    struct {
+        const char *text;
+        int bp;
+    } ok[] = {{"10", 1000},     {"2.5", 250},  {"2.50", 250}, {"0.01", 1},    {"100", 10000},
+              {"100.0", 10000}, {"50%", 5000}, {"007", 700},  {"33.33", 3333}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int bp = -1;
+        cr_assert_eq(rollout_percent_parse(ok[i].text, &bp), 0, "%s refused", ok[i].text);
+        cr_assert_eq(bp, ok[i].bp, "%s gave %d", ok[i].text, bp);
+    }
+    const char *bad[] = {"",   "0",  "0.00", "100.01", "101",  "1.234", "-1",    "1e2",
+                         " 1", "1 ", "1.",   ".5",     "10%%", "abc",   "10000", "2,5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int bp = 42;
+        cr_assert_eq(rollout_percent_parse(bad[i], &bp), -1, "'%s' accepted", bad[i]);
+        cr_assert_eq(bp, 42);
+    }
+    cr_assert_eq(rollout_percent_parse(NULL, NULL), -1);
+}
+
+Test(rollout, percent_formats_what_parses_back)
+{
+    char out[ROLLOUT_PERCENT_LEN];
+    cr_assert_eq(rollout_percent_format(1000, out), 0);
+    cr_assert_str_eq(out, "10");
+    rollout_percent_format(250, out);
+    cr_assert_str_eq(out, "2.5");
+    rollout_percent_format(1, out);
+    cr_assert_str_eq(out, "0.01");
+    rollout_percent_format(10000, out);
+    cr_assert_str_eq(out, "100");
+    cr_assert_eq(rollout_percent_format(10001, out), -1);
+    cr_assert_str_eq(out, "");
+    for (int bp = 1; bp <= ROLLOUT_BASIS_POINTS; bp++) {
+        int back = 0;
+        rollout_percent_format(bp, out);
+        cr_assert_eq(rollout_percent_parse(out, &back), 0, "%s", out);
+        cr_assert_eq(back, bp, "%d -> %s -> %d", bp, out, back);
+    }
+}
