@@ -389,8 +389,8 @@ PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_i
         "   WHERE t <> ALL (d.tags) ORDER BY i)"
         "  ELSE ARRAY(SELECT t FROM unnest(d.tags) WITH ORDINALITY AS y(t, i)"
         "   WHERE t NOT IN (SELECT t FROM want) ORDER BY i) END AS tags FROM d)"
-        " SELECT now.id AS device_id, cardinality(now.tags) AS n, to_json(now.tags) AS tags"
-        " FROM now",
+        " SELECT now.id, cardinality(now.tags), to_json(now.tags), now.tags <> d.tags"
+        " FROM now JOIN d ON d.id = now.id",
         3, params, err);
     if (!res)
         goto fail;
@@ -404,6 +404,15 @@ PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_i
         goto fail;
     }
     const char *set[] = {device_id, PQgetvalue(res, 0, 2)};
+    if (PQgetvalue(res, 0, 3)[0] != 't') { /* nothing to change, audit or notify */
+        PGresult *same = db_query(conn,
+                                  "SELECT id AS device_id, to_json(tags) AS tags FROM devices"
+                                  " WHERE id = $1",
+                                  1, set, err);
+        PQclear(res);
+        free(list);
+        return same;
+    }
     PGresult *upd = db_query(
         conn,
         "WITH u AS (UPDATE devices SET tags = ARRAY(SELECT jsonb_array_elements_text($2::jsonb)),"

@@ -31,8 +31,13 @@
 /* Adds a public JWK (kid = its thumbprint) and makes it the active key;
  * the key active before it (if any) stays, verifying. endorsement: the
  * compact JWS by the previous active key listing this one, NULL for the
- * first key (and then there must be no key yet). Audited
- * release.key_init / release.key_rotate. */
+ * first key (and then there must be no key yet). The endorsement must
+ * verify with endorsed_by, the active key, and list this key. Audited
+ * release.key_init / release.key_rotate; notified {"kind":"keys","id":0}.
+ * Refused (why): a kid stored already, a second first key, an endorser
+ * that is not the active key (CONFLICT); a JWK that is not a P-256 public
+ * key named by its thumbprint, an endorsement that does not verify
+ * (INPUT). Returns 0 or -1. */
 int db_release_key_add(PGconn *conn, const db_actor *who, const char *kid, const json_t *jwk,
                        const char *endorsement, const char *endorsed_by, db_refusal *why,
                        db_error *err);
@@ -164,7 +169,8 @@ PGresult *db_rollout_move(PGconn *conn, const db_actor *who, int64_t id, const c
  * device.untag ({"added"|"removed": [..], "tags": [..]}), notified on
  * vigil_registry {"event":"device_tags","device_id":..,"tags":[..]}.
  * Added tags follow the device's own, each once; removing a tag the
- * device lacks is no error. Refused: an unknown device (NOT_FOUND), a bad
+ * device lacks is no error; a call that changes nothing writes nothing
+ * (no audit row, no NOTIFY). Refused: an unknown device (NOT_FOUND), a bad
  * tag or more than DB_DEVICE_TAGS_MAX in all (INPUT). Returns the tags as
  * they now are: one row, columns device_id and tags (a json array, so
  * db_row_json gives ["a","b"]). */

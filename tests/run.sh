@@ -64,7 +64,7 @@ if [ "$what" = all ] || [ "$what" = release ]; then
     done
 fi
 if [ "$what" = all ] || [ "$what" = fuzz ]; then
-    run_one "fuzz (${FUZZ_SECONDS:-30}s)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
+    run_one "fuzz (${FUZZ_SECONDS:-40}s)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-40}"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

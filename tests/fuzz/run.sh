@@ -3,7 +3,8 @@
 # build/fuzz and runs each on a copy of its seed corpus (nothing is written
 # into the repository), the SECONDS shared between them: the device port's
 # request parser (fuzz_incident_request), the operator API's parameter
-# parsing (fuzz_api_param) and a renewal's CSR checks (fuzz_est_csr).
+# parsing (fuzz_api_param), a renewal's CSR checks (fuzz_est_csr) and the
+# device's manifest and key-endorsement checks (fuzz_manifest).
 # Non-zero exit on a crash.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,6 +25,8 @@ flags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fsanitize=fu
 "$CC" "${flags[@]}" -o "$out/fuzz_est_csr" tests/fuzz/fuzz_est_csr.c \
     cert-authority/ca_est.c cert-authority/ca_pem.c cert-authority/ca_key.c cert-authority/ca_util.c \
     protocol/device_id.c protocol/hex.c $(pkg-config --libs jansson) -lcrypto
+"$CC" "${flags[@]}" -o "$out/fuzz_manifest" tests/fuzz/fuzz_manifest.c protocol/manifest.c \
+    protocol/device_id.c $(pkg-config --libs jose openssl)
 work=$(mktemp -d /tmp/vigil-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # fuzz TARGET CORPUS SECONDS [libFuzzer flags]
@@ -34,7 +37,8 @@ fuzz() {
     "$out/$1" "$work/$2" -max_total_time="$3" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$out/$1-" "${@:4}" 2>&1 | tail -n 12
 }
-third=$(( secs / 3 > 0 ? secs / 3 : 1 ))
-fuzz fuzz_incident_request incident_request "$(( secs - 2 * third > 0 ? secs - 2 * third : 1 ))" -max_len=65536
-fuzz fuzz_api_param api_param "$third" -max_len=4096
-fuzz fuzz_est_csr est_csr "$third" -max_len=12000
+quarter=$(( secs / 4 > 0 ? secs / 4 : 1 ))
+fuzz fuzz_incident_request incident_request "$(( secs - 3 * quarter > 0 ? secs - 3 * quarter : 1 ))" -max_len=65536
+fuzz fuzz_api_param api_param "$quarter" -max_len=4096
+fuzz fuzz_est_csr est_csr "$quarter" -max_len=12000
+fuzz fuzz_manifest manifest "$quarter" -max_len=8192

@@ -45,6 +45,14 @@ pg_restart() { VIGIL_DATABASE_URL=$(bash "$REPO/tools/dev/pg.sh" start "$PGDIR")
 
 # sql "SELECT ..." prints the result unaligned, tuples only.
 sql() { "$PSQL" "$VIGIL_DATABASE_URL" -Atqc "$1"; }
+# pg_listen CHANNEL CMD...: runs CMD (its output dropped) in a psql
+# session that listens on CHANNEL; prints the notifications it heard
+# (psql shows them after its next statement, whose "1" ends the output).
+pg_listen() {
+    local channel=$1; shift
+    printf 'LISTEN %s;\n\\! %s >/dev/null 2>&1\nSELECT 1;\n' "$channel" "$*" |
+        timeout "$CHECK_TIMEOUT" "$PSQL" "$VIGIL_DATABASE_URL" -Atq 2>&1
+}
 
 _report() {
     local ok=$1 name=$2

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh - `make run`: a working local Vigil from a fresh checkout. Starts a
 # PostgreSQL cluster under var/pg, applies the schema, makes a development
-# CA (var/ca) and a TLS certificate for localhost (var/tls) if missing,
-# writes var/env, says what it did, then runs vigild in the foreground.
+# CA (var/ca), a TLS certificate for localhost (var/tls) and a release
+# signing key (var/release) if missing, writes var/env, says what it did,
+# then runs vigild in the foreground.
 # Safe to run again: it reuses what is there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,6 +28,15 @@ if [ ! -f var/tls/server.crt ]; then
     echo "TLS: issued var/tls/server.crt for localhost, 127.0.0.1, ::1"
 fi
 "$ctl" ca chain > var/ca-chain.pem
+# The release key signs update manifests: its own directory, not the CA's.
+export VIGIL_RELEASE_DIR="$root/var/release"
+unset VIGIL_RELEASE_PASSPHRASE
+if ! "$ctl" release key export >/dev/null 2>&1; then
+    "$ctl" release key init >/dev/null
+    echo "Releases: created a release signing key in var/release (unencrypted: for development only)"
+else
+    echo "Releases: using the release key of the database (its file is in var/release)"
+fi
 
 port=${VIGIL_DEVICE_PORT:-8443}
 api_port=${VIGIL_API_PORT:-8080}
@@ -39,6 +49,7 @@ fi
 cat > var/env <<ENV
 export VIGIL_DATABASE_URL='$url'
 export VIGIL_CA_DIR='$root/var/ca'
+export VIGIL_RELEASE_DIR='$root/var/release'
 export VIGIL_TLS_CERT='$root/var/tls/server.crt'
 export VIGIL_TLS_KEY='$root/var/tls/server.key'
 export VIGIL_DEVICE_LISTEN='127.0.0.1:$port'

@@ -104,6 +104,23 @@ int cli_fail_db(cli_ctx *ctx, const db_error *err)
     return cli_fail(ctx, EXIT_DB, "database error: %s", err->msg);
 }
 
+int cli_fail_refusal(cli_ctx *ctx, const db_refusal *why, const db_error *err, const char *hint)
+{
+    if (why->kind == DB_ACCEPTED)
+        return cli_fail_db(ctx, err);
+    if (why->kind == DB_REFUSED_NOT_FOUND && hint)
+        return cli_fail(ctx, EXIT_REFUSED, "%s (%s)", why->msg, hint);
+    return cli_fail(ctx, EXIT_REFUSED, "%s", why->msg);
+}
+
+int cli_string_option(cli_ctx *ctx, int opt, const char *arg, void *state)
+{
+    (void)opt;
+    (void)ctx;
+    *(const char **)state = arg;
+    return EXIT_OK;
+}
+
 static int common_option(cli_ctx *ctx, int opt, const char *arg, char **argv, int *exit_code)
 {
     switch (opt) {
@@ -338,6 +355,18 @@ void cli_print_table(PGresult *res, const char *const *columns)
         }
         putchar('\n');
     }
+}
+
+int cli_print_rows(cli_ctx *ctx, PGresult *res, const db_error *err, const char *const *columns)
+{
+    if (!res)
+        return cli_fail_db(ctx, err);
+    if (ctx->json)
+        cli_print_result(ctx, res, 0);
+    else
+        cli_print_table(res, columns);
+    PQclear(res);
+    return EXIT_OK;
 }
 
 void cli_print_result(const cli_ctx *ctx, PGresult *res, int single)

@@ -12,6 +12,7 @@
 
 #include "cert-authority/ca.h"
 #include "db/db.h"
+#include "db/db_renewal.h"
 
 #include <jansson.h>
 
@@ -79,6 +80,9 @@ void cli_ctx_free(cli_ctx *ctx);
 typedef int (*cli_option_fn)(cli_ctx *ctx, int opt, const char *arg, void *state);
 int cli_parse_options(cli_ctx *ctx, int argc, char **argv, const struct option *opts,
                       cli_option_fn on_option, void *state, int *exit_code);
+/* An on_option for a command with one option of its own that takes a
+ * value: stores it in *(const char **)state. */
+int cli_string_option(cli_ctx *ctx, int opt, const char *arg, void *state);
 /* Checks that exactly `n` positional arguments follow the options at `first`
  * (what names them in the message). */
 int cli_expect_args(cli_ctx *ctx, int argc, char **argv, int first, int n, const char *what);
@@ -95,6 +99,10 @@ int cli_run_db_command(const char *command, const char *usage, int argc, char **
 int cli_fail(cli_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cli_fail_ca(cli_ctx *ctx, const ca_error *err);
 int cli_fail_db(cli_ctx *ctx, const db_error *err);
+/* A db layer's answer of NULL: a refusal (why set) exits 1 with its
+ * message, and for DB_REFUSED_NOT_FOUND with hint (may be NULL) after it
+ * in parentheses ("see `vigilctl device list`"); else a database failure. */
+int cli_fail_refusal(cli_ctx *ctx, const db_refusal *why, const db_error *err, const char *hint);
 
 /* Open what a command needs; on failure they print and return an exit code. */
 int cli_open_db(cli_ctx *ctx);
@@ -131,6 +139,10 @@ void cli_print_result(const cli_ctx *ctx, PGresult *res, int single);
 /* The table of cli_print_result with only the named columns, in that
  * order (a NULL-terminated list; NULL: every column). */
 void cli_print_table(PGresult *res, const char *const *columns);
+/* A listing: a JSON array of every column with --json, else the table of
+ * columns; res NULL is the database failure in err. Clears res; returns
+ * the exit code. */
+int cli_print_rows(cli_ctx *ctx, PGresult *res, const db_error *err, const char *const *columns);
 json_t *cli_result_row_json(PGresult *res, int row);
 void cli_print_json(json_t *value);   /* consumes value */
 

@@ -25,14 +25,6 @@ static const char allow_usage[] =
     "--json prints {device_id, serial, fingerprint_sha256, granted_at, expires_at,\n"
     "replaced}; replaced is the open grant this one replaced, or null.\n" CLI_COMMON_HELP;
 
-static int allow_option(cli_ctx *ctx, int opt, const char *arg, void *state)
-{
-    if (opt != OPT_UNTIL)
-        return cli_usage_error(ctx, "unexpected option");
-    *(const char **)state = arg;
-    return EXIT_OK;
-}
-
 static int allow_renewal(cli_ctx *ctx, const char *id, const char *until)
 {
     db_error err = {0};
@@ -42,12 +34,8 @@ static int allow_renewal(cli_ctx *ctx, const char *id, const char *until)
     if (rc != EXIT_OK)
         return rc;
     PGresult *res = db_renewal_grant(ctx->db, &who, id, until, &why, &err);
-    if (!res && why.kind == DB_REFUSED_NOT_FOUND)
-        return cli_fail(ctx, EXIT_REFUSED, "%s (see `vigilctl device list`)", why.msg);
-    if (!res && why.kind != DB_ACCEPTED)
-        return cli_fail(ctx, EXIT_REFUSED, "%s", why.msg);
     if (!res)
-        return cli_fail_db(ctx, &err);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl device list`");
     if ((rc = cli_commit(ctx)) == EXIT_OK) {
         if (ctx->json)
             cli_print_result(ctx, res, 1);
@@ -68,7 +56,7 @@ int cmd_device_allow_renewal(int argc, char **argv)
     const char *until = NULL;
     int rc = EXIT_OK;
     cli_ctx_init(&ctx, "device allow-renewal", allow_usage);
-    int first = cli_parse_options(&ctx, argc, argv, opts, allow_option, &until, &rc);
+    int first = cli_parse_options(&ctx, argc, argv, opts, cli_string_option, &until, &rc);
     if (first < 0)
         goto done;
     if ((rc = cli_expect_args(&ctx, argc, argv, first, 1, "device id")) != EXIT_OK)

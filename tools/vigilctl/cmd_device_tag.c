@@ -35,12 +35,8 @@ static int tag_run(cli_ctx *ctx, const char *id, char **tags, int n, int add)
         return rc;
     PGresult *res =
         db_device_tags(ctx->db, &who, id, (const char *const *)tags, n, add, &why, &err);
-    if (!res && why.kind == DB_REFUSED_NOT_FOUND)
-        return cli_fail(ctx, EXIT_REFUSED, "%s (see `vigilctl device list`)", why.msg);
-    if (!res && why.kind != DB_ACCEPTED)
-        return cli_fail(ctx, EXIT_REFUSED, "%s", why.msg);
     if (!res)
-        return cli_fail_db(ctx, &err);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl device list`");
     if ((rc = cli_commit(ctx)) == EXIT_OK) {
         if (ctx->json) {
             cli_print_result(ctx, res, 1);

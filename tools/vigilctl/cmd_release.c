@@ -255,7 +255,7 @@ static int create_precheck(cli_ctx *ctx, const create_args *a)
         return rc;
     }
     if (why.kind != DB_REFUSED_NOT_FOUND)
-        return release_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, NULL);
     int64_t newest = db_release_newest_security_version(ctx->db, a->device_class, &err);
     if (newest < -1)
         return cli_fail_db(ctx, &err);
@@ -294,7 +294,7 @@ static int create_release(cli_ctx *ctx, const create_args *a, const artifact *ar
                         kid,         jws};
     *row = db_release_insert(ctx->db, &who, &r, &why, &err);
     free(jws);
-    return *row ? EXIT_OK : release_fail(ctx, &why, &err);
+    return *row ? EXIT_OK : cli_fail_refusal(ctx, &why, &err, NULL);
 }
 
 static void print_created(cli_ctx *ctx, PGresult *res, const artifact *art, int reused)
@@ -428,16 +428,8 @@ int cmd_release_list(int argc, char **argv)
     if (first < 0 || (rc = cli_expect_args(&ctx, argc, argv, first, 0, "")) != EXIT_OK ||
         (rc = cli_open_db(&ctx)) != EXIT_OK)
         goto done;
-    PGresult *res = db_release_list(ctx.db, a.device_class, a.limit, &err);
-    if (!res) {
-        rc = cli_fail_db(&ctx, &err);
-    } else {
-        if (ctx.json)
-            cli_print_result(&ctx, res, 0);
-        else
-            cli_print_table(res, columns);
-        PQclear(res);
-    }
+    rc =
+        cli_print_rows(&ctx, db_release_list(ctx.db, a.device_class, a.limit, &err), &err, columns);
 done:
     cli_ctx_free(&ctx);
     return rc;
@@ -473,7 +465,7 @@ static int show_action(cli_ctx *ctx, char **args)
     json_t *jwks = res ? db_release_jwks(ctx->db, &err) : NULL;
     if (!res || !jwks) {
         PQclear(res);
-        return release_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, NULL);
     }
     const char *jws = PQgetvalue(res, 0, PQfnumber(res, "manifest"));
     int valid = manifest_verify(jws, strlen(jws), jwks, &m, msg, sizeof(msg)) == MANIFEST_OK;
@@ -523,14 +515,6 @@ static const char revoke_usage[] =
     "Exit codes: 0 revoked, 1 unknown or already revoked, 4 database problem.\n"
     "--json prints the release as it now is.\n" RELEASE_COMMON_HELP;
 
-static int revoke_option(cli_ctx *ctx, int opt, const char *arg, void *state)
-{
-    if (opt != OPT_REASON)
-        return cli_usage_error(ctx, "unexpected option");
-    *(const char **)state = arg;
-    return EXIT_OK;
-}
-
 static int revoke_run(cli_ctx *ctx, const char *ref, const char *reason)
 {
     db_error err = {0};
@@ -541,7 +525,7 @@ static int revoke_run(cli_ctx *ctx, const char *ref, const char *reason)
         return rc;
     PGresult *res = db_release_revoke(ctx->db, &who, ref, reason, &why, &err);
     if (!res)
-        return release_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, NULL);
     if ((rc = cli_commit(ctx)) == EXIT_OK) {
         if (ctx->json)
             cli_print_result(ctx, res, 1);
@@ -562,7 +546,7 @@ int cmd_release_revoke(int argc, char **argv)
     const char *reason = NULL;
     int rc = EXIT_OK;
     cli_ctx_init(&ctx, "release revoke", revoke_usage);
-    int first = cli_parse_options(&ctx, argc, argv, opts, revoke_option, &reason, &rc);
+    int first = cli_parse_options(&ctx, argc, argv, opts, cli_string_option, &reason, &rc);
     if (first >= 0 && (rc = cli_expect_args(&ctx, argc, argv, first, 1, "release")) == EXIT_OK)
         rc = revoke_run(&ctx, argv[first], reason);
     cli_ctx_free(&ctx);

@@ -66,14 +66,6 @@ static const char key_usage[] = "Usage: vigilctl release key init|rotate|export 
                                 "  export   print the JWKS devices pin\n\n"
                                 "`vigilctl release key <command> --help` tells more.\n";
 
-static int dir_option(cli_ctx *ctx, int opt, const char *arg, void *state)
-{
-    if (opt != OPT_RELEASE_DIR)
-        return cli_usage_error(ctx, "unexpected option");
-    *(const char **)state = arg;
-    return EXIT_OK;
-}
-
 /* A .key file in dir (its name into found), 1; 0 none; -1 unreadable. */
 static int dir_has_key(const char *dir, char *found, size_t len)
 {
@@ -121,7 +113,7 @@ static int store_key(cli_ctx *ctx, const char *dir, EVP_PKEY *key, const json_t 
     int stored = db_release_key_add(ctx->db, &who, kid, pub, endorsement, endorsed_by, &why, &err);
     json_decref(pub);
     if (stored < 0)
-        return release_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, NULL);
     release_key_path(dir, kid, path, sizeof(path));
     if (ca_key_write(path, key, ctx->passphrase, &cerr) < 0)
         return cli_fail(ctx, EXIT_CA, "%s", cerr.msg);
@@ -148,7 +140,7 @@ static int key_begin(cli_ctx *ctx, int argc, char **argv, const char **dir, int 
 {
     static const struct option opts[] = {RELEASE_DIR_OPTION, CLI_COMMON_OPTIONS, {0}};
     const char *given = NULL;
-    int first = cli_parse_options(ctx, argc, argv, opts, dir_option, &given, rc);
+    int first = cli_parse_options(ctx, argc, argv, opts, cli_string_option, &given, rc);
     if (first < 0)
         return -1;
     if ((*rc = cli_expect_args(ctx, argc, argv, first, 0, "")) != EXIT_OK ||

@@ -215,7 +215,7 @@ static const char *col(PGresult *res, const char *name)
 /* "24h", "90m", "7d", "61s" */
 static void duration_text(int64_t s, char out[24])
 {
-    if (s % 86400 == 0)
+    if (s % 86400 == 0 && s >= 2 * 86400)
         snprintf(out, 24, "%" PRId64 "d", s / 86400);
     else if (s % 3600 == 0)
         snprintf(out, 24, "%" PRId64 "h", s / 3600);
@@ -272,9 +272,9 @@ static void print_rollout(const cli_ctx *ctx, PGresult *res)
 
 static int rollout_fail(cli_ctx *ctx, const db_refusal *why, const db_error *err)
 {
-    if (why->kind == DB_REFUSED_NOT_FOUND && strncmp(why->msg, "no rollout", 10) == 0)
-        return cli_fail(ctx, EXIT_REFUSED, "%s (see `vigilctl rollout list`)", why->msg);
-    return release_fail(ctx, why, err);
+    int rollout = strncmp(why->msg, "no rollout", 10) == 0;
+    return cli_fail_refusal(
+        ctx, why, err, rollout ? "see `vigilctl rollout list`" : "see `vigilctl release list`");
 }
 
 /* ---- rollout start ---- */
@@ -499,16 +499,7 @@ int cmd_rollout_list(int argc, char **argv)
     if (first < 0 || (rc = cli_expect_args(&ctx, argc, argv, first, 0, "")) != EXIT_OK ||
         (rc = cli_open_db(&ctx)) != EXIT_OK)
         goto done;
-    PGresult *res = db_rollout_list(ctx.db, a.live, a.limit, &err);
-    if (!res) {
-        rc = cli_fail_db(&ctx, &err);
-    } else {
-        if (ctx.json)
-            cli_print_result(&ctx, res, 0);
-        else
-            cli_print_table(res, columns);
-        PQclear(res);
-    }
+    rc = cli_print_rows(&ctx, db_rollout_list(ctx.db, a.live, a.limit, &err), &err, columns);
 done:
     cli_ctx_free(&ctx);
     return rc;

@@ -81,10 +81,3 @@ int release_key_load(cli_ctx *ctx, const char *dir, const char *kid, json_t **jw
     }
     return EXIT_OK;
 }
-
-int release_fail(cli_ctx *ctx, const db_refusal *why, const db_error *err)
-{
-    if (why->kind == DB_ACCEPTED)
-        return cli_fail_db(ctx, err);
-    return cli_fail(ctx, EXIT_REFUSED, "%s", why->msg);
-}

@@ -14,8 +14,6 @@
 
 #include "tools/vigilctl/cli.h"
 
-#include "db/db_renewal.h"
-
 #include <jansson.h>
 
 enum { OPT_RELEASE_DIR = OPT_FIRST_COMMAND_OPTION + 50 };
@@ -53,8 +51,5 @@ void release_key_path(const char *dir, const char *kid, char *path, size_t len);
  * checked against the file name) into *jwk. EXIT_CA with a message for
  * a missing file or a wrong or missing passphrase. */
 int release_key_load(cli_ctx *ctx, const char *dir, const char *kid, json_t **jwk);
-
-/* Maps a db refusal or failure to the exit code after printing it. */
-int release_fail(cli_ctx *ctx, const db_refusal *why, const db_error *err);
 
 #endif

@@ -5,7 +5,10 @@
 for c in "db migrate" "ca init" "ca show" "ca chain" "ca server-cert" "ca crl" "ca rotate" "ca policy" \
          "device enroll" "device create" "device list" "device show" "device allow-renewal" \
          "cert revoke" "cert list" "cert show" "token create" "token list" "token revoke" \
-         "incidents" "incidents groups" "devices"; do
+         "incidents" "incidents groups" "devices" "device tag" "device untag" \
+         "release key init" "release key rotate" "release key export" "release create" \
+         "release list" "release show" "release revoke" "rollout start" "rollout widen" \
+         "rollout pause" "rollout resume" "rollout abort" "rollout status" "rollout list"; do
     # shellcheck disable=SC2086
     check "vigilctl $c --help" "$VIGILCTL" $c --help
     check_contains "vigilctl $c --help has usage" "Usage: vigilctl $c" "$T/out"
@@ -13,7 +16,10 @@ done
 check "vigilctl --help" "$VIGILCTL" --help
 check_contains "vigilctl --help lists ca policy" "ca        policy" "$T/out"
 check_contains "vigilctl --help lists device allow-renewal" "device    allow-renewal" "$T/out"
-for g in db ca device cert token; do
+check_contains "vigilctl --help lists release create" "release   create" "$T/out"
+check_contains "vigilctl --help lists rollout start" "rollout   start" "$T/out"
+check_contains "vigilctl --help names the release key directory" "VIGIL_RELEASE_DIR" "$T/out"
+for g in db ca device cert token release rollout; do
     check "vigilctl $g --help" "$VIGILCTL" $g --help
     check_contains "vigilctl $g --help has usage" "Usage: vigilctl $g <command>" "$T/out"
 done
