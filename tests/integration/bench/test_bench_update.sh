@@ -11,7 +11,13 @@
 # JWS of typ vigil-manifest, Content-Type application/jose and
 # X-Vigil-Rollout by default (and only the manifest of --manifest when
 # given); everything else is an error of its kind. bench-rss.sh adds the
-# server's memory to a run's JSON. No timing is asserted; each run is 1-2 s.
+# server's memory to a run's JSON. Against a real vigild with a release of
+# the same file and a rollout at 100 % (vigilctl): the manifest checks
+# count and each device is offered once in PostgreSQL; a device up to date,
+# or a paused rollout, is a 204 that counts only when the bench is told to
+# expect it (with that reason); the artifact downloads with its digest, a
+# wrong --sha256 makes every download an error and an artifact vigild does
+# not serve is a 404 each. No timing is asserted; each run is 1-2 s.
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
@@ -121,4 +127,47 @@ check_exit 2 "the reference answers 204 only" load "$nport" update --reference -
 check_exit 2 "a --security-version above 2^53 is refused" load "$nport" update --security-version 9007199254740993
 check_exit 2 "a --device-version that is no version is refused" load "$nport" update --device-version 'a b'
 
+# ---- against vigild: a release of the same file, a rollout at 100 % ----
+export VIGIL_RELEASE_DIR="$T/release"
+"$VIGILCTL" release key init >/dev/null || { echo "release key init failed" >&2; exit 1; }
+"$VIGILCTL" release create --artifact "$T/www/artifact" --version bench-1 --security-version 1 \
+    --class bench >/dev/null || { echo "release create failed" >&2; exit 1; }
+"$VIGILCTL" rollout start bench-1 --percent 100 >/dev/null || { echo "rollout start failed" >&2; exit 1; }
+sql "SELECT manifest FROM releases WHERE version = 'bench-1'" >"$T/release.jws"
+rollout=$(sql "SELECT id FROM rollouts WHERE state = 'running'")
+vport=$(free_port)
+vigild_start main "$vport" VIGIL_DEVICE_RATE=1000000 VIGIL_DEVICE_BURST=1000000 || exit 1
+check "manifest checks against vigild's rollout at 100 %: a clean run, exit 0" \
+    load "$vport" update --manifest "$T/release.jws"
+check_json "  ... checks counted, no error" "d['clean'] and d['ok'] > 0 and d['errors'] == 0"
+check_eq "  ... each of the 4 devices offered once, in PostgreSQL" 4 \
+    "$(sql "SELECT count(*) FROM rollout_devices WHERE rollout_id = $rollout AND state = 'offered'")"
+check_exit 3 "a device that runs bench-1 is not offered it: exit 3" load "$vport" update --device-version bench-1
+check_contains "  ... and the first one says why" "X-Vigil-Reason: up_to_date" "$T/err"
+check_json "  ... a 2xx error each" "$no_success and d['errors_2xx'] == d['errors'] > 0"
+check "  ... and with --expect 204 --reason up_to_date: clean" \
+    load "$vport" update --device-version bench-1 --expect 204 --reason up_to_date
+check_exit 3 "  ... but not with --reason paused" \
+    load "$vport" update --device-version bench-1 --expect 204 --reason paused
+"$VIGILCTL" rollout pause "$rollout" >/dev/null
+paused() { load "$vport" update --expect 204 --reason paused >"$T/paused.json" 2>&1; }
+for _ in $(seq 1 50); do paused && break; sleep 0.1; done
+check "a paused rollout: --expect 204 --reason paused counts" load "$vport" update --expect 204 --reason paused
+check_json "  ... clean" "d['clean'] and d['ok'] > 0"
+check_exit 3 "  ... and a manifest is no longer what it gets: exit 3" load "$vport" update --manifest "$T/release.jws"
+check "downloads from vigild with the artifact's digest: a clean run, exit 0" load "$vport" download --sha256 "$sha"
+check_json "  ... downloads and throughput, no error" \
+    "d['clean'] and d['downloads'] > 0 and d['bad_digest'] == 0 and d['mib_per_second'] > 0"
+check_exit 3 "a wrong --sha256: exit 3" load "$vport" download --sha256 "$other" --path "/v1/artifacts/$sha"
+check_json "  ... every download an error, a wrong digest each" \
+    "$no_success and d['downloads'] == 0 and d['bad_digest'] > 0 and d['errors'] == d['errors_2xx'] == d['bad_digest']"
+check_exit 3 "an artifact vigild does not serve: exit 3" load "$vport" download --sha256 "$other"
+check_json "  ... 404s, 4xx errors" "$no_success and d['errors_4xx'] == d['errors'] > 0"
+check "bench-rss.sh during downloads from vigild" bash "$REPO/tools/vigil-bench/bench-rss.sh" "$VIGILD_PID_main" \
+    "$BENCH" download --sha256 "$sha" --server "127.0.0.1:$vport" --ca "$T/chain.pem" --devices "$T/dev" \
+    --device-count 4 --connections 4 --warmup 0 --duration 1 --json
+check_json "  ... its memory, the run clean" \
+    "d['clean'] and d['rss_hwm_reset'] and d['rss_peak_kib'] >= d['rss_idle_kib'] > 0"
+check "vigild exits 0" vigild_stop main
+check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/main.log'"
 finish
