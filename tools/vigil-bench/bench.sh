@@ -17,8 +17,9 @@
 # artifact for the test devices' class and a rollout at 100 % (vigilctl),
 # then manifest checks (GET /v1/update, each answer the release's manifest
 # byte for byte) against nginx's 204, artifact downloads (each body's
-# SHA-256 checked) against nginx serving the same file, and vigild's memory
-# during BENCH_DOWNLOADS concurrent downloads of it (bench-rss.sh); the
+# SHA-256 checked) against nginx serving the same file, and the memory of a
+# second vigild, just started, during BENCH_DOWNLOADS concurrent downloads
+# of it (bench-rss.sh), all after the idle row; the
 # offers vigild recorded are counted in PostgreSQL. Any error or mismatch
 # fails `make bench` (exit 1) after the table. Durations: BENCH_DURATION (s).
 set -euo pipefail
@@ -41,12 +42,17 @@ chmod 711 "$W" && mkdir -m 755 "$W/www"
 head -c $((ART_MIB * 1024 * 1024)) /dev/urandom >"$W/www/artifact.bin"
 sha=$(sha256sum "$W/www/artifact.bin" | cut -d' ' -f1)
 
+# start_vigild PORT LOG: a vigild on PORT in the background, its pid in $vigild_pid.
+start_vigild() {
+    VIGIL_TLS_CERT="$W/tls/server.crt" VIGIL_TLS_KEY="$W/tls/server.key" VIGIL_DEVICE_LISTEN="127.0.0.1:$1" \
+        VIGIL_API_LISTEN="127.0.0.1:$(free_port)" \
+        VIGIL_MAX_CONNECTIONS_PER_ADDRESS=1000000 VIGIL_DEVICE_RATE=1000000 VIGIL_DEVICE_BURST=1000000 \
+        VIGIL_LOG_LEVEL=warn $B/vigild 2>"$2" &
+    vigild_pid=$!; pids+=("$vigild_pid")
+}
 vport=$(free_port)
-VIGIL_TLS_CERT="$W/tls/server.crt" VIGIL_TLS_KEY="$W/tls/server.key" VIGIL_DEVICE_LISTEN="127.0.0.1:$vport" \
-    VIGIL_API_LISTEN="127.0.0.1:$(free_port)" \
-    VIGIL_MAX_CONNECTIONS_PER_ADDRESS=1000000 VIGIL_DEVICE_RATE=1000000 VIGIL_DEVICE_BURST=1000000 \
-    VIGIL_LOG_LEVEL=warn $B/vigild 2>"$W/vigild.log" &
-vpid=$!; pids+=("$vpid")
+start_vigild "$vport" "$W/vigild.log"
+vpid=$vigild_pid
 nport=$(free_port)
 bash tools/vigil-bench/bench-nginx.sh "$W/nginx" "$nport" "$W/tls/server.crt" "$W/tls/server.key" \
     "$W/chain.pem" "$(nproc)" "location = /v1/artifacts/$sha { alias $W/www/artifact.bin;
@@ -121,9 +127,15 @@ bt_v=$(load ingest --batch 100 --server "127.0.0.1:$vport" --connections 50 --ac
 ack_bt=$(acked "$W/acked-batch")
 rows=$(python3 -c "print(max(100000, int($(echo "$bt_v" | json reports_per_second) * $DUR)))")
 cp_r=$($B/vigil-bench copy --rows "$rows" --batch 1000 --json)
+idle() { $B/vigil-bench idle --server "127.0.0.1:$1" --ca "$W/chain.pem" --devices "$W/dev" \
+           --device-count "$DEVICES" --count "$IDLE" --server-pid "$2" --json | json kib_per_connection; }
+idle=$(idle "$vport" "$vpid")
+idle_n=$(idle "$nport" "$(pgrep -d, -f "nginx: worker process" -P "$(cat "$W/nginx/nginx.pid")")")
 
-# Updates: a release for the test devices' class (bench), a rollout at
-# 100 %; the devices say they run bench-0, so each is offered bench-1.
+# Updates, after the idle row (the downloads' buffers, freed but kept in
+# vigild's heap, would hide the idle connections' cost): a release for the
+# test devices' class (bench), a rollout at 100 %; the devices say they run
+# bench-0, so each is offered bench-1.
 export VIGIL_RELEASE_DIR="$W/release"
 $B/vigilctl release key init >/dev/null
 $B/vigilctl release create --artifact "$W/www/artifact.bin" --version bench-1 --security-version 1 \
@@ -131,29 +143,32 @@ $B/vigilctl release create --artifact "$W/www/artifact.bin" --version bench-1 --
 $B/vigilctl rollout start bench-1 --percent 100 >/dev/null
 q "SELECT manifest FROM releases WHERE version = 'bench-1'" >"$W/manifest.jws"
 rollout=$(q "SELECT id FROM rollouts WHERE state = 'running'")
-wait_offers() {  # vigild's view follows the NOTIFY: wait until it offers
+wait_offers() {  # wait_offers PORT: vigild's view follows the NOTIFY: wait until it offers
     for _ in $(seq 1 100); do
-        $B/vigil-bench update --server "127.0.0.1:$vport" --ca "$W/chain.pem" --devices "$W/dev" \
+        $B/vigil-bench update --server "127.0.0.1:$1" --ca "$W/chain.pem" --devices "$W/dev" \
             --device-count 1 --connections 1 --threads 1 --warmup 0 --duration 0.1 >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     return 1
 }
-wait_offers || echo "vigild offers no manifest for the rollout (the update row will say how)" >&2
+wait_offers "$vport" || echo "vigild offers no manifest for the rollout (the update row will say how)" >&2
 up_v=$(load update --server "127.0.0.1:$vport" --connections 50 --manifest "$W/manifest.jws")
 up_n=$(load update --server "127.0.0.1:$nport" --connections 50 --reference)
 offers=$(q "SELECT count(*) FROM rollout_devices WHERE rollout_id = $rollout")
 dl_v=$(load download --server "127.0.0.1:$vport" --connections "$DL_CONNS" --sha256 "$sha")
 dl_n=$(load download --server "127.0.0.1:$nport" --connections "$DL_CONNS" --sha256 "$sha")
-# The memory of DOWNLOADS concurrent downloads: one each over DOWNLOADS
-# connections (started in the 2 s window, then waited for to the end).
-mem=$(bash tools/vigil-bench/bench-rss.sh "$vpid" $B/vigil-bench download --server "127.0.0.1:$vport" \
+# The memory of DOWNLOADS concurrent downloads, one each over DOWNLOADS
+# connections (started in the 2 s window, then waited for to the end), in
+# a vigild of its own on the same database, just started (one update check
+# made, to know its view is loaded), so that nothing before is in its heap.
+mport=$(free_port)
+start_vigild "$mport" "$W/vigild-mem.log"
+mpid=$vigild_pid
+wait_port "$mport" && wait_offers "$mport" || echo "the second vigild offers no manifest" >&2
+mem=$(bash tools/vigil-bench/bench-rss.sh "$mpid" $B/vigil-bench download --server "127.0.0.1:$mport" \
     --ca "$W/chain.pem" --devices "$W/dev" --device-count "$DEVICES" --connections "$DOWNLOADS" \
     --sha256 "$sha" --warmup 0 --duration 2 --drain 1800 --json) || true
-idle() { $B/vigil-bench idle --server "127.0.0.1:$1" --ca "$W/chain.pem" --devices "$W/dev" \
-           --device-count "$DEVICES" --count "$IDLE" --server-pid "$2" --json | json kib_per_connection; }
-idle=$(idle "$vport" "$vpid")
-idle_n=$(idle "$nport" "$(pgrep -d, -f "nginx: worker process" -P "$(cat "$W/nginx/nginx.pid")")")
+kill "$mpid"; wait "$mpid" 2>/dev/null || true
 
 # Renewals, last, so that their certificates cannot touch the rows above
 # (a policy that revokes superseded certificates would revoke the test
@@ -212,12 +227,13 @@ echo "updates: release bench-1 of class bench ($ART_MIB MiB artifact), rollout $
 echo "  they run bench-0 at security version 0; a check counts only with the release's manifest byte for"
 echo "  byte (nginx: its 204); a download only with the artifact's SHA-256, $DL_CONNS connections, nginx"
 echo "  serving the same file (sendfile on); memory: vigild's VmRSS every 50 ms and VmHWM (reset before)"
-echo "  during $DOWNLOADS concurrent downloads, each over its own connection, waited for to the end"
+echo "  during $DOWNLOADS concurrent downloads, each over its own connection, waited for to the end, from"
+echo "  a second vigild on the same database, just started (idle: its RSS then)"
 echo "offers vigild recorded, counted in PostgreSQL: $offers_line"
 echo "reports vigild acknowledged, looked up in PostgreSQL:"
 echo "  single-report ingest: $ack_in"
 echo "  batched ingest x100:  $ack_bt"
-grep -q Sanitizer "$W/vigild.log" && { echo "vigild reported a sanitizer error"; exit 1; }
+cat "$W/vigild.log" "$W/vigild-mem.log" | grep -q Sanitizer && { echo "vigild reported a sanitizer error"; exit 1; }
 if grep -q INVALID <<<"$table" || ! grep -q ': ok$' <<<"$ack_in" || ! grep -q ': ok$' <<<"$ack_bt" ||
     ! grep -q ': ok$' <<<"$offers_line" ||
     ! grep -q ': ok$' <<<"$iss_f" || ! grep -q ': ok$' <<<"$iss_k"; then
