@@ -19,6 +19,7 @@
 # wrong --sha256 makes every download an error and an artifact vigild does
 # not serve is a 404 each. No timing is asserted; each run is 1-2 s.
 . "$(dirname "$0")/../../lib/harness.sh"
+. "$(dirname "$0")/bench_calls.sh"
 pg_start
 setup_ca
 BENCH="$VIGIL_BUILD/vigil-bench"
@@ -41,9 +42,7 @@ jose_200() {  # jose_200 NAME BODY [ROLLOUT-HEADER]
     printf "location = /%s { default_type application/jose; %s return 200 '%s'; }" "$1" \
         "${3-add_header X-Vigil-Rollout 7;}" "$2"
 }
-nport=$(free_port)
-bash "$REPO/tools/vigil-bench/bench-nginx.sh" "$T/nginx" "$nport" "$T/tls/server.crt" "$T/tls/server.key" \
-    "$T/chain.pem" 1 "location = /v1/artifacts/$sha { alias $T/www/artifact; default_type application/octet-stream;
+bench_nginx "location = /v1/artifacts/$sha { alias $T/www/artifact; default_type application/octet-stream;
          sendfile on; access_log $T/nginx/artifact.log; }
      location = /small { alias $T/www/small; }
      location = /missing { return 404; }
@@ -53,9 +52,7 @@ bash "$REPO/tools/vigil-bench/bench-nginx.sh" "$T/nginx" "$nport" "$T/tls/server
      $(jose_200 typ "$(jws JWT)")
      $(jose_200 garbage 'not.a jws.at all')
      location = /plain { default_type text/plain; add_header X-Vigil-Rollout 7; return 200 '$(cat "$T/manifest.jws")'; }
-     location / { return 204; }" &
-at_exit "kill $!"
-for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null && break; sleep 0.1; done
+     location / { return 204; }"
 
 load() {  # load PORT COMMAND [OPTIONS...]: a 1 s run of 4 connections, JSON out
     local port=$1; shift
