@@ -1,7 +1,16 @@
-# bench_calls.sh - sourced by the vigil-bench tests (after harness.sh and
-# setup_ca): nginx with the bench's mutual-TLS setup answering what a test
-# needs.
+# bench_calls.sh - sourced by the vigil-bench tests (after harness.sh): their
+# PostgreSQL, CA and test devices, and nginx with the bench's mutual-TLS
+# setup answering what a test needs.
 # shellcheck shell=bash
+
+# bench_setup COUNT: PostgreSQL and the CA (pg_start, setup_ca), $BENCH the
+# vigil-bench under test, and COUNT test devices enrolled in $T/dev.
+bench_setup() {
+    pg_start
+    setup_ca
+    BENCH="$VIGIL_BUILD/vigil-bench"
+    "$BENCH" enroll --count "$1" --out-dir "$T/dev" >/dev/null || { echo "enroll failed" >&2; exit 1; }
+}
 
 # bench_nginx LOCATIONS: nginx (tools/vigil-bench/bench-nginx.sh, one
 # worker, $T/tls's server certificate, clients verified against

@@ -10,10 +10,7 @@
 # that check fails for an id not stored or stored twice. Each run is 1-2 s.
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/bench_calls.sh"
-pg_start
-setup_ca
-BENCH="$VIGIL_BUILD/vigil-bench"
-"$BENCH" enroll --count 4 --out-dir "$T/dev" >/dev/null || { echo "enroll failed" >&2; exit 1; }
+bench_setup 4
 
 # 2xx bodies a device port could send that acknowledge nothing sent.
 results() { printf '{"results":[{"id":%s,"status":"%s"}],"stored":%s,"duplicate":0,"rejected":%s,"retry":%s}' "$@"; }

@@ -13,10 +13,7 @@
 # chain, counts no success. No timing is asserted; each run is 1-2 s.
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/bench_calls.sh"
-pg_start
-setup_ca
-BENCH="$VIGIL_BUILD/vigil-bench"
-"$BENCH" enroll --count 8 --out-dir "$T/dev" >/dev/null || { echo "enroll failed" >&2; exit 1; }
+bench_setup 8
 sql "UPDATE ca_policy SET renewals_per_hour = 3600" >/dev/null
 vport=$(free_port)
 vigild_start main "$vport" VIGIL_DEVICE_RATE=1000000 VIGIL_DEVICE_BURST=1000000 || exit 1

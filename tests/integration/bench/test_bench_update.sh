@@ -20,10 +20,7 @@
 # not serve is a 404 each. No timing is asserted; each run is 1-2 s.
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/bench_calls.sh"
-pg_start
-setup_ca
-BENCH="$VIGIL_BUILD/vigil-bench"
-"$BENCH" enroll --count 4 --out-dir "$T/dev" >/dev/null || { echo "enroll failed" >&2; exit 1; }
+bench_setup 4
 
 # The files nginx serves, where its workers (nobody, when we are root) read them.
 mkdir -m 755 "$T/www" && chmod 711 "$T"
