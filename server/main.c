@@ -5,8 +5,8 @@
  * it changed (`vigilctl ca rotate`), with no signal.
  *
  * The main thread runs its own loop for the registry's and the update
- * view's LISTEN connections and the signals; it never serves a device. Device connections live on the
- * workers' loops (gateway/gw_worker.h).
+ * view's LISTEN connections and the signals; it never serves a device.
+ * Device connections live on the workers' loops (gateway/gw_worker.h).
  */
 #include "server/api/api.h"
 #include "server/core/config.h"

@@ -315,6 +315,11 @@ static void read_results(pg_async_conn *c)
         }
         send_head(c);
     }
+    /* A NOTIFY that came in the same read as a result is parsed only by
+     * PQisBusy or PQgetResult: deliver it now, not on the next read (which
+     * may never come on an idle connection). */
+    if (c->state == PG_ASYNC_UP)
+        deliver_notifies(c);
     if (c->state == PG_ASYNC_UP && PQstatus(c->pg) != CONNECTION_OK)
         go_down(c, PQerrorMessage(c->pg));
 }

@@ -25,7 +25,7 @@
 
 #define CHUNK_STMT "gw_artifact_chunk"
 #define CHUNK_SQL                                                                                  \
-    "SELECT substring(data FROM $3::int4 FOR $4::int4), octet_length(data) FROM artifact_chunks"  \
+    "SELECT substring(data FROM $3::int4 FOR $4::int4), octet_length(data) FROM artifact_chunks"   \
     " WHERE sha256 = $1 AND idx = $2::int4"
 #define OCTET_TYPE "application/octet-stream"
 
@@ -37,14 +37,14 @@ typedef struct download {
     int64_t chunk_size;
     int64_t start, end; /* the bytes sent: start .. end - 1 */
     int64_t next;       /* the next byte to read */
-    char *buf[2];      /* chunk_size bytes each, allocated when first used */
+    char *buf[2];       /* chunk_size bytes each, allocated when first used */
     size_t len[2];
-    int cur;           /* the buffer being written */
-    int ready;         /* buf[!cur] holds the next piece */
-    int reading;       /* a read into buf[!cur] is in flight */
-    int started;       /* the head went out */
-    int cut;           /* end the connection once the current piece is out */
-    int status;        /* 200 or 206 */
+    int cur;     /* the buffer being written */
+    int ready;   /* buf[!cur] holds the next piece */
+    int reading; /* a read into buf[!cur] is in flight */
+    int started; /* the head went out */
+    int cut;     /* end the connection once the current piece is out */
+    int status;  /* 200 or 206 */
     char headers[320];
 } download;
 
@@ -83,8 +83,8 @@ static void on_progress(gw_conn *c, size_t unsent);
 static void give_up(download *d, int unavailable, const char *why)
 {
     gw_conn *c = d->c;
-    log_error("artifact download cut", "device_id", c->device_id, "sha256", d->sha256, "error",
-              why, NULL);
+    log_error("artifact download cut", "device_id", c->device_id, "sha256", d->sha256, "error", why,
+              NULL);
     if (!d->started && unavailable) {
         gw_artifact_release(c);
         gw_routes_refuse(c, MP_ARTIFACTS, 503, "unavailable",
@@ -275,7 +275,8 @@ static int choose_range(gw_conn *c, const gw_http_request *req, download *d)
         has_range = 0;
     int got = has_range > 0 ? parse_range(range, d->size, &first, &last) : has_range < 0 ? -1 : 2;
     if (got < 0) {
-        refuse_range(c, d->size, "bad_range", "Range must be one range: bytes=A-B, bytes=A- or bytes=-N");
+        refuse_range(c, d->size, "bad_range",
+                     "Range must be one range: bytes=A-B, bytes=A- or bytes=-N");
         return -1;
     }
     if (got == 0) {
@@ -348,8 +349,8 @@ void gw_artifact_get(gw_conn *c, gw_http_request *req)
     }
     if (req->method == HTTP_HEAD) {
         metrics_request(MP_ARTIFACTS, d->status);
-        gw_conn_respond_stream(c, d->status, OCTET_TYPE, d->headers,
-                               (uint64_t)(d->end - d->start), NULL, 0, NULL);
+        gw_conn_respond_stream(c, d->status, OCTET_TYPE, d->headers, (uint64_t)(d->end - d->start),
+                               NULL, 0, NULL);
         download_free(d);
         return;
     }

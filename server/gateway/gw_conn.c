@@ -505,9 +505,9 @@ void gw_conn_respond_body(gw_conn *c, int status, const char *content_type, cons
     start_writing(c, &b, close_after);
 }
 
-void gw_conn_respond_stream(gw_conn *c, int status, const char *content_type,
-                            const char *headers, uint64_t content_length, const char *first,
-                            size_t len, gw_conn_progress_cb progress)
+void gw_conn_respond_stream(gw_conn *c, int status, const char *content_type, const char *headers,
+                            uint64_t content_length, const char *first, size_t len,
+                            gw_conn_progress_cb progress)
 {
     strbuf b;
     if (c->state == GW_CONN_CLOSING)

@@ -113,9 +113,9 @@ void gw_conn_respond_error_param(gw_conn *c, int status, const char *code, const
  * (gw_conn_stream_piece), now or later, or ends the body
  * (gw_conn_stream_end) after exactly content_length bytes. The answer to
  * a HEAD request is the head alone: progress never runs. */
-void gw_conn_respond_stream(gw_conn *c, int status, const char *content_type,
-                            const char *headers, uint64_t content_length, const char *first,
-                            size_t len, gw_conn_progress_cb progress);
+void gw_conn_respond_stream(gw_conn *c, int status, const char *content_type, const char *headers,
+                            uint64_t content_length, const char *first, size_t len,
+                            gw_conn_progress_cb progress);
 void gw_conn_stream_piece(gw_conn *c, const char *data, size_t len);
 void gw_conn_stream_end(gw_conn *c);
 /* Authorization finished (gw_auth.c): start serving requests. */

@@ -56,9 +56,8 @@ static int on_header_field(llhttp_t *l, const char *at, size_t n)
     return count_header_bytes(p, n + 4);   /* ": " and CRLF */
 }
 
-static const char *const kept_names[GW_HDR__COUNT] = {"x-vigil-version",
-                                                       "x-vigil-security-version", "range",
-                                                       "if-range"};
+static const char *const kept_names[GW_HDR__COUNT] = {"x-vigil-version", "x-vigil-security-version",
+                                                      "range", "if-range"};
 
 /* A header whose name was cut (longer than field holds) matches none of
  * them: a cut name is sizeof(field) - 1 long, longer than every kept one. */

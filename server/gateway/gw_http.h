@@ -30,10 +30,10 @@ typedef struct gw_http_limits {
 /* Request headers kept for the paths that read them (the update paths):
  * every other header is only counted. */
 typedef enum gw_http_header_id {
-    GW_HDR_VIGIL_VERSION = 0,     /* X-Vigil-Version */
+    GW_HDR_VIGIL_VERSION = 0,      /* X-Vigil-Version */
     GW_HDR_VIGIL_SECURITY_VERSION, /* X-Vigil-Security-Version */
-    GW_HDR_RANGE,                 /* Range */
-    GW_HDR_IF_RANGE,              /* If-Range */
+    GW_HDR_RANGE,                  /* Range */
+    GW_HDR_IF_RANGE,               /* If-Range */
     GW_HDR__COUNT
 } gw_http_header_id;
 
@@ -42,7 +42,7 @@ typedef enum gw_http_header_id {
 typedef struct gw_http_header {
     char value[GW_HTTP_HEADER_VALUE_MAX + 1];
     size_t len;
-    int lines;                    /* header lines of this name */
+    int lines; /* header lines of this name */
     int too_long;
 } gw_http_header;
 

@@ -143,9 +143,8 @@ static int read_claim(const gw_http_request *req, claim *out, const char **bad, 
 
 /* NULL when rel (of rollout *ro) is this device's to install; otherwise
  * the X-Vigil-Reason code. */
-static const char *decide(const reg_update *u, const char *device_id, const claim *cl,
-                          int64_t now, const reg_rollout **ro, const reg_release **rel,
-                          reg_device_facts *f)
+static const char *decide(const reg_update *u, const char *device_id, const claim *cl, int64_t now,
+                          const reg_rollout **ro, const reg_release **rel, reg_device_facts *f)
 {
     if (f->status == REG_DEV_QUARANTINED)
         return "quarantined";
@@ -185,8 +184,8 @@ static void answer_none(gw_conn *c, const char *reason)
 static void answer_manifest(gw_conn *c, const reg_release *rel, int64_t rollout_id)
 {
     char headers[80];
-    snprintf(headers, sizeof(headers), "X-Vigil-Rollout: %" PRId64 "\r\nCache-Control: no-store\r\n",
-             rollout_id);
+    snprintf(headers, sizeof(headers),
+             "X-Vigil-Rollout: %" PRId64 "\r\nCache-Control: no-store\r\n", rollout_id);
     metrics_request(MP_UPDATE, 200);
     gw_conn_respond_body(c, 200, JOSE_TYPE, headers, rel->manifest, rel->manifest_len, 0, 0);
 }
@@ -240,8 +239,8 @@ static void record_offer(gw_conn *c, reg_update *u, const reg_release *rel, int6
     memcpy(j->device_id, c->device_id, sizeof(j->device_id));
     snprintf(rollout, sizeof(rollout), "%" PRId64, rollout_id);
     const char *params[] = {rollout, c->device_id};
-    if (pg_async_query(c->w->registry, "SELECT vigil_update_offered($1, $2)", 2, params,
-                       on_offered, j) < 0) {
+    if (pg_async_query(c->w->registry, "SELECT vigil_update_offered($1, $2)", 2, params, on_offered,
+                       j) < 0) {
         job_free(j);
         unavailable(c, "the database is unavailable; retry later");
         return;

@@ -29,7 +29,7 @@
 typedef struct status_report {
     char id[37];
     char version[MANIFEST_VERSION_MAX + 1];
-    const char *state; /* static: "downloading" | "installed" | "failed" */
+    const char *state;                      /* static: "downloading" | "installed" | "failed" */
     char reason[STATUS_REASON_MAX * 4 + 1]; /* UTF-8; "" when absent */
     int has_reason;
 } status_report;
@@ -107,8 +107,8 @@ static int parse_body(const gw_http_request *req, status_report *r, const char *
                       size_t why_len)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(req->body ? req->body : "", req->body_len,
-                              JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root =
+        json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     memset(r, 0, sizeof(*r));
     if (!json_is_object(root)) {
         snprintf(why, why_len, "the body must be one JSON object (%.100s)",
@@ -146,7 +146,8 @@ static void answer_report(gw_conn *c, const status_job *j, PGresult *res)
         strbuf_init(&b);
         strbuf_printf(&b, "{\"state\":\"%s\",\"rollout_id\":%s,\"duplicate\":%s,\"halted\":%s}",
                       j->state, PQgetisnull(res, 0, 1) ? "null" : PQgetvalue(res, 0, 1),
-                      duplicate ? "true" : "false", PQgetvalue(res, 0, 2)[0] == 't' ? "true" : "false");
+                      duplicate ? "true" : "false",
+                      PQgetvalue(res, 0, 2)[0] == 't' ? "true" : "false");
         char *body = strbuf_take(&b, NULL);
         if (!body) {
             gw_conn_close(c);
@@ -160,8 +161,7 @@ static void answer_report(gw_conn *c, const status_job *j, PGresult *res)
     } else if (strcmp(code, "not_offered") == 0) {
         answer_error(c, 409, code, "no rollout offered this release to this device", "version");
     } else if (strcmp(code, "already_installed") == 0) {
-        answer_error(c, 409, code, "this device already reported this release installed",
-                     "state");
+        answer_error(c, 409, code, "this device already reported this release installed", "state");
     } else {
         answer_error(c, 400, "bad_update_status", "the report was refused", "state");
     }
@@ -193,8 +193,7 @@ void gw_update_status_post(gw_conn *c, gw_http_request *req)
     const char *bad = NULL;
     char why[200];
     if (!gw_http_media_type_is(req->content_type, "application/json")) {
-        answer_error(c, 415, "unsupported_media_type", "send Content-Type: application/json",
-                     NULL);
+        answer_error(c, 415, "unsupported_media_type", "send Content-Type: application/json", NULL);
         return;
     }
     if (gw_routes_over_rate(c)) {
@@ -219,8 +218,8 @@ void gw_update_status_post(gw_conn *c, gw_http_request *req)
     j->pending.c = c;
     j->state = r.state;
     memcpy(j->device_id, c->device_id, sizeof(j->device_id));
-    const char *params[] = {c->device_id, r.version, r.state, r.has_reason ? r.reason : NULL,
-                            r.id, c->addr};
+    const char *params[] = {c->device_id, r.version, r.state,
+                            r.has_reason ? r.reason : NULL, r.id, c->addr};
     if (pg_async_query(c->w->registry,
                        "SELECT code, rollout_id, halted FROM vigil_update_report($1, $2, $3, $4,"
                        " $5, $6)",

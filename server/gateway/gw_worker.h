@@ -49,8 +49,8 @@ typedef struct gw_worker {
     gw_conn *conns; /* doubly linked, every open connection */
     size_t n_conns;
     ingest *ing;
-    pg_async_conn *registry; /* registry misses, the devices' last-seen writes, renewals,
-                                update offers and status reports */
+    pg_async_conn *registry;  /* registry misses, the devices' last-seen writes, renewals,
+                                 update offers and status reports */
     pg_async_conn *artifacts; /* artifact chunk reads (gw_artifact.c) alone */
     reg_touch *touch;
     char rbuf[GW_WORKER_READ_BUF]; /* shared by all connections: decrypted input */

@@ -16,8 +16,9 @@
  * runs the chore; the others skip that turn instead of waiting (the lock
  * is released with the statement's transaction). */
 #define ONCE_LOCK_ROLLOUT_HEALTH "7614683760"
-static const char health_sql[] = "SELECT CASE WHEN pg_try_advisory_xact_lock(" ONCE_LOCK_ROLLOUT_HEALTH
-                                 ") THEN vigil_rollouts_check_health() END";
+static const char health_sql[] =
+    "SELECT CASE WHEN pg_try_advisory_xact_lock(" ONCE_LOCK_ROLLOUT_HEALTH
+    ") THEN vigil_rollouts_check_health() END";
 
 struct ingest_maintain {
     pg_async_conn *pg;

@@ -1,24 +1,23 @@
 /*
  * reg_update.c - the update view and its loader (see reg_update.h). The
- * current snapshot is a pointer under a mutex with an atomic reference
- * count, as gateway/gw_ca.c does; releases are kept sorted by id and
- * rollouts by class, for binary search.
+ * current view is a core/snapshot.h snapshot, as gateway/gw_ca.c's CA set
+ * is; releases are kept sorted by id and rollouts by class, for binary
+ * search.
  */
 #include "server/registry/reg_update.h"
 
 #include "protocol/device_id.h"
 #include "server/core/log.h"
 #include "server/core/pg_async.h"
+#include "server/core/snapshot.h"
 
 #include <jansson.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct reg_update {
-    atomic_int refs;
+    snapshot base; /* first: the reference count */
     char *jwks;
     size_t jwks_len;
     reg_release *releases; /* by id */
@@ -27,8 +26,7 @@ struct reg_update {
     size_t n_rollouts;
 };
 
-static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
-static reg_update *current;
+static snapshot_slot current = SNAPSHOT_SLOT_INIT;
 
 /* ---- the snapshot ---- */
 
@@ -42,29 +40,24 @@ static void view_free(reg_update *u)
     free(u);
 }
 
+static void view_destroy(snapshot *s)
+{
+    view_free((reg_update *)s);
+}
+
 static void install(reg_update *u)
 {
-    pthread_mutex_lock(&current_lock);
-    reg_update *old = current;
-    current = u;
-    pthread_mutex_unlock(&current_lock);
-    reg_update_unref(old);
+    snapshot_install(&current, u ? &u->base : NULL);
 }
 
 reg_update *reg_update_current(void)
 {
-    pthread_mutex_lock(&current_lock);
-    reg_update *u = current;
-    if (u)
-        atomic_fetch_add(&u->refs, 1);
-    pthread_mutex_unlock(&current_lock);
-    return u;
+    return (reg_update *)snapshot_current(&current);
 }
 
 void reg_update_unref(reg_update *u)
 {
-    if (u && atomic_fetch_sub(&u->refs, 1) == 1)
-        view_free(u);
+    snapshot_release(u ? &u->base : NULL);
 }
 
 void reg_update_shutdown(void)
@@ -128,9 +121,8 @@ static int parse_release(const json_t *o, reg_release *r)
                     "version", &version, "class", &cls, "security_version", &sv, "sha256", &sha,
                     "size", &size, "chunk_size", &chunk, "expires_at", &exp, "manifest",
                     &jws) < 0 ||
-        !manifest_version_valid(version) || !device_id_valid(cls) ||
-        !manifest_sha256_valid(sha) || size <= 0 || chunk < 4096 || chunk > 1048576 ||
-        strlen(jws) > MANIFEST_JWS_MAX)
+        !manifest_version_valid(version) || !device_id_valid(cls) || !manifest_sha256_valid(sha) ||
+        size <= 0 || chunk < 4096 || chunk > 1048576 || strlen(jws) > MANIFEST_JWS_MAX)
         return -1;
     r->id = id;
     r->security_version = sv;
@@ -220,7 +212,7 @@ static reg_update *view_build(const char *jwks_text, const char *releases_text,
             view_free(u);
         u = NULL;
     } else {
-        atomic_init(&u->refs, 1);
+        snapshot_init(&u->base, view_destroy);
         u->jwks_len = strlen(u->jwks);
     }
     json_decref(jwks);
@@ -272,10 +264,10 @@ static void on_loaded(PGresult *res, void *arg)
     }
     if (!res) /* connection lost: the next connection loads again */
         return;
-    reg_update *u = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-                        ? view_build(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-                                     PQgetvalue(res, 0, 2))
-                        : NULL;
+    reg_update *u =
+        PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+            ? view_build(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2))
+            : NULL;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_error("update view load failed", "error", PQresultErrorMessage(res), NULL);
     } else if (!u) {

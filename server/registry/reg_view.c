@@ -25,8 +25,8 @@ typedef struct reg_device {
     _Atomic uint64_t firmware;     /* hash of the firmware version last written */
     _Atomic int64_t offered;       /* rollout whose offer is recorded (reg_view_note_offered) */
     char device_class[REG_ID_MAX + 1]; /* "" until known */
-    char *tags;                    /* REG_TAGS form, NULL when none */
-    uint8_t tags_known;            /* set by a NOTIFY: a miss-path row may be older */
+    char *tags;                        /* REG_TAGS form, NULL when none */
+    uint8_t tags_known;                /* set by a NOTIFY: a miss-path row may be older */
 } reg_device;
 
 typedef struct reg_cert {
@@ -252,8 +252,7 @@ static void fill_entry(tables *t, reg_cert *c, const reg_cert_row *row)
     if (row->last_address && !c->device->network[0])
         strncpy(c->device->network, row->last_address, sizeof(c->device->network) - 1);
     if (row->device_class)
-        snprintf(c->device->device_class, sizeof(c->device->device_class), "%s",
-                 row->device_class);
+        snprintf(c->device->device_class, sizeof(c->device->device_class), "%s", row->device_class);
     if (!c->device->tags_known) {
         free(c->device->tags);
         c->device->tags = row->tags && row->tags[0] ? strdup(row->tags) : NULL;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # GET /v1/artifacts/{sha256} with curl: a whole download's digest is the
 # file's (chunk sizes that do and do not divide the size); every Range form
 # (206 with Content-Range; 416 with bytes */SIZE when unsatisfiable, 416

@@ -37,10 +37,12 @@ answer() {
     check_eq "$name: $want" "$want" "$(cat "$T/out")"
 }
 offer() {  # offer ID: GET /v1/update until it is 200 (the view follows by NOTIFY)
-    for _ in $(seq 1 50); do
-        [ "$(dcurl "$D" "$1" -o /dev/null -w '%{http_code}' "$U/v1/update")" = 200 ] && return 0
+    for _ in $(seq 1 100); do
+        [ "$(dcurl "$D" "$1" -o /dev/null -D "$T/offer.h" -w '%{http_code}' "$U/v1/update")" = 200 ] && return 0
         sleep 0.1
     done
+    echo "the last answer:" >&2
+    cat "$T/offer.h" >&2
     return 1
 }
 rows() { sql "SELECT count(*) FROM rollout_devices WHERE device_id = '$1'"; }
