@@ -60,6 +60,16 @@ static const api_route routes[] = {
     {"GET", "/v1/certificates/{serial}", ROLE_VIEWER, api_registry_cert},
     {"POST", "/v1/certificates/{serial}/revoke", ROLE_OPERATOR, api_registry_revoke},
     {"GET", "/v1/audit", ROLE_ADMIN, api_registry_audit},
+    {"GET", "/v1/releases", ROLE_VIEWER, api_releases_list},
+    {"GET", "/v1/releases/{release}", ROLE_VIEWER, api_releases_get},
+    {"POST", "/v1/releases/{release}/revoke", ROLE_ADMIN, api_releases_revoke},
+    {"GET", "/v1/rollouts", ROLE_VIEWER, api_rollouts_list},
+    {"POST", "/v1/rollouts", ROLE_OPERATOR, api_rollouts_start},
+    {"GET", "/v1/rollouts/{rollout}", ROLE_VIEWER, api_rollouts_get},
+    {"POST", "/v1/rollouts/{rollout}/widen", ROLE_OPERATOR, api_rollouts_widen},
+    {"POST", "/v1/rollouts/{rollout}/pause", ROLE_OPERATOR, api_rollouts_pause},
+    {"POST", "/v1/rollouts/{rollout}/resume", ROLE_OPERATOR, api_rollouts_resume},
+    {"POST", "/v1/rollouts/{rollout}/abort", ROLE_OPERATOR, api_rollouts_abort},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(N_ROUTES < METRICS_API_UNMATCHED, "every route has its own metrics slot");

@@ -6,9 +6,10 @@
  *
  * A request goes: libmicrohttpd -> api_dispatch (api.c: route table, body
  * limit, bearer token and role) -> one handler (api_incidents.c,
- * api_registry.c, api_ops.c) that validates its parameters (api_param.c),
- * runs parameterized SQL from db/ on a pooled connection and answers through
- * the helpers below. Every answer that is not 2xx is a JSON error with a
+ * api_registry.c, api_releases.c, api_rollouts.c, api_ops.c) that
+ * validates its parameters (api_param.c), runs parameterized SQL from db/
+ * on a pooled connection (a change db/ audits itself: api_db.c) and
+ * answers through the helpers below. Every answer that is not 2xx is a JSON error with a
  * reason.
  */
 #ifndef VIGIL_API_H

@@ -36,4 +36,18 @@ void api_registry_cert(api_req *r);
 void api_registry_revoke(api_req *r);
 void api_registry_audit(api_req *r);
 
+/* api_releases.c: list, show, revoke (creation is vigilctl's alone). */
+void api_releases_list(api_req *r);
+void api_releases_get(api_req *r);
+void api_releases_revoke(api_req *r);
+
+/* api_rollouts.c: list, show, start, widen, pause, resume, abort. */
+void api_rollouts_list(api_req *r);
+void api_rollouts_get(api_req *r);
+void api_rollouts_start(api_req *r);
+void api_rollouts_widen(api_req *r);
+void api_rollouts_pause(api_req *r);
+void api_rollouts_resume(api_req *r);
+void api_rollouts_abort(api_req *r);
+
 #endif

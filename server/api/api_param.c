@@ -9,6 +9,10 @@
 
 #include "protocol/when.h"
 
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
 static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind, const char *key,
                                  size_t key_size, const char *value, size_t value_size)
 {
@@ -64,6 +68,15 @@ int api_param_int(api_req *r, const char *name, int64_t min, int64_t max, int64_
     return answered(r, api_query_int(&r->query, name, min, max, out));
 }
 
+int api_param_limit(api_req *r, int *limit)
+{
+    int64_t v = 100;
+    if (api_param_int(r, "limit", 1, 1000, &v) < 0)
+        return -1;
+    *limit = (int)v;
+    return 0;
+}
+
 int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_t *out)
 {
     return answered(r, api_query_duration(&r->query, name, max_seconds, out));
@@ -88,8 +101,40 @@ int api_param_cursor(api_req *r, const char *name, int serial_key, char buf[64],
     return answered(r, api_query_cursor(&r->query, name, serial_key, buf, us, key));
 }
 
-json_t *api_param_body(api_req *r)
+/* Refuses a member other than names, naming it (when it is short
+ * printable text) and listing what the endpoint takes. 0 or -1. */
+static int body_only(api_req *r, json_t *body, const char *const *names)
 {
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        int known = 0;
+        for (int i = 0; names[i] && !known; i++)
+            known = strcmp(names[i], key) == 0;
+        if (known)
+            continue;
+        int printable = strlen(key) <= 64;
+        for (const char *c = key; printable && *c; c++)
+            printable = isprint((unsigned char)*c);
+        char list[256] = "";
+        for (int i = 0; names[i]; i++) {
+            size_t n = strlen(list);
+            snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", names[i]);
+        }
+        api_error(r, 400, "bad_request", printable ? key : NULL,
+                  "unknown body field '%s'; this endpoint takes: %s",
+                  printable ? key : "(unprintable)", names[0] ? list : "none");
+        return -1;
+    }
+    return 0;
+}
+
+json_t *api_param_body(api_req *r, const char *const *members)
+{
+    static const char *const no_params[] = {NULL};
+    if (api_param_only(r, no_params) < 0)
+        return NULL;
     const char *ct = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, "Content-Type");
     char why[256];
     json_t *v = NULL;
@@ -98,5 +143,26 @@ json_t *api_param_body(api_req *r)
         api_error(r, 415, "unsupported_media_type", NULL, "%s", why);
     else if (status)
         api_error(r, 400, "bad_request", NULL, "%s", why);
+    if (v && body_only(r, v, members) < 0) {
+        json_decref(v);
+        v = NULL;
+    }
     return v;
+}
+
+int api_param_body_text(api_req *r, json_t *body, const char *name, size_t max_chars,
+                        const char **out)
+{
+    json_t *v = json_object_get(body, name);
+    if (!v)
+        return 0;
+    const char *s = json_string_value(v); /* jansson took only UTF-8 without NUL */
+    if (!s || !api_value_text(s, max_chars)) {
+        api_error(r, 400, "bad_request", name,
+                  "'%s' must be a string of 1 to %zu characters without control characters", name,
+                  max_chars);
+        return -1;
+    }
+    *out = s;
+    return 1;
 }

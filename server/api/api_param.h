@@ -34,6 +34,8 @@ int api_param_int(api_req *r, const char *name, int64_t min, int64_t max, int64_
  * "24h", "7d"), into *t; *text (when given) points to t->text when
  * present, stays NULL when not. */
 int api_param_time(api_req *r, const char *name, api_time *t, const char **text);
+/* "limit", the size of a page: 1..1000, 100 when absent. 0 or -1. */
+int api_param_limit(api_req *r, int *limit);
 /* A duration such as "5m", "1h", "1d" (or plain seconds), in seconds. */
 int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_t *out);
 /* The cursor of a keyset page, "<us>.<key>", the key an incident's seq or
@@ -44,7 +46,14 @@ int api_param_cursor(api_req *r, const char *name, int serial_key, char buf[64],
 /* now - seconds_ago. */
 void api_param_time_ago(int64_t seconds_ago, api_time *t);
 
-/* The body as a JSON object ({} when empty). NULL after answering 400/415. */
-json_t *api_param_body(api_req *r);
+/* The body of a change as a JSON object ({} when empty) holding no member
+ * but those in members (NULL-terminated), with no query parameter: NULL
+ * after answering 400 (naming an unknown member or parameter) or 415. */
+json_t *api_param_body(api_req *r, const char *const *members);
+/* The optional string member name of body: 1..max_chars characters
+ * (UTF-8) without control characters, as api_param_text. *out points into
+ * body. 0 absent, 1 read, -1 after answering 400 naming it. */
+int api_param_body_text(api_req *r, json_t *body, const char *name, size_t max_chars,
+                        const char **out);
 
 #endif

@@ -17,6 +17,7 @@
  */
 #include "server/api/api_handlers.h"
 
+#include "server/api/api_db.h"
 #include "server/api/api_param.h"
 
 #include "cert-authority/ca.h"
@@ -25,28 +26,19 @@
 #include "protocol/device_id.h"
 #include "protocol/incident.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const no_params[] = {NULL};
+static const char *const reason_only[] = {"reason", NULL}; /* a change's body */
 static const char *const device_statuses[] = {"active", "quarantined", "decommissioned", NULL};
 static const char *const cert_statuses[] = {"active", "revoked", "expired", NULL};
 
 #define REASON_MAX 256 /* characters of a status change's free-text reason */
 
 /* ---- shared ---- */
-
-static int param_limit(api_req *r, int *limit)
-{
-    int64_t v = 100;
-    if (api_param_int(r, "limit", 1, 1000, &v) < 0)
-        return -1;
-    *limit = (int)v;
-    return 0;
-}
 
 static void bad_cursor(api_req *r)
 {
@@ -62,34 +54,10 @@ static int page_params(api_req *r, size_t cursor_max, int (*valid)(const char *)
 {
     int rc;
     *after = NULL;
-    if (param_limit(r, limit) < 0 || (rc = api_param_text(r, "cursor", cursor_max, after)) < 0)
+    if (api_param_limit(r, limit) < 0 || (rc = api_param_text(r, "cursor", cursor_max, after)) < 0)
         return -1;
     if (rc && !valid(*after)) {
         bad_cursor(r);
-        return -1;
-    }
-    return 0;
-}
-
-/* Refuses a body member other than those in names, naming it (when it is
- * short printable text) as the parameter at fault. */
-static int body_only(api_req *r, json_t *body, const char *const *names)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        int known = 0;
-        for (int i = 0; names[i] && !known; i++)
-            known = strcmp(names[i], key) == 0;
-        if (known)
-            continue;
-        int printable = strlen(key) <= 64;
-        for (const char *c = key; printable && *c; c++)
-            printable = isprint((unsigned char)*c);
-        api_error(r, 400, "bad_request", printable ? key : NULL,
-                  "unknown body field '%s'; this endpoint takes: %s",
-                  printable ? key : "(unprintable)", names[0] ? names[0] : "none");
         return -1;
     }
     return 0;
@@ -184,37 +152,6 @@ void api_registry_device(api_req *r)
     PQclear(counts);
 }
 
-/* The body of a change takes one member, "reason": 0 when it is absent,
- * 1 with *v, -1 after answering 400 for any other member. */
-static int body_reason(api_req *r, json_t *body, json_t **v)
-{
-    static const char *const names[] = {"reason", NULL};
-    if (body_only(r, body, names) < 0)
-        return -1;
-    *v = json_object_get(body, "reason");
-    return *v ? 1 : 0;
-}
-
-/* The optional free-text reason of a status change: 1..REASON_MAX
- * characters (UTF-8), no control characters, as free text in a query.
- * 0 absent, 1 read, -1 after answering 400. */
-static int body_reason_text(api_req *r, json_t *body, const char **out)
-{
-    json_t *v;
-    int rc = body_reason(r, body, &v);
-    if (rc <= 0)
-        return rc;
-    const char *s = json_string_value(v); /* jansson took only UTF-8 without NUL */
-    if (!s || !api_value_text(s, REASON_MAX)) {
-        api_error(r, 400, "bad_request", "reason",
-                  "'reason' must be a string of 1 to %d characters without control characters",
-                  REASON_MAX);
-        return -1;
-    }
-    *out = s;
-    return 1;
-}
-
 /* Why the change from -> to is refused, or NULL if it is allowed. Asking
  * for the status a device already has is allowed (a no-op), so a retried
  * request succeeds; nothing leaves decommissioned. */
@@ -285,13 +222,11 @@ done:
 static void device_transition(api_req *r, const char *action, const char *to)
 {
     const char *reason = NULL;
-    if (api_param_only(r, no_params) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    json_t *body = api_param_body(r, reason_only);
     if (!body)
         return;
-    PGconn *db;
-    if (body_reason_text(r, body, &reason) >= 0 && (db = api_pool_conn(r)))
+    PGconn *db; /* the reason: free text, as in a query */
+    if (api_param_body_text(r, body, "reason", REASON_MAX, &reason) >= 0 && (db = api_pool_conn(r)))
         transition_run(r, db, action, to, reason);
     json_decref(body); /* reason points into it */
 }
@@ -313,53 +248,33 @@ void api_registry_decommission(api_req *r)
 
 /* ---- renewal grants ---- */
 
+typedef struct renewal_grant {
+    const char *device_id, *until;
+} renewal_grant;
+
+static PGresult *grant_renewal(PGconn *db, const db_actor *who, void *arg, db_refusal *why,
+                               db_error *err)
+{
+    const renewal_grant *g = arg;
+    return db_renewal_grant(db, who, g->device_id, g->until, why, err);
+}
+
 /* POST /v1/devices/{id}/allow-renewal {"until": RFC 3339 or a duration
  * ahead}: db_renewal_grant in one transaction, answered with the grant. */
 void api_registry_allow_renewal(api_req *r)
 {
     static const char *const names[] = {"until", NULL};
-    if (api_param_only(r, no_params) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    json_t *body = api_param_body(r, names);
     if (!body)
         return;
     const char *until = json_string_value(json_object_get(body, "until"));
-    PGconn *db = NULL;
-    if (body_only(r, body, names) < 0)
-        goto done;
-    if (!until || !api_value_text(until, 64)) {
+    if (!until || !api_value_text(until, 64))
         api_error(r, 400, "bad_request", "until",
                   "'until' is required: an RFC 3339 time such as 2026-12-08T00:00:00Z or a "
                   "duration from now such as 7d, at most 30 days ahead");
-        goto done;
-    }
-    if (!(db = api_pool_conn(r)))
-        goto done;
-    db_error err = {0};
-    db_refusal why;
-    db_actor who = {"token", r->token_name};
-    PGresult *res = NULL;
-    if (db_begin(db, &err) < 0 ||
-        (!(res = db_renewal_grant(db, &who, r->path_args[0], until, &why, &err)) &&
-         why.kind == DB_ACCEPTED) ||
-        (res && db_commit(db, &err) < 0)) {
-        db_rollback(db);
-        api_pool_fail(r, &err);
-    } else if (!res) {
-        db_rollback(db);
-        unsigned status = why.kind == DB_REFUSED_INPUT       ? 400
-                          : why.kind == DB_REFUSED_NOT_FOUND ? 404
-                                                             : 409;
-        api_error(r, status,
-                  status == 400   ? "bad_request"
-                  : status == 404 ? "not_found"
-                                  : "conflict",
-                  status == 400 ? "until" : NULL, "%s", why.msg);
-    } else {
-        api_reply_json(r, 200, db_row_json(res, 0));
-    }
-    PQclear(res);
-done:
+    else
+        api_db_change(r, grant_renewal, &(renewal_grant){r->path_args[0], until},
+                      &(api_db_answer){"until", NULL, 200, NULL});
     json_decref(body); /* until points into it */
 }
 
@@ -398,7 +313,8 @@ void api_registry_certs(api_req *r)
     char cbuf[64];
     int limit;
     if (api_param_only(r, names) < 0 || api_param_device_id(r, "device_id", &device_id) < 0 ||
-        api_param_choice(r, "status", cert_statuses, &status) < 0 || param_limit(r, &limit) < 0 ||
+        api_param_choice(r, "status", cert_statuses, &status) < 0 ||
+        api_param_limit(r, &limit) < 0 ||
         api_param_cursor(r, "cursor", 1, cbuf, &after_us, &after_serial) < 0)
         return;
     PGconn *db = api_pool_conn(r);
@@ -434,10 +350,9 @@ void api_registry_cert(api_req *r)
  * 0, or -1 after answering 400. */
 static int body_revocation_reason(api_req *r, json_t *body, const char **out)
 {
-    json_t *v;
-    int rc = body_reason(r, body, &v);
-    if (rc <= 0)
-        return rc;
+    json_t *v = json_object_get(body, "reason");
+    if (!v)
+        return 0;
     int code = json_is_string(v) ? ca_reason_from_name(json_string_value(v)) : -1;
     if (code < 0) {
         api_error(r, 400, "bad_request", "reason",
@@ -518,9 +433,7 @@ void api_registry_revoke(api_req *r)
 {
     char serial[CA_SERIAL_HEX_MAX];
     const char *reason = "unspecified";
-    if (api_param_only(r, no_params) < 0 || serial_path_arg(r, serial) < 0)
-        return;
-    json_t *body = api_param_body(r);
+    json_t *body = serial_path_arg(r, serial) < 0 ? NULL : api_param_body(r, reason_only);
     if (!body)
         return;
     PGconn *db;

@@ -7,6 +7,8 @@
 #include "protocol/device_id.h"
 #include "protocol/hex.h"
 #include "protocol/incident.h"
+#include "protocol/manifest.h"
+#include "protocol/rollout.h"
 #include "protocol/when.h"
 
 #include <errno.h>
@@ -227,7 +229,47 @@ const char *api_value_path_arg(const char *name, const char *raw, size_t raw_len
                    ? NULL
                    : "no such incident: an incident is named by its seq, a whole number from 1 "
                      "to 9223372036854775807";
+    if (strcmp(name, "release") == 0)
+        return text && api_value_release_ref(out)
+                   ? NULL
+                   : "no such release: a release is named by its id, CLASS/VERSION (the slash as "
+                     "%2F in a path) or a version (see GET /v1/releases)";
+    if (strcmp(name, "rollout") == 0)
+        return text && api_value_int(out, 1, INT64_MAX, &seq) == 0
+                   ? NULL
+                   : "no such rollout: a rollout is named by its id, a whole number from 1 to "
+                     "9223372036854775807 (see GET /v1/rollouts)";
     return "this path argument is not checked; this is a bug";
+}
+
+int api_value_release_ref(const char *s)
+{
+    int64_t id;
+    const char *slash = strchr(s, '/');
+    if (s[0] && strspn(s, "0123456789") == strlen(s)) /* all digits: an id */
+        return api_value_int(s, 1, INT64_MAX, &id) == 0;
+    if (!slash)
+        return manifest_version_valid(s);
+    char cls[DEVICE_ID_MAX + 2];
+    size_t n = (size_t)(slash - s);
+    if (n > DEVICE_ID_MAX)
+        return 0;
+    memcpy(cls, s, n);
+    cls[n] = '\0';
+    return device_id_valid(cls) && manifest_version_valid(slash + 1);
+}
+
+int api_value_percent(double percent, int *basis_points)
+{
+    double bp = percent * 100; /* 12.34 is 1233.9999999999998 */
+    if (!(bp >= 1 - 1e-6 && bp <= ROLLOUT_BASIS_POINTS + 1e-6))
+        return -1;
+    int whole = (int)(bp + 0.5);
+    double off = bp - whole;
+    if (off > 1e-6 || off < -1e-6)
+        return -1;
+    *basis_points = whole;
+    return 0;
 }
 
 int api_value_body(const char *content_type, const char *body, size_t len, json_t **out, char *why,

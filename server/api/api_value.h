@@ -59,9 +59,19 @@ int api_value_cursor_serial(const char *v, char buf[64], const char **us, const 
 /* A path argument of a route, "{name}" (id, serial or seq), as sent
  * (raw_len bytes, percent-encoded), decoded into out (raw_len + 1 bytes;
  * out may be raw). NULL when it can name something of its kind (a device
- * id, a serial ca_serial_normalize takes, a seq of 1..INT64_MAX) and holds
+ * id, a serial ca_serial_normalize takes, a seq or a rollout id of
+ * 1..INT64_MAX, a release reference api_value_release_ref takes) and holds
  * no NUL; else why not, as a 404's reason. */
 const char *api_value_path_arg(const char *name, const char *raw, size_t raw_len, char *out);
+
+/* 1 when s can name a release: an id (1..INT64_MAX, decimal), a version
+ * (MANIFEST_VERSION_RULE) or CLASS/VERSION (the class a device id). All
+ * digits is an id, as db_release_get reads it (a version that is all
+ * digits is named CLASS/VERSION). */
+int api_value_release_ref(const char *s);
+/* A rollout's share in percent, 0.01 to 100 in steps of 0.01, as basis
+ * points (1..10000). 0 or -1. */
+int api_value_percent(double percent, int *basis_points);
 
 /* A request body of content_type as a JSON object: {} when len is 0. 0
  * with *out (the caller's reference), 415 when it is not

@@ -31,3 +31,16 @@ expect() {
 }
 # bad NAME PARAM: a 400 naming PARAM.
 bad() { expect "$1" 400 "d['error'] == 'bad_request' and d.get('parameter') == '$2' and d['reason']"; }
+
+# api_server: a PostgreSQL cluster, a CA and vigild "one" with its device
+# port on $dport and its operator port at $API.
+api_server() {
+    pg_start
+    setup_ca
+    dport=$(free_port)
+    aport=$(free_port)
+    vigild_start one "$dport" VIGIL_API_LISTEN="127.0.0.1:$aport"
+    API="http://127.0.0.1:$aport"
+}
+# token ROLE NAME: prints a new API token of ROLE named NAME.
+token() { "$VIGILCTL" token create --role "$1" --name "$2" 2>/dev/null | tail -n 1; }

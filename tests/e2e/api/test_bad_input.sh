@@ -74,9 +74,11 @@ declare -A PARAMS=(
     [/v1/devices]="status class firmware_version id_prefix seen_since seen_before limit cursor"
     [/v1/certificates]="device_id status limit cursor"
     [/v1/audit]="since until device_id action actor limit cursor"
+    [/v1/releases]="class state limit"
+    [/v1/rollouts]="live limit"
 )
 for route in /v1/incidents /v1/incidents/stats /v1/incident-groups /v1/incidents/export \
-             /v1/devices /v1/certificates /v1/audit; do
+             /v1/devices /v1/certificates /v1/audit /v1/releases /v1/rollouts; do
     for param in ${PARAMS[$route]}; do
         checkbad "$route" "$param" "${ENCODING[@]}"
     done
@@ -113,12 +115,16 @@ checkbad /v1/audit cursor 99999999999999999999 9223372036854775808 0 -1 1.1
 checkbad /v1/devices cursor -x a%2Fb .x "$(printf 'd%.0s' $(seq 1 65))"
 
 # Integers out of range, negative limits, durations.
-for rp in "/v1/incidents limit" "/v1/devices limit" "/v1/certificates limit" "/v1/audit limit"; do
+for rp in "/v1/incidents limit" "/v1/devices limit" "/v1/certificates limit" "/v1/audit limit" \
+          "/v1/releases limit" "/v1/rollouts limit"; do
     checkbad ${rp% *} ${rp#* } -1 0 1001 99999999999999999999 9223372036854775808 1e3 %205 5%20 %2B5 0x10
 done
 checkbad /v1/incident-groups limit -1 0 501 99999999999999999999
 checkbad /v1/incidents/stats bucket 0 0s -1h 99999999999999999999s 367d 500ms 1.5h
 checkbad /v1/incidents/export format xml CSV
+checkbad /v1/releases class a%01b caf%C3%A9 .x a%2Fb "$(printf 'c%.0s' $(seq 1 65))"
+checkbad /v1/releases state Active revoked%20 ""
+checkbad /v1/rollouts live TRUE 1 yes ""
 
 # Names: unknown, repeated, without a value, or undecodable.
 got=$(get "/v1/incidents?limit")
@@ -160,12 +166,43 @@ done
 got=$(get "/v1/incidents/9223372036854775807")
 check "the largest seq is asked for: 404 without a parameter" is_error not_found 404 -
 
+for v in 1%00 %001 %FF 0 %2F1.0 sensor%2F a%2Fb%2Fc .1 1.0%0A "$(printf 'v%.0s' $(seq 1 65))"; do
+    got=$(get "/v1/releases/$v")
+    check "GET /v1/releases/$(echo "$v" | cut -c1-30): 404 naming release" is_error not_found 404 release
+done
+got=$(get "/v1/releases/1%00junk/revoke" -X POST -H 'Content-Type: application/json' -d '{}')
+check "POST /v1/releases/1%00junk/revoke: 404 naming release" is_error not_found 404 release
+for v in 0 -1 %2B1 1%00 abc 9223372036854775808 1e3 "%FF"; do
+    got=$(get "/v1/rollouts/$v")
+    check "GET /v1/rollouts/$v: 404 naming rollout" is_error not_found 404 rollout
+done
+for action in widen pause resume abort; do
+    got=$(get "/v1/rollouts/1%00junk/$action" -X POST -H 'Content-Type: application/json' -d '{}')
+    check "POST /v1/rollouts/1%00junk/$action: 404 naming rollout" is_error not_found 404 rollout
+done
+got=$(get "/v1/rollouts/9223372036854775807")
+check "the largest rollout id is asked for: 404 without a parameter" is_error not_found 404 -
+got=$(get "/v1/releases/9223372036854775807")
+check "the largest release id is asked for: 404 without a parameter" is_error not_found 404 -
+
 # ---- request bodies ----
 got=$(get /v1/devices/plain-1/quarantine -X POST -H 'Content-Type: application/json' -d '{"reason":"a\u0085b"}')
 check "a C1 control character in a reason: 400 naming it" is_error bad_request 400 reason
 got=$(get /v1/devices/plain-1/quarantine -X POST -H 'Content-Type: application/json' -d '{"reason":"a\u0000b"}')
 check "a NUL in a reason: 400" test "$got" = 400
 check_eq "  ... and plain-1 is still active" active "$(sql "SELECT status FROM devices WHERE id = 'plain-1'")"
+got=$(get /v1/rollouts -X POST -H 'Content-Type: application/json' -d '{"release":"a\u0085b","percent":10}')
+check "a C1 control character in a release: 400 naming it" is_error bad_request 400 release
+got=$(get /v1/rollouts -X POST -H 'Content-Type: application/json' -d '{"release":"x/1","percent":10,"group":"a\u0000b"}')
+check "a NUL in a group: 400 (jansson refuses the body)" is_error bad_request 400 -
+got=$(get /v1/rollouts -X POST -H 'Content-Type: application/json' -d '{"release":9223372036854775807,"percent":10}')
+check "the largest release id in a body: 404 naming release" is_error not_found 404 release
+got=$(get /v1/rollouts -X POST -H 'Content-Type: application/json' -d '{"release":9223372036854775808,"percent":10}')
+check "a release id past int64 in a body: 400 (jansson refuses the body)" is_error bad_request 400 -
+got=$(get /v1/rollouts/1/widen -X POST -H 'Content-Type: application/json' -d '{"percent":1e400}')
+check "a percent past a double: 400" test "$got" = 400
+got=$(get /v1/releases/1/revoke -X POST -H 'Content-Type: application/json' -d '{"reason":"a\u009fb"}')
+check "a C1 control character in a revocation reason: 400 naming it" is_error bad_request 400 reason
 
 # ---- the export: a bad filter is a 400 status line ----
 for q in "type=%FF" "firmware_version=%C0%AE" "since=0000-01-01T00:00:00Z" "device_id=a%00b" "format=csv&type=%ED%A0%80"; do

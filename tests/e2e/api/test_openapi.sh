@@ -97,7 +97,8 @@ check "a device and its certificate to address" test -n "$SERIAL"
 # probe METHOD PATH: the documented operation answers with anything but
 # "no such endpoint" (404 whose reason starts so) or 405, as the server
 # routes it. Path parameters get plausible values ({seq} 1, {id} dev-1,
-# {serial} that device's certificate); a 404 for a missing object is fine.
+# {serial} that device's certificate, {release} and {rollout} 1); a 404 for
+# a missing object is fine.
 # Also, for the server to be answering for the route and not for something
 # else: no 401/403 for an admin token, an error body is the API's JSON error,
 # and a 2xx has one of the media types documented for its 200.
@@ -106,6 +107,8 @@ probe() {
     url=${path//\{seq\}/1}
     url=${url//\{id\}/dev-1}
     url=${url//\{serial\}/$SERIAL}
+    url=${url//\{release\}/1}
+    url=${url//\{rollout\}/1}
     local args=(-sS --max-time 10 -o "$T/probe.body" -D "$T/probe.headers" -w '%{http_code}'
                 -X "$method" -H "Authorization: Bearer $TOKEN")
     [ "$method" = POST ] && args+=(-H 'Content-Type: application/json' --data '{}')

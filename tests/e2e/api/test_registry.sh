@@ -10,16 +10,11 @@
 # and that an API revocation is in the CRL.
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/api_calls.sh"
-pg_start
-setup_ca
-dport=$(free_port)
-aport=$(free_port)
-vigild_start one "$dport" VIGIL_API_LISTEN="127.0.0.1:$aport"
-API="http://127.0.0.1:$aport"
+api_server
 DEV="https://127.0.0.1:$dport"
-VIEWER=$("$VIGILCTL" token create --role viewer --name reg-viewer 2>/dev/null | tail -n 1)
-OPERATOR=$("$VIGILCTL" token create --role operator --name reg-operator 2>/dev/null | tail -n 1)
-ADMIN=$("$VIGILCTL" token create --role admin --name reg-admin 2>/dev/null | tail -n 1)
+VIEWER=$(token viewer reg-viewer)
+OPERATOR=$(token operator reg-operator)
+ADMIN=$(token admin reg-admin)
 D="$T/dev"
 for id in dev-01 dev-02 dev-03; do "$VIGILCTL" device create --id "$id" --out-dir "$D" >/dev/null 2>&1; done
 "$VIGILCTL" device create --id sensor-01 --class sensor --out-dir "$D" >/dev/null 2>&1

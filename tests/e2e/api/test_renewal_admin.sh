@@ -7,14 +7,9 @@
 # descendants and listing their keys.
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/api_calls.sh"
-pg_start
-setup_ca
-dport=$(free_port)
-aport=$(free_port)
-vigild_start one "$dport" VIGIL_API_LISTEN="127.0.0.1:$aport"
-API="http://127.0.0.1:$aport"
-VIEWER=$("$VIGILCTL" token create --role viewer --name ren-viewer 2>/dev/null | tail -n 1)
-OPERATOR=$("$VIGILCTL" token create --role operator --name ren-operator 2>/dev/null | tail -n 1)
+api_server
+VIEWER=$(token viewer ren-viewer)
+OPERATOR=$(token operator ren-operator)
 D="$T/dev"
 mkdir -p "$D"
 "$VIGILCTL" device create --id dev-e --out-dir "$D" --validity 1h --backdate 2h >/dev/null 2>&1

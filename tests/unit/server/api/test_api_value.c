@@ -283,3 +283,48 @@ Test(api_value, bodies_are_one_json_object)
         cr_assert(strstr(why, "JSON object"), "the reason says what is wanted: %s", why);
     }
 }
+
+Test(api_value, release_references)
+{
+    const char *good[] = {"12",           "9223372036854775807", "1.4.0", "1.4.0+build.7~rc1",
+                          "sensor/1.4.0", "gw.v2_x-1/2026.01"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert_eq(api_value_release_ref(good[i]), 1, "'%s' refused", good[i]);
+    const char *bad[] = {"",
+                         "0",
+                         "/1.4.0",
+                         "sensor/",
+                         "sensor/1.4.0/x",
+                         ".1",
+                         "sensor/-1",
+                         "sen sor/1.0",
+                         "sensor+x/1.0",
+                         "1.0 ",
+                         "s/1\n",
+                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1.0"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(api_value_release_ref(bad[i]), 0, "'%s' accepted", bad[i]);
+    char out[128];
+    cr_assert_null(api_value_path_arg("release", "sensor%2F1.4.0", 14, out));
+    cr_assert_str_eq(out, "sensor/1.4.0");
+    cr_assert_not_null(api_value_path_arg("release", "1.4%000", 7, out));
+    cr_assert_null(api_value_path_arg("rollout", "7", 1, out));
+    cr_assert_not_null(api_value_path_arg("rollout", "0", 1, out));
+    cr_assert_not_null(api_value_path_arg("rollout", "x", 1, out));
+}
+
+Test(api_value, percent_is_basis_points)
+{
+    int bp = -1;
+    cr_assert_eq(api_value_percent(10, &bp), 0);
+    cr_assert_eq(bp, 1000);
+    cr_assert_eq(api_value_percent(0.01, &bp), 0);
+    cr_assert_eq(bp, 1);
+    cr_assert_eq(api_value_percent(12.34, &bp), 0, "12.34 * 100 is not exactly 1234");
+    cr_assert_eq(bp, 1234);
+    cr_assert_eq(api_value_percent(100, &bp), 0);
+    cr_assert_eq(bp, 10000);
+    const double bad[] = {0, -1, 0.001, 100.01, 12.345, 1e300, -0.0};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(api_value_percent(bad[i], &bp), -1, "%g accepted", bad[i]);
+}
