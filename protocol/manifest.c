@@ -181,6 +181,23 @@ static int b64url_part(const char *s, size_t n)
     return 1;
 }
 
+/* 1 when a part is the one spelling of its bytes: base64url leaves spare
+ * low bits in a last character (2 or 4 of them), which libjose does not
+ * look at, so "...Q" and "...R" could decode to the same signature. Only
+ * the encoder's own output (spare bits zero) is taken: one manifest, one
+ * string. */
+static int b64url_canonical(const json_t *part)
+{
+    char buf[PART_MAX];
+    size_t n = jose_b64_dec(part, NULL, 0);
+    if (n == SIZE_MAX || n > sizeof buf || jose_b64_dec(part, buf, sizeof buf) != n)
+        return 0;
+    json_t *again = jose_b64_enc(buf, n);
+    int same = json_equal(again, part);
+    json_decref(again);
+    return same;
+}
+
 /* JSON from one base64url part; duplicates refused. */
 static json_t *part_json(const json_t *part)
 {
@@ -213,8 +230,9 @@ static manifest_status compact_verify(const char *jws, size_t len, const char *t
         const char *dot = memchr(start, '.', (size_t)(end - start));
         const char *stop = i < 2 ? dot : end;
         if (!stop || (i == 2 && dot) || !b64url_part(start, (size_t)(stop - start)) ||
-            !(parts[i] = json_stringn(start, (size_t)(stop - start)))) {
-            st = refuse(st, why, why_len, "not three base64url parts joined by dots");
+            !(parts[i] = json_stringn(start, (size_t)(stop - start))) ||
+            !b64url_canonical(parts[i])) {
+            st = refuse(st, why, why_len, "not three canonical base64url parts joined by dots");
             goto fail;
         }
         start = stop + 1;

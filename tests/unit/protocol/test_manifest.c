@@ -157,3 +157,54 @@ Test(manifest, versions_and_digests)
     sha[0] = 'F';
     cr_assert(!manifest_sha256_valid(sha));
 }
+
+/* The character of the base64url alphabet whose value is v. */
+static char b64url_char(int v)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    return alphabet[v];
+}
+
+static int b64url_value(char c)
+{
+    for (int v = 0; v < 64; v++)
+        if (b64url_char(v) == c)
+            return v;
+    return -1;
+}
+
+Test(manifest, refuses_a_part_in_non_canonical_base64url)
+{
+    json_t *key = new_key(), *jwks = set_of(key);
+    manifest m = sample(), got;
+    char why[200];
+    char *jws = manifest_sign(&m, key);
+    size_t len = strlen(jws);
+    /* a 64-byte ES256 signature is 86 characters: the last one carries two
+     * bits, and its four low ones must be zero. Setting one decodes to the
+     * same bytes, so the signature still verifies: a second spelling of
+     * the same manifest, which a strict reader does not take. */
+    char last = jws[len - 1];
+    int v = b64url_value(last);
+    cr_assert(v >= 0 && (v & 0x0f) == 0, "the signer wrote a canonical last character");
+    jws[len - 1] = b64url_char(v | 0x01);
+    cr_assert_eq(manifest_verify(jws, len, jwks, &got, why, sizeof why), MANIFEST_MALFORMED,
+                 "a non-canonical signature part was taken");
+    jws[len - 1] = last;
+    cr_assert_eq(manifest_verify(jws, len, jwks, &got, NULL, 0), MANIFEST_OK);
+    /* so is an endorsement's */
+    json_t *fresh = new_key(), *list = json_pack("[O]", fresh), *keys = NULL;
+    char *e = manifest_endorse(list, key, 1000);
+    size_t elen = strlen(e);
+    v = b64url_value(e[elen - 1]);
+    e[elen - 1] = b64url_char(v | 0x02);
+    cr_assert_eq(manifest_endorsement_verify(e, elen, jwks, &keys, NULL, 0), MANIFEST_MALFORMED);
+    cr_assert_null(keys);
+    free(e);
+    json_decref(list);
+    json_decref(fresh);
+    free(jws);
+    json_decref(jwks);
+    json_decref(key);
+}
