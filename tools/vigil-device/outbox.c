@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUTBOX_MAX 256
 #define STATUS_PATH "/v1/update/status"
 
 static json_int_t seq_of(const devq_entry *e)
@@ -33,7 +32,7 @@ static devq_entry *load_sorted(const char *dir, size_t *n)
 {
     devq_entry *e = NULL;
     *n = 0;
-    if (devq_load(dir, OUTBOX_MAX, &e, n) < 0)
+    if (devq_load(dir, OUTBOX_MAX_REPORTS, &e, n) < 0)
         return NULL;
     qsort(e, *n, sizeof(*e), by_seq);
     return e;
@@ -48,6 +47,8 @@ int outbox_put(const char *dir, const char *version, const char *state, const ch
     devq_entry *e = load_sorted(dir, &n);
     json_int_t seq = n ? seq_of(&e[n - 1]) + 1 : 1;
     devq_free(e, n);
+    if (n >= OUTBOX_MAX_REPORTS || devq_count(dir) >= OUTBOX_MAX_REPORTS)
+        return -1; /* full: the server has taken none of them for a long time */
     json_t *r =
         json_pack("{s:s,s:s,s:s,s:I}", "id", id, "version", version, "state", state, "seq", seq);
     if (reason && reason[0]) {

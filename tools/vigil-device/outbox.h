@@ -14,6 +14,9 @@
 #include <stddef.h>
 
 #define OUTBOX_REASON_MAX 512
+/* Reports queued at most: one more is not queued (and put says so), so a
+ * server that never takes them cannot fill the disk. */
+#define OUTBOX_MAX_REPORTS 256
 
 typedef struct outbox_totals {
     size_t sent, refused, left;
@@ -21,7 +24,8 @@ typedef struct outbox_totals {
 } outbox_totals;
 
 /* Queues a report of state ("downloading", "installed", "failed") for
- * version; reason may be NULL (required for failed; cut to 512 bytes). */
+ * version; reason may be NULL (required for failed; cut to 512 bytes).
+ * -1 when it cannot, or OUTBOX_MAX_REPORTS are queued already. */
 int outbox_put(const char *dir, const char *version, const char *state, const char *reason);
 /* Sends what is queued, oldest first, stopping at the first that cannot
  * be sent now (429, 503, network). A 4xx verdict moves the report to

@@ -166,12 +166,19 @@ int devq_remove(const char *dir, const char *id)
 
 int devq_reject(const char *dir, const char *id, const char *reason)
 {
-    char from[PATH_MAX], to[PATH_MAX], rdir[PATH_MAX], name[64];
+    char from[PATH_MAX], to[PATH_MAX], rdir[PATH_MAX], name[64], cut[DEVQ_REASON_MAX + 1];
     if (!valid_id(id) || qpath(rdir, dir, "rejected", "") < 0 ||
         qpath(from, dir, id, ".json") < 0 || qpath(to, rdir, id, ".json") < 0)
         return -1;
+    if (devq_count(rdir) >= DEVQ_REJECTED_MAX) {
+        /* enough kept for a person to read: this one only leaves the queue */
+        fprintf(stderr, "vigil-device: %s/rejected holds %d reports: report %s is dropped\n",
+                dir, DEVQ_REJECTED_MAX, id);
+        return devq_remove(dir, id);
+    }
+    snprintf(cut, sizeof(cut), "%s", reason); /* the server's answer, of any size */
     snprintf(name, sizeof(name), "%s.reason", id);
-    if (write_atomic(rdir, name, reason) < 0 || rename(from, to) < 0)
+    if (write_atomic(rdir, name, cut) < 0 || rename(from, to) < 0)
         return -1;
     return devu_fsync_dir_of(dir, 1);
 }

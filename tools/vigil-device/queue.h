@@ -13,6 +13,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* A rejected report's reason (the server's answer) is kept up to this
+ * many bytes, and DIR/rejected/ keeps at most this many reports: whatever
+ * a server answers, the queue's disk use is bounded. */
+#define DEVQ_REASON_MAX 4096
+#define DEVQ_REJECTED_MAX 128
+
 typedef struct devq_entry {
     char id[37];
     json_t *report;

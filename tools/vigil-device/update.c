@@ -58,10 +58,12 @@ static int done(update_result *r, int code, const char *result, const char *reas
 static int report(ctx *x, const char *version, const char *state, const char *reason)
 {
     outbox_totals t = {0};
-    if (outbox_put(x->outbox, version, state, reason) < 0)
-        fprintf(stderr, "vigil-device: cannot queue the status report in %s\n", x->outbox);
+    int queued = outbox_put(x->outbox, version, state, reason) == 0;
+    if (!queued)
+        fprintf(stderr, "vigil-device: cannot queue the status report in %s (full?)\n",
+                x->outbox);
     outbox_flush(x->c, x->outbox, &t);
-    return t.left == 0;
+    return queued && t.left == 0;
 }
 
 /* A refusal, reported as failed for version (when one is known); -1. */

@@ -216,6 +216,43 @@ Test(update_parts, status_reports_keep_their_order_and_a_bounded_reason)
     devq_free(e, n);
 }
 
+/* A server that never takes a report (503 forever), or refuses each with
+ * a huge body, must not fill the device's disk: the outbox keeps at most
+ * OUTBOX_MAX_REPORTS, a rejected report's reason is cut to
+ * DEVQ_REASON_MAX bytes, and DIR/rejected/ keeps at most
+ * DEVQ_REJECTED_MAX reports. */
+Test(update_parts, the_outbox_and_the_rejected_reports_are_bounded)
+{
+    char odir[128], rdir[160], path[256];
+    struct stat st;
+    snprintf(odir, sizeof odir, "%s/status", dir);
+    snprintf(rdir, sizeof rdir, "%s/rejected", odir);
+    for (int i = 0; i < OUTBOX_MAX_REPORTS; i++)
+        cr_assert_eq(outbox_put(odir, "1.0", "downloading", NULL), 0);
+    cr_assert_eq(outbox_put(odir, "1.0", "installed", NULL), -1, "a full outbox took one more");
+    cr_assert_eq(devq_count(odir), OUTBOX_MAX_REPORTS);
+
+    size_t big_len = 1024 * 1024;
+    char *big = malloc(big_len + 1);
+    cr_assert_not_null(big);
+    memset(big, 'x', big_len);
+    big[big_len] = '\0';
+    devq_entry *e = NULL;
+    size_t n = 0;
+    cr_assert_eq(devq_load(odir, OUTBOX_MAX_REPORTS, &e, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(devq_reject(odir, e[i].id, big), 0);
+    snprintf(path, sizeof path, "%s/%s.reason", rdir, e[0].id);
+    cr_assert(stat(path, &st) != 0 || st.st_size <= DEVQ_REASON_MAX,
+              "a rejected report's reason of 1 MiB was kept whole (%lld bytes)",
+              (long long)st.st_size);
+    cr_assert(devq_count(rdir) <= DEVQ_REJECTED_MAX, "%zu rejected reports kept",
+              devq_count(rdir));
+    cr_assert_eq(devq_count(odir), 0, "a rejected report left the outbox");
+    devq_free(e, n);
+    free(big);
+}
+
 Test(update_parts, install_replaces_the_image_atomically_or_fails_as_told)
 {
     char part[128], idir[128], image[160], why[300];
