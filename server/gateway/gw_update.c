@@ -52,8 +52,9 @@ static int hex_digit(char ch)
 }
 
 /* The value of query parameter name, percent-decoded ('+' stays a plus:
- * versions may hold one): 1, 0 when absent, -1 when repeated, too long or
- * badly encoded. */
+ * versions may hold one): 1, 0 when absent, -1 when repeated, too long,
+ * badly encoded or holding a control character (a "%00" would otherwise
+ * cut the value short, and "1.0%00junk" pass as "1.0"). */
 static int query_value(const char *query, const char *name, char *out, size_t cap)
 {
     size_t name_len = strlen(name);
@@ -74,6 +75,8 @@ static int query_value(const char *query, const char *name, char *out, size_t ca
                     ch = (char)(hi * 16 + lo);
                     i += 2;
                 }
+                if ((unsigned char)ch < 0x20 || ch == 0x7f)
+                    return -1;
                 if (k + 1 >= cap)
                     return -1;
                 out[k++] = ch;
