@@ -28,6 +28,11 @@
     "SELECT substring(data FROM $3::int4 FOR $4::int4), octet_length(data) FROM artifact_chunks"   \
     " WHERE sha256 = $1 AND idx = $2::int4"
 #define OCTET_TYPE "application/octet-stream"
+/* Downloads one device may have in progress (every connection, every
+ * worker): each holds up to two chunks and a place in the worker's
+ * artifact queue, so a device that opens many and reads none takes
+ * neither the memory nor the queue from the others. */
+#define DOWNLOADS_PER_DEVICE 4
 
 typedef struct download {
     gw_conn *c;        /* NULL once the connection has gone */
@@ -45,6 +50,8 @@ typedef struct download {
     int started; /* the head went out */
     int cut;     /* end the connection once the current piece is out */
     int status;  /* 200 or 206 */
+    int counted; /* reg_view_download_begin said yes: end it when freed */
+    char device_id[REG_ID_MAX + 1];
     char headers[320];
 } download;
 
@@ -55,6 +62,8 @@ int gw_artifact_prepare(pg_async_conn *db)
 
 static void download_free(download *d)
 {
+    if (d->counted)
+        reg_view_download_end(d->device_id);
     free(d->buf[0]);
     free(d->buf[1]);
     free(d);
@@ -354,6 +363,14 @@ void gw_artifact_get(gw_conn *c, gw_http_request *req)
         download_free(d);
         return;
     }
+    if (!reg_view_download_begin(c->device_id, DOWNLOADS_PER_DEVICE)) {
+        download_free(d);
+        gw_routes_refuse(c, MP_ARTIFACTS, 429, "too_many_downloads",
+                         "this device has 4 downloads in progress; finish or close one first", 1);
+        return;
+    }
+    d->counted = 1;
+    snprintf(d->device_id, sizeof(d->device_id), "%s", c->device_id);
     d->c = c;
     d->db = c->w->artifacts;
     c->download = d;

@@ -24,6 +24,7 @@ typedef struct reg_device {
     _Atomic int64_t touched_s;     /* last time last_seen_at was written */
     _Atomic uint64_t firmware;     /* hash of the firmware version last written */
     _Atomic int64_t offered;       /* rollout whose offer is recorded (reg_view_note_offered) */
+    _Atomic int downloads;         /* artifact downloads in progress (reg_view_download_begin) */
     char device_class[REG_ID_MAX + 1]; /* "" until known */
     char *tags;                        /* REG_TAGS form, NULL when none */
     uint8_t tags_known;                /* set by a NOTIFY: a miss-path row may be older */
@@ -464,6 +465,34 @@ int reg_view_allow_request(const char *device_id, int64_t now_ns, int64_t rate_p
         allowed = rate_allow(&(*slot)->tat_ns, now_ns, interval, burst);
     pthread_rwlock_unlock(&lock);
     return allowed;
+}
+
+int reg_view_download_begin(const char *device_id, int max)
+{
+    int allowed = 0;
+    pthread_rwlock_rdlock(&lock);
+    reg_device **slot = device_slot(&live, device_id);
+    if (*slot) {
+        int n = atomic_load(&(*slot)->downloads);
+        while (n < max && !atomic_compare_exchange_weak(&(*slot)->downloads, &n, n + 1))
+            ;
+        allowed = n < max;
+    }
+    pthread_rwlock_unlock(&lock);
+    return allowed;
+}
+
+void reg_view_download_end(const char *device_id)
+{
+    pthread_rwlock_rdlock(&lock);
+    reg_device **slot = device_slot(&live, device_id);
+    if (*slot) {
+        /* never below 0: a full reload starts every count again at 0 */
+        int n = atomic_load(&(*slot)->downloads);
+        while (n > 0 && !atomic_compare_exchange_weak(&(*slot)->downloads, &n, n - 1))
+            ;
+    }
+    pthread_rwlock_unlock(&lock);
 }
 
 int reg_view_note_network(const char *device_id, const char *network)

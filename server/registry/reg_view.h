@@ -102,6 +102,14 @@ int reg_view_device_facts(const char *device_id, const char *tag, reg_device_fac
  * for this rollout come from memory. */
 void reg_view_note_offered(const char *device_id, int64_t rollout_id);
 
+/* Artifact downloads a device has in progress, on every worker: 1 (and
+ * one more counted) when fewer than max are, 0 otherwise or when the
+ * device is not in the view. Each 1 is given back with download_end. A
+ * full reload starts the counts again at 0 (a device may then hold up to
+ * max more until its earlier downloads end). */
+int reg_view_download_begin(const char *device_id, int max);
+void reg_view_download_end(const char *device_id);
+
 /* Request budget (GCRA): 1 if the device may make one more request now. */
 int reg_view_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s,
                            int64_t burst);

@@ -235,3 +235,22 @@ Test(registry, offered_rollout_is_remembered)
     reg_view_device_facts("offered-1", NULL, &f);
     cr_assert_eq(f.offered_rollout, 12);
 }
+
+Test(registry, downloads_in_progress_are_capped_per_device)
+{
+    uint8_t fp[REG_FP_LEN];
+    fp_of(303, fp);
+    reg_cert_row row = active_row("dl-1");
+    reg_view_learn(fp, &row);
+    for (int i = 0; i < 4; i++)
+        cr_assert(reg_view_download_begin("dl-1", 4), "download %d refused", i + 1);
+    cr_assert(!reg_view_download_begin("dl-1", 4), "a fifth download at once");
+    reg_view_download_end("dl-1");
+    cr_assert(reg_view_download_begin("dl-1", 4), "one ended: one more");
+    cr_assert(!reg_view_download_begin("nobody", 4), "a device not in the view");
+    for (int i = 0; i < 10; i++)
+        reg_view_download_end("dl-1"); /* more ends than begins stay at 0 */
+    for (int i = 0; i < 4; i++)
+        cr_assert(reg_view_download_begin("dl-1", 4));
+    cr_assert(!reg_view_download_begin("dl-1", 4));
+}
