@@ -242,13 +242,15 @@ static void record_offer(gw_conn *c, reg_update *u, const reg_release *rel, int6
     memcpy(j->device_id, c->device_id, sizeof(j->device_id));
     snprintf(rollout, sizeof(rollout), "%" PRId64, rollout_id);
     const char *params[] = {rollout, c->device_id};
+    /* before the query: pg_async may answer it before it returns (a
+     * connection that breaks as the query is sent) */
+    c->update = j;
     if (pg_async_query(c->w->registry, "SELECT vigil_update_offered($1, $2)", 2, params, on_offered,
                        j) < 0) {
+        c->update = NULL;
         job_free(j);
         unavailable(c, "the database is unavailable; retry later");
-        return;
     }
-    c->update = j;
 }
 
 void gw_update_get(gw_conn *c, gw_http_request *req)

@@ -220,13 +220,13 @@ void gw_update_status_post(gw_conn *c, gw_http_request *req)
     memcpy(j->device_id, c->device_id, sizeof(j->device_id));
     const char *params[] = {c->device_id, r.version, r.state,
                             r.has_reason ? r.reason : NULL, r.id, c->addr};
+    c->update = j; /* before the query: its answer may come before it returns */
     if (pg_async_query(c->w->registry,
                        "SELECT code, rollout_id, halted FROM vigil_update_report($1, $2, $3, $4,"
                        " $5, $6)",
                        6, params, on_reported, j) < 0) {
+        c->update = NULL;
         free(j);
         unavailable(c, "the database is unavailable; nothing was written; retry later");
-        return;
     }
-    c->update = j;
 }
