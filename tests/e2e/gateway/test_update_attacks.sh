@@ -7,8 +7,12 @@
 # JSON error shape, so none reaches the database (a NUL in a query value
 # included); one device cannot hold more than 4 downloads at once, so its
 # connections that never read take neither the server's memory nor the
-# artifact connection from the other devices; connections reset in the
-# middle of a chunk leak nothing (the sanitizer build's report at exit).
+# artifact connection from the other devices; a device cannot report for a
+# rollout that did not offer it the release, nor move another device's row,
+# and its failure reports stop at its request budget; an aborted rollout
+# offers nothing (its release's artifact is still served to the class, as
+# the contract says); connections reset in the middle of a chunk leak
+# nothing (the sanitizer build's report at exit).
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/../../lib/release_fixture.sh"
 pg_start
@@ -138,6 +142,40 @@ check "  ... too_many_downloads in the JSON error shape" shape "$T/body" too_man
 wait "$holder"
 check "once they are closed, that device downloads again" bash -c \
     "for i in \$(seq 1 50); do [ \"\$(curl -sS --max-time 20 --cacert '$T/chain.pem' --cert '$D/a-3.crt' --key '$D/a-3.key' '$U/v1/artifacts/$SHA' | sha256sum | cut -c1-64)\" = '$SHA' ] && exit 0; sleep 0.2; done; exit 1"
+
+# ---- another device's state; a flood of failures ----
+status() {  # status ID STATE [REASON]: POST /v1/update/status of 2.0.0 as ID; prints the HTTP status
+    local body="{\"id\":\"$(cat /proc/sys/kernel/random/uuid)\",\"version\":\"2.0.0\",\"state\":\"$2\"${3:+,\"reason\":\"$3\"}}"
+    dcurl "$D" "$1" -H 'Content-Type: application/json' --data-binary "$body" -o "$T/body" -w '%{http_code}' \
+        "${SU:-$U}/v1/update/status"
+}
+check_eq "a-1 was offered the release" offered \
+    "$(sql "SELECT state FROM rollout_devices WHERE rollout_id = $ro AND device_id = 'a-1'")"
+check_eq "a-4, never offered it, reports it installed: 409" 409 "$(status a-4 installed)"
+check_json_in "$T/body" "  ... not_offered" "d['error'] == 'not_offered'"
+check_eq "  ... a-4 has no row and a-1's is as it was" "a-1:offered" \
+    "$(sql "SELECT string_agg(device_id || ':' || state, ',') FROM rollout_devices WHERE rollout_id = $ro")"
+check_eq "  ... and no device's firmware version moved" 0 \
+    "$(sql "SELECT count(*) FROM devices WHERE firmware_version = '2.0.0'")"
+port2=$(free_port)
+vigild_start limited "$port2" VIGIL_DEVICE_RATE=1 VIGIL_DEVICE_BURST=3
+SU="https://127.0.0.1:$port2"
+codes=""
+for _ in $(seq 1 12); do codes+="$(SU=$SU status a-1 failed 'flash error') "; done
+echo "12 failure reports at once: $codes" >&2
+check "12 failure reports at once over a rate of 1/s, burst 3: some are 429" grep -q 429 <<<"$codes"
+check "  ... at most 5 update_failure incidents written" \
+    test "$(sql "SELECT count(*) FROM incidents WHERE type = 'update_failure' AND device_id = 'a-1'")" -le 5
+check "  ... one row for a-1 in the rollout, failed" test \
+    "$(sql "SELECT count(*) || state FROM rollout_devices WHERE rollout_id = $ro AND device_id = 'a-1' GROUP BY state")" = 1failed
+vigild_stop limited >/dev/null 2>&1
+
+# ---- what an aborted rollout still serves (by contract: artifacts of releases not revoked) ----
+rf_move "$ro" aborted
+gone() { for _ in $(seq 1 50); do [ "$(dcurl "$D" a-2 -o /dev/null -D "$T/h" -w '%{http_code}' "$U/v1/update")" = 204 ] && grep -qi 'X-Vigil-Reason: no_rollout' "$T/h" && return 0; sleep 0.1; done; return 1; }
+check "an aborted rollout offers nothing: 204 no_rollout" gone
+check_eq "  ... its release's artifact is still served to the class (the contract: not revoked)" 206 \
+    "$(dcurl "$D" a-2 -o /dev/null -w '%{http_code}' -r 0-9 "$U/v1/artifacts/$SHA")"
 
 # ---- connections reset in the middle of a chunk ----
 check "20 downloads reset in the middle of a chunk" RAW cut a-1 "$SHA" 20
