@@ -3,6 +3,8 @@
  */
 #include "tools/vigil-device/client.h"
 
+#include "tools/vigil-device/util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -173,12 +175,35 @@ static int write_all(devc *c, const char *data, size_t len)
     return 0;
 }
 
+/* Each read waits at most until the answer's deadline (and at most
+ * IO_TIMEOUT_S); 0, or -1 once it has passed. */
+static int before_deadline(devc *c)
+{
+    long long left = c->deadline_ms - devu_now_ms();
+    if (left <= 0)
+        return -1;
+    if (left > IO_TIMEOUT_S * 1000)
+        left = IO_TIMEOUT_S * 1000;
+    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return 0;
+}
+
+/* Back to the timeout of one read, for a streamed body. */
+static void no_deadline(devc *c)
+{
+    struct timeval tv = {IO_TIMEOUT_S, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 /* Reads the header section into buf; returns its length (up to and
  * including the blank line) and how much was read in total. */
 static long read_headers(devc *c, char *buf, size_t cap, size_t *got)
 {
     *got = 0;
     while (*got < cap - 1) {
+        if (before_deadline(c) < 0)
+            return -1;
         int n = SSL_read(c->ssl, buf + *got, (int)(cap - 1 - *got));
         if (n <= 0)
             return -1;
@@ -232,6 +257,8 @@ static devc_result read_head(devc *c, devc_response *r, char *err, size_t errlen
     if (hlen < 0 && alert_about_us())
         return fail(DEVC_IDENTITY, err, errlen, "the server refused this certificate: %s",
                     ssl_reason());
+    if (hlen < 0 && devu_now_ms() >= c->deadline_ms)
+        return fail(DEVC_RETRY, err, errlen, "no whole answer within %d s", DEVC_ANSWER_S);
     if (hlen < 0 || sscanf(head, "HTTP/1.%*d %d", &r->status) != 1)
         return fail(DEVC_RETRY, err, errlen, "no answer from the server: %s", ssl_reason());
     const char *cl = header(head, "Content-Length"), *ra = header(head, "Retry-After"),
@@ -296,7 +323,9 @@ static devc_result read_body(devc *c, devc_response *r, char *err, size_t errlen
     if (!(r->body = malloc(length + 1)))
         return fail(DEVC_RETRY, err, errlen, "out of memory");
     while (have < length) {
-        long n = devc_stream_read(c, r->body + have, length - have);
+        long n = before_deadline(c) < 0 ? -2 : devc_stream_read(c, r->body + have, length - have);
+        if (n == -2)
+            return fail(DEVC_RETRY, err, errlen, "the answer took more than %d s", DEVC_ANSWER_S);
         if (n <= 0)
             return fail(DEVC_RETRY, err, errlen, "answer cut short: %s", ssl_reason());
         have += (size_t)n;
@@ -348,10 +377,13 @@ static devc_result request(devc *c, const char *method, const char *path, const 
          * the request, so a failed write may still have an answer behind it. */
         int wrote = write_all(c, head, strlen(head)) == 0 &&
                     (!has_body || write_all(c, body, body_len) == 0);
+        c->deadline_ms = devu_now_ms() + DEVC_ANSWER_S * 1000LL;
         r = read_head(c, resp, err, errlen);
         if (r == DEVC_OK && (wrote || resp->close)) {
-            if (stream)
+            if (stream) {
+                no_deadline(c);
                 return DEVC_OK;
+            }
             r = read_body(c, resp, err, errlen);
         }
         if (r == DEVC_OK && (wrote || resp->close)) {

@@ -22,9 +22,15 @@ typedef struct devc {
     char *pend;
     size_t pend_len, pend_off;
     long long body_left;
+    long long deadline_ms; /* monotonic: the answer's head (and a whole small body) by then */
 } devc;
 
 #define DEVC_MAX_BODY (1024 * 1024)
+/* An answer's status line and headers, and a body read whole, must have
+ * come within this long of the request: a server that sends a byte now
+ * and then cannot hold the device (and its reports and renewals) for
+ * ever. A streamed body only has to keep coming (15 s per read). */
+#define DEVC_ANSWER_S 30
 
 typedef struct devc_response {
     int status;
