@@ -25,7 +25,7 @@ typedef struct reg_device {
     _Atomic uint64_t firmware;     /* hash of the firmware version last written */
     _Atomic int64_t offered;       /* rollout whose offer is recorded (reg_view_note_offered) */
     _Atomic int downloads;         /* artifact downloads in progress (reg_view_download_begin) */
-    char device_class[REG_ID_MAX + 1]; /* "" until known */
+    const char *device_class;      /* interned (class_intern); NULL until known */
     char *tags;                        /* REG_TAGS form, NULL when none */
     uint8_t tags_known;                /* set by a NOTIFY: a miss-path row may be older */
 } reg_device;
@@ -61,6 +61,68 @@ static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static tables live, loading;
 static int is_loading;
 static replay *replay_head;
+
+/* ---- device classes, each kept once ---- */
+
+/* A million devices of a few classes would each hold their class's name
+ * (65 bytes with its room); they point at one copy instead. The copies
+ * live until reg_view_shutdown: classes are few, and made by operators.
+ * Under a mutex of its own: the loader fills rows without the view's
+ * lock. */
+static pthread_mutex_t classes_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **classes; /* open addressing; cap a power of two */
+static size_t classes_cap, classes_n;
+
+static char **class_slot(char **table, size_t cap, const char *name)
+{
+    size_t mask = cap - 1;
+    for (size_t i = hash_fnv1a(name) & mask;; i = (i + 1) & mask)
+        if (!table[i] || strcmp(table[i], name) == 0)
+            return &table[i];
+}
+
+static int classes_grow(void)
+{
+    size_t cap = classes_cap ? classes_cap * 2 : 16;
+    char **bigger = calloc(cap, sizeof(*bigger));
+    if (!bigger)
+        return -1;
+    for (size_t i = 0; i < classes_cap; i++)
+        if (classes[i])
+            *class_slot(bigger, cap, classes[i]) = classes[i];
+    free(classes);
+    classes = bigger;
+    classes_cap = cap;
+    return 0;
+}
+
+/* The one copy of name; NULL when it is too long or memory is short. */
+static const char *class_intern(const char *name)
+{
+    const char *out = NULL;
+    if (strlen(name) > REG_ID_MAX)
+        return NULL;
+    pthread_mutex_lock(&classes_lock);
+    if ((classes_n + 1) * 2 <= classes_cap || classes_grow() == 0) {
+        char **slot = class_slot(classes, classes_cap, name);
+        if (!*slot && (*slot = strdup(name)))
+            classes_n++;
+        out = *slot;
+    }
+    pthread_mutex_unlock(&classes_lock);
+    return out;
+}
+
+static void classes_free(void)
+{
+    pthread_mutex_lock(&classes_lock);
+    for (size_t i = 0; i < classes_cap; i++)
+        free(classes[i]);
+    free(classes);
+    classes = NULL;
+    classes_cap = classes_n = 0;
+    pthread_mutex_unlock(&classes_lock);
+}
 
 /* ---- hashing and tables ---- */
 
@@ -193,8 +255,10 @@ void reg_view_shutdown(void)
     while (replay_head) {
         replay *r = replay_head;
         replay_head = r->next;
+        free(r->tags);
         free(r);
     }
+    classes_free();
     pthread_rwlock_unlock(&lock);
 }
 
@@ -252,8 +316,8 @@ static void fill_entry(tables *t, reg_cert *c, const reg_cert_row *row)
         c->device->status = st;
     if (row->last_address && !c->device->network[0])
         strncpy(c->device->network, row->last_address, sizeof(c->device->network) - 1);
-    if (row->device_class)
-        snprintf(c->device->device_class, sizeof(c->device->device_class), "%s", row->device_class);
+    if (row->device_class && row->device_class[0])
+        c->device->device_class = class_intern(row->device_class);
     if (!c->device->tags_known) {
         free(c->device->tags);
         c->device->tags = row->tags && row->tags[0] ? strdup(row->tags) : NULL;
@@ -437,7 +501,8 @@ int reg_view_device_facts(const char *device_id, const char *tag, reg_device_fac
     if (*slot) {
         const reg_device *d = *slot;
         out->status = d->status;
-        memcpy(out->device_class, d->device_class, sizeof(out->device_class));
+        snprintf(out->device_class, sizeof(out->device_class), "%s",
+                 d->device_class ? d->device_class : "");
         out->in_group = !tag || has_tag(d->tags, tag);
         out->offered_rollout = atomic_load(&(*slot)->offered);
         rc = 0;

@@ -254,3 +254,32 @@ Test(registry, downloads_in_progress_are_capped_per_device)
         cr_assert(reg_view_download_begin("dl-1", 4));
     cr_assert(!reg_view_download_begin("dl-1", 4));
 }
+
+Test(registry, many_devices_of_many_classes_keep_their_own)
+{
+    /* classes are kept once each (the table grows past its first 16) */
+    char id[32], cls[32];
+    reg_device_facts f;
+    for (int i = 0; i < 400; i++) {
+        uint8_t fp[REG_FP_LEN];
+        fp_of(1000 + i, fp);
+        snprintf(id, sizeof id, "cls-dev-%d", i);
+        snprintf(cls, sizeof cls, "class-%d", i % 40);
+        reg_cert_row row = active_row(id);
+        row.device_class = cls;
+        reg_view_learn(fp, &row);
+    }
+    for (int i = 0; i < 400; i++) {
+        snprintf(id, sizeof id, "cls-dev-%d", i);
+        snprintf(cls, sizeof cls, "class-%d", i % 40);
+        cr_assert_eq(reg_view_device_facts(id, NULL, &f), 0);
+        cr_assert_str_eq(f.device_class, cls);
+    }
+    uint8_t fp[REG_FP_LEN];
+    fp_of(2000, fp);
+    reg_cert_row row = active_row("no-class");
+    row.device_class = "";
+    reg_view_learn(fp, &row);
+    cr_assert_eq(reg_view_device_facts("no-class", NULL, &f), 0);
+    cr_assert_str_eq(f.device_class, "", "no class: unknown");
+}
