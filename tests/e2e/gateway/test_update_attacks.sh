@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Runs on the release build too.
 # The update paths as a hostile device with a valid certificate sees them,
 # over raw mutual-TLS sockets (update_raw.py) where curl cannot go:
 # pipelined requests after an artifact GET and after HEADs are answered in
