@@ -172,8 +172,8 @@ int devq_reject(const char *dir, const char *id, const char *reason)
         return -1;
     if (devq_count(rdir) >= DEVQ_REJECTED_MAX) {
         /* enough kept for a person to read: this one only leaves the queue */
-        fprintf(stderr, "vigil-device: %s/rejected holds %d reports: report %s is dropped\n",
-                dir, DEVQ_REJECTED_MAX, id);
+        fprintf(stderr, "vigil-device: %s/rejected holds %d reports: report %s is dropped\n", dir,
+                DEVQ_REJECTED_MAX, id);
         return devq_remove(dir, id);
     }
     snprintf(cut, sizeof(cut), "%s", reason); /* the server's answer, of any size */

@@ -60,8 +60,7 @@ static int report(ctx *x, const char *version, const char *state, const char *re
     outbox_totals t = {0};
     int queued = outbox_put(x->outbox, version, state, reason) == 0;
     if (!queued)
-        fprintf(stderr, "vigil-device: cannot queue the status report in %s (full?)\n",
-                x->outbox);
+        fprintf(stderr, "vigil-device: cannot queue the status report in %s (full?)\n", x->outbox);
     outbox_flush(x->c, x->outbox, &t);
     return queued && t.left == 0;
 }

@@ -246,8 +246,7 @@ Test(update_parts, the_outbox_and_the_rejected_reports_are_bounded)
     cr_assert(stat(path, &st) != 0 || st.st_size <= DEVQ_REASON_MAX,
               "a rejected report's reason of 1 MiB was kept whole (%lld bytes)",
               (long long)st.st_size);
-    cr_assert(devq_count(rdir) <= DEVQ_REJECTED_MAX, "%zu rejected reports kept",
-              devq_count(rdir));
+    cr_assert(devq_count(rdir) <= DEVQ_REJECTED_MAX, "%zu rejected reports kept", devq_count(rdir));
     cr_assert_eq(devq_count(odir), 0, "a rejected report left the outbox");
     devq_free(e, n);
     free(big);
