@@ -166,12 +166,10 @@ static void artifact_cache(strbuf *b)
     scalar(b, "vigil_artifact_cache_misses_total", "counter",
            "Artifact chunks looked for in the chunk cache and not found.", &m->misses);
     scalar(b, "vigil_artifact_cache_evictions_total", "counter",
-           "Artifact chunks evicted from the chunk cache to stay within its limit.",
-           &m->evictions);
+           "Artifact chunks evicted from the chunk cache to stay within its limit.", &m->evictions);
     scalar(b, "vigil_artifact_cache_bytes", "gauge",
            "Memory held by the artifact chunks in the cache, in bytes.", &m->bytes);
-    scalar(b, "vigil_artifact_cache_chunks", "gauge", "Artifact chunks in the cache.",
-           &m->chunks);
+    scalar(b, "vigil_artifact_cache_chunks", "gauge", "Artifact chunks in the cache.", &m->chunks);
     scalar(b, "vigil_artifact_chunk_reads_total", "counter",
            "Artifact chunks read from the database.", &metrics.artifact_chunk_reads);
     scalar(b, "vigil_artifact_chunk_reads_shared_total", "counter",

@@ -73,8 +73,8 @@ typedef struct metrics_t {
     _Atomic int64_t api_requests[METRICS_API_ROUTES][API_STATUS__COUNT];
     _Atomic int64_t api_auth_failures;            /* missing, unknown, expired or revoked token */
     metrics_chunk_cache chunk_cache;
-    _Atomic int64_t artifact_chunk_reads;         /* chunk reads from the database */
-    _Atomic int64_t artifact_chunk_reads_shared;  /* misses that waited for a read in flight */
+    _Atomic int64_t artifact_chunk_reads;        /* chunk reads from the database */
+    _Atomic int64_t artifact_chunk_reads_shared; /* misses that waited for a read in flight */
 } metrics_t;
 
 extern metrics_t metrics;

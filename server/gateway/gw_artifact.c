@@ -224,7 +224,8 @@ static void read_chunk(download *d, uint32_t idx)
 static void start_read(download *d)
 {
     int64_t idx = d->next / d->chunk_size;
-    const gw_chunk *ch = gw_chunk_cache_get(cache, d->sha256, (uint32_t)d->chunk_size, (uint32_t)idx);
+    const gw_chunk *ch =
+        gw_chunk_cache_get(cache, d->sha256, (uint32_t)d->chunk_size, (uint32_t)idx);
     if (ch && ch->len == chunk_len(d, idx)) /* always: the key holds the chunk size */
         got_chunk(d, ch);
     else {
@@ -241,8 +242,7 @@ static void release_result(void *res)
 /* The chunk of a read whose result res is: one row, one value exactly as
  * long as artifacts.size and chunk_size say. Cached then (the PGresult
  * is its buffer); NULL with *why otherwise. */
-static const gw_chunk *take_chunk(chunk_read *r, PGresult *res, int *unavailable,
-                                  const char **why)
+static const gw_chunk *take_chunk(chunk_read *r, PGresult *res, int *unavailable, const char **why)
 {
     *unavailable = 1;
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -24,7 +24,7 @@ typedef struct entry {
     void *owner;
     size_t footprint; /* what it counts against the limit */
     uint64_t hash;
-    struct entry *chain;      /* the bucket's next; a victim list's next once out */
+    struct entry *chain;       /* the bucket's next; a victim list's next once out */
     struct entry *prev, *next; /* LRU: prev is more recently used */
     int cached;                /* in the map */
     uint32_t chunk_size, idx;
@@ -246,8 +246,8 @@ const gw_chunk *gw_chunk_cache_add(gw_chunk_cache *cc, const char *sha256, uint3
     e->release = release;
     e->owner = owner;
     e->footprint = footprint < len ? len : footprint;
-    atomic_init(&e->refs, 1); /* the caller's */
-    if (e->footprint > cc->limit)  /* limit 0 included: not cached */
+    atomic_init(&e->refs, 1);     /* the caller's */
+    if (e->footprint > cc->limit) /* limit 0 included: not cached */
         return &e->pub;
     memcpy(e->sha256, sha256, SHA256_HEX);
     e->chunk_size = chunk_size;
