@@ -183,6 +183,15 @@ static chunk_read **find_read(gw_worker *w, const char *sha256, uint32_t chunk_s
     return p;
 }
 
+static void unlink_read(chunk_read *r)
+{
+    chunk_read **p = (chunk_read **)&r->w->artifact_reads;
+    while (*p && *p != r)
+        p = &(*p)->next;
+    if (*p)
+        *p = r->next;
+}
+
 /* A miss: waits for the worker's read of chunk idx, or starts it. */
 static void read_chunk(download *d, uint32_t idx)
 {
@@ -212,7 +221,7 @@ static void read_chunk(download *d, uint32_t idx)
     snprintf(idx_s, sizeof(idx_s), "%" PRIu32, idx);
     const char *params[] = {d->sha256, idx_s};
     if (pg_async_query_prepared_binary(r->db, CHUNK_STMT, 2, params, on_chunk, r) < 0) {
-        *find_read(d->w, r->sha256, r->chunk_size, idx) = r->next;
+        unlink_read(r);
         free(r);
         d->reading = 0;
         give_up(d, 1, "the artifact connection is down");
@@ -266,7 +275,7 @@ static const gw_chunk *take_chunk(chunk_read *r, PGresult *res, int *unavailable
 static void on_chunk(PGresult *res, void *arg)
 {
     chunk_read *r = arg;
-    *find_read(r->w, r->sha256, r->chunk_size, r->idx) = r->next;
+    unlink_read(r);
     int unavailable;
     const char *why;
     const gw_chunk *ch = take_chunk(r, res, &unavailable, &why);

@@ -26,7 +26,6 @@ typedef struct entry {
     uint64_t hash;
     struct entry *chain;       /* the bucket's next; a victim list's next once out */
     struct entry *prev, *next; /* LRU: prev is more recently used */
-    int cached;                /* in the map */
     uint32_t chunk_size, idx;
     char sha256[SHA256_HEX + 1];
 } entry;
@@ -131,7 +130,6 @@ static void map_insert(gw_chunk_cache *cc, entry *e)
     e->chain = *head;
     *head = e;
     lru_push(cc, e);
-    e->cached = 1;
     cc->bytes += e->footprint;
     cc->count++;
 }
@@ -145,7 +143,6 @@ static void map_remove(gw_chunk_cache *cc, entry *e, entry **victims)
         p = &(*p)->chain;
     *p = e->chain;
     lru_unlink(cc, e);
-    e->cached = 0;
     cc->bytes -= e->footprint;
     cc->count--;
     e->chain = *victims;
