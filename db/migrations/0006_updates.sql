@@ -292,12 +292,47 @@ BEGIN
     RETURN halted;
 END $$;
 
--- The first time vigild answers a device a rollout's manifest.
+-- The first time vigild answers a device a rollout's manifest. vigild
+-- decides from memory; this checks the decision again against what is
+-- committed, so a view that a NOTIFY has not reached yet (its LISTEN
+-- connection down, a reload in flight) never lets out the manifest of a
+-- revoked or expired release or a rollout no longer running, nor reaches
+-- a device that is not active, of another class, not in the group or not
+-- in the bucket: it raises (vigild answers 503 and records nothing; by
+-- the retry its view has caught up). A device offered already stays as it is.
 CREATE FUNCTION vigil_update_offered(p_rollout bigint, p_device text) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    why text;
+BEGIN
+    SELECT CASE
+             WHEN o.state <> 'running' THEN format('rollout %s is %s', o.id, o.state)
+             WHEN r.revoked_at IS NOT NULL THEN format('release %s is revoked', r.id)
+             WHEN r.expires_at <= now() THEN format('release %s has expired', r.id)
+             WHEN d.id IS NULL THEN format('there is no device %s', p_device)
+             WHEN d.status <> 'active' THEN format('device %s is %s', d.id, d.status)
+             WHEN d.device_class <> o.device_class
+               THEN format('device %s is of class %s, rollout %s of class %s', d.id,
+                           d.device_class, o.id, o.device_class)
+             WHEN o.group_tag IS NOT NULL AND NOT o.group_tag = ANY (d.tags)
+               THEN format('device %s is not tagged %s', d.id, o.group_tag)
+             WHEN vigil_rollout_bucket(o.id, d.id) >= o.basis_points
+               THEN format('device %s is not in rollout %s (its bucket is not under %s)', d.id,
+                           o.id, o.basis_points)
+           END INTO why
+      FROM rollouts o JOIN releases r ON r.id = o.release_id
+      LEFT JOIN devices d ON d.id = p_device
+     WHERE o.id = p_rollout;
+    IF NOT FOUND THEN
+        why := format('there is no rollout %s', p_rollout);
+    END IF;
+    IF why IS NOT NULL THEN
+        RAISE EXCEPTION 'no offer of rollout % to device %: %', p_rollout, p_device, why
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
     INSERT INTO rollout_devices (rollout_id, device_id, state) VALUES (p_rollout, p_device, 'offered')
-    ON CONFLICT DO NOTHING
-$$;
+    ON CONFLICT DO NOTHING;
+END $$;
 
 -- A device's report of an update's progress (POST /v1/update/status), in
 -- one transaction: the state in its rollout, on failed an update_failure
