@@ -48,6 +48,14 @@ static void oom(db_error *err)
     snprintf(err->msg, sizeof(err->msg), "out of memory");
 }
 
+int db_xact_lock(PGconn *conn, const char *name, db_error *err)
+{
+    const char *params[] = {name};
+    PGresult *res = db_query(conn, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, params, err);
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
 int db_update_notify(PGconn *conn, const char *kind, int64_t id, db_error *err)
 {
     char id_text[24];
@@ -124,10 +132,13 @@ static int key_add_allowed(PGconn *conn, const char *kid, const char *endorsemen
                            const char *endorsed_by, db_refusal *why, db_error *err)
 {
     const char *params[] = {kid};
+    if (db_xact_lock(conn, "vigil_release_keys", err) < 0)
+        return -1;
+    /* a statement of its own, after the lock: its snapshot sees a key
+     * that a writer this one waited for committed */
     PGresult *res = db_query(conn,
                              "SELECT (SELECT kid FROM release_keys WHERE active),"
-                             " EXISTS (SELECT 1 FROM release_keys WHERE kid = $1),"
-                             " pg_advisory_xact_lock(hashtext('vigil_release_keys')) IS NULL",
+                             " EXISTS (SELECT 1 FROM release_keys WHERE kid = $1)",
                              1, params, err);
     if (!res)
         return -1;
@@ -482,11 +493,15 @@ static int release_manifest_check(PGconn *conn, const db_release_new *r, db_refu
 static int release_order_check(PGconn *conn, const db_release_new *r, db_refusal *why,
                                db_error *err)
 {
+    char lock[DEVICE_ID_MAX + 16];
+    snprintf(lock, sizeof(lock), "vigil_release:%s", r->device_class);
+    if (db_xact_lock(conn, lock, err) < 0)
+        return -1;
+    /* after the lock, in a statement of its own (see key_add_allowed) */
     const char *params[] = {r->device_class, r->version};
     PGresult *res =
         db_query(conn,
-                 "SELECT pg_advisory_xact_lock(hashtext('vigil_release:' || $1)) IS NULL,"
-                 " (SELECT id FROM releases WHERE device_class = $1 AND version = $2),"
+                 "SELECT (SELECT id FROM releases WHERE device_class = $1 AND version = $2),"
                  " (SELECT security_version || ' (release ' || version || ')' FROM releases"
                  "   WHERE device_class = $1 ORDER BY security_version DESC, id DESC LIMIT 1),"
                  " (SELECT max(security_version) FROM releases WHERE device_class = $1)",
@@ -494,18 +509,18 @@ static int release_order_check(PGconn *conn, const db_release_new *r, db_refusal
     if (!res)
         return -1;
     int rc = 0;
-    if (!PQgetisnull(res, 0, 1))
+    if (!PQgetisnull(res, 0, 0))
         rc = db_refuse(why, DB_REFUSED_CONFLICT,
                        "class %s has a release %s already (id %s): a version is never reused; "
                        "give a new version",
-                       r->device_class, r->version, PQgetvalue(res, 0, 1));
-    else if (!PQgetisnull(res, 0, 3) &&
-             r->security_version < strtoll(PQgetvalue(res, 0, 3), NULL, 10))
+                       r->device_class, r->version, PQgetvalue(res, 0, 0));
+    else if (!PQgetisnull(res, 0, 2) &&
+             r->security_version < strtoll(PQgetvalue(res, 0, 2), NULL, 10))
         rc = db_refuse(why, DB_REFUSED_CONFLICT,
                        "security version %" PRId64 " is below %s, the newest of class %s: "
                        "anti-rollback forbids it; give %s or more",
-                       r->security_version, PQgetvalue(res, 0, 2), r->device_class,
-                       PQgetvalue(res, 0, 3));
+                       r->security_version, PQgetvalue(res, 0, 1), r->device_class,
+                       PQgetvalue(res, 0, 2));
     PQclear(res);
     return rc;
 }

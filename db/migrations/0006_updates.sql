@@ -74,12 +74,20 @@ CREATE TABLE releases (
 
 -- Anti-rollback at the source: a release's security version may not be
 -- below the newest of its class (revoked releases count: devices may run
--- them). Two concurrent creates for one class are serialized by the lock.
+-- them). Two concurrent creates for one class are serialized by the lock,
+-- after which the next statement's snapshot sees what the other
+-- committed; under REPEATABLE READ the snapshot is the transaction's,
+-- older than the lock, so an insert there is refused (SERIALIZABLE is
+-- safe: two such inserts are a conflict it detects).
 CREATE FUNCTION vigil_release_guard() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     newest bigint;
 BEGIN
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'a release is stored under READ COMMITTED or SERIALIZABLE: a REPEATABLE READ snapshot may miss the newest release of class %', NEW.device_class
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
     PERFORM pg_advisory_xact_lock(hashtext('vigil_release:' || NEW.device_class));
     SELECT max(security_version) INTO newest FROM releases WHERE device_class = NEW.device_class;
     IF newest IS NOT NULL AND NEW.security_version < newest THEN
