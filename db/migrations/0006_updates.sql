@@ -143,9 +143,12 @@ CREATE INDEX rollout_devices_state ON rollout_devices (rollout_id, state);
 CREATE INDEX incidents_health ON incidents (received_at, device_id)
     WHERE type IN ('crash', 'watchdog_reset') AND source = 'device';
 
--- The same computation as rollout_bucket() in protocol/rollout.c.
+-- The same computation as rollout_bucket() in protocol/rollout.c. STABLE,
+-- as convert_to is: an IMMUTABLE function with a STABLE body is never
+-- inlined, and counting a class's eligible devices through a call per
+-- row is three times as slow.
 CREATE FUNCTION vigil_rollout_bucket(p_rollout bigint, p_device text) RETURNS integer
-LANGUAGE sql IMMUTABLE STRICT AS $$
+LANGUAGE sql STABLE STRICT AS $$
     SELECT (('x' || substr(encode(sha256(convert_to(p_rollout::text || ':' || p_device, 'UTF8')),
                                   'hex'), 1, 8))::bit(32)::bigint % 10000)::integer
 $$;
