@@ -19,20 +19,15 @@
 #include <string.h>
 
 /* The release object; the column names are its JSON keys. */
+#define RELEASE_STATE                                                                              \
+    "CASE WHEN r.revoked_at IS NOT NULL THEN 'revoked' WHEN r.expires_at <= now() THEN 'expired'"  \
+    " ELSE 'active' END"
 #define RELEASE_COLUMNS                                                                            \
     "r.id, r.version, r.device_class, r.security_version, r.artifact_sha256, r.size, r.kid,"       \
-    " " TS("r.issued_at") " AS issued_at, " TS(                                                    \
-        "r.expires_at") " AS expires_at,"                                                          \
-                        " " TS(                                                                    \
-                            "r.created_at") " AS created_at, r.created_by, r.notes,"               \
-                                            " " TS(                                                \
-                                                "r.revoked_at") " AS revoked_at, r.revoked_by, "   \
-                                                                "r.revoked_reason,"                \
-                                                                " CASE WHEN r.revoked_at IS NOT "  \
-                                                                "NULL THEN 'revoked' WHEN "        \
-                                                                "r.expires_at <= now()"            \
-                                                                " THEN 'expired' ELSE 'active' "   \
-                                                                "END AS state"
+    " " TS("r.issued_at") " AS issued_at, " TS("r.expires_at") " AS expires_at,"                   \
+    " " TS("r.created_at") " AS created_at, r.created_by, r.notes,"                                \
+    " " TS("r.revoked_at") " AS revoked_at, r.revoked_by, r.revoked_reason,"                       \
+    " " RELEASE_STATE " AS state"
 
 #define NOTES_MAX 4096
 #define REASON_MAX 1024
@@ -404,16 +399,18 @@ PGresult *db_release_get(PGconn *conn, const char *ref, db_refusal *why, db_erro
     return db_release_find(conn, ref, 0, &id, why, err) == 0 ? release_row(conn, id, err) : NULL;
 }
 
-PGresult *db_release_list(PGconn *conn, const char *device_class, int limit, db_error *err)
+PGresult *db_release_list(PGconn *conn, const char *device_class, const char *state, int limit,
+                          db_error *err)
 {
     char lim[16];
     db_limit_text(limit, lim);
-    const char *params[] = {device_class, lim};
-    return db_query(
-        conn,
-        "SELECT " RELEASE_COLUMNS " FROM releases r"
-        " WHERE $1::text IS NULL OR r.device_class = $1 ORDER BY r.id DESC LIMIT $2::int",
-        2, params, err);
+    const char *params[] = {device_class, lim, state};
+    return db_query(conn,
+                    "SELECT " RELEASE_COLUMNS " FROM releases r"
+                    " WHERE ($1::text IS NULL OR r.device_class = $1)"
+                    " AND ($3::text IS NULL OR " RELEASE_STATE " = $3)"
+                    " ORDER BY r.id DESC LIMIT $2::int",
+                    3, params, err);
 }
 
 int64_t db_release_newest_security_version(PGconn *conn, const char *device_class, db_error *err)

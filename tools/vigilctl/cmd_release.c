@@ -429,7 +429,7 @@ int cmd_release_list(int argc, char **argv)
         (rc = cli_open_db(&ctx)) != EXIT_OK)
         goto done;
     rc =
-        cli_print_rows(&ctx, db_release_list(ctx.db, a.device_class, a.limit, &err), &err, columns);
+        cli_print_rows(&ctx, db_release_list(ctx.db, a.device_class, NULL, a.limit, &err), &err, columns);
 done:
     cli_ctx_free(&ctx);
     return rc;
