@@ -96,7 +96,9 @@ $(BUILD)/vigilctl: $(call obj,$(VIGILCTL_SRC)) $(BUILD)/libvigildb.a $(BUILD)/li
                    $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(BUILD)/libvigilserver.a $(BUILD)/libvigildb.a \
+# vigil-device's modules (not its main) are linked in for tests/unit/tools/.
+$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(call obj,$(filter-out %/main.c,$(DEVICE_SRC))) \
+                     $(BUILD)/libvigilserver.a $(BUILD)/libvigildb.a \
                      $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 

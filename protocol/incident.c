@@ -37,8 +37,7 @@ static int fail(char *reason, size_t len, const char *fmt, ...)
 
 /* ---- ids ---- */
 
-/* 8-4-4-4-12 hex digits; canonical form is lowercase. */
-static int uuid_canonical(const char *text, char out[37])
+int incident_uuid_canonical(const char *text, char out[37])
 {
     if (strlen(text) != 36)
         return -1;
@@ -250,7 +249,7 @@ static int check_required(json_t *obj, incident *out, int64_t now_us, char *reas
 {
     const char *id, *type, *sev, *at;
     int64_t when;
-    if (get_string(obj, "id", &id) != 1 || uuid_canonical(id, out->id) < 0)
+    if (get_string(obj, "id", &id) != 1 || incident_uuid_canonical(id, out->id) < 0)
         return fail(reason, len, "id: required, a UUID such as 7b0f2c9e-4c1a-4d7e-9b8a-1f2e3d4c5b6a");
     if (get_string(obj, "type", &type) != 1 || !valid_type(type))
         return fail(reason, len, "type: required, one of crash, watchdog_reset, auth_failure, "
@@ -322,7 +321,7 @@ static void parse_item(json_t *obj, int64_t now_us, incident_item *it)
     if (it->ok)
         memcpy(it->id, it->report.id, sizeof(it->id));
     else if (json_is_object(obj) && get_string(obj, "id", &id) == 1 &&
-             uuid_canonical(id, it->id) < 0)
+             incident_uuid_canonical(id, it->id) < 0)
         it->id[0] = '\0';
 }
 

@@ -59,6 +59,9 @@ void incident_batch_free(incident_batch *b);
 int incident_validate(json_t *obj, int64_t now_us, incident *out, char *reason, size_t len);
 void incident_clear(incident *r);
 
+/* A UUID as text (8-4-4-4-12 hex digits, either case) in its canonical
+ * lowercase form: 0, or -1 when text is not one. */
+int incident_uuid_canonical(const char *text, char out[37]);
 /* A random (version 4) UUID, lowercase. */
 int incident_uuid_v4(char out[37]);
 /* "2026-11-25T10:00:00.123456Z" */

@@ -4,9 +4,9 @@
  * reload (SIGHUP) them. The CA set is also reloaded when the database says
  * it changed (`vigilctl ca rotate`), with no signal.
  *
- * The main thread runs its own loop for the registry's LISTEN connection
- * and the signals; it never serves a device. Device connections live on the
- * workers' loops (gateway/gw_worker.h).
+ * The main thread runs its own loop for the registry's and the update
+ * view's LISTEN connections and the signals; it never serves a device.
+ * Device connections live on the workers' loops (gateway/gw_worker.h).
  */
 #include "server/api/api.h"
 #include "server/core/config.h"
@@ -20,6 +20,7 @@
 #include "server/ingest/ingest_maintain.h"
 #include "server/registry/reg_grant.h"
 #include "server/registry/reg_sync.h"
+#include "server/registry/reg_update.h"
 #include "server/registry/reg_view.h"
 
 #include <signal.h>
@@ -34,6 +35,7 @@ typedef struct server {
     uv_loop_t *loop;
     uv_signal_t sig_term, sig_int, sig_hup;
     reg_sync *reg_sync;
+    reg_update_sync *update_sync;
     ingest_maintain *ingest_maintain;
     api *api;
     gw_worker *workers;
@@ -145,6 +147,8 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     reg_sync_stop(s->reg_sync);
     s->reg_sync = NULL;
+    reg_update_sync_stop(s->update_sync);
+    s->update_sync = NULL;
     ingest_maintain_stop(s->ingest_maintain);
     s->ingest_maintain = NULL;
 }
@@ -225,6 +229,7 @@ int main(int argc, char **argv)
     if ((rc = api_start(&s.cfg, gw_tls_ready, &s.api)) < 0)
         return rc == API_BAD_CONFIG ? 2 : 1;
     if (!(s.reg_sync = reg_sync_start(s.loop, s.cfg.database_url, on_registry_change, &s)) ||
+        !(s.update_sync = reg_update_sync_start(s.loop, s.cfg.database_url)) ||
         !(s.ingest_maintain = ingest_maintain_start(s.loop, s.cfg.database_url)) ||
         gw_workers_start(&s.cfg, s.n_workers, &s.workers) < 0)
         return 1;
@@ -240,6 +245,7 @@ int main(int argc, char **argv)
     gw_ca_shutdown();
     ca_passphrase_free(s.ca_passphrase);
     reg_view_shutdown();
+    reg_update_shutdown();
     reg_grant_shutdown();
     gw_track_shutdown();
     config_free(&s.cfg);

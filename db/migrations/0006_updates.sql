@@ -353,7 +353,8 @@ END $$;
 -- incident, on installed the device's firmware version, then the
 -- install-failure check. p_report is the report's id, kept in
 -- incident_keys like an incident report's, so a retry changes nothing.
--- code: ok, duplicate (this report id was seen), or a refusal that changed
+-- code: ok, duplicate (this report id was seen: nothing changes; rollout_id
+-- as far as it is known), or a refusal that changed
 -- nothing: bad_state, unknown_release (no release of that version for the
 -- device's class), not_offered (no rollout offered it to this device),
 -- already_installed. halted: this report halted the rollout.
@@ -366,25 +367,28 @@ DECLARE
     cur text;
 BEGIN
     halted := false;
-    IF EXISTS (SELECT 1 FROM incident_keys k WHERE k.device_id = p_device AND k.report_id = p_report) THEN
-        code := 'duplicate';
-        RETURN;
-    END IF;
     IF p_state NOT IN ('downloading', 'installed', 'failed') THEN
         code := 'bad_state';
         RETURN;
     END IF;
     SELECT r.id INTO rel_id FROM releases r JOIN devices d ON d.device_class = r.device_class
      WHERE d.id = p_device AND r.version = p_version;
-    IF NOT FOUND THEN
+    IF FOUND THEN
+        SELECT d.rollout_id, d.state INTO rollout_id, cur
+          FROM rollout_devices d JOIN rollouts o ON o.id = d.rollout_id
+         WHERE d.device_id = p_device AND o.release_id = rel_id
+         ORDER BY d.rollout_id DESC LIMIT 1 FOR UPDATE OF d;
+    END IF;
+    -- a retry is answered like the first time it was seen (with its rollout)
+    IF EXISTS (SELECT 1 FROM incident_keys k WHERE k.device_id = p_device AND k.report_id = p_report) THEN
+        code := 'duplicate';
+        RETURN;
+    END IF;
+    IF rel_id IS NULL THEN
         code := 'unknown_release';
         RETURN;
     END IF;
-    SELECT d.rollout_id, d.state INTO rollout_id, cur
-      FROM rollout_devices d JOIN rollouts o ON o.id = d.rollout_id
-     WHERE d.device_id = p_device AND o.release_id = rel_id
-     ORDER BY d.rollout_id DESC LIMIT 1 FOR UPDATE OF d;
-    IF NOT FOUND THEN
+    IF rollout_id IS NULL THEN
         code := 'not_offered';
         RETURN;
     END IF;

@@ -28,11 +28,14 @@ static const char *const handshake_results[] = {
     "revoked", "unregistered", "decommissioned", "protocol", "timeout"};
 _Static_assert(COUNT_OF(handshake_results) == HS__COUNT, "one label value per handshake result");
 
-static const char *const request_paths[] = {"/v1/incidents", "/.well-known/est", "other"};
+static const char *const request_paths[] = {
+    "/v1/incidents",     "/.well-known/est", "/v1/update", "/v1/update/keys",
+    "/v1/update/status", "/v1/artifacts",    "other"};
 _Static_assert(COUNT_OF(request_paths) == MP__COUNT, "one label value per device-port path");
 
-static const char *const request_statuses[] = {"200", "400", "401", "403", "404", "405",  "408",
-                                               "413", "415", "429", "431", "503", "other"};
+static const char *const request_statuses[] = {"200", "204", "206", "400", "401",  "403",
+                                               "404", "405", "408", "409", "413",  "415",
+                                               "416", "429", "431", "503", "other"};
 _Static_assert(COUNT_OF(request_statuses) == MS__COUNT, "one label value per device-port status");
 
 static const char *const api_statuses[] = {"2xx", "400", "401", "403", "404",

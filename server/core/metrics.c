@@ -37,8 +37,8 @@ void metrics_observe_batch(size_t rows)
 
 void metrics_request(metrics_path path, int status)
 {
-    static const int codes[MS__COUNT - 1] = {200, 400, 401, 403, 404, 405, 408, 413, 415, 429,
-                                             431, 503};
+    static const int codes[MS__COUNT - 1] = {200, 204, 206, 400, 401, 403, 404, 405,
+                                             408, 409, 413, 415, 416, 429, 431, 503};
     int s = MS_OTHER;
     for (int i = 0; i < MS__COUNT - 1; i++)
         if (codes[i] == status)

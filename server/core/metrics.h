@@ -17,10 +17,13 @@ typedef enum metrics_handshake {
     HS_DECOMMISSIONED, HS_PROTOCOL, HS_TIMEOUT, HS__COUNT
 } metrics_handshake;
 
-typedef enum metrics_path { MP_INCIDENTS = 0, MP_EST, MP_OTHER, MP__COUNT } metrics_path;
+typedef enum metrics_path {
+    MP_INCIDENTS = 0, MP_EST, MP_UPDATE, MP_UPDATE_KEYS, MP_UPDATE_STATUS, MP_ARTIFACTS, MP_OTHER,
+    MP__COUNT
+} metrics_path;
 typedef enum metrics_status {
-    MS_200 = 0, MS_400, MS_401, MS_403, MS_404, MS_405, MS_408, MS_413, MS_415, MS_429, MS_431,
-    MS_503, MS_OTHER, MS__COUNT
+    MS_200 = 0, MS_204, MS_206, MS_400, MS_401, MS_403, MS_404, MS_405, MS_408, MS_409, MS_413,
+    MS_415, MS_416, MS_429, MS_431, MS_503, MS_OTHER, MS__COUNT
 } metrics_status;
 
 /* Operator API responses by status: 2xx as one class, the API's error codes

@@ -29,6 +29,7 @@ typedef struct pg_async_job {
     const char *name;    /* statement name (static, from pg_async_prepare) */
     char *sql;
     int nparams;
+    int binary;          /* results in binary format */
     char **params;       /* point into the same allocation as the job */
     pg_async_result_cb cb;
     void *arg;
@@ -253,7 +254,7 @@ static void send_head(pg_async_conn *c)
     const char *const *params = (const char *const *)j->params;
     int sent = j->kind == JOB_PREPARE ? PQsendPrepare(c->pg, j->name, j->sql, j->nparams, NULL)
                : j->kind == JOB_PREPARED
-                   ? PQsendQueryPrepared(c->pg, j->name, j->nparams, params, NULL, NULL, 0)
+                   ? PQsendQueryPrepared(c->pg, j->name, j->nparams, params, NULL, NULL, j->binary)
                    : PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
     if (!sent) {
         go_down(c, PQerrorMessage(c->pg));
@@ -314,6 +315,11 @@ static void read_results(pg_async_conn *c)
         }
         send_head(c);
     }
+    /* A NOTIFY that came in the same read as a result is parsed only by
+     * PQisBusy or PQgetResult: deliver it now, not on the next read (which
+     * may never come on an idle connection). */
+    if (c->state == PG_ASYNC_UP)
+        deliver_notifies(c);
     if (c->state == PG_ASYNC_UP && PQstatus(c->pg) != CONNECTION_OK)
         go_down(c, PQerrorMessage(c->pg));
 }
@@ -458,8 +464,8 @@ int pg_async_prepare(pg_async_conn *c, const char *name, const char *sql, int np
     return 0;
 }
 
-int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams,
-                            const char *const *params, pg_async_result_cb cb, void *arg)
+static int query_prepared(pg_async_conn *c, const char *name, int nparams,
+                          const char *const *params, int binary, pg_async_result_cb cb, void *arg)
 {
     if (c->state != PG_ASYNC_UP)
         return -1;
@@ -467,8 +473,21 @@ int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams,
     if (!j)
         return -1;
     j->kind = JOB_PREPARED;
+    j->binary = binary;
     j->name = name;
     j->cb = cb;
     j->arg = arg;
     return enqueue(c, j);
+}
+
+int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams,
+                            const char *const *params, pg_async_result_cb cb, void *arg)
+{
+    return query_prepared(c, name, nparams, params, 0, cb, arg);
+}
+
+int pg_async_query_prepared_binary(pg_async_conn *c, const char *name, int nparams,
+                                   const char *const *params, pg_async_result_cb cb, void *arg)
+{
+    return query_prepared(c, name, nparams, params, 1, cb, arg);
 }

@@ -45,6 +45,11 @@ int pg_async_prepare(pg_async_conn *c, const char *name, const char *sql, int np
 int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams,
                             const char *const *params, pg_async_result_cb cb, void *arg);
 
+/* The same with every result column in binary format (bytea as its raw
+ * bytes, int4 as four bytes in network order): no hex to decode. */
+int pg_async_query_prepared_binary(pg_async_conn *c, const char *name, int nparams,
+                                   const char *const *params, pg_async_result_cb cb, void *arg);
+
 /* Queues a text-format query. Params are copied, so the caller's buffers
  * may go away at once. Returns -1 (and never calls cb) if the connection is
  * down or memory is short. */

@@ -1,21 +1,20 @@
 /*
  * gw_ca.c - snapshots of the CA directory for the device port (see
- * gw_ca.h). The current snapshot is a pointer under a mutex with an atomic
- * reference count, as gw_tls.c does with its SSL_CTX.
+ * gw_ca.h), held as core/snapshot.h snapshots (gw_tls.c does the same with
+ * OpenSSL's own count on its SSL_CTX).
  */
 #include "server/gateway/gw_ca.h"
 
 #include "server/core/log.h"
+#include "server/core/snapshot.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 struct gw_ca {
-    atomic_int refs;
+    snapshot base; /* first: the reference count */
     ca_store *store;
     X509 **trusted; /* root first, then the trusted issuing CAs (borrowed) */
     size_t n_trusted;
@@ -24,8 +23,7 @@ struct gw_ca {
     char sign_error[sizeof(((ca_error *)0)->msg)]; /* "" when the issuing key is unlocked */
 };
 
-static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
-static gw_ca *current;
+static snapshot_slot current = SNAPSHOT_SLOT_INIT;
 
 static void ca_free(gw_ca *ca)
 {
@@ -33,6 +31,11 @@ static void ca_free(gw_ca *ca)
     free(ca->trusted);
     ca_store_close(ca->store);
     free(ca);
+}
+
+static void ca_destroy(snapshot *s)
+{
+    ca_free((gw_ca *)s);
 }
 
 /* Root plus every issuing CA still trusted at `now`. */
@@ -55,7 +58,7 @@ gw_ca *gw_ca_load(const char *dir, const char *passphrase)
     gw_ca *ca = calloc(1, sizeof(*ca));
     if (!ca)
         return NULL;
-    atomic_init(&ca->refs, 1);
+    snapshot_init(&ca->base, ca_destroy);
     if (!(ca->store = ca_store_open(dir, &err))) {
         log_error("cannot open the CA directory", "dir", dir, "error", err.msg, NULL);
         goto fail;
@@ -81,27 +84,17 @@ fail:
 
 void gw_ca_install(gw_ca *ca)
 {
-    pthread_mutex_lock(&current_lock);
-    gw_ca *old = current;
-    current = ca;
-    pthread_mutex_unlock(&current_lock);
-    gw_ca_release(old);
+    snapshot_install(&current, ca ? &ca->base : NULL);
 }
 
 gw_ca *gw_ca_current(void)
 {
-    pthread_mutex_lock(&current_lock);
-    gw_ca *ca = current;
-    if (ca)
-        atomic_fetch_add(&ca->refs, 1);
-    pthread_mutex_unlock(&current_lock);
-    return ca;
+    return (gw_ca *)snapshot_current(&current);
 }
 
 void gw_ca_release(gw_ca *ca)
 {
-    if (ca && atomic_fetch_sub(&ca->refs, 1) == 1)
-        ca_free(ca);
+    snapshot_release(ca ? &ca->base : NULL);
 }
 
 void gw_ca_shutdown(void)

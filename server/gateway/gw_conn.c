@@ -9,7 +9,9 @@
 #include "server/core/metrics.h"
 #include "server/core/strbuf.h"
 #include "server/gateway/gw_auth.h"
+#include "server/gateway/gw_artifact.h"
 #include "server/gateway/gw_est.h"
+#include "server/gateway/gw_update.h"
 #include "server/gateway/gw_routes.h"
 
 #include <openssl/err.h>
@@ -92,6 +94,8 @@ void gw_conn_close(gw_conn *c)
     }
     gw_auth_release(c);
     gw_est_release(c);
+    gw_update_release(c);
+    gw_artifact_release(c);
     gw_track_addr_release(c->addr);
     if (c->state != GW_CONN_HANDSHAKE) {
         ERR_clear_error();
@@ -127,6 +131,9 @@ void gw_conn_accept(gw_worker *w, int fd, const char *addr)
     }
     SSL_CTX_free(ctx);          /* the SSL holds its own reference */
     SSL_set_accept_state(c->ssl);
+    /* SSL_write returns as each record goes out (flush_out keeps the
+     * offset), so a streamed body's source learns how far it got. */
+    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
     gw_tls_set_peer(c->ssl, c->peer);
     c->w = w;
     c->fd = fd;
@@ -351,6 +358,8 @@ static void response_sent(gw_conn *c)
 {
     free(c->out);
     c->out = NULL;
+    c->streaming = c->stream_ended = 0;
+    c->progress = NULL;
     if (c->close_after || c->w->draining) {
         gw_conn_close(c);
         return;
@@ -369,25 +378,115 @@ static void response_sent(gw_conn *c)
         read_requests(c);
 }
 
+/* What is still to be written: the head (out) first, then the piece. */
+static const char *unwritten(const gw_conn *c, size_t *len)
+{
+    if (c->out && c->out_off < c->out_len) {
+        *len = c->out_len - c->out_off;
+        return c->out + c->out_off;
+    }
+    if (c->piece && c->piece_off < c->piece_len) {
+        *len = c->piece_len - c->piece_off;
+        return c->piece + c->piece_off;
+    }
+    return NULL;
+}
+
+/* n bytes went out (partial writes: a TLS record or more at a time). */
+static void advance(gw_conn *c, size_t n)
+{
+    if (c->out && c->out_off < c->out_len) {
+        c->out_off += n;
+        return;
+    }
+    c->piece_off += n;
+    size_t unsent = c->piece_len - c->piece_off;
+    if (unsent == 0)
+        c->piece = NULL;
+    arm(c, c->w->cfg->header_timeout_ms); /* a peer that reads has more time */
+    c->progress(c, unsent);               /* may give the next piece, or end */
+}
+
+/* Writes until the socket is full or nothing is left; then the answer is
+ * sent, or (a streamed body) waits for its source's next piece. */
 static void flush_out(gw_conn *c)
 {
-    ERR_clear_error();
-    int n = SSL_write(c->ssl, c->out, (int)c->out_len);
-    if (n > 0) {
-        response_sent(c);
-        return;
-    }
-    switch (SSL_get_error(c->ssl, n)) {
-    case SSL_ERROR_WANT_WRITE:
-        set_poll(c, UV_WRITABLE);
-        return;
-    case SSL_ERROR_WANT_READ:
-        set_poll(c, UV_READABLE);
-        return;
-    default:
+    const char *buf;
+    size_t len;
+    c->in_flush = 1;
+    while (c->state == GW_CONN_WRITING && (buf = unwritten(c, &len))) {
         ERR_clear_error();
-        gw_conn_close(c);
+        int n = SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+        if (n > 0) {
+            advance(c, (size_t)n);
+            continue;
+        }
+        c->in_flush = 0;
+        switch (SSL_get_error(c->ssl, n)) {
+        case SSL_ERROR_WANT_WRITE:
+            set_poll(c, UV_WRITABLE);
+            return;
+        case SSL_ERROR_WANT_READ:
+            set_poll(c, UV_READABLE);
+            return;
+        default:
+            ERR_clear_error();
+            gw_conn_close(c);
+            return;
+        }
     }
+    c->in_flush = 0;
+    if (c->state != GW_CONN_WRITING)
+        return;
+    if (c->streaming && !c->stream_ended)
+        set_poll(c, 0); /* the source is reading its next piece */
+    else
+        response_sent(c);
+}
+
+/* The status line and headers; body_len is the Content-Length, which a
+ * 204 does not have (RFC 9110 section 8.6). */
+static void put_head(gw_conn *c, strbuf *b, int status, const char *content_type,
+                     const char *headers, uint64_t body_len, int retry_after, int close_after)
+{
+    strbuf_printf(b, "HTTP/1.1 %d %s\r\n", status, gw_http_status_text(status));
+    if (status != 204)
+        strbuf_printf(b, "Content-Length: %llu\r\n", (unsigned long long)body_len);
+    if (content_type)
+        strbuf_printf(b, "Content-Type: %s\r\n", content_type);
+    if (headers)
+        strbuf_puts(b, headers);
+    if (retry_after > 0)
+        strbuf_printf(b, "Retry-After: %d\r\n", retry_after);
+    if (status == 405 && c->allow)
+        strbuf_printf(b, "Allow: %s\r\n", c->allow);
+    c->allow = NULL;
+    if (close_after)
+        strbuf_puts(b, "Connection: close\r\n");
+    strbuf_puts(b, "\r\n");
+}
+
+/* A HEAD answer has the headers a GET would get, Content-Length included,
+ * and no body (RFC 9110 section 9.3.2): a client on keep-alive reads no
+ * body after it. */
+static int is_head(const gw_conn *c)
+{
+    return c->parser && c->parser->started && c->parser->llh.method == HTTP_HEAD;
+}
+
+/* Takes what b holds as the answer and starts writing it. */
+static void start_writing(gw_conn *c, strbuf *b, int close_after)
+{
+    free(c->out);
+    c->out_off = 0;
+    if (!(c->out = strbuf_take(b, &c->out_len))) {
+        gw_conn_close(c);
+        return;
+    }
+    c->close_after = close_after;
+    c->state = GW_CONN_WRITING;
+    arm(c, c->w->cfg->header_timeout_ms);
+    flush_out(c);
 }
 
 void gw_conn_respond_body(gw_conn *c, int status, const char *content_type, const char *headers,
@@ -396,38 +495,56 @@ void gw_conn_respond_body(gw_conn *c, int status, const char *content_type, cons
     strbuf b;
     if (c->state == GW_CONN_CLOSING)
         return;
-    /* A HEAD answer has the headers a GET would get, Content-Length
-     * included, and no body (RFC 9110 section 9.3.2): a client on
-     * keep-alive reads no body after it. */
-    int head = c->parser && c->parser->started && c->parser->llh.method == HTTP_HEAD;
     if (c->w->draining)
         close_after = 1;
     strbuf_init(&b);
-    strbuf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status,
-                  gw_http_status_text(status), body ? body_len : 0);
-    if (body)
-        strbuf_printf(&b, "Content-Type: %s\r\n", content_type);
-    if (headers)
-        strbuf_puts(&b, headers);
-    if (retry_after > 0)
-        strbuf_printf(&b, "Retry-After: %d\r\n", retry_after);
-    if (status == 405 && c->allow)
-        strbuf_printf(&b, "Allow: %s\r\n", c->allow);
-    c->allow = NULL;
-    if (close_after)
-        strbuf_puts(&b, "Connection: close\r\n");
-    strbuf_puts(&b, "\r\n");
-    if (body && !head)
+    put_head(c, &b, status, body ? content_type : NULL, headers, body ? body_len : 0, retry_after,
+             close_after);
+    if (body && !is_head(c))
         strbuf_append(&b, body, body_len);
-    free(c->out);
-    if (!(c->out = strbuf_take(&b, &c->out_len))) {
-        gw_conn_close(c);
+    start_writing(c, &b, close_after);
+}
+
+void gw_conn_respond_stream(gw_conn *c, int status, const char *content_type, const char *headers,
+                            uint64_t content_length, const char *first, size_t len,
+                            gw_conn_progress_cb progress)
+{
+    strbuf b;
+    if (c->state == GW_CONN_CLOSING)
         return;
+    int close_after = c->w->draining;
+    strbuf_init(&b);
+    put_head(c, &b, status, content_type, headers, content_length, 0, close_after);
+    if (!is_head(c) && first && len > 0) {
+        c->streaming = 1;
+        c->stream_ended = 0;
+        c->progress = progress;
+        c->piece = first;
+        c->piece_len = len;
+        c->piece_off = 0;
     }
-    c->close_after = close_after;
-    c->state = GW_CONN_WRITING;
-    arm(c, c->w->cfg->header_timeout_ms);
-    flush_out(c);
+    start_writing(c, &b, close_after);
+}
+
+void gw_conn_stream_piece(gw_conn *c, const char *data, size_t len)
+{
+    if (c->state != GW_CONN_WRITING || !c->streaming || c->piece || len == 0)
+        return;
+    c->piece = data;
+    c->piece_len = len;
+    c->piece_off = 0;
+    if (!c->in_flush)
+        flush_out(c);
+}
+
+void gw_conn_stream_end(gw_conn *c)
+{
+    if (c->state != GW_CONN_WRITING || !c->streaming)
+        return;
+    c->stream_ended = 1;
+    c->piece = NULL;
+    if (!c->in_flush)
+        flush_out(c);
 }
 
 void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_after,
@@ -440,8 +557,16 @@ void gw_conn_respond(gw_conn *c, int status, const char *body_json, int retry_af
 void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,
                            int retry_after, int close_after)
 {
-    char *body = errors_json(code, reason, NULL); /* no parameter on this port */
+    char *body = errors_json(code, reason, NULL);
     gw_conn_respond(c, status, body, retry_after, close_after);
+    free(body);
+}
+
+void gw_conn_respond_error_param(gw_conn *c, int status, const char *code, const char *reason,
+                                 const char *parameter, int close_after)
+{
+    char *body = errors_json(code, reason, parameter);
+    gw_conn_respond(c, status, body, 0, close_after);
     free(body);
 }
 

@@ -38,6 +38,11 @@ typedef enum gw_conn_state {
     GW_CONN_CLOSING
 } gw_conn_state;
 
+struct gw_conn;
+/* Writing a streamed body progressed: unsent bytes of the current piece
+ * remain (0: it is all written, give the next one or end the body). */
+typedef void (*gw_conn_progress_cb)(struct gw_conn *c, size_t unsent);
+
 struct gw_conn {
     gw_conn *prev, *next;
     gw_worker *w;
@@ -52,7 +57,13 @@ struct gw_conn {
     gw_tls_peer *peer;           /* during the handshake only */
     gw_http_parser *parser;      /* while a request is being read */
     char *out;                   /* response being written (plaintext) */
-    size_t out_len;
+    size_t out_len, out_off;     /* out_off: bytes of it written (partial writes) */
+    /* A streamed body (gw_conn_respond_stream): the piece being written is
+     * its source's (borrowed until progress says it is written). */
+    const char *piece;
+    size_t piece_len, piece_off;
+    int streaming, stream_ended, in_flush;
+    gw_conn_progress_cb progress;
     char *leftover;              /* pipelined bytes read past the last request */
     size_t leftover_len, leftover_off;
     ingest_req *pending;         /* request waiting for its commit */
@@ -67,6 +78,8 @@ struct gw_conn {
                                     simplereenroll only (gw_est.c) */
     void *lookup;                /* gw_auth.c's registry lookup in flight */
     void *est;                   /* gw_est.c's renewal in flight */
+    void *update;                /* gw_update.c's or gw_update_status.c's job in flight */
+    void *download;              /* gw_artifact.c's download */
     time_t cert_not_after;       /* the authenticating certificate's: no
                                     request is served past it (gw_routes.c) */
     char device_id[65];
@@ -89,6 +102,22 @@ void gw_conn_respond_body(gw_conn *c, int status, const char *content_type, cons
                           const char *body, size_t body_len, int retry_after, int close_after);
 void gw_conn_respond_error(gw_conn *c, int status, const char *code, const char *reason,
                            int retry_after, int close_after);
+/* The same with the error's parameter member (a header, query parameter or
+ * body member at fault). */
+void gw_conn_respond_error_param(gw_conn *c, int status, const char *code, const char *reason,
+                                 const char *parameter, int close_after);
+
+/* A body of content_length bytes written piece by piece (an artifact): the
+ * head, then first (len bytes, borrowed like every piece). progress runs
+ * as the piece goes out; once it says 0, the source gives the next piece
+ * (gw_conn_stream_piece), now or later, or ends the body
+ * (gw_conn_stream_end) after exactly content_length bytes. The answer to
+ * a HEAD request is the head alone: progress never runs. */
+void gw_conn_respond_stream(gw_conn *c, int status, const char *content_type, const char *headers,
+                            uint64_t content_length, const char *first, size_t len,
+                            gw_conn_progress_cb progress);
+void gw_conn_stream_piece(gw_conn *c, const char *data, size_t len);
+void gw_conn_stream_end(gw_conn *c);
 /* Authorization finished (gw_auth.c): start serving requests. */
 void gw_conn_authorized(gw_conn *c);
 /* Re-check after a registry change; closes the connection if refused now. */

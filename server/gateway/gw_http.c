@@ -56,6 +56,19 @@ static int on_header_field(llhttp_t *l, const char *at, size_t n)
     return count_header_bytes(p, n + 4);   /* ": " and CRLF */
 }
 
+static const char *const kept_names[GW_HDR__COUNT] = {"x-vigil-version", "x-vigil-security-version",
+                                                      "range", "if-range"};
+
+/* A header whose name was cut (longer than field holds) matches none of
+ * them: a cut name is sizeof(field) - 1 long, longer than every kept one. */
+static int kept_header(const char *name)
+{
+    for (int i = 0; i < GW_HDR__COUNT; i++)
+        if (strcasecmp(name, kept_names[i]) == 0)
+            return i + 1;
+    return 0;
+}
+
 static int on_header_field_complete(llhttp_t *l)
 {
     gw_http_parser *p = from(l);
@@ -67,6 +80,8 @@ static int on_header_field_complete(llhttp_t *l)
     p->in_host = strcasecmp(p->field, "host") == 0;
     if (p->in_host && ++p->n_host > 1)
         return user_error(p, 400, "more than one Host header");
+    if ((p->in_kept = kept_header(p->field)))
+        p->req.headers[p->in_kept - 1].lines++;
     p->field_len = 0;
     p->field[0] = '\0';
     return 0;
@@ -128,13 +143,34 @@ static int on_header_value(llhttp_t *l, const char *at, size_t n)
     }
     if (p->in_host)
         keep_host_bytes(p, at, n);
+    if (p->in_kept) {
+        gw_http_header *h = &p->req.headers[p->in_kept - 1];
+        if (h->len + n > GW_HTTP_HEADER_VALUE_MAX) {
+            h->too_long = 1;
+        } else {
+            memcpy(h->value + h->len, at, n);
+            h->len += n;
+            h->value[h->len] = '\0';
+        }
+    }
     return count_header_bytes(p, n);
+}
+
+/* llhttp hands a value over with the spaces before the line's end. */
+static void trim_kept(gw_http_parser *p)
+{
+    for (int i = 0; i < GW_HDR__COUNT; i++) {
+        gw_http_header *h = &p->req.headers[i];
+        while (h->len > 0 && (h->value[h->len - 1] == ' ' || h->value[h->len - 1] == '\t'))
+            h->value[--h->len] = '\0';
+    }
 }
 
 static int on_headers_complete(llhttp_t *l)
 {
     gw_http_parser *p = from(l);
     p->headers_done = 1;
+    trim_kept(p);
     if (l->http_major != 1)
         return user_error(p, 400, "only HTTP/1.1 is spoken here");
     if (l->upgrade || l->method == HTTP_CONNECT)
@@ -293,6 +329,28 @@ int gw_http_parser_in_progress(const gw_http_parser *p)
     return p->started && !p->done;
 }
 
+int gw_http_header_get(const gw_http_request *req, gw_http_header_id id, const char **value)
+{
+    const gw_http_header *h = &req->headers[id];
+    if (h->lines == 0)
+        return 0;
+    if (h->lines > 1 || h->too_long)
+        return -1;
+    *value = h->value;
+    return 1;
+}
+
+size_t gw_http_path_len(const gw_http_request *req)
+{
+    return strcspn(req->path, "?");
+}
+
+const char *gw_http_query(const gw_http_request *req)
+{
+    const char *q = strchr(req->path, '?');
+    return q ? q + 1 : "";
+}
+
 /* ---- status words and error codes ---- */
 
 const char *gw_http_status_text(int status)
@@ -302,6 +360,8 @@ const char *gw_http_status_text(int status)
         return "OK";
     case 204:
         return "No Content";
+    case 206:
+        return "Partial Content";
     case 400:
         return "Bad Request";
     case 401:
@@ -314,12 +374,16 @@ const char *gw_http_status_text(int status)
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 409:
+        return "Conflict";
     case 413:
         return "Payload Too Large";
     case 414:
         return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
     case 429:
         return "Too Many Requests";
     case 431:

@@ -27,6 +27,25 @@ typedef struct gw_http_limits {
     size_t max_body;
 } gw_http_limits;
 
+/* Request headers kept for the paths that read them (the update paths):
+ * every other header is only counted. */
+typedef enum gw_http_header_id {
+    GW_HDR_VIGIL_VERSION = 0,      /* X-Vigil-Version */
+    GW_HDR_VIGIL_SECURITY_VERSION, /* X-Vigil-Security-Version */
+    GW_HDR_RANGE,                  /* Range */
+    GW_HDR_IF_RANGE,               /* If-Range */
+    GW_HDR__COUNT
+} gw_http_header_id;
+
+#define GW_HTTP_HEADER_VALUE_MAX 127
+
+typedef struct gw_http_header {
+    char value[GW_HTTP_HEADER_VALUE_MAX + 1];
+    size_t len;
+    int lines; /* header lines of this name */
+    int too_long;
+} gw_http_header;
+
 typedef struct gw_http_request {
     int method;                  /* llhttp_method_t */
     char path[512];
@@ -37,6 +56,7 @@ typedef struct gw_http_request {
     int keep_alive;
     char *body;                  /* NUL-terminated for convenience; may be NULL */
     size_t body_len;
+    gw_http_header headers[GW_HDR__COUNT];
 } gw_http_request;
 
 typedef struct gw_http_parser {
@@ -51,12 +71,13 @@ typedef struct gw_http_parser {
     int in_content_type;         /* the header being read is Content-Type */
     size_t ct_len;
     int in_host;                 /* the header being read is Host */
+    int in_kept;                 /* the header being read is kept: its gw_http_header_id + 1 */
     int n_host;                  /* Host header lines seen */
     char host[256];              /* its value, checked when the headers end */
     const char *feed_start;      /* the buffer of the feed in progress */
     char last_byte;              /* of the earlier feeds, the last not a space or tab */
     size_t host_len;             /* sizeof(host) when it was longer */
-    char field[16];              /* start of the current header name */
+    char field[32];              /* start of the current header name */
     size_t field_len;
     int started, headers_done, done;
     int error;                   /* HTTP status to answer, 0 if none */
@@ -75,6 +96,17 @@ const char *gw_http_parser_reason(const gw_http_parser *p);
 void gw_http_parser_next(gw_http_parser *p);
 /* Some bytes of a request have arrived (a deadline applies). */
 int gw_http_parser_in_progress(const gw_http_parser *p);
+
+/* A kept header of a request: 1 and *value (NUL-terminated, trailing
+ * spaces and tabs cut) when it came once, 0 when it did not come, -1 when
+ * it came more than once or longer than GW_HTTP_HEADER_VALUE_MAX. */
+int gw_http_header_get(const gw_http_request *req, gw_http_header_id id, const char **value);
+
+/* The path of a request target without its query ("/v1/update" of
+ * "/v1/update?version=1"): its length. */
+size_t gw_http_path_len(const gw_http_request *req);
+/* The query of a request target (after '?'), or "" when it has none. */
+const char *gw_http_query(const gw_http_request *req);
 
 /* The reason phrase of an HTTP status this port answers with ("Not
  * Found"); "Error" for any other. */

@@ -1,13 +1,16 @@
 /*
  * gw_routes.c - the device port's dispatch (see gw_routes.h): one path,
- * one file that serves it (gw_incidents.c, gw_est.c).
+ * one file that serves it (gw_incidents.c, gw_est.c, gw_update.c,
+ * gw_update_keys.c, gw_update_status.c, gw_artifact.c).
  */
 #include "server/gateway/gw_routes.h"
 
+#include "server/gateway/gw_artifact.h"
 #include "server/gateway/gw_est.h"
 #include "server/gateway/gw_http.h"
 #include "server/gateway/gw_incidents.h"
 #include "server/gateway/gw_secevent.h"
+#include "server/gateway/gw_update.h"
 #include "server/registry/reg_view.h"
 
 #include <llhttp.h>
@@ -46,6 +49,38 @@ static int cert_expired(gw_conn *c)
     return 1;
 }
 
+static void wrong_method(gw_conn *c, metrics_path path, const char *allow)
+{
+    c->allow = allow;
+    gw_routes_refuse(c, path, 405, "method_not_allowed",
+                     strcmp(allow, "POST") == 0 ? "use POST" : "use GET", 0);
+}
+
+/* 1 when the request's path (without its query) is path. */
+static int path_is(const gw_http_request *req, const char *path)
+{
+    size_t n = gw_http_path_len(req);
+    return n == strlen(path) && strncmp(req->path, path, n) == 0;
+}
+
+/* The update paths; 0 when the request is for none of them. */
+static int dispatch_update(gw_conn *c, gw_http_request *req)
+{
+    int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
+    if (path_is(req, GW_UPDATE_PATH))
+        get ? gw_update_get(c, req) : wrong_method(c, MP_UPDATE, "GET, HEAD");
+    else if (path_is(req, GW_UPDATE_KEYS_PATH))
+        get ? gw_update_keys_get(c, req) : wrong_method(c, MP_UPDATE_KEYS, "GET, HEAD");
+    else if (path_is(req, GW_UPDATE_STATUS_PATH))
+        req->method == HTTP_POST ? gw_update_status_post(c, req)
+                                 : wrong_method(c, MP_UPDATE_STATUS, "POST");
+    else if (strncmp(req->path, GW_ARTIFACT_PREFIX, strlen(GW_ARTIFACT_PREFIX)) == 0)
+        get ? gw_artifact_get(c, req) : wrong_method(c, MP_ARTIFACTS, "GET, HEAD");
+    else
+        return 0;
+    return 1;
+}
+
 void gw_routes_dispatch(gw_conn *c, gw_http_request *req)
 {
     if (cert_expired(c))
@@ -67,5 +102,7 @@ void gw_routes_dispatch(gw_conn *c, gw_http_request *req)
         }
         return;
     }
+    if (dispatch_update(c, req))
+        return;
     gw_routes_refuse(c, MP_OTHER, 404, "not_found", "no such path on the device port", 0);
 }

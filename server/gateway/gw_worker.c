@@ -9,6 +9,7 @@
 #include "server/core/addr.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
+#include "server/gateway/gw_artifact.h"
 #include "server/gateway/gw_conn.h"
 #include "server/gateway/gw_secevent.h"
 #include "server/gateway/gw_track.h"
@@ -168,6 +169,8 @@ static void maybe_finish(gw_worker *w)
     w->touch = NULL;
     pg_async_close(w->registry);
     w->registry = NULL;
+    pg_async_close(w->artifacts);
+    w->artifacts = NULL;
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -237,7 +240,7 @@ static void on_registry_state(pg_async_conn *c, int up, void *arg)
 
 static int worker_init(gw_worker *w, const config *cfg, int index)
 {
-    char name[32];
+    char name[32], artifact_name[32];
     memset(w, 0, sizeof(*w));
     w->index = index;
     w->cfg = cfg;
@@ -250,10 +253,13 @@ static int worker_init(gw_worker *w, const config *cfg, int index)
     w->drain_timer.data = w;
     uv_unref((uv_handle_t *)&w->drain_timer);
     snprintf(name, sizeof(name), "vigild-registry-%d", index);
+    snprintf(artifact_name, sizeof(artifact_name), "vigild-artifact-%d", index);
     if ((w->listen_fd = open_listener(cfg)) < 0 ||
         !(w->registry =
               pg_async_new(&w->loop, cfg->database_url, name, on_registry_state, NULL, w)) ||
         !(w->touch = reg_touch_new(&w->loop, w->registry)) ||
+        !(w->artifacts = pg_async_new(&w->loop, cfg->database_url, artifact_name, NULL, NULL, w)) ||
+        gw_artifact_prepare(w->artifacts) < 0 ||
         !(w->ing = ingest_new(&w->loop, cfg, index, w->touch)))
         return -1;
     uv_poll_init(&w->loop, &w->listen_poll, w->listen_fd);

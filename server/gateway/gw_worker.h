@@ -2,7 +2,8 @@
  * gw_worker.h - the device port's event loops: one thread per core, each with
  * its own libuv loop, its own listening socket on the same address
  * (SO_REUSEPORT: the kernel spreads connections), its own connections, its
- * own ingest pipeline and its own database connections. Workers share only
+ * own ingest pipeline and its own database connections (ingest's, the
+ * registry's, and one for artifact downloads). Workers share only
  * the registry (registry/reg_view.h), the TLS context (gw_tls.h), the connection
  * tracker (gw_track.h) and the metrics.
  *
@@ -48,7 +49,9 @@ typedef struct gw_worker {
     gw_conn *conns; /* doubly linked, every open connection */
     size_t n_conns;
     ingest *ing;
-    pg_async_conn *registry; /* registry misses and the devices' last-seen writes */
+    pg_async_conn *registry;  /* registry misses, the devices' last-seen writes, renewals,
+                                 update offers and status reports */
+    pg_async_conn *artifacts; /* artifact chunk reads (gw_artifact.c) alone */
     reg_touch *touch;
     char rbuf[GW_WORKER_READ_BUF]; /* shared by all connections: decrypted input */
 } gw_worker;

@@ -5,10 +5,14 @@
  * months' incident partitions (at start and every hour), so that reports
  * never pile up in the default partition; and revoke the certificates that
  * renewals replaced (at once) or superseded (once the CA policy's grace
- * period is over), every 2 s; vigil_revoke_superseded notifies every node.
+ * period is over), every 2 s; vigil_revoke_superseded notifies every node;
+ * and halt the running rollouts whose updated devices crash more than
+ * their control devices (vigil_rollouts_check_health, every 5 s).
  *
- * With several vigild on one database each runs the chores; the SQL
- * functions serialize themselves, so doing them twice is harmless.
+ * With several vigild on one database each runs the first chores; the SQL
+ * functions serialize themselves, so doing them twice is harmless. The
+ * health check runs once per cluster a turn: under a transaction-scoped
+ * advisory lock that the other nodes try and skip.
  */
 #ifndef VIGIL_INGEST_MAINTAIN_H
 #define VIGIL_INGEST_MAINTAIN_H

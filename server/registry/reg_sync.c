@@ -34,8 +34,9 @@ static const char grants_sql[] =
     " ORDER BY fingerprint_sha256, id DESC";
 
 /* Registry rows: fingerprint, device_id, active (bool), not_after (epoch
- * int8), device status, last network; $1 filters one fingerprint when not
- * NULL. Expired certificates are left out: they fail on not_after anyway,
+ * int8), device status, last network, device class, tags (REG_TAGS form:
+ * the valid ones, each between newlines); $1 filters one fingerprint when
+ * not NULL. Expired certificates are left out: they fail on not_after anyway,
  * and loading them would grow the view forever. The network is the /24 or
  * /48 the device was last seen from. */
 static const char select_sql[] =
@@ -43,7 +44,11 @@ static const char select_sql[] =
     " extract(epoch FROM c.not_after)::int8, d.status,"
     " CASE WHEN d.last_address IS NULL THEN NULL"
     "  WHEN family(d.last_address) = 4 THEN network(set_masklen(d.last_address, 24))::text"
-    "  ELSE network(set_masklen(d.last_address, 48))::text END"
+    "  ELSE network(set_masklen(d.last_address, 48))::text END,"
+    " d.device_class,"
+    " (SELECT E'\\n' || string_agg(t, E'\\n' ORDER BY o) || E'\\n'"
+    "   FROM unnest(d.tags) WITH ORDINALITY AS u (t, o)"
+    "  WHERE t ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' AND o <= 32)"
     " FROM certificates c JOIN devices d ON d.id = c.device_id"
     " WHERE c.not_after > now() AND ($1::text IS NULL OR c.fingerprint_sha256 = $1)";
 
@@ -56,6 +61,8 @@ static void parse_row(PGresult *res, int i, reg_cert_row *row)
     row->not_after = (time_t)strtoll(PQgetvalue(res, i, 3), NULL, 10);
     row->device_status = PQgetvalue(res, i, 4);
     row->last_address = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
+    row->device_class = PQgetvalue(res, i, 6);
+    row->tags = PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7);
 }
 
 static void on_loaded(PGresult *res, void *arg)
@@ -148,6 +155,23 @@ static void apply_grant(json_t *msg, const char *device)
         reg_grant_note(fp, device, 0, 1);
 }
 
+/* {"tags":[...]}: at most REG_TAGS_MAX strings (reg_view skips bad ones). */
+static int apply_tags(json_t *msg, const char *device)
+{
+    json_t *list = json_object_get(msg, "tags");
+    const char *tags[REG_TAGS_MAX];
+    size_t n = 0, i;
+    json_t *t;
+    if (!json_is_array(list))
+        return -1;
+    json_array_foreach(list, i, t) {
+        if (json_is_string(t) && n < REG_TAGS_MAX)
+            tags[n++] = json_string_value(t);
+    }
+    reg_view_set_device_tags(device, tags, n);
+    return 0;
+}
+
 static void apply_notify(reg_sync *r, json_t *msg)
 {
     const char *event = json_string_value(json_object_get(msg, "event"));
@@ -168,6 +192,9 @@ static void apply_notify(reg_sync *r, json_t *msg)
         reg_grant_forget(fp);
     } else if (strcmp(event, "renewal_grant") == 0) {
         apply_grant(msg, device);
+    } else if (strcmp(event, "device_tags") == 0) {
+        if (apply_tags(msg, device) < 0)
+            return;
     } else if (strcmp(event, "device_status") == 0) {
         reg_device_status st;
         const char *status = json_string_value(json_object_get(msg, "status"));

@@ -11,6 +11,7 @@
  *   {"event":"renewal_grant","device_id":D,"fingerprint":F,"state":"open|spent",
  *    "expires_at":EPOCH}       (reg_grant.h; expires_at with "open")
  *   {"event":"ca_changed","issuer":SKI}   (`vigilctl ca init|rotate`)
+ *   {"event":"device_tags","device_id":D,"tags":[T,...]}   (`vigilctl device tag|untag`)
  * A revocation also forgets any renewal grant of that certificate.
  */
 #ifndef VIGIL_REG_SYNC_H

@@ -6,11 +6,13 @@
  */
 #include "server/registry/reg_view.h"
 
+#include "protocol/device_id.h"
 #include "server/core/hash.h"
 #include "server/core/rate.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,10 @@ typedef struct reg_device {
     _Atomic int64_t tat_ns;        /* GCRA theoretical arrival time */
     _Atomic int64_t touched_s;     /* last time last_seen_at was written */
     _Atomic uint64_t firmware;     /* hash of the firmware version last written */
+    _Atomic int64_t offered;       /* rollout whose offer is recorded (reg_view_note_offered) */
+    char device_class[REG_ID_MAX + 1]; /* "" until known */
+    char *tags;                        /* REG_TAGS form, NULL when none */
+    uint8_t tags_known;                /* set by a NOTIFY: a miss-path row may be older */
 } reg_device;
 
 typedef struct reg_cert {
@@ -40,12 +46,14 @@ typedef struct tables {
 } tables;
 
 /* A change made while a full reload is being built, replayed after it. */
+typedef enum replay_kind { REPLAY_REVOKE, REPLAY_STATUS, REPLAY_TAGS } replay_kind;
 typedef struct replay {
     struct replay *next;
-    int is_revoke;
+    replay_kind kind;
     uint8_t fp[REG_FP_LEN];
     char device_id[REG_ID_MAX + 1];
     reg_device_status status;
+    char *tags; /* REPLAY_TAGS: REG_TAGS form or NULL */
 } replay;
 
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -74,8 +82,11 @@ static int tables_init(tables *t)
 
 static void tables_free(tables *t)
 {
-    for (size_t i = 0; i < t->dev_cap && t->devices; i++)
+    for (size_t i = 0; i < t->dev_cap && t->devices; i++) {
+        if (t->devices[i])
+            free(t->devices[i]->tags);
         free(t->devices[i]);
+    }
     free(t->devices);
     free(t->certs);
     memset(t, 0, sizeof(*t));
@@ -240,6 +251,12 @@ static void fill_entry(tables *t, reg_cert *c, const reg_cert_row *row)
         c->device->status = st;
     if (row->last_address && !c->device->network[0])
         strncpy(c->device->network, row->last_address, sizeof(c->device->network) - 1);
+    if (row->device_class)
+        snprintf(c->device->device_class, sizeof(c->device->device_class), "%s", row->device_class);
+    if (!c->device->tags_known) {
+        free(c->device->tags);
+        c->device->tags = row->tags && row->tags[0] ? strdup(row->tags) : NULL;
+    }
 }
 
 void reg_view_learn(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row)
@@ -271,6 +288,7 @@ void reg_view_load_row(const uint8_t fp[REG_FP_LEN], const reg_cert_row *row)
 
 static void apply_revoke(tables *t, const uint8_t *fp, const char *device_id);
 static void apply_status(tables *t, const char *device_id, reg_device_status st);
+static void apply_tags(tables *t, const char *device_id, const char *tags);
 
 void reg_view_load_commit(void)
 {
@@ -285,22 +303,29 @@ void reg_view_load_commit(void)
     while (replay_head) {
         replay *r = replay_head;
         replay_head = r->next;
-        if (r->is_revoke)
+        if (r->kind == REPLAY_REVOKE)
             apply_revoke(&live, r->fp, r->device_id);
-        else
+        else if (r->kind == REPLAY_STATUS)
             apply_status(&live, r->device_id, r->status);
+        else
+            apply_tags(&live, r->device_id, r->tags);
+        free(r->tags);
         free(r);
     }
     pthread_rwlock_unlock(&lock);
 }
 
-static void remember(int is_revoke, const uint8_t *fp, const char *device_id,
-                     reg_device_status st)
+static void remember(replay_kind kind, const uint8_t *fp, const char *device_id,
+                     reg_device_status st, const char *tags)
 {
     replay *r = calloc(1, sizeof(*r));
     if (!r)
         return;
-    r->is_revoke = is_revoke;
+    if (tags && !(r->tags = strdup(tags))) {
+        free(r);
+        return;
+    }
+    r->kind = kind;
     if (fp)
         memcpy(r->fp, fp, REG_FP_LEN);
     strncpy(r->device_id, device_id, REG_ID_MAX);
@@ -334,7 +359,7 @@ void reg_view_revoke(const uint8_t fp[REG_FP_LEN], const char *device_id)
     pthread_rwlock_wrlock(&lock);
     apply_revoke(&live, fp, device_id);
     if (is_loading)
-        remember(1, fp, device_id, REG_DEV_ACTIVE);
+        remember(REPLAY_REVOKE, fp, device_id, REG_DEV_ACTIVE, NULL);
     pthread_rwlock_unlock(&lock);
 }
 
@@ -343,7 +368,89 @@ void reg_view_set_device_status(const char *device_id, reg_device_status status)
     pthread_rwlock_wrlock(&lock);
     apply_status(&live, device_id, status);
     if (is_loading)
-        remember(0, NULL, device_id, status);
+        remember(REPLAY_STATUS, NULL, device_id, status, NULL);
+    pthread_rwlock_unlock(&lock);
+}
+
+static void apply_tags(tables *t, const char *device_id, const char *tags)
+{
+    reg_device *d = device_get(t, device_id);
+    if (!d)
+        return;
+    free(d->tags);
+    d->tags = tags ? strdup(tags) : NULL;
+    d->tags_known = 1;
+}
+
+/* The REG_TAGS form of tags (NULL when none is valid, or out of memory). */
+static char *frame_tags(const char *const *tags, size_t n)
+{
+    size_t len = 1, kept = 0;
+    for (size_t i = 0; i < n && kept < REG_TAGS_MAX; i++)
+        if (device_id_valid(tags[i])) {
+            len += strlen(tags[i]) + 1;
+            kept++;
+        }
+    char *out = kept ? malloc(len + 1) : NULL;
+    if (!out)
+        return NULL;
+    char *p = out;
+    *p++ = '\n';
+    for (size_t i = 0; i < n && kept > 0; i++)
+        if (device_id_valid(tags[i])) {
+            size_t k = strlen(tags[i]);
+            memcpy(p, tags[i], k);
+            p += k;
+            *p++ = '\n';
+            kept--;
+        }
+    *p = '\0';
+    return out;
+}
+
+void reg_view_set_device_tags(const char *device_id, const char *const *tags, size_t n)
+{
+    char *framed = frame_tags(tags, n);
+    pthread_rwlock_wrlock(&lock);
+    apply_tags(&live, device_id, framed);
+    if (is_loading)
+        remember(REPLAY_TAGS, NULL, device_id, REG_DEV_ACTIVE, framed);
+    pthread_rwlock_unlock(&lock);
+    free(framed);
+}
+
+static int has_tag(const char *tags, const char *tag)
+{
+    char needle[REG_ID_MAX + 3];
+    if (!tags || !device_id_valid(tag))
+        return 0;
+    snprintf(needle, sizeof(needle), "\n%s\n", tag);
+    return strstr(tags, needle) != NULL;
+}
+
+int reg_view_device_facts(const char *device_id, const char *tag, reg_device_facts *out)
+{
+    int rc = -1;
+    pthread_rwlock_rdlock(&lock);
+    reg_device **slot = device_slot(&live, device_id);
+    if (*slot) {
+        const reg_device *d = *slot;
+        out->status = d->status;
+        memcpy(out->device_class, d->device_class, sizeof(out->device_class));
+        out->in_group = !tag || has_tag(d->tags, tag);
+        out->offered_rollout = atomic_load(&(*slot)->offered);
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&lock);
+    return rc;
+}
+
+void reg_view_note_offered(const char *device_id, int64_t rollout_id)
+{
+    pthread_rwlock_rdlock(&lock);
+    reg_device **slot = device_slot(&live, device_id);
+    if (*slot)
+        atomic_store(&(*slot)->offered, rollout_id);
     pthread_rwlock_unlock(&lock);
 }
 

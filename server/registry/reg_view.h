@@ -3,7 +3,9 @@
  * certificate it has seen, whether it may authenticate, and for every
  * device, its status, its last network and its request budget.
  *
- * Authentication decisions are made here, not by a query per handshake.
+ * Authentication decisions are made here, not by a query per handshake,
+ * and so are update decisions (GET /v1/update): each device's class, tags
+ * and status, and the rollout whose offer this process has recorded.
  * The view is loaded once, kept current by the NOTIFYs on channel
  * vigil_registry (reg_sync.c), and filled on a miss by the worker that
  * saw an unknown certificate (a certificate issued a moment ago on another
@@ -59,6 +61,8 @@ typedef struct reg_cert_row {
     time_t not_after;
     const char *device_status;   /* "active" | "quarantined" | "decommissioned" */
     const char *last_address;    /* may be NULL */
+    const char *device_class;    /* may be NULL (unknown) */
+    const char *tags;            /* REG_TAGS form ("\na\nb\n"); NULL: none */
 } reg_cert_row;
 
 /* Inserts unless present (see the ordering rule above). */
@@ -72,6 +76,31 @@ void reg_view_load_commit(void);
 /* Applied from NOTIFYs. */
 void reg_view_revoke(const uint8_t fp[REG_FP_LEN], const char *device_id);
 void reg_view_set_device_status(const char *device_id, reg_device_status status);
+
+/* A device's tags as the view keeps them: each tag framed by newlines
+ * ("\nlab\nbeta\n"), so a membership test is one strstr; at most
+ * REG_TAGS_MAX tags, each a device-id-like word (DEVICE_ID_RULE). */
+#define REG_TAGS_MAX 32
+
+/* Applied from the NOTIFY {"event":"device_tags","device_id":..,"tags":[..]}:
+ * replaces the device's tags (words that break the rule are skipped). */
+void reg_view_set_device_tags(const char *device_id, const char *const *tags, size_t n);
+
+/* What an update decision needs to know about a device. */
+typedef struct reg_device_facts {
+    reg_device_status status;
+    char device_class[REG_ID_MAX + 1]; /* "" when unknown */
+    int in_group;                      /* has the tag asked about (1 if none was) */
+    int64_t offered_rollout;           /* the rollout whose offer this process last
+                                          recorded for the device, 0 if none */
+} reg_device_facts;
+
+/* 0 and *out filled, or -1 when the device is not in the view. tag may be
+ * NULL (no group). */
+int reg_view_device_facts(const char *device_id, const char *tag, reg_device_facts *out);
+/* vigil_update_offered(rollout_id, device) has committed: the next answers
+ * for this rollout come from memory. */
+void reg_view_note_offered(const char *device_id, int64_t rollout_id);
 
 /* Request budget (GCRA): 1 if the device may make one more request now. */
 int reg_view_allow_request(const char *device_id, int64_t now_ns, int64_t rate_per_s,

@@ -1,7 +1,8 @@
 /*
  * bench.h - vigil-bench's pieces: the load engine (bench_load.c), what
  * counts as a success in its answers (bench_answer.c), the renewal load's
- * pre-made CSRs (bench_renew.c), test device
+ * pre-made CSRs (bench_renew.c), the update check and artifact download
+ * loads' requests and checks (bench_update.c), test device
  * enrollment and the COPY reference (bench_db.c), the operator query
  * benchmark (bench_seed.c, bench_query.c), statistics (bench_stats.c) and
  * the command line (main.c).
@@ -13,7 +14,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef enum bench_mode { BM_HANDSHAKES, BM_INGEST, BM_IDLE, BM_QUERY, BM_RENEW } bench_mode;
+typedef enum bench_mode {
+    BM_HANDSHAKES,
+    BM_INGEST,
+    BM_IDLE,
+    BM_QUERY,
+    BM_RENEW,
+    BM_UPDATE,  /* keep-alive GET /v1/update */
+    BM_DOWNLOAD /* keep-alive GET /v1/artifacts/{sha256}, each body hashed */
+} bench_mode;
 typedef enum bench_query_kind { BQ_DEVICE_LATEST, BQ_STATS_24H } bench_query_kind;
 
 typedef struct bench_cfg {
@@ -29,6 +38,14 @@ typedef struct bench_cfg {
     int keepalive;             /* renew: many renewals per connection (else one, then close) */
     int same_key;              /* renew: each CSR carries the device's current key */
     int keys;                  /* renew: new keys (CSRs) made per device before the run, 0 = auto */
+    int expect;                /* update: the status that succeeds, 200 (a manifest) or 204 */
+    const char *expect_reason; /* update: the X-Vigil-Reason a 204 must carry (NULL: any) */
+    const char *manifest;      /* update: the compact JWS a 200 must carry (NULL: any JWS) */
+    size_t manifest_len;
+    const char *device_version, *security_version; /* update: what the device says it runs */
+    const char *sha256;       /* download: the artifact's digest, 64 lowercase hex */
+    unsigned char digest[32]; /* download: the same, decoded */
+    double drain;             /* renew, download: seconds the answers in flight are waited for */
 } bench_cfg;
 
 /* What one answer to a load request was (bench_answer_judge): a success
@@ -54,6 +71,9 @@ typedef struct bench_stats {
     uint64_t acked;                /* report ids the server acknowledged */
     uint64_t status_429, status_503; /* answers with these statuses (renew: the retry-laters) */
     uint64_t keys_reused;            /* renew: CSRs sent again after the device's pool ran out */
+    uint64_t downloads;  /* download: bodies whose digest was right, over the whole run */
+    uint64_t bytes;      /* download: their bytes received in the measured window */
+    uint64_t bad_digest; /* download: whole 200 bodies whose digest was wrong */
 } bench_stats;
 
 /* The clock latencies are measured with: CLOCK_MONOTONIC, in microseconds. */
@@ -80,6 +100,8 @@ typedef void bench_acked_fn(void *arg, const char *id);
 bench_verdict bench_answer_judge(const bench_cfg *cfg, int status, const char *body,
                                  size_t body_len, const char (*ids)[37], int n_ids,
                                  bench_acked_fn *acked, void *arg);
+/* The verdict of an answer of `status` that is not a success: its kind. */
+bench_verdict bench_answer_error(int status);
 /* The value of header `name` in the answer head [in, end) (after the
  * status line), its length in *len; NULL if absent. */
 const char *bench_answer_header(const char *in, const char *end, const char *name, size_t *len);
@@ -103,6 +125,30 @@ typedef struct bench_renewal {
  * one certificate as *expect says. */
 bench_verdict bench_answer_renewal(const bench_renewal *expect, int status, const char *ctype,
                                    size_t ctype_len, const char *body, size_t body_len);
+
+/* The update and download loads (bench_update.c). The request of one
+ * update check (GET /v1/update, saying cfg->device_version and
+ * cfg->security_version) or one download (GET /v1/artifacts/{sha256}, or
+ * cfg->path), malloc'd, its length in *len; NULL when out of memory. */
+char *bench_update_request(const bench_cfg *cfg, size_t *len);
+/* Judges an answer to an update check: the head [head, head_end) (after
+ * the status line) and the body. With cfg->expect 200 a success is a 200
+ * with Content-Type application/jose, an X-Vigil-Rollout id and a compact
+ * JWS body (equal to cfg->manifest when set); with 204, a 204 with no
+ * body and an X-Vigil-Reason (equal to cfg->expect_reason when set).
+ * With cfg->reference: a 2xx with no body. */
+bench_verdict bench_answer_update(const bench_cfg *cfg, int status, const char *head,
+                                  const char *head_end, const char *body, size_t body_len);
+/* Judges a whole download: a success only for a 200 whose body's SHA-256
+ * is cfg->digest; a 2xx with another digest is a BV_2XX (*bad_digest
+ * set). */
+bench_verdict bench_answer_download(const bench_cfg *cfg, int status,
+                                    const unsigned char digest[32], int *bad_digest);
+/* Parses 64 lowercase hex digits into out; 0, or -1 if hex is not that. */
+int bench_sha256_parse(const char *hex, unsigned char out[32]);
+/* Reads the compact JWS a manifest answer must carry from path (one
+ * line; a trailing newline is not part of it) into cfg->manifest. */
+int bench_manifest_load(bench_cfg *cfg, const char *path);
 
 /* The renewal load's requests (bench_renew.c), made before the run: for
  * each of the first n devices, cfg->keys CSRs with new P-256 keys (or one

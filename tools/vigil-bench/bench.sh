@@ -13,29 +13,51 @@
 # (on a shared machine a reference minutes away drifts), last, under a
 # renewal policy that allows them (renewals_per_hour = 3600 per device, put
 # back after), and the certificates vigild says it issued are counted in
-# PostgreSQL. Any error or mismatch fails `make bench` (exit 1) after the
-# table. Durations: BENCH_DURATION (s).
+# PostgreSQL. Updates (issue 12): a release of a BENCH_ARTIFACT_MIB MiB
+# artifact for the test devices' class and a rollout at 100 % (vigilctl),
+# then manifest checks (GET /v1/update, each answer the release's manifest
+# byte for byte) against nginx's 204, artifact downloads (each body's
+# SHA-256 checked) against nginx serving the same file, and the memory of a
+# second vigild, just started, during BENCH_DOWNLOADS concurrent downloads
+# of it (bench-rss.sh), all after the idle row; the
+# offers vigild recorded are counted in PostgreSQL. Any error or mismatch
+# fails `make bench` (exit 1) after the table. Durations: BENCH_DURATION (s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${VIGIL_BUILD:-build}  # the programs measured (as in bench_query.sh)
 DUR=${BENCH_DURATION:-10}
 DEVICES=${BENCH_DEVICES:-1000}
 IDLE=${BENCH_IDLE:-10000}
+ART_MIB=${BENCH_ARTIFACT_MIB:-100}
+DOWNLOADS=${BENCH_DOWNLOADS:-100}
+DL_CONNS=${BENCH_DOWNLOAD_CONNECTIONS:-10}
 # shellcheck source=tools/vigil-bench/bench-env.sh
 . tools/vigil-bench/bench-env.sh vigil-bench
 start=$(date +%s.%N)
 $B/vigil-bench enroll --count "$DEVICES" --out-dir "$W/dev"
 echo "enrolled $DEVICES test devices in $(python3 -c "print(round($(date +%s.%N) - $start, 2))") s"
 
+# The artifact, where nginx's workers (nobody, when we are root) read it.
+chmod 711 "$W" && mkdir -m 755 "$W/www"
+head -c $((ART_MIB * 1024 * 1024)) /dev/urandom >"$W/www/artifact.bin"
+sha=$(sha256sum "$W/www/artifact.bin" | cut -d' ' -f1)
+
+# start_vigild PORT LOG: a vigild on PORT in the background, its pid in $vigild_pid.
+start_vigild() {
+    VIGIL_TLS_CERT="$W/tls/server.crt" VIGIL_TLS_KEY="$W/tls/server.key" VIGIL_DEVICE_LISTEN="127.0.0.1:$1" \
+        VIGIL_API_LISTEN="127.0.0.1:$(free_port)" \
+        VIGIL_MAX_CONNECTIONS_PER_ADDRESS=1000000 VIGIL_DEVICE_RATE=1000000 VIGIL_DEVICE_BURST=1000000 \
+        VIGIL_LOG_LEVEL=warn $B/vigild 2>"$2" &
+    vigild_pid=$!; pids+=("$vigild_pid")
+}
 vport=$(free_port)
-VIGIL_TLS_CERT="$W/tls/server.crt" VIGIL_TLS_KEY="$W/tls/server.key" VIGIL_DEVICE_LISTEN="127.0.0.1:$vport" \
-    VIGIL_API_LISTEN="127.0.0.1:$(free_port)" \
-    VIGIL_MAX_CONNECTIONS_PER_ADDRESS=1000000 VIGIL_DEVICE_RATE=1000000 VIGIL_DEVICE_BURST=1000000 \
-    VIGIL_LOG_LEVEL=warn $B/vigild 2>"$W/vigild.log" &
-vpid=$!; pids+=("$vpid")
+start_vigild "$vport" "$W/vigild.log"
+vpid=$vigild_pid
 nport=$(free_port)
 bash tools/vigil-bench/bench-nginx.sh "$W/nginx" "$nport" "$W/tls/server.crt" "$W/tls/server.key" \
-    "$W/chain.pem" "$(nproc)" 'location / { return 204; }' &
+    "$W/chain.pem" "$(nproc)" "location = /v1/artifacts/$sha { alias $W/www/artifact.bin;
+        default_type application/octet-stream; sendfile on; tcp_nopush on; }
+    location / { return 204; }" &
 pids+=($!)
 wait_port "$vport"; wait_port "$nport"
 
@@ -50,7 +72,33 @@ load() {
 # acked LOG: bench-acked.sh's line on the ids in LOG; it ends in ": ok" when
 # each is stored once.
 acked() { bash tools/vigil-bench/bench-acked.sh "$1" 2>&1 || true; }
+q() { "${PSQL:-/usr/lib/postgresql/15/bin/psql}" -X -Atq -v ON_ERROR_STOP=1 "$VIGIL_DATABASE_URL" -c "$1"; }
 ratio() { python3 -c "a=$1; b=$2; print('%.2f' % (a / b if b else 0))"; }
+# memory_row JSON: vigild's memory during the concurrent downloads.
+memory_row() {
+    python3 - "$1" "$DOWNLOADS" "$ART_MIB" <<'PY'
+import json, sys
+try:
+    j = json.loads(sys.argv[1])
+except ValueError:
+    j = {"clean": False, "ok": 0, "errors": 0, "downloads": 0}
+n, mib = int(sys.argv[2]), int(sys.argv[3])
+bad = []
+if not j.get("clean"):
+    bad.append("%d errors" % j["errors"] if j.get("downloads") else "no success")
+if j.get("downloads", 0) < n:
+    bad.append("%d of %d downloads done" % (j.get("downloads", 0), n))
+if not j.get("rss_hwm_reset", False):
+    bad.append("peak not reset")
+peak, growth = j.get("rss_peak_kib", 0) / 1024, j.get("rss_growth_kib", 0) / 1024
+per = j.get("rss_growth_kib", 0) / n
+verdict = ("INVALID: " + ", ".join(bad) if bad else
+           "growth %.0f KiB per download, %.2f%% of its %d MiB" % (per, 100 * per / 1024 / mib, mib))
+name = "peak RSS, %d x %d MiB downloads" % (n, mib)
+print("%-36s %12.1f %12s %-8s %7s %7s  (growth %.1f MiB over idle %.1f MiB; %s)"
+      % (name, peak, "-", "MiB", j.get("errors", 0), "-", growth, j.get("rss_idle_kib", 0) / 1024, verdict))
+PY
+}
 row() {  # row NAME VIGILD-JSON FIELD REFERENCE-JSON FIELD UNIT GOAL-OP GOAL
     python3 - "$@" <<'PY'
 import json, sys
@@ -84,13 +132,50 @@ idle() { $B/vigil-bench idle --server "127.0.0.1:$1" --ca "$W/chain.pem" --devic
 idle=$(idle "$vport" "$vpid")
 idle_n=$(idle "$nport" "$(pgrep -d, -f "nginx: worker process" -P "$(cat "$W/nginx/nginx.pid")")")
 
+# Updates, after the idle row (the downloads' buffers, freed but kept in
+# vigild's heap, would hide the idle connections' cost): a release for the
+# test devices' class (bench), a rollout at 100 %; the devices say they run
+# bench-0, so each is offered bench-1.
+export VIGIL_RELEASE_DIR="$W/release"
+$B/vigilctl release key init >/dev/null
+$B/vigilctl release create --artifact "$W/www/artifact.bin" --version bench-1 --security-version 1 \
+    --class bench >/dev/null
+$B/vigilctl rollout start bench-1 --percent 100 >/dev/null
+q "SELECT manifest FROM releases WHERE version = 'bench-1'" >"$W/manifest.jws"
+rollout=$(q "SELECT id FROM rollouts WHERE state = 'running'")
+wait_offers() {  # wait_offers PORT: vigild's view follows the NOTIFY: wait until it offers
+    for _ in $(seq 1 100); do
+        $B/vigil-bench update --server "127.0.0.1:$1" --ca "$W/chain.pem" --devices "$W/dev" \
+            --device-count 1 --connections 1 --threads 1 --warmup 0 --duration 0.1 >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+wait_offers "$vport" || echo "vigild offers no manifest for the rollout (the update row will say how)" >&2
+up_v=$(load update --server "127.0.0.1:$vport" --connections 50 --manifest "$W/manifest.jws")
+up_n=$(load update --server "127.0.0.1:$nport" --connections 50 --reference)
+offers=$(q "SELECT count(*) FROM rollout_devices WHERE rollout_id = $rollout")
+dl_v=$(load download --server "127.0.0.1:$vport" --connections "$DL_CONNS" --sha256 "$sha")
+dl_n=$(load download --server "127.0.0.1:$nport" --connections "$DL_CONNS" --sha256 "$sha")
+# The memory of DOWNLOADS concurrent downloads, one each over DOWNLOADS
+# connections (started in the 2 s window, then waited for to the end), in
+# a vigild of its own on the same database, just started (one update check
+# made, to know its view is loaded), so that nothing before is in its heap.
+mport=$(free_port)
+start_vigild "$mport" "$W/vigild-mem.log"
+mpid=$vigild_pid
+wait_port "$mport" && wait_offers "$mport" || echo "the second vigild offers no manifest" >&2
+mem=$(bash tools/vigil-bench/bench-rss.sh "$mpid" $B/vigil-bench download --server "127.0.0.1:$mport" \
+    --ca "$W/chain.pem" --devices "$W/dev" --device-count "$DEVICES" --connections "$DOWNLOADS" \
+    --sha256 "$sha" --warmup 0 --duration 2 --drain 1800 --json) || true
+kill "$mpid"; wait "$mpid" 2>/dev/null || true
+
 # Renewals, last, so that their certificates cannot touch the rows above
 # (a policy that revokes superseded certificates would revoke the test
 # devices'); the default policy (6 renewals per device and hour) would
 # refuse them. Their reference is vigild's full handshakes, run again just
 # before them. A renewal run that could not run gives a row marked
 # INVALID, not a stop.
-q() { "${PSQL:-/usr/lib/postgresql/15/bin/psql}" -X -Atq -v ON_ERROR_STOP=1 "$VIGIL_DATABASE_URL" -c "$1"; }
 recorded() { q "SELECT count(*) FROM certificates WHERE renewed_from IS NOT NULL"; }
 policy=$(q "SELECT renewals_per_hour FROM ca_policy")
 q "UPDATE ca_policy SET renewals_per_hour = 3600"
@@ -110,6 +195,9 @@ issued() {
 }
 iss_f=$(issued "fresh connections" "$rn_f" "$r0" "$r1")
 iss_k=$(issued "keep-alive" "$rn_k" "$r1" "$r2")
+# The update run's 50 devices were each offered the release once.
+offers_line="$offers rollout_devices rows for the 50 devices answered the manifest:"
+offers_line+=" $([ "$offers" -eq 50 ] && echo ok || echo MISMATCH)"
 
 echo
 printf '%-36s %12s %12s %-8s %7s %7s\n' "" "vigild" "reference" "unit" "errors" "ratio"
@@ -120,6 +208,9 @@ table=$(
     row "resumed handshakes (vs nginx)" "$rs_v" per_second "$rs_n" per_second "/s" ">=" 0
     row "single-report ingest (vs nginx 204)" "$in_v" per_second "$in_n" per_second "req/s" ">=" 0.5
     row "batched ingest x100 (vs COPY)" "$bt_v" reports_per_second "$cp_r" rows_per_second "rows/s" ">=" 0.7
+    row "manifest checks (vs nginx 204)" "$up_v" per_second "$up_n" per_second "/s" ">=" 0
+    row "artifact download (vs nginx)" "$dl_v" mib_per_second "$dl_n" mib_per_second "MiB/s" ">=" 0.8
+    memory_row "$mem"
 )
 echo "$table"
 printf '%-36s %12.2f %12.2f %-8s %7s %6sx  (goal <= 16 KiB: %s)\n' "idle connections ($IDLE, vs nginx)" "$idle" \
@@ -132,14 +223,22 @@ echo "  policy renewals_per_hour = 3600 for these runs (was $policy, put back)"
 echo "certificates vigild issued, counted in PostgreSQL (renewed_from set):"
 echo "  $iss_f"
 echo "  $iss_k"
+echo "updates: release bench-1 of class bench ($ART_MIB MiB artifact), rollout $rollout at 100 %; the devices say"
+echo "  they run bench-0 at security version 0; a check counts only with the release's manifest byte for"
+echo "  byte (nginx: its 204); a download only with the artifact's SHA-256, $DL_CONNS connections, nginx"
+echo "  serving the same file (sendfile on); memory: vigild's VmRSS every 50 ms and VmHWM (reset before)"
+echo "  during $DOWNLOADS concurrent downloads, each over its own connection, waited for to the end, from"
+echo "  a second vigild on the same database, just started (idle: its RSS then)"
+echo "offers vigild recorded, counted in PostgreSQL: $offers_line"
 echo "reports vigild acknowledged, looked up in PostgreSQL:"
 echo "  single-report ingest: $ack_in"
 echo "  batched ingest x100:  $ack_bt"
-grep -q Sanitizer "$W/vigild.log" && { echo "vigild reported a sanitizer error"; exit 1; }
+cat "$W/vigild.log" "$W/vigild-mem.log" | grep -q Sanitizer && { echo "vigild reported a sanitizer error"; exit 1; }
 if grep -q INVALID <<<"$table" || ! grep -q ': ok$' <<<"$ack_in" || ! grep -q ': ok$' <<<"$ack_bt" ||
+    ! grep -q ': ok$' <<<"$offers_line" ||
     ! grep -q ': ok$' <<<"$iss_f" || ! grep -q ': ok$' <<<"$iss_k"; then
-    echo "ERRORS in this run: the rows marked INVALID, the reports not stored once, or the renewals" \
-        "not recorded as answered, are no measurement"
+    echo "ERRORS in this run: the rows marked INVALID, the reports not stored once, the renewals" \
+        "not recorded as answered, or the offers not recorded, are no measurement"
     exit 1
 fi
 exit 0

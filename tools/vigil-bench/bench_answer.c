@@ -84,8 +84,7 @@ static int is_not_found(json_t *answer)
     return code && !strcmp(code, "not_found");
 }
 
-/* The verdict of an answer that is not a success. */
-static bench_verdict error_kind(int status)
+bench_verdict bench_answer_error(int status)
 {
     if (status >= 200 && status < 300)
         return BV_2XX;
@@ -102,7 +101,7 @@ bench_verdict bench_answer_judge(const bench_cfg *cfg, int status, const char *b
 {
     int is_2xx = status >= 200 && status < 300, ok;
     if (cfg->reference)
-        return is_2xx && body_len == 0 ? BV_OK : error_kind(status);
+        return is_2xx && body_len == 0 ? BV_OK : bench_answer_error(status);
     if (cfg->mode == BM_HANDSHAKES && is_2xx)
         return BV_OK;
     int read_body = cfg->mode == BM_INGEST ? is_2xx : status == 404;
@@ -112,7 +111,7 @@ bench_verdict bench_answer_judge(const bench_cfg *cfg, int status, const char *b
     else
         ok = is_not_found(answer);
     json_decref(answer);
-    return ok ? BV_OK : error_kind(status);
+    return ok ? BV_OK : bench_answer_error(status);
 }
 
 /* ---- renewals ---- */
@@ -169,7 +168,7 @@ bench_verdict bench_answer_renewal(const bench_renewal *expect, int status, cons
                                    size_t ctype_len, const char *body, size_t body_len)
 {
     if (status != 200 || !is_certs_only(ctype, ctype_len))
-        return error_kind(status);
+        return bench_answer_error(status);
     STACK_OF(X509) *certs = ca_est_certs_parse(body, body_len, PKCS7_MAX);
     int ok = certs && sk_X509_num(certs) == 1 && certifies(expect, sk_X509_value(certs, 0));
     sk_X509_pop_free(certs, X509_free);

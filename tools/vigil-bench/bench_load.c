@@ -11,9 +11,15 @@
  * bench_renew.c made before the run, one per connection (the default:
  * each new connection takes the next device of its slot's share, so the
  * renewals spread over every device) or many per connection
- * (--keepalive: one device per connection). At the end a renewal run
- * stops sending and waits for the answers in flight (up to DRAIN_US), so
- * that every renewal the server records has been answered and judged.
+ * (--keepalive: one device per connection). Update mode: keep-alive GET
+ * /v1/update, one answer at a time. Download mode: keep-alive GET
+ * /v1/artifacts/{sha256}, each body streamed through SHA-256 as it
+ * arrives (never held whole: a buffer of IN_CAP per connection), its
+ * bytes received in the measured window counted once the digest is right.
+ * At the end a renewal or download run stops sending and waits for the
+ * answers in flight (--drain, by default DRAIN_US and DRAIN_DOWNLOAD_US),
+ * so that every renewal the server records has been answered and judged,
+ * and every download begun is judged whole.
  *
  * Each answer is judged by bench_answer.c: only a success counts toward
  * the rate; every error is counted by its kind. With --acked-log, each
@@ -46,8 +52,10 @@
 #define IN_CAP (512 * 1024)
 #define ACKED_BUF (64 * 1024)   /* a worker's acknowledged ids, before they are written */
 #define DRAIN_US 10000000       /* renew: how long the answers in flight are waited for */
+#define DRAIN_DOWNLOAD_US 120000000 /* download: the same */
+#define NOTE_MAX 200
 
-enum { C_DEAD, C_CONNECTING, C_HANDSHAKE, C_SEND, C_RECV };
+enum { C_DEAD, C_CONNECTING, C_HANDSHAKE, C_SEND, C_RECV, C_BODY };
 
 typedef struct device {
     X509 *cert;
@@ -66,6 +74,9 @@ typedef struct bconn {
     size_t in_len;
     char (*ids)[37];   /* ingest: the report ids of the request in flight */
     uint64_t started_us, retry_at_us;
+    EVP_MD_CTX *md; /* download: the digest of the body arriving (C_BODY) */
+    uint64_t body_left, body_len, window_bytes;
+    int status, close_after; /* download: of the answer whose body arrives */
 } bconn;
 
 typedef struct worker {
@@ -77,6 +88,7 @@ typedef struct worker {
     int stopping;            /* renew: draining, no new request */
     char acked[ACKED_BUF];   /* "id\n" lines not yet in the acked log */
     size_t acked_len;
+    char note[NOTE_MAX]; /* the first answer not counted, in words */
 } worker;
 
 static SSL_CTX *ctx;
@@ -198,6 +210,8 @@ static int teardown(const bench_cfg *cfg)
 /* The next request; ingest's report ids go to ids[0..batch). */
 static char *make_request(const bench_cfg *cfg, char (*ids)[37], size_t *len)
 {
+    if (cfg->mode == BM_UPDATE || cfg->mode == BM_DOWNLOAD)
+        return bench_update_request(cfg, len);
     if (cfg->mode == BM_HANDSHAKES) {
         char *r = NULL;
         int n = asprintf(&r, "GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n",
@@ -368,23 +382,19 @@ static void on_acked(void *arg, const char *id)
     w->stats.acked++;
 }
 
-/* A whole answer arrived: judge and count it, then go on (or close, when
- * the server said it will). */
-static void answered(worker *w, bconn *c, int status, const char *ctype, size_t ctype_len,
-                     const char *body, size_t body_len, int close_after)
+/* A whole answer arrived, judged v at time t (when its last byte came):
+ * count it, then go on (or close, when the server said it will). */
+static void answered(worker *w, bconn *c, bench_verdict v, int status, int close_after, uint64_t t)
 {
     const bench_cfg *cfg = w->cfg;
-    uint64_t t = bench_now_us(); /* the latency ends here: judging a renewal takes a verify */
-    bench_verdict v =
-        cfg->mode == BM_RENEW
-            ? bench_answer_renewal(&c->expect, status, ctype, ctype_len, body, body_len)
-            : bench_answer_judge(cfg, status, body, body_len, (const char(*)[37])c->ids,
-                                 cfg->mode == BM_INGEST ? cfg->batch : 0,
-                                 acked_log ? on_acked : NULL, w);
     tally(w, v);
     w->stats.by_status[status >= 100 && status < 600 ? status / 100 - 1 : 5]++;
     w->stats.status_429 += status == 429;
     w->stats.status_503 += status == 503;
+    if (v == BV_OK && cfg->mode == BM_DOWNLOAD) {
+        w->stats.downloads++;
+        w->stats.bytes += c->window_bytes;
+    }
     if (v == BV_OK && (double)t >= w->measure_from_us && (double)t < w->stop_at_us) {
         w->stats.ok++;
         w->stats.reports += cfg->mode == BM_INGEST ? (uint64_t)cfg->batch : 0;
@@ -398,6 +408,110 @@ static void answered(worker *w, bconn *c, int status, const char *ctype, size_t 
         next_request(w, c);
 }
 
+/* Keeps the first answer of the worker that did not count, in words:
+ * its status, then the X-Vigil-Reason or the start of its body. */
+static void note(worker *w, int status, const char *head, const char *head_end, const char *body,
+                 size_t body_len)
+{
+    size_t rlen = 0, n = 0;
+    const char *reason = head ? bench_answer_header(head, head_end, "X-Vigil-Reason", &rlen) : NULL;
+    char text[81];
+    if (w->note[0])
+        return;
+    if (reason)
+        body = reason, body_len = rlen;
+    for (size_t i = 0; body && i < body_len && n < sizeof(text) - 1; i++)
+        text[n++] = body[i] >= 0x20 && body[i] < 0x7f ? body[i] : '.';
+    text[n] = '\0';
+    snprintf(w->note, sizeof(w->note), "HTTP %d%s%s", status,
+             reason ? ", X-Vigil-Reason: "
+             : n    ? ", body: "
+                    : "",
+             text);
+}
+
+/* The verdict of a whole answer (not a download's: body_end). */
+static bench_verdict judge(worker *w, bconn *c, int status, const char *head_end, const char *body,
+                           size_t body_len)
+{
+    const bench_cfg *cfg = w->cfg;
+    size_t ctype_len = 0;
+    const char *ctype;
+    switch (cfg->mode) {
+    case BM_RENEW:
+        ctype = bench_answer_header(c->in, head_end, "Content-Type", &ctype_len);
+        return bench_answer_renewal(&c->expect, status, ctype, ctype_len, body, body_len);
+    case BM_UPDATE:
+        return bench_answer_update(cfg, status, c->in, head_end, body, body_len);
+    default:
+        return bench_answer_judge(cfg, status, body, body_len, (const char(*)[37])c->ids,
+                                  cfg->mode == BM_INGEST ? cfg->batch : 0,
+                                  acked_log ? on_acked : NULL, w);
+    }
+}
+
+/* ---- downloads ---- */
+
+/* The body of a download's answer is complete: judge its digest. */
+static void body_end(worker *w, bconn *c, uint64_t t)
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int bad = 0;
+    bench_verdict v = EVP_DigestFinal_ex(c->md, d, &n) == 1 && n == 32
+                          ? bench_answer_download(w->cfg, c->status, d, &bad)
+                          : BV_OTHER;
+    w->stats.bad_digest += (uint64_t)bad;
+    if (bad && !w->note[0]) {
+        char hex[65];
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        snprintf(w->note, sizeof(w->note), "HTTP 200, %llu bytes whose SHA-256 is %s",
+                 (unsigned long long)c->body_len, hex);
+    } else if (v != BV_OK) {
+        note(w, c->status, NULL, NULL, NULL, 0);
+    }
+    answered(w, c, v, c->status, c->close_after, t);
+}
+
+/* n more bytes of the body; 1 if that ended it (and it was judged). */
+static int body_feed(worker *w, bconn *c, const char *p, size_t n)
+{
+    uint64_t t = bench_now_us();
+    EVP_DigestUpdate(c->md, p, n);
+    c->body_left -= n;
+    if ((double)t >= w->measure_from_us && (double)t < w->stop_at_us)
+        c->window_bytes += n;
+    if (c->body_left)
+        return 0;
+    body_end(w, c, t);
+    return 1;
+}
+
+/* A download's head arrived (head bytes of c->in, a body of len): stream
+ * the body through SHA-256 from here on. Always returns 1. */
+static int body_begin(worker *w, bconn *c, int status, size_t head, uint64_t len, int close_after)
+{
+    size_t have = c->in_len - head;
+    if ((!c->md && !(c->md = EVP_MD_CTX_new())) ||
+        EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1) {
+        drop(w, c, 1);
+        return 1;
+    }
+    if (have > len) { /* bytes after the answer, though nothing else was asked */
+        tally(w, BV_OTHER);
+        drop(w, c, 0);
+        return 1;
+    }
+    c->status = status;
+    c->close_after = close_after;
+    c->body_left = c->body_len = len;
+    c->window_bytes = 0;
+    c->state = C_BODY;
+    body_feed(w, c, c->in + head, have);
+    return 1;
+}
+
 /* Parses what arrived; 1 when a whole answer was handled (or the
  * connection dropped), 0 while it is incomplete. Answers are framed by
  * Content-Length; without one only a 204, 304 or 1xx has a known end. */
@@ -406,13 +520,12 @@ static int parse_answer(worker *w, bconn *c)
     c->in[c->in_len] = '\0';
     char *end = strstr(c->in, "\r\n\r\n");
     int status;
-    size_t cl_len, te_len, conn_len, ctype_len = 0;
+    size_t cl_len, te_len, conn_len;
     if (!end || sscanf(c->in, "HTTP/1.%*d %d", &status) != 1)
         return 0;
     const char *cl = bench_answer_header(c->in, end + 2, "Content-Length", &cl_len);
     const char *te = bench_answer_header(c->in, end + 2, "Transfer-Encoding", &te_len);
     const char *conn = bench_answer_header(c->in, end + 2, "Connection", &conn_len);
-    const char *ctype = bench_answer_header(c->in, end + 2, "Content-Type", &ctype_len);
     size_t head = (size_t)(end + 4 - c->in);
     if (te || (!cl && status != 204 && status != 304 && status / 100 != 1)) {
         tally(w, BV_OTHER);   /* a body up to the close, or chunked: not a device port's */
@@ -420,14 +533,20 @@ static int parse_answer(worker *w, bconn *c)
         return 1;
     }
     size_t body_len = cl ? strtoul(cl, NULL, 10) : 0;
+    int close_after = conn && conn_len >= 5 && !strncasecmp(conn, "close", 5);
+    if (w->cfg->mode == BM_DOWNLOAD)
+        return body_begin(w, c, status, head, body_len, close_after);
     if (body_len > IN_CAP - head) {
         drop(w, c, 1);
         return 1;
     }
     if (c->in_len < head + body_len)
         return 0;
-    answered(w, c, status, ctype, ctype_len, end + 4, body_len,
-             conn && conn_len >= 5 && !strncasecmp(conn, "close", 5));
+    uint64_t t = bench_now_us(); /* the latency ends here: judging a renewal takes a verify */
+    bench_verdict v = judge(w, c, status, end + 2, end + 4, body_len);
+    if (v != BV_OK)
+        note(w, status, c->in, end + 2, end + 4, body_len);
+    answered(w, c, v, status, close_after, t);
     return 1;
 }
 
@@ -486,24 +605,39 @@ static void on_event(worker *w, bconn *c)
             if (parse_answer(w, c))
                 return;
         }
+    case C_BODY:
+        for (;;) {
+            ERR_clear_error();
+            r = SSL_read(c->ssl, c->in, (int)(c->body_left < IN_CAP ? c->body_left : IN_CAP));
+            if (r <= 0) {
+                ssl_want(w, c, r);
+                return;
+            }
+            if (body_feed(w, c, c->in, (size_t)r))
+                return;
+        }
     }
 }
 
-/* Renew: the end of the run. A request not wholly sent never reaches
- * the server (TLS delivers no partial record), so it is dropped; the
- * answers to the others are waited for and judged, and one that does not
- * come is a transport error (the server may have recorded it). */
+/* Renew, download: the end of the run. A request not wholly sent never
+ * reaches the server (TLS delivers no partial record), so it is dropped;
+ * the answers to the others are waited for and judged, and one that does
+ * not come (whole) is a transport error (the server may have recorded
+ * it). */
 static void drain(worker *w)
 {
     struct epoll_event events[256];
-    uint64_t until = bench_now_us() + DRAIN_US;
+    double limit = w->cfg->drain >= 0            ? w->cfg->drain * 1e6
+                   : w->cfg->mode == BM_DOWNLOAD ? DRAIN_DOWNLOAD_US
+                                                 : DRAIN_US;
+    uint64_t until = bench_now_us() + (uint64_t)limit;
     int waiting;
     w->stopping = 1;
     do {
         waiting = 0;
         for (int i = 0; i < w->n; i++) {
             bconn *c = &w->conns[i];
-            if (c->state == C_RECV)
+            if (c->state == C_RECV || c->state == C_BODY)
                 waiting = 1;
             else if (c->state != C_DEAD && c->state != C_CONNECTING && c->state != C_HANDSHAKE)
                 drop(w, c, 0);
@@ -513,7 +647,7 @@ static void drain(worker *w)
             on_event(w, events[i].data.ptr);
     } while (waiting && bench_now_us() < until);
     for (int i = 0; i < w->n; i++)
-        if (w->conns[i].state == C_RECV)
+        if (w->conns[i].state == C_RECV || w->conns[i].state == C_BODY)
             drop(w, &w->conns[i], 1);
 }
 
@@ -530,7 +664,7 @@ static void *worker_main(void *arg)
         for (int i = 0; i < n; i++)
             on_event(w, events[i].data.ptr);
     }
-    if (w->cfg->mode == BM_RENEW)
+    if (w->cfg->mode == BM_RENEW || w->cfg->mode == BM_DOWNLOAD)
         drain(w);
     for (int i = 0; i < w->n; i++) {
         if (w->conns[i].state != C_DEAD)
@@ -538,6 +672,7 @@ static void *worker_main(void *arg)
         free(w->conns[i].out);
         free(w->conns[i].in);
         free(w->conns[i].ids);
+        EVP_MD_CTX_free(w->conns[i].md);
     }
     if (acked_log)
         acked_flush(w);
@@ -572,13 +707,18 @@ int bench_run(const bench_cfg *cfg, bench_stats *total, double *elapsed)
         }
         pthread_create(&tids[t], NULL, worker_main, w);
     }
+    const char *first = NULL;
     for (int t = 0; t < threads; t++) {
         pthread_join(tids[t], NULL);
+        first = first ? first : ws[t].note[0] ? ws[t].note : NULL;
         stats_merge(total, &ws[t].stats);
         stats_free(&ws[t].stats);
         close(ws[t].epfd);
-        free(ws[t].conns);
     }
+    if (first)
+        fprintf(stderr, "vigil-bench: the first answer not counted: %s\n", first);
+    for (int t = 0; t < threads; t++)
+        free(ws[t].conns);
     *elapsed = cfg->duration;
     free(ws);
     free(tids);

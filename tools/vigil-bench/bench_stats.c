@@ -44,6 +44,9 @@ void stats_merge(bench_stats *into, bench_stats *from)
     into->status_429 += from->status_429;
     into->status_503 += from->status_503;
     into->keys_reused += from->keys_reused;
+    into->downloads += from->downloads;
+    into->bytes += from->bytes;
+    into->bad_digest += from->bad_digest;
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -1,13 +1,16 @@
 /*
  * main.c - vigil-bench: enrolls test devices, drives the device port with
  * many mutual-TLS connections, and measures the references (nginx with
- * the same TLS setup, COPY into the same table), and certificate renewal
- * over EST (renew). `make bench` runs the
+ * the same TLS setup, COPY into the same table), certificate renewal
+ * over EST (renew), update checks and artifact downloads (update,
+ * download). `make bench` runs the
  * whole comparison (tools/vigil-bench/bench.sh). For the operator API it
  * seeds a fleet's history and drives the incident queries; `make
  * bench-query` runs that (tools/vigil-bench/bench_query.sh).
  */
 #include "tools/vigil-bench/bench.h"
+
+#include "protocol/manifest.h"
 
 #include <signal.h>
 #include <getopt.h>
@@ -29,6 +32,16 @@ static const char usage[] =
     "         again, counted as keys_reused), or the device's own key (--same-key).\n"
     "         The server's renewal policy must allow the rate (ca_policy\n"
     "         renewals_per_hour, per device)\n"
+    "  update [--expect 200|204] [--manifest FILE] [--reason CODE]\n"
+    "         [--device-version V (bench-0)] [--security-version N (0)]   keep-alive\n"
+    "         GET /v1/update, the device saying it runs V at security version N\n"
+    "         (X-Vigil-Version, X-Vigil-Security-Version); one check at a time\n"
+    "  download --sha256 HEX [--drain S (120)]   keep-alive GET /v1/artifacts/HEX\n"
+    "         (or --path), each connection one download at a time, every body\n"
+    "         read whole and its SHA-256 taken as it arrives. At the end no new\n"
+    "         download starts and those begun are waited for (up to S seconds;\n"
+    "         one not done by then is a transport error; renew waits the same way,\n"
+    "         --drain 10 by default)\n"
     "  idle --count N --server-pid PID[,PID...]   server memory per idle connection\n"
     "  copy --rows N [--batch N]         the database reference: COPY into incidents\n"
     "  seed --incidents N --devices D [--days DAYS (30)]   a fleet's history for the\n"
@@ -56,6 +69,18 @@ static const char usage[] =
     "kind: 4xx, 5xx, 2xx (not a success), other (1xx, 3xx, a body without\n"
     "Content-Length) and transport (connect, TLS, closed before its answer); --json\n"
     "has them as errors_4xx, errors_5xx, errors_2xx, errors_other, errors_transport.\n"
+    "For update: with --expect 200 (the default: a rollout at 100 % of the class\n"
+    "offers the device a release) a 200 with Content-Type application/jose, an\n"
+    "X-Vigil-Rollout id and a body that is a compact JWS with an ES256 header of\n"
+    "typ vigil-manifest, byte for byte the one in --manifest FILE when given;\n"
+    "with --expect 204 a 204 with no body and an X-Vigil-Reason (the --reason\n"
+    "CODE when given); with --reference a 2xx with no body. For download: a 200\n"
+    "whose whole body has the SHA-256 --sha256 (a 2xx with another one is a \"2xx\n"
+    "not a success\", counted apart as bad_digest), the same with --reference.\n"
+    "Its rate is the bytes received in the measured window of the downloads\n"
+    "whose digest was right, in MiB/s (mib_per_second), and such downloads\n"
+    "ended in the window per second (per_second); \"downloads\" counts them over\n"
+    "the whole run, and a download run with none is no success.\n"
     "For renew: a 200 with Content-Type application/pkcs7-mime; smime-type=certs-only\n"
     "whose body is base64 of a PKCS#7 with exactly one certificate, not the one\n"
     "presented, that verifies under --ca, has subject CN = the device and the CSR's\n"
@@ -72,11 +97,12 @@ static const char usage[] =
 enum { O_SERVER = 1000, O_CA, O_DEVICES, O_DEVCOUNT, O_CONNS, O_THREADS, O_DURATION, O_WARMUP,
        O_PATH, O_REFERENCE, O_ACKED, O_JSON, O_RESUME, O_BATCH, O_COUNT, O_OUTDIR, O_PREFIX,
        O_DBURL, O_CADIR, O_PID, O_ROWS, O_API, O_TOKENFILE, O_KIND, O_INCIDENTS, O_DAYS, O_RATE,
-       O_KEEPALIVE, O_SAMEKEY, O_KEYS };
+       O_KEEPALIVE, O_SAMEKEY, O_KEYS, O_EXPECT, O_REASON, O_MANIFEST, O_DEVVERSION, O_SECVERSION,
+       O_SHA256, O_DRAIN };
 
 typedef struct args {
     bench_cfg cfg;
-    const char *db_url, *ca_dir, *out_dir, *server, *api, *token_file, *kind;
+    const char *db_url, *ca_dir, *out_dir, *server, *api, *token_file, *kind, *manifest_file;
     long rows, incidents;
     int json, days, connections_set;
 } args;
@@ -94,7 +120,10 @@ static int parse(int argc, char **argv, args *a)
         {"rows", 1, 0, O_ROWS}, {"api", 1, 0, O_API}, {"token-file", 1, 0, O_TOKENFILE},
         {"kind", 1, 0, O_KIND}, {"incidents", 1, 0, O_INCIDENTS}, {"days", 1, 0, O_DAYS},
         {"rate", 1, 0, O_RATE}, {"keepalive", 0, 0, O_KEEPALIVE}, {"same-key", 0, 0, O_SAMEKEY},
-        {"keys", 1, 0, O_KEYS},
+        {"keys", 1, 0, O_KEYS}, {"expect", 1, 0, O_EXPECT}, {"reason", 1, 0, O_REASON},
+        {"manifest", 1, 0, O_MANIFEST}, {"device-version", 1, 0, O_DEVVERSION},
+        {"security-version", 1, 0, O_SECVERSION}, {"sha256", 1, 0, O_SHA256},
+        {"drain", 1, 0, O_DRAIN},
         {"help", 0, 0, 'h'}, {0}};
     int c;
     opterr = 0;
@@ -130,6 +159,13 @@ static int parse(int argc, char **argv, args *a)
         case O_KEEPALIVE: a->cfg.keepalive = 1; break;
         case O_SAMEKEY: a->cfg.same_key = 1; break;
         case O_KEYS: a->cfg.keys = atoi(optarg); break;
+        case O_EXPECT: a->cfg.expect = atoi(optarg); break;
+        case O_REASON: a->cfg.expect_reason = optarg; break;
+        case O_MANIFEST: a->manifest_file = optarg; break;
+        case O_DEVVERSION: a->cfg.device_version = optarg; break;
+        case O_SECVERSION: a->cfg.security_version = optarg; break;
+        case O_SHA256: a->cfg.sha256 = optarg; break;
+        case O_DRAIN: a->cfg.drain = atof(optarg); break;
         case 'h': fputs(usage, stdout); exit(0);
         default:
             fprintf(stderr, "vigil-bench: bad option '%s'\n%s", argv[optind - 1], usage);
@@ -137,6 +173,47 @@ static int parse(int argc, char **argv, args *a)
         }
     }
     return 0;
+}
+
+static int refuse(const char *why)
+{
+    fprintf(stderr, "vigil-bench: %s\n", why);
+    return -1;
+}
+
+/* The options of update and download: each only with its mode. */
+static int check_update_args(args *a)
+{
+    bench_cfg *c = &a->cfg;
+    const char *sv = c->security_version;
+    if ((c->expect || c->expect_reason || a->manifest_file || c->device_version || sv) &&
+        c->mode != BM_UPDATE)
+        return refuse("--expect, --reason, --manifest, --device-version and --security-version "
+                      "go with update");
+    if (c->sha256 && c->mode != BM_DOWNLOAD)
+        return refuse("--sha256 goes with download");
+    if (c->drain >= 0 && c->mode != BM_DOWNLOAD && c->mode != BM_RENEW)
+        return refuse("--drain goes with download and renew");
+    if (c->mode == BM_DOWNLOAD && bench_sha256_parse(c->sha256, c->digest) < 0)
+        return refuse("download needs --sha256, 64 lowercase hex");
+    if (c->mode != BM_UPDATE)
+        return 0;
+    c->expect = c->expect ? c->expect : c->reference ? 204 : 200;
+    c->device_version = c->device_version ? c->device_version : "bench-0";
+    c->security_version = sv = sv ? sv : "0";
+    if (c->expect != 200 && c->expect != 204)
+        return refuse("--expect is 200 or 204");
+    if (c->reference && (c->expect != 204 || a->manifest_file || c->expect_reason))
+        return refuse("the reference answers 204 and nothing more (no --expect 200, --manifest "
+                      "or --reason)");
+    if ((c->expect_reason && c->expect != 204) || (a->manifest_file && c->expect != 200))
+        return refuse("--reason goes with --expect 204, --manifest with --expect 200");
+    if (!manifest_version_valid(c->device_version))
+        return refuse("--device-version is not a version");
+    if (!*sv || strlen(sv) > 16 || strspn(sv, "0123456789") != strlen(sv) ||
+        strtoll(sv, NULL, 10) > 9007199254740992LL)
+        return refuse("--security-version is 0 to 2^53");
+    return a->manifest_file ? bench_manifest_load(c, a->manifest_file) : 0;
 }
 
 static int check_load_args(args *a)
@@ -171,14 +248,22 @@ static int check_load_args(args *a)
                         "(not --reference)\n");
         return -1;
     }
-    return 0;
+    return check_update_args(a);
+}
+
+/* The successes of a run: downloads whose digest was right over the
+ * whole run (one may take longer than the window), else those counted in
+ * the window. */
+static uint64_t successes(const args *a, const bench_stats *s)
+{
+    return a->cfg.mode == BM_DOWNLOAD ? s->downloads : s->ok;
 }
 
 /* The errors of a run by kind, as the result line shows them. */
-static void print_errors(const bench_stats *s)
+static void print_errors(const args *a, const bench_stats *s)
 {
     const uint64_t *v = s->verdicts;
-    if (!s->errors && s->ok) {
+    if (!s->errors && successes(a, s)) {
         printf("; no errors\n");
         return;
     }
@@ -187,7 +272,7 @@ static void print_errors(const bench_stats *s)
            (unsigned long long)s->errors, (unsigned long long)v[BV_4XX],
            (unsigned long long)v[BV_5XX], (unsigned long long)v[BV_2XX],
            (unsigned long long)v[BV_OTHER], (unsigned long long)v[BV_TRANSPORT],
-           s->ok ? "" : ", no success: nothing was measured");
+           successes(a, s) ? "" : ", no success: nothing was measured");
 }
 
 /* Renew: what the result line (or JSON object) adds: every renewal
@@ -212,6 +297,25 @@ static void renew_details(const args *a, const bench_stats *s)
                keys, kind, (unsigned long long)s->keys_reused);
 }
 
+/* Download: what the result line (or JSON object) adds: the throughput,
+ * the downloads whose digest was right over the whole run, the wrong
+ * digests. */
+static void download_details(const args *a, const bench_stats *s, double elapsed)
+{
+    double mib = (double)s->bytes / (1024.0 * 1024.0) / elapsed;
+    if (a->json)
+        printf(",\"mib_per_second\":%.2f,\"bytes\":%llu,\"downloads\":%llu,\"bad_digest\":%llu,"
+               "\"connections\":%d,\"sha256\":\"%s\"",
+               mib, (unsigned long long)s->bytes, (unsigned long long)s->downloads,
+               (unsigned long long)s->bad_digest, a->cfg.connections, a->cfg.sha256);
+    else
+        printf("; %.2f MiB/s (%llu bytes of right downloads in the window), %llu downloads "
+               "with the right SHA-256 in all (the end included), %llu with a wrong one, over %d "
+               "connections",
+               mib, (unsigned long long)s->bytes, (unsigned long long)s->downloads,
+               (unsigned long long)s->bad_digest, a->cfg.connections);
+}
+
 /* Prints a load run's result line (or JSON object); 0 if it was clean. */
 static int report_load(const args *a, bench_stats *s, double elapsed)
 {
@@ -219,9 +323,11 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
     double p50 = stats_pct(s, 50), p99 = stats_pct(s, 99), p999 = stats_pct(s, 99.9);
     const char *what = a->cfg.mode == BM_HANDSHAKES ? "handshakes"
                        : a->cfg.mode == BM_RENEW    ? "renewals"
+                       : a->cfg.mode == BM_UPDATE   ? "update_checks"
+                       : a->cfg.mode == BM_DOWNLOAD ? "downloads"
                                                     : "requests";
     const uint64_t *v = s->verdicts;
-    int clean = s->ok > 0 && s->errors == 0;
+    int clean = successes(a, s) > 0 && s->errors == 0;
     if (a->json) {
         printf("{\"mode\":\"%s\",\"clean\":%s,\"ok\":%llu,\"per_second\":%.1f,"
                "\"reports_per_second\":%.1f,\"errors\":%llu,\"errors_4xx\":%llu,"
@@ -238,6 +344,8 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
                (unsigned long long)s->by_status[4]);
         if (a->cfg.mode == BM_RENEW)
             renew_details(a, s);
+        if (a->cfg.mode == BM_DOWNLOAD)
+            download_details(a, s, elapsed);
         printf("}\n");
         return clean ? 0 : -1;
     }
@@ -250,7 +358,9 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
         printf("; %llu acknowledged ids in %s", (unsigned long long)s->acked, a->cfg.acked_log);
     if (a->cfg.mode == BM_RENEW)
         renew_details(a, s);
-    print_errors(s);
+    if (a->cfg.mode == BM_DOWNLOAD)
+        download_details(a, s, elapsed);
+    print_errors(a, s);
     return clean ? 0 : -1;
 }
 
@@ -260,12 +370,9 @@ static int run_load(args *a)
     double elapsed = 0;
     if (check_load_args(a) < 0)
         return 2;
-    if (bench_run(&a->cfg, &s, &elapsed) < 0) {
-        stats_free(&s);
-        return 1;
-    }
-    int rc = report_load(a, &s, elapsed) < 0 ? 3 : 0;
+    int rc = bench_run(&a->cfg, &s, &elapsed) < 0 ? 1 : report_load(a, &s, elapsed) < 0 ? 3 : 0;
     stats_free(&s);
+    free((char *)a->cfg.manifest);
     return rc;
 }
 
@@ -353,7 +460,8 @@ static int run_query(args *a)
 
 int main(int argc, char **argv)
 {
-    args a = {.cfg = {.connections = 50, .threads = 2, .duration = 10, .warmup = 1, .batch = 1},
+    args a = {.cfg = {.connections = 50, .threads = 2, .duration = 10, .warmup = 1, .batch = 1,
+                      .drain = -1},
               .days = 30};
     /* A server that refuses us closes the socket: a write must fail with
      * EPIPE (and the refusal be read), not kill the process. */
@@ -410,10 +518,13 @@ int main(int argc, char **argv)
                       : "idle: %d connections, %.2f KiB of server memory each\n", opened, kib);
         return 0;
     }
-    if (!strcmp(cmd, "handshakes") || !strcmp(cmd, "ingest") || !strcmp(cmd, "renew")) {
-        a.cfg.mode = !strcmp(cmd, "ingest") ? BM_INGEST
-                     : !strcmp(cmd, "renew") ? BM_RENEW
-                                             : BM_HANDSHAKES;
+    if (!strcmp(cmd, "handshakes") || !strcmp(cmd, "ingest") || !strcmp(cmd, "renew") ||
+        !strcmp(cmd, "update") || !strcmp(cmd, "download")) {
+        a.cfg.mode = !strcmp(cmd, "ingest")     ? BM_INGEST
+                     : !strcmp(cmd, "renew")    ? BM_RENEW
+                     : !strcmp(cmd, "update")   ? BM_UPDATE
+                     : !strcmp(cmd, "download") ? BM_DOWNLOAD
+                                                : BM_HANDSHAKES;
         return run_load(&a);
     }
     fprintf(stderr, "vigil-bench: unknown command '%s'\n%s", cmd, usage);

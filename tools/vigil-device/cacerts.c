@@ -113,19 +113,13 @@ int cacerts_command(const char *server, const char *cert, const char *key, const
                     const char *out, int json)
 {
     devc c = {.fd = -1};
-    char err[512] = "", msg[600] = "";
     est_result r = {0};
     int n = 0;
     if (!server || !cert || !key || !ca) {
         fprintf(stderr, "vigil-device cacerts: --server, --cert, --key and --ca are required\n");
         return 2;
     }
-    int broken = pair_recover(cert, key, msg, sizeof(msg)) < 0;
-    if (msg[0])
-        fprintf(stderr, "vigil-device cacerts: %s\n", msg);
-    if (broken || devc_init(&c, server, cert, key, ca, err, sizeof(err)) != DEVC_OK) {
-        if (err[0])
-            fprintf(stderr, "vigil-device cacerts: %s\n", err);
+    if (pair_connect(&c, server, cert, key, ca, "vigil-device cacerts") < 0) {
         devc_free(&c);
         return renew_exit_code(EST_IDENTITY);
     }

@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
+#include <limits.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -123,6 +125,14 @@ static devc_result connect_tls(devc *c, char *err, size_t errlen)
     return DEVC_OK;
 }
 
+static void drop_pending(devc *c)
+{
+    free(c->pend);
+    c->pend = NULL;
+    c->pend_len = c->pend_off = 0;
+    c->body_left = 0;
+}
+
 void devc_disconnect(devc *c)
 {
     if (c->ssl) {
@@ -139,12 +149,14 @@ void devc_disconnect(devc *c)
 void devc_free(devc *c)
 {
     devc_disconnect(c);
+    drop_pending(c);
     SSL_CTX_free(c->ctx);
     c->ctx = NULL;
 }
 
 void devc_response_free(devc_response *r)
 {
+    free(r->head);
     free(r->body);
     memset(r, 0, sizeof(*r));
 }
@@ -210,7 +222,9 @@ static int alert_about_us(void)
     }
 }
 
-static devc_result read_response(devc *c, devc_response *r, char *err, size_t errlen)
+/* Reads the status line and headers; what was read past them is kept in
+ * c->pend for the body. */
+static devc_result read_head(devc *c, devc_response *r, char *err, size_t errlen)
 {
     char head[MAX_HEADER + 1];
     size_t got = 0;
@@ -221,46 +235,108 @@ static devc_result read_response(devc *c, devc_response *r, char *err, size_t er
     if (hlen < 0 || sscanf(head, "HTTP/1.%*d %d", &r->status) != 1)
         return fail(DEVC_RETRY, err, errlen, "no answer from the server: %s", ssl_reason());
     const char *cl = header(head, "Content-Length"), *ra = header(head, "Retry-After"),
-               *conn = header(head, "Connection");
-    long length = cl ? strtol(cl, NULL, 10) : 0;
-    const char *ct = header(head, "Content-Type");
+               *conn = header(head, "Connection"), *ct = header(head, "Content-Type");
+    char *end = NULL;
+    r->length = cl ? strtoll(cl, &end, 10) : -1;
     r->retry_after = ra ? atoi(ra) : -1;
     if (ct) {
         ct += strspn(ct, " \t");
         snprintf(r->content_type, sizeof(r->content_type), "%.*s", (int)strcspn(ct, "\r"), ct);
     }
     r->close = conn && strncasecmp(conn + strspn(conn, " "), "close", 5) == 0;
-    if (length < 0 || length > DEVC_MAX_BODY)
-        return fail(DEVC_RETRY, err, errlen, "answer body of %ld bytes refused", length);
-    if (!(r->body = malloc((size_t)length + 1)))
+    if (cl && (end == cl || r->length < 0))
+        return fail(DEVC_RETRY, err, errlen, "a malformed Content-Length");
+    if (header(head, "Transfer-Encoding"))
+        return fail(DEVC_RETRY, err, errlen, "a Transfer-Encoding is not expected here");
+    if (!(r->head = strndup(head, (size_t)hlen)) ||
+        (got > (size_t)hlen && !(c->pend = malloc(got - (size_t)hlen))))
         return fail(DEVC_RETRY, err, errlen, "out of memory");
-    size_t have = got - (size_t)hlen;
-    memcpy(r->body, head + hlen, have > (size_t)length ? (size_t)length : have);
-    while (have < (size_t)length) {
-        int n = SSL_read(c->ssl, r->body + have, (int)((size_t)length - have));
+    c->pend_len = got - (size_t)hlen;
+    c->pend_off = 0;
+    if (c->pend_len)
+        memcpy(c->pend, head + hlen, c->pend_len);
+    c->body_left = r->length > 0 ? r->length : 0;
+    return DEVC_OK;
+}
+
+long devc_stream_read(devc *c, char *buf, size_t cap)
+{
+    size_t want = (unsigned long long)c->body_left < cap ? (size_t)c->body_left : cap;
+    if (want == 0)
+        return 0;
+    if (c->pend_off < c->pend_len) {
+        size_t n = c->pend_len - c->pend_off < want ? c->pend_len - c->pend_off : want;
+        memcpy(buf, c->pend + c->pend_off, n);
+        c->pend_off += n;
+        c->body_left -= (long long)n;
+        return (long)n;
+    }
+    int n = c->ssl ? SSL_read(c->ssl, buf, (int)(want > INT_MAX ? INT_MAX : want)) : -1;
+    if (n <= 0) {
+        devc_disconnect(c);
+        return -1;
+    }
+    c->body_left -= n;
+    return n;
+}
+
+void devc_stream_close(devc *c, const devc_response *resp)
+{
+    if (c->body_left > 0 || c->pend_off < c->pend_len || resp->close)
+        devc_disconnect(c); /* bytes we did not read would be taken for the next answer */
+    drop_pending(c);
+}
+
+/* Reads the whole body (at most DEVC_MAX_BODY) into r->body. */
+static devc_result read_body(devc *c, devc_response *r, char *err, size_t errlen)
+{
+    size_t length = (size_t)c->body_left, have = 0;
+    if (c->body_left > DEVC_MAX_BODY)
+        return fail(DEVC_RETRY, err, errlen, "answer body of %lld bytes refused", c->body_left);
+    if (!(r->body = malloc(length + 1)))
+        return fail(DEVC_RETRY, err, errlen, "out of memory");
+    while (have < length) {
+        long n = devc_stream_read(c, r->body + have, length - have);
         if (n <= 0)
             return fail(DEVC_RETRY, err, errlen, "answer cut short: %s", ssl_reason());
         have += (size_t)n;
     }
     r->body[length] = '\0';
-    r->body_len = (size_t)length;
+    r->body_len = length;
+    drop_pending(c);
     return DEVC_OK;
 }
 
-devc_result devc_request(devc *c, const char *method, const char *path, const char *content_type,
-                         const char *body, size_t body_len, devc_response *resp, char *err,
-                         size_t errlen)
+const char *devc_header(const devc_response *r, const char *name, char *out, size_t outlen)
 {
-    char head[768];
-    int has_body = strcmp(method, "GET") != 0;
+    const char *v = r->head ? header(r->head, name) : NULL;
+    if (!v || outlen == 0)
+        return NULL;
+    v += strspn(v, " \t");
+    size_t n = strcspn(v, "\r\n");
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    snprintf(out, outlen, "%.*s", (int)n, v);
+    return out;
+}
+
+static devc_result request(devc *c, const char *method, const char *path, const char *extra,
+                           const char *content_type, const char *body, size_t body_len,
+                           devc_response *resp, int stream, char *err, size_t errlen)
+{
+    char head[1024];
+    int has_body = strcmp(method, "GET") != 0, n;
     memset(resp, 0, sizeof(*resp));
     if (has_body)
-        snprintf(head, sizeof(head),
-                 "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
-                 "Content-Length: %zu\r\n\r\n",
-                 method, path, c->host, content_type, body_len);
+        n = snprintf(head, sizeof(head),
+                     "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     method, path, c->host, extra ? extra : "", content_type, body_len);
     else
-        snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", method, path, c->host);
+        n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", method, path,
+                     c->host, extra ? extra : "");
+    if (n < 0 || (size_t)n >= sizeof(head))
+        return fail(DEVC_RETRY, err, errlen, "request header too long");
     /* A kept-alive connection may have been closed by the server meanwhile:
      * one fresh attempt is part of the same try. */
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -272,12 +348,19 @@ devc_result devc_request(devc *c, const char *method, const char *path, const ch
          * the request, so a failed write may still have an answer behind it. */
         int wrote = write_all(c, head, strlen(head)) == 0 &&
                     (!has_body || write_all(c, body, body_len) == 0);
-        if ((r = read_response(c, resp, err, errlen)) == DEVC_OK && (wrote || resp->close)) {
+        r = read_head(c, resp, err, errlen);
+        if (r == DEVC_OK && (wrote || resp->close)) {
+            if (stream)
+                return DEVC_OK;
+            r = read_body(c, resp, err, errlen);
+        }
+        if (r == DEVC_OK && (wrote || resp->close)) {
             if (resp->close)
                 devc_disconnect(c);
             return DEVC_OK;
         }
         devc_response_free(resp);
+        drop_pending(c);
         devc_disconnect(c);
         if (r == DEVC_IDENTITY)
             return r;
@@ -285,6 +368,40 @@ devc_result devc_request(devc *c, const char *method, const char *path, const ch
             return err[0] ? DEVC_RETRY : fail(DEVC_RETRY, err, errlen, "connection failed");
     }
     return DEVC_RETRY;
+}
+
+devc_result devc_request(devc *c, const char *method, const char *path, const char *content_type,
+                         const char *body, size_t body_len, devc_response *resp, char *err,
+                         size_t errlen)
+{
+    return request(c, method, path, NULL, content_type, body, body_len, resp, 0, err, errlen);
+}
+
+devc_result devc_request_ex(devc *c, const char *method, const char *path, const char *extra,
+                            const char *content_type, const char *body, size_t body_len,
+                            devc_response *resp, char *err, size_t errlen)
+{
+    return request(c, method, path, extra, content_type, body, body_len, resp, 0, err, errlen);
+}
+
+devc_result devc_stream_open(devc *c, const char *path, const char *extra, devc_response *resp,
+                             char *err, size_t errlen)
+{
+    return request(c, "GET", path, extra, NULL, NULL, 0, resp, 1, err, errlen);
+}
+
+void devc_error_of(const devc_response *r, char *code, size_t codelen, char *reason,
+                   size_t reasonlen)
+{
+    json_t *e = r->body ? json_loads(r->body, 0, NULL) : NULL;
+    const char *c = json_string_value(json_object_get(e, "error"));
+    const char *why = json_string_value(json_object_get(e, "reason"));
+    if (c)
+        snprintf(code, codelen, "%s", c);
+    else
+        snprintf(code, codelen, "http_%d", r->status);
+    snprintf(reason, reasonlen, "%s", why ? why : "no reason given");
+    json_decref(e);
 }
 
 devc_result devc_post(devc *c, const char *path, const char *body, devc_response *resp, char *err,

@@ -8,7 +8,6 @@
 
 #include "cert-authority/ca.h"
 
-#include <jansson.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,19 +53,15 @@ static int identity_code(const char *code)
 /* Sorts a non-200 answer; reads the JSON error body when there is one. */
 static void classify_error(const devc_response *resp, est_result *r)
 {
-    json_t *e = json_loads(resp->body ? resp->body : "", 0, NULL);
-    const char *code = json_string_value(json_object_get(e, "error"));
-    const char *reason = json_string_value(json_object_get(e, "reason"));
-    char fallback[64];
-    snprintf(fallback, sizeof(fallback), "http_%d", resp->status);
+    char code[64], reason[512];
+    devc_error_of(resp, code, sizeof(code), reason, sizeof(reason));
     r->status = resp->status;
     r->retry_after = resp->retry_after;
     est_outcome o = resp->status == 429 || resp->status >= 500 ? EST_RETRY
                     : resp->status == 401                      ? EST_IDENTITY
-                    : code && identity_code(code)              ? EST_IDENTITY
+                    : identity_code(code)                      ? EST_IDENTITY
                                                                : EST_REFUSED;
-    est_set(r, o, code ? code : fallback, reason ? reason : "no reason given");
-    json_decref(e);
+    est_set(r, o, code, reason);
 }
 
 static int sends(devc *c, const char *method, const char *path, const char *ctype, const char *body,

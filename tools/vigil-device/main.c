@@ -2,10 +2,10 @@
  * main.c - vigil-device, a small device stub: it makes its own key and CSR,
  * reports incidents to vigild's device port over mutual TLS, keeps what
  * the server has not acknowledged in an on-disk queue that survives its
- * own crash, renews its certificate over EST (RFC 7030) and refreshes its
- * trust anchors, once or in a long-running loop. It drives the end-to-end
- * tests; it is also a reference for a device implementation
- * (docs/DEVICE-PORT.md).
+ * own crash, renews its certificate over EST (RFC 7030), refreshes its
+ * trust anchors and installs signed updates, once or in a long-running
+ * loop. It drives the end-to-end tests; it is also a reference for a
+ * device implementation (docs/DEVICE-PORT.md).
  */
 #include "protocol/incident.h"
 #include "protocol/when.h"
@@ -17,6 +17,7 @@
 #include "tools/vigil-device/renew.h"
 #include "tools/vigil-device/run.h"
 #include "tools/vigil-device/send.h"
+#include "tools/vigil-device/update.h"
 
 #include <signal.h>
 #include <getopt.h>
@@ -40,8 +41,10 @@ static const char usage[] =
     "  keygen   make this device's key and a CSR for `vigilctl device enroll`\n"
     "  renew    renew this device's certificate (EST simplereenroll), new key by default\n"
     "  cacerts  refresh the trust anchors file from the server (EST cacerts)\n"
-    "  run      the device loop: report, renew at 2/3 of the lifetime, refresh cacerts\n\n"
-    "Connection (report, flush, renew, cacerts, run):\n"
+    "  update   check for a signed update; verify, download (resuming) and install it\n"
+    "  run      the device loop: report, renew at 2/3 of the lifetime, refresh cacerts,\n"
+    "           check for updates (with --keys)\n\n"
+    "Connection (report, flush, renew, cacerts, update, run):\n"
     "  --server HOST:PORT      vigild's device port\n"
     "  --cert FILE --key FILE  this device's certificate and key\n"
     "  --ca FILE               the fleet CA chain (`vigilctl ca chain`)\n"
@@ -61,8 +64,28 @@ static const char usage[] =
     "  every command repairs an interrupted renewal (FILE.new/.prev) on start.\n"
     "Cacerts: [--out FILE] (default: replace --ca); a set without the root --ca\n"
     "  trusts, or with another root, is refused.\n"
+    "Update: --keys FILE [--class CLASS] [--state-dir DIR] [--install-dir DIR]\n"
+    "  --keys FILE        the pinned release keys (the JWKS of `vigilctl release key\n"
+    "                     export`, written at provisioning); a rotated key is added\n"
+    "                     to it only from an endorsement by a key already in it\n"
+    "  --class CLASS      this device's class: needed the first time, then stored;\n"
+    "                     another class later is refused (exit 2)\n"
+    "  --state-dir DIR    installed version and security version (the floor), the\n"
+    "                     partial download, unsent status reports (default:\n"
+    "                     vigil-update beside the --queue-dir)\n"
+    "  --install-dir DIR  where the artifact is installed, as firmware.bin\n"
+    "                     (default: STATE-DIR/install)\n"
+    "  Exit codes: 0 installed, or nothing to install (the server's reason is\n"
+    "  printed); 1 refused by the server (4xx); 3 identity; 4 bad answer; 6 the\n"
+    "  keys file or state is unusable; 10 bad signature; 11 unknown key id;\n"
+    "  12 expired manifest; 13 wrong class; 14 security version below the stored\n"
+    "  one; 15 digest mismatch; 16 size mismatch; 17 install failed; 18 not a\n"
+    "  valid manifest; 75 retry later (network, 429/503, a download cut: the part\n"
+    "  is kept and resumed). Each of 10-18 is reported to the server as failed.\n"
     "Run: --queue-dir DIR [--report-every DUR] [--max-time DUR] [--key-type T]\n"
-    "  [--same-key]; stops on SIGTERM/SIGINT (after flushing what it can).\n\n"
+    "  [--same-key] [--keys FILE [--update-interval DUR] (default 1h, +-20%\n"
+    "  jitter) and the update options]; stops on SIGTERM/SIGINT (after flushing\n"
+    "  what it can). DUR: 500ms, 30s, 2m, 1h.\n\n"
     "Exit codes: 0 done (run: stopped by a signal, nothing queued); 1 refused for\n"
     "good (report: some rejected, see QUEUE/rejected; renew/run: a 4xx refusal,\n"
     "e.g. quarantined, same key refused, no grant); 2 usage; 3 identity refused\n"
@@ -73,8 +96,9 @@ static const char usage[] =
 
 typedef struct opts {
     const char *server, *cert, *key, *ca, *queue_dir, *file, *type, *severity, *component,
-        *firmware, *details, *occurred_at, *id, *out_dir, *key_type, *out;
-    long long max_ms, report_every_ms;
+        *firmware, *details, *occurred_at, *id, *out_dir, *key_type, *out, *keys, *state_dir,
+        *install_dir, *device_class;
+    long long max_ms, report_every_ms, update_every_ms;
     long count;
     int json, same_key;
 } opts;
@@ -100,16 +124,24 @@ enum {
     O_KEYTYPE,
     O_SAMEKEY,
     O_OUT,
-    O_EVERY
+    O_EVERY,
+    O_KEYS,
+    O_STATEDIR,
+    O_INSTALLDIR,
+    O_CLASS,
+    O_UPDATE_EVERY
 };
 
 static int parse_ms(const char *s, long long *out)
 {
     char *end;
     long long n = strtoll(s, &end, 10);
-    long long mult = !*end || strcmp(end, "s") == 0 ? 1000 : strcmp(end, "ms") == 0 ? 1
-                     : strcmp(end, "m") == 0 ? 60000 : -1;
-    if (end == s || n < 0 || mult < 0)
+    long long mult = !*end || strcmp(end, "s") == 0 ? 1000
+                     : strcmp(end, "ms") == 0       ? 1
+                     : strcmp(end, "m") == 0        ? 60000
+                     : strcmp(end, "h") == 0        ? 3600000
+                                                    : -1;
+    if (end == s || n < 0 || mult < 0 || n > 1000000000)
         return -1;
     *out = n * mult;
     return 0;
@@ -138,6 +170,11 @@ static int parse_args(int argc, char **argv, opts *o)
                                              {"same-key", 0, 0, O_SAMEKEY},
                                              {"out", 1, 0, O_OUT},
                                              {"report-every", 1, 0, O_EVERY},
+                                             {"keys", 1, 0, O_KEYS},
+                                             {"state-dir", 1, 0, O_STATEDIR},
+                                             {"install-dir", 1, 0, O_INSTALLDIR},
+                                             {"class", 1, 0, O_CLASS},
+                                             {"update-interval", 1, 0, O_UPDATE_EVERY},
                                              {"help", 0, 0, 'h'},
                                              {0}};
     int c;
@@ -166,6 +203,18 @@ static int parse_args(int argc, char **argv, opts *o)
         case O_OUT:
             o->out = optarg;
             break;
+        case O_KEYS:
+            o->keys = optarg;
+            break;
+        case O_STATEDIR:
+            o->state_dir = optarg;
+            break;
+        case O_INSTALLDIR:
+            o->install_dir = optarg;
+            break;
+        case O_CLASS:
+            o->device_class = optarg;
+            break;
         case O_COUNT:
             o->count = strtol(optarg, NULL, 10);
             if (o->count < 1 || o->count > 100000) {
@@ -175,8 +224,11 @@ static int parse_args(int argc, char **argv, opts *o)
             break;
         case O_MAXTIME:
         case O_EVERY:
-            if (parse_ms(optarg, c == O_MAXTIME ? &o->max_ms : &o->report_every_ms) < 0) {
-                fprintf(stderr, "vigil-device: %s: use 30s, 500ms or 2m\n", argv[optind - 1]);
+        case O_UPDATE_EVERY:
+            if (parse_ms(optarg, c == O_MAXTIME ? &o->max_ms
+                                 : c == O_EVERY ? &o->report_every_ms
+                                                : &o->update_every_ms) < 0) {
+                fprintf(stderr, "vigil-device: %s: use 30s, 500ms, 2m or 1h\n", argv[optind - 1]);
                 return -1;
             }
             break;
@@ -276,20 +328,13 @@ static int queue_reports(const opts *o, const char *dir)
 static int send_and_summarize(const opts *o, const char *dir)
 {
     devc c;
-    char err[512];
     dev_totals t = {0};
     if (!o->server || !o->cert || !o->key || !o->ca) {
         fprintf(stderr, "vigil-device: --server, --cert, --key and --ca are required\n");
         return EXIT_USAGE;
     }
     /* A renewal cut short by a crash is finished (or undone) first. */
-    int broken = pair_recover(o->cert, o->key, err, sizeof(err)) < 0;
-    if (err[0])
-        fprintf(stderr, "vigil-device: %s\n", err);
-    if (broken)
-        return EXIT_IDENTITY;
-    if (devc_init(&c, o->server, o->cert, o->key, o->ca, err, sizeof(err)) != DEVC_OK) {
-        fprintf(stderr, "vigil-device: %s\n", err);
+    if (pair_connect(&c, o->server, o->cert, o->key, o->ca, "vigil-device") < 0) {
         devc_free(&c);
         return EXIT_IDENTITY;
     }
@@ -320,6 +365,16 @@ static int list_queue(const char *dir)
     return EXIT_OK;
 }
 
+/* --state-dir's default: vigil-update beside the queue directory. */
+static void default_state_dir(const char *queue, char *out, size_t len)
+{
+    const char *slash = strrchr(queue, '/');
+    if (!slash)
+        snprintf(out, len, "vigil-update");
+    else
+        snprintf(out, len, "%.*s/vigil-update", (int)(slash - queue), queue);
+}
+
 int main(int argc, char **argv)
 {
     opts o = {0};
@@ -335,10 +390,17 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     const char *dir = o.queue_dir ? o.queue_dir : "vigil-queue";
     renew_opts r = {o.server, o.cert, o.key, o.ca, o.key_type, o.same_key};
+    char state_dir[4096];
+    default_state_dir(dir, state_dir, sizeof(state_dir));
+    update_opts u = {o.server,      o.cert,        o.key,
+                     o.ca,          o.keys,        o.state_dir ? o.state_dir : state_dir,
+                     o.install_dir, o.device_class};
     if (strcmp(cmd, "keygen") == 0)
         return keygen_command(o.id, o.out_dir, o.key_type);
     if (strcmp(cmd, "renew") == 0)
         return renew_command(&r, o.json);
+    if (strcmp(cmd, "update") == 0)
+        return update_command(&u, o.json);
     if (strcmp(cmd, "cacerts") == 0)
         return cacerts_command(o.server, o.cert, o.key, o.ca, o.out, o.json);
     if (strcmp(cmd, "report") && strcmp(cmd, "flush") && strcmp(cmd, "queue") &&
@@ -353,7 +415,13 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "queue") == 0)
         return list_queue(dir);
     if (strcmp(cmd, "run") == 0) {
-        run_opts ro = {r, dir, o.report_every_ms, o.max_ms, o.json};
+        run_opts ro = {.renew = r,
+                       .queue_dir = dir,
+                       .report_every_ms = o.report_every_ms,
+                       .max_ms = o.max_ms,
+                       .json = o.json,
+                       .update = u,
+                       .update_every_ms = o.update_every_ms};
         return run_command(&ro);
     }
     if (strcmp(cmd, "report") == 0 && queue_reports(&o, dir) < 0)

@@ -186,3 +186,21 @@ int pair_recover(const char *cert, const char *key, char *msg, size_t msglen)
          cert, key);
     return -1;
 }
+
+int pair_connect(devc *c, const char *server, const char *cert, const char *key, const char *ca,
+                 const char *who)
+{
+    char msg[600], err[512];
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    int broken = pair_recover(cert, key, msg, sizeof(msg)) < 0;
+    if (msg[0])
+        fprintf(stderr, "%s: %s\n", who, msg);
+    if (broken)
+        return -1;
+    if (devc_init(c, server, cert, key, ca, err, sizeof(err)) != DEVC_OK) {
+        fprintf(stderr, "%s: %s\n", who, err);
+        return -1;
+    }
+    return 0;
+}

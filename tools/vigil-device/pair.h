@@ -17,6 +17,8 @@
 #ifndef VIGIL_DEVICE_PAIR_H
 #define VIGIL_DEVICE_PAIR_H
 
+#include "tools/vigil-device/client.h"
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stddef.h>
@@ -24,6 +26,11 @@
 /* 0: CERT and KEY match (what was repaired, if anything, is in msg; "" if
  * nothing); -1: no working pair (msg says why). */
 int pair_recover(const char *cert, const char *key, char *msg, size_t msglen);
+/* What a command does before it connects: pair_recover (what it repaired
+ * or why it failed printed on stderr after "WHO: "), then devc_init of c
+ * with the pair. 0, or -1 (the identity is unusable; c needs devc_free). */
+int pair_connect(devc *c, const char *server, const char *cert, const char *key, const char *ca,
+                 const char *who);
 /* Writes KEY.new and CERT.new; 0 or -1. */
 int pair_stage(const char *cert, const char *key, X509 *new_cert, EVP_PKEY *new_key);
 /* Keeps the current pair as .prev and puts the staged one in place. */

@@ -27,6 +27,8 @@
 #define RENEW_BACKOFF_CAP_MS 60000
 #define SEND_BACKOFF_BASE_MS 500
 #define SEND_BACKOFF_CAP_MS 30000
+#define UPDATE_EVERY_MS (3600LL * 1000)
+#define UPDATE_BACKOFF_BASE_MS 5000
 
 static volatile sig_atomic_t run_signal;
 
@@ -42,8 +44,9 @@ typedef struct run_state {
     time_t nb, na;
     long long renew_at;                                   /* wall clock, ms */
     long long renew_retry_at, send_retry_at, next_report; /* monotonic, ms */
-    int renew_attempt, send_attempt;
-    long renewals, reports, seq;
+    long long next_update;                                /* monotonic, ms; 0: never */
+    int renew_attempt, send_attempt, update_attempt;
+    long renewals, reports, seq, updates;
     int stop; /* exit code once stopping, else -1 */
     const char *why;
 } run_state;
@@ -200,6 +203,55 @@ static void renew(run_state *st)
     say("backoff what=renew in=%lldms", wait);
 }
 
+static long long update_every(const run_opts *o)
+{
+    return o->update_every_ms > 0 ? o->update_every_ms : UPDATE_EVERY_MS;
+}
+
+/* A uniform random delay in [lo, hi] ms. */
+static long long between(long long lo, long long hi)
+{
+    unsigned long long r = 0;
+    RAND_bytes((unsigned char *)&r, sizeof(r));
+    return hi > lo ? lo + (long long)(r % (unsigned long long)(hi - lo + 1)) : lo;
+}
+
+/* The next check: the interval ±20%; sooner, with backoff, after a retry. */
+static void schedule_update(run_state *st, const update_result *r)
+{
+    long long every = update_every(st->o), wait;
+    if (r && r->code == UPDATE_EXIT_RETRY) {
+        wait = r->retry_after >= 0
+                   ? (long long)r->retry_after * 1000
+                   : devu_backoff_ms(st->update_attempt++, UPDATE_BACKOFF_BASE_MS, every);
+        if (wait < TICK_MS)
+            wait = TICK_MS;
+    } else {
+        st->update_attempt = 0;
+        wait = between(every - every / 5, every + every / 5);
+    }
+    st->next_update = devu_now_ms() + wait;
+    say("update next in=%lldms", wait);
+}
+
+static void check_update(run_state *st)
+{
+    update_result r;
+    if (!st->next_update || devu_now_ms() < st->next_update ||
+        devu_wall_ms() >= (long long)st->na * 1000)
+        return; /* an expired certificate waits for its renewal */
+    update_once(&st->c, &st->o->update, &r);
+    if (r.code == UPDATE_EXIT_OK && strcmp(r.result, "installed") == 0)
+        st->updates++;
+    say("update result=%s reason=%s version=%s exit=%d detail=\"%s\"", r.result, r.reason,
+        r.version[0] ? r.version : "-", r.code, r.detail);
+    if (r.code == UPDATE_EXIT_IDENTITY) {
+        stop(st, RUN_EXIT_IDENTITY, "identity");
+        return;
+    }
+    schedule_update(st, &r);
+}
+
 static void loop(run_state *st)
 {
     const run_opts *o = st->o;
@@ -225,6 +277,8 @@ static void loop(run_state *st)
         if (st->stop < 0)
             send_queue(st);
         if (st->stop < 0)
+            check_update(st);
+        if (st->stop < 0)
             devu_sleep_ms(TICK_MS);
     }
 }
@@ -243,8 +297,11 @@ int run_command(const run_opts *o)
     sigaction(SIGINT, &sa, NULL);
     if (load(&st) < 0)
         stop(&st, RUN_EXIT_IDENTITY, "identity");
-    else
+    else {
+        if (o->update.keys) /* the first check within a fifth of the interval */
+            st.next_update = devu_now_ms() + between(TICK_MS, update_every(o) / 5);
         loop(&st);
+    }
     dev_totals t = {0};
     if (st.stop != RUN_EXIT_IDENTITY && devq_count(o->queue_dir) > 0)
         dev_send_queue(&st.c, o->queue_dir, FINAL_FLUSH_MS, &t);
@@ -252,10 +309,11 @@ int run_command(const run_opts *o)
     devc_free(&st.c);
     if (queued > 0 && (st.stop == RUN_EXIT_SIGNAL || st.stop == RUN_EXIT_MAXTIME))
         st.stop = RUN_EXIT_QUEUED;
-    say("stopped why=%s renewals=%ld reports=%ld queued=%zu exit=%d", st.why, st.renewals,
-        st.reports, queued, st.stop);
+    say("stopped why=%s renewals=%ld reports=%ld updates=%ld queued=%zu exit=%d", st.why,
+        st.renewals, st.reports, st.updates, queued, st.stop);
     if (o->json)
-        printf("{\"stopped\":\"%s\",\"renewals\":%ld,\"reports\":%ld,\"queued\":%zu}\n", st.why,
-               st.renewals, st.reports, queued);
+        printf("{\"stopped\":\"%s\",\"renewals\":%ld,\"reports\":%ld,\"updates\":%ld,"
+               "\"queued\":%zu}\n",
+               st.why, st.renewals, st.reports, st.updates, queued);
     return st.stop;
 }

@@ -72,6 +72,20 @@ int devu_fsync_dir_of(const char *path, int is_dir)
     return rc;
 }
 
+int devu_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 int devu_write_atomic(const char *path, const char *data, size_t len, int mode)
 {
     char tmp[PATH_MAX];
@@ -83,17 +97,10 @@ int devu_write_atomic(const char *path, const char *data, size_t len, int mode)
     if (fd < 0)
         return -1;
     fchmod(fd, (mode_t)mode); /* a leftover .tmp keeps its old mode otherwise */
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        off += (size_t)n;
+    if (devu_write_all(fd, data, len) < 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
     }
     if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
         unlink(tmp);

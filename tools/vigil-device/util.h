@@ -14,6 +14,8 @@ void devu_sleep_ms(long long ms);
 /* Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
 long long devu_backoff_ms(int attempt, long long base, long long cap);
 
+/* Writes all n bytes of p to fd (again after EINTR); 0 or -1. */
+int devu_write_all(int fd, const char *p, size_t n);
 /* Replaces path with data atomically and durably; 0 or -1 (errno set). */
 int devu_write_atomic(const char *path, const char *data, size_t len, int mode);
 /* fsyncs the directory that holds path (path itself when is_dir). */

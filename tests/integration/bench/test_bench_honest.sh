@@ -9,22 +9,16 @@
 # (--acked-log) are each stored once in PostgreSQL (bench-acked.sh), and
 # that check fails for an id not stored or stored twice. Each run is 1-2 s.
 . "$(dirname "$0")/../../lib/harness.sh"
-pg_start
-setup_ca
-BENCH="$VIGIL_BUILD/vigil-bench"
-"$BENCH" enroll --count 4 --out-dir "$T/dev" >/dev/null || { echo "enroll failed" >&2; exit 1; }
+. "$(dirname "$0")/bench_calls.sh"
+bench_setup 4
 
 # 2xx bodies a device port could send that acknowledge nothing sent.
 results() { printf '{"results":[{"id":%s,"status":"%s"}],"stored":%s,"duplicate":0,"rejected":%s,"retry":%s}' "$@"; }
 json200() { printf "location = /%s { default_type application/json; return 200 '%s'; }" "$1" "$2"; }
-nport=$(free_port)
-bash "$REPO/tools/vigil-bench/bench-nginx.sh" "$T/nginx" "$nport" "$T/tls/server.crt" "$T/tls/server.key" \
-    "$T/chain.pem" 1 "location = /400 { return 400; } location = /204 { return 204; }
+bench_nginx "location = /400 { return 400; } location = /204 { return 204; }
      $(json200 rejected "$(results null rejected 0 1 0)")
      $(json200 retry "$(results '"5b1c9b8e-0f5e-4c57-9b38-5a2f0c7d8e11"' retry 0 0 1)")
-     $(json200 canned "$(results '"5b1c9b8e-0f5e-4c57-9b38-5a2f0c7d8e11"' stored 1 0 0)")" &
-at_exit "kill $!"
-for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null && break; sleep 0.1; done
+     $(json200 canned "$(results '"5b1c9b8e-0f5e-4c57-9b38-5a2f0c7d8e11"' stored 1 0 0)")"
 
 load() {  # load PORT COMMAND [OPTIONS...]: a 1 s run of 4 connections, JSON out
     local port=$1; shift

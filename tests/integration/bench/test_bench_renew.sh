@@ -12,10 +12,8 @@
 # content type and a PKCS#7 of the device's own certificate, or of the CA
 # chain, counts no success. No timing is asserted; each run is 1-2 s.
 . "$(dirname "$0")/../../lib/harness.sh"
-pg_start
-setup_ca
-BENCH="$VIGIL_BUILD/vigil-bench"
-"$BENCH" enroll --count 8 --out-dir "$T/dev" >/dev/null || { echo "enroll failed" >&2; exit 1; }
+. "$(dirname "$0")/bench_calls.sh"
+bench_setup 8
 sql "UPDATE ca_policy SET renewals_per_hour = 3600" >/dev/null
 vport=$(free_port)
 vigild_start main "$vport" VIGIL_DEVICE_RATE=1000000 VIGIL_DEVICE_BURST=1000000 || exit 1
@@ -79,14 +77,10 @@ sql "UPDATE ca_policy SET renew_same_key = true" >/dev/null
 # nginx answering 200 with the content type and a PKCS#7 that is not the
 # renewal: the device's own certificate, or the CA chain (two certificates).
 p7() { openssl crl2pkcs7 -nocrl -certfile "$1" -outform DER | base64 -w0; }
-nport=$(free_port)
-bash "$REPO/tools/vigil-bench/bench-nginx.sh" "$T/nginx" "$nport" "$T/tls/server.crt" "$T/tls/server.key" \
-    "$T/chain.pem" 1 "default_type 'application/pkcs7-mime; smime-type=certs-only';
+bench_nginx "default_type 'application/pkcs7-mime; smime-type=certs-only';
      location = /old { return 200 '$(p7 "$T/dev/bench-000000.crt")'; }
      location = /chain { return 200 '$(p7 "$T/chain.pem")'; }
-     location / { return 200 'not base64'; }" &
-at_exit "kill $!"
-for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null && break; sleep 0.1; done
+     location / { return 200 'not base64'; }"
 for what in old chain garbage; do
     check_exit 3 "nginx's 200 with a PKCS#7 ($what) is no renewal: exit 3" \
         renew --same-key --path "/$what" --server "127.0.0.1:$nport"

@@ -1,7 +1,8 @@
 /*
  * test_gw_http.c - the device port's request parser
  * (server/gateway/gw_http.c): byte-by-byte feeds, pipelining, chunked
- * bodies and every refusal with its status; and the status line words and
+ * bodies and every refusal with its status, the headers kept for the
+ * update paths, path and query; and the status line words and
  * JSON error codes the port answers with, which a device reads to decide
  * whether to fix its request or retry (docs/DEVICE-PORT.md).
  */
@@ -173,6 +174,45 @@ Test(gw_http_request, host_and_line_rules)
     }
 }
 
+Test(gw_http_request, kept_headers_path_and_query)
+{
+    gw_http_parser p;
+    const char *value = NULL;
+    const char *req = "GET /v1/update?version=1.0&security_version=2 HTTP/1.1\r\nHost: a\r\n"
+                      "x-vigil-VERSION: 2.0.0  \r\nRange: bytes=0-9\r\nX-Other: 1\r\n"
+                      "X-Vigil-Security-Version-Extra-Long-Name-Over-Thirty-One: 7\r\n\r\n";
+    gw_http_parser_init(&p, &limits);
+    cr_assert_eq(feed(&p, req, 3), strlen(req));
+    cr_assert(gw_http_parser_done(&p));
+    cr_assert_eq(gw_http_header_get(&p.req, GW_HDR_VIGIL_VERSION, &value), 1);
+    cr_assert_str_eq(value, "2.0.0", "trailing spaces are cut");
+    cr_assert_eq(gw_http_header_get(&p.req, GW_HDR_RANGE, &value), 1);
+    cr_assert_str_eq(value, "bytes=0-9");
+    cr_assert_eq(gw_http_header_get(&p.req, GW_HDR_VIGIL_SECURITY_VERSION, &value), 0,
+                 "a longer name that starts like a kept one is not it");
+    cr_assert_eq(gw_http_header_get(&p.req, GW_HDR_IF_RANGE, &value), 0);
+    cr_assert_eq(gw_http_path_len(&p.req), strlen("/v1/update"));
+    cr_assert_str_eq(gw_http_query(&p.req), "version=1.0&security_version=2");
+    gw_http_parser_free(&p);
+
+    const char *twice = "GET /v1/update HTTP/1.1\r\nHost: a\r\nX-Vigil-Version: 1\r\n"
+                        "X-Vigil-Version: 2\r\n\r\n";
+    gw_http_parser_init(&p, &limits);
+    feed(&p, twice, 5);
+    cr_assert(gw_http_parser_done(&p));
+    cr_assert_eq(gw_http_header_get(&p.req, GW_HDR_VIGIL_VERSION, &value), -1, "repeated");
+    cr_assert_str_eq(gw_http_query(&p.req), "");
+    gw_http_parser_free(&p);
+
+    char lng[512];
+    snprintf(lng, sizeof(lng), "GET / HTTP/1.1\r\nHost: a\r\nIf-Range: \"%0200d\"\r\n\r\n", 0);
+    gw_http_parser_init(&p, &limits);
+    feed(&p, lng, 64);
+    cr_assert(gw_http_parser_done(&p));
+    cr_assert_eq(gw_http_header_get(&p.req, GW_HDR_IF_RANGE, &value), -1, "too long");
+    gw_http_parser_free(&p);
+}
+
 Test(gw_http_request, in_progress_tracks_partial_requests)
 {
     gw_http_parser p;
@@ -205,15 +245,18 @@ Test(gw_http_status, every_status_the_port_answers_has_its_reason_phrase_and_oth
     static const status_word phrases[] = {
         {200, "OK"},
         {204, "No Content"},
+        {206, "Partial Content"},
         {400, "Bad Request"},
         {401, "Unauthorized"},
         {403, "Forbidden"},
         {404, "Not Found"},
         {405, "Method Not Allowed"},
         {408, "Request Timeout"},
+        {409, "Conflict"},
         {413, "Payload Too Large"},
         {414, "URI Too Long"},
         {415, "Unsupported Media Type"},
+        {416, "Range Not Satisfiable"},
         {429, "Too Many Requests"},
         {431, "Request Header Fields Too Large"},
         {501, "Not Implemented"},
@@ -221,7 +264,7 @@ Test(gw_http_status, every_status_the_port_answers_has_its_reason_phrase_and_oth
         {505, "HTTP Version Not Supported"},
     };
     static const int others[] = {0,   -1,  100, 201, 301, 302, 402, 406,
-                                 409, 418, 422, 500, 502, 504, 599, 1000};
+                                 410, 418, 422, 500, 502, 504, 599, 1000};
     check_words(gw_http_status_text, "the reason phrase", phrases, COUNT(phrases), others,
                 COUNT(others), "Error");
 }

@@ -2,7 +2,7 @@
  * test_reg_view.c - the in-memory registry's decisions (server/registry/reg_view.c):
  * verdicts for each certificate state, the ordering rule between NOTIFYs and
  * miss lookups, full reloads with replay, the request budget and the
- * new-network detection.
+ * new-network detection; device classes, tags and the offered rollout.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -174,4 +174,64 @@ Test(registry, new_network_is_reported_once)
     cr_assert_eq(reg_view_note_network("dev-n", "192.168.1.0/24"), 0);
     cr_assert_eq(reg_view_note_network("dev-first", "10.1.1.0/24"), 0,
                  "first sighting is not news");
+}
+
+Test(registry, class_and_tags_come_with_the_certificate)
+{
+    uint8_t fp[REG_FP_LEN];
+    reg_device_facts f;
+    fp_of(300, fp);
+    reg_cert_row row = active_row("tagged-1");
+    row.device_class = "sensor";
+    row.tags = "\nlab\nbeta\n";
+    reg_view_learn(fp, &row);
+    cr_assert_eq(reg_view_device_facts("tagged-1", NULL, &f), 0);
+    cr_assert_str_eq(f.device_class, "sensor");
+    cr_assert_eq(f.in_group, 1);
+    cr_assert_eq(reg_view_device_facts("tagged-1", "beta", &f), 0);
+    cr_assert_eq(f.in_group, 1);
+    cr_assert_eq(reg_view_device_facts("tagged-1", "bet", &f), 0);
+    cr_assert_eq(f.in_group, 0, "a prefix of a tag is not the tag");
+    cr_assert_eq(reg_view_device_facts("nobody", NULL, &f), -1);
+}
+
+Test(registry, tags_notify_replaces_and_survives_a_reload)
+{
+    uint8_t fp[REG_FP_LEN];
+    reg_device_facts f;
+    fp_of(301, fp);
+    reg_cert_row row = active_row("tagged-2");
+    row.device_class = "gw";
+    reg_view_learn(fp, &row);
+    const char *tags[] = {"canary", "bad tag", "eu"};
+    reg_view_set_device_tags("tagged-2", tags, 3);
+    reg_view_device_facts("tagged-2", "canary", &f);
+    cr_assert_eq(f.in_group, 1);
+    reg_view_device_facts("tagged-2", "bad tag", &f);
+    cr_assert_eq(f.in_group, 0, "a word that breaks the rule is not kept");
+    /* a reload that read the old (untagged) row, while the NOTIFY came in */
+    reg_view_load_begin();
+    reg_view_load_row(fp, &row);
+    const char *none[] = {"eu"};
+    reg_view_set_device_tags("tagged-2", none, 1);
+    reg_view_load_commit();
+    reg_view_device_facts("tagged-2", "eu", &f);
+    cr_assert_eq(f.in_group, 1);
+    reg_view_device_facts("tagged-2", "canary", &f);
+    cr_assert_eq(f.in_group, 0);
+    cr_assert_str_eq(f.device_class, "gw");
+}
+
+Test(registry, offered_rollout_is_remembered)
+{
+    uint8_t fp[REG_FP_LEN];
+    reg_device_facts f;
+    fp_of(302, fp);
+    reg_cert_row row = active_row("offered-1");
+    reg_view_learn(fp, &row);
+    reg_view_device_facts("offered-1", NULL, &f);
+    cr_assert_eq(f.offered_rollout, 0);
+    reg_view_note_offered("offered-1", 12);
+    reg_view_device_facts("offered-1", NULL, &f);
+    cr_assert_eq(f.offered_rollout, 12);
 }
