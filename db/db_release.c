@@ -19,6 +19,7 @@
 #include <string.h>
 
 /* The release object; the column names are its JSON keys. */
+/* clang-format off */
 #define RELEASE_STATE                                                                              \
     "CASE WHEN r.revoked_at IS NOT NULL THEN 'revoked' WHEN r.expires_at <= now() THEN 'expired'"  \
     " ELSE 'active' END"
@@ -28,6 +29,7 @@
     " " TS("r.created_at") " AS created_at, r.created_by, r.notes,"                                \
     " " TS("r.revoked_at") " AS revoked_at, r.revoked_by, r.revoked_reason,"                       \
     " " RELEASE_STATE " AS state"
+/* clang-format on */
 
 #define NOTES_MAX 4096
 #define REASON_MAX 1024

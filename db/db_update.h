@@ -90,10 +90,10 @@ int64_t db_release_newest_security_version(PGconn *conn, const char *device_clas
                                            db_error *err);
 
 /* Releases, newest first, optionally of one class and in one state
- * ("active" | "revoked" | "expired"; NULL: all), at most limit. Columns: id, version, device_class, security_version,
- * artifact_sha256, size, kid, issued_at, expires_at, created_at,
- * created_by, notes, revoked_at, revoked_by, revoked_reason, state
- * ("active" | "revoked" | "expired"). */
+ * ("active" | "revoked" | "expired"; NULL: all), at most limit.
+ * Columns: id, version, device_class, security_version, artifact_sha256,
+ * size, kid, issued_at, expires_at, created_at, created_by, notes,
+ * revoked_at, revoked_by, revoked_reason, state. */
 PGresult *db_release_list(PGconn *conn, const char *device_class, const char *state, int limit,
                           db_error *err);
 /* One release by id ("12") or by "CLASS/VERSION" or by a version unique

@@ -428,8 +428,8 @@ int cmd_release_list(int argc, char **argv)
     if (first < 0 || (rc = cli_expect_args(&ctx, argc, argv, first, 0, "")) != EXIT_OK ||
         (rc = cli_open_db(&ctx)) != EXIT_OK)
         goto done;
-    rc =
-        cli_print_rows(&ctx, db_release_list(ctx.db, a.device_class, NULL, a.limit, &err), &err, columns);
+    rc = cli_print_rows(&ctx, db_release_list(ctx.db, a.device_class, NULL, a.limit, &err), &err,
+                        columns);
 done:
     cli_ctx_free(&ctx);
     return rc;
