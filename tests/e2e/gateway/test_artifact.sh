@@ -12,14 +12,9 @@
 # the right bytes only; the device's rate limit applies (429).
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/../../lib/release_fixture.sh"
-pg_start
-setup_ca
-port=$(free_port)
 # a small quarantine keeps freed memory from counting as RSS in the sanitizer build
-vigild_start main "$port" ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8"
-U="https://127.0.0.1:$port"
+device_server ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8"
 API="http://$(vigild_api main)"
-D="$T/dev"
 for id in a-1 a-2 q-1; do "$VIGILCTL" device create --id "$id" --class sensor --out-dir "$D" >/dev/null 2>&1; done
 "$VIGILCTL" device create --id g-1 --class gateway --out-dir "$D" >/dev/null 2>&1
 TOKEN=$("$VIGILCTL" token create --role operator --name art 2>/dev/null | tail -n 1)

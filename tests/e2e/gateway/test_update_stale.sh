@@ -7,12 +7,7 @@
 # still gets its manifest from memory until then (decisions from memory).
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/../../lib/release_fixture.sh"
-pg_start
-setup_ca
-port=$(free_port)
-vigild_start main "$port"
-U="https://127.0.0.1:$port"
-D="$T/dev"
+device_server
 for i in 1 2 3 4; do
     "$VIGILCTL" device create --id "s-$i" --class sensor --out-dir "$D" >/dev/null 2>&1
 done

@@ -7,11 +7,7 @@
 # the devices per state; a second rollout of the class supersedes the
 # first; bad values are refused naming them.
 . "$(dirname "$0")/../../lib/harness.sh"
-pg_start
-"$VIGILCTL" db migrate >/dev/null
-export VIGIL_RELEASE_DIR="$T/release"
-unset VIGIL_RELEASE_PASSPHRASE
-"$VIGILCTL" release key init >/dev/null
+release_db_start
 head -c 3000 /dev/urandom >"$T/fw.bin"
 for v in 1.0.0 1.1.0; do
     "$VIGILCTL" release create --artifact "$T/fw.bin" --version "$v" --security-version 1 --class sensor >/dev/null

@@ -8,11 +8,7 @@
 # reports, whose health is computed without a probe per device (well
 # under a second; the figures are those of a straightforward count).
 . "$(dirname "$0")/../../lib/harness.sh"
-pg_start
-"$VIGILCTL" db migrate >/dev/null
-export VIGIL_RELEASE_DIR="$T/release"
-unset VIGIL_RELEASE_PASSPHRASE
-"$VIGILCTL" release key init >/dev/null
+release_db_start
 head -c 3000 /dev/urandom >"$T/fw.bin"
 "$VIGILCTL" release create --artifact "$T/fw.bin" --class sensor --version 2.0.0 --security-version 1 >/dev/null
 "$VIGILCTL" release create --artifact "$T/fw.bin" --class big --version 2.0.0 --security-version 1 >/dev/null

@@ -8,11 +8,7 @@
 # out-of-bucket device. Each of those raises and records nothing; an
 # eligible device is recorded once.
 . "$(dirname "$0")/../../lib/harness.sh"
-pg_start
-"$VIGILCTL" db migrate >/dev/null
-export VIGIL_RELEASE_DIR="$T/release"
-unset VIGIL_RELEASE_PASSPHRASE
-"$VIGILCTL" release key init >/dev/null
+release_db_start
 head -c 3000 /dev/urandom >"$T/fw.bin"
 mk() { "$VIGILCTL" release create --artifact "$T/fw.bin" --class "$1" --version "$2" --security-version 1 ${3:+--expires "$3"} >/dev/null; }
 mk sensor 1.0.0
