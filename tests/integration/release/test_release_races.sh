@@ -66,8 +66,8 @@ check_eq "nothing of it stored" "3|1|1" "$(rows)"
 printf "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT count(*) FROM releases;\n\\\\! %s release create --artifact %s --class sensor --version 5.0.0 --security-version 10 >/dev/null\n%s;\nCOMMIT;\n" \
     "$VIGILCTL" "$T/fw.bin" "$(copy 5.0.1 9)" >"$T/rr.sql"
 run "$PSQL" "$VIGIL_DATABASE_URL" -Atq -v ON_ERROR_STOP=1 -f "$T/rr.sql"
-_report $([ "$(sql "SELECT count(*) FROM releases WHERE version = '5.0.1'")" = 0 ] && echo 0 || echo 1) \
-    "a rollback inserted under REPEATABLE READ is refused"
+check_eq "a rollback inserted under REPEATABLE READ is refused" "0" \
+    "$(sql "SELECT count(*) FROM releases WHERE version = '5.0.1'")"
 check_contains "saying why" "READ COMMITTED" "$T/err"
 check_eq "the release vigilctl made is there" "10" "$(sql "SELECT security_version FROM releases WHERE version = '5.0.0'")"
 check "vigilctl creates a release with REPEATABLE READ as the database default" \
