@@ -117,6 +117,10 @@ CREATE TABLE rollouts (
     health_ratio    double precision NOT NULL DEFAULT 2.0 CHECK (health_ratio >= 1),
     health_min_crashes integer NOT NULL DEFAULT 3 CHECK (health_min_crashes >= 1),
     halt_reason     jsonb,
+    -- The last resume after a halt (NULL: none): the automatic checks count
+    -- only what happened since, else a resumed rollout would halt again on
+    -- the very figures an operator has just looked at and accepted.
+    checked_from    timestamptz,
     started_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     created_by      text NOT NULL
@@ -177,7 +181,9 @@ BEGIN
     END IF;
     UPDATE rollouts SET state = p_to, updated_at = now(),
            halt_reason = CASE WHEN p_to = 'halted' THEN p_reason
-                              WHEN p_to = 'running' THEN NULL ELSE halt_reason END
+                              WHEN p_to = 'running' THEN NULL ELSE halt_reason END,
+           checked_from = CASE WHEN r.state = 'halted' AND p_to = 'running' THEN now()
+                               ELSE checked_from END
      WHERE id = p_id;
     INSERT INTO audit_log (actor_kind, actor, action, details)
     VALUES (p_actor_kind, p_actor, 'rollout.' || p_to,
@@ -188,7 +194,7 @@ BEGIN
 END $$;
 
 -- Install failures: halts a running rollout when, after at least
--- min_reports installed-or-failed reports, the failed share passes the
+-- min_reports installed-or-failed reports since checked_from, the failed share passes the
 -- threshold. Returns true if it halted it.
 CREATE FUNCTION vigil_rollout_check_failures(p_id bigint) RETURNS boolean
 LANGUAGE plpgsql AS $$
@@ -202,7 +208,8 @@ BEGIN
         RETURN false;
     END IF;
     SELECT count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state IN ('failed', 'installed'))
-      INTO n_failed, n_reported FROM rollout_devices WHERE rollout_id = p_id;
+      INTO n_failed, n_reported FROM rollout_devices
+     WHERE rollout_id = p_id AND (r.checked_from IS NULL OR updated_at >= r.checked_from);
     IF n_reported < r.min_reports OR n_failed::double precision / n_reported <= r.error_threshold THEN
         RETURN false;
     END IF;
@@ -229,7 +236,8 @@ $$;
 
 -- Post-install health of a rollout, as of now:
 --   updated: devices that installed it; each is watched from its install
---     for health_window_s (or until now); crash and watchdog_reset reports
+--     (or from checked_from, the last resume after a halt, if later) to
+--     health_window_s after its install (or until now); crash and watchdog_reset reports
 --     received in that time, per device-hour watched;
 --   control (vigil_rollout_control) over the span from the first install
 --     to the end of the last window (or now): their crash and
@@ -246,15 +254,21 @@ RETURNS TABLE (updated_devices bigint, updated_crashes bigint, updated_device_ho
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     w interval;
+    since timestamptz;
     span_from timestamptz;
     span_to timestamptz;
 BEGIN
-    SELECT make_interval(secs => health_window_s) INTO w FROM rollouts WHERE id = p_id;
+    SELECT make_interval(secs => health_window_s), checked_from INTO w, since
+      FROM rollouts WHERE id = p_id;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    SELECT count(*), min(installed_at), least(now(), max(installed_at) + w),
-           coalesce(sum(extract(epoch FROM least(now(), d.installed_at + w) - d.installed_at)) / 3600, 0)
+    -- a device is watched from its install, or from checked_from when it
+    -- installed before it, to the end of its window (greatest ignores a
+    -- NULL checked_from)
+    SELECT count(*), min(greatest(installed_at, since)), least(now(), max(installed_at) + w),
+           coalesce(sum(greatest(0, extract(epoch FROM least(now(), d.installed_at + w)
+                                             - greatest(d.installed_at, since)))) / 3600, 0)
       INTO updated_devices, span_from, span_to, updated_device_hours
       FROM rollout_devices d WHERE d.rollout_id = p_id AND d.state = 'installed';
     -- no install yet: span_from is NULL and the span holds no report
@@ -265,7 +279,8 @@ BEGIN
     SELECT u.n, c.devices, c.crashes INTO updated_crashes, control_devices, control_crashes
       FROM (SELECT count(*) AS n FROM crash k JOIN rollout_devices d
                ON d.rollout_id = p_id AND d.state = 'installed' AND d.device_id = k.device_id
-             WHERE k.received_at >= d.installed_at AND k.received_at < d.installed_at + w) u,
+             WHERE k.received_at >= greatest(d.installed_at, since)
+               AND k.received_at < d.installed_at + w) u,
            (SELECT count(*) AS devices, coalesce(sum(k.n), 0) AS crashes
               FROM vigil_rollout_control(p_id) ctl
               LEFT JOIN (SELECT device_id, count(*) AS n FROM crash GROUP BY device_id) k

@@ -3,10 +3,11 @@
 # small fleet worked out by hand (which crashes count for the updated
 # devices, within their window from install; which devices are control
 # and which of their crashes fall in the span; device-hours; rates), the
-# halt they lead to with both rates recorded; a rollout with no install
+# halt they lead to with both rates recorded, a resume that starts the
+# checks afresh; a rollout with no install
 # yet; and a class of 100 000 devices all updated, with 100 000 crash
-# reports, whose health is computed without a probe per device (well
-# under a second; the figures are those of a straightforward count).
+# reports, whose health is computed without a probe per device (the time
+# is printed; the figures are those of a straightforward count).
 . "$(dirname "$0")/../../lib/harness.sh"
 release_db_start
 head -c 3000 /dev/urandom >"$T/fw.bin"
@@ -55,6 +56,17 @@ check_eq "2 > 2 x 0.29 with 3 crashes: the health check halts it" "1|halted" \
 check_eq "the halt records both rates and both counts" "health|2.0|0.29|3|4" \
     "$(sql "SELECT halt_reason->>'kind', round((halt_reason->>'updated_rate')::numeric, 1), round((halt_reason->>'control_rate')::numeric, 2), halt_reason->>'updated_crashes', halt_reason->>'control_crashes' FROM rollouts WHERE id = 1")"
 check_eq "audited rollout.halted by the server" "1|server" "$(sql "SELECT count(*), min(actor_kind) FROM audit_log WHERE action = 'rollout.halted'")"
+
+# A resume after a halt starts the checks afresh: the crashes the operator
+# has seen no longer count, so the rollout runs on; new ones do.
+"$VIGILCTL" rollout resume 1 >/dev/null
+check_eq "resumed: nothing since the resume, no halt" "2|0|0|running" \
+    "$(sql "SELECT updated_devices, updated_crashes, vigil_rollouts_check_health() FROM vigil_rollout_health(1)")|$(sql "SELECT state FROM rollouts WHERE id = 1")"
+sql "INSERT INTO incidents (id, device_id, source, type, severity, occurred_at, received_at)
+       SELECT gen_random_uuid(), 'u2', 'device', 'crash', 'error', now(), clock_timestamp()
+         FROM generate_series(1, 3)" >/dev/null
+check_eq "three crashes of u2 after the resume halt it again" "3|1|halted" \
+    "$(sql "SELECT updated_crashes FROM vigil_rollout_health(1)")|$(sql "SELECT vigil_rollouts_check_health()")|$(sql "SELECT state FROM rollouts WHERE id = 1")"
 
 # ---- a class of 100 000 devices, all updated ----
 sql "INSERT INTO devices (id, device_class, firmware_version)
