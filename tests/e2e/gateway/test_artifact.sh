@@ -19,15 +19,9 @@
 # 64 MiB download stays within the cache's limit plus its own chunks.
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/../../lib/release_fixture.sh"
-pg_start
-setup_ca
-port=$(free_port)
 # a small quarantine keeps freed memory from counting as RSS in the sanitizer build
-vigild_start main "$port" ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" \
-    VIGIL_ARTIFACT_CACHE_BYTES=16m
-U="https://127.0.0.1:$port"
+device_server ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" VIGIL_ARTIFACT_CACHE_BYTES=16m
 API="http://$(vigild_api main)"
-D="$T/dev"
 for id in a-1 a-2 q-1; do "$VIGILCTL" device create --id "$id" --class sensor --out-dir "$D" >/dev/null 2>&1; done
 "$VIGILCTL" device create --id g-1 --class gateway --out-dir "$D" >/dev/null 2>&1
 TOKEN=$("$VIGILCTL" token create --role operator --name art 2>/dev/null | tail -n 1)
