@@ -32,6 +32,11 @@
  * download in the worst case, and nothing more than `limit` when the
  * downloads share chunks that are cached.
  *
+ * Reads: the cache reads nothing itself. gw_artifact.c shares one read
+ * among the concurrent misses of a chunk on one worker; two workers that
+ * miss the same chunk at once each read it, and the second add returns
+ * the first copy (its own buffer is released at once).
+ *
  * Locking: one mutex guards the map and the LRU list; it is held for the
  * map operations only (a lookup, an insertion, choosing the victims),
  * never while a buffer is freed or any I/O is done. A reference count is
