@@ -37,6 +37,7 @@ PGconn *db_connect(const char *url, db_error *err);
 PGconn *db_connect_as(const char *url, const char *application, db_error *err);
 void db_close(PGconn *conn);
 
+/* BEGIN ISOLATION LEVEL READ COMMITTED, whatever the database default. */
 int db_begin(PGconn *conn, db_error *err);
 int db_commit(PGconn *conn, db_error *err);
 void db_rollback(PGconn *conn);

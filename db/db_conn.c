@@ -98,7 +98,10 @@ static int exec_simple(PGconn *conn, const char *sql, db_error *err)
 
 int db_begin(PGconn *conn, db_error *err)
 {
-    return exec_simple(conn, "BEGIN", err);
+    /* Said, not inherited from default_transaction_isolation: the checks
+     * that take a lock and then read (release_order_check, the rollout
+     * supersede) need each statement's own snapshot. */
+    return exec_simple(conn, "BEGIN ISOLATION LEVEL READ COMMITTED", err);
 }
 
 int db_commit(PGconn *conn, db_error *err)

@@ -19,20 +19,17 @@
 #include <string.h>
 
 /* The release object; the column names are its JSON keys. */
+/* clang-format off */
+#define RELEASE_STATE                                                                              \
+    "CASE WHEN r.revoked_at IS NOT NULL THEN 'revoked' WHEN r.expires_at <= now() THEN 'expired'"  \
+    " ELSE 'active' END"
 #define RELEASE_COLUMNS                                                                            \
     "r.id, r.version, r.device_class, r.security_version, r.artifact_sha256, r.size, r.kid,"       \
-    " " TS("r.issued_at") " AS issued_at, " TS(                                                    \
-        "r.expires_at") " AS expires_at,"                                                          \
-                        " " TS(                                                                    \
-                            "r.created_at") " AS created_at, r.created_by, r.notes,"               \
-                                            " " TS(                                                \
-                                                "r.revoked_at") " AS revoked_at, r.revoked_by, "   \
-                                                                "r.revoked_reason,"                \
-                                                                " CASE WHEN r.revoked_at IS NOT "  \
-                                                                "NULL THEN 'revoked' WHEN "        \
-                                                                "r.expires_at <= now()"            \
-                                                                " THEN 'expired' ELSE 'active' "   \
-                                                                "END AS state"
+    " " TS("r.issued_at") " AS issued_at, " TS("r.expires_at") " AS expires_at,"                   \
+    " " TS("r.created_at") " AS created_at, r.created_by, r.notes,"                                \
+    " " TS("r.revoked_at") " AS revoked_at, r.revoked_by, r.revoked_reason,"                       \
+    " " RELEASE_STATE " AS state"
+/* clang-format on */
 
 #define NOTES_MAX 4096
 #define REASON_MAX 1024
@@ -46,6 +43,14 @@ static void actor_text(const db_actor *who, char out[200])
 static void oom(db_error *err)
 {
     snprintf(err->msg, sizeof(err->msg), "out of memory");
+}
+
+int db_xact_lock(PGconn *conn, const char *name, db_error *err)
+{
+    const char *params[] = {name};
+    PGresult *res = db_query(conn, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, params, err);
+    PQclear(res);
+    return res ? 0 : -1;
 }
 
 int db_update_notify(PGconn *conn, const char *kind, int64_t id, db_error *err)
@@ -124,10 +129,13 @@ static int key_add_allowed(PGconn *conn, const char *kid, const char *endorsemen
                            const char *endorsed_by, db_refusal *why, db_error *err)
 {
     const char *params[] = {kid};
+    if (db_xact_lock(conn, "vigil_release_keys", err) < 0)
+        return -1;
+    /* a statement of its own, after the lock: its snapshot sees a key
+     * that a writer this one waited for committed */
     PGresult *res = db_query(conn,
                              "SELECT (SELECT kid FROM release_keys WHERE active),"
-                             " EXISTS (SELECT 1 FROM release_keys WHERE kid = $1),"
-                             " pg_advisory_xact_lock(hashtext('vigil_release_keys')) IS NULL",
+                             " EXISTS (SELECT 1 FROM release_keys WHERE kid = $1)",
                              1, params, err);
     if (!res)
         return -1;
@@ -393,16 +401,18 @@ PGresult *db_release_get(PGconn *conn, const char *ref, db_refusal *why, db_erro
     return db_release_find(conn, ref, 0, &id, why, err) == 0 ? release_row(conn, id, err) : NULL;
 }
 
-PGresult *db_release_list(PGconn *conn, const char *device_class, int limit, db_error *err)
+PGresult *db_release_list(PGconn *conn, const char *device_class, const char *state, int limit,
+                          db_error *err)
 {
     char lim[16];
     db_limit_text(limit, lim);
-    const char *params[] = {device_class, lim};
-    return db_query(
-        conn,
-        "SELECT " RELEASE_COLUMNS " FROM releases r"
-        " WHERE $1::text IS NULL OR r.device_class = $1 ORDER BY r.id DESC LIMIT $2::int",
-        2, params, err);
+    const char *params[] = {device_class, lim, state};
+    return db_query(conn,
+                    "SELECT " RELEASE_COLUMNS " FROM releases r"
+                    " WHERE ($1::text IS NULL OR r.device_class = $1)"
+                    " AND ($3::text IS NULL OR " RELEASE_STATE " = $3)"
+                    " ORDER BY r.id DESC LIMIT $2::int",
+                    3, params, err);
 }
 
 int64_t db_release_newest_security_version(PGconn *conn, const char *device_class, db_error *err)
@@ -482,11 +492,15 @@ static int release_manifest_check(PGconn *conn, const db_release_new *r, db_refu
 static int release_order_check(PGconn *conn, const db_release_new *r, db_refusal *why,
                                db_error *err)
 {
+    char lock[DEVICE_ID_MAX + 16];
+    snprintf(lock, sizeof(lock), "vigil_release:%s", r->device_class);
+    if (db_xact_lock(conn, lock, err) < 0)
+        return -1;
+    /* after the lock, in a statement of its own (see key_add_allowed) */
     const char *params[] = {r->device_class, r->version};
     PGresult *res =
         db_query(conn,
-                 "SELECT pg_advisory_xact_lock(hashtext('vigil_release:' || $1)) IS NULL,"
-                 " (SELECT id FROM releases WHERE device_class = $1 AND version = $2),"
+                 "SELECT (SELECT id FROM releases WHERE device_class = $1 AND version = $2),"
                  " (SELECT security_version || ' (release ' || version || ')' FROM releases"
                  "   WHERE device_class = $1 ORDER BY security_version DESC, id DESC LIMIT 1),"
                  " (SELECT max(security_version) FROM releases WHERE device_class = $1)",
@@ -494,18 +508,18 @@ static int release_order_check(PGconn *conn, const db_release_new *r, db_refusal
     if (!res)
         return -1;
     int rc = 0;
-    if (!PQgetisnull(res, 0, 1))
+    if (!PQgetisnull(res, 0, 0))
         rc = db_refuse(why, DB_REFUSED_CONFLICT,
                        "class %s has a release %s already (id %s): a version is never reused; "
                        "give a new version",
-                       r->device_class, r->version, PQgetvalue(res, 0, 1));
-    else if (!PQgetisnull(res, 0, 3) &&
-             r->security_version < strtoll(PQgetvalue(res, 0, 3), NULL, 10))
+                       r->device_class, r->version, PQgetvalue(res, 0, 0));
+    else if (!PQgetisnull(res, 0, 2) &&
+             r->security_version < strtoll(PQgetvalue(res, 0, 2), NULL, 10))
         rc = db_refuse(why, DB_REFUSED_CONFLICT,
                        "security version %" PRId64 " is below %s, the newest of class %s: "
                        "anti-rollback forbids it; give %s or more",
-                       r->security_version, PQgetvalue(res, 0, 2), r->device_class,
-                       PQgetvalue(res, 0, 3));
+                       r->security_version, PQgetvalue(res, 0, 1), r->device_class,
+                       PQgetvalue(res, 0, 2));
     PQclear(res);
     return rc;
 }

@@ -69,6 +69,11 @@ int db_refuse(db_refusal *why, db_refusal_kind kind, const char *fmt, ...)
 
 /* ---- signed updates (db_release.c, db_rollout.c) ---- */
 
+/* pg_advisory_xact_lock(hashtext(name)), in a statement of its own: what
+ * a check reads after it, in the next statement, includes what the
+ * holder it waited for committed (a statement's snapshot is taken before
+ * its locks are granted). 0 or -1. */
+int db_xact_lock(PGconn *conn, const char *name, db_error *err);
 /* NOTIFY vigil_update {"kind": kind, "id": id} through the SQL function
  * vigil_update_notify (on commit). */
 int db_update_notify(PGconn *conn, const char *kind, int64_t id, db_error *err);

@@ -89,12 +89,13 @@ PGresult *db_release_insert(PGconn *conn, const db_actor *who, const db_release_
 int64_t db_release_newest_security_version(PGconn *conn, const char *device_class,
                                            db_error *err);
 
-/* Releases, newest first, optionally of one class (NULL: all), at most
- * limit. Columns: id, version, device_class, security_version,
- * artifact_sha256, size, kid, issued_at, expires_at, created_at,
- * created_by, notes, revoked_at, revoked_by, revoked_reason, state
- * ("active" | "revoked" | "expired"). */
-PGresult *db_release_list(PGconn *conn, const char *device_class, int limit, db_error *err);
+/* Releases, newest first, optionally of one class and in one state
+ * ("active" | "revoked" | "expired"; NULL: all), at most limit.
+ * Columns: id, version, device_class, security_version, artifact_sha256,
+ * size, kid, issued_at, expires_at, created_at, created_by, notes,
+ * revoked_at, revoked_by, revoked_reason, state. */
+PGresult *db_release_list(PGconn *conn, const char *device_class, const char *state, int limit,
+                          db_error *err);
 /* One release by id ("12") or by "CLASS/VERSION" or by a version unique
  * across classes; the columns above and manifest. NULL with why
  * DB_REFUSED_NOT_FOUND (or DB_REFUSED_INPUT when a version is ambiguous

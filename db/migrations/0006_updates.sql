@@ -74,12 +74,20 @@ CREATE TABLE releases (
 
 -- Anti-rollback at the source: a release's security version may not be
 -- below the newest of its class (revoked releases count: devices may run
--- them). Two concurrent creates for one class are serialized by the lock.
+-- them). Two concurrent creates for one class are serialized by the lock,
+-- after which the next statement's snapshot sees what the other
+-- committed; under REPEATABLE READ the snapshot is the transaction's,
+-- older than the lock, so an insert there is refused (SERIALIZABLE is
+-- safe: two such inserts are a conflict it detects).
 CREATE FUNCTION vigil_release_guard() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     newest bigint;
 BEGIN
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'a release is stored under READ COMMITTED or SERIALIZABLE: a REPEATABLE READ snapshot may miss the newest release of class %', NEW.device_class
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
     PERFORM pg_advisory_xact_lock(hashtext('vigil_release:' || NEW.device_class));
     SELECT max(security_version) INTO newest FROM releases WHERE device_class = NEW.device_class;
     IF newest IS NOT NULL AND NEW.security_version < newest THEN
@@ -109,6 +117,10 @@ CREATE TABLE rollouts (
     health_ratio    double precision NOT NULL DEFAULT 2.0 CHECK (health_ratio >= 1),
     health_min_crashes integer NOT NULL DEFAULT 3 CHECK (health_min_crashes >= 1),
     halt_reason     jsonb,
+    -- The last resume after a halt (NULL: none): the automatic checks count
+    -- only what happened since, else a resumed rollout would halt again on
+    -- the very figures an operator has just looked at and accepted.
+    checked_from    timestamptz,
     started_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     created_by      text NOT NULL
@@ -135,9 +147,12 @@ CREATE INDEX rollout_devices_state ON rollout_devices (rollout_id, state);
 CREATE INDEX incidents_health ON incidents (received_at, device_id)
     WHERE type IN ('crash', 'watchdog_reset') AND source = 'device';
 
--- The same computation as rollout_bucket() in protocol/rollout.c.
+-- The same computation as rollout_bucket() in protocol/rollout.c. STABLE,
+-- as convert_to is: an IMMUTABLE function with a STABLE body is never
+-- inlined, and counting a class's eligible devices through a call per
+-- row is three times as slow.
 CREATE FUNCTION vigil_rollout_bucket(p_rollout bigint, p_device text) RETURNS integer
-LANGUAGE sql IMMUTABLE STRICT AS $$
+LANGUAGE sql STABLE STRICT AS $$
     SELECT (('x' || substr(encode(sha256(convert_to(p_rollout::text || ':' || p_device, 'UTF8')),
                                   'hex'), 1, 8))::bit(32)::bigint % 10000)::integer
 $$;
@@ -166,7 +181,9 @@ BEGIN
     END IF;
     UPDATE rollouts SET state = p_to, updated_at = now(),
            halt_reason = CASE WHEN p_to = 'halted' THEN p_reason
-                              WHEN p_to = 'running' THEN NULL ELSE halt_reason END
+                              WHEN p_to = 'running' THEN NULL ELSE halt_reason END,
+           checked_from = CASE WHEN r.state = 'halted' AND p_to = 'running' THEN now()
+                               ELSE checked_from END
      WHERE id = p_id;
     INSERT INTO audit_log (actor_kind, actor, action, details)
     VALUES (p_actor_kind, p_actor, 'rollout.' || p_to,
@@ -177,7 +194,7 @@ BEGIN
 END $$;
 
 -- Install failures: halts a running rollout when, after at least
--- min_reports installed-or-failed reports, the failed share passes the
+-- min_reports installed-or-failed reports since checked_from, the failed share passes the
 -- threshold. Returns true if it halted it.
 CREATE FUNCTION vigil_rollout_check_failures(p_id bigint) RETURNS boolean
 LANGUAGE plpgsql AS $$
@@ -191,7 +208,8 @@ BEGIN
         RETURN false;
     END IF;
     SELECT count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state IN ('failed', 'installed'))
-      INTO n_failed, n_reported FROM rollout_devices WHERE rollout_id = p_id;
+      INTO n_failed, n_reported FROM rollout_devices
+     WHERE rollout_id = p_id AND (r.checked_from IS NULL OR updated_at >= r.checked_from);
     IF n_reported < r.min_reports OR n_failed::double precision / n_reported <= r.error_threshold THEN
         RETURN false;
     END IF;
@@ -218,13 +236,17 @@ $$;
 
 -- Post-install health of a rollout, as of now:
 --   updated: devices that installed it; each is watched from its install
---     for health_window_s (or until now); crash and watchdog_reset reports
+--     (or from checked_from, the last resume after a halt, if later) to
+--     health_window_s after its install (or until now); crash and watchdog_reset reports
 --     received in that time, per device-hour watched;
 --   control (vigil_rollout_control) over the span from the first install
 --     to the end of the last window (or now): their crash and
 --     watchdog_reset reports received in that span, per device-hour.
 -- Receipt time, the server's clock, not occurred_at: a device cannot move
--- its crashes out of the window.
+-- its crashes out of the window. The crash reports of the span are read
+-- once (incidents_health) and joined to both sides by hash: vigild runs
+-- this every few seconds, and a probe of incidents per updated device
+-- took seconds once a class had 100 000 of them.
 CREATE FUNCTION vigil_rollout_health(p_id bigint)
 RETURNS TABLE (updated_devices bigint, updated_crashes bigint, updated_device_hours double precision,
                updated_rate double precision, control_devices bigint, control_crashes bigint,
@@ -232,33 +254,40 @@ RETURNS TABLE (updated_devices bigint, updated_crashes bigint, updated_device_ho
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     w interval;
+    since timestamptz;
     span_from timestamptz;
     span_to timestamptz;
 BEGIN
-    SELECT make_interval(secs => health_window_s) INTO w FROM rollouts WHERE id = p_id;
+    SELECT make_interval(secs => health_window_s), checked_from INTO w, since
+      FROM rollouts WHERE id = p_id;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    SELECT count(*), min(installed_at), least(now(), max(installed_at) + w),
-           coalesce(sum(extract(epoch FROM least(now(), d.installed_at + w) - d.installed_at)) / 3600, 0),
-           coalesce(sum((SELECT count(*) FROM incidents i
-                          WHERE i.device_id = d.device_id AND i.source = 'device'
-                            AND i.type IN ('crash', 'watchdog_reset')
-                            AND i.received_at >= d.installed_at
-                            AND i.received_at < d.installed_at + w)), 0)
-      INTO updated_devices, span_from, span_to, updated_device_hours, updated_crashes
+    -- a device is watched from its install, or from checked_from when it
+    -- installed before it, to the end of its window (greatest ignores a
+    -- NULL checked_from)
+    SELECT count(*), min(greatest(installed_at, since)), least(now(), max(installed_at) + w),
+           coalesce(sum(greatest(0, extract(epoch FROM least(now(), d.installed_at + w)
+                                             - greatest(d.installed_at, since)))) / 3600, 0)
+      INTO updated_devices, span_from, span_to, updated_device_hours
       FROM rollout_devices d WHERE d.rollout_id = p_id AND d.state = 'installed';
-    updated_rate := CASE WHEN updated_device_hours > 0 THEN updated_crashes / updated_device_hours ELSE 0 END;
-    SELECT count(*) INTO control_devices FROM vigil_rollout_control(p_id);
-    control_crashes := 0;
-    control_device_hours := 0;
-    IF span_from IS NOT NULL AND span_to > span_from THEN
-        SELECT count(*) INTO control_crashes
-          FROM incidents i JOIN vigil_rollout_control(p_id) c ON c.device_id = i.device_id
+    -- no install yet: span_from is NULL and the span holds no report
+    WITH crash AS MATERIALIZED (
+        SELECT i.device_id, i.received_at FROM incidents i
          WHERE i.source = 'device' AND i.type IN ('crash', 'watchdog_reset')
-           AND i.received_at >= span_from AND i.received_at <= span_to;
-        control_device_hours := control_devices * extract(epoch FROM span_to - span_from) / 3600;
-    END IF;
+           AND i.received_at >= span_from AND i.received_at <= span_to)
+    SELECT u.n, c.devices, c.crashes INTO updated_crashes, control_devices, control_crashes
+      FROM (SELECT count(*) AS n FROM crash k JOIN rollout_devices d
+               ON d.rollout_id = p_id AND d.state = 'installed' AND d.device_id = k.device_id
+             WHERE k.received_at >= greatest(d.installed_at, since)
+               AND k.received_at < d.installed_at + w) u,
+           (SELECT count(*) AS devices, coalesce(sum(k.n), 0) AS crashes
+              FROM vigil_rollout_control(p_id) ctl
+              LEFT JOIN (SELECT device_id, count(*) AS n FROM crash GROUP BY device_id) k
+                ON k.device_id = ctl.device_id) c;
+    control_device_hours := CASE WHEN span_to > span_from
+        THEN control_devices * extract(epoch FROM span_to - span_from) / 3600 ELSE 0 END;
+    updated_rate := CASE WHEN updated_device_hours > 0 THEN updated_crashes / updated_device_hours ELSE 0 END;
     control_rate := CASE WHEN control_device_hours > 0 THEN control_crashes / control_device_hours ELSE 0 END;
     RETURN NEXT;
 END $$;
@@ -292,12 +321,47 @@ BEGIN
     RETURN halted;
 END $$;
 
--- The first time vigild answers a device a rollout's manifest.
+-- The first time vigild answers a device a rollout's manifest. vigild
+-- decides from memory; this checks the decision again against what is
+-- committed, so a view that a NOTIFY has not reached yet (its LISTEN
+-- connection down, a reload in flight) never lets out the manifest of a
+-- revoked or expired release or a rollout no longer running, nor reaches
+-- a device that is not active, of another class, not in the group or not
+-- in the bucket: it raises (vigild answers 503 and records nothing; by
+-- the retry its view has caught up). A device offered already stays as it is.
 CREATE FUNCTION vigil_update_offered(p_rollout bigint, p_device text) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    why text;
+BEGIN
+    SELECT CASE
+             WHEN o.state <> 'running' THEN format('rollout %s is %s', o.id, o.state)
+             WHEN r.revoked_at IS NOT NULL THEN format('release %s is revoked', r.id)
+             WHEN r.expires_at <= now() THEN format('release %s has expired', r.id)
+             WHEN d.id IS NULL THEN format('there is no device %s', p_device)
+             WHEN d.status <> 'active' THEN format('device %s is %s', d.id, d.status)
+             WHEN d.device_class <> o.device_class
+               THEN format('device %s is of class %s, rollout %s of class %s', d.id,
+                           d.device_class, o.id, o.device_class)
+             WHEN o.group_tag IS NOT NULL AND NOT o.group_tag = ANY (d.tags)
+               THEN format('device %s is not tagged %s', d.id, o.group_tag)
+             WHEN vigil_rollout_bucket(o.id, d.id) >= o.basis_points
+               THEN format('device %s is not in rollout %s (its bucket is not under %s)', d.id,
+                           o.id, o.basis_points)
+           END INTO why
+      FROM rollouts o JOIN releases r ON r.id = o.release_id
+      LEFT JOIN devices d ON d.id = p_device
+     WHERE o.id = p_rollout;
+    IF NOT FOUND THEN
+        why := format('there is no rollout %s', p_rollout);
+    END IF;
+    IF why IS NOT NULL THEN
+        RAISE EXCEPTION 'no offer of rollout % to device %: %', p_rollout, p_device, why
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
     INSERT INTO rollout_devices (rollout_id, device_id, state) VALUES (p_rollout, p_device, 'offered')
-    ON CONFLICT DO NOTHING
-$$;
+    ON CONFLICT DO NOTHING;
+END $$;
 
 -- A device's report of an update's progress (POST /v1/update/status), in
 -- one transaction: the state in its rollout, on failed an update_failure

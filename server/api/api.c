@@ -212,7 +212,9 @@ static void reply_json_text(api_req *r, unsigned status, char *text)
 
 void api_reply_json(api_req *r, unsigned status, json_t *value)
 {
-    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *text =
+        value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+              : NULL;
     json_decref(value);
     reply_json_text(r, status, text);
 }

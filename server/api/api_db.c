@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 void api_db_refused(api_req *r, const db_refusal *why, const char *input, const char *not_found)
 {
@@ -76,19 +75,15 @@ void api_db_change(api_req *r, api_db_change_fn fn, void *arg, const api_db_answ
     PQclear(res);
 }
 
-void api_db_reply_list(api_req *r, PGresult *res, int limit, const char *column, const char *value)
+void api_db_reply_list(api_req *r, PGresult *res, int limit)
 {
     json_t *items = json_array(), *page = json_object();
-    int col = value ? PQfnumber(res, column) : -1, matched = 0, ok = items && page;
-    for (int i = 0; ok && i < PQntuples(res); i++) {
-        if (col >= 0 && strcmp(PQgetvalue(res, i, col), value) != 0)
-            continue;
-        if (++matched <= limit)
-            ok = json_array_append_new(items, db_row_json(res, i)) == 0;
-    }
+    int rows = PQntuples(res), ok = items && page;
+    for (int i = 0; ok && i < rows && i < limit; i++)
+        ok = json_array_append_new(items, db_row_json(res, i)) == 0;
     if (ok && json_object_set_new(page, "items", items) == 0) {
         items = NULL;
-        ok = json_object_set_new(page, "truncated", json_boolean(matched > limit)) == 0;
+        ok = json_object_set_new(page, "truncated", json_boolean(rows > limit)) == 0;
     }
     json_decref(items);
     if (!ok) {

@@ -45,9 +45,8 @@ void api_db_refused(api_req *r, const db_refusal *why, const char *input, const 
 void api_db_reply_row(api_req *r, PGresult *res, const db_refusal *why, const db_error *err);
 
 /* Answers {"items": [...], "truncated": bool} from res, a list newest
- * first (no cursor: releases and rollouts are few): the first limit rows
- * whose column equals value (value NULL: every row), truncated when more
- * matched. Frees res. */
-void api_db_reply_list(api_req *r, PGresult *res, int limit, const char *column, const char *value);
+ * first read with limit + 1 (no cursor: releases and rollouts are few):
+ * the first limit rows, truncated when there was one more. Frees res. */
+void api_db_reply_list(api_req *r, PGresult *res, int limit);
 
 #endif

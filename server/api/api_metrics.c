@@ -156,6 +156,27 @@ static void batch_rows(strbuf *b)
               metrics.batch_size, METRICS_BATCH_BUCKETS, sum);
 }
 
+/* The device port's artifact chunk cache (gateway/gw_chunk_cache.h) and
+ * the chunk reads from PostgreSQL behind its misses. */
+static void artifact_cache(strbuf *b)
+{
+    metrics_chunk_cache *m = &metrics.chunk_cache;
+    scalar(b, "vigil_artifact_cache_hits_total", "counter",
+           "Artifact chunks found in the chunk cache.", &m->hits);
+    scalar(b, "vigil_artifact_cache_misses_total", "counter",
+           "Artifact chunks looked for in the chunk cache and not found.", &m->misses);
+    scalar(b, "vigil_artifact_cache_evictions_total", "counter",
+           "Artifact chunks evicted from the chunk cache to stay within its limit.", &m->evictions);
+    scalar(b, "vigil_artifact_cache_bytes", "gauge",
+           "Memory held by the artifact chunks in the cache, in bytes.", &m->bytes);
+    scalar(b, "vigil_artifact_cache_chunks", "gauge", "Artifact chunks in the cache.", &m->chunks);
+    scalar(b, "vigil_artifact_chunk_reads_total", "counter",
+           "Artifact chunks read from the database.", &metrics.artifact_chunk_reads);
+    scalar(b, "vigil_artifact_chunk_reads_shared_total", "counter",
+           "Chunk cache misses that waited for a read of the same chunk already in flight.",
+           &metrics.artifact_chunk_reads_shared);
+}
+
 /* Operator API responses by route ("GET /v1/incidents/{seq}", or
  * "unmatched") and status class. */
 static void api_requests(strbuf *b)
@@ -220,6 +241,7 @@ char *api_metrics_render(size_t *len_out)
            &metrics.queue_depth);
     commit_latency(&b);
     batch_rows(&b);
+    artifact_cache(&b);
 
     api_requests(&b);
     scalar(&b, "vigil_api_auth_failures_total", "counter",

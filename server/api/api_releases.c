@@ -21,9 +21,6 @@ static const char *const no_params[] = {NULL};
 static const char *const release_states[] = {"active", "revoked", "expired", NULL};
 
 #define RELEASE_REASON_MAX 256 /* characters (at most 1024 bytes: db/ takes that) */
-/* With a state filter, which db_release_list does not take, the list is
- * read this far and filtered here: a fleet has releases by the hundred. */
-#define RELEASE_SCAN_MAX 10000
 
 static int param_class(api_req *r, const char **out)
 {
@@ -50,11 +47,11 @@ void api_releases_list(api_req *r)
     if (!db)
         return;
     db_error err;
-    PGresult *res = db_release_list(db, cls, state ? RELEASE_SCAN_MAX : limit + 1, &err);
+    PGresult *res = db_release_list(db, cls, state, limit + 1, &err);
     if (!res)
         api_pool_fail(r, &err);
     else
-        api_db_reply_list(r, res, limit, "state", state);
+        api_db_reply_list(r, res, limit);
 }
 
 /* GET /v1/releases/{release}: by id, CLASS/VERSION or a version. */

@@ -44,7 +44,7 @@ void api_rollouts_list(api_req *r)
     if (!res)
         api_pool_fail(r, &err);
     else
-        api_db_reply_list(r, res, limit, NULL, NULL);
+        api_db_reply_list(r, res, limit);
 }
 
 /* The rollout id of the path (api.c checked it is 1..INT64_MAX). */

@@ -67,6 +67,8 @@ static const setting settings[] = {
       "security events recorded per source address per 10 s"),
     S("drain-timeout", T_MS, drain_timeout_ms, "15s", "SIGTERM: longest wait for in-flight work"),
     S("retry-after", T_MS, retry_after_s, "2s", "Retry-After sent while the database is down"),
+    S("artifact-cache-bytes", T_BYTES, artifact_cache_bytes, "128m",
+      "artifact chunks kept in memory for every download to share (0: none)"),
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 

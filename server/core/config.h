@@ -43,6 +43,7 @@ typedef struct config {
     int64_t security_events_per_address; /* per source address per 10 s */
     int64_t drain_timeout_ms;
     int64_t retry_after_s;           /* Retry-After when the database is down */
+    int64_t artifact_cache_bytes;    /* artifact chunks shared by downloads; 0 = no cache */
     /* device_listen and api_listen as config_load resolved them, once
      * (core/addr.h); api_addr is unset when the operator port is off. */
     struct sockaddr_storage device_addr, api_addr;

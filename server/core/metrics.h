@@ -41,6 +41,16 @@ typedef enum metrics_api_status {
 
 #define METRICS_VERSION "0.1.0"      /* vigil_build_info{version} */
 
+/* The artifact chunk cache's (gateway/gw_chunk_cache.h): counters and, for
+ * bytes and chunks, gauges of what its map holds now. */
+typedef struct metrics_chunk_cache {
+    _Atomic int64_t hits;
+    _Atomic int64_t misses;
+    _Atomic int64_t evictions;
+    _Atomic int64_t bytes;
+    _Atomic int64_t chunks;
+} metrics_chunk_cache;
+
 typedef struct metrics_t {
     _Atomic int64_t connections_open;
     _Atomic int64_t connections_total;
@@ -62,6 +72,9 @@ typedef struct metrics_t {
     _Atomic int64_t batch_rows_sum;
     _Atomic int64_t api_requests[METRICS_API_ROUTES][API_STATUS__COUNT];
     _Atomic int64_t api_auth_failures;            /* missing, unknown, expired or revoked token */
+    metrics_chunk_cache chunk_cache;
+    _Atomic int64_t artifact_chunk_reads;        /* chunk reads from the database */
+    _Atomic int64_t artifact_chunk_reads_shared; /* misses that waited for a read in flight */
 } metrics_t;
 
 extern metrics_t metrics;

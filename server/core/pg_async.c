@@ -49,6 +49,7 @@ struct pg_async_conn {
     pg_async_job *head, *tail;
     size_t depth;
     PGresult *last;      /* the last result of the statement in flight */
+    PGresult *delivering; /* the result a callback is given, until it returns */
     pg_async_stmt stmts[PG_ASYNC_MAX_PREPARED];
     int n_stmts;
     pg_async_state_cb on_state;
@@ -285,10 +286,20 @@ static void finish_head(pg_async_conn *c)
     c->last = NULL;
     c->sent = 0;
     if (j) {
+        c->delivering = res;
         j->cb(res, j->arg);
+        res = c->delivering; /* NULL when the callback took it */
+        c->delivering = NULL;
         job_free(j);
     }
     PQclear(res);
+}
+
+PGresult *pg_async_take_result(pg_async_conn *c)
+{
+    PGresult *res = c->delivering;
+    c->delivering = NULL;
+    return res;
 }
 
 /* Reads what arrived; completes the query in flight when its results end. */

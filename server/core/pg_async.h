@@ -50,6 +50,12 @@ int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams,
 int pg_async_query_prepared_binary(pg_async_conn *c, const char *name, int nparams,
                                    const char *const *params, pg_async_result_cb cb, void *arg);
 
+/* Called by a result callback of c: the result it was given becomes the
+ * caller's, to PQclear when done with it (from any thread), and is
+ * returned; NULL outside a callback or when it had no result. Saves a
+ * copy of a large value the caller keeps (an artifact chunk). */
+PGresult *pg_async_take_result(pg_async_conn *c);
+
 /* Queues a text-format query. Params are copied, so the caller's buffers
  * may go away at once. Returns -1 (and never calls cb) if the connection is
  * down or memory is short. */

@@ -1,8 +1,11 @@
 /*
  * gw_artifact.c - artifact downloads (see gw_artifact.h): the checks and
- * the Range, then the pieces, each one `substring(data FROM .. FOR ..)` of
- * one chunk row read asynchronously in binary form, into one of the
- * download's two buffers, written by the connection from there.
+ * the Range, then the pieces, each a slice of one chunk taken from the
+ * process's chunk cache (gw_chunk_cache.h) or, on a miss, read whole from
+ * artifact_chunks in binary form, its length checked, and cached. The
+ * chunk's bytes stay where libpq put them (the PGresult is the cached
+ * buffer) and are written by the connection from there: no copy between
+ * PostgreSQL's answer and SSL_write.
  */
 #include "server/gateway/gw_artifact.h"
 
@@ -10,12 +13,12 @@
 #include "protocol/manifest.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
+#include "server/gateway/gw_chunk_cache.h"
 #include "server/gateway/gw_http.h"
 #include "server/gateway/gw_routes.h"
 #include "server/registry/reg_update.h"
 #include "server/registry/reg_view.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <llhttp.h>
 #include <stdio.h>
@@ -24,48 +27,78 @@
 #include <strings.h>
 
 #define CHUNK_STMT "gw_artifact_chunk"
-#define CHUNK_SQL                                                                                  \
-    "SELECT substring(data FROM $3::int4 FOR $4::int4), octet_length(data) FROM artifact_chunks"   \
-    " WHERE sha256 = $1 AND idx = $2::int4"
+#define CHUNK_SQL "SELECT data FROM artifact_chunks WHERE sha256 = $1 AND idx = $2::int4"
 #define OCTET_TYPE "application/octet-stream"
 /* Downloads one device may have in progress (every connection, every
- * worker): each holds up to two chunks and a place in the worker's
- * artifact queue, so a device that opens many and reads none takes
- * neither the memory nor the queue from the others. */
+ * worker): each may hold two chunks beyond the cache's bound (ranges that
+ * share no chunk) and its chunk reads queue on the worker's artifact
+ * connection, so a device that opens many and reads none takes neither
+ * the memory nor the queue from the others. */
 #define DOWNLOADS_PER_DEVICE 4
 
-typedef struct download {
-    gw_conn *c;        /* NULL once the connection has gone */
-    pg_async_conn *db; /* the worker's artifact connection */
+typedef struct download download;
+
+/* A chunk read in flight on a worker's artifact connection, and the
+ * downloads of that worker waiting for it: concurrent misses of one chunk
+ * on one worker make one read (across workers, each may read it once; the
+ * cache keeps the first copy). */
+typedef struct chunk_read {
+    struct chunk_read *next; /* the worker's reads in flight (w->artifact_reads) */
+    gw_worker *w;
+    pg_async_conn *db;
+    char sha256[MANIFEST_SHA256_LEN + 1];
+    uint32_t chunk_size, idx;
+    size_t len;        /* what the chunk must hold, from artifacts.size */
+    download *waiters; /* through next_waiter */
+} chunk_read;
+
+struct download {
+    gw_conn *c;   /* NULL once the connection has gone */
+    gw_worker *w; /* the connection's */
     char sha256[MANIFEST_SHA256_LEN + 1];
     int64_t size;
     int64_t chunk_size;
     int64_t start, end; /* the bytes sent: start .. end - 1 */
     int64_t next;       /* the next byte to read */
-    char *buf[2];       /* chunk_size bytes each, allocated when first used */
+    const gw_chunk *chunk[2]; /* a reference each: the pieces' chunks */
+    const char *piece[2];     /* slices of them */
     size_t len[2];
-    int cur;     /* the buffer being written */
-    int ready;   /* buf[!cur] holds the next piece */
-    int reading; /* a read into buf[!cur] is in flight */
+    int cur;     /* the piece being written */
+    int ready;   /* piece[!cur] is the next one */
+    int reading; /* waiting for a chunk read (on a chunk_read's list) */
     int started; /* the head went out */
     int cut;     /* end the connection once the current piece is out */
     int status;  /* 200 or 206 */
     int counted; /* reg_view_download_begin said yes: end it when freed */
     char device_id[REG_ID_MAX + 1];
+    download *next_waiter;
     char headers[320];
-} download;
+};
+
+static gw_chunk_cache *cache; /* the process's, shared by the workers */
+
+int gw_artifact_start(size_t cache_bytes)
+{
+    return (cache = gw_chunk_cache_new(cache_bytes, &metrics.chunk_cache)) ? 0 : -1;
+}
+
+void gw_artifact_stop(void)
+{
+    gw_chunk_cache_free(cache);
+    cache = NULL;
+}
 
 int gw_artifact_prepare(pg_async_conn *db)
 {
-    return pg_async_prepare(db, CHUNK_STMT, CHUNK_SQL, 4);
+    return pg_async_prepare(db, CHUNK_STMT, CHUNK_SQL, 2);
 }
 
 static void download_free(download *d)
 {
     if (d->counted)
         reg_view_download_end(d->device_id);
-    free(d->buf[0]);
-    free(d->buf[1]);
+    gw_chunk_unref(d->chunk[0]);
+    gw_chunk_unref(d->chunk[1]);
     free(d);
 }
 
@@ -82,7 +115,7 @@ void gw_artifact_release(gw_conn *c)
 
 /* ---- pieces ---- */
 
-static void on_piece(PGresult *res, void *arg);
+static void on_chunk(PGresult *res, void *arg);
 static void on_progress(gw_conn *c, size_t unsent);
 
 /* Ends a download that cannot go on. Before the head: a 503 when the
@@ -106,39 +139,11 @@ static void give_up(download *d, int unavailable, const char *why)
     }
 }
 
-/* Reads the piece at d->next into buf[!cur]: the rest of its chunk, up to
- * d->end. Called last by every caller: the answer may run before it
- * returns (a connection that breaks at once), and may free d. */
-static void start_read(download *d)
+/* The bytes chunk idx holds, as artifacts.size and chunk_size say. */
+static size_t chunk_len(const download *d, int64_t idx)
 {
-    int64_t idx = d->next / d->chunk_size, chunk_start = idx * d->chunk_size;
-    int64_t want = d->end - d->next, room = chunk_start + d->chunk_size - d->next;
-    if (want > room)
-        want = room;
-    char idx_s[24], from_s[24], for_s[24];
-    snprintf(idx_s, sizeof(idx_s), "%" PRId64, idx);
-    snprintf(from_s, sizeof(from_s), "%" PRId64, d->next - chunk_start + 1);
-    snprintf(for_s, sizeof(for_s), "%" PRId64, want);
-    const char *params[] = {d->sha256, idx_s, from_s, for_s};
-    d->reading = 1;
-    if (pg_async_query_prepared_binary(d->db, CHUNK_STMT, 4, params, on_piece, d) < 0) {
-        d->reading = 0;
-        give_up(d, 1, "the artifact connection is down");
-    }
-}
-
-/* 0 when the row is the piece asked for: one row, the bytes wanted, and a
- * chunk exactly as long as artifacts.size and chunk_size say. */
-static int check_piece(const download *d, PGresult *res, int64_t want)
-{
-    int64_t idx = d->next / d->chunk_size, chunk_start = idx * d->chunk_size;
-    int64_t full = d->size - chunk_start < d->chunk_size ? d->size - chunk_start : d->chunk_size;
-    uint32_t stored;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 2 ||
-        PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 1) != 4)
-        return -1;
-    memcpy(&stored, PQgetvalue(res, 0, 1), 4);
-    return PQgetlength(res, 0, 0) == want && (int64_t)ntohl(stored) == full ? 0 : -1;
+    int64_t left = d->size - idx * d->chunk_size;
+    return (size_t)(left < d->chunk_size ? left : d->chunk_size);
 }
 
 static int64_t piece_wanted(const download *d)
@@ -155,35 +160,22 @@ static void send_piece(download *d, int slot)
         d->started = 1;
         metrics_request(MP_ARTIFACTS, d->status);
         gw_conn_respond_stream(c, d->status, OCTET_TYPE, d->headers, (uint64_t)(d->end - d->start),
-                               d->buf[slot], d->len[slot], on_progress);
+                               d->piece[slot], d->len[slot], on_progress);
     } else {
-        gw_conn_stream_piece(c, d->buf[slot], d->len[slot]);
+        gw_conn_stream_piece(c, d->piece[slot], d->len[slot]);
     }
 }
 
-static void on_piece(PGresult *res, void *arg)
+/* The piece at d->next, the rest of its chunk up to d->end, from ch (a
+ * reference, now d's). Sends it when the connection waits for it, which
+ * may free d. */
+static void got_chunk(download *d, const gw_chunk *ch)
 {
-    download *d = arg;
-    d->reading = 0;
-    if (!d->c) {
-        download_free(d);
-        return;
-    }
-    int64_t want = piece_wanted(d);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        give_up(d, 1, res ? PQresultErrorMessage(res) : "the artifact connection was lost");
-        return;
-    }
-    if (check_piece(d, res, want) < 0) {
-        give_up(d, 0, "a chunk is missing or its length disagrees with the artifact's size");
-        return;
-    }
+    int64_t want = piece_wanted(d), offset = d->next % d->chunk_size;
     int slot = d->started ? !d->cur : 0;
-    if (!d->buf[slot] && !(d->buf[slot] = malloc((size_t)d->chunk_size))) {
-        give_up(d, 1, "out of memory");
-        return;
-    }
-    memcpy(d->buf[slot], PQgetvalue(res, 0, 0), (size_t)want);
+    gw_chunk_unref(d->chunk[slot]); /* NULL: released when its piece went out */
+    d->chunk[slot] = ch;
+    d->piece[slot] = ch->data + offset;
     d->len[slot] = (size_t)want;
     d->next += want;
     if (!d->started || !d->c->piece)
@@ -192,12 +184,136 @@ static void on_piece(PGresult *res, void *arg)
         d->ready = 1;
 }
 
+static chunk_read **find_read(gw_worker *w, const char *sha256, uint32_t chunk_size, uint32_t idx)
+{
+    chunk_read **p = (chunk_read **)&w->artifact_reads;
+    while (*p && ((*p)->idx != idx || (*p)->chunk_size != chunk_size ||
+                  strcmp((*p)->sha256, sha256) != 0))
+        p = &(*p)->next;
+    return p;
+}
+
+static void unlink_read(chunk_read *r)
+{
+    chunk_read **p = (chunk_read **)&r->w->artifact_reads;
+    while (*p && *p != r)
+        p = &(*p)->next;
+    if (*p)
+        *p = r->next;
+}
+
+/* A miss: waits for the worker's read of chunk idx, or starts it. */
+static void read_chunk(download *d, uint32_t idx)
+{
+    chunk_read **p = find_read(d->w, d->sha256, (uint32_t)d->chunk_size, idx), *r = *p;
+    d->reading = 1;
+    if (r) {
+        d->next_waiter = r->waiters;
+        r->waiters = d;
+        metrics_add(&metrics.artifact_chunk_reads_shared, 1);
+        return;
+    }
+    if (!(r = calloc(1, sizeof(*r)))) {
+        d->reading = 0;
+        give_up(d, 1, "out of memory");
+        return;
+    }
+    r->w = d->w;
+    r->db = d->w->artifacts;
+    memcpy(r->sha256, d->sha256, sizeof(r->sha256));
+    r->chunk_size = (uint32_t)d->chunk_size;
+    r->idx = idx;
+    r->len = chunk_len(d, idx);
+    r->waiters = d;
+    *p = r; /* listed first: the answer may come before the call returns */
+    metrics_add(&metrics.artifact_chunk_reads, 1);
+    char idx_s[16];
+    snprintf(idx_s, sizeof(idx_s), "%" PRIu32, idx);
+    const char *params[] = {d->sha256, idx_s};
+    if (pg_async_query_prepared_binary(r->db, CHUNK_STMT, 2, params, on_chunk, r) < 0) {
+        unlink_read(r);
+        free(r);
+        d->reading = 0;
+        give_up(d, 1, "the artifact connection is down");
+    }
+}
+
+/* The piece at d->next. Called last by every caller: the piece may be
+ * sent at once (a hit), and a connection that breaks then frees d. */
+static void start_read(download *d)
+{
+    int64_t idx = d->next / d->chunk_size;
+    const gw_chunk *ch =
+        gw_chunk_cache_get(cache, d->sha256, (uint32_t)d->chunk_size, (uint32_t)idx);
+    if (ch && ch->len == chunk_len(d, idx)) /* always: the key holds the chunk size */
+        got_chunk(d, ch);
+    else {
+        gw_chunk_unref(ch);
+        read_chunk(d, (uint32_t)idx);
+    }
+}
+
+static void release_result(void *res)
+{
+    PQclear(res);
+}
+
+/* The chunk of a read whose result res is: one row, one value exactly as
+ * long as artifacts.size and chunk_size say. Cached then (the PGresult
+ * is its buffer); NULL with *why otherwise. */
+static const gw_chunk *take_chunk(chunk_read *r, PGresult *res, int *unavailable, const char **why)
+{
+    *unavailable = 1;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *why = res ? PQresultErrorMessage(res) : "the artifact connection was lost";
+        return NULL;
+    }
+    if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0) ||
+        (size_t)PQgetlength(res, 0, 0) != r->len) {
+        *unavailable = 0;
+        *why = "a chunk is missing or its length disagrees with the artifact's size";
+        return NULL;
+    }
+    PGresult *own = pg_async_take_result(r->db);
+    const gw_chunk *ch =
+        gw_chunk_cache_add(cache, r->sha256, r->chunk_size, r->idx, PQgetvalue(own, 0, 0), r->len,
+                           PQresultMemorySize(own), release_result, own);
+    *why = "out of memory";
+    return ch;
+}
+
+static void on_chunk(PGresult *res, void *arg)
+{
+    chunk_read *r = arg;
+    unlink_read(r);
+    int unavailable;
+    const char *why;
+    const gw_chunk *ch = take_chunk(r, res, &unavailable, &why);
+    for (download *d = r->waiters, *next; d; d = next) {
+        next = d->next_waiter; /* d may be freed below */
+        d->next_waiter = NULL;
+        d->reading = 0;
+        if (!d->c)
+            download_free(d);
+        else if (ch)
+            got_chunk(d, gw_chunk_ref(ch));
+        else
+            give_up(d, unavailable, why);
+    }
+    gw_chunk_unref(ch);
+    free(r);
+}
+
 /* The connection wrote some of the current piece; unsent bytes remain. */
 static void on_progress(gw_conn *c, size_t unsent)
 {
     download *d = c->download;
     if (!d)
         return;
+    if (unsent == 0) { /* the connection is done with the piece's chunk */
+        gw_chunk_unref(d->chunk[d->cur]);
+        d->chunk[d->cur] = NULL;
+    }
     if (unsent == 0 && d->cut) {
         gw_conn_close(c); /* frees d */
         return;
@@ -205,7 +321,7 @@ static void on_progress(gw_conn *c, size_t unsent)
     if (unsent == 0 && d->ready) {
         d->ready = 0;
         d->cur = !d->cur;
-        gw_conn_stream_piece(c, d->buf[d->cur], d->len[d->cur]);
+        gw_conn_stream_piece(c, d->piece[d->cur], d->len[d->cur]);
         unsent = d->len[d->cur];
     }
     if (unsent == 0 && !d->reading && d->next >= d->end) {
@@ -372,7 +488,7 @@ void gw_artifact_get(gw_conn *c, gw_http_request *req)
     d->counted = 1;
     snprintf(d->device_id, sizeof(d->device_id), "%s", c->device_id);
     d->c = c;
-    d->db = c->w->artifacts;
+    d->w = c->w;
     c->download = d;
     start_read(d);
 }

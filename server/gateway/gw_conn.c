@@ -23,6 +23,10 @@
  * get a turn: a peer that streams pipelined requests gets about 32 of
  * them answered per turn, and everyone else is served in between. */
 #define GW_CONN_WORK_PER_TURN 64
+/* Bytes written in a row before the others get a turn: a streamed body
+ * whose pieces are all in memory (cached artifact chunks) going to a peer
+ * that reads as fast would otherwise keep its loop to itself. */
+#define GW_CONN_WRITE_PER_TURN (512 * 1024)
 
 static void on_io(uv_poll_t *h, int status, int events);
 static void read_requests(gw_conn *c);
@@ -412,12 +416,18 @@ static void advance(gw_conn *c, size_t n)
 static void flush_out(gw_conn *c)
 {
     const char *buf;
-    size_t len;
+    size_t len, turn = 0;
     c->in_flush = 1;
     while (c->state == GW_CONN_WRITING && (buf = unwritten(c, &len))) {
+        if (turn >= GW_CONN_WRITE_PER_TURN) {
+            c->in_flush = 0;
+            set_poll(c, UV_WRITABLE); /* level-triggered: back on the next turn */
+            return;
+        }
         ERR_clear_error();
         int n = SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
         if (n > 0) {
+            turn += (size_t)n;
             advance(c, (size_t)n);
             continue;
         }

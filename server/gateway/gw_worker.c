@@ -272,8 +272,10 @@ static int worker_init(gw_worker *w, const config *cfg, int index)
 int gw_workers_start(const config *cfg, int n, gw_worker **out)
 {
     gw_worker *ws = calloc((size_t)n, sizeof(*ws));
-    if (!ws)
+    if (!ws || gw_artifact_start((size_t)cfg->artifact_cache_bytes) < 0) {
+        free(ws);
         return -1;
+    }
     for (int i = 0; i < n; i++)
         if (worker_init(&ws[i], cfg, i) < 0) {
             log_error("cannot start the device port workers", NULL);
@@ -334,4 +336,5 @@ void gw_workers_join(gw_worker *ws, int n)
         pthread_mutex_destroy(&ws[i].mu);
     }
     free(ws);
+    gw_artifact_stop();
 }

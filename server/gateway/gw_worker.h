@@ -52,6 +52,7 @@ typedef struct gw_worker {
     pg_async_conn *registry;  /* registry misses, the devices' last-seen writes, renewals,
                                  update offers and status reports */
     pg_async_conn *artifacts; /* artifact chunk reads (gw_artifact.c) alone */
+    void *artifact_reads;     /* gw_artifact.c's chunk reads in flight on it */
     reg_touch *touch;
     char rbuf[GW_WORKER_READ_BUF]; /* shared by all connections: decrypted input */
 } gw_worker;

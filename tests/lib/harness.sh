@@ -138,6 +138,29 @@ setup_ca() {
     "$VIGILCTL" ca chain >"$T/chain.pem"
 }
 
+# release_db_start: a PostgreSQL cluster with the schema, a release key
+# directory $T/release (VIGIL_RELEASE_DIR, no passphrase) and its first
+# key, for the tests of vigilctl's releases and rollouts.
+release_db_start() {
+    pg_start
+    "$VIGILCTL" db migrate >/dev/null || { echo "migrate failed" >&2; exit 1; }
+    export VIGIL_RELEASE_DIR="$T/release"
+    unset VIGIL_RELEASE_PASSPHRASE
+    "$VIGILCTL" release key init >/dev/null || { echo "release key init failed" >&2; exit 1; }
+}
+
+# device_server [VAR=value ...]: PostgreSQL, the CA (setup_ca) and vigild
+# "main" (the VARs in its environment); $port is its device port, $U that
+# port's URL, $D a directory for the test devices.
+device_server() {
+    pg_start
+    setup_ca
+    port=$(free_port)
+    vigild_start main "$port" "$@"
+    U="https://127.0.0.1:$port"
+    D="$T/dev"
+}
+
 # vigild_start NAME PORT [VAR=value ...]: vigild in the background with the
 # CA from setup_ca, logging to $T/NAME.log; waits until it accepts. Its
 # operator port is on a free port of its own (vigild_api NAME), unless a

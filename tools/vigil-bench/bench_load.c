@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #define IN_CAP (512 * 1024)
+#define BODY_PER_EVENT (256 * 1024)
 #define ACKED_BUF (64 * 1024)   /* a worker's acknowledged ids, before they are written */
 #define DRAIN_US 10000000       /* renew: how long the answers in flight are waited for */
 #define DRAIN_DOWNLOAD_US 120000000 /* download: the same */
@@ -606,7 +607,11 @@ static void on_event(worker *w, bconn *c)
                 return;
         }
     case C_BODY:
-        for (;;) {
+        for (size_t got = 0;; got += (size_t)r) {
+            /* the other connections get their turn (epoll is level-triggered:
+             * what is left in the socket brings this one back) */
+            if (got >= BODY_PER_EVENT && !SSL_pending(c->ssl))
+                return;
             ERR_clear_error();
             r = SSL_read(c->ssl, c->in, (int)(c->body_left < IN_CAP ? c->body_left : IN_CAP));
             if (r <= 0) {

@@ -428,8 +428,8 @@ int cmd_release_list(int argc, char **argv)
     if (first < 0 || (rc = cli_expect_args(&ctx, argc, argv, first, 0, "")) != EXIT_OK ||
         (rc = cli_open_db(&ctx)) != EXIT_OK)
         goto done;
-    rc =
-        cli_print_rows(&ctx, db_release_list(ctx.db, a.device_class, a.limit, &err), &err, columns);
+    rc = cli_print_rows(&ctx, db_release_list(ctx.db, a.device_class, NULL, a.limit, &err), &err,
+                        columns);
 done:
     cli_ctx_free(&ctx);
     return rc;
@@ -465,7 +465,7 @@ static int show_action(cli_ctx *ctx, char **args)
     json_t *jwks = res ? db_release_jwks(ctx->db, &err) : NULL;
     if (!res || !jwks) {
         PQclear(res);
-        return cli_fail_refusal(ctx, &why, &err, NULL);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl release list`");
     }
     const char *jws = PQgetvalue(res, 0, PQfnumber(res, "manifest"));
     int valid = manifest_verify(jws, strlen(jws), jwks, &m, msg, sizeof(msg)) == MANIFEST_OK;
@@ -525,7 +525,7 @@ static int revoke_run(cli_ctx *ctx, const char *ref, const char *reason)
         return rc;
     PGresult *res = db_release_revoke(ctx->db, &who, ref, reason, &why, &err);
     if (!res)
-        return cli_fail_refusal(ctx, &why, &err, NULL);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl release list`");
     if ((rc = cli_commit(ctx)) == EXIT_OK) {
         if (ctx->json)
             cli_print_result(ctx, res, 1);

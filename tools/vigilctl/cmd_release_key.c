@@ -6,9 +6,10 @@
  * when a passphrase is given); the database gets only the public JWK, in
  * the same transaction as its audit row. The file is written before the
  * commit and removed again if the commit fails, so a key is never in the
- * database without its file. A rotation signs an endorsement of the new
- * key with the active one, so a device that pinned the old key can trust
- * the new one from the JWKS alone.
+ * database without its file (when the connection is lost during the
+ * commit, whose outcome is then unknown, the file stays). A rotation
+ * signs an endorsement of the new key with the active one, so a device
+ * that pinned the old key can trust the new one from the JWKS alone.
  */
 #include "tools/vigilctl/commands.h"
 #include "tools/vigilctl/release.h"
@@ -118,6 +119,16 @@ static int store_key(cli_ctx *ctx, const char *dir, EVP_PKEY *key, const json_t 
     if (ca_key_write(path, key, ctx->passphrase, &cerr) < 0)
         return cli_fail(ctx, EXIT_CA, "%s", cerr.msg);
     int rc = cli_commit(ctx);
+    if (rc != EXIT_OK && PQstatus(ctx->db) == CONNECTION_BAD) {
+        /* the commit may have happened: a stored key without its file
+         * could sign nothing and endorse no successor, so it stays */
+        fprintf(stderr,
+                "vigilctl: the connection was lost during the commit, so whether release key %s "
+                "was stored is unknown; its file %s is kept. If `vigilctl release key export` "
+                "lists %s, it was; if not, remove the file\n",
+                kid, path, kid);
+        return rc;
+    }
     if (rc != EXIT_OK) {
         unlink(path);
         return rc;

@@ -88,8 +88,11 @@ static const char pause_usage[] =
 
 static const char resume_usage[] =
     "Usage: vigilctl rollout resume ID\n\n"
-    "Offer a paused or halted rollout's release again (a halt's reason is\n"
-    "cleared; the checks go on and may halt it again). Audited rollout.running.\n"
+    "Offer a paused or halted rollout's release again. After a halt, its reason\n"
+    "is cleared and the automatic checks start afresh: they count only install\n"
+    "reports and crashes from the resume on, so the figures that halted it do\n"
+    "not halt it again (after a pause they go on counting). Audited\n"
+    "rollout.running.\n"
     "--json prints the rollout.\n" ROLLOUT_EXIT_HELP RELEASE_COMMON_HELP;
 
 static const char abort_usage[] =

@@ -128,6 +128,17 @@ check_eq "the revocation lists the rollout" "[$rollout]" \
 post "$OPERATOR" /v1/rollouts "{\"release\":$s_11,\"percent\":10}"
 expect "a revoked release does not roll out: 409" 409 "d['error']=='conflict' and 'revoked' in d['reason']"
 
+# ---- a fleet with more than 10 000 releases: a state filter still finds the old ones ----
+sql "INSERT INTO releases (version, device_class, security_version, artifact_sha256, size, kid, manifest,
+                           issued_at, expires_at, created_by)
+     SELECT 'b' || n, 'bulk' || (n % 100), 1, artifact_sha256, size, kid, manifest, now(),
+            now() + interval '1 day', 'test'
+       FROM releases, generate_series(1, 10001) n WHERE id = $s_10" >/dev/null
+call "$VIEWER" GET "/v1/releases?state=revoked"
+expect "the revoked releases under 10 001 newer ones" 200 "sorted(r['id'] for r in d['items'])==sorted([$s_10,$gw_new,$s_11]) and d['truncated'] is False"
+call "$VIEWER" GET "/v1/releases?state=active&limit=2"
+expect "a page of active ones, truncated" 200 "len(d['items'])==2 and d['truncated'] is True and all(r['state']=='active' for r in d['items'])"
+
 check "SIGTERM: vigild exits 0" vigild_stop one
 check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/one.log'"
 finish

@@ -152,11 +152,14 @@ move "$r1" resume
 expect "resume a running one: 409" 409 "d['error']=='conflict'"
 
 # ---- halt on install failures, shown and resumed ----
-for n in 001 002 003 004 005 006; do
-    sql "SELECT vigil_update_offered($r1, 'sensor-$n')" >/dev/null
+# six sensors the hash puts in (vigil_update_offered refuses the others)
+mapfile -t in < <(sql "SELECT id FROM devices WHERE device_class = 'sensor'
+                         AND vigil_rollout_bucket($r1, id) < 5000 ORDER BY id LIMIT 6")
+for d in "${in[@]}"; do
+    sql "SELECT vigil_update_offered($r1, '$d')" >/dev/null
 done
-for n in 001 002 003 004 005; do
-    sql "SELECT code FROM vigil_update_report('sensor-$n', '2.0.0', 'failed', 'flash write error',
+for d in "${in[@]:0:5}"; do
+    sql "SELECT code FROM vigil_update_report('$d', '2.0.0', 'failed', 'flash write error',
          gen_random_uuid(), '127.0.0.1')" >/dev/null
 done
 call "$VIEWER" GET "/v1/rollouts/$r1"

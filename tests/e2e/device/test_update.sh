@@ -16,7 +16,10 @@ pg_start
 setup_ca
 port=$(free_port)
 port2=$(free_port)
-vigild_start main "$port"
+# main has no chunk cache (artifact-cache-bytes 0), so that the refusals
+# below that damage the stored artifact reach the device (a cached good copy
+# would hide the damage); second caches, as by default
+vigild_start main "$port" VIGIL_ARTIFACT_CACHE_BYTES=0
 vigild_start second "$port2"
 export VIGIL_RELEASE_DIR="$T/release-keys"
 D="$T/d"

@@ -12,13 +12,8 @@
 # served JWKS, and a tampered one does not.
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/../../lib/release_fixture.sh"
-pg_start
-setup_ca
-port=$(free_port)
-vigild_start main "$port"
-U="https://127.0.0.1:$port"
+device_server
 API="http://$(vigild_api main)"
-D="$T/dev"
 TOKEN=$("$VIGILCTL" token create --role operator --name upd 2>/dev/null | tail -n 1)
 for i in $(seq -w 1 16); do
     "$VIGILCTL" device create --id "s-$i" --class sensor --out-dir "$D" >/dev/null 2>&1

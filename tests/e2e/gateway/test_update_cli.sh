@@ -8,13 +8,8 @@
 # new key), `release revoke` (no offer, no artifact). The manifest verifies
 # with jose against `vigilctl release key export`, the pinned keys.
 . "$(dirname "$0")/../../lib/harness.sh"
-pg_start
-setup_ca
+device_server
 export VIGIL_RELEASE_DIR="$T/release"
-port=$(free_port)
-vigild_start main "$port"
-U="https://127.0.0.1:$port"
-D="$T/dev"
 for i in $(seq -w 1 12); do
     "$VIGILCTL" device create --id "c-$i" --class cam --out-dir "$D" >/dev/null 2>&1
 done

@@ -10,12 +10,7 @@
 # halt a rollout on health within vigild's 5-second check.
 . "$(dirname "$0")/../../lib/harness.sh"
 . "$(dirname "$0")/../../lib/release_fixture.sh"
-pg_start
-setup_ca
-port=$(free_port)
-vigild_start main "$port"
-U="https://127.0.0.1:$port"
-D="$T/dev"
+device_server
 for i in $(seq 1 8); do
     "$VIGILCTL" device create --id "u-$i" --class sensor --out-dir "$D" >/dev/null 2>&1
 done

@@ -119,6 +119,9 @@ check "CLASS/VERSION names it" "$VIGILCTL" release show gateway/1.2.0 --json
 check_json "the gateway release" "d['device_class']=='gateway' and d['security_version']==1"
 check_exit 1 "an unknown release" "$VIGILCTL" release show sensor/7.7.7
 check_contains "says so" "no release sensor/7.7.7" "$T/err"
+check_contains "and where to look" "vigilctl release list" "$T/err"
+check_exit 1 "revoke an unknown release" "$VIGILCTL" release revoke sensor/7.7.7
+check_contains "says where to look" "vigilctl release list" "$T/err"
 
 check "list" "$VIGILCTL" release list
 check_contains "a header" "SECURITY_VERSION" "$T/out"

@@ -91,6 +91,20 @@ check "jose accepts the JWKS as exported" jose jws ver -i "$T/endorsement.jws" -
 check "a second rotation" "$VIGILCTL" release key rotate
 check_eq "three keys, the second endorses the third" "3|$kid2" "$(sql "SELECT count(*), (SELECT endorsed_by FROM release_keys WHERE active) FROM release_keys")"
 
+# The connection is lost during the commit of a rotation: whether the key
+# was stored is unknown, so its file must stay (a stored active key
+# without its private half could sign nothing and endorse no successor).
+sql "CREATE FUNCTION t_lose() RETURNS trigger LANGUAGE plpgsql AS \$\$
+       BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END \$\$;
+     CREATE CONSTRAINT TRIGGER t_lose AFTER INSERT ON release_keys
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION t_lose()" >/dev/null
+before=$(find "$VIGIL_RELEASE_DIR" -name '*.key' | wc -l)
+check_exit 4 "a rotation whose commit loses the connection" "$VIGILCTL" release key rotate
+check_eq "keeps the new key file" "$((before + 1))" "$(find "$VIGIL_RELEASE_DIR" -name '*.key' | wc -l)"
+check_contains "says the outcome is unknown and what to do" "release key export" "$T/err"
+sql "DROP TRIGGER t_lose ON release_keys; DROP FUNCTION t_lose()" >/dev/null
+check_eq "(here it was not stored)" "3" "$(sql "SELECT count(*) FROM release_keys")"
+
 for c in init rotate export; do
     check "release key $c --help" "$VIGILCTL" release key "$c" --help
     check_contains "release key $c --help has usage" "Usage: vigilctl release key $c" "$T/out"

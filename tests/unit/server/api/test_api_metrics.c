@@ -54,6 +54,9 @@ static void set_counters(void)
     metrics_api_request(4, 503);
     metrics_api_request(-1, 302);
     metrics_add(&metrics.api_auth_failures, 1);
+    metrics_add(&metrics.chunk_cache.hits, 41);
+    metrics_add(&metrics.chunk_cache.bytes, 262144);
+    metrics_add(&metrics.artifact_chunk_reads, 5);
 }
 
 /* The document contains `line` as a whole line. */
@@ -100,6 +103,11 @@ Test(api_metrics, exact_samples)
     assert_line(doc, line);
     assert_line(doc, "vigil_api_requests_total{route=\"unmatched\",status=\"other\"} 1");
     assert_line(doc, "vigil_api_auth_failures_total 1");
+    assert_line(doc, "# TYPE vigil_artifact_cache_bytes gauge");
+    assert_line(doc, "vigil_artifact_cache_hits_total 41");
+    assert_line(doc, "vigil_artifact_cache_bytes 262144");
+    assert_line(doc, "vigil_artifact_cache_evictions_total 0");
+    assert_line(doc, "vigil_artifact_chunk_reads_total 5");
     assert_line(doc, "vigil_build_info{version=\"0.1.0\"} 1");
     assert_line(doc, "# TYPE process_start_time_seconds gauge");
     cr_assert_gt(metrics_start_time, 1.6e9);
@@ -170,7 +178,7 @@ Test(api_metrics, every_family_has_help_and_type)
         type += strncmp(p, "# TYPE ", 7) == 0;
     }
     cr_assert_eq(help, type);
-    cr_assert_eq(type, 19);
+    cr_assert_eq(type, 26);
 }
 
 /* promtool (Debian's prometheus package) parses the document and lints it;

@@ -75,6 +75,7 @@ static const known_setting all[] = {
     {"security-events-per-address", F(security_events_per_address), NUM, "10", 10, "17", 17},
     {"drain-timeout", F(drain_timeout_ms), NUM, "15s", 15000, "1h", 3600000},
     {"retry-after", F(retry_after_s), NUM, "2s", 2, "4500ms", 5},
+    {"artifact-cache-bytes", F(artifact_cache_bytes), NUM, "128m", 134217728, "0", 0},
 };
 #define N_ALL (sizeof(all) / sizeof(all[0]))
 
