@@ -54,6 +54,17 @@ check_json_in "$T/raw.json" "  ... the whole GET's body is the artifact" "d['sha
 check_json_in "$T/raw.json" "  ... and nothing follows the last answer" "d['trailing'] == 0"
 
 # ---- malformed input: 400 (or 416) before the database ----
+head -c 100000 /dev/urandom >"$T/cold.bin"
+COLD=$(sha256sum "$T/cold.bin" | cut -c1-64)
+rf_release 2.0.1 1 sensor "$T/cold.bin" >/dev/null
+known() {  # HEAD reads no chunk: none of this artifact is cached
+    for _ in $(seq 1 50); do
+        [ "$(dcurl "$D" a-1 -I -o /dev/null -w '%{http_code}' "$U/v1/artifacts/$COLD")" = 200 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "a second release's artifact, never read" known
 pg_stop >/dev/null 2>&1
 shape() {  # shape FILE CODE: the JSON error shape with that code
     python3 -c "
@@ -90,8 +101,8 @@ bad_get "Range: bytes=3000000-3000001 (past the end)" 416 range_not_satisfiable 
     -H 'Range: bytes=3000000-3000001'
 bad_get "a Range of 200 characters" 416 bad_range "/v1/artifacts/$SHA" \
     -H "Range: bytes=0-$(printf '1%.0s' $(seq 1 190))"
-check_eq "database down, a good Range: 503 (the bytes are in the database)" 503 \
-    "$(dcurl "$D" a-1 -o "$T/body" -w '%{http_code}' -H 'Range: bytes=2999999-' "$U/v1/artifacts/$SHA")"
+check_eq "database down, a good Range of an artifact not cached: 503 (its bytes are in the database)" 503 \
+    "$(dcurl "$D" a-1 -o "$T/body" -w '%{http_code}' -H 'Range: bytes=99999-' "$U/v1/artifacts/$COLD")"
 check "  ... unavailable in the JSON error shape" shape "$T/body" unavailable
 post_bad() {  # post_bad NAME BODY
     check_eq "database down, status $1: 400" 400 "$(dcurl "$D" a-1 -H 'Content-Type: application/json' \
@@ -121,28 +132,41 @@ served() {  # the artifact connections are back
 check "database back: the artifact is served" served
 
 # ---- downloads that are never read ----
+# bigger than what a socket's send buffer takes (tcp_wmem: 4 MiB at most),
+# so that an unread download stays in progress
+head -c $((12 * 1024 * 1024)) /dev/urandom >"$T/big.bin"
+BIG=$(sha256sum "$T/big.bin" | cut -c1-64)
+rf_release 2.0.2 1 sensor "$T/big.bin" >/dev/null
+bigknown() {
+    for _ in $(seq 1 50); do
+        [ "$(dcurl "$D" a-1 -I -o /dev/null -w '%{http_code}' "$U/v1/artifacts/$BIG")" = 200 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "a 12 MiB artifact" bigknown
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$(vigild_pid main)/status"; }
-check "one device asks for 10 downloads at once" RAW heads a-2 "$SHA" 10
+check "one device asks for 10 downloads at once" RAW heads a-2 "$BIG" 10
 check_json_in "$T/raw.json" "  ... 4 are served, the others are 429" \
     "sorted(d['statuses']) == [200] * 4 + [429] * 6"
 sleep 3.5 # the header timeout ends the unread ones
 base=$(rss)
 timeout 60 python3 "$REPO/tests/e2e/gateway/update_raw.py" hold 127.0.0.1 "$port" "$T/chain.pem" \
-    "$D/a-3.crt" "$D/a-3.key" "$SHA" 120 2.5 >"$T/hold.out" 2>"$T/hold.err" &
+    "$D/a-3.crt" "$D/a-3.key" "$BIG" 120 2.5 >"$T/hold.out" 2>"$T/hold.err" &
 holder=$!
 for _ in $(seq 1 200); do grep -q holding "$T/hold.err" && break; sleep 0.1; done
-sleep 1 # their first pieces are read
+# within the header timeout (3 s), while 4 of them are in progress
+check_eq "120 unread downloads of one device: its next download is a 429" 429 \
+    "$(dcurl "$D" a-3 -o "$T/body" -w '%{http_code}' "$U/v1/artifacts/$BIG")"
+check "  ... too_many_downloads in the JSON error shape" shape "$T/body" too_many_downloads
 held=$(rss)
 echo "VmRSS ${base} kB before, ${held} kB with 120 unread downloads of one device" >&2
-check "  ... 120 unread downloads of one device take less than 24 MiB" test $((held - base)) -lt $((24 * 1024))
-check_eq "  ... while another device downloads the whole artifact" "$SHA" \
-    "$(dcurl "$D" a-4 "$U/v1/artifacts/$SHA" | sha256sum | cut -c1-64)"
-check_eq "  ... and that device's next download is a 429" 429 \
-    "$(dcurl "$D" a-3 -o "$T/body" -w '%{http_code}' "$U/v1/artifacts/$SHA")"
-check "  ... too_many_downloads in the JSON error shape" shape "$T/body" too_many_downloads
+check "  ... they take less than 24 MiB" test $((held - base)) -lt $((24 * 1024))
+check_eq "  ... while another device downloads the whole artifact" "$BIG" \
+    "$(dcurl "$D" a-4 "$U/v1/artifacts/$BIG" | sha256sum | cut -c1-64)"
 wait "$holder"
 check "once they are closed, that device downloads again" bash -c \
-    "for i in \$(seq 1 50); do [ \"\$(curl -sS --max-time 20 --cacert '$T/chain.pem' --cert '$D/a-3.crt' --key '$D/a-3.key' '$U/v1/artifacts/$SHA' | sha256sum | cut -c1-64)\" = '$SHA' ] && exit 0; sleep 0.2; done; exit 1"
+    "for i in \$(seq 1 50); do [ \"\$(curl -sS --max-time 20 --cacert '$T/chain.pem' --cert '$D/a-3.crt' --key '$D/a-3.key' '$U/v1/artifacts/$BIG' | sha256sum | cut -c1-64)\" = '$BIG' ] && exit 0; sleep 0.2; done; exit 1"
 
 # ---- another device's state; a flood of failures ----
 status() {  # status ID STATE [REASON]: POST /v1/update/status of 2.0.0 as ID; prints the HTTP status
