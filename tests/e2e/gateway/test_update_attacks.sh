@@ -34,14 +34,17 @@ RAW() {  # RAW SCENARIO DEVICE ARGS...: update_raw.py as DEVICE, its JSON in $T/
     timeout 60 python3 "$REPO/tests/e2e/gateway/update_raw.py" "$1" 127.0.0.1 "$port" \
         "$T/chain.pem" "$D/$2.crt" "$D/$2.key" "${@:3}" >"$T/raw.json"
 }
-await_offer() {
-    for _ in $(seq 1 50); do
-        [ "$(dcurl "$D" a-1 -o /dev/null -w '%{http_code}' "$U/v1/update")" = 200 ] && return 0
+# answers WANT URL [curl args...]: a-1 is answered WANT within 10 s (the
+# view follows the database by NOTIFY; connections come back after it)
+answers() {
+    local want=$1 url=$2; shift 2
+    for _ in $(seq 1 100); do
+        [ "$(dcurl "$D" a-1 -o /dev/null -w '%{http_code}' "$@" "$url")" = "$want" ] && return 0
         sleep 0.1
     done
     return 1
 }
-check "the rollout reaches the view" await_offer
+check "the rollout reaches the view" answers 200 "$U/v1/update"
 
 # ---- pipelining and Content-Length ----
 check "ten pipelined requests on one connection, artifact GETs and HEADs among them" \
@@ -57,14 +60,8 @@ check_json_in "$T/raw.json" "  ... and nothing follows the last answer" "d['trai
 head -c 100000 /dev/urandom >"$T/cold.bin"
 COLD=$(sha256sum "$T/cold.bin" | cut -c1-64)
 rf_release 2.0.1 1 sensor "$T/cold.bin" >/dev/null
-known() {  # HEAD reads no chunk: none of this artifact is cached
-    for _ in $(seq 1 50); do
-        [ "$(dcurl "$D" a-1 -I -o /dev/null -w '%{http_code}' "$U/v1/artifacts/$COLD")" = 200 ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-check "a second release's artifact, never read" known
+check "a second release's artifact (HEAD reads no chunk: none is cached)" \
+    answers 200 "$U/v1/artifacts/$COLD" -I
 pg_stop >/dev/null 2>&1
 shape() {  # shape FILE CODE: the JSON error shape with that code
     python3 -c "
@@ -122,14 +119,7 @@ post_bad "a NUL in the reason" "{\"id\":\"$UUID\",\"version\":\"2.0.0\",\"state\
 post_bad "a version with a slash" "{\"id\":\"$UUID\",\"version\":\"../2\",\"state\":\"installed\"}"
 post_bad "an id that is not a UUID" '{"id":"1","version":"2.0.0","state":"installed"}'
 pg_restart >/dev/null 2>&1
-served() {  # the artifact connections are back
-    for _ in $(seq 1 100); do
-        [ "$(dcurl "$D" a-1 -o /dev/null -w '%{http_code}' -r 0-0 "$U/v1/artifacts/$SHA")" = 206 ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-check "database back: the artifact is served" served
+check "database back: the artifact is served" answers 206 "$U/v1/artifacts/$SHA" -r 0-0
 
 # ---- downloads that are never read ----
 # bigger than what a socket's send buffer takes (tcp_wmem: 4 MiB at most),
@@ -137,14 +127,7 @@ check "database back: the artifact is served" served
 head -c $((12 * 1024 * 1024)) /dev/urandom >"$T/big.bin"
 BIG=$(sha256sum "$T/big.bin" | cut -c1-64)
 rf_release 2.0.2 1 sensor "$T/big.bin" >/dev/null
-bigknown() {
-    for _ in $(seq 1 50); do
-        [ "$(dcurl "$D" a-1 -I -o /dev/null -w '%{http_code}' "$U/v1/artifacts/$BIG")" = 200 ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-check "a 12 MiB artifact" bigknown
+check "a 12 MiB artifact" answers 200 "$U/v1/artifacts/$BIG" -I
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$(vigild_pid main)/status"; }
 check "one device asks for 10 downloads at once" RAW heads a-2 "$BIG" 10
 check_json_in "$T/raw.json" "  ... 4 are served, the others are 429" \
