@@ -7,6 +7,7 @@
  */
 #include "server/gateway/gw_update.h"
 
+#include "protocol/hex.h"
 #include "protocol/rollout.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
@@ -39,17 +40,6 @@ typedef struct offer_job {
 } offer_job;
 
 /* ---- what the device says ---- */
-
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
 
 /* The value of query parameter name, percent-decoded ('+' stays a plus:
  * versions may hold one): 1, 0 when absent, -1 when repeated, too long,
