@@ -29,6 +29,7 @@
 #define _GNU_SOURCE 1
 #include "tools/vigil-bench/bench.h"
 
+#include "protocol/hex.h"
 #include "protocol/incident.h"
 #include "protocol/when.h"
 
@@ -465,8 +466,7 @@ static void body_end(worker *w, bconn *c, uint64_t t)
     w->stats.bad_digest += (uint64_t)bad;
     if (bad && !w->note[0]) {
         char hex[65];
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        hex_encode(d, 32, hex);
         snprintf(w->note, sizeof(w->note), "HTTP 200, %llu bytes whose SHA-256 is %s",
                  (unsigned long long)c->body_len, hex);
     } else if (v != BV_OK) {
@@ -719,11 +719,10 @@ int bench_run(const bench_cfg *cfg, bench_stats *total, double *elapsed)
         stats_merge(total, &ws[t].stats);
         stats_free(&ws[t].stats);
         close(ws[t].epfd);
+        free(ws[t].conns);
     }
     if (first)
         fprintf(stderr, "vigil-bench: the first answer not counted: %s\n", first);
-    for (int t = 0; t < threads; t++)
-        free(ws[t].conns);
     *elapsed = cfg->duration;
     free(ws);
     free(tids);

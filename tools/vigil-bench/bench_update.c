@@ -19,6 +19,7 @@
 #define _GNU_SOURCE 1
 #include "tools/vigil-bench/bench.h"
 
+#include "protocol/hex.h"
 #include "protocol/manifest.h"
 
 #include <jansson.h>
@@ -147,15 +148,7 @@ int bench_sha256_parse(const char *hex, unsigned char out[32])
 {
     if (!hex || !manifest_sha256_valid(hex))
         return -1;
-    for (int i = 0; i < 32; i++) {
-        unsigned v = 0;
-        for (int k = 0; k < 2; k++) {
-            char ch = hex[2 * i + k];
-            v = v * 16 + (unsigned)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
-        }
-        out[i] = (unsigned char)v;
-    }
-    return 0;
+    return hex_decode(hex, out, 32);
 }
 
 int bench_manifest_load(bench_cfg *cfg, const char *path)
