@@ -457,11 +457,8 @@ void gw_artifact_get(gw_conn *c, gw_http_request *req)
 {
     char sha256[80];
     size_t path_len = gw_http_path_len(req), prefix = strlen(GW_ARTIFACT_PREFIX);
-    if (gw_routes_over_rate(c)) {
-        gw_routes_refuse(c, MP_ARTIFACTS, 429, "rate_limited",
-                         "too many requests from this device; slow down", 1);
+    if (gw_routes_refuse_over_rate(c, MP_ARTIFACTS))
         return;
-    }
     snprintf(sha256, sizeof(sha256), "%.*s", (int)(path_len - prefix), req->path + prefix);
     download *d = calloc(1, sizeof(*d));
     if (!d) {

@@ -115,11 +115,8 @@ void gw_incidents_post(gw_conn *c, gw_http_request *req)
                          "send Content-Type: application/json", 0);
         return;
     }
-    if (gw_routes_over_rate(c)) {
-        gw_routes_refuse(c, MP_INCIDENTS, 429, "rate_limited",
-                         "too many requests from this device; slow down", 1);
+    if (gw_routes_refuse_over_rate(c, MP_INCIDENTS))
         return;
-    }
     int parsed =
         incident_batch_parse(req->body ? req->body : "", req->body_len, (size_t)cfg->max_batch,
                              when_now_us(), &batch, reason, sizeof(reason));

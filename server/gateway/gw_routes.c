@@ -35,6 +35,15 @@ int gw_routes_over_rate(gw_conn *c)
     return 1;
 }
 
+int gw_routes_refuse_over_rate(gw_conn *c, metrics_path path)
+{
+    if (!gw_routes_over_rate(c))
+        return 0;
+    gw_routes_refuse(c, path, 429, "rate_limited", "too many requests from this device; slow down",
+                     1);
+    return 1;
+}
+
 /* The certificate expired while its keep-alive connection stayed open: no
  * request, renewal least of all (an expired certificate renews only on a
  * renewal grant, which a new handshake checks). */

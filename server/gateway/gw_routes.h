@@ -25,4 +25,9 @@ void gw_routes_refuse(gw_conn *c, metrics_path path, int status, const char *cod
  * (--device-rate, --device-burst): answer 429. */
 int gw_routes_over_rate(gw_conn *c);
 
+/* 1 when the device has used its request budget (gw_routes_over_rate) and
+ * the request was answered 429 rate_limited, counted under path; 0 when it
+ * may go on. */
+int gw_routes_refuse_over_rate(gw_conn *c, metrics_path path);
+
 #endif

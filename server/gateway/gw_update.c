@@ -248,11 +248,8 @@ void gw_update_get(gw_conn *c, gw_http_request *req)
     claim cl;
     const char *bad = NULL;
     char why[200];
-    if (gw_routes_over_rate(c)) {
-        gw_routes_refuse(c, MP_UPDATE, 429, "rate_limited",
-                         "too many requests from this device; slow down", 1);
+    if (gw_routes_refuse_over_rate(c, MP_UPDATE))
         return;
-    }
     if (read_claim(req, &cl, &bad, why, sizeof(why)) < 0) {
         metrics_request(MP_UPDATE, 400);
         gw_conn_respond_error_param(c, 400, "bad_update_query", why, bad, 0);

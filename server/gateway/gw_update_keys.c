@@ -16,11 +16,8 @@ void gw_update_keys_get(gw_conn *c, gw_http_request *req)
 {
     size_t len = 0;
     (void)req;
-    if (gw_routes_over_rate(c)) {
-        gw_routes_refuse(c, MP_UPDATE_KEYS, 429, "rate_limited",
-                         "too many requests from this device; slow down", 1);
+    if (gw_routes_refuse_over_rate(c, MP_UPDATE_KEYS))
         return;
-    }
     reg_update *u = reg_update_current();
     const char *body = u ? reg_update_jwks(u, &len) : NULL;
     if (body) {

@@ -196,11 +196,8 @@ void gw_update_status_post(gw_conn *c, gw_http_request *req)
         answer_error(c, 415, "unsupported_media_type", "send Content-Type: application/json", NULL);
         return;
     }
-    if (gw_routes_over_rate(c)) {
-        gw_routes_refuse(c, MP_UPDATE_STATUS, 429, "rate_limited",
-                         "too many requests from this device; slow down", 1);
+    if (gw_routes_refuse_over_rate(c, MP_UPDATE_STATUS))
         return;
-    }
     if (req->body_len > STATUS_BODY_MAX) {
         gw_routes_refuse(c, MP_UPDATE_STATUS, 413, "payload_too_large",
                          "a status report is at most 4 KiB", 0);
