@@ -9,6 +9,7 @@
 #include "server/api/api.h"
 
 #include "protocol/errors.h"
+#include "protocol/percent.h"
 #include "server/api/api_guard.h"
 #include "server/api/api_handlers.h"
 #include "server/core/addr.h"
@@ -298,7 +299,7 @@ void api_reply_page_json(api_req *r, PGresult *res, int limit, api_cursor_fn cur
 
 /* libmicrohttpd's unescape callback: none. The path and the query reach
  * Vigil as sent, so that each is percent-decoded with its length
- * (api_value_unescape): libmicrohttpd's own decoding writes %00 as a NUL
+ * (protocol/percent.h): libmicrohttpd's own decoding writes %00 as a NUL
  * that ends the text unseen, and "/v1/devices/plain-1%00junk" would be
  * device plain-1. Path segments are decoded below, once a route matched;
  * query parameters by api_query.c. ('+' in a query is still a space.) */
@@ -346,7 +347,7 @@ static int segment_is(const char *raw, size_t len, const char *lit, size_t lit_l
 {
     char buf[32];
     size_t n;
-    return api_value_unescape(raw, len, 0, buf, sizeof(buf) - 1, &n) == 0 && n == lit_len &&
+    return percent_decode(raw, len, 0, buf, sizeof(buf) - 1, &n) == 0 && n == lit_len &&
            memcmp(buf, lit, n) == 0;
 }
 

@@ -5,6 +5,7 @@
 #include "server/api/api_query.h"
 
 #include "protocol/device_id.h"
+#include "protocol/percent.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ static int add(api_query *q, const char *key, size_t key_len, const char *value,
     size_t name_len, len;
     if (q->refused || !q->names)
         return -1;
-    int decoded = api_value_unescape(key, key_len, plus, name, API_QUERY_NAME_MAX, &name_len) == 0;
+    int decoded = percent_decode(key, key_len, plus, name, API_QUERY_NAME_MAX, &name_len) == 0;
     int i = decoded ? name_index(q, name, name_len) : -1;
     if (i < 0)
         return refuse_unknown(q, name, name_len, decoded);
@@ -77,7 +78,7 @@ static int add(api_query *q, const char *key, size_t key_len, const char *value,
         return refuse(q, n, "'%s' is given more than once; give it once", n);
     if (!value)
         return refuse(q, n, "'%s' is given without a value; send %s=<value> or leave it out", n, n);
-    int rc = api_value_unescape(value, value_len, plus, text, API_QUERY_VALUE_MAX, &len);
+    int rc = percent_decode(value, value_len, plus, text, API_QUERY_VALUE_MAX, &len);
     if (rc == -1)
         return refuse(q, n,
                       "'%s' has a malformed percent-escape: a byte is %%HH with two hex digits, "

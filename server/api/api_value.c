@@ -5,9 +5,9 @@
 
 #include "cert-authority/ca.h"
 #include "protocol/device_id.h"
-#include "protocol/hex.h"
 #include "protocol/incident.h"
 #include "protocol/manifest.h"
+#include "protocol/percent.h"
 #include "protocol/rollout.h"
 #include "protocol/when.h"
 
@@ -20,37 +20,6 @@
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-int api_value_unescape(const char *in, size_t len, int plus, char *out, size_t max, size_t *out_len)
-{
-    size_t o = 0;
-    int rc = 0;
-    for (size_t i = 0; i < len;) {
-        char c = in[i];
-        if (c == '%') {
-            int hi = i + 2 < len ? hex_digit(in[i + 1]) : -1,
-                lo = hi < 0 ? -1 : hex_digit(in[i + 2]);
-            if (lo < 0) {
-                rc = -1;
-                break;
-            }
-            c = (char)(hi * 16 + lo);
-            i += 3;
-        } else {
-            if (plus && c == '+')
-                c = ' ';
-            i++;
-        }
-        if (o == max) {
-            rc = -2;
-            break;
-        }
-        out[o++] = c; /* o < i: in place, nothing unread is overwritten */
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return rc;
 }
 
 /* The length of the well-formed UTF-8 character at s (n > 0 bytes left),
@@ -213,7 +182,7 @@ const char *api_value_path_arg(const char *name, const char *raw, size_t raw_len
     int64_t seq;
     char serial[CA_SERIAL_HEX_MAX];
     /* decoded, with no NUL that would cut it short unseen, and UTF-8 */
-    int text = api_value_unescape(raw, raw_len, 0, out, raw_len, &len) == 0 && strlen(out) == len &&
+    int text = percent_decode(raw, raw_len, 0, out, raw_len, &len) == 0 && strlen(out) == len &&
                api_value_utf8(out, len);
     if (strcmp(name, "id") == 0)
         return text && device_id_valid(out) ? NULL

@@ -19,13 +19,6 @@ typedef struct api_time {
     int64_t us;
 } api_time;
 
-/* Percent-decoding (RFC 3986) of len bytes at in into out (max + 1
- * bytes; out may be in itself: decoding never grows), '+' as a space when
- * plus (a query string as a form sends it). The result may hold NUL bytes:
- * its length is *out_len, and out[*out_len] is a NUL. 0, -1 for a '%' not
- * followed by two hex digits, -2 when it would be longer than max. */
-int api_value_unescape(const char *in, size_t len, int plus, char *out, size_t max,
-                       size_t *out_len);
 /* 1 when the len bytes at v are well-formed UTF-8 (RFC 3629: no overlong
  * form, no surrogate, nothing past U+10FFFF), 0 if not. */
 int api_value_utf8(const char *v, size_t len);

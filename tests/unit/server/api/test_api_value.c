@@ -58,29 +58,6 @@ Test(api_value, text_must_be_utf8)
     cr_assert(api_value_utf8("a\0b", 3), "a NUL is UTF-8: the query refuses it for itself");
 }
 
-Test(api_value, percent_decoding_keeps_the_length)
-{
-    char out[64];
-    size_t n = 99;
-    cr_assert_eq(api_value_unescape("plain-1%00junk", 14, 0, out, 63, &n), 0);
-    cr_assert_eq(n, 12, "the NUL is kept and counted");
-    cr_assert_eq(memcmp(out, "plain-1\0junk", 13), 0);
-    cr_assert_eq(api_value_unescape("a%2Fb%2fc+d", 11, 0, out, 63, &n), 0);
-    cr_assert_str_eq(out, "a/b/c+d");
-    cr_assert_eq(api_value_unescape("a+b%2B", 6, 1, out, 63, &n), 0);
-    cr_assert_str_eq(out, "a b+", "'+' is a space in a form's query");
-    const char *bad[] = {"%", "a%", "%2", "%G1", "%1G", "%%41", "% 1"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(api_value_unescape(bad[i], strlen(bad[i]), 0, out, 63, &n), -1,
-                     "'%s' accepted", bad[i]);
-    cr_assert_eq(api_value_unescape("abcd", 4, 0, out, 3, &n), -2, "longer than max");
-    cr_assert_eq(api_value_unescape("%41%42%43", 9, 0, out, 3, &n), 0, "max counts decoded bytes");
-    cr_assert_str_eq(out, "ABC");
-    char in_place[] = "x%41%42y";
-    cr_assert_eq(api_value_unescape(in_place, strlen(in_place), 0, in_place, 8, &n), 0);
-    cr_assert_str_eq(in_place, "xABy", "decoding in place");
-}
-
 Test(api_value, enums_are_exact)
 {
     static const char *const statuses[] = {"active", "revoked", "expired", NULL};
