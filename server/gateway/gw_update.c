@@ -7,7 +7,7 @@
  */
 #include "server/gateway/gw_update.h"
 
-#include "protocol/hex.h"
+#include "protocol/percent.h"
 #include "protocol/rollout.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
@@ -41,10 +41,11 @@ typedef struct offer_job {
 
 /* ---- what the device says ---- */
 
-/* The value of query parameter name, percent-decoded ('+' stays a plus:
- * versions may hold one): 1, 0 when absent, -1 when repeated, too long,
- * badly encoded or holding a control character (a "%00" would otherwise
- * cut the value short, and "1.0%00junk" pass as "1.0"). */
+/* The value of query parameter name, percent-decoded (percent_decode; '+'
+ * stays a plus: versions may hold one): 1, 0 when absent, -1 when
+ * repeated, too long, badly encoded or holding a control character (a
+ * "%00" would otherwise cut the value short, and "1.0%00junk" pass as
+ * "1.0"). */
 static int query_value(const char *query, const char *name, char *out, size_t cap)
 {
     size_t name_len = strlen(name);
@@ -52,26 +53,13 @@ static int query_value(const char *query, const char *name, char *out, size_t ca
     for (const char *p = query; *p;) {
         size_t n = strcspn(p, "&");
         if (n > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
-            size_t k = 0;
-            if (found++)
+            size_t len;
+            if (found++ ||
+                percent_decode(p + name_len + 1, n - name_len - 1, 0, out, cap - 1, &len) != 0)
                 return -1;
-            for (size_t i = name_len + 1; i < n; i++) {
-                int hi, lo;
-                char ch = p[i];
-                if (ch == '%') {
-                    if (i + 2 >= n || (hi = hex_digit(p[i + 1])) < 0 ||
-                        (lo = hex_digit(p[i + 2])) < 0)
-                        return -1;
-                    ch = (char)(hi * 16 + lo);
-                    i += 2;
-                }
-                if ((unsigned char)ch < 0x20 || ch == 0x7f)
+            for (size_t i = 0; i < len; i++)
+                if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
                     return -1;
-                if (k + 1 >= cap)
-                    return -1;
-                out[k++] = ch;
-            }
-            out[k] = '\0';
         }
         p += n + (p[n] == '&');
     }
