@@ -122,10 +122,19 @@ static int read_claim(const gw_http_request *req, claim *out, const char **bad, 
 
 /* ---- the decision, from memory ---- */
 
+/* The group of the rollout for device_class in view u (a reg_view_group_fn):
+ * the tag a device must have to be offered it, NULL when it has none. */
+static const char *rollout_group(const char *device_class, const void *u)
+{
+    const reg_rollout *ro = reg_update_rollout(u, device_class);
+    return ro && ro->group_tag[0] ? ro->group_tag : NULL;
+}
+
 /* NULL when rel (of rollout *ro) is this device's to install; otherwise
- * the X-Vigil-Reason code. */
+ * the X-Vigil-Reason code. f was read with rollout_group for u. */
 static const char *decide(const reg_update *u, const char *device_id, const claim *cl, int64_t now,
-                          const reg_rollout **ro, const reg_release **rel, reg_device_facts *f)
+                          const reg_rollout **ro, const reg_release **rel,
+                          const reg_device_facts *f)
 {
     if (f->status == REG_DEV_QUARANTINED)
         return "quarantined";
@@ -138,8 +147,7 @@ static const char *decide(const reg_update *u, const char *device_id, const clai
         return "paused";
     if ((*ro)->state == REG_ROLLOUT_HALTED)
         return "halted";
-    if ((*ro)->group_tag[0] &&
-        (reg_view_device_facts(device_id, (*ro)->group_tag, f) < 0 || !f->in_group))
+    if ((*ro)->group_tag[0] && !f->in_group) /* f was read for this group (rollout_group) */
         return "not_selected";
     if (!rollout_includes((*ro)->id, device_id, (*ro)->basis_points))
         return "not_selected";
@@ -245,7 +253,7 @@ void gw_update_get(gw_conn *c, gw_http_request *req)
     }
     reg_update *u = reg_update_current();
     reg_device_facts f;
-    if (!u || reg_view_device_facts(c->device_id, NULL, &f) < 0) {
+    if (!u || reg_view_device_facts_group(c->device_id, rollout_group, u, &f) < 0) {
         reg_update_unref(u);
         unavailable(c, "the update view is not loaded yet; retry later");
         return;

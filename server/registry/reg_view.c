@@ -493,7 +493,8 @@ static int has_tag(const char *tags, const char *tag)
     return strstr(tags, needle) != NULL;
 }
 
-int reg_view_device_facts(const char *device_id, const char *tag, reg_device_facts *out)
+int reg_view_device_facts_group(const char *device_id, reg_view_group_fn *group, const void *arg,
+                                reg_device_facts *out)
 {
     int rc = -1;
     pthread_rwlock_rdlock(&lock);
@@ -503,12 +504,26 @@ int reg_view_device_facts(const char *device_id, const char *tag, reg_device_fac
         out->status = d->status;
         snprintf(out->device_class, sizeof(out->device_class), "%s",
                  d->device_class ? d->device_class : "");
+        const char *tag = group(out->device_class, arg);
         out->in_group = !tag || has_tag(d->tags, tag);
         out->offered_rollout = atomic_load(&(*slot)->offered);
         rc = 0;
     }
     pthread_rwlock_unlock(&lock);
     return rc;
+}
+
+/* reg_view_device_facts's group: the one tag it was given, whatever the
+ * class. */
+static const char *given_tag(const char *device_class, const void *tag)
+{
+    (void)device_class;
+    return tag;
+}
+
+int reg_view_device_facts(const char *device_id, const char *tag, reg_device_facts *out)
+{
+    return reg_view_device_facts_group(device_id, given_tag, tag, out);
 }
 
 void reg_view_note_offered(const char *device_id, int64_t rollout_id)

@@ -98,6 +98,17 @@ typedef struct reg_device_facts {
 /* 0 and *out filled, or -1 when the device is not in the view. tag may be
  * NULL (no group). */
 int reg_view_device_facts(const char *device_id, const char *tag, reg_device_facts *out);
+
+/* The tag a device of device_class is asked about (its rollout's group),
+ * or NULL for none. Called under the view's lock: it may not call into
+ * the view. */
+typedef const char *reg_view_group_fn(const char *device_class, const void *arg);
+
+/* reg_view_device_facts with the tag group(device class, arg) names, in
+ * one read of the device's record: for a decision whose group depends on
+ * the device's class. */
+int reg_view_device_facts_group(const char *device_id, reg_view_group_fn *group, const void *arg,
+                                reg_device_facts *out);
 /* vigil_update_offered(rollout_id, device) has committed: the next answers
  * for this rollout come from memory. */
 void reg_view_note_offered(const char *device_id, int64_t rollout_id);

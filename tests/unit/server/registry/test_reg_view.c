@@ -195,6 +195,35 @@ Test(registry, class_and_tags_come_with_the_certificate)
     cr_assert_eq(reg_view_device_facts("nobody", NULL, &f), -1);
 }
 
+/* A group by class, as gw_update.c's rollout_group: "sensor" rollouts are
+ * for "beta", "gw" rollouts have no group. */
+static const char *group_by_class(const char *device_class, const void *arg)
+{
+    (void)arg;
+    return strcmp(device_class, "sensor") == 0 ? "beta" : NULL;
+}
+
+Test(registry, facts_ask_about_the_group_of_the_device_class)
+{
+    uint8_t fp[REG_FP_LEN];
+    reg_device_facts f;
+    fp_of(310, fp);
+    reg_cert_row row = active_row("tagged-3");
+    row.device_class = "sensor";
+    row.tags = "\nlab\n";
+    reg_view_learn(fp, &row);
+    cr_assert_eq(reg_view_device_facts_group("tagged-3", group_by_class, NULL, &f), 0);
+    cr_assert_str_eq(f.device_class, "sensor");
+    cr_assert_eq(f.in_group, 0, "a sensor without the tag beta");
+    fp_of(311, fp);
+    row = active_row("tagged-4");
+    row.device_class = "gw";
+    reg_view_learn(fp, &row);
+    cr_assert_eq(reg_view_device_facts_group("tagged-4", group_by_class, NULL, &f), 0);
+    cr_assert_eq(f.in_group, 1, "no group: every device is in it");
+    cr_assert_eq(reg_view_device_facts_group("nobody", group_by_class, NULL, &f), -1);
+}
+
 Test(registry, tags_notify_replaces_and_survives_a_reload)
 {
     uint8_t fp[REG_FP_LEN];
