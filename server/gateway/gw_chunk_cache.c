@@ -7,6 +7,7 @@
  */
 #include "server/gateway/gw_chunk_cache.h"
 
+#include "protocol/manifest.h"
 #include "server/core/hash.h"
 
 #include <pthread.h>
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHA256_HEX 64
 #define FIRST_BUCKETS 64
 
 typedef struct entry {
@@ -27,7 +27,7 @@ typedef struct entry {
     struct entry *chain;       /* the bucket's next; a victim list's next once out */
     struct entry *prev, *next; /* LRU: prev is more recently used */
     uint32_t chunk_size, idx;
-    char sha256[SHA256_HEX + 1];
+    char sha256[MANIFEST_SHA256_LEN + 1];
 } entry;
 
 struct gw_chunk_cache {
@@ -45,6 +45,15 @@ struct gw_chunk_cache {
         if ((cc)->m)                                                                               \
             metrics_add(&(cc)->m->field, (n));                                                     \
     } while (0)
+
+/* The gauges, set to what the map holds now (cc->mu held). */
+static void set_gauges(gw_chunk_cache *cc)
+{
+    if (cc->m) {
+        atomic_store_explicit(&cc->m->bytes, (int64_t)cc->bytes, memory_order_relaxed);
+        atomic_store_explicit(&cc->m->chunks, (int64_t)cc->count, memory_order_relaxed);
+    }
+}
 
 static uint64_t key_hash(const char *sha256, uint32_t chunk_size, uint32_t idx)
 {
@@ -73,7 +82,7 @@ static entry *find(gw_chunk_cache *cc, uint64_t h, const char *sha256, uint32_t 
 {
     for (entry *e = cc->buckets[h & (cc->n_buckets - 1)]; e; e = e->chain)
         if (e->hash == h && e->idx == idx && e->chunk_size == chunk_size &&
-            memcmp(e->sha256, sha256, SHA256_HEX) == 0)
+            memcmp(e->sha256, sha256, MANIFEST_SHA256_LEN) == 0)
             return e;
     return NULL;
 }
@@ -191,20 +200,14 @@ void gw_chunk_unref(const gw_chunk *ch)
  * counted as evictions unless the cache is going away. */
 static void drop_victims(gw_chunk_cache *cc, entry *victims, int evicted)
 {
-    int64_t bytes = 0, n = 0;
-    for (entry *e = victims; e; e = e->chain) {
-        bytes += (int64_t)e->footprint;
-        n++;
-    }
-    if (evicted)
-        COUNT(cc, evictions, n);
-    COUNT(cc, chunks, -n);
-    COUNT(cc, bytes, -bytes);
-    while (victims) {
+    int64_t n = 0;
+    for (; victims; n++) {
         entry *next = victims->chain;
         gw_chunk_unref(&victims->pub);
         victims = next;
     }
+    if (evicted)
+        COUNT(cc, evictions, n);
 }
 
 /* ---- lookups and additions ---- */
@@ -246,7 +249,7 @@ const gw_chunk *gw_chunk_cache_add(gw_chunk_cache *cc, const char *sha256, uint3
     atomic_init(&e->refs, 1);     /* the caller's */
     if (e->footprint > cc->limit) /* limit 0 included: not cached */
         return &e->pub;
-    memcpy(e->sha256, sha256, SHA256_HEX);
+    memcpy(e->sha256, sha256, MANIFEST_SHA256_LEN);
     e->chunk_size = chunk_size;
     e->idx = idx;
     e->hash = key_hash(e->sha256, chunk_size, idx);
@@ -257,14 +260,13 @@ const gw_chunk *gw_chunk_cache_add(gw_chunk_cache *cc, const char *sha256, uint3
         atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed); /* the map's */
         map_insert(cc, e);
         evict(cc, &victims);
+        set_gauges(cc);
     }
     pthread_mutex_unlock(&cc->mu);
     if (had) {
         entry_free(e);
         return &had->pub;
     }
-    COUNT(cc, chunks, 1);
-    COUNT(cc, bytes, (int64_t)e->footprint);
     drop_victims(cc, victims, 1);
     return &e->pub;
 }
@@ -277,6 +279,7 @@ void gw_chunk_cache_free(gw_chunk_cache *cc)
     pthread_mutex_lock(&cc->mu);
     while (cc->lru)
         map_remove(cc, cc->lru, &victims);
+    set_gauges(cc);
     pthread_mutex_unlock(&cc->mu);
     drop_victims(cc, victims, 0);
     pthread_mutex_destroy(&cc->mu);
