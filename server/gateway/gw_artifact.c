@@ -245,7 +245,10 @@ static void start_read(download *d)
     int64_t idx = d->next / d->chunk_size;
     const gw_chunk *ch =
         gw_chunk_cache_get(cache, d->sha256, (uint32_t)d->chunk_size, (uint32_t)idx);
-    if (ch && ch->len == chunk_len(d, idx)) /* always: the key holds the chunk size */
+    /* the key holds the chunk size, not the artifact's size: a last chunk
+     * cached for another size (its artifacts row changed under a running
+     * gateway) is not sent past its end */
+    if (ch && ch->len == chunk_len(d, idx))
         got_chunk(d, ch);
     else {
         gw_chunk_unref(ch);
