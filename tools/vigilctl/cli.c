@@ -178,7 +178,8 @@ int cli_load_passphrase(cli_ctx *ctx)
     ca_error err = {0};
     if (ctx->passphrase_file && ctx->passphrase_env)
         return cli_usage_error(ctx, "give --passphrase-file or --passphrase-env, not both");
-    if (ca_passphrase_find(ctx->passphrase_file, ctx->passphrase_env, &ctx->passphrase, &err) < 0)
+    if (ca_passphrase_find(ctx->passphrase_file, ctx->passphrase_env, "VIGIL_CA_PASSPHRASE",
+                           &ctx->passphrase, &err) < 0)
         return cli_fail_ca(ctx, &err);
     return EXIT_OK;
 }
