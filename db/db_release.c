@@ -200,7 +200,7 @@ int db_release_key_add(PGconn *conn, const db_actor *who, const char *kid, const
         return -1;
     json_t *details = json_pack("{s:s, s:s?}", "kid", kid, "endorsed_by", endorsed_by);
     if (db_audit_json(conn, who, endorsement ? "release.key_rotate" : "release.key_init", NULL,
-                      details, err) < 0 ||
+                      NULL, details, err) < 0 ||
         db_update_notify(conn, "keys", 0, err) < 0)
         return -1;
     return 0;
@@ -569,7 +569,7 @@ PGresult *db_release_insert(PGconn *conn, const db_actor *who, const db_release_
                                 "version", r->version, "class", r->device_class, "security_version",
                                 (json_int_t)r->security_version, "sha256", r->sha256, "size",
                                 (json_int_t)r->size, "kid", r->kid);
-    if (db_audit_json(conn, who, "release.create", NULL, details, err) < 0 ||
+    if (db_audit_json(conn, who, "release.create", NULL, NULL, details, err) < 0 ||
         db_update_notify(conn, "release", id, err) < 0)
         return NULL;
     return release_row(conn, id, err);
@@ -639,7 +639,7 @@ PGresult *db_release_revoke(PGconn *conn, const db_actor *who, const char *ref, 
                   "reason", reason, "aborted_rollouts", json_loads(aborted, 0, NULL));
     free(aborted);
     json_decref(rel);
-    if (db_audit_json(conn, who, "release.revoke", NULL, details, err) < 0 ||
+    if (db_audit_json(conn, who, "release.revoke", NULL, NULL, details, err) < 0 ||
         db_update_notify(conn, "release", id, err) < 0)
         return NULL;
     return release_row(conn, id, err);

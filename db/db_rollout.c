@@ -215,7 +215,7 @@ PGresult *db_rollout_start(PGconn *conn, const db_actor *who, const db_rollout_n
         r.min_reports, "health_window_s", (json_int_t)r.health_window_s, "health_ratio",
         r.health_ratio, "health_min_crashes", r.health_min_crashes, "superseded",
         superseded ? superseded : json_array());
-    if (db_audit_json(conn, who, "rollout.start", NULL, details, err) < 0 ||
+    if (db_audit_json(conn, who, "rollout.start", NULL, NULL, details, err) < 0 ||
         db_update_notify(conn, "rollout", id, err) < 0)
         return NULL;
     return db_rollout_get(conn, id, why, err);
@@ -289,7 +289,7 @@ PGresult *db_rollout_widen(PGconn *conn, const db_actor *who, int64_t id, int ba
     json_t *details =
         json_pack("{s:I, s:i, s:i, s:s}", "rollout_id", (json_int_t)id, "from_basis_points", bp,
                   "to_basis_points", basis_points, "state", state);
-    if (db_audit_json(conn, who, "rollout.widen", NULL, details, err) < 0 ||
+    if (db_audit_json(conn, who, "rollout.widen", NULL, NULL, details, err) < 0 ||
         db_update_notify(conn, "rollout", id, err) < 0)
         return NULL;
     return db_rollout_get(conn, id, why, err);
@@ -427,8 +427,8 @@ PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_i
             : NULL;
     PQclear(res);
     res = upd;
-    if (!upd ||
-        db_audit_json(conn, who, add ? "device.tag" : "device.untag", device_id, details, err) < 0)
+    if (!upd || db_audit_json(conn, who, add ? "device.tag" : "device.untag", device_id, NULL,
+                              details, err) < 0)
         goto fail;
     free(list);
     return res;

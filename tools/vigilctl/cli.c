@@ -241,13 +241,11 @@ int cli_commit(cli_ctx *ctx)
 int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, const char *serial,
                    json_t *details)
 {
-    char *text = details ? json_dumps(details, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(details);
-    if (details && !text)
-        return cli_fail(ctx, EXIT_INTERNAL, "out of memory");
-    int rc = cli_audit(ctx, action, device_id, serial, text);
-    free(text);
-    return rc;
+    db_error err = {0};
+    db_actor who = {"os", ctx->actor};
+    if (db_audit_json(ctx->db, &who, action, device_id, serial, details, &err) < 0)
+        return cli_fail_db(ctx, &err);
+    return EXIT_OK;
 }
 
 int cli_notify_ca_changed(cli_ctx *ctx, const char *issuer_ski)
