@@ -34,12 +34,6 @@
 #define NOTES_MAX 4096
 #define REASON_MAX 1024
 
-/* "os:alice": how created_by / revoked_by name an actor. */
-static void actor_text(const db_actor *who, char out[200])
-{
-    snprintf(out, 200, "%s:%s", who->kind, who->name);
-}
-
 static void oom(db_error *err)
 {
     snprintf(err->msg, sizeof(err->msg), "out of memory");
@@ -166,7 +160,7 @@ int db_release_key_add(PGconn *conn, const db_actor *who, const char *kid, const
                        const char *endorsement, const char *endorsed_by, db_refusal *why,
                        db_error *err)
 {
-    char by[200];
+    char by[DB_ACTOR_TEXT_LEN];
     memset(why, 0, sizeof(*why));
     if (key_check(kid, jwk, why))
         return -1;
@@ -184,7 +178,7 @@ int db_release_key_add(PGconn *conn, const db_actor *who, const char *kid, const
         oom(err);
         return -1;
     }
-    actor_text(who, by);
+    db_actor_text(who, by);
     const char *params[] = {kid, jwk_text, endorsement, endorsed_by, by};
     PGresult *res =
         db_query(conn,
@@ -528,12 +522,12 @@ static int release_order_check(PGconn *conn, const db_release_new *r, db_refusal
 static int64_t release_row_insert(PGconn *conn, const db_actor *who, const db_release_new *r,
                                   db_refusal *why, db_error *err)
 {
-    char sv[24], size[24], iat[24], exp[24], by[200];
+    char sv[24], size[24], iat[24], exp[24], by[DB_ACTOR_TEXT_LEN];
     snprintf(sv, sizeof(sv), "%" PRId64, r->security_version);
     snprintf(size, sizeof(size), "%" PRId64, r->size);
     snprintf(iat, sizeof(iat), "%" PRId64, r->issued_at);
     snprintf(exp, sizeof(exp), "%" PRId64, r->expires_at);
-    actor_text(who, by);
+    db_actor_text(who, by);
     const char *params[] = {r->version,  r->device_class, sv,  r->sha256, size, r->kid,
                             r->manifest, r->notes,        iat, exp,       by};
     PGresult *res = db_query(conn,
@@ -580,9 +574,9 @@ PGresult *db_release_insert(PGconn *conn, const db_actor *who, const db_release_
 static char *revoke_row(PGconn *conn, const db_actor *who, int64_t id, const char *reason,
                         db_error *err)
 {
-    char id_text[24], by[200];
+    char id_text[24], by[DB_ACTOR_TEXT_LEN];
     snprintf(id_text, sizeof(id_text), "%" PRId64, id);
-    actor_text(who, by);
+    db_actor_text(who, by);
     const char *params[] = {id_text, by, reason, who->kind, who->name};
     PGresult *res = db_query(
         conn,

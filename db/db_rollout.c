@@ -140,14 +140,14 @@ static int release_usable(PGconn *conn, int64_t release_id, char cls[DEVICE_ID_M
 static int64_t rollout_supersede(PGconn *conn, const db_actor *who, const char *cls,
                                  json_t **superseded, db_error *err)
 {
-    const char *lock[] = {cls};
-    PGresult *res = db_query(conn,
-                             "SELECT nextval(pg_get_serial_sequence('rollouts', 'id')),"
-                             " pg_advisory_xact_lock(hashtext('vigil_rollout:' || $1)) IS NULL",
-                             1, lock, err);
+    char lock[DEVICE_ID_MAX + 16], id_text[24];
+    snprintf(lock, sizeof(lock), "vigil_rollout:%s", cls);
+    if (db_xact_lock(conn, lock, err) < 0)
+        return -1;
+    PGresult *res =
+        db_query(conn, "SELECT nextval(pg_get_serial_sequence('rollouts', 'id'))", 0, NULL, err);
     if (!res)
         return -1;
-    char id_text[24];
     snprintf(id_text, sizeof(id_text), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     const char *params[] = {cls, who->kind, who->name, id_text};
@@ -169,7 +169,8 @@ static int64_t rollout_supersede(PGconn *conn, const db_actor *who, const char *
 static int rollout_insert(PGconn *conn, const db_actor *who, int64_t id, int64_t release_id,
                           const char *cls, const db_rollout_new *r, db_error *err)
 {
-    char rid[24], rel[24], bp[16], thr[32], minr[16], win[24], ratio[32], minc[16], by[200];
+    char rid[24], rel[24], bp[16], thr[32], minr[16], win[24], ratio[32], minc[16],
+        by[DB_ACTOR_TEXT_LEN];
     snprintf(rid, sizeof(rid), "%" PRId64, id);
     snprintf(rel, sizeof(rel), "%" PRId64, release_id);
     snprintf(bp, sizeof(bp), "%d", r->basis_points);
@@ -178,7 +179,7 @@ static int rollout_insert(PGconn *conn, const db_actor *who, int64_t id, int64_t
     snprintf(win, sizeof(win), "%" PRId64, r->health_window_s);
     snprintf(ratio, sizeof(ratio), "%.17g", r->health_ratio);
     snprintf(minc, sizeof(minc), "%d", r->health_min_crashes);
-    snprintf(by, sizeof(by), "%s:%s", who->kind, who->name);
+    db_actor_text(who, by);
     const char *params[] = {rid, rel, cls, r->group_tag, bp, thr, minr, win, ratio, minc, by};
     PGresult *res =
         db_query(conn,
