@@ -136,9 +136,10 @@ static int release_usable(PGconn *conn, int64_t release_id, char cls[DEVICE_ID_M
 
 /* Locks the class (until commit) and picks the new rollout's id; then
  * supersedes the class's live rollout, seen after the lock. The ids
- * superseded into *superseded (a JSON array). The new id, or -1. */
+ * superseded into *superseded (a JSON array), the newest of them and its
+ * state before into *old. The new id, or -1. */
 static int64_t rollout_supersede(PGconn *conn, const db_actor *who, const char *cls,
-                                 json_t **superseded, db_error *err)
+                                 json_t **superseded, db_rollout_superseded *old, db_error *err)
 {
     char lock[DEVICE_ID_MAX + 16], id_text[24];
     snprintf(lock, sizeof(lock), "vigil_rollout:%s", cls);
@@ -153,7 +154,9 @@ static int64_t rollout_supersede(PGconn *conn, const db_actor *who, const char *
     const char *params[] = {cls, who->kind, who->name, id_text};
     res = db_query(conn,
                    "SELECT coalesce(json_agg(m.id ORDER BY m.id) FILTER (WHERE m.moved),"
-                   " '[]'::json)::text FROM (SELECT o.id, vigil_rollout_move(o.id, 'superseded',"
+                   " '[]'::json)::text, max(m.id) FILTER (WHERE m.moved),"
+                   " (array_agg(m.state ORDER BY m.id DESC) FILTER (WHERE m.moved))[1]"
+                   " FROM (SELECT o.id, o.state, vigil_rollout_move(o.id, 'superseded',"
                    "  $2, $3, jsonb_build_object('kind', 'superseded', 'by', $4::int8)) AS moved"
                    "  FROM rollouts o WHERE o.device_class = $1 AND o.state IN " LIVE_STATES
                    "  ORDER BY o.id) m",
@@ -161,6 +164,10 @@ static int64_t rollout_supersede(PGconn *conn, const db_actor *who, const char *
     if (!res)
         return -1;
     *superseded = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    if (!PQgetisnull(res, 0, 1)) {
+        old->id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        snprintf(old->state, sizeof(old->state), "%s", PQgetvalue(res, 0, 2));
+    }
     PQclear(res);
     return strtoll(id_text, NULL, 10);
 }
@@ -193,18 +200,21 @@ static int rollout_insert(PGconn *conn, const db_actor *who, int64_t id, int64_t
 }
 
 PGresult *db_rollout_start(PGconn *conn, const db_actor *who, const db_rollout_new *in,
-                           db_refusal *why, db_error *err)
+                           db_rollout_superseded *old, db_refusal *why, db_error *err)
 {
     db_rollout_new r;
+    db_rollout_superseded none;
     int64_t release_id;
     char cls[DEVICE_ID_MAX + 1];
     json_t *superseded = NULL;
     memset(why, 0, sizeof(*why));
+    old = old ? old : &none;
+    memset(old, 0, sizeof(*old));
     if (rollout_new_check(in, &r, why) ||
         db_release_find(conn, in->release_ref, 1, &release_id, why, err) ||
         release_usable(conn, release_id, cls, why, err))
         return NULL;
-    int64_t id = rollout_supersede(conn, who, cls, &superseded, err);
+    int64_t id = rollout_supersede(conn, who, cls, &superseded, old, err);
     if (id < 0 || rollout_insert(conn, who, id, release_id, cls, &r, err) < 0) {
         json_decref(superseded);
         return NULL;

@@ -130,11 +130,18 @@ typedef struct db_rollout_new {
     int health_min_crashes;    /* 0: the default (3) */
 } db_rollout_new;
 
+/* The live rollout a start superseded (id 0: none). */
+typedef struct db_rollout_superseded {
+    int64_t id;     /* the newest, if there were several */
+    char state[16]; /* its state before: running, paused or halted */
+} db_rollout_superseded;
+
 /* Starts a rollout (state running). A live rollout of the same class is
- * superseded (audited). Refused: a revoked or expired release, a value out
- * of range. Returns the rollout row (columns as db_rollout_get). */
+ * superseded (audited), and named in *old unless old is NULL. Refused: a
+ * revoked or expired release, a value out of range. Returns the rollout
+ * row (columns as db_rollout_get). */
 PGresult *db_rollout_start(PGconn *conn, const db_actor *who, const db_rollout_new *r,
-                           db_refusal *why, db_error *err);
+                           db_rollout_superseded *old, db_refusal *why, db_error *err);
 /* Rollouts, newest first, at most limit; only live ones when live_only.
  * Columns as db_rollout_get without the counts. */
 PGresult *db_rollout_list(PGconn *conn, int live_only, int limit, db_error *err);

@@ -201,7 +201,7 @@ static int start_body(api_req *r, json_t *body, db_rollout_new *n, char *ref, si
 static PGresult *start_rollout(PGconn *db, const db_actor *who, void *arg, db_refusal *why,
                                db_error *err)
 {
-    return db_rollout_start(db, who, arg, why, err);
+    return db_rollout_start(db, who, arg, NULL, why, err);
 }
 
 /* POST /v1/rollouts: 201 with the rollout and its Location. */

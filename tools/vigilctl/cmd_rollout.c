@@ -282,31 +282,13 @@ static int rollout_fail(cli_ctx *ctx, const db_refusal *why, const db_error *err
 
 /* ---- rollout start ---- */
 
-/* The class's live rollout before this start, to say what it supersedes. */
-static int64_t live_rollout(cli_ctx *ctx, const char *ref, char state[16])
-{
-    db_error err = {0};
-    db_refusal why;
-    int64_t id = 0;
-    PGresult *rel = db_release_get(ctx->db, ref, &why, &err), *live = NULL;
-    const char *cls = rel ? col(rel, "device_class") : NULL;
-    if (cls && (live = db_rollout_list(ctx->db, 1, 1000, &err)))
-        for (int r = 0; r < PQntuples(live) && !id; r++)
-            if (strcmp(PQgetvalue(live, r, PQfnumber(live, "device_class")), cls) == 0) {
-                id = strtoll(PQgetvalue(live, r, 0), NULL, 10);
-                snprintf(state, 16, "%s", PQgetvalue(live, r, PQfnumber(live, "state")));
-            }
-    PQclear(live);
-    PQclear(rel);
-    return id;
-}
-
 static int start_run(cli_ctx *ctx, start_args *a, const char *release)
 {
     db_error err = {0};
     db_refusal why;
     db_actor who = {"os", ctx->actor};
-    char ref[DEVICE_ID_MAX + MANIFEST_VERSION_MAX + 2], old_state[16] = "";
+    db_rollout_superseded old;
+    char ref[DEVICE_ID_MAX + MANIFEST_VERSION_MAX + 2];
     if (a->device_class)
         snprintf(ref, sizeof(ref), "%s/%s", a->device_class, release);
     else
@@ -315,13 +297,12 @@ static int start_run(cli_ctx *ctx, start_args *a, const char *release)
     int rc = cli_begin_audited(ctx);
     if (rc != EXIT_OK)
         return rc;
-    int64_t old = live_rollout(ctx, ref, old_state);
-    PGresult *res = db_rollout_start(ctx->db, &who, &a->r, &why, &err);
+    PGresult *res = db_rollout_start(ctx->db, &who, &a->r, &old, &why, &err);
     if (!res)
         return rollout_fail(ctx, &why, &err);
     if ((rc = cli_commit(ctx)) == EXIT_OK) {
-        if (!ctx->json && old)
-            printf("rollout %" PRId64 " (%s) is superseded by this one\n", old, old_state);
+        if (!ctx->json && old.id)
+            printf("rollout %" PRId64 " (%s) is superseded by this one\n", old.id, old.state);
         print_rollout(ctx, res);
     }
     PQclear(res);
