@@ -273,13 +273,6 @@ static void print_rollout(const cli_ctx *ctx, PGresult *res)
            col(res, "created_by"), col(res, "updated_at"));
 }
 
-static int rollout_fail(cli_ctx *ctx, const db_refusal *why, const db_error *err)
-{
-    int rollout = strncmp(why->msg, "no rollout", 10) == 0;
-    return cli_fail_refusal(
-        ctx, why, err, rollout ? "see `vigilctl rollout list`" : "see `vigilctl release list`");
-}
-
 /* ---- rollout start ---- */
 
 static int start_run(cli_ctx *ctx, start_args *a, const char *release)
@@ -299,7 +292,7 @@ static int start_run(cli_ctx *ctx, start_args *a, const char *release)
         return rc;
     PGresult *res = db_rollout_start(ctx->db, &who, &a->r, &old, &why, &err);
     if (!res)
-        return rollout_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl release list`");
     if ((rc = cli_commit(ctx)) == EXIT_OK) {
         if (!ctx->json && old.id)
             printf("rollout %" PRId64 " (%s) is superseded by this one\n", old.id, old.state);
@@ -366,7 +359,7 @@ static int change(cli_ctx *ctx, const char *id_text, const char *to, int bp)
     PGresult *res = to ? db_rollout_move(ctx->db, &who, id, to, &why, &err)
                        : db_rollout_widen(ctx->db, &who, id, bp, &why, &err);
     if (!res)
-        return rollout_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl rollout list`");
     if ((rc = cli_commit(ctx)) == EXIT_OK) {
         if (ctx->json) {
             print_rollout(ctx, res);
@@ -437,7 +430,7 @@ static int status_action(cli_ctx *ctx, char **args)
         return rc;
     PGresult *res = db_rollout_get(ctx->db, id, &why, &err);
     if (!res)
-        return rollout_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl rollout list`");
     print_rollout(ctx, res);
     PQclear(res);
     return EXIT_OK;
