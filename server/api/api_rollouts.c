@@ -11,7 +11,6 @@
 
 #include "db/db_update.h"
 #include "protocol/device_id.h"
-#include "protocol/when.h"
 #include "server/api/api_db.h"
 #include "server/api/api_param.h"
 
@@ -146,8 +145,9 @@ static int body_health_window(api_req *r, json_t *body, int64_t *out)
     if (!v)
         return 0;
     const char *s = json_string_value(v);
-    int64_t secs = s && strlen(s) <= 32 ? when_duration(s) : -1;
-    if (secs < HEALTH_WINDOW_MIN || secs > HEALTH_WINDOW_MAX) {
+    int64_t secs;
+    if (!s || strlen(s) > 32 || api_value_duration(s, HEALTH_WINDOW_MAX, &secs) < 0 ||
+        secs < HEALTH_WINDOW_MIN) {
         api_error(r, 400, "bad_request", "health_window",
                   "'health_window' must be a duration string from 60s to 365d, such as \"24h\", "
                   "\"90m\" or \"7d\"");
