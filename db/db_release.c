@@ -31,7 +31,6 @@
     " " RELEASE_STATE " AS state"
 /* clang-format on */
 
-#define NOTES_MAX 4096
 #define REASON_MAX 1024
 
 static void oom(db_error *err)
@@ -441,8 +440,8 @@ static int release_new_check(const db_release_new *r, db_refusal *why)
                          "bytes");
     if (r->issued_at <= 0 || r->expires_at <= r->issued_at)
         return db_refuse(why, DB_REFUSED_INPUT, "a release expires after it is issued");
-    if (r->notes && strlen(r->notes) > NOTES_MAX)
-        return db_refuse(why, DB_REFUSED_INPUT, "notes are at most %d bytes", NOTES_MAX);
+    if (r->notes && strlen(r->notes) > DB_RELEASE_NOTES_MAX)
+        return db_refuse(why, DB_REFUSED_INPUT, "notes are at most %d bytes", DB_RELEASE_NOTES_MAX);
     if (!r->kid || !r->manifest || strlen(r->manifest) > MANIFEST_JWS_MAX)
         return db_refuse(why, DB_REFUSED_INPUT, "a release needs its key id and its manifest");
     return 0;

@@ -27,9 +27,6 @@
     " " TS("o.started_at") " AS started_at, " TS("o.updated_at") " AS updated_at, o.created_by"
 #define ROLLOUT_FROM " FROM rollouts o JOIN releases r ON r.id = o.release_id"
 
-#define MAX_COUNT 1000000
-#define RATIO_MAX 1000.0
-
 PGresult *db_rollout_get(PGconn *conn, int64_t id, db_refusal *why, db_error *err)
 {
     char id_text[24];
@@ -83,7 +80,7 @@ static int rollout_new_check(const db_rollout_new *in, db_rollout_new *r, db_ref
     r->health_ratio = in->health_ratio ? in->health_ratio : DB_ROLLOUT_HEALTH_RATIO;
     r->health_min_crashes =
         in->health_min_crashes ? in->health_min_crashes : DB_ROLLOUT_HEALTH_MIN_CRASHES;
-    if (r->basis_points < 1 || r->basis_points > 10000)
+    if (r->basis_points < 1 || r->basis_points > ROLLOUT_BASIS_POINTS)
         return db_refuse(why, DB_REFUSED_INPUT, "a rollout reaches 0.01 to 100 percent");
     if (r->group_tag && !device_id_valid(r->group_tag))
         return db_refuse(why, DB_REFUSED_INPUT, "group tag '%.80s' is not valid: use %s",
@@ -91,14 +88,16 @@ static int rollout_new_check(const db_rollout_new *in, db_rollout_new *r, db_ref
     if (!(r->error_threshold > 0 && r->error_threshold <= 1))
         return db_refuse(why, DB_REFUSED_INPUT,
                          "the error threshold is a share of failed installs above 0, at most 1");
-    if (r->min_reports < 1 || r->min_reports > MAX_COUNT || r->health_min_crashes < 1 ||
-        r->health_min_crashes > MAX_COUNT)
+    if (r->min_reports < 1 || r->min_reports > DB_ROLLOUT_COUNT_MAX || r->health_min_crashes < 1 ||
+        r->health_min_crashes > DB_ROLLOUT_COUNT_MAX)
         return db_refuse(why, DB_REFUSED_INPUT, "the minimum reports and crashes are 1 to %d",
-                         MAX_COUNT);
-    if (r->health_window_s < 60 || r->health_window_s > 31536000)
+                         DB_ROLLOUT_COUNT_MAX);
+    if (r->health_window_s < DB_ROLLOUT_HEALTH_WINDOW_MIN_S ||
+        r->health_window_s > DB_ROLLOUT_HEALTH_WINDOW_MAX_S)
         return db_refuse(why, DB_REFUSED_INPUT, "the health window is 60s to 365d");
-    if (!(r->health_ratio >= 1 && r->health_ratio <= RATIO_MAX))
-        return db_refuse(why, DB_REFUSED_INPUT, "the health ratio is 1 to %g", RATIO_MAX);
+    if (!(r->health_ratio >= 1 && r->health_ratio <= DB_ROLLOUT_HEALTH_RATIO_MAX))
+        return db_refuse(why, DB_REFUSED_INPUT, "the health ratio is 1 to %g",
+                         DB_ROLLOUT_HEALTH_RATIO_MAX);
     return 0;
 }
 
@@ -266,7 +265,7 @@ PGresult *db_rollout_widen(PGconn *conn, const db_actor *who, int64_t id, int ba
     char state[16], id_text[24], bp_text[16], from[ROLLOUT_PERCENT_LEN], to[ROLLOUT_PERCENT_LEN];
     int bp;
     memset(why, 0, sizeof(*why));
-    if (basis_points < 1 || basis_points > 10000) {
+    if (basis_points < 1 || basis_points > ROLLOUT_BASIS_POINTS) {
         db_refuse(why, DB_REFUSED_INPUT, "a rollout reaches 0.01 to 100 percent");
         return NULL;
     }

@@ -160,7 +160,7 @@ static int parse_number(cli_ctx *ctx, const char *opt, const char *text, double 
 static int parse_count(cli_ctx *ctx, const char *opt, const char *text, int *out)
 {
     double v;
-    if (parse_number(ctx, opt, text, 1, 1000000, 0, &v) != EXIT_OK)
+    if (parse_number(ctx, opt, text, 1, DB_ROLLOUT_COUNT_MAX, 0, &v) != EXIT_OK)
         return EXIT_USAGE;
     if (v != floor(v))
         return cli_usage_error(ctx, "--%s must be a whole number, not '%s'", opt, text);
@@ -190,11 +190,13 @@ static int start_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     case OPT_HEALTH_WINDOW:
         if (cli_parse_duration(ctx, "health-window", arg, &a->r.health_window_s) != EXIT_OK)
             return EXIT_USAGE;
-        if (a->r.health_window_s < 60 || a->r.health_window_s > 31536000)
+        if (a->r.health_window_s < DB_ROLLOUT_HEALTH_WINDOW_MIN_S ||
+            a->r.health_window_s > DB_ROLLOUT_HEALTH_WINDOW_MAX_S)
             return cli_usage_error(ctx, "--health-window %s: give 60s to 365d", arg);
         return EXIT_OK;
     case OPT_HEALTH_RATIO:
-        return parse_number(ctx, "health-ratio", arg, 1, 1000, 0, &a->r.health_ratio);
+        return parse_number(ctx, "health-ratio", arg, 1, DB_ROLLOUT_HEALTH_RATIO_MAX, 0,
+                            &a->r.health_ratio);
     case OPT_HEALTH_MIN_CRASHES:
         return parse_count(ctx, "health-min-crashes", arg, &a->r.health_min_crashes);
     case OPT_GROUP:
