@@ -330,6 +330,14 @@ static int artifact_complete(PGconn *conn, const char *sha256, int64_t size, db_
 
 /* ---- releases ---- */
 
+/* db_release_find's releases: id $1, else version $3 of class $2 (or of any
+ * class when $2 is NULL), in class order. */
+#define RELEASE_FIND                                                                               \
+    "SELECT id, device_class FROM releases WHERE CASE"                                             \
+    " WHEN $1::text IS NOT NULL THEN id = $1::int8"                                                \
+    " ELSE version = $3 AND ($2::text IS NULL OR device_class = $2)"                               \
+    " END ORDER BY device_class"
+
 int db_release_find(PGconn *conn, const char *ref, int lock, int64_t *id, db_refusal *why,
                     db_error *err)
 {
@@ -349,16 +357,8 @@ int db_release_find(PGconn *conn, const char *ref, int lock, int64_t *id, db_ref
                          "release '%.80s' is neither an id, CLASS/VERSION nor a version (%s)",
                          ref ? ref : "", MANIFEST_VERSION_RULE);
     const char *params[] = {by_id ? ref : NULL, cls[0] ? cls : NULL, ver};
-    PGresult *res = db_query(conn,
-                             lock ? "SELECT id, device_class FROM releases WHERE CASE"
-                                    " WHEN $1::text IS NOT NULL THEN id = $1::int8"
-                                    " ELSE version = $3 AND ($2::text IS NULL OR device_class = $2)"
-                                    " END ORDER BY device_class FOR UPDATE"
-                                  : "SELECT id, device_class FROM releases WHERE CASE"
-                                    " WHEN $1::text IS NOT NULL THEN id = $1::int8"
-                                    " ELSE version = $3 AND ($2::text IS NULL OR device_class = $2)"
-                                    " END ORDER BY device_class",
-                             3, params, err);
+    PGresult *res =
+        db_query(conn, lock ? RELEASE_FIND " FOR UPDATE" : RELEASE_FIND, 3, params, err);
     if (!res)
         return -1;
     int rows = PQntuples(res), rc = 0;
