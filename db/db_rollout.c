@@ -376,6 +376,25 @@ static char *tags_json(const char *const *tags, int n, db_refusal *why)
     return text;
 }
 
+/* The first two columns of res (device_id and tags, one row) alone: the
+ * device's tags when nothing changes. NULL (err) when out of memory. */
+static PGresult *tags_result(const PGresult *res, db_error *err)
+{
+    PGresAttDesc cols[2];
+    for (int c = 0; c < 2; c++)
+        cols[c] = (PGresAttDesc){PQfname(res, c),   PQftable(res, c), PQftablecol(res, c),
+                                 PQfformat(res, c), PQftype(res, c),  PQfsize(res, c),
+                                 PQfmod(res, c)};
+    PGresult *out = PQcopyResult(res, 0);
+    if (out && PQsetResultAttrs(out, 2, cols) &&
+        PQsetvalue(out, 0, 0, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0)) &&
+        PQsetvalue(out, 0, 1, PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1)))
+        return out;
+    PQclear(out);
+    snprintf(err->msg, sizeof(err->msg), "out of memory");
+    return NULL;
+}
+
 PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_id,
                          const char *const *tags, int n, int add, db_refusal *why, db_error *err)
 {
@@ -399,8 +418,8 @@ PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_i
         "   WHERE t <> ALL (d.tags) ORDER BY i)"
         "  ELSE ARRAY(SELECT t FROM unnest(d.tags) WITH ORDINALITY AS y(t, i)"
         "   WHERE t NOT IN (SELECT t FROM want) ORDER BY i) END AS tags FROM d)"
-        " SELECT now.id, cardinality(now.tags), to_json(now.tags), now.tags <> d.tags"
-        " FROM now JOIN d ON d.id = now.id",
+        " SELECT now.id AS device_id, to_json(now.tags) AS tags, cardinality(now.tags),"
+        " now.tags <> d.tags FROM now JOIN d ON d.id = now.id",
         3, params, err);
     if (!res)
         goto fail;
@@ -408,17 +427,14 @@ PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_i
         db_refuse(why, DB_REFUSED_NOT_FOUND, "no device %s", device_id);
         goto fail;
     }
-    if (atoi(PQgetvalue(res, 0, 1)) > DB_DEVICE_TAGS_MAX) {
+    if (atoi(PQgetvalue(res, 0, 2)) > DB_DEVICE_TAGS_MAX) {
         db_refuse(why, DB_REFUSED_INPUT, "device %s would have %s tags: at most %d", device_id,
-                  PQgetvalue(res, 0, 1), DB_DEVICE_TAGS_MAX);
+                  PQgetvalue(res, 0, 2), DB_DEVICE_TAGS_MAX);
         goto fail;
     }
-    const char *set[] = {device_id, PQgetvalue(res, 0, 2)};
+    const char *set[] = {device_id, PQgetvalue(res, 0, 1)};
     if (PQgetvalue(res, 0, 3)[0] != 't') { /* nothing to change, audit or notify */
-        PGresult *same = db_query(conn,
-                                  "SELECT id AS device_id, to_json(tags) AS tags FROM devices"
-                                  " WHERE id = $1",
-                                  1, set, err);
+        PGresult *same = tags_result(res, err);
         PQclear(res);
         free(list);
         return same;
