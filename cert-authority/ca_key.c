@@ -202,14 +202,15 @@ char *ca_passphrase_load(const char *file, const char *env, ca_error *err)
     return copy;
 }
 
-int ca_passphrase_find(const char *file, const char *env, char **out, ca_error *err)
+int ca_passphrase_find(const char *file, const char *env, const char *dflt_env, char **out,
+                       ca_error *err)
 {
     *out = NULL;
     if (!file && !env) {
-        const char *dflt = getenv("VIGIL_CA_PASSPHRASE");
+        const char *dflt = getenv(dflt_env);
         if (!dflt || !dflt[0])
             return 0;
-        env = "VIGIL_CA_PASSPHRASE";
+        env = dflt_env;
     }
     return (*out = ca_passphrase_load(file, env, err)) ? 0 : -1;
 }

@@ -79,7 +79,7 @@ int db_audit(PGconn *conn, const db_actor *who, const char *action, const char *
 /* The same with details as JSON, consumed; NULL details (a json_pack
  * that failed) is reported as out of memory. */
 int db_audit_json(PGconn *conn, const db_actor *who, const char *action, const char *device_id,
-                  json_t *details, db_error *err);
+                  const char *serial, json_t *details, db_error *err);
 
 /* ---- devices and certificates (db_registry.c) ---- */
 

@@ -24,7 +24,7 @@ int db_audit(PGconn *conn, const db_actor *who, const char *action, const char *
 }
 
 int db_audit_json(PGconn *conn, const db_actor *who, const char *action, const char *device_id,
-                  json_t *details, db_error *err)
+                  const char *serial, json_t *details, db_error *err)
 {
     char *text =
         details ? json_dumps(details, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
@@ -34,7 +34,7 @@ int db_audit_json(PGconn *conn, const db_actor *who, const char *action, const c
         snprintf(err->msg, sizeof(err->msg), "out of memory writing the audit row of %s", action);
         return -1;
     }
-    int rc = db_audit(conn, who, action, device_id, NULL, text, err);
+    int rc = db_audit(conn, who, action, device_id, serial, text, err);
     free(text);
     return rc;
 }

@@ -31,14 +31,7 @@
     " " RELEASE_STATE " AS state"
 /* clang-format on */
 
-#define NOTES_MAX 4096
 #define REASON_MAX 1024
-
-/* "os:alice": how created_by / revoked_by name an actor. */
-static void actor_text(const db_actor *who, char out[200])
-{
-    snprintf(out, 200, "%s:%s", who->kind, who->name);
-}
 
 static void oom(db_error *err)
 {
@@ -166,7 +159,7 @@ int db_release_key_add(PGconn *conn, const db_actor *who, const char *kid, const
                        const char *endorsement, const char *endorsed_by, db_refusal *why,
                        db_error *err)
 {
-    char by[200];
+    char by[DB_ACTOR_TEXT_LEN];
     memset(why, 0, sizeof(*why));
     if (key_check(kid, jwk, why))
         return -1;
@@ -184,7 +177,7 @@ int db_release_key_add(PGconn *conn, const db_actor *who, const char *kid, const
         oom(err);
         return -1;
     }
-    actor_text(who, by);
+    db_actor_text(who, by);
     const char *params[] = {kid, jwk_text, endorsement, endorsed_by, by};
     PGresult *res =
         db_query(conn,
@@ -200,7 +193,7 @@ int db_release_key_add(PGconn *conn, const db_actor *who, const char *kid, const
         return -1;
     json_t *details = json_pack("{s:s, s:s?}", "kid", kid, "endorsed_by", endorsed_by);
     if (db_audit_json(conn, who, endorsement ? "release.key_rotate" : "release.key_init", NULL,
-                      details, err) < 0 ||
+                      NULL, details, err) < 0 ||
         db_update_notify(conn, "keys", 0, err) < 0)
         return -1;
     return 0;
@@ -337,6 +330,14 @@ static int artifact_complete(PGconn *conn, const char *sha256, int64_t size, db_
 
 /* ---- releases ---- */
 
+/* db_release_find's releases: id $1, else version $3 of class $2 (or of any
+ * class when $2 is NULL), in class order. */
+#define RELEASE_FIND                                                                               \
+    "SELECT id, device_class FROM releases WHERE CASE"                                             \
+    " WHEN $1::text IS NOT NULL THEN id = $1::int8"                                                \
+    " ELSE version = $3 AND ($2::text IS NULL OR device_class = $2)"                               \
+    " END ORDER BY device_class"
+
 int db_release_find(PGconn *conn, const char *ref, int lock, int64_t *id, db_refusal *why,
                     db_error *err)
 {
@@ -356,16 +357,8 @@ int db_release_find(PGconn *conn, const char *ref, int lock, int64_t *id, db_ref
                          "release '%.80s' is neither an id, CLASS/VERSION nor a version (%s)",
                          ref ? ref : "", MANIFEST_VERSION_RULE);
     const char *params[] = {by_id ? ref : NULL, cls[0] ? cls : NULL, ver};
-    PGresult *res = db_query(conn,
-                             lock ? "SELECT id, device_class FROM releases WHERE CASE"
-                                    " WHEN $1::text IS NOT NULL THEN id = $1::int8"
-                                    " ELSE version = $3 AND ($2::text IS NULL OR device_class = $2)"
-                                    " END ORDER BY device_class FOR UPDATE"
-                                  : "SELECT id, device_class FROM releases WHERE CASE"
-                                    " WHEN $1::text IS NOT NULL THEN id = $1::int8"
-                                    " ELSE version = $3 AND ($2::text IS NULL OR device_class = $2)"
-                                    " END ORDER BY device_class",
-                             3, params, err);
+    PGresult *res =
+        db_query(conn, lock ? RELEASE_FIND " FOR UPDATE" : RELEASE_FIND, 3, params, err);
     if (!res)
         return -1;
     int rows = PQntuples(res), rc = 0;
@@ -447,8 +440,8 @@ static int release_new_check(const db_release_new *r, db_refusal *why)
                          "bytes");
     if (r->issued_at <= 0 || r->expires_at <= r->issued_at)
         return db_refuse(why, DB_REFUSED_INPUT, "a release expires after it is issued");
-    if (r->notes && strlen(r->notes) > NOTES_MAX)
-        return db_refuse(why, DB_REFUSED_INPUT, "notes are at most %d bytes", NOTES_MAX);
+    if (r->notes && strlen(r->notes) > DB_RELEASE_NOTES_MAX)
+        return db_refuse(why, DB_REFUSED_INPUT, "notes are at most %d bytes", DB_RELEASE_NOTES_MAX);
     if (!r->kid || !r->manifest || strlen(r->manifest) > MANIFEST_JWS_MAX)
         return db_refuse(why, DB_REFUSED_INPUT, "a release needs its key id and its manifest");
     return 0;
@@ -528,12 +521,12 @@ static int release_order_check(PGconn *conn, const db_release_new *r, db_refusal
 static int64_t release_row_insert(PGconn *conn, const db_actor *who, const db_release_new *r,
                                   db_refusal *why, db_error *err)
 {
-    char sv[24], size[24], iat[24], exp[24], by[200];
+    char sv[24], size[24], iat[24], exp[24], by[DB_ACTOR_TEXT_LEN];
     snprintf(sv, sizeof(sv), "%" PRId64, r->security_version);
     snprintf(size, sizeof(size), "%" PRId64, r->size);
     snprintf(iat, sizeof(iat), "%" PRId64, r->issued_at);
     snprintf(exp, sizeof(exp), "%" PRId64, r->expires_at);
-    actor_text(who, by);
+    db_actor_text(who, by);
     const char *params[] = {r->version,  r->device_class, sv,  r->sha256, size, r->kid,
                             r->manifest, r->notes,        iat, exp,       by};
     PGresult *res = db_query(conn,
@@ -569,7 +562,7 @@ PGresult *db_release_insert(PGconn *conn, const db_actor *who, const db_release_
                                 "version", r->version, "class", r->device_class, "security_version",
                                 (json_int_t)r->security_version, "sha256", r->sha256, "size",
                                 (json_int_t)r->size, "kid", r->kid);
-    if (db_audit_json(conn, who, "release.create", NULL, details, err) < 0 ||
+    if (db_audit_json(conn, who, "release.create", NULL, NULL, details, err) < 0 ||
         db_update_notify(conn, "release", id, err) < 0)
         return NULL;
     return release_row(conn, id, err);
@@ -580,9 +573,9 @@ PGresult *db_release_insert(PGconn *conn, const db_actor *who, const db_release_
 static char *revoke_row(PGconn *conn, const db_actor *who, int64_t id, const char *reason,
                         db_error *err)
 {
-    char id_text[24], by[200];
+    char id_text[24], by[DB_ACTOR_TEXT_LEN];
     snprintf(id_text, sizeof(id_text), "%" PRId64, id);
-    actor_text(who, by);
+    db_actor_text(who, by);
     const char *params[] = {id_text, by, reason, who->kind, who->name};
     PGresult *res = db_query(
         conn,
@@ -639,7 +632,7 @@ PGresult *db_release_revoke(PGconn *conn, const db_actor *who, const char *ref, 
                   "reason", reason, "aborted_rollouts", json_loads(aborted, 0, NULL));
     free(aborted);
     json_decref(rel);
-    if (db_audit_json(conn, who, "release.revoke", NULL, details, err) < 0 ||
+    if (db_audit_json(conn, who, "release.revoke", NULL, NULL, details, err) < 0 ||
         db_update_notify(conn, "release", id, err) < 0)
         return NULL;
     return release_row(conn, id, err);

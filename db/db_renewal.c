@@ -168,7 +168,7 @@ static int grant_audit(PGconn *conn, const db_actor *who, PGresult *res, db_erro
 PGresult *db_renewal_grant(PGconn *conn, const db_actor *who, const char *device_id,
                            const char *until, db_refusal *why, db_error *err)
 {
-    char serial[64], fp[65], until_text[24], by[200];
+    char serial[64], fp[65], until_text[24], by[DB_ACTOR_TEXT_LEN];
     int64_t until_s;
     memset(why, 0, sizeof(*why));
     if (parse_until(until, &until_s, why) < 0)
@@ -177,7 +177,7 @@ PGresult *db_renewal_grant(PGconn *conn, const db_actor *who, const char *device
     if (rc != 0)
         return NULL;
     snprintf(until_text, sizeof(until_text), "%" PRId64, until_s);
-    snprintf(by, sizeof(by), "%s:%s", who->kind, who->name);
+    db_actor_text(who, by);
     const char *params[] = {device_id, serial, fp, by, until_text};
     PGresult *res = db_query(
         conn,

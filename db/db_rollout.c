@@ -27,9 +27,6 @@
     " " TS("o.started_at") " AS started_at, " TS("o.updated_at") " AS updated_at, o.created_by"
 #define ROLLOUT_FROM " FROM rollouts o JOIN releases r ON r.id = o.release_id"
 
-#define MAX_COUNT 1000000
-#define RATIO_MAX 1000.0
-
 PGresult *db_rollout_get(PGconn *conn, int64_t id, db_refusal *why, db_error *err)
 {
     char id_text[24];
@@ -83,7 +80,7 @@ static int rollout_new_check(const db_rollout_new *in, db_rollout_new *r, db_ref
     r->health_ratio = in->health_ratio ? in->health_ratio : DB_ROLLOUT_HEALTH_RATIO;
     r->health_min_crashes =
         in->health_min_crashes ? in->health_min_crashes : DB_ROLLOUT_HEALTH_MIN_CRASHES;
-    if (r->basis_points < 1 || r->basis_points > 10000)
+    if (r->basis_points < 1 || r->basis_points > ROLLOUT_BASIS_POINTS)
         return db_refuse(why, DB_REFUSED_INPUT, "a rollout reaches 0.01 to 100 percent");
     if (r->group_tag && !device_id_valid(r->group_tag))
         return db_refuse(why, DB_REFUSED_INPUT, "group tag '%.80s' is not valid: use %s",
@@ -91,14 +88,16 @@ static int rollout_new_check(const db_rollout_new *in, db_rollout_new *r, db_ref
     if (!(r->error_threshold > 0 && r->error_threshold <= 1))
         return db_refuse(why, DB_REFUSED_INPUT,
                          "the error threshold is a share of failed installs above 0, at most 1");
-    if (r->min_reports < 1 || r->min_reports > MAX_COUNT || r->health_min_crashes < 1 ||
-        r->health_min_crashes > MAX_COUNT)
+    if (r->min_reports < 1 || r->min_reports > DB_ROLLOUT_COUNT_MAX || r->health_min_crashes < 1 ||
+        r->health_min_crashes > DB_ROLLOUT_COUNT_MAX)
         return db_refuse(why, DB_REFUSED_INPUT, "the minimum reports and crashes are 1 to %d",
-                         MAX_COUNT);
-    if (r->health_window_s < 60 || r->health_window_s > 31536000)
+                         DB_ROLLOUT_COUNT_MAX);
+    if (r->health_window_s < DB_ROLLOUT_HEALTH_WINDOW_MIN_S ||
+        r->health_window_s > DB_ROLLOUT_HEALTH_WINDOW_MAX_S)
         return db_refuse(why, DB_REFUSED_INPUT, "the health window is 60s to 365d");
-    if (!(r->health_ratio >= 1 && r->health_ratio <= RATIO_MAX))
-        return db_refuse(why, DB_REFUSED_INPUT, "the health ratio is 1 to %g", RATIO_MAX);
+    if (!(r->health_ratio >= 1 && r->health_ratio <= DB_ROLLOUT_HEALTH_RATIO_MAX))
+        return db_refuse(why, DB_REFUSED_INPUT, "the health ratio is 1 to %g",
+                         DB_ROLLOUT_HEALTH_RATIO_MAX);
     return 0;
 }
 
@@ -136,24 +135,27 @@ static int release_usable(PGconn *conn, int64_t release_id, char cls[DEVICE_ID_M
 
 /* Locks the class (until commit) and picks the new rollout's id; then
  * supersedes the class's live rollout, seen after the lock. The ids
- * superseded into *superseded (a JSON array). The new id, or -1. */
+ * superseded into *superseded (a JSON array), the newest of them and its
+ * state before into *old. The new id, or -1. */
 static int64_t rollout_supersede(PGconn *conn, const db_actor *who, const char *cls,
-                                 json_t **superseded, db_error *err)
+                                 json_t **superseded, db_rollout_superseded *old, db_error *err)
 {
-    const char *lock[] = {cls};
-    PGresult *res = db_query(conn,
-                             "SELECT nextval(pg_get_serial_sequence('rollouts', 'id')),"
-                             " pg_advisory_xact_lock(hashtext('vigil_rollout:' || $1)) IS NULL",
-                             1, lock, err);
+    char lock[DEVICE_ID_MAX + 16], id_text[24];
+    snprintf(lock, sizeof(lock), "vigil_rollout:%s", cls);
+    if (db_xact_lock(conn, lock, err) < 0)
+        return -1;
+    PGresult *res =
+        db_query(conn, "SELECT nextval(pg_get_serial_sequence('rollouts', 'id'))", 0, NULL, err);
     if (!res)
         return -1;
-    char id_text[24];
     snprintf(id_text, sizeof(id_text), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     const char *params[] = {cls, who->kind, who->name, id_text};
     res = db_query(conn,
                    "SELECT coalesce(json_agg(m.id ORDER BY m.id) FILTER (WHERE m.moved),"
-                   " '[]'::json)::text FROM (SELECT o.id, vigil_rollout_move(o.id, 'superseded',"
+                   " '[]'::json)::text, max(m.id) FILTER (WHERE m.moved),"
+                   " (array_agg(m.state ORDER BY m.id DESC) FILTER (WHERE m.moved))[1]"
+                   " FROM (SELECT o.id, o.state, vigil_rollout_move(o.id, 'superseded',"
                    "  $2, $3, jsonb_build_object('kind', 'superseded', 'by', $4::int8)) AS moved"
                    "  FROM rollouts o WHERE o.device_class = $1 AND o.state IN " LIVE_STATES
                    "  ORDER BY o.id) m",
@@ -161,6 +163,10 @@ static int64_t rollout_supersede(PGconn *conn, const db_actor *who, const char *
     if (!res)
         return -1;
     *superseded = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    if (!PQgetisnull(res, 0, 1)) {
+        old->id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        snprintf(old->state, sizeof(old->state), "%s", PQgetvalue(res, 0, 2));
+    }
     PQclear(res);
     return strtoll(id_text, NULL, 10);
 }
@@ -169,7 +175,8 @@ static int64_t rollout_supersede(PGconn *conn, const db_actor *who, const char *
 static int rollout_insert(PGconn *conn, const db_actor *who, int64_t id, int64_t release_id,
                           const char *cls, const db_rollout_new *r, db_error *err)
 {
-    char rid[24], rel[24], bp[16], thr[32], minr[16], win[24], ratio[32], minc[16], by[200];
+    char rid[24], rel[24], bp[16], thr[32], minr[16], win[24], ratio[32], minc[16],
+        by[DB_ACTOR_TEXT_LEN];
     snprintf(rid, sizeof(rid), "%" PRId64, id);
     snprintf(rel, sizeof(rel), "%" PRId64, release_id);
     snprintf(bp, sizeof(bp), "%d", r->basis_points);
@@ -178,7 +185,7 @@ static int rollout_insert(PGconn *conn, const db_actor *who, int64_t id, int64_t
     snprintf(win, sizeof(win), "%" PRId64, r->health_window_s);
     snprintf(ratio, sizeof(ratio), "%.17g", r->health_ratio);
     snprintf(minc, sizeof(minc), "%d", r->health_min_crashes);
-    snprintf(by, sizeof(by), "%s:%s", who->kind, who->name);
+    db_actor_text(who, by);
     const char *params[] = {rid, rel, cls, r->group_tag, bp, thr, minr, win, ratio, minc, by};
     PGresult *res =
         db_query(conn,
@@ -192,18 +199,21 @@ static int rollout_insert(PGconn *conn, const db_actor *who, int64_t id, int64_t
 }
 
 PGresult *db_rollout_start(PGconn *conn, const db_actor *who, const db_rollout_new *in,
-                           db_refusal *why, db_error *err)
+                           db_rollout_superseded *old, db_refusal *why, db_error *err)
 {
     db_rollout_new r;
+    db_rollout_superseded none;
     int64_t release_id;
     char cls[DEVICE_ID_MAX + 1];
     json_t *superseded = NULL;
     memset(why, 0, sizeof(*why));
+    old = old ? old : &none;
+    memset(old, 0, sizeof(*old));
     if (rollout_new_check(in, &r, why) ||
         db_release_find(conn, in->release_ref, 1, &release_id, why, err) ||
         release_usable(conn, release_id, cls, why, err))
         return NULL;
-    int64_t id = rollout_supersede(conn, who, cls, &superseded, err);
+    int64_t id = rollout_supersede(conn, who, cls, &superseded, old, err);
     if (id < 0 || rollout_insert(conn, who, id, release_id, cls, &r, err) < 0) {
         json_decref(superseded);
         return NULL;
@@ -215,7 +225,7 @@ PGresult *db_rollout_start(PGconn *conn, const db_actor *who, const db_rollout_n
         r.min_reports, "health_window_s", (json_int_t)r.health_window_s, "health_ratio",
         r.health_ratio, "health_min_crashes", r.health_min_crashes, "superseded",
         superseded ? superseded : json_array());
-    if (db_audit_json(conn, who, "rollout.start", NULL, details, err) < 0 ||
+    if (db_audit_json(conn, who, "rollout.start", NULL, NULL, details, err) < 0 ||
         db_update_notify(conn, "rollout", id, err) < 0)
         return NULL;
     return db_rollout_get(conn, id, why, err);
@@ -255,7 +265,7 @@ PGresult *db_rollout_widen(PGconn *conn, const db_actor *who, int64_t id, int ba
     char state[16], id_text[24], bp_text[16], from[ROLLOUT_PERCENT_LEN], to[ROLLOUT_PERCENT_LEN];
     int bp;
     memset(why, 0, sizeof(*why));
-    if (basis_points < 1 || basis_points > 10000) {
+    if (basis_points < 1 || basis_points > ROLLOUT_BASIS_POINTS) {
         db_refuse(why, DB_REFUSED_INPUT, "a rollout reaches 0.01 to 100 percent");
         return NULL;
     }
@@ -289,7 +299,7 @@ PGresult *db_rollout_widen(PGconn *conn, const db_actor *who, int64_t id, int ba
     json_t *details =
         json_pack("{s:I, s:i, s:i, s:s}", "rollout_id", (json_int_t)id, "from_basis_points", bp,
                   "to_basis_points", basis_points, "state", state);
-    if (db_audit_json(conn, who, "rollout.widen", NULL, details, err) < 0 ||
+    if (db_audit_json(conn, who, "rollout.widen", NULL, NULL, details, err) < 0 ||
         db_update_notify(conn, "rollout", id, err) < 0)
         return NULL;
     return db_rollout_get(conn, id, why, err);
@@ -366,6 +376,25 @@ static char *tags_json(const char *const *tags, int n, db_refusal *why)
     return text;
 }
 
+/* The first two columns of res (device_id and tags, one row) alone: the
+ * device's tags when nothing changes. NULL (err) when out of memory. */
+static PGresult *tags_result(const PGresult *res, db_error *err)
+{
+    PGresAttDesc cols[2];
+    for (int c = 0; c < 2; c++)
+        cols[c] = (PGresAttDesc){PQfname(res, c),   PQftable(res, c), PQftablecol(res, c),
+                                 PQfformat(res, c), PQftype(res, c),  PQfsize(res, c),
+                                 PQfmod(res, c)};
+    PGresult *out = PQcopyResult(res, 0);
+    if (out && PQsetResultAttrs(out, 2, cols) &&
+        PQsetvalue(out, 0, 0, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0)) &&
+        PQsetvalue(out, 0, 1, PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1)))
+        return out;
+    PQclear(out);
+    snprintf(err->msg, sizeof(err->msg), "out of memory");
+    return NULL;
+}
+
 PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_id,
                          const char *const *tags, int n, int add, db_refusal *why, db_error *err)
 {
@@ -389,8 +418,8 @@ PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_i
         "   WHERE t <> ALL (d.tags) ORDER BY i)"
         "  ELSE ARRAY(SELECT t FROM unnest(d.tags) WITH ORDINALITY AS y(t, i)"
         "   WHERE t NOT IN (SELECT t FROM want) ORDER BY i) END AS tags FROM d)"
-        " SELECT now.id, cardinality(now.tags), to_json(now.tags), now.tags <> d.tags"
-        " FROM now JOIN d ON d.id = now.id",
+        " SELECT now.id AS device_id, to_json(now.tags) AS tags, cardinality(now.tags),"
+        " now.tags <> d.tags FROM now JOIN d ON d.id = now.id",
         3, params, err);
     if (!res)
         goto fail;
@@ -398,17 +427,14 @@ PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_i
         db_refuse(why, DB_REFUSED_NOT_FOUND, "no device %s", device_id);
         goto fail;
     }
-    if (atoi(PQgetvalue(res, 0, 1)) > DB_DEVICE_TAGS_MAX) {
+    if (atoi(PQgetvalue(res, 0, 2)) > DB_DEVICE_TAGS_MAX) {
         db_refuse(why, DB_REFUSED_INPUT, "device %s would have %s tags: at most %d", device_id,
-                  PQgetvalue(res, 0, 1), DB_DEVICE_TAGS_MAX);
+                  PQgetvalue(res, 0, 2), DB_DEVICE_TAGS_MAX);
         goto fail;
     }
-    const char *set[] = {device_id, PQgetvalue(res, 0, 2)};
+    const char *set[] = {device_id, PQgetvalue(res, 0, 1)};
     if (PQgetvalue(res, 0, 3)[0] != 't') { /* nothing to change, audit or notify */
-        PGresult *same = db_query(conn,
-                                  "SELECT id AS device_id, to_json(tags) AS tags FROM devices"
-                                  " WHERE id = $1",
-                                  1, set, err);
+        PGresult *same = tags_result(res, err);
         PQclear(res);
         free(list);
         return same;
@@ -427,8 +453,8 @@ PGresult *db_device_tags(PGconn *conn, const db_actor *who, const char *device_i
             : NULL;
     PQclear(res);
     res = upd;
-    if (!upd ||
-        db_audit_json(conn, who, add ? "device.tag" : "device.untag", device_id, details, err) < 0)
+    if (!upd || db_audit_json(conn, who, add ? "device.tag" : "device.untag", device_id, NULL,
+                              details, err) < 0)
         goto fail;
     free(list);
     return res;

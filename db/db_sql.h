@@ -67,6 +67,14 @@ PGresult *db_revoke_where(PGconn *conn, const char *serial, const char *device_i
 int db_refuse(db_refusal *why, db_refusal_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* "os:alice": how a row's created_by, revoked_by or granted_by names an
+ * actor (cut to DB_ACTOR_TEXT_LEN - 1 bytes). */
+#define DB_ACTOR_TEXT_LEN 200
+static inline void db_actor_text(const db_actor *who, char out[DB_ACTOR_TEXT_LEN])
+{
+    snprintf(out, DB_ACTOR_TEXT_LEN, "%s:%s", who->kind, who->name);
+}
+
 /* ---- signed updates (db_release.c, db_rollout.c) ---- */
 
 /* pg_advisory_xact_lock(hashtext(name)), in a statement of its own: what

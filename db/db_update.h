@@ -55,6 +55,8 @@ json_t *db_release_jwks(PGconn *conn, db_error *err);
 #define DB_ARTIFACT_CHUNK_MIN 4096
 #define DB_ARTIFACT_CHUNK_MAX (1024 * 1024)
 
+#define DB_RELEASE_NOTES_MAX 4096 /* bytes; releases.notes' CHECK */
+
 typedef struct db_release_new {
     const char *version, *device_class, *notes; /* notes may be NULL */
     int64_t security_version;
@@ -118,6 +120,14 @@ PGresult *db_release_revoke(PGconn *conn, const db_actor *who, const char *ref,
 #define DB_ROLLOUT_HEALTH_WINDOW_S 86400
 #define DB_ROLLOUT_HEALTH_RATIO 2.0
 #define DB_ROLLOUT_HEALTH_MIN_CRASHES 3
+/* The values db_rollout_start takes (vigilctl and the API check the same
+ * before): basis_points 1..ROLLOUT_BASIS_POINTS (protocol/rollout.h),
+ * min_reports and health_min_crashes 1..DB_ROLLOUT_COUNT_MAX, health_ratio
+ * 1..DB_ROLLOUT_HEALTH_RATIO_MAX, the health window as the table's CHECK. */
+#define DB_ROLLOUT_COUNT_MAX 1000000
+#define DB_ROLLOUT_HEALTH_WINDOW_MIN_S 60
+#define DB_ROLLOUT_HEALTH_WINDOW_MAX_S (365 * 86400)
+#define DB_ROLLOUT_HEALTH_RATIO_MAX 1000.0
 
 typedef struct db_rollout_new {
     const char *release_ref;   /* as db_release_get */
@@ -130,11 +140,18 @@ typedef struct db_rollout_new {
     int health_min_crashes;    /* 0: the default (3) */
 } db_rollout_new;
 
+/* The live rollout a start superseded (id 0: none). */
+typedef struct db_rollout_superseded {
+    int64_t id;     /* the newest, if there were several */
+    char state[16]; /* its state before: running, paused or halted */
+} db_rollout_superseded;
+
 /* Starts a rollout (state running). A live rollout of the same class is
- * superseded (audited). Refused: a revoked or expired release, a value out
- * of range. Returns the rollout row (columns as db_rollout_get). */
+ * superseded (audited), and named in *old unless old is NULL. Refused: a
+ * revoked or expired release, a value out of range. Returns the rollout
+ * row (columns as db_rollout_get). */
 PGresult *db_rollout_start(PGconn *conn, const db_actor *who, const db_rollout_new *r,
-                           db_refusal *why, db_error *err);
+                           db_rollout_superseded *old, db_refusal *why, db_error *err);
 /* Rollouts, newest first, at most limit; only live ones when live_only.
  * Columns as db_rollout_get without the counts. */
 PGresult *db_rollout_list(PGconn *conn, int live_only, int limit, db_error *err);

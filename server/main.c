@@ -118,7 +118,8 @@ static void on_ca_change(void *arg)
 static int load_passphrase(server *s)
 {
     ca_error err = {0};
-    if (ca_passphrase_find(s->cfg.ca_passphrase_file, NULL, &s->ca_passphrase, &err) < 0) {
+    if (ca_passphrase_find(s->cfg.ca_passphrase_file, NULL, "VIGIL_CA_PASSPHRASE",
+                           &s->ca_passphrase, &err) < 0) {
         fprintf(stderr, "vigild: %s\n", err.msg);
         return -1;
     }

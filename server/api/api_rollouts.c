@@ -11,7 +11,6 @@
 
 #include "db/db_update.h"
 #include "protocol/device_id.h"
-#include "protocol/when.h"
 #include "server/api/api_db.h"
 #include "server/api/api_param.h"
 
@@ -22,11 +21,6 @@
 static const char *const no_params[] = {NULL};
 static const char *const no_members[] = {NULL};
 static const char *const booleans[] = {"true", "false", NULL};
-
-#define HEALTH_WINDOW_MIN 60 /* seconds; the table's CHECK */
-#define HEALTH_WINDOW_MAX (365 * 86400)
-#define COUNT_MAX 1000000 /* min_reports, health_min_crashes */
-#define HEALTH_RATIO_MAX 1000.0
 
 /* GET /v1/rollouts?live=true&limit=: newest first. */
 void api_rollouts_list(api_req *r)
@@ -100,16 +94,16 @@ static int body_number(api_req *r, json_t *body, const char *name, double min, i
     return 1;
 }
 
-/* An optional whole number in [1, COUNT_MAX]. */
+/* An optional whole number in [1, DB_ROLLOUT_COUNT_MAX]. */
 static int body_count(api_req *r, json_t *body, const char *name, int *out)
 {
     json_t *v = json_object_get(body, name);
     if (!v)
         return 0;
     json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
-    if (n < 1 || n > COUNT_MAX) {
+    if (n < 1 || n > DB_ROLLOUT_COUNT_MAX) {
         api_error(r, 400, "bad_request", name, "'%s' must be a whole number from 1 to %d", name,
-                  COUNT_MAX);
+                  DB_ROLLOUT_COUNT_MAX);
         return -1;
     }
     *out = (int)n;
@@ -146,8 +140,9 @@ static int body_health_window(api_req *r, json_t *body, int64_t *out)
     if (!v)
         return 0;
     const char *s = json_string_value(v);
-    int64_t secs = s && strlen(s) <= 32 ? when_duration(s) : -1;
-    if (secs < HEALTH_WINDOW_MIN || secs > HEALTH_WINDOW_MAX) {
+    int64_t secs;
+    if (!s || strlen(s) > 32 || api_value_duration(s, DB_ROLLOUT_HEALTH_WINDOW_MAX_S, &secs) < 0 ||
+        secs < DB_ROLLOUT_HEALTH_WINDOW_MIN_S) {
         api_error(r, 400, "bad_request", "health_window",
                   "'health_window' must be a duration string from 60s to 365d, such as \"24h\", "
                   "\"90m\" or \"7d\"");
@@ -186,7 +181,7 @@ static int start_body(api_req *r, json_t *body, db_rollout_new *n, char *ref, si
                     &n->error_threshold) < 0 ||
         body_count(r, body, "min_reports", &n->min_reports) < 0 ||
         body_health_window(r, body, &n->health_window_s) < 0 ||
-        body_number(r, body, "health_ratio", 1, 0, HEALTH_RATIO_MAX,
+        body_number(r, body, "health_ratio", 1, 0, DB_ROLLOUT_HEALTH_RATIO_MAX,
                     "a number from 1 to 1000 (2 halts when updated devices crash more than twice "
                     "as often as the others)",
                     &n->health_ratio) < 0 ||
@@ -201,7 +196,7 @@ static int start_body(api_req *r, json_t *body, db_rollout_new *n, char *ref, si
 static PGresult *start_rollout(PGconn *db, const db_actor *who, void *arg, db_refusal *why,
                                db_error *err)
 {
-    return db_rollout_start(db, who, arg, why, err);
+    return db_rollout_start(db, who, arg, NULL, why, err);
 }
 
 /* POST /v1/rollouts: 201 with the rollout and its Location. */

@@ -178,7 +178,8 @@ int cli_load_passphrase(cli_ctx *ctx)
     ca_error err = {0};
     if (ctx->passphrase_file && ctx->passphrase_env)
         return cli_usage_error(ctx, "give --passphrase-file or --passphrase-env, not both");
-    if (ca_passphrase_find(ctx->passphrase_file, ctx->passphrase_env, &ctx->passphrase, &err) < 0)
+    if (ca_passphrase_find(ctx->passphrase_file, ctx->passphrase_env, "VIGIL_CA_PASSPHRASE",
+                           &ctx->passphrase, &err) < 0)
         return cli_fail_ca(ctx, &err);
     return EXIT_OK;
 }
@@ -240,13 +241,11 @@ int cli_commit(cli_ctx *ctx)
 int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, const char *serial,
                    json_t *details)
 {
-    char *text = details ? json_dumps(details, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(details);
-    if (details && !text)
-        return cli_fail(ctx, EXIT_INTERNAL, "out of memory");
-    int rc = cli_audit(ctx, action, device_id, serial, text);
-    free(text);
-    return rc;
+    db_error err = {0};
+    db_actor who = {"os", ctx->actor};
+    if (db_audit_json(ctx->db, &who, action, device_id, serial, details, &err) < 0)
+        return cli_fail_db(ctx, &err);
+    return EXIT_OK;
 }
 
 int cli_notify_ca_changed(cli_ctx *ctx, const char *issuer_ski)

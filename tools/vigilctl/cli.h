@@ -119,7 +119,8 @@ int cli_audit(cli_ctx *ctx, const char *action, const char *device_id, const cha
  * down thus stops the action before anything is written. */
 int cli_begin_audited(cli_ctx *ctx);
 int cli_commit(cli_ctx *ctx);
-/* Like cli_audit with details as JSON; consumes details (may be NULL). */
+/* Like cli_audit with details as JSON (db_audit_json); consumes details:
+ * NULL (a json_pack that failed) is reported as out of memory. */
 int cli_audit_json(cli_ctx *ctx, const char *action, const char *device_id, const char *serial,
                    json_t *details);
 

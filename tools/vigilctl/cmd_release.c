@@ -44,7 +44,6 @@ enum {
 
 #define EXPIRES_DEFAULT (90 * 86400)
 #define EXPIRES_MAX (10LL * 365 * 86400)
-#define NOTES_MAX 4096
 
 static const char create_usage[] =
     "Usage: vigilctl release create --artifact FILE --version V --security-version N\n"
@@ -109,8 +108,8 @@ static int create_option(cli_ctx *ctx, int opt, const char *arg, void *state)
             return cli_usage_error(ctx, "--expires %s is more than 10y", arg);
         return EXIT_OK;
     case OPT_NOTES:
-        if (strlen(arg) > NOTES_MAX)
-            return cli_usage_error(ctx, "--notes is at most %d bytes", NOTES_MAX);
+        if (strlen(arg) > DB_RELEASE_NOTES_MAX)
+            return cli_usage_error(ctx, "--notes is at most %d bytes", DB_RELEASE_NOTES_MAX);
         a->notes = arg;
         return EXIT_OK;
     case OPT_RELEASE_DIR:

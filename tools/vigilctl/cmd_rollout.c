@@ -160,7 +160,7 @@ static int parse_number(cli_ctx *ctx, const char *opt, const char *text, double 
 static int parse_count(cli_ctx *ctx, const char *opt, const char *text, int *out)
 {
     double v;
-    if (parse_number(ctx, opt, text, 1, 1000000, 0, &v) != EXIT_OK)
+    if (parse_number(ctx, opt, text, 1, DB_ROLLOUT_COUNT_MAX, 0, &v) != EXIT_OK)
         return EXIT_USAGE;
     if (v != floor(v))
         return cli_usage_error(ctx, "--%s must be a whole number, not '%s'", opt, text);
@@ -190,11 +190,13 @@ static int start_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     case OPT_HEALTH_WINDOW:
         if (cli_parse_duration(ctx, "health-window", arg, &a->r.health_window_s) != EXIT_OK)
             return EXIT_USAGE;
-        if (a->r.health_window_s < 60 || a->r.health_window_s > 31536000)
+        if (a->r.health_window_s < DB_ROLLOUT_HEALTH_WINDOW_MIN_S ||
+            a->r.health_window_s > DB_ROLLOUT_HEALTH_WINDOW_MAX_S)
             return cli_usage_error(ctx, "--health-window %s: give 60s to 365d", arg);
         return EXIT_OK;
     case OPT_HEALTH_RATIO:
-        return parse_number(ctx, "health-ratio", arg, 1, 1000, 0, &a->r.health_ratio);
+        return parse_number(ctx, "health-ratio", arg, 1, DB_ROLLOUT_HEALTH_RATIO_MAX, 0,
+                            &a->r.health_ratio);
     case OPT_HEALTH_MIN_CRASHES:
         return parse_count(ctx, "health-min-crashes", arg, &a->r.health_min_crashes);
     case OPT_GROUP:
@@ -273,40 +275,15 @@ static void print_rollout(const cli_ctx *ctx, PGresult *res)
            col(res, "created_by"), col(res, "updated_at"));
 }
 
-static int rollout_fail(cli_ctx *ctx, const db_refusal *why, const db_error *err)
-{
-    int rollout = strncmp(why->msg, "no rollout", 10) == 0;
-    return cli_fail_refusal(
-        ctx, why, err, rollout ? "see `vigilctl rollout list`" : "see `vigilctl release list`");
-}
-
 /* ---- rollout start ---- */
-
-/* The class's live rollout before this start, to say what it supersedes. */
-static int64_t live_rollout(cli_ctx *ctx, const char *ref, char state[16])
-{
-    db_error err = {0};
-    db_refusal why;
-    int64_t id = 0;
-    PGresult *rel = db_release_get(ctx->db, ref, &why, &err), *live = NULL;
-    const char *cls = rel ? col(rel, "device_class") : NULL;
-    if (cls && (live = db_rollout_list(ctx->db, 1, 1000, &err)))
-        for (int r = 0; r < PQntuples(live) && !id; r++)
-            if (strcmp(PQgetvalue(live, r, PQfnumber(live, "device_class")), cls) == 0) {
-                id = strtoll(PQgetvalue(live, r, 0), NULL, 10);
-                snprintf(state, 16, "%s", PQgetvalue(live, r, PQfnumber(live, "state")));
-            }
-    PQclear(live);
-    PQclear(rel);
-    return id;
-}
 
 static int start_run(cli_ctx *ctx, start_args *a, const char *release)
 {
     db_error err = {0};
     db_refusal why;
     db_actor who = {"os", ctx->actor};
-    char ref[DEVICE_ID_MAX + MANIFEST_VERSION_MAX + 2], old_state[16] = "";
+    db_rollout_superseded old;
+    char ref[DEVICE_ID_MAX + MANIFEST_VERSION_MAX + 2];
     if (a->device_class)
         snprintf(ref, sizeof(ref), "%s/%s", a->device_class, release);
     else
@@ -315,13 +292,12 @@ static int start_run(cli_ctx *ctx, start_args *a, const char *release)
     int rc = cli_begin_audited(ctx);
     if (rc != EXIT_OK)
         return rc;
-    int64_t old = live_rollout(ctx, ref, old_state);
-    PGresult *res = db_rollout_start(ctx->db, &who, &a->r, &why, &err);
+    PGresult *res = db_rollout_start(ctx->db, &who, &a->r, &old, &why, &err);
     if (!res)
-        return rollout_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl release list`");
     if ((rc = cli_commit(ctx)) == EXIT_OK) {
-        if (!ctx->json && old)
-            printf("rollout %" PRId64 " (%s) is superseded by this one\n", old, old_state);
+        if (!ctx->json && old.id)
+            printf("rollout %" PRId64 " (%s) is superseded by this one\n", old.id, old.state);
         print_rollout(ctx, res);
     }
     PQclear(res);
@@ -385,7 +361,7 @@ static int change(cli_ctx *ctx, const char *id_text, const char *to, int bp)
     PGresult *res = to ? db_rollout_move(ctx->db, &who, id, to, &why, &err)
                        : db_rollout_widen(ctx->db, &who, id, bp, &why, &err);
     if (!res)
-        return rollout_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl rollout list`");
     if ((rc = cli_commit(ctx)) == EXIT_OK) {
         if (ctx->json) {
             print_rollout(ctx, res);
@@ -456,7 +432,7 @@ static int status_action(cli_ctx *ctx, char **args)
         return rc;
     PGresult *res = db_rollout_get(ctx->db, id, &why, &err);
     if (!res)
-        return rollout_fail(ctx, &why, &err);
+        return cli_fail_refusal(ctx, &why, &err, "see `vigilctl rollout list`");
     print_rollout(ctx, res);
     PQclear(res);
     return EXIT_OK;

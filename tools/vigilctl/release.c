@@ -28,17 +28,11 @@ int release_dir(cli_ctx *ctx, const char *dir, const char **out)
 int release_passphrase(cli_ctx *ctx)
 {
     ca_error err = {0};
-    const char *env = ctx->passphrase_env;
-    if (ctx->passphrase_file && env)
+    if (ctx->passphrase_file && ctx->passphrase_env)
         return cli_usage_error(ctx, "give --passphrase-file or --passphrase-env, not both");
-    if (!ctx->passphrase_file && !env) {
-        const char *dflt = getenv("VIGIL_RELEASE_PASSPHRASE");
-        if (!dflt || !dflt[0])
-            return EXIT_OK; /* no passphrase: the key file is not encrypted */
-        env = "VIGIL_RELEASE_PASSPHRASE";
-    }
-    /* with one of file/env given, ca_passphrase_find reads exactly that */
-    if (ca_passphrase_find(ctx->passphrase_file, env, &ctx->passphrase, &err) < 0)
+    /* none given: the key file is not encrypted (ctx->passphrase NULL) */
+    if (ca_passphrase_find(ctx->passphrase_file, ctx->passphrase_env, "VIGIL_RELEASE_PASSPHRASE",
+                           &ctx->passphrase, &err) < 0)
         return cli_fail_ca(ctx, &err);
     return EXIT_OK;
 }
