@@ -320,7 +320,7 @@ char *manifest_sign(const manifest *m, const json_t *key)
     return compact_sign(claims, MANIFEST_TYP, key);
 }
 
-static int copy_text(char *dst, size_t cap, const char *src)
+int manifest_copy_text(char *dst, size_t cap, const char *src)
 {
     if (!src || strlen(src) >= cap)
         return -1;
@@ -344,10 +344,10 @@ manifest_status manifest_verify(const char *jws, size_t len, const json_t *jwks,
                     "sha256", &sha, "size", &size, "path", &path, "iat", &iat, "exp", &exp, "kid",
                     &ckid) < 0 ||
         strcmp(typ, MANIFEST_TYP) != 0 || strcmp(ckid, kid) != 0 ||
-        copy_text(out->version, sizeof out->version, version) < 0 ||
-        copy_text(out->device_class, sizeof out->device_class, cls) < 0 ||
-        copy_text(out->sha256, sizeof out->sha256, sha) < 0 ||
-        copy_text(out->path, sizeof out->path, path) < 0) {
+        manifest_copy_text(out->version, sizeof out->version, version) < 0 ||
+        manifest_copy_text(out->device_class, sizeof out->device_class, cls) < 0 ||
+        manifest_copy_text(out->sha256, sizeof out->sha256, sha) < 0 ||
+        manifest_copy_text(out->path, sizeof out->path, path) < 0) {
         json_decref(claims);
         return refuse(MANIFEST_MALFORMED, why, why_len, "the claims are not those of a manifest");
     }

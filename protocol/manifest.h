@@ -70,6 +70,10 @@ int manifest_version_valid(const char *text);
 /* 1 if text is 64 lowercase hex digits. */
 int manifest_sha256_valid(const char *text);
 
+/* Copies the string src into dst of cap bytes: 0, or -1 (dst untouched)
+ * if src is NULL or does not fit with its NUL. */
+int manifest_copy_text(char *dst, size_t cap, const char *src);
+
 /* ---- keys ---- */
 
 /* The RFC 7638 SHA-256 thumbprint of jwk (public or private). 0 or -1. */
