@@ -12,12 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *printable_ascii(const char *s, char out[ERRORS_TEXT_MAX + 1])
+size_t errors_printable(char *out, size_t out_size, const char *s, size_t len, char replacement)
 {
     size_t n = 0;
-    for (const char *p = s; *p && n < ERRORS_TEXT_MAX; p++)
-        out[n++] = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?';
+    for (; n < len && n < out_size - 1; n++)
+        out[n] = (unsigned char)s[n] >= 0x20 && (unsigned char)s[n] < 0x7f ? s[n] : replacement;
     out[n] = '\0';
+    return n;
+}
+
+static const char *printable_ascii(const char *s, char out[ERRORS_TEXT_MAX + 1])
+{
+    errors_printable(out, ERRORS_TEXT_MAX + 1, s, strnlen(s, ERRORS_TEXT_MAX), '?');
     return out;
 }
 

@@ -18,6 +18,8 @@
 #ifndef VIGIL_PROTO_ERRORS_H
 #define VIGIL_PROTO_ERRORS_H
 
+#include <stddef.h>
+
 /* The longest reason (and parameter) kept, in bytes; longer ones are cut. */
 #define ERRORS_TEXT_MAX 511
 
@@ -25,5 +27,10 @@
  * parameter are made printable ASCII first (any other byte becomes '?'):
  * they may quote a hostile request. parameter NULL: none. */
 char *errors_json(const char *code, const char *reason, const char *parameter);
+
+/* The len bytes at s made printable ASCII (0x20..0x7e; any other byte,
+ * NUL too, becomes replacement) into out, cut to out_size - 1 bytes and
+ * NUL-terminated (out_size >= 1). The length written. */
+size_t errors_printable(char *out, size_t out_size, const char *s, size_t len, char replacement);
 
 #endif

@@ -213,6 +213,19 @@ static json_t *part_json(const json_t *part)
     return v;
 }
 
+/* Unverified, so not part_json: the payload as libjose reads it (any
+ * JSON, duplicate members kept, no size bound), which is what a report
+ * or `release show` has always shown of a manifest. */
+json_t *manifest_peek_claims(const char *jws, size_t len)
+{
+    const char *a = jws ? memchr(jws, '.', len) : NULL,
+               *b = a ? memchr(a + 1, '.', len - (size_t)(a + 1 - jws)) : NULL;
+    json_t *part = b ? json_stringn(a + 1, (size_t)(b - a - 1)) : NULL;
+    json_t *claims = part ? jose_b64_dec_load(part) : NULL;
+    json_decref(part);
+    return claims;
+}
+
 /* Splits, checks the header and the signature; *payload gets the claims. */
 static manifest_status compact_verify(const char *jws, size_t len, const char *typ,
                                       const json_t *jwks, json_t **payload, char *kid_out,
@@ -307,7 +320,7 @@ char *manifest_sign(const manifest *m, const json_t *key)
     return compact_sign(claims, MANIFEST_TYP, key);
 }
 
-static int copy_text(char *dst, size_t cap, const char *src)
+int manifest_copy_text(char *dst, size_t cap, const char *src)
 {
     if (!src || strlen(src) >= cap)
         return -1;
@@ -331,10 +344,10 @@ manifest_status manifest_verify(const char *jws, size_t len, const json_t *jwks,
                     "sha256", &sha, "size", &size, "path", &path, "iat", &iat, "exp", &exp, "kid",
                     &ckid) < 0 ||
         strcmp(typ, MANIFEST_TYP) != 0 || strcmp(ckid, kid) != 0 ||
-        copy_text(out->version, sizeof out->version, version) < 0 ||
-        copy_text(out->device_class, sizeof out->device_class, cls) < 0 ||
-        copy_text(out->sha256, sizeof out->sha256, sha) < 0 ||
-        copy_text(out->path, sizeof out->path, path) < 0) {
+        manifest_copy_text(out->version, sizeof out->version, version) < 0 ||
+        manifest_copy_text(out->device_class, sizeof out->device_class, cls) < 0 ||
+        manifest_copy_text(out->sha256, sizeof out->sha256, sha) < 0 ||
+        manifest_copy_text(out->path, sizeof out->path, path) < 0) {
         json_decref(claims);
         return refuse(MANIFEST_MALFORMED, why, why_len, "the claims are not those of a manifest");
     }

@@ -70,6 +70,10 @@ int manifest_version_valid(const char *text);
 /* 1 if text is 64 lowercase hex digits. */
 int manifest_sha256_valid(const char *text);
 
+/* Copies the string src into dst of cap bytes: 0, or -1 (dst untouched)
+ * if src is NULL or does not fit with its NUL. */
+int manifest_copy_text(char *dst, size_t cap, const char *src);
+
 /* ---- keys ---- */
 
 /* The RFC 7638 SHA-256 thumbprint of jwk (public or private). 0 or -1. */
@@ -94,6 +98,11 @@ char *manifest_sign(const manifest *m, const json_t *key);
  * manifest_check). why (may be NULL) gets a sentence for a refusal. */
 manifest_status manifest_verify(const char *jws, size_t len, const json_t *jwks, manifest *out,
                                 char *why, size_t why_len);
+/* The payload of jws (len bytes) as JSON, NOT verified: the part between
+ * the first two dots, decoded. Only for display or for naming a release
+ * in a report (a refusal's version, `release show`), never to act on.
+ * NULL if there is no such part or it is not base64url JSON. */
+json_t *manifest_peek_claims(const char *jws, size_t len);
 /* What a device checks after the signature: its class, the clock, and
  * its stored security version (never below floor). */
 manifest_status manifest_check(const manifest *m, const char *device_class, int64_t floor,

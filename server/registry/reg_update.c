@@ -7,6 +7,7 @@
 #include "server/registry/reg_update.h"
 
 #include "protocol/device_id.h"
+#include "protocol/rollout.h"
 #include "server/core/log.h"
 #include "server/core/pg_async.h"
 #include "server/core/snapshot.h"
@@ -105,14 +106,6 @@ const reg_release *reg_update_artifact(const reg_update *u, const char *sha256,
 
 /* ---- building one from the database's answer ---- */
 
-static int copy_word(char *dst, size_t cap, const char *src)
-{
-    if (!src || strlen(src) >= cap)
-        return -1;
-    memcpy(dst, src, strlen(src) + 1);
-    return 0;
-}
-
 static int parse_release(const json_t *o, reg_release *r)
 {
     const char *version, *cls, *sha, *jws;
@@ -129,9 +122,9 @@ static int parse_release(const json_t *o, reg_release *r)
     r->size = size;
     r->chunk_size = (int)chunk;
     r->expires_at = exp;
-    if (copy_word(r->version, sizeof(r->version), version) < 0 ||
-        copy_word(r->device_class, sizeof(r->device_class), cls) < 0 ||
-        copy_word(r->sha256, sizeof(r->sha256), sha) < 0 || !(r->manifest = strdup(jws)))
+    if (manifest_copy_text(r->version, sizeof(r->version), version) < 0 ||
+        manifest_copy_text(r->device_class, sizeof(r->device_class), cls) < 0 ||
+        manifest_copy_text(r->sha256, sizeof(r->sha256), sha) < 0 || !(r->manifest = strdup(jws)))
         return -1;
     r->manifest_len = strlen(jws);
     return 0;
@@ -143,8 +136,9 @@ static int parse_rollout(const json_t *o, reg_rollout *r)
     json_int_t id, release, bp;
     if (json_unpack((json_t *)o, "{s:I, s:I, s:s, s:s, s:I}", "id", &id, "release_id", &release,
                     "class", &cls, "state", &state, "basis_points", &bp) < 0 ||
-        bp < 1 || bp > 10000 || copy_word(r->device_class, sizeof(r->device_class), cls) < 0 ||
-        copy_word(r->group_tag, sizeof(r->group_tag), group ? group : "") < 0)
+        bp < 1 || bp > ROLLOUT_BASIS_POINTS ||
+        manifest_copy_text(r->device_class, sizeof(r->device_class), cls) < 0 ||
+        manifest_copy_text(r->group_tag, sizeof(r->group_tag), group ? group : "") < 0)
         return -1;
     if (strcmp(state, "running") == 0)
         r->state = REG_ROLLOUT_RUNNING;

@@ -29,6 +29,7 @@
 #define _GNU_SOURCE 1
 #include "tools/vigil-bench/bench.h"
 
+#include "protocol/errors.h"
 #include "protocol/hex.h"
 #include "protocol/incident.h"
 #include "protocol/when.h"
@@ -415,16 +416,14 @@ static void answered(worker *w, bconn *c, bench_verdict v, int status, int close
 static void note(worker *w, int status, const char *head, const char *head_end, const char *body,
                  size_t body_len)
 {
-    size_t rlen = 0, n = 0;
+    size_t rlen = 0, n;
     const char *reason = head ? bench_answer_header(head, head_end, "X-Vigil-Reason", &rlen) : NULL;
     char text[81];
     if (w->note[0])
         return;
     if (reason)
         body = reason, body_len = rlen;
-    for (size_t i = 0; body && i < body_len && n < sizeof(text) - 1; i++)
-        text[n++] = body[i] >= 0x20 && body[i] < 0x7f ? body[i] : '.';
-    text[n] = '\0';
+    n = errors_printable(text, sizeof(text), body, body ? body_len : 0, '.');
     snprintf(w->note, sizeof(w->note), "HTTP %d%s%s", status,
              reason ? ", X-Vigil-Reason: "
              : n    ? ", body: "

@@ -6,6 +6,7 @@
  */
 #include "tools/vigil-device/outbox.h"
 
+#include "protocol/errors.h"
 #include "protocol/incident.h"
 #include "tools/vigil-device/queue.h"
 
@@ -44,19 +45,16 @@ int outbox_put(const char *dir, const char *version, const char *state, const ch
     size_t n = 0;
     if (devq_open(dir) < 0 || incident_uuid_v4(id) < 0)
         return -1;
+    if (devq_count(dir) >= OUTBOX_MAX_REPORTS)
+        return -1; /* full: the server has taken none of them for a long time */
     devq_entry *e = load_sorted(dir, &n);
     json_int_t seq = n ? seq_of(&e[n - 1]) + 1 : 1;
     devq_free(e, n);
-    if (n >= OUTBOX_MAX_REPORTS || devq_count(dir) >= OUTBOX_MAX_REPORTS)
-        return -1; /* full: the server has taken none of them for a long time */
     json_t *r =
         json_pack("{s:s,s:s,s:s,s:I}", "id", id, "version", version, "state", state, "seq", seq);
     if (reason && reason[0]) {
         /* printable ASCII only: the server counts characters, we count bytes */
-        size_t i = 0;
-        for (; reason[i] && i < OUTBOX_REASON_MAX; i++)
-            cut[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
-        cut[i] = '\0';
+        errors_printable(cut, sizeof(cut), reason, strnlen(reason, OUTBOX_REASON_MAX), '?');
         json_object_set_new(r, "reason", json_string(cut));
     }
     int rc = r ? devq_put(dir, id, r) : -1;

@@ -14,7 +14,6 @@
 #include "tools/vigil-device/util.h"
 
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,10 +71,8 @@ static void stop(run_state *st, int code, const char *why)
 static void schedule(run_state *st)
 {
     long long life = ((long long)st->na - st->nb) * 1000, jitter = 0;
-    unsigned int r = 0;
-    RAND_bytes((unsigned char *)&r, sizeof(r));
     if (life / 10 > 0)
-        jitter = (long long)(r % (unsigned long long)(life / 10 + 1)) - life / 20;
+        jitter = devu_random_between(0, life / 10) - life / 20;
     st->renew_at = (long long)st->nb * 1000 + life * 2 / 3 + jitter;
     say("renewal scheduled in=%llds not_after_in=%llds", (st->renew_at - devu_wall_ms()) / 1000,
         ((long long)st->na * 1000 - devu_wall_ms()) / 1000);
@@ -208,14 +205,6 @@ static long long update_every(const run_opts *o)
     return o->update_every_ms > 0 ? o->update_every_ms : UPDATE_EVERY_MS;
 }
 
-/* A uniform random delay in [lo, hi] ms. */
-static long long between(long long lo, long long hi)
-{
-    unsigned long long r = 0;
-    RAND_bytes((unsigned char *)&r, sizeof(r));
-    return hi > lo ? lo + (long long)(r % (unsigned long long)(hi - lo + 1)) : lo;
-}
-
 /* The next check: the interval ±20%; sooner, with backoff, after a retry. */
 static void schedule_update(run_state *st, const update_result *r)
 {
@@ -228,7 +217,7 @@ static void schedule_update(run_state *st, const update_result *r)
             wait = TICK_MS;
     } else {
         st->update_attempt = 0;
-        wait = between(every - every / 5, every + every / 5);
+        wait = devu_random_between(every - every / 5, every + every / 5);
     }
     st->next_update = devu_now_ms() + wait;
     say("update next in=%lldms", wait);
@@ -299,7 +288,7 @@ int run_command(const run_opts *o)
         stop(&st, RUN_EXIT_IDENTITY, "identity");
     else {
         if (o->update.keys) /* the first check within a fifth of the interval */
-            st.next_update = devu_now_ms() + between(TICK_MS, update_every(o) / 5);
+            st.next_update = devu_now_ms() + devu_random_between(TICK_MS, update_every(o) / 5);
         loop(&st);
     }
     dev_totals t = {0};

@@ -17,7 +17,6 @@
 #include "tools/vigil-device/util.h"
 
 #include <jansson.h>
-#include <jose/b64.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -200,18 +199,12 @@ static int fetch_manifest(ctx *x, devc_response *resp)
  * only: the server then knows which release failed here); "" if none. */
 static void peek_version(const char *jws, size_t len, char out[MANIFEST_VERSION_MAX + 1])
 {
-    const char *a = memchr(jws, '.', len),
-               *b = a ? memchr(a + 1, '.', len - (size_t)(a + 1 - jws)) : NULL;
-    out[0] = '\0';
-    if (!b)
-        return;
-    json_t *part = json_stringn(a + 1, (size_t)(b - a - 1));
-    json_t *claims = part ? jose_b64_dec_load(part) : NULL;
+    json_t *claims = manifest_peek_claims(jws, len);
     const char *v = json_string_value(json_object_get(claims, "version"));
+    out[0] = '\0';
     if (manifest_version_valid(v))
         snprintf(out, MANIFEST_VERSION_MAX + 1, "%s", v);
     json_decref(claims);
-    json_decref(part);
 }
 
 /* GET /v1/update/keys and the keys its endorsements vouch for with a

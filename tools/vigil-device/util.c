@@ -46,9 +46,14 @@ long long devu_backoff_ms(int attempt, long long base, long long cap)
         ceiling *= 2;
     if (ceiling > cap)
         ceiling = cap;
-    unsigned int r = 0;
+    return devu_random_between(0, ceiling);
+}
+
+long long devu_random_between(long long lo, long long hi)
+{
+    unsigned long long r = 0;
     RAND_bytes((unsigned char *)&r, sizeof(r));
-    return (long long)(r % (unsigned int)(ceiling + 1));
+    return hi > lo ? lo + (long long)(r % (unsigned long long)(hi - lo + 1)) : lo;
 }
 
 int devu_fsync_dir_of(const char *path, int is_dir)

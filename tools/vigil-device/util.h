@@ -13,6 +13,8 @@ long long devu_wall_ms(void); /* realtime: certificates' clock */
 void devu_sleep_ms(long long ms);
 /* Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
 long long devu_backoff_ms(int attempt, long long base, long long cap);
+/* Uniform at random in [lo, hi] (lo when hi <= lo): RAND_bytes, modulo. */
+long long devu_random_between(long long lo, long long hi);
 
 /* Writes all n bytes of p to fd (again after EINTR); 0 or -1. */
 int devu_write_all(int fd, const char *p, size_t n);

@@ -12,18 +12,9 @@
 
 #include "protocol/manifest.h"
 #include "tests/unit/leak_check.h"
+#include "tests/unit/release_key.h"
 
 TestSuite(manifest, .fini = leak_check);
-
-static json_t *new_key(void)
-{
-    EVP_PKEY *pkey = EVP_EC_gen("P-256");
-    cr_assert_not_null(pkey);
-    json_t *jwk = manifest_jwk_from_key(pkey);
-    EVP_PKEY_free(pkey);
-    cr_assert_not_null(jwk);
-    return jwk;
-}
 
 static json_t *set_of(const json_t *key)
 {

@@ -17,6 +17,7 @@
 
 #include "protocol/manifest.h"
 #include "tests/unit/leak_check.h"
+#include "tests/unit/release_key.h"
 #include "tools/vigil-device/fwstate.h"
 #include "tools/vigil-device/install.h"
 #include "tools/vigil-device/outbox.h"
@@ -42,16 +43,6 @@ static void teardown(void)
 
 TestSuite(update_parts, .init = setup, .fini = teardown);
 
-static json_t *new_key(void)
-{
-    EVP_PKEY *pkey = EVP_EC_gen("P-256");
-    cr_assert_not_null(pkey);
-    json_t *jwk = manifest_jwk_from_key(pkey);
-    EVP_PKEY_free(pkey);
-    cr_assert_not_null(jwk);
-    return jwk;
-}
-
 static const char *kid_of(const json_t *k)
 {
     return json_string_value(json_object_get(k, "kid"));
@@ -67,6 +58,15 @@ static void write_pinned(const char *path, const json_t *a, const json_t *b)
     json_t *set = json_pack("{s:o}", "keys", keys);
     cr_assert_eq(pinned_save(path, set), 0);
     json_decref(set);
+}
+
+/* keys.json in the test's directory (its name into path) pinning only
+ * a, loaded: the set, or NULL with why. */
+static json_t *pin_one(char path[128], const json_t *a, char *why, size_t why_len)
+{
+    snprintf(path, 128, "%s/keys.json", dir);
+    write_pinned(path, a, NULL);
+    return pinned_load(path, why, why_len);
 }
 
 /* An endorsement of key by signer, as the server lists it. */
@@ -85,9 +85,7 @@ Test(update_parts, pinned_keys_load_and_refuse_what_is_not_a_public_set)
 {
     char path[128], why[300];
     json_t *a = new_key();
-    snprintf(path, sizeof path, "%s/keys.json", dir);
-    write_pinned(path, a, NULL);
-    json_t *set = pinned_load(path, why, sizeof why);
+    json_t *set = pin_one(path, a, why, sizeof why);
     cr_assert_not_null(set, "%s", why);
     cr_assert_not_null(manifest_jwks_find(set, kid_of(a)));
     json_decref(set);
@@ -115,9 +113,7 @@ Test(update_parts, a_chain_of_rotations_is_learned_in_any_order)
 {
     char path[128], why[300];
     json_t *a = new_key(), *b = new_key(), *c = new_key();
-    snprintf(path, sizeof path, "%s/keys.json", dir);
-    write_pinned(path, a, NULL);
-    json_t *set = pinned_load(path, why, sizeof why);
+    json_t *set = pin_one(path, a, why, sizeof why);
     /* C endorsed by B listed before B endorsed by A: two passes */
     json_t *ends = json_pack("[o,o,s]", endorsement(c, b), endorsement(b, a), "not a jws");
     cr_assert_eq(pinned_learn(set, ends), 2);
@@ -141,9 +137,7 @@ Test(update_parts, an_endorsement_by_an_unpinned_key_teaches_nothing)
 {
     char path[128], why[300];
     json_t *a = new_key(), *rogue = new_key(), *x = new_key();
-    snprintf(path, sizeof path, "%s/keys.json", dir);
-    write_pinned(path, a, NULL);
-    json_t *set = pinned_load(path, why, sizeof why);
+    json_t *set = pin_one(path, a, why, sizeof why);
     /* the server's own key vouching for itself or another */
     json_t *ends = json_pack("[o,o]", endorsement(rogue, rogue), endorsement(x, rogue));
     cr_assert_eq(pinned_learn(set, ends), 0);
