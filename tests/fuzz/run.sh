@@ -20,7 +20,7 @@ flags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fsanitize=fu
     $(pkg-config --libs jansson) -lcrypto
 "$CC" "${flags[@]}" -o "$out/fuzz_api_param" tests/fuzz/fuzz_api_param.c \
     server/api/api_query.c server/api/api_value.c protocol/when.c protocol/incident.c \
-    protocol/device_id.c protocol/hex.c protocol/manifest.c cert-authority/ca_util.c \
+    protocol/device_id.c protocol/hex.c protocol/percent.c protocol/manifest.c cert-authority/ca_util.c \
     $(pkg-config --libs jose openssl)
 "$CC" "${flags[@]}" -o "$out/fuzz_est_csr" tests/fuzz/fuzz_est_csr.c \
     cert-authority/ca_est.c cert-authority/ca_pem.c cert-authority/ca_key.c cert-authority/ca_util.c \
