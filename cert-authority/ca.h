@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <openssl/types.h>
 #include <openssl/x509.h>
 
 typedef enum ca_status {
@@ -92,6 +93,9 @@ void ca_passphrase_free(char *pass);
 
 /* ---- certificates and CSRs on disk (ca_pem.c) ---- */
 
+/* Whether a key file is PEM-encrypted (an "ENCRYPTED" line; ca_key.c). */
+int ca_key_file_is_encrypted(const char *path);
+
 int ca_certs_write(const char *path, X509 *const *certs, size_t n, ca_error *err);
 X509 *ca_cert_read(const char *path, ca_error *err);
 /* The certificate as PEM text, as the registry records it: malloc'd and
@@ -104,6 +108,24 @@ X509_REQ *ca_csr_read(const char *path, ca_error *err);
 int ca_csr_check(X509_REQ *req, ca_error *err);
 /* Copies the subject CN; returns 1 if present, 0 if absent, -1 if unusable. */
 int ca_csr_common_name(X509_REQ *req, char *out, size_t outlen);
+
+/* ---- PEM files checked, TLS identities loaded (ca_tls.c) ---- */
+
+typedef enum ca_pem_kind { CA_PEM_CERTIFICATE, CA_PEM_PRIVATE_KEY } ca_pem_kind;
+
+/* Checks that path can be opened and read, is not a directory, is not
+ * empty and has a BEGIN line of the kind, so that the error names the file
+ * and the problem ("x.crt: No such file or directory", "x.crt is empty",
+ * "x.crt is not a PEM certificate ..."). 0, or -1 with err filled. */
+int ca_pem_file_check(const char *path, ca_pem_kind kind, ca_error *err);
+
+
+/* Loads a certificate chain and its unencrypted private key into ctx and
+ * checks that they match; err names the file at fault. */
+int ca_tls_use_identity(SSL_CTX *ctx, const char *cert_file, const char *key_file,
+                        ca_error *err);
+/* Loads the certificates of ca_file as the peers' trust anchors. */
+int ca_tls_use_trust(SSL_CTX *ctx, const char *ca_file, ca_error *err);
 
 /* ---- EST encodings (ca_est.c, RFC 7030) ---- */
 

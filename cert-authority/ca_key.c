@@ -130,7 +130,7 @@ static int passphrase_cb(char *buf, int size, int rwflag, void *u)
     return (int)len;
 }
 
-static int file_is_encrypted_pem(const char *path)
+int ca_key_file_is_encrypted(const char *path)
 {
     char line[128];
     int encrypted = 0;
@@ -146,6 +146,8 @@ static int file_is_encrypted_pem(const char *path)
 EVP_PKEY *ca_key_read(const char *path, const char *passphrase, ca_error *err)
 {
     EVP_PKEY *key = NULL;
+    if (ca_pem_file_check(path, CA_PEM_PRIVATE_KEY, err) < 0)
+        return NULL;
     BIO *bio = BIO_new_file(path, "r");
     if (!bio) {
         ca_fail(err, errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_IO, "cannot read %s: %s", path,
@@ -157,7 +159,7 @@ EVP_PKEY *ca_key_read(const char *path, const char *passphrase, ca_error *err)
     ERR_clear_error();
     if (key)
         return key;
-    if (file_is_encrypted_pem(path))
+    if (ca_key_file_is_encrypted(path))
         ca_fail(err, CA_ERR_PASSPHRASE,
                 passphrase ? "wrong passphrase for %s"
                            : "%s is encrypted: give its passphrase with --passphrase-file, "

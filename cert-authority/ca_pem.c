@@ -120,6 +120,8 @@ int ca_certs_write(const char *path, X509 *const *certs, size_t n, ca_error *err
 
 X509 *ca_cert_read(const char *path, ca_error *err)
 {
+    if (ca_pem_file_check(path, CA_PEM_CERTIFICATE, err) < 0)
+        return NULL;
     BIO *bio = BIO_new_file(path, "r");
     if (!bio) {
         ca_fail(err, errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_IO, "cannot read %s: %s", path,

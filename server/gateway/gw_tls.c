@@ -143,13 +143,16 @@ SSL_CTX *gw_tls_build(const char *cert_file, const char *key_file, const gw_ca *
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
         return NULL;
+    ca_error err = {0};
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-        !SSL_CTX_set_cipher_list(ctx, tls12_ciphers) ||
-        SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-        log_error("cannot load the device port certificate or key", "cert", cert_file, "key",
-                  key_file, "error", ERR_reason_error_string(ERR_peek_last_error()), NULL);
+        !SSL_CTX_set_cipher_list(ctx, tls12_ciphers)) {
+        log_error("cannot configure TLS", "error", ERR_reason_error_string(ERR_peek_last_error()),
+                  NULL);
+        goto fail;
+    }
+    if (ca_tls_use_identity(ctx, cert_file, key_file, &err) < 0) {
+        log_error("cannot load the device port certificate (--tls-cert) or key (--tls-key)",
+                  "error", err.msg, NULL);
         goto fail;
     }
     if (load_trust(ctx, ca) < 0)

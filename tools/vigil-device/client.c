@@ -5,6 +5,8 @@
 
 #include "tools/vigil-device/util.h"
 
+#include "cert-authority/ca.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -58,16 +60,13 @@ devc_result devc_init(devc *c, const char *server, const char *cert, const char 
         c->host[strcspn(c->host, "]")] = '\0';
     }
     snprintf(c->port, sizeof(c->port), "%s", colon + 1);
+    ca_error cerr = {0};
     if (!(c->ctx = SSL_CTX_new(TLS_client_method())) ||
-        !SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) ||
-        SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(c->ctx) != 1)
-        return fail(DEVC_IDENTITY, err, errlen, "cannot load %s / %s: %s", cert, key,
-                    ssl_reason());
-    if (SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1)
-        return fail(DEVC_IDENTITY, err, errlen, "cannot load the CA file %s: %s", ca,
-                    ssl_reason());
+        !SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION))
+        return fail(DEVC_IDENTITY, err, errlen, "cannot set up TLS: %s", ssl_reason());
+    if (ca_tls_use_identity(c->ctx, cert, key, &cerr) < 0 ||
+        ca_tls_use_trust(c->ctx, ca, &cerr) < 0)
+        return fail(DEVC_IDENTITY, err, errlen, "%s", cerr.msg);
     SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
     return DEVC_OK;
 }
