@@ -97,6 +97,11 @@ void ca_passphrase_free(char *pass);
 int ca_key_file_is_encrypted(const char *path);
 
 int ca_certs_write(const char *path, X509 *const *certs, size_t n, ca_error *err);
+/* Writes len bytes of data to path with mode through a synced temporary
+ * file renamed into place: path holds the old content or the new, never a
+ * part (vigilctl's --out FILE). 0, or -1 with err (CA_ERR_IO) naming the
+ * file and the reason. */
+int ca_text_replace(const char *path, const char *data, size_t len, int mode, ca_error *err);
 X509 *ca_cert_read(const char *path, ca_error *err);
 /* The certificate as PEM text, as the registry records it: malloc'd and
  * NUL-terminated (the caller frees it); NULL when out of memory. */

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,23 @@ int ca_file_replace(const char *path, int mode, int (*emit)(BIO *, void *), void
         return ca_fail(err, CA_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
     }
     return 0;
+}
+
+struct text {
+    const char *data;
+    size_t len;
+};
+
+static int emit_text(BIO *bio, void *arg)
+{
+    const struct text *t = arg;
+    return t->len == 0 || (t->len <= INT_MAX && BIO_write(bio, t->data, (int)t->len) == (int)t->len);
+}
+
+int ca_text_replace(const char *path, const char *data, size_t len, int mode, ca_error *err)
+{
+    struct text t = {data, len};
+    return ca_file_replace(path, mode, emit_text, &t, err);
 }
 
 struct cert_list {

@@ -15,6 +15,8 @@
 #include "db/db_sql.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define AUDIT_COLUMNS                                                                     \
     "id, " TS("at") " AS at, actor_kind, actor, action, device_id, serial, details"
@@ -60,6 +62,75 @@ PGresult *db_device_set_status(PGconn *conn, const char *device_id, const char *
                     " SELECT " DEVICE_COLUMNS " FROM u,"
                     " LATERAL (SELECT pg_notify('vigil_registry', json_build_object("
                     "  'event', 'device_status', 'device_id', u.id, 'status', u.status)::text)) n",
+                    2, params, err);
+}
+
+/* {"from":..,"to":..,"reason":..} as text for the audit row; NULL on OOM. */
+static char *transition_details(const char *from, const char *to, const char *reason)
+{
+    json_t *d = json_pack("{s:s, s:s}", "from", from, "to", to);
+    if (d && reason && json_object_set_new(d, "reason", json_string(reason)) < 0) {
+        json_decref(d);
+        return NULL;
+    }
+    char *text = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(d);
+    return text;
+}
+
+PGresult *db_device_transition(PGconn *conn, const db_actor *who, const char *device_id,
+                               const char *to, const char *action, const char *reason,
+                               int *changed, db_refusal *why, db_error *err)
+{
+    char from[16];
+    memset(why, 0, sizeof(*why));
+    *changed = 0;
+    PGresult *res = db_device_row(conn, device_id, 1, err);
+    if (!res)
+        return NULL;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        db_refuse(why, DB_REFUSED_NOT_FOUND, "no device %s", device_id);
+        return NULL;
+    }
+    snprintf(from, sizeof(from), "%s", PQgetvalue(res, 0, PQfnumber(res, "status")));
+    if (strcmp(from, "decommissioned") == 0 && strcmp(to, "decommissioned") != 0) {
+        PQclear(res);
+        db_refuse(why, DB_REFUSED_CONFLICT,
+                  "device %s is decommissioned: decommissioning is final; enroll the "
+                  "hardware under a new device id instead",
+                  device_id);
+        return NULL;
+    }
+    if (strcmp(from, to) == 0)
+        return res;
+    PQclear(res);
+    char *details = transition_details(from, to, reason);
+    if (!details) {
+        snprintf(err->msg, sizeof(err->msg), "out of memory writing the audit row of %s", action);
+        return NULL;
+    }
+    res = db_device_set_status(conn, device_id, to, err);
+    if (res && (PQntuples(res) != 1 ||
+                db_audit(conn, who, action, device_id, NULL, details, err) < 0)) {
+        if (PQntuples(res) != 1)
+            snprintf(err->msg, sizeof(err->msg), "device %s vanished during its change", device_id);
+        PQclear(res);
+        res = NULL;
+    }
+    free(details);
+    *changed = res != NULL;
+    return res;
+}
+
+PGresult *db_device_last_action(PGconn *conn, const char *device_id, const char *action,
+                                db_error *err)
+{
+    const char *params[] = {device_id, action};
+    return db_query(conn,
+                    "SELECT " TS("at") " AS at, actor_kind || ':' || actor AS actor,"
+                    " details->>'reason' AS reason FROM audit_log"
+                    " WHERE device_id = $1 AND action = $2 ORDER BY id DESC LIMIT 1",
                     2, params, err);
 }
 

@@ -13,6 +13,7 @@
 #define VIGIL_DB_ADMIN_H
 
 #include "db/db.h"
+#include "db/db_renewal.h"
 
 /* ---- devices ---- */
 
@@ -37,6 +38,27 @@ PGresult *db_device_row(PGconn *conn, const char *device_id, int lock, db_error 
  * 0 rows when the device does not exist. */
 PGresult *db_device_set_status(PGconn *conn, const char *device_id, const char *status,
                                db_error *err);
+
+/* A status change as an operator makes it (the API's POST
+ * /v1/devices/{id}/quarantine|release|decommission and vigilctl's device
+ * quarantine|release|decommission), in the caller's transaction: locks the
+ * row, refuses an unknown device (DB_REFUSED_NOT_FOUND) and leaving
+ * decommissioned (DB_REFUSED_CONFLICT: it is final); a device already in
+ * status `to` is left as it is (*changed 0: no NOTIFY, no audit row, so a
+ * retry succeeds). Otherwise db_device_set_status (its NOTIFY: vigild
+ * closes a decommissioned device's connections when it commits) and the
+ * audit row `action` as who, details {"from","to","reason"?} (reason may
+ * be NULL). Returns the device row (db_device_row's columns); NULL with
+ * why->kind DB_ACCEPTED is a database failure (err). */
+PGresult *db_device_transition(PGconn *conn, const db_actor *who, const char *device_id,
+                               const char *to, const char *action, const char *reason,
+                               int *changed, db_refusal *why, db_error *err);
+
+/* The newest audit row of `action` for device_id (0 or 1 rows): at,
+ * actor (kind:name), reason (details->>'reason'). `device show` says who
+ * quarantined a device, when and why. */
+PGresult *db_device_last_action(PGconn *conn, const char *device_id, const char *action,
+                                db_error *err);
 
 /* One row: total (int8), last_24h (int8), by_severity (json object with a
  * count for each of info, warning, error, critical). */

@@ -219,18 +219,25 @@ done:
     return res;
 }
 
-int db_key_compromised(PGconn *conn, const char *key_sha256, char serial_out[64], db_error *err)
+int db_key_compromised(PGconn *conn, const char *key_sha256, db_compromised_key *out,
+                       db_error *err)
 {
     const char *params[] = {key_sha256};
     PGresult *res = db_query(conn,
-                             "SELECT coalesce(serial, '') FROM compromised_keys"
-                             " WHERE key_sha256 = $1",
+                             "SELECT coalesce(serial, ''), coalesce(device_id, ''), " TS(
+                                 "added_at") " FROM compromised_keys WHERE key_sha256 = $1",
                              1, params, err);
     if (!res)
         return -1;
     int found = PQntuples(res) == 1;
-    if (serial_out)
-        snprintf(serial_out, 64, "%s", found ? PQgetvalue(res, 0, 0) : "");
+    if (out) {
+        memset(out, 0, sizeof(*out));
+        if (found) {
+            snprintf(out->serial, sizeof(out->serial), "%s", PQgetvalue(res, 0, 0));
+            snprintf(out->device_id, sizeof(out->device_id), "%s", PQgetvalue(res, 0, 1));
+            snprintf(out->added_at, sizeof(out->added_at), "%s", PQgetvalue(res, 0, 2));
+        }
+    }
     PQclear(res);
     return found;
 }

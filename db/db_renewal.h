@@ -94,9 +94,17 @@ PGresult *db_cert_revoke_audited(PGconn *conn, const db_actor *who, const char *
                                  const char *device_id, const char *reason_name,
                                  db_key_hash_fn key_hash, int *keys_listed, db_error *err);
 
-/* 1 when key_sha256 is on compromised_keys (serial: the certificate that
- * carried it, copied into serial_out when not NULL), 0 if not, -1 on
- * error. */
-int db_key_compromised(PGconn *conn, const char *key_sha256, char serial_out[64], db_error *err);
+/* A key on compromised_keys: the certificate that carried it and its
+ * device ("" when not recorded), and when it was listed (RFC 3339 UTC). */
+typedef struct db_compromised_key {
+    char serial[64];
+    char device_id[65];
+    char added_at[32];
+} db_compromised_key;
+
+/* 1 when key_sha256 is on compromised_keys (*out filled when not NULL), 0
+ * if not, -1 on error. */
+int db_key_compromised(PGconn *conn, const char *key_sha256, db_compromised_key *out,
+                       db_error *err);
 
 #endif

@@ -129,6 +129,7 @@ static int common_option(cli_ctx *ctx, int opt, const char *arg, char **argv, in
     case OPT_PASSPHRASE_FILE: ctx->passphrase_file = arg; return 1;
     case OPT_PASSPHRASE_ENV: ctx->passphrase_env = arg; return 1;
     case OPT_JSON: ctx->json = 1; return 1;
+    case OPT_OUT: ctx->out_path = arg; return 1;
     case 'h':
         fputs(ctx->usage, stdout);
         *exit_code = EXIT_OK;
@@ -160,6 +161,19 @@ int cli_parse_options(cli_ctx *ctx, int argc, char **argv, const struct option *
             return -1;
     }
     return optind;
+}
+
+int cli_write_out(cli_ctx *ctx, const char *data, size_t len)
+{
+    ca_error err = {0};
+    if (ctx->out_path) {
+        if (ca_text_replace(ctx->out_path, data, len, 0644, &err) < 0)
+            return cli_fail(ctx, EXIT_REFUSED, "--out %s: %s", ctx->out_path, err.msg);
+        return EXIT_OK;
+    }
+    if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+        return cli_fail(ctx, EXIT_INTERNAL, "cannot write to stdout: %s", strerror(errno));
+    return EXIT_OK;
 }
 
 int cli_open_db(cli_ctx *ctx)

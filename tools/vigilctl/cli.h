@@ -32,6 +32,7 @@ enum {
     OPT_PASSPHRASE_FILE,
     OPT_PASSPHRASE_ENV,
     OPT_JSON,
+    OPT_OUT,
     OPT_FIRST_COMMAND_OPTION = 1100,
 };
 
@@ -42,6 +43,15 @@ enum {
     {"passphrase-env", required_argument, NULL, OPT_PASSPHRASE_ENV},        \
     {"json", no_argument, NULL, OPT_JSON},                                  \
     {"help", no_argument, NULL, 'h'}
+
+/* --out FILE, for the commands whose output a user would redirect into a
+ * file (a certificate, a chain, CRLs): list it beside CLI_COMMON_OPTIONS and
+ * print with cli_write_out. */
+#define CLI_OUT_OPTION {"out", required_argument, NULL, OPT_OUT}
+#define CLI_OUT_HELP                                                                        \
+    "  --out FILE        write the PEM to FILE (mode 0644) instead of stdout: atomically\n" \
+    "                    (a temporary file renamed into place) and only on success, so\n"  \
+    "                    a refused command leaves an existing FILE as it was\n"
 
 /* The text every command's --help ends with. */
 #define CLI_COMMON_HELP                                                                   \
@@ -62,6 +72,7 @@ typedef struct cli_ctx {
     const char *passphrase_file;
     const char *passphrase_env;
     int json;
+    const char *out_path;       /* --out FILE, or NULL: stdout */
     char *passphrase;           /* loaded on demand, wiped on exit */
     PGconn *db;
     ca_store *ca;
@@ -103,6 +114,11 @@ int cli_fail_db(cli_ctx *ctx, const db_error *err);
  * message, and for DB_REFUSED_NOT_FOUND with hint (may be NULL) after it
  * in parentheses ("see `vigilctl device list`"); else a database failure. */
 int cli_fail_refusal(cli_ctx *ctx, const db_refusal *why, const db_error *err, const char *hint);
+
+/* The command's result (PEM text): to --out FILE atomically when given,
+ * else to stdout. Call it only once the command has succeeded. Returns the
+ * exit code (a file that cannot be written exits 1 naming it). */
+int cli_write_out(cli_ctx *ctx, const char *data, size_t len);
 
 /* Open what a command needs; on failure they print and return an exit code. */
 int cli_open_db(cli_ctx *ctx);

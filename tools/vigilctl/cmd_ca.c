@@ -213,16 +213,17 @@ done:
 /* ---- ca chain ---- */
 
 static const char chain_usage[] =
-    "Usage: vigilctl ca chain [options]\n\n"
+    "Usage: vigilctl ca chain [--out FILE] [options]\n\n"
     "Print, as PEM on stdout, every trusted issuing CA (newest first) and then the\n"
-    "root: what a TLS peer needs to verify a device certificate, old or new.\n"
-    CLI_COMMON_HELP;
+    "root: what a TLS peer needs to verify a device certificate, old or new.\n\n"
+    "Options:\n" CLI_OUT_HELP CLI_COMMON_HELP;
 
 int cmd_ca_chain(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0}};
+    static const struct option opts[] = {CLI_OUT_OPTION, CLI_COMMON_OPTIONS, {0}};
     cli_ctx ctx;
     int rc = EXIT_OK;
+    BIO *out = BIO_new(BIO_s_mem());
     cli_ctx_init(&ctx, "ca chain", chain_usage);
     int first = cli_parse_options(&ctx, argc, argv, opts, NULL, NULL, &rc);
     if (first < 0)
@@ -231,13 +232,17 @@ int cmd_ca_chain(int argc, char **argv)
         (rc = cli_open_ca(&ctx, 0)) != EXIT_OK)
         goto done;
     time_t now = time(NULL);
-    for (size_t i = ctx.ca->n_issuers; i-- > 0;)
+    int ok = out != NULL;
+    for (size_t i = ctx.ca->n_issuers; ok && i-- > 0;)
         if (ca_issuer_trusted(ctx.ca, &ctx.ca->issuers[i], now))
-            PEM_write_X509(stdout, ctx.ca->issuers[i].cert);
-    PEM_write_X509(stdout, ctx.ca->root);
-    if (fflush(stdout) != 0)
-        rc = cli_fail(&ctx, EXIT_INTERNAL, "cannot write to stdout");
+            ok = PEM_write_bio_X509(out, ctx.ca->issuers[i].cert);
+    ok = ok && PEM_write_bio_X509(out, ctx.ca->root);
+    char *pem = NULL;
+    long len = ok ? BIO_get_mem_data(out, &pem) : 0;
+    rc = ok && len > 0 ? cli_write_out(&ctx, pem, (size_t)len)
+                       : cli_fail(&ctx, EXIT_INTERNAL, "out of memory encoding the chain");
 done:
+    BIO_free(out);
     cli_ctx_free(&ctx);
     return rc;
 }

@@ -149,13 +149,13 @@ done:
 /* ---- ca crl ---- */
 
 static const char crl_usage[] =
-    "Usage: vigilctl ca crl [--next-update DUR]\n\n"
+    "Usage: vigilctl ca crl [--next-update DUR] [--out FILE]\n\n"
     "Print on stdout, as PEM, a freshly signed CRL for every trusted issuing CA,\n"
     "listing its revoked certificates that have not expired yet, with their\n"
     "revocation date and reason.\n\n"
     "Options:\n"
     "  --next-update DUR   when relying parties should fetch the next CRL (default 7d)\n"
-    CLI_COMMON_HELP;
+    CLI_OUT_HELP CLI_COMMON_HELP;
 
 static int crl_option(cli_ctx *ctx, int opt, const char *arg, void *state)
 {
@@ -207,7 +207,7 @@ done:
 int cmd_ca_crl(int argc, char **argv)
 {
     static const struct option opts[] = {{"next-update", required_argument, NULL, OPT_NEXT_UPDATE},
-                                         CLI_COMMON_OPTIONS, {0}};
+                                         CLI_OUT_OPTION, CLI_COMMON_OPTIONS, {0}};
     cli_ctx ctx;
     int64_t next_update = 7 * 86400;
     int rc = EXIT_OK;
@@ -232,8 +232,7 @@ int cmd_ca_crl(int argc, char **argv)
     /* Printed only once committed: a CRL on stdout means it is audited. */
     char *pem = NULL;
     long len = BIO_get_mem_data(out, &pem);
-    if (fwrite(pem, 1, (size_t)len, stdout) != (size_t)len || fflush(stdout) != 0)
-        rc = cli_fail(&ctx, EXIT_INTERNAL, "cannot write to stdout");
+    rc = cli_write_out(&ctx, pem, len > 0 ? (size_t)len : 0);
 done:
     json_decref(summary);
     BIO_free(out);

@@ -217,10 +217,10 @@ done:
 }
 
 static const char show_usage[] =
-    "Usage: vigilctl cert show SERIAL [--pem]\n\n"
-    "Show one certificate; --pem prints only its PEM.\n"
-    CLI_COMMON_HELP
-    "  --pem                  print the certificate as PEM\n";
+    "Usage: vigilctl cert show SERIAL [--pem [--out FILE]]\n\n"
+    "Show one certificate; --pem prints only its PEM.\n\n"
+    "Options:\n"
+    "  --pem             print the certificate as PEM\n" CLI_OUT_HELP CLI_COMMON_HELP;
 
 static int show_cert(cli_ctx *ctx, const char *text, int pem_only)
 {
@@ -236,7 +236,8 @@ static int show_cert(cli_ctx *ctx, const char *text, int pem_only)
     if (PQntuples(res) == 0)
         rc = cli_fail(ctx, EXIT_REFUSED, "no certificate with serial %s", serial);
     else if (pem_only)
-        fputs(PQgetvalue(res, 0, PQfnumber(res, "pem")), stdout);
+        rc = cli_write_out(ctx, PQgetvalue(res, 0, PQfnumber(res, "pem")),
+                           (size_t)PQgetlength(res, 0, PQfnumber(res, "pem")));
     else
         cli_print_result(ctx, res, 1);
     PQclear(res);
@@ -245,8 +246,8 @@ static int show_cert(cli_ctx *ctx, const char *text, int pem_only)
 
 int cmd_cert_show(int argc, char **argv)
 {
-    static const struct option opts[] = {{"pem", no_argument, NULL, OPT_PEM}, CLI_COMMON_OPTIONS,
-                                         {0}};
+    static const struct option opts[] = {{"pem", no_argument, NULL, OPT_PEM}, CLI_OUT_OPTION,
+                                         CLI_COMMON_OPTIONS, {0}};
     cli_ctx ctx;
     list_args a = {0};
     int rc = EXIT_OK;
@@ -254,8 +255,13 @@ int cmd_cert_show(int argc, char **argv)
     int first = cli_parse_options(&ctx, argc, argv, opts, list_option, &a, &rc);
     if (first < 0)
         goto done;
-    if ((rc = cli_expect_args(&ctx, argc, argv, first, 1, "serial")) != EXIT_OK ||
-        (rc = cli_open_db(&ctx)) != EXIT_OK)
+    if ((rc = cli_expect_args(&ctx, argc, argv, first, 1, "serial")) != EXIT_OK)
+        goto done;
+    if (ctx.out_path && !a.pem) {
+        rc = cli_usage_error(&ctx, "--out applies to --pem");
+        goto done;
+    }
+    if ((rc = cli_open_db(&ctx)) != EXIT_OK)
         goto done;
     rc = show_cert(&ctx, argv[first], a.pem);
 done:

@@ -23,20 +23,22 @@
 #define BATCH_MAX 100000
 
 static const char enroll_usage[] =
-    "Usage: vigilctl device enroll --csr FILE [--id ID] [options]\n"
+    "Usage: vigilctl device enroll --csr FILE [--id ID] [--out FILE] [options]\n"
     "       vigilctl device enroll --csr-dir DIR [--out-dir DIR] [options]\n\n"
     "Sign a device's certificate signing request (PKCS#10, PEM or DER) with the\n"
     "issuing CA and record the device and certificate. The CSR's self-signature\n"
     "is checked (the device holds the key) and weak keys are refused (RSA under\n"
     "2048 bits; curves other than P-256, P-384, Ed25519), and so is a key on the\n"
-    "compromised-keys list (see `vigilctl cert revoke`). The device id is the\n"
-    "CSR's subject CN unless --id gives it (they must agree when both exist).\n"
-    "With --csr the certificate PEM is printed on stdout.\n\n"
+    "compromised-keys list (a key revoked for keyCompromise, see `vigilctl cert\n"
+    "revoke`: the device must make a new key). The device id is the CSR's subject\n"
+    "CN unless --id gives it (they must agree when both exist). With --csr the\n"
+    "certificate PEM is printed on stdout, or written to --out FILE.\n\n"
     "With --csr-dir every *.csr, *.pem and *.der file in DIR is enrolled in one\n"
     "transaction, ids from their CNs; certificates go to OUT/<id>.crt. If any file\n"
     "is bad, nothing is enrolled and each bad file is named with the reason.\n\n"
     "Options:\n"
     "  --csr FILE        the device's CSR\n"
+    CLI_OUT_HELP
     "  --csr-dir DIR     a directory of CSRs (a manufacturing batch)\n"
     "  --out-dir DIR     where batch certificates go (default: the CSR directory)\n"
     "  --id ID           device id: 1-64 of A-Z a-z 0-9 . _ -, starting alphanumeric\n"
@@ -129,13 +131,21 @@ static int enroll_single(cli_ctx *ctx, const enroll_args *a)
                         a->replace, "csr"};
     if ((rc = enroll_device(ctx, &r, &issued)) != EXIT_OK || (rc = cli_commit(ctx)) != EXIT_OK)
         goto done;
-    if (ctx->json) {
+    if (ctx->json && !ctx->out_path) {
         cli_print_json(enroll_result_json(id, &issued));
     } else {
         char *pem = ca_cert_pem(issued.cert);
-        fputs(pem ? pem : "", stdout);
+        rc = pem ? cli_write_out(ctx, pem, strlen(pem)) : cli_fail(ctx, EXIT_INTERNAL, "out of memory");
         free(pem);
-        fprintf(stderr, "enrolled %s: serial %s\n", id, issued.serial);
+        if (rc == EXIT_OK && ctx->json)
+            cli_print_json(enroll_result_json(id, &issued));
+        else if (rc == EXIT_OK)
+            fprintf(stderr, "enrolled %s: serial %s%s%s\n", id, issued.serial,
+                    ctx->out_path ? "; certificate in " : "", ctx->out_path ? ctx->out_path : "");
+        else
+            fprintf(stderr, "vigilctl %s: %s is enrolled (serial %s) but its certificate was "
+                    "not written: `vigilctl cert show %s --pem --out FILE` writes it\n",
+                    ctx->command, id, issued.serial, issued.serial);
     }
 done:
     ca_issued_clear(&issued);
@@ -357,7 +367,7 @@ int cmd_device_enroll(int argc, char **argv)
         {"out-dir", required_argument, NULL, OPT_OUT_DIR}, {"id", required_argument, NULL, OPT_ID},
         {"class", required_argument, NULL, OPT_CLASS},
         {"validity", required_argument, NULL, OPT_VALIDITY},
-        {"replace", no_argument, NULL, OPT_REPLACE}, CLI_COMMON_OPTIONS, {0}};
+        {"replace", no_argument, NULL, OPT_REPLACE}, CLI_OUT_OPTION, CLI_COMMON_OPTIONS, {0}};
     cli_ctx ctx;
     enroll_args a = {0};
     int rc = EXIT_OK;
@@ -372,7 +382,9 @@ int cmd_device_enroll(int argc, char **argv)
     else if (a.csr_dir && a.id)
         rc = cli_usage_error(&ctx, "--id applies to --csr; a batch takes ids from the CNs");
     else if (a.csr && a.out_dir)
-        rc = cli_usage_error(&ctx, "--out-dir applies to --csr-dir; --csr prints to stdout");
+        rc = cli_usage_error(&ctx, "--out-dir applies to --csr-dir; with --csr use --out FILE");
+    else if (a.csr_dir && ctx.out_path)
+        rc = cli_usage_error(&ctx, "--out applies to --csr; a batch writes to --out-dir DIR");
     else
         rc = a.csr ? enroll_single(&ctx, &a) : enroll_batch(&ctx, &a);
 done:

@@ -40,23 +40,28 @@ static int supersede(cli_ctx *ctx, const char *device_id, json_t *replaced)
     return EXIT_OK;
 }
 
-/* A key on the compromised-keys list is never certified again. */
+/* A key on the compromised-keys list is never certified again: the
+ * operator is told which certificate carried it and when it was listed. */
 static int check_key(cli_ctx *ctx, const enroll_request *r)
 {
-    char key[CA_FINGERPRINT_HEX], serial[64];
+    char key[CA_FINGERPRINT_HEX];
+    db_compromised_key found_key;
     db_error err = {0};
     if (ca_key_sha256(r->public_key, key) < 0)
         return cli_fail(ctx, EXIT_REFUSED, "cannot read the public key for device %s",
                         r->device_id);
-    int found = db_key_compromised(ctx->db, key, serial, &err);
+    int found = db_key_compromised(ctx->db, key, &found_key, &err);
     if (found < 0)
         return cli_fail_db(ctx, &err);
     if (found)
         return cli_fail(ctx, EXIT_REFUSED,
-                        "the key for device %s (sha256 %s) is on the "
-                        "compromised-keys list (it was in certificate %s, revoked for "
-                        "keyCompromise): the device must make a new key and a new CSR",
-                        r->device_id, key, serial[0] ? serial : "?");
+                        "refused: the key for device %s (sha256 %s) was declared compromised: "
+                        "it is on the compromised-keys list since %s (certificate %s of device "
+                        "%s, revoked for keyCompromise). Nothing was issued or recorded. The "
+                        "device must make a new key and a new CSR (`vigil-device keygen`)",
+                        r->device_id, key, found_key.added_at,
+                        found_key.serial[0] ? found_key.serial : "?",
+                        found_key.device_id[0] ? found_key.device_id : "?");
     return EXIT_OK;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "protocol/version.h"
 #include "tools/vigilctl/cli.h"
 #include "tools/vigilctl/commands.h"
 
@@ -69,7 +70,8 @@ static void print_help(FILE *out)
           "Operate a Vigil fleet: the device certificate authority, the device registry,\n"
           "incidents, signed releases and rollouts, operator API tokens and the database\n"
           "schema.\n"
-          "`vigilctl <group> <command> --help` tells more.\n\n"
+          "`vigilctl <group> <command> --help` tells more; `vigilctl --version` prints\n"
+          "the version.\n\n"
           "Commands:\n",
           out);
     for (size_t i = 0; i < N_COMMANDS; i++)
@@ -103,6 +105,10 @@ int main(int argc, char **argv)
     if (argc < 2 || is_help(argv[1])) {
         print_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        version_print("vigilctl");
+        return EXIT_OK;
     }
     int group_known = 0;
     const command *bare = NULL;
