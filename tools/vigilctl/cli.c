@@ -8,6 +8,7 @@
 #include "tools/vigilctl/cli.h"
 
 #include "protocol/device_id.h"
+#include "protocol/incident.h"
 #include "protocol/when.h"
 
 #include <errno.h>
@@ -288,6 +289,42 @@ int cli_parse_class(cli_ctx *ctx, const char *text, const char **out)
     if (!device_id_valid(text)) /* classes follow the device id rules */
         return cli_usage_error(ctx, "--class: use " DEVICE_ID_RULE);
     *out = text;
+    return EXIT_OK;
+}
+
+int cli_parse_when(cli_ctx *ctx, const char *opt, const char *arg, cli_when *out)
+{
+    if (when_parse(arg, when_now_us(), &out->us) < 0 ||
+        incident_format_time(out->us, out->text) < 0)
+        return cli_usage_error(ctx,
+                               "--%s: '%s' is neither an RFC 3339 time nor a duration back "
+                               "from now.\n" CLI_WHEN_HELP,
+                               opt, arg);
+    return EXIT_OK;
+}
+
+/* Up to 19 decimal digits, copied into out; 0 or -1. */
+static int cursor_part(const char *p, size_t n, char out[24])
+{
+    if (n < 1 || n > 19)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int cli_parse_cursor(cli_ctx *ctx, const char *arg, char a[24], char b[24])
+{
+    const char *dot = strchr(arg, '.');
+    if (!dot || cursor_part(arg, (size_t)(dot - arg), a) < 0 ||
+        cursor_part(dot + 1, strlen(dot + 1), b) < 0)
+        return cli_usage_error(ctx,
+                               "--after '%s' is not a cursor: give the one a previous page "
+                               "printed (two numbers with a dot between)",
+                               arg);
     return EXIT_OK;
 }
 

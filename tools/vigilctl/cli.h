@@ -146,6 +146,21 @@ int cli_notify_ca_changed(cli_ctx *ctx, const char *issuer_ski);
 
 int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t *out);
 int cli_parse_class(cli_ctx *ctx, const char *text, const char **out);
+
+/* A time option: an RFC 3339 time or a duration back from now. */
+#define CLI_WHEN_HELP                                                                              \
+    "WHEN is an RFC 3339 time (2026-11-25T10:00:00Z, 2026-11-25T12:00:00+02:00) or a\n"            \
+    "duration back from now: a number and s, m, h or d (90s, 15m, 1h, 7d).\n"
+typedef struct cli_when {
+    char text[40]; /* what PostgreSQL gets: RFC 3339 UTC */
+    int64_t us;    /* the same, for comparing since and until */
+} cli_when;
+int cli_parse_when(cli_ctx *ctx, const char *opt, const char *arg, cli_when *out);
+
+/* A keyset cursor "A.B" (two decimal numbers, as the operator API's
+ * incident cursors and vigilctl's "next page" lines print them); copies the
+ * two parts into a and b (24 bytes each). */
+int cli_parse_cursor(cli_ctx *ctx, const char *arg, char a[24], char b[24]);
 /* --limit N with 1 <= N <= max; listings of the registry allow CLI_LIMIT_MAX. */
 #define CLI_LIMIT_MAX 100000
 int cli_parse_limit(cli_ctx *ctx, const char *text, int max, int *out);
@@ -161,6 +176,27 @@ void cli_print_table(PGresult *res, const char *const *columns);
  * the exit code. */
 int cli_print_rows(cli_ctx *ctx, PGresult *res, const db_error *err, const char *const *columns);
 json_t *cli_result_row_json(PGresult *res, int row);
+
+/* The first rows of res, named columns only (absent ones skipped), as a
+ * table of printable ASCII cells of at most 32 characters (timestamps to
+ * the second, booleans yes/no), with the header line when header is set. */
+void cli_print_cells(PGresult *res, const char *const *names, int header, int rows);
+
+/* A keyset-paged listing. fetch returns the next page of at most limit
+ * rows (from where advance last left state); advance moves state past row
+ * and writes the cursor text a user gives back with --after. */
+typedef struct cli_pager {
+    PGresult *(*fetch)(cli_ctx *ctx, void *state, int limit, db_error *err);
+    void (*advance)(void *state, PGresult *res, int row, char *cursor, size_t len);
+    const char *const *columns; /* the table's */
+    const char *drop;           /* a column --json leaves out, or NULL */
+    int limit;                  /* rows a page */
+    int all;                    /* every page, or only one */
+} cli_pager;
+/* One page (all: every page) as a table or, with --json, one JSON array;
+ * when a page was left unread, "next page: --after CURSOR" on stderr.
+ * Returns the exit code. */
+int cli_print_pages(cli_ctx *ctx, const cli_pager *p, void *state);
 void cli_print_json(json_t *value);   /* consumes value */
 
 #endif

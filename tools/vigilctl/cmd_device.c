@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -227,13 +228,59 @@ int cmd_devices(int argc, char **argv)
 
 static const char show_usage[] =
     "Usage: vigilctl device show ID\n\n"
-    "Show one device and its certificates.\n"
+    "Show one device and its certificates. A quarantined device shows who\n"
+    "quarantined it, when and why (quarantined_by, quarantined_at,\n"
+    "quarantine_reason: the newest device.quarantine audit row); a decommissioned\n"
+    "one the same as decommissioned_by, decommissioned_at, decommission_reason.\n"
     CLI_COMMON_HELP;
+
+/* Who put the device in its status, when and why, from its newest audit
+ * row of that change, into obj (quarantined_by, quarantined_at,
+ * quarantine_reason, or the decommission ones); nothing for active. */
+static int status_note(cli_ctx *ctx, PGresult *dev, json_t *obj)
+{
+    db_error err = {0};
+    const char *status = PQgetvalue(dev, 0, PQfnumber(dev, "status"));
+    int q = strcmp(status, "quarantined") == 0;
+    if (!q && strcmp(status, "decommissioned") != 0)
+        return EXIT_OK;
+    PGresult *res = db_device_last_action(ctx->db, PQgetvalue(dev, 0, 0),
+                                          q ? "device.quarantine" : "device.decommission", &err);
+    if (!res)
+        return cli_fail_db(ctx, &err);
+    int found = PQntuples(res) == 1;
+    const char *keys[3] = {q ? "quarantined_by" : "decommissioned_by",
+                           q ? "quarantined_at" : "decommissioned_at",
+                           q ? "quarantine_reason" : "decommission_reason"};
+    const int cols[3] = {1, 0, 2};
+    for (int i = 0; i < 3; i++)
+        json_object_set_new(obj, keys[i],
+                            found && !PQgetisnull(res, 0, cols[i])
+                                ? json_string(PQgetvalue(res, 0, cols[i]))
+                                : json_null());
+    PQclear(res);
+    return EXIT_OK;
+}
+
+static void print_device_text(json_t *obj)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        if (json_is_array(v))
+            continue;
+        char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY);
+        printf("%-20s %s\n", key,
+               json_is_string(v) ? json_string_value(v) : json_is_null(v) ? "-" : text ? text : "?");
+        free(text);
+    }
+}
 
 static int show_device(cli_ctx *ctx, const char *id)
 {
     db_error err = {0};
     PGresult *dev = db_device_row(ctx->db, id, 0, &err), *certs = NULL;
+    json_t *obj = NULL;
     int rc = EXIT_OK;
     if (!dev || !(certs = db_certs_list(ctx->db, id, NULL, 1000, &err))) {
         rc = cli_fail_db(ctx, &err);
@@ -243,18 +290,23 @@ static int show_device(cli_ctx *ctx, const char *id)
         rc = cli_fail(ctx, EXIT_REFUSED, "no device %s (see `vigilctl device list`)", id);
         goto done;
     }
+    obj = cli_result_row_json(dev, 0);
+    if ((rc = status_note(ctx, dev, obj)) != EXIT_OK)
+        goto done;
     if (ctx->json) {
-        json_t *obj = cli_result_row_json(dev, 0), *arr = json_array();
+        json_t *arr = json_array();
         for (int i = 0; i < PQntuples(certs); i++)
             json_array_append_new(arr, cli_result_row_json(certs, i));
         json_object_set_new(obj, "certificates", arr);
         cli_print_json(obj);
+        obj = NULL;
     } else {
-        cli_print_result(ctx, dev, 1);
+        print_device_text(obj);
         printf("\n");
         cli_print_result(ctx, certs, 0);
     }
 done:
+    json_decref(obj);
     PQclear(dev);
     PQclear(certs);
     return rc;

@@ -27,43 +27,35 @@ enum {
     OPT_GROUP,
     OPT_SINCE,
     OPT_UNTIL,
-    OPT_LIMIT
+    OPT_LIMIT,
+    OPT_QUARANTINED,
+    OPT_AFTER,
+    OPT_ALL,
+    OPT_BUCKET,
+    OPT_BY
 };
 
 #define INCIDENTS_LIMIT_MAX 1000
 #define GROUPS_LIMIT_MAX 500
-#define CELL_MAX 32 /* widest table cell; longer values end in "..." */
 
-#define WHEN_HELP                                                                                  \
-    "WHEN is an RFC 3339 time (2026-11-25T10:00:00Z, 2026-11-25T12:00:00+02:00) or a\n"            \
-    "duration back from now: a number and s, m, h or d (90s, 15m, 1h, 7d).\n"
+#define WHEN_HELP CLI_WHEN_HELP
 
 /* ---- option values ---- */
 
-typedef struct when {
-    char text[40]; /* what PostgreSQL gets: RFC 3339 */
-    int64_t us;    /* the same, for comparing since and until */
-} when;
-
 typedef struct query_args {
     db_incident_filter f;
-    when since, until;
+    cli_when since, until;
     int has_since, has_until;
     char group[17];
     int limit;
     int limit_max;
+    char after_us[24], after_seq[24];
+    int has_after, all;
+    int64_t bucket;
+    int by;
 } query_args;
 
-static int parse_when(cli_ctx *ctx, const char *opt, const char *arg, when *out)
-{
-    if (when_parse(arg, when_now_us(), &out->us) < 0 ||
-        incident_format_time(out->us, out->text) < 0)
-        return cli_usage_error(ctx,
-                               "--%s: '%s' is neither an RFC 3339 time nor a duration back "
-                               "from now.\n" WHEN_HELP,
-                               opt, arg);
-    return EXIT_OK;
-}
+static const char *const stats_bys[] = {"type", "severity", "firmware_version", "source", NULL};
 
 static int one_of(const char *v, const char *const *set)
 {
@@ -112,6 +104,41 @@ static int group_parse(const char *arg, char out[17])
     }
     out[16] = '\0';
     return 1;
+}
+
+/* The options only some commands take: --quarantined, --after, --all
+ * (incidents), --bucket and --by (incidents stats). */
+static int more_option(cli_ctx *ctx, int opt, const char *arg, query_args *a)
+{
+    switch (opt) {
+    case OPT_QUARANTINED:
+        if (strcmp(arg, "true") != 0 && strcmp(arg, "false") != 0)
+            return cli_usage_error(ctx, "--quarantined must be true or false, not '%s'", arg);
+        a->f.quarantined = arg;
+        return EXIT_OK;
+    case OPT_AFTER:
+        a->has_after = 1;
+        return cli_parse_cursor(ctx, arg, a->after_us, a->after_seq);
+    case OPT_ALL:
+        a->all = 1;
+        return EXIT_OK;
+    case OPT_BUCKET:
+        if (cli_parse_duration(ctx, "bucket", arg, &a->bucket) != EXIT_OK)
+            return EXIT_USAGE;
+        if (a->bucket > 366 * 86400)
+            return cli_usage_error(ctx, "--bucket '%s' is longer than 366d", arg);
+        return EXIT_OK;
+    case OPT_BY:
+        for (a->by = 0; stats_bys[a->by]; a->by++)
+            if (strcmp(stats_bys[a->by], arg) == 0)
+                return EXIT_OK;
+        return cli_usage_error(ctx,
+                               "--by must be type, severity, firmware_version or source, not "
+                               "'%s'",
+                               arg);
+    default:
+        return cli_usage_error(ctx, "unexpected option");
+    }
 }
 
 static int query_option(cli_ctx *ctx, int opt, const char *arg, void *state)
@@ -165,14 +192,14 @@ static int query_option(cli_ctx *ctx, int opt, const char *arg, void *state)
         return EXIT_OK;
     case OPT_SINCE:
         a->has_since = 1;
-        return parse_when(ctx, "since", arg, &a->since);
+        return cli_parse_when(ctx, "since", arg, &a->since);
     case OPT_UNTIL:
         a->has_until = 1;
-        return parse_when(ctx, "until", arg, &a->until);
+        return cli_parse_when(ctx, "until", arg, &a->until);
     case OPT_LIMIT:
         return cli_parse_limit(ctx, arg, a->limit_max, &a->limit);
     default:
-        return cli_usage_error(ctx, "unexpected option");
+        return more_option(ctx, opt, arg, a);
     }
 }
 
@@ -197,68 +224,9 @@ static int parse_query(cli_ctx *ctx, int argc, char **argv, const struct option 
 
 /* ---- output ---- */
 
-/* One cell as shown in a table: printable ASCII, at most CELL_MAX
- * characters, timestamps to the second. */
-static void cell_text(PGresult *res, int row, int col, char *out, size_t size)
-{
-    const char *v = PQgetvalue(res, row, col);
-    size_t n = (size_t)PQgetlength(res, row, col), len = 0;
-    if (PQgetisnull(res, row, col) || n == 0) {
-        snprintf(out, size, "-");
-        return;
-    }
-    /* "2026-11-25T10:00:00.123456Z" -> "2026-11-25T10:00:00Z" */
-    int trim = n == 27 && v[10] == 'T' && v[19] == '.' && v[26] == 'Z';
-    if (trim)
-        n = 19;
-    for (size_t i = 0; i < n && len + 2 < size; i++) {
-        unsigned char c = (unsigned char)v[i];
-        out[len++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-    }
-    if (trim)
-        out[len++] = 'Z';
-    out[len] = '\0';
-    if (len > CELL_MAX)
-        memcpy(out + CELL_MAX - 3, "...", 4);
-}
-
-/* The named columns of res as a table (absent ones are skipped). */
 static void print_columns(PGresult *res, const char *const *names)
 {
-    int idx[16], ncol = 0, rows = PQntuples(res);
-    size_t width[16];
-    char buf[CELL_MAX + 8];
-    for (; *names && ncol < 16; names++) {
-        int c = PQfnumber(res, *names);
-        if (c < 0)
-            continue;
-        idx[ncol] = c;
-        width[ncol++] = strlen(*names);
-    }
-    for (int k = 0; k < ncol; k++)
-        for (int r = 0; r < rows; r++) {
-            cell_text(res, r, idx[k], buf, sizeof(buf));
-            if (strlen(buf) > width[k])
-                width[k] = strlen(buf);
-        }
-    for (int k = 0; k < ncol; k++) {
-        const char *name = PQfname(res, idx[k]);
-        for (const char *p = name; *p; p++)
-            putchar(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-        if (k + 1 < ncol)
-            printf("%*s", (int)(width[k] - strlen(name) + 2), "");
-    }
-    putchar('\n');
-    for (int r = 0; r < rows; r++) {
-        for (int k = 0; k < ncol; k++) {
-            cell_text(res, r, idx[k], buf, sizeof(buf));
-            if (k + 1 < ncol)
-                printf("%-*s  ", (int)width[k], buf);
-            else
-                fputs(buf, stdout);
-        }
-        putchar('\n');
-    }
+    cli_print_cells(res, names, 1, PQntuples(res));
 }
 
 /* A JSON array of the rows, without the columns named in drop. */
@@ -285,11 +253,18 @@ static void note_truncated(PGresult *res, int limit, int max, const char *what)
 static const char incidents_usage[] =
     "Usage: vigilctl incidents [--device ID] [--type T] [--severity S] [--source device|server]\n"
     "                          [--firmware V] [--group G] [--since WHEN] [--until WHEN]\n"
-    "                          [--limit N] [--json]\n\n"
+    "                          [--quarantined true|false] [--limit N] [--after CURSOR | --all]\n"
+    "                          [--json]\n\n"
     "List incidents, newest first (by the time the server received them). The\n"
     "table shows RECEIVED_AT, DEVICE_ID, TYPE, SEVERITY, FIRMWARE_VERSION,\n"
-    "COMPONENT and GROUP; --json prints every field, details included, as the\n"
-    "operator API does.\n\n"
+    "COMPONENT, GROUP and QUARANTINED (yes: reported while the device was\n"
+    "quarantined);\n"
+    "--json prints every field, details and quarantined included, as the operator\n"
+    "API does.\n\n"
+    "A page holds --limit incidents; when more match, the last line on stderr is\n"
+    "`next page: --after CURSOR`: run the same command with it for the next page\n"
+    "(keyset paging: no repeats or gaps while reports arrive). --all prints every\n"
+    "match, page after page (with --json one array).\n\n"
     "Options:\n"
     "  --device ID      only this device's\n"
     "  --type T         crash, watchdog_reset, auth_failure, update_failure, tamper,\n"
@@ -300,10 +275,36 @@ static const char incidents_usage[] =
     "  --group G        only this group (16 hex digits, see `vigilctl incidents groups`)\n"
     "  --since WHEN     received at or after WHEN\n"
     "  --until WHEN     received before WHEN\n"
-    "  --limit N        at most N incidents, 1-1000 (default 100)\n\n" WHEN_HELP "\nExamples:\n"
+    "  --quarantined B  true: only reports of quarantined devices; false: only the others\n"
+    "  --limit N        at most N incidents a page, 1-1000 (default 100)\n"
+    "  --after CURSOR   the page after the one that printed CURSOR\n"
+    "  --all            every matching incident (pages of 1000)\n\n" WHEN_HELP "\nExamples:\n"
     "  vigilctl incidents --device sensor-0001 --since 1h\n"
     "  vigilctl incidents --severity critical --since 2026-11-25T00:00:00Z\n"
-    "  vigilctl incidents --type crash --firmware 2.4.1 --since 7d --json\n" CLI_COMMON_HELP;
+    "  vigilctl incidents --type crash --firmware 2.4.1 --since 7d --json\n"
+    "  vigilctl incidents --quarantined true --since 1d --all --json\n" CLI_COMMON_HELP;
+
+/* The table's columns. */
+static const char *const incident_columns[] = {"received_at", "device_id", "type",
+                                               "severity",    "firmware_version", "component",
+                                               "group",       "quarantined",      NULL};
+
+static PGresult *fetch_incidents(cli_ctx *ctx, void *state, int limit, db_error *err)
+{
+    query_args *a = state;
+    db_incident_cursor after = {a->after_us, a->after_seq};
+    return db_incidents_list(ctx->db, &a->f, a->has_after ? &after : NULL, limit, err);
+}
+
+static void advance_incidents(void *state, PGresult *res, int row, char *cursor, size_t len)
+{
+    query_args *a = state;
+    snprintf(a->after_us, sizeof(a->after_us), "%s",
+             PQgetvalue(res, row, PQfnumber(res, "received_us")));
+    snprintf(a->after_seq, sizeof(a->after_seq), "%s", PQgetvalue(res, row, 0));
+    a->has_after = 1;
+    snprintf(cursor, len, "%s.%s", a->after_us, a->after_seq);
+}
 
 int cmd_incidents(int argc, char **argv)
 {
@@ -316,28 +317,130 @@ int cmd_incidents(int argc, char **argv)
                                          {"since", required_argument, NULL, OPT_SINCE},
                                          {"until", required_argument, NULL, OPT_UNTIL},
                                          {"limit", required_argument, NULL, OPT_LIMIT},
+                                         {"quarantined", required_argument, NULL, OPT_QUARANTINED},
+                                         {"after", required_argument, NULL, OPT_AFTER},
+                                         {"all", no_argument, NULL, OPT_ALL},
                                          CLI_COMMON_OPTIONS,
                                          {0}};
-    static const char *const columns[] = {"received_at",      "device_id", "type",  "severity",
-                                          "firmware_version", "component", "group", NULL};
     cli_ctx ctx;
     query_args a = {.limit = 100, .limit_max = INCIDENTS_LIMIT_MAX};
-    db_error err = {0};
     int rc = EXIT_OK;
     cli_ctx_init(&ctx, "incidents", incidents_usage);
-    if (parse_query(&ctx, argc, argv, opts, &a, &rc) < 0 || (rc = cli_open_db(&ctx)) != EXIT_OK)
+    if (parse_query(&ctx, argc, argv, opts, &a, &rc) < 0)
         goto done;
-    PGresult *res = db_incidents_list(ctx.db, &a.f, NULL, a.limit, &err);
+    if (a.all && a.has_after)
+        rc = cli_usage_error(&ctx, "give --all or --after, not both");
+    else if ((rc = cli_open_db(&ctx)) == EXIT_OK)
+        rc = cli_print_pages(&ctx,
+                             &(cli_pager){fetch_incidents, advance_incidents, incident_columns,
+                                          "received_us", a.all ? INCIDENTS_LIMIT_MAX : a.limit,
+                                          a.all},
+                             &a);
+done:
+    cli_ctx_free(&ctx);
+    return rc;
+}
+
+/* ---- incidents stats ---- */
+
+static const char stats_usage[] =
+    "Usage: vigilctl incidents stats [--since WHEN] [--until WHEN] [--bucket DUR]\n"
+    "                                [--by type|severity|firmware_version|source]\n"
+    "                                [--device ID] [--type T] [--severity S] [--source S]\n"
+    "                                [--firmware V] [--group G] [--quarantined true|false]\n"
+    "                                [--json]\n\n"
+    "How many incidents were received per time bucket and per type (or severity,\n"
+    "firmware version, source): what GET /v1/incidents/stats answers, from the same\n"
+    "query. The table shows BUCKET, KEY and COUNT (buckets with no incident are\n"
+    "left out) and a total; --json prints the API's object {since, until,\n"
+    "bucket_seconds, by, series: [{bucket, key, count}]}.\n\n"
+    "Options:\n"
+    "  --since WHEN     from WHEN (default 24h ago)\n"
+    "  --until WHEN     to WHEN (default now)\n"
+    "  --bucket DUR     bucket length: a number and s, m, h, d or w (default 1h);\n"
+    "                   at most 10000 buckets in the range\n"
+    "  --by KEY         type (default), severity, firmware_version or source\n"
+    "  the filters of `vigilctl incidents` (see its --help)\n\n" WHEN_HELP CLI_COMMON_HELP;
+
+/* Defaults since to 24h ago and until to now; checks the bucket count. */
+static int stats_range(cli_ctx *ctx, query_args *a)
+{
+    if (!a->has_since)
+        cli_parse_when(ctx, "since", "24h", &a->since);
+    if (!a->has_until) {
+        a->until.us = when_now_us();
+        incident_format_time(a->until.us, a->until.text);
+    }
+    if (a->since.us >= a->until.us)
+        return cli_usage_error(ctx, "--since (%s) must be before --until (%s)", a->since.text,
+                               a->until.text);
+    a->f.since = a->since.text;
+    a->f.until = a->until.text;
+    int64_t span = (a->until.us - a->since.us) / 1000000 + 1;
+    if (span / a->bucket > 10000)
+        return cli_usage_error(ctx,
+                               "%lld buckets of %llds in this range; at most 10000: use a "
+                               "larger --bucket or a shorter range",
+                               (long long)(span / a->bucket), (long long)a->bucket);
+    return EXIT_OK;
+}
+
+static int print_stats(cli_ctx *ctx, const query_args *a, PGresult *res)
+{
+    if (ctx->json) {
+        json_t *series = db_rows_json(res, PQntuples(res), NULL);
+        json_t *obj = series ? json_pack("{s:s, s:s, s:I, s:s, s:o}", "since", a->f.since,
+                                         "until", a->f.until, "bucket_seconds",
+                                         (json_int_t)a->bucket, "by", stats_bys[a->by], "series",
+                                         series)
+                             : NULL;
+        if (!obj)
+            return cli_fail(ctx, EXIT_INTERNAL, "out of memory");
+        cli_print_json(obj);
+        return EXIT_OK;
+    }
+    static const char *const columns[] = {"bucket", "key", "count", NULL};
+    long long total = 0;
+    for (int i = 0; i < PQntuples(res); i++)
+        total += strtoll(PQgetvalue(res, i, 2), NULL, 10);
+    printf("incidents by %s, buckets of %llds, from %s to %s\n", stats_bys[a->by],
+           (long long)a->bucket, a->f.since, a->f.until);
+    print_columns(res, columns);
+    printf("total %lld\n", total);
+    return EXIT_OK;
+}
+
+int cmd_incidents_stats(int argc, char **argv)
+{
+    static const struct option opts[] = {{"device", required_argument, NULL, OPT_DEVICE},
+                                         {"type", required_argument, NULL, OPT_TYPE},
+                                         {"severity", required_argument, NULL, OPT_SEVERITY},
+                                         {"source", required_argument, NULL, OPT_SOURCE},
+                                         {"firmware", required_argument, NULL, OPT_FIRMWARE},
+                                         {"group", required_argument, NULL, OPT_GROUP},
+                                         {"since", required_argument, NULL, OPT_SINCE},
+                                         {"until", required_argument, NULL, OPT_UNTIL},
+                                         {"quarantined", required_argument, NULL, OPT_QUARANTINED},
+                                         {"bucket", required_argument, NULL, OPT_BUCKET},
+                                         {"by", required_argument, NULL, OPT_BY},
+                                         CLI_COMMON_OPTIONS,
+                                         {0}};
+    static const db_stats_by by_values[] = {DB_STATS_TYPE, DB_STATS_SEVERITY, DB_STATS_FIRMWARE,
+                                            DB_STATS_SOURCE};
+    cli_ctx ctx;
+    query_args a = {.bucket = 3600, .limit_max = 1};
+    db_error err = {0};
+    int rc = EXIT_OK;
+    cli_ctx_init(&ctx, "incidents stats", stats_usage);
+    if (parse_query(&ctx, argc, argv, opts, &a, &rc) < 0 || (rc = stats_range(&ctx, &a)) != EXIT_OK ||
+        (rc = cli_open_db(&ctx)) != EXIT_OK)
+        goto done;
+    PGresult *res = db_incidents_stats(ctx.db, &a.f, (long)a.bucket, by_values[a.by], &err);
     if (!res) {
         rc = cli_fail_db(&ctx, &err);
         goto done;
     }
-    if (ctx.json) {
-        rc = print_json_rows(&ctx, res, "received_us");
-    } else {
-        print_columns(res, columns);
-        note_truncated(res, a.limit, INCIDENTS_LIMIT_MAX, "incidents");
-    }
+    rc = print_stats(&ctx, &a, res);
     PQclear(res);
 done:
     cli_ctx_free(&ctx);
@@ -386,7 +489,7 @@ int cmd_incidents_groups(int argc, char **argv)
     if (parse_query(&ctx, argc, argv, opts, &a, &rc) < 0)
         goto done;
     if (!a.has_since) {
-        parse_when(&ctx, "since", "7d", &a.since);
+        cli_parse_when(&ctx, "since", "7d", &a.since);
         a.f.since = a.since.text;
         if (a.has_until && a.since.us >= a.until.us) {
             rc = cli_usage_error(&ctx, "--until is more than 7 days ago: give --since too");

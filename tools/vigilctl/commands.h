@@ -24,6 +24,11 @@ int cmd_device_show(int argc, char **argv);
 int cmd_device_allow_renewal(int argc, char **argv);
 int cmd_device_tag(int argc, char **argv);
 int cmd_device_untag(int argc, char **argv);
+int cmd_device_quarantine(int argc, char **argv);
+int cmd_device_release(int argc, char **argv);
+int cmd_device_decommission(int argc, char **argv);
+
+int cmd_audit(int argc, char **argv);
 
 int cmd_cert_revoke(int argc, char **argv);
 int cmd_cert_list(int argc, char **argv);
@@ -53,6 +58,7 @@ int cmd_token_revoke(int argc, char **argv);
  * command (argv[0] is the group name). */
 int cmd_incidents(int argc, char **argv);
 int cmd_incidents_groups(int argc, char **argv);
+int cmd_incidents_stats(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 
 #endif

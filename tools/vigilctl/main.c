@@ -40,6 +40,11 @@ static const command commands[] = {
      "let a device renew once with its (expired) certificate"},
     {"device", "tag", cmd_device_tag, "add tags to a device (rollout groups)"},
     {"device", "untag", cmd_device_untag, "remove tags from a device"},
+    {"device", "quarantine", cmd_device_quarantine,
+     "quarantine a device: it reports (marked), cannot renew, gets no update"},
+    {"device", "release", cmd_device_release, "end a device's quarantine"},
+    {"device", "decommission", cmd_device_decommission,
+     "retire a device for good: its connections close"},
     {"cert", "revoke", cmd_cert_revoke, "revoke certificates by serial or device"},
     {"cert", "list", cmd_cert_list, "list certificates"},
     {"cert", "show", cmd_cert_show, "show one certificate"},
@@ -60,6 +65,8 @@ static const command commands[] = {
     {"rollout", "list", cmd_rollout_list, "list rollouts"},
     {"incidents", NULL, cmd_incidents, "list incidents, newest first, with filters"},
     {"incidents", "groups", cmd_incidents_groups, "incidents grouped by fingerprint"},
+    {"incidents", "stats", cmd_incidents_stats, "incident counts per time bucket and type"},
+    {"audit", NULL, cmd_audit, "the audit log: who did what, newest first"},
     {"devices", NULL, cmd_devices, "list devices: class, status, last seen"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -47,7 +47,7 @@ group=$(api "$API/v1/incidents?device_id=dev-a&limit=1" | python3 -c 'import jso
 api "$API/v1/incidents?group=$group&limit=1000" >"$T/out"
 check_json "group filter" "len(d['items']) > 0 and all(i['group'] == '$group' for i in d['items'])"
 api "$API/v1/incidents?limit=1" >"$T/out"
-check_json "an incident has the documented fields" "set(d['items'][0]) == {'seq','id','device_id','source','type','severity','occurred_at','received_at','firmware_version','component','details','source_address','group'}"
+check_json "an incident has the documented fields" "set(d['items'][0]) == {'seq','id','device_id','source','type','severity','occurred_at','received_at','firmware_version','component','details','source_address','group','quarantined'}"
 
 # ---- one incident ----
 seq=$(api "$API/v1/incidents?device_id=dev-a&limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["seq"])')

@@ -50,7 +50,7 @@ check "timestamps to the second in the table" grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]
 
 check "incidents --json" "$VIGILCTL" incidents --json
 check_json "an array of full incident objects, newest first" \
-    "len(d) == 8 and set(d[0]) == {'seq','id','device_id','source','type','severity','occurred_at','received_at','firmware_version','component','details','source_address','group'} and [i['received_at'] for i in d] == sorted((i['received_at'] for i in d), reverse=True)"
+    "len(d) == 8 and set(d[0]) == {'seq','id','device_id','source','type','severity','occurred_at','received_at','firmware_version','component','details','source_address','group','quarantined'} and [i['received_at'] for i in d] == sorted((i['received_at'] for i in d), reverse=True)"
 again
 check_json "details are objects, seq an integer, received_at with microseconds" \
     "d[0]['details'] == {'pc':'0x0800abcd'} and isinstance(d[0]['seq'], int) and len(d[0]['received_at']) == 27 and len(d[0]['group']) == 16"
@@ -86,7 +86,7 @@ check "--group" "$VIGILCTL" incidents --group "$(tr a-f A-F <<<"$group")" --json
 check_eq "the group's three crashes (hex in any case)" "1 2 3" "$(ids)"
 check "--limit 2" "$VIGILCTL" incidents --limit 2
 check_eq "two rows and the header" "3" "$(wc -l <"$T/out")"
-check_contains "says more may match" "raise --limit" "$T/err"
+check_contains "says where the next page starts" "next page: --after " "$T/err"
 check "unknown device: empty" "$VIGILCTL" incidents --device nobody --json
 check_eq "an empty array" "[]" "$(tr -d ' \n' <"$T/out")"
 
