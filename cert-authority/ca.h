@@ -108,6 +108,9 @@ X509 *ca_cert_read(const char *path, ca_error *err);
 char *ca_cert_pem(X509 *cert);
 /* Parses a PKCS#10 request, PEM or DER. */
 X509_REQ *ca_csr_parse(const unsigned char *data, size_t len, ca_error *err);
+/* Reads a CSR file; every error names the file first ("x.csr: No such
+ * file or directory", "x.csr is empty", "x.csr is a directory ...",
+ * "x.csr: not a certificate signing request ..."). */
 X509_REQ *ca_csr_read(const char *path, ca_error *err);
 /* Proof of possession (self-signature) and key strength. */
 int ca_csr_check(X509_REQ *req, ca_error *err);

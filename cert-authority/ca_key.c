@@ -188,7 +188,13 @@ char *ca_passphrase_load(const char *file, const char *env, ca_error *err)
             return NULL;
         }
         value = fgets(buf, sizeof(buf), f);
+        int bad = ferror(f), saved = errno;
         fclose(f);
+        if (bad) {
+            ca_fail(err, CA_ERR_PASSPHRASE, "cannot read passphrase file %s: %s", file,
+                    strerror(saved));
+            return NULL;
+        }
         if (value)
             buf[strcspn(buf, "\r\n")] = '\0';
         if (!value || !buf[0]) {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -183,23 +184,39 @@ X509_REQ *ca_csr_parse(const unsigned char *data, size_t len, ca_error *err)
 X509_REQ *ca_csr_read(const char *path, ca_error *err)
 {
     unsigned char buf[64 * 1024 + 1];
+    struct stat st;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        ca_fail(err, errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_IO, "cannot read %s: %s", path,
+        ca_fail(err, errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_IO, "%s: %s", path,
                 strerror(errno));
         return NULL;
     }
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        ca_fail(err, CA_ERR_IO, "%s is a directory, not a CSR file", path);
+        return NULL;
+    }
     size_t n = fread(buf, 1, sizeof(buf), f);
-    int bad = ferror(f);
+    int bad = ferror(f), saved = errno;
     fclose(f);
     if (bad) {
-        ca_fail(err, CA_ERR_IO, "cannot read %s", path);
+        ca_fail(err, CA_ERR_IO, "%s: %s", path, strerror(saved));
+        return NULL;
+    }
+    if (n == 0) {
+        ca_fail(err, CA_ERR_INVALID, "%s is empty", path);
         return NULL;
     }
     X509_REQ *req = ca_csr_parse(buf, n, err);
-    if (!req && err)
-        snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg), ": %s",
-                 path);
+    if (!req && err) {
+        /* "PATH: " before ca_csr_parse's reason */
+        size_t pl = strlen(path) + 2, ml = strlen(err->msg);
+        if (pl + ml < sizeof(err->msg)) {
+            memmove(err->msg + pl, err->msg, ml + 1);
+            memcpy(err->msg, path, pl - 2);
+            memcpy(err->msg + pl - 2, ": ", 2);
+        }
+    }
     return req;
 }
 

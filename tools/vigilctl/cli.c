@@ -212,8 +212,9 @@ int cli_open_ca(cli_ctx *ctx, int unlock)
     int rc = cli_require_ca_dir(ctx);
     if (rc != EXIT_OK)
         return rc;
-    if (!(ctx->ca = ca_store_open(ctx->ca_dir, &err)))
-        return cli_fail_ca(ctx, &err);
+    if (!(ctx->ca = ca_store_open(ctx->ca_dir, &err))) /* a broken CA file: exit 3 too */
+        return err.status == CA_ERR_INVALID ? cli_fail(ctx, EXIT_CA, "%s", err.msg)
+                                            : cli_fail_ca(ctx, &err);
     if (!unlock)
         return EXIT_OK;
     if ((rc = cli_load_passphrase(ctx)) != EXIT_OK)

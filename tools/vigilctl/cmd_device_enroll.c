@@ -72,47 +72,40 @@ static int enroll_option(cli_ctx *ctx, int opt, const char *arg, void *state)
 }
 
 /* Reads and checks one CSR and works out the device id (from `id` or the
- * CN). On failure writes the reason into why and returns NULL. */
+ * CN). On failure writes the reason, naming the file, into why and
+ * returns NULL. */
 static X509_REQ *load_csr(const char *path, const char *id, char out_id[DEVICE_ID_MAX + 1],
                           char *why, size_t whylen)
 {
     ca_error err = {0};
-    char cn[256];
+    char cn[256], msg[512];
     X509_REQ *req = NULL;
     if (id && !device_id_valid(id)) {
         snprintf(why, whylen, "invalid device id '%.64s': use " DEVICE_ID_RULE, id);
         return NULL;
     }
-    req = ca_csr_read(path, &err);
-    if (!req || ca_csr_check(req, &err) < 0) {
-        /* callers name the file themselves; drop ca_csr_read's ": path" */
-        size_t ml = strlen(err.msg), pl = strlen(path);
-        if (ml > pl + 2 && strcmp(err.msg + ml - pl, path) == 0)
-            err.msg[ml - pl - 2] = '\0';
+    if (!(req = ca_csr_read(path, &err))) { /* its message names the file */
         snprintf(why, whylen, "%s", err.msg);
-        goto fail;
+        return NULL;
     }
-    int has_cn = ca_csr_common_name(req, cn, sizeof(cn));
-    if (has_cn < 0) {
-        snprintf(why, whylen, "the CSR subject has an unusable common name");
-        goto fail;
+    int has_cn = ca_csr_check(req, &err) < 0 ? -2 : ca_csr_common_name(req, cn, sizeof(cn));
+    const char *chosen = id ? id : has_cn == 1 ? cn : NULL;
+    if (has_cn == -2)
+        snprintf(msg, sizeof(msg), "%s", err.msg);
+    else if (has_cn < 0)
+        snprintf(msg, sizeof(msg), "the CSR subject has an unusable common name");
+    else if (has_cn && id && strcmp(cn, id) != 0)
+        snprintf(msg, sizeof(msg), "--id %.64s differs from the CSR's common name '%.64s'", id,
+                 cn);
+    else if (!chosen)
+        snprintf(msg, sizeof(msg), "the CSR has no common name: give the device id with --id");
+    else if (!device_id_valid(chosen))
+        snprintf(msg, sizeof(msg), "invalid device id '%.64s': use " DEVICE_ID_RULE, chosen);
+    else {
+        snprintf(out_id, DEVICE_ID_MAX + 1, "%.64s", chosen);
+        return req;
     }
-    if (has_cn && id && strcmp(cn, id) != 0) {
-        snprintf(why, whylen, "--id %s differs from the CSR's common name '%.64s'", id, cn);
-        goto fail;
-    }
-    const char *chosen = id ? id : has_cn ? cn : NULL;
-    if (!chosen) {
-        snprintf(why, whylen, "the CSR has no common name: give the device id with --id");
-        goto fail;
-    }
-    if (!device_id_valid(chosen)) {
-        snprintf(why, whylen, "invalid device id '%.64s': use " DEVICE_ID_RULE, chosen);
-        goto fail;
-    }
-    snprintf(out_id, DEVICE_ID_MAX + 1, "%.64s", chosen);
-    return req;
-fail:
+    snprintf(why, whylen, "%s: %s", path, msg);
     X509_REQ_free(req);
     return NULL;
 }
@@ -124,7 +117,7 @@ static int enroll_single(cli_ctx *ctx, const enroll_args *a)
     int rc;
     X509_REQ *req = load_csr(a->csr, a->id, id, why, sizeof(why));
     if (!req)
-        return cli_fail(ctx, EXIT_REFUSED, "%s: %s", a->csr, why);
+        return cli_fail(ctx, EXIT_REFUSED, "%s", why);
     if ((rc = cli_begin_audited(ctx)) != EXIT_OK || (rc = cli_open_ca(ctx, 1)) != EXIT_OK)
         goto done;
     enroll_request r = {id, a->device_class, X509_REQ_get0_pubkey(req), a->validity, 0,
@@ -270,7 +263,7 @@ static int batch_check(cli_ctx *ctx, batch *b)
     for (size_t i = 0; i < b->n; i++) {
         batch_item *it = &b->items[i];
         if (!(it->req = load_csr(it->file, NULL, it->id, why, sizeof(why)))) {
-            fprintf(stderr, "vigilctl %s: %s: %s\n", ctx->command, it->file, why);
+            fprintf(stderr, "vigilctl %s: %s\n", ctx->command, why);
             bad++;
         }
     }
