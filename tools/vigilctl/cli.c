@@ -293,6 +293,26 @@ int cli_parse_class(cli_ctx *ctx, const char *text, const char **out)
     return EXIT_OK;
 }
 
+int cli_parse_device(cli_ctx *ctx, const char *text, const char **out)
+{
+    if (!device_id_valid(text))
+        return cli_usage_error(ctx, "--device '%s' is not a device id: use " DEVICE_ID_RULE,
+                               text);
+    *out = text;
+    return EXIT_OK;
+}
+
+int cli_printable_word(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > max)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+            return 0;
+    return 1;
+}
+
 int cli_parse_when(cli_ctx *ctx, const char *opt, const char *arg, cli_when *out)
 {
     if (when_parse(arg, when_now_us(), &out->us) < 0 ||

@@ -146,6 +146,11 @@ int cli_notify_ca_changed(cli_ctx *ctx, const char *issuer_ski);
 
 int cli_parse_duration(cli_ctx *ctx, const char *opt, const char *text, int64_t *out);
 int cli_parse_class(cli_ctx *ctx, const char *text, const char **out);
+/* --device ID: a valid device id, else a usage error quoting it. */
+int cli_parse_device(cli_ctx *ctx, const char *text, const char **out);
+/* 1 to max printable ASCII characters, no spaces: a firmware version, an
+ * actor or action name. */
+int cli_printable_word(const char *s, size_t max);
 
 /* A time option: an RFC 3339 time or a duration back from now. */
 #define CLI_WHEN_HELP                                                                              \

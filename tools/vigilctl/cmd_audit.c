@@ -6,7 +6,6 @@
 #include "tools/vigilctl/commands.h"
 
 #include "db/db_admin.h"
-#include "protocol/device_id.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,18 +45,6 @@ typedef struct audit_args {
     char after[24];
 } audit_args;
 
-/* 1-200 printable ASCII characters: an actor or an action name. */
-static int name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 200)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
-            return 0;
-    return 1;
-}
-
 static int audit_option(cli_ctx *ctx, int opt, const char *arg, void *state)
 {
     audit_args *a = state;
@@ -65,17 +52,13 @@ static int audit_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     switch (opt) {
     case OPT_ACTOR:
     case OPT_ACTION:
-        if (!name_valid(arg))
+        if (!cli_printable_word(arg, 200))
             return cli_usage_error(ctx, "--%s: use 1-200 printable characters, no spaces",
                                    opt == OPT_ACTOR ? "actor" : "action");
         *name = arg;
         return EXIT_OK;
     case OPT_DEVICE:
-        if (!device_id_valid(arg))
-            return cli_usage_error(ctx, "--device '%s' is not a device id: use " DEVICE_ID_RULE,
-                                   arg);
-        a->f.device_id = arg;
-        return EXIT_OK;
+        return cli_parse_device(ctx, arg, &a->f.device_id);
     case OPT_SINCE: a->has_since = 1; return cli_parse_when(ctx, "since", arg, &a->since);
     case OPT_UNTIL: a->has_until = 1; return cli_parse_when(ctx, "until", arg, &a->until);
     case OPT_LIMIT: return cli_parse_limit(ctx, arg, AUDIT_LIMIT_MAX, &a->limit);

@@ -55,6 +55,17 @@ typedef struct query_args {
     int by;
 } query_args;
 
+/* The filters of incidents and incidents stats (the API's). */
+#define FILTER_OPTIONS                                                                             \
+    {"device", required_argument, NULL, OPT_DEVICE}, {"type", required_argument, NULL, OPT_TYPE},  \
+        {"severity", required_argument, NULL, OPT_SEVERITY},                                       \
+        {"source", required_argument, NULL, OPT_SOURCE},                                           \
+        {"firmware", required_argument, NULL, OPT_FIRMWARE},                                       \
+        {"group", required_argument, NULL, OPT_GROUP},                                             \
+        {"since", required_argument, NULL, OPT_SINCE},                                             \
+        {"until", required_argument, NULL, OPT_UNTIL},                                             \
+        {"quarantined", required_argument, NULL, OPT_QUARANTINED}
+
 static const char *const stats_bys[] = {"type", "severity", "firmware_version", "source", NULL};
 
 static int one_of(const char *v, const char *const *set)
@@ -74,17 +85,6 @@ static int type_valid(const char *t)
     for (; *t; t++)
         if (!((*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') || *t == '_' || *t == '.' ||
               *t == '-'))
-            return 0;
-    return 1;
-}
-
-static int printable_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 64)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
             return 0;
     return 1;
 }
@@ -148,11 +148,7 @@ static int query_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     query_args *a = state;
     switch (opt) {
     case OPT_DEVICE:
-        if (!device_id_valid(arg))
-            return cli_usage_error(ctx, "--device '%s' is not a device id: use " DEVICE_ID_RULE,
-                                   arg);
-        a->f.device_id = arg;
-        return EXIT_OK;
+        return cli_parse_device(ctx, arg, &a->f.device_id);
     case OPT_TYPE:
         if (!type_valid(arg))
             return cli_usage_error(ctx,
@@ -177,7 +173,7 @@ static int query_option(cli_ctx *ctx, int opt, const char *arg, void *state)
         a->f.source = arg;
         return EXIT_OK;
     case OPT_FIRMWARE:
-        if (!printable_valid(arg))
+        if (!cli_printable_word(arg, 64))
             return cli_usage_error(ctx, "--firmware: use 1-64 printable ASCII characters, no "
                                         "spaces");
         a->f.firmware_version = arg;
@@ -308,16 +304,8 @@ static void advance_incidents(void *state, PGresult *res, int row, char *cursor,
 
 int cmd_incidents(int argc, char **argv)
 {
-    static const struct option opts[] = {{"device", required_argument, NULL, OPT_DEVICE},
-                                         {"type", required_argument, NULL, OPT_TYPE},
-                                         {"severity", required_argument, NULL, OPT_SEVERITY},
-                                         {"source", required_argument, NULL, OPT_SOURCE},
-                                         {"firmware", required_argument, NULL, OPT_FIRMWARE},
-                                         {"group", required_argument, NULL, OPT_GROUP},
-                                         {"since", required_argument, NULL, OPT_SINCE},
-                                         {"until", required_argument, NULL, OPT_UNTIL},
+    static const struct option opts[] = {FILTER_OPTIONS,
                                          {"limit", required_argument, NULL, OPT_LIMIT},
-                                         {"quarantined", required_argument, NULL, OPT_QUARANTINED},
                                          {"after", required_argument, NULL, OPT_AFTER},
                                          {"all", no_argument, NULL, OPT_ALL},
                                          CLI_COMMON_OPTIONS,
@@ -412,15 +400,7 @@ static int print_stats(cli_ctx *ctx, const query_args *a, PGresult *res)
 
 int cmd_incidents_stats(int argc, char **argv)
 {
-    static const struct option opts[] = {{"device", required_argument, NULL, OPT_DEVICE},
-                                         {"type", required_argument, NULL, OPT_TYPE},
-                                         {"severity", required_argument, NULL, OPT_SEVERITY},
-                                         {"source", required_argument, NULL, OPT_SOURCE},
-                                         {"firmware", required_argument, NULL, OPT_FIRMWARE},
-                                         {"group", required_argument, NULL, OPT_GROUP},
-                                         {"since", required_argument, NULL, OPT_SINCE},
-                                         {"until", required_argument, NULL, OPT_UNTIL},
-                                         {"quarantined", required_argument, NULL, OPT_QUARANTINED},
+    static const struct option opts[] = {FILTER_OPTIONS,
                                          {"bucket", required_argument, NULL, OPT_BUCKET},
                                          {"by", required_argument, NULL, OPT_BY},
                                          CLI_COMMON_OPTIONS,
