@@ -41,7 +41,7 @@ static const command commands[] = {
     {"device", "tag", cmd_device_tag, "add tags to a device (rollout groups)"},
     {"device", "untag", cmd_device_untag, "remove tags from a device"},
     {"device", "quarantine", cmd_device_quarantine,
-     "quarantine a device: it reports (marked), cannot renew, gets no update"},
+     "quarantine: reports marked, no renewal, no update"},
     {"device", "release", cmd_device_release, "end a device's quarantine"},
     {"device", "decommission", cmd_device_decommission,
      "retire a device for good: its connections close"},
