@@ -41,12 +41,10 @@ int api_incidents_filter(api_req *r, db_incident_filter *f, api_incidents_filter
     int rc = api_param_text(r, "group", 16, &f->group);
     if (rc < 0)
         return -1;
-    if (rc && !valid_group(f->group)) {
-        api_error(r, 400, "bad_request", "group",
-                  "'group' is 16 hex digits, as in an incident's "
-                  "\"group\" field");
-        return -1;
-    }
+    if (rc && !valid_group(f->group))
+        return api_param_refuse(r, "group", f->group,
+                                "is not 16 lowercase hex digits, as in an incident's \"group\" "
+                                "field");
     if (api_param_time(r, "since", &buf->since, &f->since) < 0 ||
         api_param_time(r, "until", &buf->until, &f->until) < 0)
         return -1;
@@ -124,10 +122,8 @@ static int time_range(api_req *r, db_incident_filter *f, api_incidents_filter_bu
         api_param_time_ago(0, &buf->until);
         f->until = buf->until.text;
     }
-    if (buf->until.us <= buf->since.us) {
-        api_error(r, 400, "bad_request", "since", "'since' must be before 'until'");
-        return -1;
-    }
+    if (buf->until.us <= buf->since.us)
+        return api_param_refuse(r, "since", f->since, "is not before until '%s'", f->until);
     *span_s = (buf->until.us - buf->since.us) / 1000000 + 1;
     return 0;
 }
