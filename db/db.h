@@ -150,6 +150,7 @@ json_t *db_rows_json(PGresult *res, int n, const char *drop);
 typedef struct db_incident_filter {
     const char *device_id, *type, *severity, *source, *firmware_version, *group;
     const char *since, *until;     /* RFC 3339; since inclusive, until exclusive */
+    const char *quarantined;       /* "true" or "false": the report's mark (migration 0007) */
 } db_incident_filter;
 
 /* Keyset position: the received_at (microseconds since the epoch) and seq
@@ -161,10 +162,10 @@ typedef struct db_incident_cursor {
 
 /* Newest first. Columns: the incident object's fields (seq, id, device_id,
  * source, type, severity, occurred_at, received_at, firmware_version,
- * component, details, source_address, group) then received_us. */
+ * component, details, source_address, group, quarantined) then received_us. */
 PGresult *db_incidents_list(PGconn *conn, const db_incident_filter *f,
                             const db_incident_cursor *after, int limit, db_error *err);
-#define DB_INCIDENT_FIELDS 13   /* the columns before received_us */
+#define DB_INCIDENT_FIELDS 14   /* the columns before received_us */
 /* The same page as one column of JSON text per incident object (incident),
  * then received_us and seq. */
 PGresult *db_incidents_list_json(PGconn *conn, const db_incident_filter *f,

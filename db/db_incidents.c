@@ -22,26 +22,28 @@
         "received_at") " AS received_at,"                                                          \
                        " firmware_version, component, details, host(source_address) AS "           \
                        "source_address,"                                                           \
-                       " fingerprint AS \"group\""
+                       " fingerprint AS \"group\", quarantined"
 
-/* $1..$8: the filter. */
+/* $1..$9: the filter. */
 #define FILTER_WHERE                                                                               \
     " ($1::text IS NULL OR device_id = $1) AND ($2::text IS NULL OR type = $2)"                    \
     " AND ($3::text IS NULL OR severity = $3) AND ($4::text IS NULL OR source = $4)"               \
     " AND ($5::text IS NULL OR firmware_version = $5)"                                             \
     " AND ($6::text IS NULL OR fingerprint = $6)"                                                  \
     " AND ($7::timestamptz IS NULL OR received_at >= $7)"                                          \
-    " AND ($8::timestamptz IS NULL OR received_at < $8)"
+    " AND ($8::timestamptz IS NULL OR received_at < $8)"                                           \
+    " AND ($9::boolean IS NULL OR quarantined = $9)"
+#define FILTER_N 9
 
 #define FILTER_PARAMS(f)                                                                           \
     (f)->device_id, (f)->type, (f)->severity, (f)->source, (f)->firmware_version, (f)->group,      \
-        (f)->since, (f)->until
+        (f)->since, (f)->until, (f)->quarantined
 
-/* A page: $1..$8 the filter, $9/$10 the keyset position, $11 the limit. */
+/* A page: $1..$9 the filter, $10/$11 the keyset position, $12 the limit. */
 #define PAGE_FROM_WHERE                                                                            \
-    " FROM incidents WHERE" FILTER_WHERE " AND ($9::int8 IS NULL OR (received_at, seq) <"          \
-    "  ('epoch'::timestamptz + $9::int8 * interval '1 microsecond', $10::int8))"                   \
-    " ORDER BY incidents.received_at DESC, incidents.seq DESC LIMIT $11::int"
+    " FROM incidents WHERE" FILTER_WHERE " AND ($10::int8 IS NULL OR (received_at, seq) <"         \
+    "  ('epoch'::timestamptz + $10::int8 * interval '1 microsecond', $11::int8))"                  \
+    " ORDER BY incidents.received_at DESC, incidents.seq DESC LIMIT $12::int"
 
 static PGresult *page_query(PGconn *conn, const char *sql, const db_incident_filter *f,
                             const db_incident_cursor *after, int limit, db_error *err)
@@ -50,7 +52,7 @@ static PGresult *page_query(PGconn *conn, const char *sql, const db_incident_fil
     snprintf(lim, sizeof(lim), "%d", limit > 0 ? limit : 100);
     const char *params[] = {FILTER_PARAMS(f), after ? after->received_us : NULL,
                             after ? after->seq : NULL, lim};
-    return db_query(conn, sql, 11, params, err);
+    return db_query(conn, sql, FILTER_N + 3, params, err);
 }
 
 PGresult *db_incidents_list(PGconn *conn, const db_incident_filter *f,
@@ -82,8 +84,8 @@ PGresult *db_incident_get(PGconn *conn, const char *seq, db_error *err)
                     params, err);
 }
 
-/* The bucket of a timestamp: date_bin over the bucket length in $9. */
-#define BUCKET(col) "date_bin(make_interval(secs => $9::int8), " col ", 'epoch'::timestamptz)"
+/* The bucket of a timestamp: date_bin over the bucket length in $10. */
+#define BUCKET(col) "date_bin(make_interval(secs => $10::int8), " col ", 'epoch'::timestamptz)"
 
 /* Raw counts: every incident of the range, for filters the hourly counts
  * cannot answer (a device, a group, buckets shorter than an hour). */
@@ -92,26 +94,27 @@ PGresult *db_incident_get(PGconn *conn, const char *seq, db_error *err)
                                         " FROM incidents WHERE" FILTER_WHERE                       \
                                         " GROUP BY " BUCKET("received_at") ", 2 ORDER BY 1, 2"
 
-/* Hourly counts for the hours [$10, $11) and raw incidents for the rest
- * of the range (before $10, and from $12), summed per bucket. */
+/* Hourly counts for the hours [$11, $12) and raw incidents for the rest
+ * of the range (before $11, and from $13), summed per bucket. The counts
+ * have no quarantined column: a quarantined filter reads raw rows. */
 #define STATS_COUNTS_SQL(col)                                                                      \
     "SELECT " TS(                                                                                  \
         "bk") " AS bucket, key, sum(c)::int8 AS count FROM ("                                      \
               " SELECT " BUCKET(                                                                   \
                   "hour") " AS bk, " col " AS key, sum(n) AS c FROM incident_counts"               \
-                          "  WHERE hour >= $10 AND hour < $11 AND ($2::text IS NULL OR type = $2)" \
+                          "  WHERE hour >= $11 AND hour < $12 AND ($2::text IS NULL OR type = $2)" \
                           "  AND ($3::text IS NULL OR severity = $3) AND ($4::text IS NULL OR "    \
                           "source = $4)"                                                           \
                           "  AND ($5::text IS NULL OR firmware_version = $5) GROUP BY 1, 2"        \
                           " UNION ALL SELECT " BUCKET(                                             \
                               "received_at") ", " col ", count(*) FROM incidents"                  \
                                              "  WHERE" FILTER_WHERE                                \
-                                             " AND received_at < $10 GROUP BY 1, 2"                \
+                                             " AND received_at < $11 GROUP BY 1, 2"                \
                                              " UNION ALL SELECT " BUCKET(                          \
                                                  "received_at") ", " col                           \
                                                                 ", count(*) FROM incidents"        \
                                                                 "  WHERE" FILTER_WHERE             \
-                                                                " AND received_at >= $12 GROUP "   \
+                                                                " AND received_at >= $13 GROUP "   \
                                                                 "BY 1, 2"                          \
                                                                 ") p GROUP BY bk, key ORDER BY "   \
                                                                 "1, 2"
@@ -147,7 +150,7 @@ static PGresult *stats_from_counts(PGconn *conn, const db_incident_filter *f, co
     if ((span = db_query(conn, counts_span_sql, 2, span_params, err)) && PQntuples(span) == 1) {
         const char *params[] = {FILTER_PARAMS(f), secs, PQgetvalue(span, 0, 0),
                                 PQgetvalue(span, 0, 1), PQgetvalue(span, 0, 2)};
-        res = db_query(conn, sql, 12, params, err);
+        res = db_query(conn, sql, FILTER_N + 4, params, err);
     } else if (span) {
         snprintf(err->msg, sizeof(err->msg), "incident_counts_state has no row");
         err->unavailable = 0;
@@ -181,10 +184,10 @@ PGresult *db_incidents_stats(PGconn *conn, const db_incident_filter *f, long buc
     };
     char secs[24];
     snprintf(secs, sizeof(secs), "%ld", bucket_seconds);
-    if (!f->device_id && !f->group && f->since && f->until && bucket_seconds % 3600 == 0)
+    if (!f->device_id && !f->group && !f->quarantined && f->since && f->until && bucket_seconds % 3600 == 0)
         return stats_from_counts(conn, f, secs, counts_sql[by], err);
     const char *params[] = {FILTER_PARAMS(f), secs};
-    return db_query(conn, raw_sql[by], 9, params, err);
+    return db_query(conn, raw_sql[by], FILTER_N + 1, params, err);
 }
 
 PGresult *db_incident_groups(PGconn *conn, const db_incident_filter *f, int limit, db_error *err)
@@ -209,6 +212,6 @@ PGresult *db_incident_groups(PGconn *conn, const db_incident_filter *f, int limi
                                                         "  AS firmware_versions"
                                                         " FROM incidents WHERE" FILTER_WHERE
                                                         " GROUP BY fingerprint ORDER BY count(*) "
-                                                        "DESC, fingerprint LIMIT $9::int",
-        9, params, err);
+                                                        "DESC, fingerprint LIMIT $10::int",
+        FILTER_N + 1, params, err);
 }
