@@ -54,8 +54,7 @@ int api_param_refuse(api_req *r, const char *name, const char *value, const char
     return -1;
 }
 
-int api_param_refuse_json(api_req *r, const char *name, const json_t *value, const char *fmt,
-                          ...)
+int api_param_refuse_json(api_req *r, const char *name, const json_t *value, const char *fmt, ...)
 {
     char shown[API_VALUE_SHOWN_MAX] = "(absent)";
     if (json_is_string(value)) {

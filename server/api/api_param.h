@@ -51,8 +51,8 @@ int api_param_cursor(api_req *r, const char *name, int serial_key, char buf[64],
  * its text. -1. */
 int api_param_refuse(api_req *r, const char *name, const char *value, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int api_param_refuse_json(api_req *r, const char *name, const json_t *value, const char *fmt,
-                          ...) __attribute__((format(printf, 4, 5)));
+int api_param_refuse_json(api_req *r, const char *name, const json_t *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* now - seconds_ago. */
 void api_param_time_ago(int64_t seconds_ago, api_time *t);

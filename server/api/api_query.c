@@ -29,10 +29,10 @@ static int refuse(api_query *q, const char *param, const char *fmt, ...)
 
 /* The same for the value v (len bytes, as received) of name: the reason
  * quotes it (api_value_refusal). */
-static int refuse_value(api_query *q, const char *name, const char *v, size_t len,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int refuse_value(api_query *q, const char *name, const char *v, size_t len,
-                        const char *fmt, ...)
+static int refuse_value(api_query *q, const char *name, const char *v, size_t len, const char *fmt,
+                        ...) __attribute__((format(printf, 5, 6)));
+static int refuse_value(api_query *q, const char *name, const char *v, size_t len, const char *fmt,
+                        ...)
 {
     if (q->refused)
         return -1;
@@ -105,8 +105,7 @@ static int add(api_query *q, const char *key, size_t key_len, const char *value,
                             "has a malformed percent-escape: a byte is %%HH with two hex digits, "
                             "a %% itself %%25");
     if (rc < 0)
-        return refuse_value(q, n, value, value_len, "is longer than %d bytes",
-                            API_QUERY_VALUE_MAX);
+        return refuse_value(q, n, value, value_len, "is longer than %d bytes", API_QUERY_VALUE_MAX);
     if (strlen(text) != len)
         return refuse_value(q, n, value, value_len, "contains a NUL character (%%00)");
     if (!api_value_utf8(text, len))

@@ -159,9 +159,8 @@ static int body_group(api_req *r, json_t *body, const char **out)
         return 0;
     const char *s = json_string_value(v);
     if (!s || !device_id_valid(s))
-        return api_param_refuse_json(r, "group", v,
-                                     "is not a device tag: " DEVICE_ID_RULE
-                                     " (see vigilctl device tag)");
+        return api_param_refuse_json(
+            r, "group", v, "is not a device tag: " DEVICE_ID_RULE " (see vigilctl device tag)");
     *out = s;
     return 1;
 }

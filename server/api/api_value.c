@@ -89,8 +89,8 @@ void api_value_quote(const char *v, size_t len, char *out)
     out[o] = '\0';
 }
 
-void api_value_refusal(char *out, size_t size, const char *name, const char *shown,
-                       const char *fmt, va_list ap)
+void api_value_refusal(char *out, size_t size, const char *name, const char *shown, const char *fmt,
+                       va_list ap)
 {
     int n = snprintf(out, size, "%s %s ", name, shown);
     if (n >= 0 && (size_t)n < size)

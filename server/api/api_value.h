@@ -34,8 +34,8 @@ void api_value_quote(const char *v, size_t len, char *out);
  * and what would do, as "since '2026-12-01T10:00:00 01:00' is not an RFC
  * 3339 time ...". shown is the value as api_value_quote shows it (or a
  * JSON value that is not a string, as its text). */
-void api_value_refusal(char *out, size_t size, const char *name, const char *shown,
-                       const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+void api_value_refusal(char *out, size_t size, const char *name, const char *shown, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 5, 0)));
 
 /* 1 when the len bytes at v are well-formed UTF-8 (RFC 3629: no overlong
  * form, no surrogate, nothing past U+10FFFF), 0 if not. */
