@@ -139,9 +139,10 @@ void api_pool_return(api_pool *p, PGconn *conn, int broken);
 
 /* ---- tokens (api_auth.c) ---- */
 
-/* Checks the Authorization header against api_tokens and the failure
- * budget of the client address. 0 with r->role and r->token_name set, or
- * -1 after answering 401/429/503. */
+/* Checks the Authorization header against api_tokens. 0 with r->role
+ * and r->token_name set, or -1 after answering 401 (429 once the client
+ * address is past its budget of failed attempts: a valid token is served
+ * whatever the budget), or 503. */
 int api_authenticate(api_req *r);
 void api_auth_init(void);
 /* Records an audit row as the request's token. */

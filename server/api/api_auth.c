@@ -5,6 +5,22 @@
  * Tokens are made by `vigilctl token create`; the database keeps only the
  * SHA-256 of each. A request's token is hashed and looked up on every
  * request, so a revocation or an expiry applies to the very next request.
+ *
+ * The budget limits failures, not an address's successes: a token that
+ * verifies is always served, however many failures its address has, so
+ * one client behind a NAT or a proxy cannot lock out the others. The
+ * first FAIL_MAX failures of an address in a window of FAIL_WINDOW_S
+ * seconds (counted from its first failure) are answered 401 with the
+ * reason; from the (FAIL_MAX + 1)th on, every failure is answered 429 with
+ * Retry-After and nothing that tells an unknown token from a revoked or
+ * an expired one. Over the budget a token is still looked up: that is the
+ * price of never refusing a valid one, since only the lookup tells a valid
+ * token from a guess. Guessing stays hopeless all the same: a token has
+ * 256 random bits (cmd_token.c), so even a million guesses a second would
+ * need about 10^63 years for an even chance; the budget's part is that a
+ * wrong guess teaches nothing and is seen (vigil_api_auth_failures_total, the
+ * log line when an address passes the budget), and the connection limits
+ * per address (api_guard.h) bound its rate.
  */
 #include "server/api/api.h"
 
@@ -23,7 +39,7 @@
 
 #define FAIL_SLOTS 1024
 #define FAIL_WINDOW_S 60
-#define FAIL_MAX 10 /* failed attempts per address per window */
+#define FAIL_MAX 10 /* failed attempts per address per window answered 401 */
 #define TOKEN_MAX_LEN 128
 
 /* Failed attempts per address, in seconds: a small fixed table shared by
@@ -37,35 +53,45 @@ void api_auth_init(void)
     rate_window_clear(&fails);
 }
 
-/* Seconds until the address may try again, 0 if it may now. */
-static int blocked_for(const char *address)
+/* Counts one failure of r's address; 1 when it is past the budget, with
+ * in *wait the seconds until the address's window ends. */
+static int over_budget(const api_req *r, int *wait)
 {
-    int64_t left;
-    int64_t count = rate_window_peek(&fails, hash_fnv1a(address), (int64_t)time(NULL), &left);
-    return count >= FAIL_MAX ? (int)left : 0;
-}
-
-static void record_failure(const char *address)
-{
+    uint64_t key = hash_fnv1a(r->address);
+    int64_t now = (int64_t)time(NULL), left;
+    int64_t count = rate_window_hit(&fails, key, now);
     metrics_add(&metrics.api_auth_failures, 1);
-    rate_window_hit(&fails, hash_fnv1a(address), (int64_t)time(NULL));
+    if (count <= FAIL_MAX)
+        return 0;
+    rate_window_peek(&fails, key, now, &left);
+    *wait = left > 0 ? (int)left : 1;
+    if (count == FAIL_MAX + 1)
+        log_warn("operator API: an address passed its budget of failed token attempts; its "
+                 "failures are answered 429 until the window ends, valid tokens still served",
+                 "address", r->address, NULL);
+    return 1;
 }
 
-static void reply_401(api_req *r, const char *msg)
+/* A token that did not verify: 401 with msg while the address is within
+ * its budget, 429 without the reason once it is past it. -1. */
+static int refuse(api_req *r, const char *msg)
 {
-    record_failure(r->address);
+    int wait;
+    if (over_budget(r, &wait)) {
+        char secs[16];
+        snprintf(secs, sizeof(secs), "%d", wait);
+        api_set_header(r, "Retry-After", secs);
+        api_error(r, 429, "too_many_requests", NULL,
+                  "this token was not accepted, and this address has failed more than %d times "
+                  "within %d s: why is not said until the window ends in %d s (a valid token is "
+                  "served meanwhile)",
+                  FAIL_MAX, FAIL_WINDOW_S, wait);
+        return -1;
+    }
     log_info("operator API: refused a token", "address", r->address, "reason", msg, NULL);
     api_set_header(r, "WWW-Authenticate", "Bearer realm=\"vigil\"");
     api_error(r, 401, "unauthorized", NULL, "%s", msg);
-}
-
-static void reply_429(api_req *r, int wait)
-{
-    char secs[16];
-    snprintf(secs, sizeof(secs), "%d", wait);
-    api_set_header(r, "Retry-After", secs);
-    api_error(r, 429, "too_many_requests", NULL,
-              "too many failed token attempts from this address; retry after %d s", wait);
+    return -1;
 }
 
 /* The token text from "Bearer <token>", or NULL. */
@@ -90,16 +116,9 @@ static api_role role_from(const char *name)
 
 int api_authenticate(api_req *r)
 {
-    int wait = blocked_for(r->address);
-    if (wait > 0) {
-        reply_429(r, wait);
-        return -1;
-    }
     const char *token = bearer_token(r);
-    if (!token) {
-        reply_401(r, "send Authorization: Bearer <token>; `vigilctl token create` makes one");
-        return -1;
-    }
+    if (!token)
+        return refuse(r, "send Authorization: Bearer <token>; `vigilctl token create` makes one");
     char hash[65];
     if (db_token_hash(token, hash) < 0) {
         api_error(r, 500, "internal", NULL, "cannot hash the token");
@@ -116,16 +135,13 @@ int api_authenticate(api_req *r)
         api_pool_fail(r, &err);
         return -1;
     }
-    if (found == DB_TOKEN_NOT_FOUND) {
-        reply_401(r, "this token is not known");
-        return -1;
-    }
+    if (found == DB_TOKEN_NOT_FOUND)
+        return refuse(r, "this token is not known");
     if (t.revoked || t.expired) {
         snprintf(msg, sizeof(msg),
                  t.revoked ? "token '%s' was revoked" : "token '%s' has expired; make a new one",
                  t.name);
-        reply_401(r, msg);
-        return -1;
+        return refuse(r, msg);
     }
     snprintf(r->token_name, sizeof(r->token_name), "%s", t.name);
     r->role = role_from(t.role);

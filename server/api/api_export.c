@@ -25,7 +25,7 @@ typedef struct export_state {
     api_pool *pool;
     int csv;
     int done;
-    char *filter_text[8]; /* owned copies: the request's strings go away */
+    char *filter_text[9]; /* owned copies: the request's strings go away */
     db_incident_filter f;
     char cursor_us[24], cursor_seq[24];
     int have_cursor;
@@ -35,7 +35,7 @@ typedef struct export_state {
 
 static const char csv_header[] =
     "seq,id,device_id,source,type,severity,occurred_at,received_at,firmware_version,"
-    "component,source_address,group,details\r\n";
+    "component,source_address,group,details,quarantined\r\n";
 
 /* One CSV field (RFC 4180 quoting). Text a device chose that a spreadsheet
  * would run as a formula gets a leading quote. */
@@ -58,12 +58,14 @@ static void csv_field(strbuf *b, const char *v, int last)
 
 static void render_csv(strbuf *b, PGresult *res, int row)
 {
-    /* the columns of db_incidents_list, details moved last */
+    /* the columns of db_incidents_list, details moved after group (as
+     * before the quarantined mark came, which is added last) */
     static const int order[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 10};
     for (int k = 0; k < 13; k++) {
         int c = order[k];
-        csv_field(b, PQgetisnull(res, row, c) ? "" : PQgetvalue(res, row, c), k == 12);
+        csv_field(b, PQgetisnull(res, row, c) ? "" : PQgetvalue(res, row, c), 0);
     }
+    csv_field(b, strcmp(PQgetvalue(res, row, 13), "t") == 0 ? "true" : "false", 1);
 }
 
 /* NDJSON pages come from db_incidents_list_json (incident, received_us,
@@ -150,7 +152,7 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void export_free(void *cls)
 {
     export_state *s = cls;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 9; i++)
         free(s->filter_text[i]);
     strbuf_free(&s->out);
     free(s);
@@ -159,11 +161,12 @@ static void export_free(void *cls)
 /* Copies the filter's strings into s so the stream outlives the request. */
 static int keep_filter(export_state *s, const db_incident_filter *f)
 {
-    const char *src[8] = {f->device_id,        f->type,  f->severity, f->source,
-                          f->firmware_version, f->group, f->since,    f->until};
-    const char **dst[8] = {&s->f.device_id,        &s->f.type,  &s->f.severity, &s->f.source,
-                           &s->f.firmware_version, &s->f.group, &s->f.since,    &s->f.until};
-    for (int i = 0; i < 8; i++) {
+    const char *src[9] = {f->device_id, f->type,  f->severity, f->source,     f->firmware_version,
+                          f->group,     f->since, f->until,    f->quarantined};
+    const char **dst[9] = {&s->f.device_id,        &s->f.type,  &s->f.severity, &s->f.source,
+                           &s->f.firmware_version, &s->f.group, &s->f.since,    &s->f.until,
+                           &s->f.quarantined};
+    for (int i = 0; i < 9; i++) {
         if (!src[i])
             continue;
         if (!(s->filter_text[i] = strdup(src[i])))
@@ -175,9 +178,9 @@ static int keep_filter(export_state *s, const db_incident_filter *f)
 
 void api_export_incidents(api_req *r)
 {
-    static const char *const names[] = {"device_id",        "type",  "severity", "source",
-                                        "firmware_version", "since", "until",    "group",
-                                        "format",           NULL};
+    static const char *const names[] = {"device_id",        "type",        "severity", "source",
+                                        "firmware_version", "since",       "until",    "group",
+                                        "format",           "quarantined", NULL};
     static const char *const formats[] = {"ndjson", "csv", NULL};
     db_incident_filter f;
     api_incidents_filter_buf buf;

@@ -18,6 +18,7 @@
 
 static const char *const severities[] = {"info", "warning", "error", "critical", NULL};
 static const char *const sources[] = {"device", "server", NULL};
+static const char *const booleans[] = {"true", "false", NULL};
 
 static int valid_group(const char *s)
 {
@@ -36,17 +37,16 @@ int api_incidents_filter(api_req *r, db_incident_filter *f, api_incidents_filter
         api_param_text(r, "type", 63, &f->type) < 0 ||
         api_param_text(r, "firmware_version", INCIDENT_TEXT_MAX, &f->firmware_version) < 0 ||
         api_param_choice(r, "severity", severities, &f->severity) < 0 ||
-        api_param_choice(r, "source", sources, &f->source) < 0)
+        api_param_choice(r, "source", sources, &f->source) < 0 ||
+        api_param_choice(r, "quarantined", booleans, &f->quarantined) < 0)
         return -1;
     int rc = api_param_text(r, "group", 16, &f->group);
     if (rc < 0)
         return -1;
-    if (rc && !valid_group(f->group)) {
-        api_error(r, 400, "bad_request", "group",
-                  "'group' is 16 hex digits, as in an incident's "
-                  "\"group\" field");
-        return -1;
-    }
+    if (rc && !valid_group(f->group))
+        return api_param_refuse(r, "group", f->group,
+                                "is not 16 lowercase hex digits, as in an incident's \"group\" "
+                                "field");
     if (api_param_time(r, "since", &buf->since, &f->since) < 0 ||
         api_param_time(r, "until", &buf->until, &f->until) < 0)
         return -1;
@@ -62,8 +62,8 @@ static void incident_cursor(PGresult *res, int row, char *out, size_t len)
 void api_incidents_list(api_req *r)
 {
     static const char *const names[] = {
-        "device_id", "type",  "severity", "source", "firmware_version", "since", "until",
-        "group",     "limit", "cursor",   NULL};
+        "device_id", "type",  "severity", "source", "firmware_version", "since",
+        "until",     "group", "limit",    "cursor", "quarantined",      NULL};
     db_incident_filter f;
     api_incidents_filter_buf buf;
     db_incident_cursor after = {0}, *pafter = NULL;
@@ -124,10 +124,8 @@ static int time_range(api_req *r, db_incident_filter *f, api_incidents_filter_bu
         api_param_time_ago(0, &buf->until);
         f->until = buf->until.text;
     }
-    if (buf->until.us <= buf->since.us) {
-        api_error(r, 400, "bad_request", "since", "'since' must be before 'until'");
-        return -1;
-    }
+    if (buf->until.us <= buf->since.us)
+        return api_param_refuse(r, "since", f->since, "is not before until '%s'", f->until);
     *span_s = (buf->until.us - buf->since.us) / 1000000 + 1;
     return 0;
 }
@@ -135,8 +133,8 @@ static int time_range(api_req *r, db_incident_filter *f, api_incidents_filter_bu
 void api_incidents_stats(api_req *r)
 {
     static const char *const names[] = {
-        "device_id", "type",  "severity", "source", "firmware_version",
-        "since",     "until", "bucket",   "by",     NULL};
+        "device_id", "type", "severity",    "source", "firmware_version", "since", "until",
+        "bucket",    "by",   "quarantined", NULL};
     static const char *const bys[] = {"type", "severity", "firmware_version", "source", NULL};
     static const db_stats_by by_values[] = {DB_STATS_TYPE, DB_STATS_SEVERITY, DB_STATS_FIRMWARE,
                                             DB_STATS_SOURCE};
@@ -175,7 +173,8 @@ void api_incidents_stats(api_req *r)
 void api_incidents_groups(api_req *r)
 {
     static const char *const names[] = {"device_id", "type",  "source", "firmware_version",
-                                        "since",     "until", "limit",  NULL};
+                                        "since",     "until", "limit",  "quarantined",
+                                        NULL};
     db_incident_filter f;
     api_incidents_filter_buf buf;
     int64_t limit = 50, span;

@@ -13,8 +13,8 @@ typedef struct api_incidents_filter_buf {
     api_time since, until;
 } api_incidents_filter_buf;
 
-/* Reads device_id, type, severity, source, firmware_version, group, since
- * and until (each optional). 0, or -1 after answering 400. */
+/* Reads device_id, type, severity, source, firmware_version, group, since,
+ * until and quarantined (each optional). 0, or -1 after answering 400. */
 int api_incidents_filter(api_req *r, db_incident_filter *f, api_incidents_filter_buf *buf);
 
 #endif

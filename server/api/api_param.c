@@ -10,7 +10,9 @@
 #include "protocol/when.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -28,6 +30,47 @@ static int answered(api_req *r, int rc)
         api_error(r, 400, "bad_request", r->query.param[0] ? r->query.param : NULL, "%s",
                   r->query.reason);
     return rc;
+}
+
+static int refuse_shown(api_req *r, const char *name, const char *shown, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 4, 0)));
+static int refuse_shown(api_req *r, const char *name, const char *shown, const char *fmt,
+                        va_list ap)
+{
+    char reason[ERRORS_TEXT_MAX + 1];
+    api_value_refusal(reason, sizeof(reason), name, shown, fmt, ap);
+    api_error(r, 400, "bad_request", name, "%s", reason);
+    return -1;
+}
+
+int api_param_refuse(api_req *r, const char *name, const char *value, const char *fmt, ...)
+{
+    char shown[API_VALUE_SHOWN_MAX];
+    api_value_quote(value, strlen(value), shown);
+    va_list ap;
+    va_start(ap, fmt);
+    refuse_shown(r, name, shown, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int api_param_refuse_json(api_req *r, const char *name, const json_t *value, const char *fmt, ...)
+{
+    char shown[API_VALUE_SHOWN_MAX] = "(absent)";
+    if (json_is_string(value)) {
+        api_value_quote(json_string_value(value), json_string_length(value), shown);
+    } else if (value) {
+        char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t n = text ? strlen(text) : 0;
+        snprintf(shown, sizeof(shown), "%.*s%s", API_VALUE_SHOWN_BYTES, text ? text : "(?)",
+                 n > API_VALUE_SHOWN_BYTES ? "..." : "");
+        free(text);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    refuse_shown(r, name, shown, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 int api_param_only(api_req *r, const char *const *names)
@@ -157,12 +200,10 @@ int api_param_body_text(api_req *r, json_t *body, const char *name, size_t max_c
     if (!v)
         return 0;
     const char *s = json_string_value(v); /* jansson took only UTF-8 without NUL */
-    if (!s || !api_value_text(s, max_chars)) {
-        api_error(r, 400, "bad_request", name,
-                  "'%s' must be a string of 1 to %zu characters without control characters", name,
-                  max_chars);
-        return -1;
-    }
+    if (!s || !api_value_text(s, max_chars))
+        return api_param_refuse_json(
+            r, name, v, "must be a string of 1 to %zu characters without control characters",
+            max_chars);
     *out = s;
     return 1;
 }

@@ -43,6 +43,17 @@ int api_param_duration(api_req *r, const char *name, int64_t max_seconds, int64_
 int api_param_cursor(api_req *r, const char *name, int serial_key, char buf[64], const char **us,
                      const char **key);
 
+/* Answers 400 naming the parameter or body member name whose value was
+ * refused after its getter took it (a rule of the endpoint's own): the
+ * reason quotes the value (api_value_refusal), then fmt says what is
+ * wrong and what would do. value: the text received; for a body member,
+ * api_param_refuse_json shows a string quoted and any other JSON value as
+ * its text. -1. */
+int api_param_refuse(api_req *r, const char *name, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int api_param_refuse_json(api_req *r, const char *name, const json_t *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* now - seconds_ago. */
 void api_param_time_ago(int64_t seconds_ago, api_time *t);
 

@@ -27,6 +27,26 @@ static int refuse(api_query *q, const char *param, const char *fmt, ...)
     return -1;
 }
 
+/* The same for the value v (len bytes, as received) of name: the reason
+ * quotes it (api_value_refusal). */
+static int refuse_value(api_query *q, const char *name, const char *v, size_t len, const char *fmt,
+                        ...) __attribute__((format(printf, 5, 6)));
+static int refuse_value(api_query *q, const char *name, const char *v, size_t len, const char *fmt,
+                        ...)
+{
+    if (q->refused)
+        return -1;
+    q->refused = 1;
+    snprintf(q->param, sizeof(q->param), "%s", name);
+    char shown[API_VALUE_SHOWN_MAX];
+    api_value_quote(v, len, shown);
+    va_list ap;
+    va_start(ap, fmt);
+    api_value_refusal(q->reason, sizeof(q->reason), name, shown, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 void api_query_init(api_query *q, const char *const *names)
 {
     memset(q, 0, sizeof(*q));
@@ -75,22 +95,22 @@ static int add(api_query *q, const char *key, size_t key_len, const char *value,
     const char *n = q->names[i];
     char *text = q->values[i].text;
     if (q->values[i].given)
-        return refuse(q, n, "'%s' is given more than once; give it once", n);
+        return refuse_value(q, n, value ? value : "", value ? value_len : 0,
+                            "is a second %s: give it once", n);
     if (!value)
-        return refuse(q, n, "'%s' is given without a value; send %s=<value> or leave it out", n, n);
+        return refuse(q, n, "%s is given without a value; send %s=<value> or leave it out", n, n);
     int rc = percent_decode(value, value_len, plus, text, API_QUERY_VALUE_MAX, &len);
     if (rc == -1)
-        return refuse(q, n,
-                      "'%s' has a malformed percent-escape: a byte is %%HH with two hex digits, "
-                      "a %% itself %%25",
-                      n);
+        return refuse_value(q, n, value, value_len,
+                            "has a malformed percent-escape: a byte is %%HH with two hex digits, "
+                            "a %% itself %%25");
     if (rc < 0)
-        return refuse(q, n, "'%s' is longer than %d bytes", n, API_QUERY_VALUE_MAX);
+        return refuse_value(q, n, value, value_len, "is longer than %d bytes", API_QUERY_VALUE_MAX);
     if (strlen(text) != len)
-        return refuse(q, n, "'%s' contains a NUL character (%%00)", n);
+        return refuse_value(q, n, value, value_len, "contains a NUL character (%%00)");
     if (!api_value_utf8(text, len))
-        return refuse(q, n, "'%s' is not UTF-8 text: percent-encode the bytes of UTF-8 characters",
-                      n);
+        return refuse_value(q, n, value, value_len,
+                            "is not UTF-8 text: percent-encode the bytes of UTF-8 characters");
     q->values[i].given = 1;
     return 0;
 }
@@ -137,9 +157,9 @@ int api_query_text(api_query *q, const char *name, size_t max_chars, const char 
     if (rc <= 0)
         return rc;
     if (!api_value_text(v, max_chars))
-        return refuse(q, name,
-                      "'%s' must be 1 to %zu characters of text without control characters", name,
-                      max_chars);
+        return refuse_value(q, name, v, strlen(v),
+                            "must be 1 to %zu characters of text without control characters",
+                            max_chars);
     *out = v;
     return 1;
 }
@@ -157,7 +177,7 @@ int api_query_enum(api_query *q, const char *name, const char *const *values, in
         size_t n = strlen(list);
         snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", values[i]);
     }
-    return refuse(q, name, "'%s' must be one of: %s", name, list);
+    return refuse_value(q, name, v, strlen(v), "must be one of: %s", list);
 }
 
 int api_query_device_id(api_query *q, const char *name, const char **out)
@@ -167,7 +187,7 @@ int api_query_device_id(api_query *q, const char *name, const char **out)
     if (rc <= 0)
         return rc;
     if (!device_id_valid(v))
-        return refuse(q, name, "'%s' must be a device id: " DEVICE_ID_RULE, name);
+        return refuse_value(q, name, v, strlen(v), "is not a device id: " DEVICE_ID_RULE);
     *out = v;
     return 1;
 }
@@ -179,8 +199,8 @@ int api_query_int(api_query *q, const char *name, int64_t min, int64_t max, int6
     if (rc <= 0)
         return rc;
     if (api_value_int(v, min, max, out) < 0)
-        return refuse(q, name, "'%s' must be a whole number from %lld to %lld", name,
-                      (long long)min, (long long)max);
+        return refuse_value(q, name, v, strlen(v), "must be a whole number from %lld to %lld",
+                            (long long)min, (long long)max);
     return 1;
 }
 
@@ -191,9 +211,9 @@ int api_query_duration(api_query *q, const char *name, int64_t max_seconds, int6
     if (rc <= 0)
         return rc;
     if (api_value_duration(v, max_seconds, out) < 0)
-        return refuse(q, name,
-                      "'%s' must be a duration such as 5m, 1h or 1d (at least 1s, at most %llds)",
-                      name, (long long)max_seconds);
+        return refuse_value(q, name, v, strlen(v),
+                            "must be a duration such as 5m, 1h or 1d (at least 1s, at most %llds)",
+                            (long long)max_seconds);
     return 1;
 }
 
@@ -204,10 +224,12 @@ int api_query_time(api_query *q, const char *name, int64_t now_us, api_time *t)
     if (rc <= 0)
         return rc;
     if (api_value_time(v, now_us, t) < 0)
-        return refuse(q, name,
-                      "'%s' must be RFC 3339 (2026-11-25T10:00:00Z) in the years 0001 to 9999, or "
-                      "a duration back from now (15m, 24h, 7d)",
-                      name);
+        return refuse_value(q, name, v, strlen(v),
+                            "is not an RFC 3339 time (2026-11-25T10:00:00Z) in the years 0001 to "
+                            "9999, nor a duration back from now (15m, 24h, 7d)%s",
+                            strchr(v, ' ') ? "; a '+' in a URL arrives as a space: write Z or "
+                                             "%2B for +"
+                                           : "");
     return 1;
 }
 
@@ -219,9 +241,8 @@ int api_query_cursor(api_query *q, const char *name, int serial_key, char buf[64
     if (rc <= 0)
         return rc;
     if ((serial_key ? api_value_cursor_serial : api_value_cursor_seq)(v, buf, us, key) < 0)
-        return refuse(q, name,
-                      "'%s' is not a cursor this server made; pass next_cursor from the previous "
-                      "page unchanged",
-                      name);
+        return refuse_value(q, name, v, strlen(v),
+                            "is not a cursor this server made; pass next_cursor from the previous "
+                            "page unchanged");
     return 1;
 }

@@ -40,11 +40,11 @@ static const char *const cert_statuses[] = {"active", "revoked", "expired", NULL
 
 /* ---- shared ---- */
 
-static void bad_cursor(api_req *r)
+static void bad_cursor(api_req *r, const char *cursor)
 {
-    api_error(r, 400, "bad_request", "cursor",
-              "'cursor' is not a cursor this server made; pass next_cursor from the previous "
-              "page unchanged");
+    api_param_refuse(r, "cursor", cursor,
+                     "is not a cursor this server made; pass next_cursor from the previous page "
+                     "unchanged");
 }
 
 /* The page size and the cursor of a one-column keyset (the last key
@@ -57,7 +57,7 @@ static int page_params(api_req *r, size_t cursor_max, int (*valid)(const char *)
     if (api_param_limit(r, limit) < 0 || (rc = api_param_text(r, "cursor", cursor_max, after)) < 0)
         return -1;
     if (rc && !valid(*after)) {
-        bad_cursor(r);
+        bad_cursor(r, *after);
         return -1;
     }
     return 0;
@@ -267,11 +267,16 @@ void api_registry_allow_renewal(api_req *r)
     json_t *body = api_param_body(r, names);
     if (!body)
         return;
-    const char *until = json_string_value(json_object_get(body, "until"));
-    if (!until || !api_value_text(until, 64))
+    json_t *v = json_object_get(body, "until");
+    const char *until = json_string_value(v);
+    if (!v)
         api_error(r, 400, "bad_request", "until",
                   "'until' is required: an RFC 3339 time such as 2026-12-08T00:00:00Z or a "
                   "duration from now such as 7d, at most 30 days ahead");
+    else if (!until || !api_value_text(until, 64))
+        api_param_refuse_json(r, "until", v,
+                              "must be an RFC 3339 time such as 2026-12-08T00:00:00Z or a "
+                              "duration from now such as 7d, at most 30 days ahead");
     else
         api_db_change(r, grant_renewal, &(renewal_grant){r->path_args[0], until},
                       &(api_db_answer){"until", NULL, 200, NULL});
@@ -354,14 +359,13 @@ static int body_revocation_reason(api_req *r, json_t *body, const char **out)
     if (!v)
         return 0;
     int code = json_is_string(v) ? ca_reason_from_name(json_string_value(v)) : -1;
-    if (code < 0) {
-        api_error(r, 400, "bad_request", "reason",
-                  "'reason' must be an RFC 5280 reason name: unspecified, keyCompromise, "
-                  "cACompromise, affiliationChanged, superseded, cessationOfOperation, "
-                  "privilegeWithdrawn or aACompromise (certificateHold is not offered: "
-                  "revocation is final; quarantine the device to set it aside)");
-        return -1;
-    }
+    if (code < 0)
+        return api_param_refuse_json(
+            r, "reason", v,
+            "is not an RFC 5280 reason name: unspecified, keyCompromise, cACompromise, "
+            "affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn or "
+            "aACompromise (certificateHold is not offered: revocation is final; quarantine the "
+            "device to set it aside)");
     *out = ca_reason_name(code);
     return 0;
 }

@@ -26,10 +26,8 @@ static int param_class(api_req *r, const char **out)
 {
     const char *v = NULL;
     int rc = api_param_text(r, "class", DEVICE_ID_MAX, &v);
-    if (rc == 1 && !device_id_valid(v)) {
-        api_error(r, 400, "bad_request", "class", "'class' is a device class: " DEVICE_ID_RULE);
-        return -1;
-    }
+    if (rc == 1 && !device_id_valid(v))
+        return api_param_refuse(r, "class", v, "is not a device class: " DEVICE_ID_RULE);
     *out = v;
     return rc;
 }

@@ -67,13 +67,16 @@ void api_rollouts_get(api_req *r)
 static int body_percent(api_req *r, json_t *body, int *basis_points)
 {
     json_t *v = json_object_get(body, "percent");
-    if (!json_is_number(v) || api_value_percent(json_number_value(v), basis_points) < 0) {
+    if (!v) {
         api_error(r, 400, "bad_request", "percent",
-                  "'percent'%s must be a number from 0.01 to 100 in steps of 0.01, such as 10 "
-                  "or 2.5",
-                  v ? "" : " is required: it");
+                  "'percent' is required: a number from 0.01 to 100 in steps of 0.01, such as "
+                  "10 or 2.5");
         return -1;
     }
+    if (!json_is_number(v) || api_value_percent(json_number_value(v), basis_points) < 0)
+        return api_param_refuse_json(r, "percent", v,
+                                     "must be a number from 0.01 to 100 in steps of 0.01, such "
+                                     "as 10 or 2.5");
     return 0;
 }
 
@@ -86,10 +89,8 @@ static int body_number(api_req *r, json_t *body, const char *name, double min, i
     if (!v)
         return 0;
     double d = json_is_number(v) ? json_number_value(v) : min - 1;
-    if (!(open ? d > min : d >= min) || !(d <= max)) {
-        api_error(r, 400, "bad_request", name, "'%s' must be %s", name, what);
-        return -1;
-    }
+    if (!(open ? d > min : d >= min) || !(d <= max))
+        return api_param_refuse_json(r, name, v, "must be %s", what);
     *out = d;
     return 1;
 }
@@ -101,11 +102,9 @@ static int body_count(api_req *r, json_t *body, const char *name, int *out)
     if (!v)
         return 0;
     json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
-    if (n < 1 || n > DB_ROLLOUT_COUNT_MAX) {
-        api_error(r, 400, "bad_request", name, "'%s' must be a whole number from 1 to %d", name,
-                  DB_ROLLOUT_COUNT_MAX);
-        return -1;
-    }
+    if (n < 1 || n > DB_ROLLOUT_COUNT_MAX)
+        return api_param_refuse_json(r, name, v, "must be a whole number from 1 to %d",
+                                     DB_ROLLOUT_COUNT_MAX);
     *out = (int)n;
     return 1;
 }
@@ -125,10 +124,12 @@ static int body_release(api_req *r, json_t *body, char *buf, size_t len, const c
         *out = s;
         return 0;
     }
-    api_error(r, 400, "bad_request", "release",
-              "'release'%s names the release to roll out: its id (12), \"CLASS/VERSION\" "
-              "(\"sensor/1.4.0\") or a version that only one class has (see GET /v1/releases)",
-              v ? "" : " is required: it");
+    static const char what[] = "the release to roll out: its id (12), \"CLASS/VERSION\" "
+                               "(\"sensor/1.4.0\") or a version that only one class has (see GET "
+                               "/v1/releases)";
+    if (v)
+        return api_param_refuse_json(r, "release", v, "does not name %s", what);
+    api_error(r, 400, "bad_request", "release", "'release' is required: it names %s", what);
     return -1;
 }
 
@@ -142,12 +143,10 @@ static int body_health_window(api_req *r, json_t *body, int64_t *out)
     const char *s = json_string_value(v);
     int64_t secs;
     if (!s || strlen(s) > 32 || api_value_duration(s, DB_ROLLOUT_HEALTH_WINDOW_MAX_S, &secs) < 0 ||
-        secs < DB_ROLLOUT_HEALTH_WINDOW_MIN_S) {
-        api_error(r, 400, "bad_request", "health_window",
-                  "'health_window' must be a duration string from 60s to 365d, such as \"24h\", "
-                  "\"90m\" or \"7d\"");
-        return -1;
-    }
+        secs < DB_ROLLOUT_HEALTH_WINDOW_MIN_S)
+        return api_param_refuse_json(r, "health_window", v,
+                                     "must be a duration string from 60s to 365d, such as "
+                                     "\"24h\", \"90m\" or \"7d\"");
     *out = secs;
     return 1;
 }
@@ -159,11 +158,9 @@ static int body_group(api_req *r, json_t *body, const char **out)
     if (!v)
         return 0;
     const char *s = json_string_value(v);
-    if (!s || !device_id_valid(s)) {
-        api_error(r, 400, "bad_request", "group",
-                  "'group' is a device tag: " DEVICE_ID_RULE " (see vigilctl device tag)");
-        return -1;
-    }
+    if (!s || !device_id_valid(s))
+        return api_param_refuse_json(
+            r, "group", v, "is not a device tag: " DEVICE_ID_RULE " (see vigilctl device tag)");
     *out = s;
     return 1;
 }

@@ -61,6 +61,42 @@ int api_value_utf8(const char *v, size_t len)
     return 1;
 }
 
+void api_value_quote(const char *v, size_t len, char *out)
+{
+    size_t o = 0, i = 0;
+    uint32_t cp;
+    out[o++] = '\'';
+    while (i < len && o < API_VALUE_SHOWN_BYTES) {
+        size_t k = utf8_next((const unsigned char *)v + i, len - i, &cp);
+        if (k && (cp == '\'' || cp == '\\')) {
+            out[o++] = '\\';
+            out[o++] = (char)cp;
+        } else if (k && cp >= 0x20 && !(cp >= 0x7F && cp <= 0x9F)) {
+            memcpy(out + o, v + i, k);
+            o += k;
+        } else { /* a control character (its bytes) or a byte that is not UTF-8 */
+            k = k ? k : 1;
+            for (size_t j = 0; j < k; j++)
+                o += (size_t)snprintf(out + o, 5, "\\x%02X", (unsigned char)v[i + j]);
+        }
+        i += k;
+    }
+    out[o++] = '\'';
+    if (i < len) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+void api_value_refusal(char *out, size_t size, const char *name, const char *shown, const char *fmt,
+                       va_list ap)
+{
+    int n = snprintf(out, size, "%s %s ", name, shown);
+    if (n >= 0 && (size_t)n < size)
+        vsnprintf(out + n, size - (size_t)n, fmt, ap);
+}
+
 int api_value_text(const char *v, size_t max_chars)
 {
     size_t n = strlen(v), chars = 0;

@@ -11,6 +11,7 @@
 #include "server/core/strbuf.h"
 #include "server/gateway/gw_http.h"
 #include "server/gateway/gw_routes.h"
+#include "server/registry/reg_view.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,18 @@ static void on_committed(void *owner, int committed, const incident_batch *b,
     respond_results(c, 200, b, stored, 1, NULL, 0);
 }
 
+/* A quarantined device's reports are marked (incidents.quarantined), as
+ * the registry view has its status when they arrive: a quarantine
+ * reaches the view by its NOTIFY, so the reports a connected device sends
+ * after it are marked, and those after a release are not. */
+static int report_flags(const gw_conn *c)
+{
+    reg_device_facts f;
+    return reg_view_device_facts(c->device_id, NULL, &f) == 0 && f.status == REG_DEV_QUARANTINED
+               ? INGEST_QUARANTINED
+               : 0;
+}
+
 void gw_incidents_post(gw_conn *c, gw_http_request *req)
 {
     char reason[200];
@@ -144,7 +157,8 @@ void gw_incidents_post(gw_conn *c, gw_http_request *req)
         return;
     }
     incident_batch kept = batch; /* for the 503 answer if the queue refuses */
-    c->pending = ingest_submit(c->w->ing, c->device_id, c->addr, 0, &batch, on_committed, c);
+    c->pending =
+        ingest_submit(c->w->ing, c->device_id, c->addr, report_flags(c), &batch, on_committed, c);
     if (!c->pending) {
         respond_results(c, 503, &kept, NULL, 0, UNAVAILABLE_QUEUE, (int)cfg->retry_after_s);
         incident_batch_free(&kept);

@@ -84,7 +84,7 @@ void gw_secevent_record(ingest *ing, const char *type, const char *severity, con
     log_info("security event", "type", type, "reason", reason, "device_id", device_id,
              "address", addr, NULL);
     if (build_event(&b, type, severity, details) < 0 ||
-        !ingest_submit(ing, device_id, addr, 1, &b, NULL, NULL)) {
+        !ingest_submit(ing, device_id, addr, INGEST_FROM_SERVER, &b, NULL, NULL)) {
         /* The database is down or the queue full: the log line above is
          * what remains of it. */
         metrics_add(&metrics.security_events_suppressed, 1);

@@ -37,16 +37,18 @@
 static const char flush_sql[] =
     "WITH input AS ("
     " SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],"
-    "  $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::jsonb[], $11::inet[])"
+    "  $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::jsonb[], $11::inet[],"
+    "  $12::boolean[])"
     "  WITH ORDINALITY AS t(k, id, device_id, source, type, severity, occurred_at,"
-    "  firmware_version, component, details, source_address, n)),"
+    "  firmware_version, component, details, source_address, quarantined, n)),"
     " fresh AS (SELECT * FROM input i WHERE NOT EXISTS (SELECT 1 FROM incident_keys x"
     "  WHERE x.device_id = i.k AND x.report_id = i.id OFFSET 0)),"
     " keys AS (INSERT INTO incident_keys (device_id, report_id) SELECT k, id FROM fresh),"
     " ins AS (INSERT INTO incidents (id, device_id, source, type, severity, occurred_at,"
-    "  firmware_version, component, details, source_address, fingerprint)"
+    "  firmware_version, component, details, source_address, quarantined, fingerprint)"
     "  SELECT id, device_id, source, type, severity, occurred_at, firmware_version,"
-    "  component, details, source_address, vigil_incident_group(type, component, details)"
+    "  component, details, source_address, quarantined,"
+    "  vigil_incident_group(type, component, details)"
     "  FROM fresh)"
     " SELECT n FROM fresh";
 
@@ -350,8 +352,8 @@ size_t ingest_queued(const ingest *ing)
     return n;
 }
 
-ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source_addr,
-                          int from_server, incident_batch *batch, ingest_done_cb cb, void *owner)
+ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source_addr, int flags,
+                          incident_batch *batch, ingest_done_cb cb, void *owner)
 {
     size_t n_valid = 0;
     for (size_t i = 0; i < batch->n; i++)
@@ -371,7 +373,8 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
     memset(batch, 0, sizeof(*batch));
     snprintf(r->device_id, sizeof(r->device_id), "%s", device_id ? device_id : "");
     snprintf(r->addr, sizeof(r->addr), "%s", source_addr ? source_addr : "");
-    r->from_server = from_server;
+    r->from_server = (flags & INGEST_FROM_SERVER) != 0;
+    r->quarantined = (flags & INGEST_QUARANTINED) != 0;
     r->n_valid = n_valid;
     r->cb = cb;
     r->owner = owner;

@@ -40,12 +40,16 @@ void ingest_free(ingest *ing);
 int ingest_is_up(const ingest *ing);
 size_t ingest_queued(const ingest *ing);   /* reports waiting or in flight */
 
+/* ingest_submit's flags. */
+#define INGEST_FROM_SERVER 1 /* the server's own events (source "server") */
+#define INGEST_QUARANTINED 2 /* a device's reports sent while it is quarantined: marked */
+
 /* Takes ownership of *batch (its items are moved out; the caller's struct
  * is zeroed). device_id is NULL only for server events without an
  * identity. Returns NULL without calling cb when the database is down or
  * the queue is full: answer 503 with Retry-After. */
-ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source_addr,
-                          int from_server, incident_batch *batch, ingest_done_cb cb, void *owner);
+ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source_addr, int flags,
+                          incident_batch *batch, ingest_done_cb cb, void *owner);
 /* The owner (a connection) went away: no callback will run; the reports
  * are still committed if they were queued. */
 void ingest_detach(ingest_req *req);

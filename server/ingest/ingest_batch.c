@@ -87,6 +87,7 @@ static int add_row(columns *c, const ingest_req *r, const incident *rep)
         rep->component[0] ? rep->component : NULL,
         rep->details ? rep->details : "{}",
         r->addr[0] ? r->addr : NULL,
+        r->quarantined ? "t" : "f",
     };
     for (int i = 0; i < INGEST_BATCH_COLUMNS; i++)
         strbuf_array_elem(&c->col[i], values[i]);

@@ -21,7 +21,7 @@
 #include "protocol/device_id.h"
 #include "server/ingest/ingest.h"
 
-#define INGEST_BATCH_COLUMNS 11
+#define INGEST_BATCH_COLUMNS 12
 /* The key of the server's own events in incident_keys: not a device id,
  * so it never meets a device's report ids. */
 #define INGEST_SERVER_KEY "~server"
@@ -34,6 +34,7 @@ struct ingest_req {
     char device_id[DEVICE_ID_MAX + 1]; /* "" for an anonymous server event */
     char addr[48];
     int from_server;
+    int quarantined;       /* the device was quarantined when it sent them (the mark) */
     size_t n_valid;        /* the batch's valid reports */
     unsigned char *stored; /* per item: stored by its flush (1), or not (0: a duplicate) */
     int *rows;             /* per item: its row in the flush, -1 if invalid or a repeat */

@@ -124,3 +124,37 @@ Test(api_query, an_unfilled_query_is_refused)
     cr_assert_eq(api_query_text(&empty, "type", 63, &type), -1);
     cr_assert(strstr(empty.reason, "bug"), "%s", empty.reason);
 }
+
+/* Every refused value is quoted as received (issue 13, item 15): a '+'
+ * that became a space is seen, with the hint that fixes it. */
+Test(api_query, a_refused_value_is_quoted)
+{
+    api_time t;
+    api_query_init(&q, names);
+    const char *text = "since=2026-12-01T10:00:00+01:00";
+    cr_assert_eq(api_query_parse(&q, text, strlen(text)), 0);
+    cr_assert_eq(api_query_time(&q, "since", 0, &t), -1);
+    cr_assert_str_eq(q.param, "since");
+    cr_assert(strncmp(q.reason, "since '2026-12-01T10:00:00 01:00' is not an RFC 3339 time", 57) ==
+                  0,
+              "%s", q.reason);
+    cr_assert(strstr(q.reason, "write Z or %2B for +"), "%s", q.reason);
+
+    refused("limit=5&limit=7", "limit");
+    cr_assert(strstr(q.reason, "limit '7' is a second limit"), "%s", q.reason);
+    refused("type=ab%zz", "type");
+    cr_assert(strstr(q.reason, "type 'ab%zz' has a malformed percent-escape"), "%s", q.reason);
+    refused("type=a%00b", "type");
+    cr_assert(strstr(q.reason, "type 'a%00b' contains a NUL"), "%s", q.reason);
+
+    api_query_init(&q, names);
+    text = "limit=0";
+    cr_assert_eq(api_query_parse(&q, text, strlen(text)), 0);
+    int64_t limit;
+    cr_assert_eq(api_query_int(&q, "limit", 1, 1000, &limit), -1);
+    cr_assert_str_eq(q.reason, "limit '0' must be a whole number from 1 to 1000");
+    api_query_init(&q, names);
+    text = "since=1h";
+    cr_assert_eq(api_query_parse(&q, text, strlen(text)), 0);
+    cr_assert_eq(api_query_time(&q, "since", 1795600800LL * 1000000, &t), 1);
+}
