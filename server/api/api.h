@@ -145,8 +145,5 @@ void api_pool_return(api_pool *p, PGconn *conn, int broken);
  * whatever the budget), or 503. */
 int api_authenticate(api_req *r);
 void api_auth_init(void);
-/* Records an audit row as the request's token. */
-int api_auth_audit(api_req *r, const char *action, const char *device_id, const char *serial,
-                   const char *details_json, db_error *err);
 
 #endif

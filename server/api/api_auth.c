@@ -147,10 +147,3 @@ int api_authenticate(api_req *r)
     r->role = role_from(t.role);
     return 0;
 }
-
-int api_auth_audit(api_req *r, const char *action, const char *device_id, const char *serial,
-                   const char *details_json, db_error *err)
-{
-    db_actor who = {"token", r->token_name};
-    return db_audit(r->db, &who, action, device_id, serial, details_json, err);
-}

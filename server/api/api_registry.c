@@ -152,70 +152,37 @@ void api_registry_device(api_req *r)
     PQclear(counts);
 }
 
-/* Why the change from -> to is refused, or NULL if it is allowed. Asking
- * for the status a device already has is allowed (a no-op), so a retried
- * request succeeds; nothing leaves decommissioned. */
-static const char *transition_refusal(const char *from, const char *to)
-{
-    if (strcmp(from, "decommissioned") == 0 && strcmp(to, "decommissioned") != 0)
-        return "decommissioning is final; enroll the hardware under a new device id instead";
-    return NULL;
-}
-
-/* {"from":..,"to":..,"reason":..} as text for the audit row; NULL on OOM. */
-static char *transition_details(const char *from, const char *to, const char *reason)
-{
-    json_t *d = json_pack("{s:s, s:s}", "from", from, "to", to);
-    if (d && reason && json_object_set_new(d, "reason", json_string(reason)) < 0) {
-        json_decref(d);
-        return NULL;
-    }
-    char *text = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(d);
-    return text;
-}
-
-/* Locks the device, checks the change, makes it with its NOTIFY and audit
- * row, commits, and answers with the device as it now is. */
+/* The change with its NOTIFY and audit row (db_device_transition: the
+ * checks vigilctl's device quarantine|release|decommission make too),
+ * committed, and answered with the device as it now is. */
 static void transition_run(api_req *r, PGconn *db, const char *action, const char *to,
                            const char *reason)
 {
     const char *id = r->path_args[0];
+    db_actor who = {"token", r->token_name};
     db_error err = {0};
+    db_refusal why = {0};
     PGresult *res = NULL;
-    char from[16];
-    if (db_begin(db, &err) < 0 || !(res = db_device_row(db, id, 1, &err)))
+    int changed;
+    if (db_begin(db, &err) < 0)
         goto fail;
-    if (PQntuples(res) == 0) {
+    res = db_device_transition(db, &who, id, to, action, reason, &changed, &why, &err);
+    if (!res && why.kind != DB_ACCEPTED) {
         db_rollback(db);
-        no_device(r, id);
-        goto done;
+        if (why.kind == DB_REFUSED_NOT_FOUND)
+            no_device(r, id);
+        else
+            api_db_refused(r, &why, NULL, NULL);
+        return;
     }
-    snprintf(from, sizeof(from), "%s", PQgetvalue(res, 0, PQfnumber(res, "status")));
-    const char *why = transition_refusal(from, to);
-    if (why) {
-        db_rollback(db);
-        api_error(r, 409, "conflict", NULL, "device %s is %s: %s", id, from, why);
-        goto done;
-    }
-    if (strcmp(from, to) != 0) { /* else a no-op: no change, NOTIFY or audit row */
-        PQclear(res);
-        res = NULL;
-        char *details = transition_details(from, to, reason);
-        int ok = details && (res = db_device_set_status(db, id, to, &err)) && PQntuples(res) == 1 &&
-                 api_auth_audit(r, action, id, NULL, details, &err) == 0;
-        free(details);
-        if (!ok)
-            goto fail;
-    }
-    if (db_commit(db, &err) < 0)
+    if (!res || db_commit(db, &err) < 0)
         goto fail;
     api_reply_json(r, 200, db_row_json(res, 0));
-    goto done;
+    PQclear(res);
+    return;
 fail:
     db_rollback(db);
     api_pool_fail(r, &err);
-done:
     PQclear(res);
 }
 
