@@ -294,7 +294,10 @@ static int check_database(const config *cfg)
     time_t deadline = time(NULL) + (time_t)((cfg->database_wait_ms + 999) / 1000);
     for (int tries = 0; database_usable(cfg->database_url, msg, sizeof(msg), &hint); tries++) {
         if (time(NULL) >= deadline) {
-            log_error(msg, "hint", hint, NULL);
+            if (hint)
+                log_error(msg, "hint", hint, NULL);
+            else
+                log_error(msg, NULL);
             return EXIT_DATABASE;
         }
         if (tries == 0)
