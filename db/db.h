@@ -66,6 +66,12 @@ extern const size_t db_migrations_count;
  * (may be NULL) is called after each migration commits. */
 int db_migrate(PGconn *conn, void (*on_applied)(const char *name, void *arg), void *arg,
                int *applied, db_error *err);
+/* Where the schema stands: *have is the number of the newest migration
+ * recorded (0 when none, or no schema_migrations table), *need the number
+ * of this binary's newest, *pending how many of this binary's are not
+ * recorded (0: the schema is what this binary expects). 0, or -1 with err
+ * filled. */
+int db_schema_version(PGconn *conn, int *have, int *need, int *pending, db_error *err);
 
 /* ---- audit log (db_audit.c) ---- */
 

@@ -10,6 +10,7 @@
 #include "db/db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* An arbitrary constant shared by every Vigil process ("vigil" in ASCII). */
@@ -103,4 +104,35 @@ done:
         exec_script(conn, "SELECT pg_advisory_unlock(" DB_MIGRATE_LOCK ")", &ignored);
     }
     return rc;
+}
+
+/* "0007_quarantine_mark" is version 7. */
+static int migration_number(const char *name)
+{
+    return (int)strtol(name, NULL, 10);
+}
+
+int db_schema_version(PGconn *conn, int *have, int *need, int *pending, db_error *err)
+{
+    *have = 0;
+    *need = db_migrations_count ? migration_number(db_migrations[db_migrations_count - 1].name) : 0;
+    *pending = (int)db_migrations_count;
+    PGresult *res = db_query(conn,
+                             "SELECT coalesce(max(substring(name FROM '^[0-9]+')::int), 0)"
+                             " FROM schema_migrations",
+                             0, NULL, err);
+    if (!res) {
+        if (strcmp(err->sqlstate, "42P01") == 0) /* no schema_migrations: nothing applied */
+            return 0;
+        return -1;
+    }
+    *have = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    for (size_t i = 0; i < db_migrations_count; i++) {
+        int applied = 0;
+        if (migration_applied(conn, db_migrations[i].name, &applied, err) < 0)
+            return -1;
+        *pending -= applied;
+    }
+    return 0;
 }

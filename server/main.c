@@ -7,7 +7,16 @@
  * The main thread runs its own loop for the registry's and the update
  * view's LISTEN connections and the signals; it never serves a device.
  * Device connections live on the workers' loops (gateway/gw_worker.h).
+ *
+ * Before it listens, vigild checks what an operator must fix, and refuses
+ * to start with the file or the database at fault, what is wrong and what
+ * to do, and an exit code of its own (vigild --help): 2 a setting, 3 the
+ * database (cannot connect, not migrated: `vigilctl db migrate`), 4 the
+ * TLS and CA files. A database lost once vigild runs is an outage it
+ * rides out (core/db_health.h), not a reason to exit.
  */
+#include "db/db.h"
+#include "protocol/version.h"
 #include "server/api/api.h"
 #include "server/core/config.h"
 #include "server/core/log.h"
@@ -18,17 +27,24 @@
 #include "server/gateway/gw_track.h"
 #include "server/gateway/gw_worker.h"
 #include "server/ingest/ingest_maintain.h"
+#include "server/ingest/ingest_summary.h"
 #include "server/registry/reg_grant.h"
 #include "server/registry/reg_sync.h"
 #include "server/registry/reg_update.h"
 #include "server/registry/reg_view.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* vigild's exit codes, as vigild --help lists them (core/config.c). */
+enum { EXIT_RUNTIME = 1, EXIT_CONFIG = 2, EXIT_DATABASE = 3, EXIT_FILES = 4 };
 
 typedef struct server {
     config cfg;
@@ -37,6 +53,7 @@ typedef struct server {
     reg_sync *reg_sync;
     reg_update_sync *update_sync;
     ingest_maintain *ingest_maintain;
+    ingest_summary *ingest_summary;
     api *api;
     gw_worker *workers;
     int n_workers;
@@ -120,7 +137,8 @@ static int load_passphrase(server *s)
     ca_error err = {0};
     if (ca_passphrase_find(s->cfg.ca_passphrase_file, NULL, "VIGIL_CA_PASSPHRASE",
                            &s->ca_passphrase, &err) < 0) {
-        fprintf(stderr, "vigild: %s\n", err.msg);
+        log_error("cannot read the CA passphrase (--ca-passphrase-file or VIGIL_CA_PASSPHRASE)",
+                  "error", err.msg, NULL);
         return -1;
     }
     return 0;
@@ -152,6 +170,8 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     s->update_sync = NULL;
     ingest_maintain_stop(s->ingest_maintain);
     s->ingest_maintain = NULL;
+    ingest_summary_stop(s->ingest_summary);
+    s->ingest_summary = NULL;
 }
 
 static void on_reload_signal(uv_signal_t *h, int signum)
@@ -189,6 +209,121 @@ static void start_signals(server *s)
     uv_signal_start(&s->sig_hup, on_reload_signal, SIGHUP);
 }
 
+/* ---- what is checked before vigild starts ---- */
+
+/* The operator port's files, which libmicrohttpd takes as PEM text and
+ * would refuse with no reason. */
+static int check_api_files(const config *cfg)
+{
+    ca_error err = {0};
+    if (!cfg->api_tls_cert && !cfg->api_tls_key)
+        return 0;
+    if (!cfg->api_tls_cert || !cfg->api_tls_key) {
+        log_error("operator port: give both --api-tls-cert and --api-tls-key, or neither", NULL);
+        return EXIT_CONFIG;
+    }
+    if (ca_pem_file_check(cfg->api_tls_cert, CA_PEM_CERTIFICATE, &err) < 0 ||
+        ca_pem_file_check(cfg->api_tls_key, CA_PEM_PRIVATE_KEY, &err) < 0) {
+        log_error("cannot load the operator port certificate or key (--api-tls-cert, --api-tls-key)",
+                  "error", err.msg, NULL);
+        return EXIT_FILES;
+    }
+    return 0;
+}
+
+/* A --ca-dir that is not there or not a directory; what is in it is
+ * gw_ca_load's to judge ("no CA in ...: create one with `vigilctl ca init`"). */
+static int check_ca_dir(const char *dir)
+{
+    struct stat st;
+    char why[600];
+    int found = stat(dir, &st) == 0;
+    if (found && S_ISDIR(st.st_mode))
+        return 0;
+    snprintf(why, sizeof(why), "%.500s: %s; create a CA with `vigilctl ca init`", dir,
+             found ? "not a directory" : strerror(errno));
+    log_error("cannot open the CA directory (--ca-dir)", "dir", dir, "error", why, NULL);
+    return EXIT_FILES;
+}
+
+/* The hint after libpq's reason for a connection refused at start. */
+static const char *connect_hint(const char *msg)
+{
+    if (strstr(msg, "database \"") && strstr(msg, "does not exist"))
+        return "create the database (createdb), then run `vigilctl db migrate`";
+    if (strstr(msg, "role \"") || strstr(msg, "authentication failed") || strstr(msg, "password"))
+        return "check the user and password of --database-url (or VIGIL_DATABASE_URL)";
+    return "is PostgreSQL running, and --database-url (or VIGIL_DATABASE_URL) right?";
+}
+
+/* One look at the database: 0 when vigild can use it, else 1 with the
+ * reason in msg and a hint. */
+static int database_usable(const char *url, char *msg, size_t size, const char **hint)
+{
+    db_error err = {0};
+    int have = 0, need = 0, pending = 0, rc = -1;
+    PGconn *conn = db_connect_as(url, "vigild-check", &err);
+    if (conn)
+        rc = db_schema_version(conn, &have, &need, &pending, &err);
+    db_close(conn);
+    *hint = NULL;
+    if (!conn) {
+        snprintf(msg, size, "%s", err.msg);
+        *hint = connect_hint(err.msg);
+    } else if (rc < 0) {
+        snprintf(msg, size, "cannot read the schema version: %s", err.msg);
+    } else if (pending > 0) {
+        snprintf(msg, size,
+                 "the database is not migrated (schema version %d, this vigild needs %d): "
+                 "run `vigilctl db migrate`", have, need);
+    } else {
+        if (have > need)
+            log_warn_fields("the database schema is newer than this vigild",
+                            LOG_INT("schema_version", have), LOG_INT("needs", need));
+        return 0;
+    }
+    return 1;
+}
+
+/* Blocking, before any loop runs: connects and checks the schema, for up
+ * to --database-wait. 0, or EXIT_DATABASE once the reason is logged. */
+static int check_database(const config *cfg)
+{
+    char msg[700];
+    const char *hint;
+    time_t deadline = time(NULL) + (time_t)((cfg->database_wait_ms + 999) / 1000);
+    for (int tries = 0; database_usable(cfg->database_url, msg, sizeof(msg), &hint); tries++) {
+        if (time(NULL) >= deadline) {
+            if (hint)
+                log_error(msg, "hint", hint, NULL);
+            else
+                log_error(msg, NULL);
+            return EXIT_DATABASE;
+        }
+        if (tries == 0)
+            log_info_fields("waiting for the database (--database-wait)", LOG_STR("error", msg),
+                            LOG_NUM("seconds", (double)cfg->database_wait_ms / 1e3));
+        sleep(1);
+    }
+    return 0;
+}
+
+/* The files, then the database; 0 or the exit code, the reason logged. */
+static int start_checks(server *s, gw_ca **ca, SSL_CTX **ctx)
+{
+    int rc;
+    if ((rc = check_api_files(&s->cfg)) || (rc = check_ca_dir(s->cfg.ca_dir)))
+        return rc;
+    if (load_passphrase(s) < 0 || load_tls(s, ca, ctx) < 0)
+        return EXIT_FILES;
+    if ((rc = check_database(&s->cfg))) {
+        gw_ca_release(*ca);
+        SSL_CTX_free(*ctx);
+        return rc;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static server s;
@@ -200,26 +335,29 @@ int main(int argc, char **argv)
     int rc = config_load(&s.cfg, argc, argv);
     if (rc != 0) {
         config_free(&s.cfg);
-        return rc > 0 ? 0 : 2;
+        return rc > 0 ? 0 : EXIT_CONFIG;
     }
     log_level level;
     if (log_level_parse(s.cfg.log_level, &level) < 0) {
         fprintf(stderr, "vigild: --log-level must be debug, info, warn or error\n");
         config_free(&s.cfg);
-        return 2;
+        return EXIT_CONFIG;
     }
     log_set_level(level);
     log_debug("configuration", "config_file", s.cfg.config_file, "ca_dir", s.cfg.ca_dir,
               "device_listen", s.cfg.device_listen, "tls_cert", s.cfg.tls_cert, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
-    gw_ca *ca;
-    SSL_CTX *ctx;
-    if (gw_tls_init() < 0 || reg_view_init() < 0 || load_passphrase(&s) < 0 ||
-        load_tls(&s, &ca, &ctx) < 0) {
+    gw_ca *ca = NULL;
+    SSL_CTX *ctx = NULL;
+    if (gw_tls_init() < 0 || reg_view_init() < 0)
+        rc = EXIT_RUNTIME;
+    else
+        rc = start_checks(&s, &ca, &ctx);
+    if (rc) {
         ca_passphrase_free(s.ca_passphrase);
         config_free(&s.cfg);
-        return 2;
+        return rc;
     }
     gw_ca_install(ca);
     gw_tls_install(ctx);
@@ -228,17 +366,17 @@ int main(int argc, char **argv)
     s.n_workers = worker_count(&s.cfg);
     /* A setting the operator must fix exits 2, like the other bad settings. */
     if ((rc = api_start(&s.cfg, gw_tls_ready, &s.api)) < 0)
-        return rc == API_BAD_CONFIG ? 2 : 1;
+        return rc == API_BAD_CONFIG ? EXIT_CONFIG : EXIT_RUNTIME;
     if (!(s.reg_sync = reg_sync_start(s.loop, s.cfg.database_url, on_registry_change, &s)) ||
         !(s.update_sync = reg_update_sync_start(s.loop, s.cfg.database_url)) ||
         !(s.ingest_maintain = ingest_maintain_start(s.loop, s.cfg.database_url)) ||
         gw_workers_start(&s.cfg, s.n_workers, &s.workers) < 0)
-        return 1;
+        return EXIT_RUNTIME;
     reg_sync_on_ca_change(s.reg_sync, on_ca_change, &s);
     start_signals(&s);
-    char n[16];
-    snprintf(n, sizeof(n), "%d", s.n_workers);
-    log_info("vigild started", "device_listen", s.cfg.device_listen, "workers", n, NULL);
+    s.ingest_summary = ingest_summary_start(s.loop, s.cfg.log_summary_interval_ms);
+    log_info_fields("vigild started", LOG_STR("version", vigil_version),
+                    LOG_STR("device_listen", s.cfg.device_listen), LOG_INT("workers", s.n_workers));
     uv_run(s.loop, UV_RUN_DEFAULT);
     gw_workers_join(s.workers, s.n_workers);
     uv_loop_close(s.loop);

@@ -116,17 +116,17 @@ static void log_access(const api_req *r, unsigned status)
         return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    char code[8], ms[24], route[128];
-    snprintf(code, sizeof(code), "%u", status);
-    snprintf(ms, sizeof(ms), "%.3f",
-             (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
-                 (double)(now.tv_nsec - r->started.tv_nsec) / 1e6);
+    char route[128];
+    double ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
     if (r->route >= 0)
         api_route_label(r->route, route, sizeof(route));
     else
         snprintf(route, sizeof(route), "unmatched");
-    log_info("api request", "route", route, "status", code, "ms", ms, "token",
-             r->token_name[0] ? r->token_name : NULL, "address", r->address, NULL);
+    log_info_fields("api request", LOG_STR("route", route), LOG_INT("status", status),
+                    LOG_NUM("ms", (double)(int64_t)(ms * 1000 + 0.5) / 1000),
+                    LOG_STR("token", r->token_name[0] ? r->token_name : NULL),
+                    LOG_STR("address", r->address));
 }
 
 /* Every answer is queued here. sized: the body's length is known (a

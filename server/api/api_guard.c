@@ -307,20 +307,21 @@ static int64_t sweep(api_guard *g, int64_t now)
 static void log_summary(api_guard *g, int64_t now)
 {
     int64_t *counts[] = {&g->timed_out, &g->evicted, &g->refused_address, &g->refused_full};
-    char text[4][24];
+    int64_t text[4];
     int64_t any = 0;
     for (int i = 0; i < 4; i++)
         any += *counts[i];
     if (!any || now - g->last_log_ms < 1000)
         return;
     for (int i = 0; i < 4; i++) {
-        snprintf(text[i], sizeof(text[i]), "%lld", (long long)*counts[i]);
+        text[i] = *counts[i];
         *counts[i] = 0;
     }
     g->last_log_ms = now;
     pthread_mutex_unlock(&g->mu);
-    log_warn("operator port: connections closed", "past_deadline", text[0], "to_make_room", text[1],
-             "over_address_limit", text[2], "all_busy", text[3], NULL);
+    log_warn_fields("operator port: connections closed", LOG_INT("past_deadline", text[0]),
+                    LOG_INT("to_make_room", text[1]), LOG_INT("over_address_limit", text[2]),
+                    LOG_INT("all_busy", text[3]));
     pthread_mutex_lock(&g->mu);
 }
 

@@ -12,6 +12,7 @@
 
 #include "server/api/api.h"
 
+#include "server/core/db_health.h"
 #include "server/core/metrics.h"
 #include "server/core/strbuf.h"
 
@@ -177,6 +178,19 @@ static void artifact_cache(strbuf *b)
            &metrics.artifact_chunk_reads_shared);
 }
 
+/* PostgreSQL as a whole (core/db_health.h): up or not, and its outages. */
+static void database(strbuf *b)
+{
+    family(b, "vigil_database_up", "gauge",
+           "1 while vigild reaches PostgreSQL, 0 during an outage.");
+    sample_int(b, "vigil_database_up", NULL, NULL, NULL, NULL, db_health_is_up());
+    scalar(b, "vigil_database_outages_total", "counter",
+           "Times PostgreSQL became unavailable to vigild.", &metrics.database_outages);
+    family(b, "vigil_database_outage_seconds_total", "counter",
+           "Time PostgreSQL was unavailable to vigild, the current outage included, in seconds.");
+    strbuf_printf(b, "vigil_database_outage_seconds_total %.3f\n", db_health_outage_seconds());
+}
+
 /* Operator API responses by route ("GET /v1/incidents/{seq}", or
  * "unmatched") and status class. */
 static void api_requests(strbuf *b)
@@ -237,6 +251,7 @@ char *api_metrics_render(size_t *len_out)
            &metrics.db_errors);
     scalar(&b, "vigil_db_connections_up", "gauge", "Ingest database connections currently up.",
            &metrics.db_up);
+    database(&b);
     scalar(&b, "vigil_ingest_queue_depth", "gauge", "Reports waiting to be written.",
            &metrics.queue_depth);
     commit_latency(&b);

@@ -5,6 +5,7 @@
  */
 #include "server/core/config.h"
 
+#include "protocol/version.h"
 #include "protocol/when.h"
 #include "server/core/addr.h"
 
@@ -48,6 +49,10 @@ static const setting settings[] = {
     S("tls-cert", T_STR, tls_cert, NULL, "device port certificate chain, PEM (required)"),
     S("tls-key", T_STR, tls_key, NULL, "device port private key, PEM (required)"),
     S("log-level", T_STR, log_level, "info", "debug, info, warn or error"),
+    S("log-summary-interval", T_MS, log_summary_interval_ms, "60s",
+      "how often to log what ingest did, if anything (0: never)"),
+    S("database-wait", T_MS, database_wait_ms, "0s",
+      "at start, wait this long for PostgreSQL and its schema (0: refuse at once)"),
     S("workers", T_INT, workers, "0", "device port event loops (0: one per core)"),
     S("max-connections", T_INT, max_connections, "100000", "device connections in total"),
     S("max-connections-per-address", T_INT, max_connections_per_address, "256",
@@ -212,7 +217,15 @@ static void print_help(void)
                settings[i].dflt ? " [" : "", settings[i].dflt ? settings[i].dflt : "",
                settings[i].dflt ? "]" : "");
     printf("  --%-30s %s\n", "help", "this help");
-    printf("\nExit codes: 0 clean shutdown, 1 runtime failure, 2 bad configuration.\n");
+    printf("  --%-30s %s\n", "version", "print the version and exit");
+    printf("\nExit codes:\n"
+           "  0  clean shutdown (SIGTERM/SIGINT drained), --help, --version\n"
+           "  1  runtime failure (cannot listen, out of memory, ...)\n"
+           "  2  bad command line or configuration\n"
+           "  3  database unusable at start: cannot connect (not running, no such database,\n"
+           "     bad credentials) or not migrated (run `vigilctl db migrate`)\n"
+           "  4  TLS or CA files unusable: --tls-cert, --tls-key, --api-tls-cert,\n"
+           "     --api-tls-key, --ca-dir (run `vigilctl ca init`), --ca-passphrase-file\n");
 }
 
 /* Finds --name value / --name=value pairs; pass 0 only takes --config. */
@@ -224,6 +237,11 @@ static int load_flags(config *c, int argc, char **argv, int pass)
             if (pass == 1)
                 print_help();
             return 1;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            if (pass == 0)
+                version_print("vigild");
+            return 2;
         }
         if (strncmp(arg, "--", 2) != 0) {
             fprintf(stderr, "vigild: unexpected argument '%s' (see vigild --help)\n", arg);
@@ -323,9 +341,9 @@ int config_load(config *c, int argc, char **argv)
         if (settings[i].dflt && set_value(c, &settings[i], settings[i].dflt, "default") < 0)
             return -1;
     if ((rc = load_flags(c, argc, argv, 0)) != 0) {
-        if (rc > 0)
+        if (rc == 1)
             print_help();
-        return rc;
+        return rc > 0 ? 1 : rc;
     }
     const char *file = c->config_file ? c->config_file : getenv("VIGIL_CONFIG");
     if (file && *file && load_file(c, file) < 0)

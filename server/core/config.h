@@ -44,6 +44,8 @@ typedef struct config {
     int64_t drain_timeout_ms;
     int64_t retry_after_s;           /* Retry-After when the database is down */
     int64_t artifact_cache_bytes;    /* artifact chunks shared by downloads; 0 = no cache */
+    int64_t log_summary_interval_ms; /* the ingest summary line; 0 = none */
+    int64_t database_wait_ms;        /* at start, how long to wait for PostgreSQL */
     /* device_listen and api_listen as config_load resolved them, once
      * (core/addr.h); api_addr is unset when the operator port is off. */
     struct sockaddr_storage device_addr, api_addr;

@@ -7,6 +7,8 @@
 
 #include "server/core/strbuf.h"
 
+#include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,37 +45,84 @@ int log_enabled(log_level level)
  * value: the line stays one JSON object however long its values. */
 #define FIELD_ROOM 80
 
-void log_write(log_level level, const char *msg, ...)
-{
-    if (!log_enabled(level))
-        return;
+typedef struct line {
     char buf[4096];
-    strbuf l;
-    strbuf_init_fixed(&l, buf, sizeof(buf) - 2); /* "}\n" always fits */
+    strbuf b;
+} line;
+
+static void line_begin(line *l, log_level level, const char *msg)
+{
+    strbuf_init_fixed(&l->b, l->buf, sizeof(l->buf) - 2); /* "}\n" always fits */
     struct timeval tv;
     struct tm tm;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    strbuf_printf(&l, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\",\"msg\":",
+    strbuf_printf(&l->b, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\",\"msg\":",
                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   (int)(tv.tv_usec / 1000), level_names[level]);
-    strbuf_json_string(&l, msg);
+    strbuf_json_string(&l->b, msg);
+}
+
+/* 0 once the line has no room left for a field: the rest are left out. */
+static int line_field(line *l, const log_field *f)
+{
+    if (strbuf_room(&l->b) <= FIELD_ROOM)
+        return 0;
+    strbuf_puts(&l->b, ",");
+    strbuf_json_string(&l->b, f->key);
+    strbuf_puts(&l->b, ":");
+    switch (f->type) {
+    case LOG_T_STR:
+        if (f->v.s)
+            strbuf_json_string(&l->b, f->v.s);
+        else
+            strbuf_puts(&l->b, "null");
+        break;
+    case LOG_T_INT: strbuf_printf(&l->b, "%" PRId64, f->v.i); break;
+    case LOG_T_NUM:
+        if (isfinite(f->v.d))
+            strbuf_printf(&l->b, "%.15g", f->v.d);
+        else
+            strbuf_puts(&l->b, "null");
+        break;
+    case LOG_T_BOOL: strbuf_puts(&l->b, f->v.b ? "true" : "false"); break;
+    }
+    return 1;
+}
+
+static void line_end(line *l)
+{
+    l->buf[l->b.len++] = '}';
+    l->buf[l->b.len++] = '\n';
+    ssize_t ignored = write(STDERR_FILENO, l->buf, l->b.len);
+    (void)ignored;
+}
+
+void log_write(log_level level, const char *msg, ...)
+{
+    if (!log_enabled(level))
+        return;
+    line l;
+    line_begin(&l, level, msg);
     va_list ap;
     va_start(ap, msg);
     const char *key;
-    while ((key = va_arg(ap, const char *)) && strbuf_room(&l) > FIELD_ROOM) {
+    while ((key = va_arg(ap, const char *))) {
         const char *value = va_arg(ap, const char *);
-        strbuf_puts(&l, ",");
-        strbuf_json_string(&l, key);
-        strbuf_puts(&l, ":");
-        if (value)
-            strbuf_json_string(&l, value);
-        else
-            strbuf_puts(&l, "null");
+        if (!line_field(&l, &LOG_STR(key, value)))
+            break;
     }
     va_end(ap);
-    buf[l.len++] = '}';
-    buf[l.len++] = '\n';
-    ssize_t ignored = write(STDERR_FILENO, buf, l.len);
-    (void)ignored;
+    line_end(&l);
+}
+
+void log_fields(log_level level, const char *msg, const log_field *f, size_t n)
+{
+    if (!log_enabled(level))
+        return;
+    line l;
+    line_begin(&l, level, msg);
+    for (size_t i = 0; i < n && line_field(&l, &f[i]); i++)
+        ;
+    line_end(&l);
 }

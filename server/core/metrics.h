@@ -5,6 +5,8 @@
 #ifndef VIGIL_METRICS_H
 #define VIGIL_METRICS_H
 
+#include "protocol/version.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,7 +41,7 @@ typedef enum metrics_api_status {
 #define METRICS_API_ROUTES 32
 #define METRICS_API_UNMATCHED (METRICS_API_ROUTES - 1)
 
-#define METRICS_VERSION "0.1.0"      /* vigil_build_info{version} */
+#define METRICS_VERSION vigil_version /* vigil_build_info{version} (protocol/version.h) */
 
 /* The artifact chunk cache's (gateway/gw_chunk_cache.h): counters and, for
  * bytes and chunks, gauges of what its map holds now. */
@@ -64,6 +66,10 @@ typedef struct metrics_t {
     _Atomic int64_t security_events_suppressed;
     _Atomic int64_t db_errors;
     _Atomic int64_t db_up;                        /* connections currently up */
+    /* core/db_health.c: outages of the database as a whole */
+    _Atomic int64_t database_outages;
+    _Atomic int64_t database_outage_us;           /* of the outages that ended */
+    _Atomic int64_t database_down_since_us;       /* Unix us; 0 while up */
     _Atomic int64_t queue_depth;
     _Atomic int64_t commit_latency[METRICS_LATENCY_BUCKETS];
     _Atomic int64_t commit_latency_sum_us;

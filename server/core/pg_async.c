@@ -9,8 +9,10 @@
  */
 #include "server/core/pg_async.h"
 
+#include "server/core/db_health.h"
 #include "server/core/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +54,7 @@ struct pg_async_conn {
     PGresult *delivering; /* the result a callback is given, until it returns */
     pg_async_stmt stmts[PG_ASYNC_MAX_PREPARED];
     int n_stmts;
+    unsigned health_epoch; /* db_health's, when last connected or trying */
     pg_async_state_cb on_state;
     pg_async_notify_cb on_notify;
     void *arg;
@@ -165,8 +168,11 @@ static void go_down(pg_async_conn *c, const char *why)
 {
     int was_up = c->state == PG_ASYNC_UP;
     stop_poll(c);
+    /* One warning for the whole outage (db_health.c); this connection's
+     * loss is a debug line. */
+    db_health_failed(c->health_epoch, c->name, why);
     if (c->pg) {
-        log_warn("database connection lost", "conn", c->name, "error", why, NULL);
+        log_debug("database connection lost", "conn", c->name, "error", why, NULL);
         PQfinish(c->pg);
         c->pg = NULL;
     }
@@ -182,16 +188,31 @@ static void go_down(pg_async_conn *c, const char *why)
     uv_timer_start(&c->timer, on_timer, c->backoff_ms, 0);
 }
 
+/* libpq would print the server's notices on stderr, in the middle of the
+ * JSON lines: "FATAL: terminating connection due to administrator
+ * command" from every connection at a shutdown, which the outage's one
+ * warning already says. */
+static void on_notice(void *arg, const char *message)
+{
+    pg_async_conn *c = arg;
+    char text[512];
+    snprintf(text, sizeof(text), "%s", message);
+    text[strcspn(text, "\n")] = '\0';
+    log_debug("database notice", "conn", c->name, "notice", text, NULL);
+}
+
 static void start_connect(pg_async_conn *c)
 {
     const char *keys[] = {"dbname", "application_name", "options", NULL};
     const char *vals[] = {c->url, c->name, "-c TimeZone=UTC -c client_min_messages=warning", NULL};
+    c->health_epoch = db_health_epoch();
     c->pg = PQconnectStartParams(keys, vals, 1);
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
         go_down(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
         return;
     }
     PQsetnonblocking(c->pg, 1);
+    PQsetNoticeProcessor(c->pg, on_notice, c);
     c->state = PG_ASYNC_CONNECTING;
     if (watch(c, UV_WRITABLE) < 0)
         go_down(c, "cannot watch the database socket");
@@ -219,7 +240,8 @@ static void connected(pg_async_conn *c)
         j->cb = on_prepared;
         enqueue(c, j);
     }
-    log_info("database connected", "conn", c->name, NULL);
+    c->health_epoch = db_health_connected(c->name);
+    log_debug("database connected", "conn", c->name, NULL);
     if (c->on_state)
         c->on_state(c, 1, c->arg);
 }

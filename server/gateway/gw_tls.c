@@ -151,7 +151,7 @@ SSL_CTX *gw_tls_build(const char *cert_file, const char *key_file, const gw_ca *
         goto fail;
     }
     if (ca_tls_use_identity(ctx, cert_file, key_file, &err) < 0) {
-        log_error("cannot load the device port certificate (--tls-cert) or key (--tls-key)",
+        log_error("cannot load the device port certificate or key (--tls-cert, --tls-key)",
                   "error", err.msg, NULL);
         goto fail;
     }

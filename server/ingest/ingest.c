@@ -187,8 +187,11 @@ static void on_flushed(PGresult *res, void *arg)
         metrics_observe_commit(uv_hrtime() - f->started_ns, f->batch.reports);
     } else {
         metrics_add(&metrics.db_errors, 1);
-        log_error("incident flush failed", "error",
-                  res ? PQresultErrorMessage(res) : "connection lost", NULL);
+        /* A lost connection is the outage's one warning (core/db_health.h). */
+        if (res)
+            log_error("incident flush failed", "error", PQresultErrorMessage(res), NULL);
+        else
+            log_debug("incident flush failed", "error", "connection lost", NULL);
     }
     f->lane->inflight = NULL;
     f->lane->inflight_rows = 0;

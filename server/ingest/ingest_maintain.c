@@ -53,7 +53,8 @@ static void on_revoked(PGresult *res, void *arg)
     if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
         log_warn("cannot revoke superseded certificates", "error", PQresultErrorMessage(res), NULL);
     else if (res && PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0)
-        log_info("revoked superseded certificates", "count", PQgetvalue(res, 0, 0), NULL);
+        log_info_fields("revoked superseded certificates",
+                        LOG_INT("count", atoll(PQgetvalue(res, 0, 0))));
 }
 
 static void on_health_checked(PGresult *res, void *arg)
@@ -65,7 +66,8 @@ static void on_health_checked(PGresult *res, void *arg)
                  PQresultErrorMessage(res), NULL);
     else if (res && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
              atoi(PQgetvalue(res, 0, 0)) > 0)
-        log_warn("rollouts halted on post-install health", "count", PQgetvalue(res, 0, 0), NULL);
+        log_warn_fields("rollouts halted on post-install health",
+                        LOG_INT("count", atoll(PQgetvalue(res, 0, 0))));
 }
 
 static void on_health_tick(uv_timer_t *t)

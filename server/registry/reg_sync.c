@@ -84,9 +84,7 @@ static void on_loaded(PGresult *res, void *arg)
     }
     reg_view_load_commit();
     r->loaded = 1;
-    char n[24];
-    snprintf(n, sizeof(n), "%d", PQntuples(res));
-    log_info("registry loaded", "certificates", n, NULL);
+    log_info_fields("registry loaded", LOG_INT("certificates", PQntuples(res)));
     if (r->on_change)
         r->on_change(NULL, r->arg);
 }

@@ -267,11 +267,9 @@ static void on_loaded(PGresult *res, void *arg)
     } else if (!u) {
         log_error("update view load failed", "error", "cannot read the answer", NULL);
     } else {
-        char nr[24], no[24];
-        snprintf(nr, sizeof(nr), "%zu", u->n_releases);
-        snprintf(no, sizeof(no), "%zu", u->n_rollouts);
+        size_t nr = u->n_releases, no = u->n_rollouts;
         install(u);
-        log_info("update view loaded", "releases", nr, "live_rollouts", no, NULL);
+        log_info_fields("update view loaded", LOG_INT("releases", nr), LOG_INT("live_rollouts", no));
     }
     if (s->load_again)
         start_load(s);

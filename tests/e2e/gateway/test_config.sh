@@ -42,6 +42,6 @@ check_exit 2 "an unknown setting: exit 2" "$VIGILD" --config "$T/bad.conf"
 check_contains "naming the line" "bad.conf:1" "$T/err"
 check_exit 2 "a bad value: exit 2" "$VIGILD" --config "$T/vigild.conf" --idle-timeout soon
 check_contains "naming the setting" "idle-timeout" "$T/err"
-check_exit 2 "an unreadable TLS key: exit 2" "$VIGILD" --config "$T/vigild.conf" --tls-key "$T/nope.key"
+check_exit 4 "an unreadable TLS key: exit 4" "$VIGILD" --config "$T/vigild.conf" --tls-key "$T/nope.key"
 check_contains "with a reason" "cannot load the device port certificate or key" "$T/err"
 finish

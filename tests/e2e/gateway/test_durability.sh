@@ -52,7 +52,8 @@ for _ in $(seq 1 50); do
     sleep 0.2
 done
 check_eq "service resumes after PostgreSQL restarts" "200" "$code"
-check_contains "vigild logged the lost connection" "database connection lost" "$T/main.log"
+check_contains "vigild logged the outage" "database unavailable" "$T/main.log"
+check_contains "  ... and its end" "database back" "$T/main.log"
 check "vigild exits 0" vigild_stop main
 check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/main.log'"
 finish

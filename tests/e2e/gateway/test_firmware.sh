@@ -54,7 +54,7 @@ check "a report from 3.0.0 while the registry connection is down" send 3.0.0 "$(
 wait "$killer"
 firmware_back() { for _ in $(seq 1 10); do firmware_is 3.0.0 2>/dev/null && return 0; done; firmware_is 3.0.0; }
 check "  ... its firmware is written when the connection is back" firmware_back
-check_contains "  ... which it was" "database connection lost" "$T/one.log"
+check_contains "  ... which it was" "database unavailable" "$T/one.log"
 check "SIGTERM: vigild exits 0" vigild_stop one
 check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/one.log'"
 finish

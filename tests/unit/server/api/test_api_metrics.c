@@ -108,7 +108,13 @@ Test(api_metrics, exact_samples)
     assert_line(doc, "vigil_artifact_cache_bytes 262144");
     assert_line(doc, "vigil_artifact_cache_evictions_total 0");
     assert_line(doc, "vigil_artifact_chunk_reads_total 5");
-    assert_line(doc, "vigil_build_info{version=\"0.1.0\"} 1");
+    snprintf(line, sizeof(line), "vigil_build_info{version=\"%s\"} 1", vigil_version);
+    assert_line(doc, line);
+    assert_line(doc, "# TYPE vigil_database_up gauge");
+    assert_line(doc, "vigil_database_up 1");
+    assert_line(doc, "# TYPE vigil_database_outages_total counter");
+    assert_line(doc, "vigil_database_outages_total 0");
+    assert_line(doc, "vigil_database_outage_seconds_total 0.000");
     assert_line(doc, "# TYPE process_start_time_seconds gauge");
     cr_assert_gt(metrics_start_time, 1.6e9);
 
@@ -178,7 +184,7 @@ Test(api_metrics, every_family_has_help_and_type)
         type += strncmp(p, "# TYPE ", 7) == 0;
     }
     cr_assert_eq(help, type);
-    cr_assert_eq(type, 26);
+    cr_assert_eq(type, 29);
 }
 
 /* promtool (Debian's prometheus package) parses the document and lints it;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "protocol/version.h"
 #include "server/core/config.h"
 #include "tests/unit/leak_check.h"
 
@@ -76,6 +77,8 @@ static const known_setting all[] = {
     {"drain-timeout", F(drain_timeout_ms), NUM, "15s", 15000, "1h", 3600000},
     {"retry-after", F(retry_after_s), NUM, "2s", 2, "4500ms", 5},
     {"artifact-cache-bytes", F(artifact_cache_bytes), NUM, "128m", 134217728, "0", 0},
+    {"log-summary-interval", F(log_summary_interval_ms), NUM, "60s", 60000, "5s", 5000},
+    {"database-wait", F(database_wait_ms), NUM, "0s", 0, "30s", 30000},
 };
 #define N_ALL (sizeof(all) / sizeof(all[0]))
 
@@ -803,6 +806,27 @@ Test(config, help_lists_every_setting_with_its_default_and_returns_1)
     }
     cr_assert_not_null(strstr(out, "\n  --config "));
     cr_assert_not_null(strstr(out, "\n  --help "));
+    cr_assert_str_eq(written(stderr), "");
+}
+
+Test(config, help_documents_the_exit_codes)
+{
+    cr_assert_eq(load(&cfg, ARGS("--help")), 1);
+    config_free(&cfg);
+    const char *out = written(stdout);
+    cr_assert_not_null(strstr(out, "\n  --version "));
+    cr_assert_not_null(strstr(out, "  3  database unusable"), "%s", out);
+    cr_assert_not_null(strstr(out, "vigilctl db migrate"));
+    cr_assert_not_null(strstr(out, "  4  TLS or CA files unusable"));
+}
+
+Test(config, version_prints_one_line_needs_no_setting_and_returns_1)
+{
+    cr_assert_eq(load(&cfg, ARGS("--workers=many", "--version")), 1);
+    config_free(&cfg);
+    char expected[200];
+    snprintf(expected, sizeof(expected), "vigild %s\n", vigil_version);
+    cr_assert_str_eq(written(stdout), expected);
     cr_assert_str_eq(written(stderr), "");
 }
 
