@@ -8,6 +8,7 @@
  */
 #include "server/api/api.h"
 
+#include "server/core/db_health.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
 
@@ -100,7 +101,10 @@ PGconn *api_pool_lease(api_pool *p, int timeout_ms, db_error *err)
         db_close(p->conns[i]);
         p->conns[i] = NULL;
     }
+    unsigned epoch = db_health_epoch();
     if (!p->conns[i] && !(p->conns[i] = db_connect_as(p->url, "vigild-api", err))) {
+        /* One outage, one warning: the state the device port shares. */
+        db_health_failed(epoch, "api", err->msg);
         metrics_add(&metrics.db_errors, 1);
         pthread_mutex_lock(&p->mu);
         p->in_use[i] = 0;
@@ -108,6 +112,8 @@ PGconn *api_pool_lease(api_pool *p, int timeout_ms, db_error *err)
         pthread_mutex_unlock(&p->mu);
         return NULL;
     }
+    if (!db_health_is_up())
+        db_health_connected("api");
     return p->conns[i];
 }
 
@@ -132,7 +138,12 @@ void api_pool_return(api_pool *p, PGconn *conn, int broken)
 static void answer_db_failure(api_req *r, const db_error *err)
 {
     if (err->unavailable) {
-        log_warn("operator API: database unavailable", "error", err->msg, NULL);
+        /* An outage is logged once, by db_health; a request refused in it
+         * is not. Every connection busy while the database is up is news. */
+        if (db_health_is_up())
+            log_warn("operator API: database unavailable", "error", err->msg, NULL);
+        else
+            log_debug("operator API: database unavailable", "error", err->msg, NULL);
         char secs[24];
         snprintf(secs, sizeof(secs), "%lld",
                  (long long)(r->cfg->retry_after_s > 0 ? r->cfg->retry_after_s : 2));

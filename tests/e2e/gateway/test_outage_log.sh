@@ -9,6 +9,11 @@
 device_server VIGIL_LOG_SUMMARY_INTERVAL=1s VIGIL_RETRY_AFTER=1s
 LOG="$T/main.log"
 "$VIGILCTL" device create --id out-1 --out-dir "$D" >/dev/null 2>&1
+VIEWER=$("$VIGILCTL" token create --role viewer --name outage-viewer 2>/dev/null | tail -n 1)
+api_get() {  # prints the HTTP status of GET /v1/incidents on the operator port
+    curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEWER" \
+        "http://$(vigild_api main)/v1/incidents?limit=1"
+}
 send() {  # send [ID]: prints the HTTP status of one report
     dcurl "$D" out-1 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
         -d "$(report "$@")" "$U/v1/incidents"
@@ -45,12 +50,15 @@ check_eq "/metrics: no outage yet" "0" "$(metric vigil_database_outages_total)"
 pg_stop
 check "vigild sees the outage" until_ok is 0 metric vigil_database_up
 check_eq "  ... and answers a report with 503" "503" "$(send)"
+check_eq "  ... and the operator API with 503" "503" "$(api_get)"
+check_eq "  ... every time (no warning line per request)" "503 503 503" "$(api_get) $(api_get) $(api_get)"
 sleep 3    # several reconnection rounds of every connection
 check "vigild survives the outage" kill -0 "$(vigild_pid main)"
 check_eq "/metrics: one outage" "1" "$(metric vigil_database_outages_total)"
 pg_restart
 check "vigild sees PostgreSQL back" until_ok is 1 metric vigil_database_up
 check "a report is stored again" until_ok is 200 send
+check "the operator API answers again" until_ok is 200 api_get
 check_eq "exactly one 'database unavailable' warning" "1" "$(lines "database unavailable")"
 check_eq "exactly one 'database back' line" "1" "$(lines "database back")"
 check "  ... the warning has libpq's error" python3 -c "
