@@ -142,6 +142,26 @@ static void note(char *msg, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Why CERT and KEY cannot be used as they are, when no renewal or
+ * rollback left anything to recover from: what is wrong with either file
+ * (its path and the reason), or that they do not match. */
+static void why_unusable(const char *cert, const char *key, char *msg, size_t len)
+{
+    ca_error err = {0};
+    X509 *x = ca_cert_read(cert, &err);
+    EVP_PKEY *k = x ? ca_key_read(key, NULL, &err) : NULL;
+    ERR_clear_error();
+    if (!x || !k)
+        note(msg, len, "%s", err.msg);
+    else
+        note(msg, len,
+             "%s does not match the certificate in %s (and no %s.new or %s.prev pair is "
+             "beside them to recover from): give the key that was made with this certificate",
+             key, cert, cert, cert);
+    X509_free(x);
+    EVP_PKEY_free(k);
+}
+
 int pair_recover(const char *cert, const char *key, char *msg, size_t msglen)
 {
     char kn[PATH_MAX], cn[PATH_MAX], kp[PATH_MAX], cp[PATH_MAX];
@@ -150,6 +170,13 @@ int pair_recover(const char *cert, const char *key, char *msg, size_t msglen)
     with(kp, key, ".prev");
     with(cp, cert, ".prev");
     msg[0] = '\0';
+    /* A crash never leaves either file missing, empty or not PEM (every
+     * step is a rename or an atomic write): that is the user's to fix, and
+     * what comes out first. */
+    ca_error ferr = {0};
+    if (ca_pem_file_check(cert, CA_PEM_CERTIFICATE, &ferr) < 0 ||
+        ca_pem_file_check(key, CA_PEM_PRIVATE_KEY, &ferr) < 0)
+        return note(msg, msglen, "%s", ferr.msg), -1;
     if (matches(cn, kn)) {
         /* A renewal saved its answer and was cut before or during the
          * commit: finish it (the server has already recorded it). */
@@ -180,10 +207,7 @@ int pair_recover(const char *cert, const char *key, char *msg, size_t msglen)
         note(msg, msglen, "%s and %s did not match: restored the previous pair", cert, key);
         return 0;
     }
-    note(msg, msglen,
-         "%s and %s are not a matching certificate and key, and no .new or .prev "
-         "pair beside them is",
-         cert, key);
+    why_unusable(cert, key, msg, msglen);
     return -1;
 }
 
