@@ -7,9 +7,9 @@
 
 #include "cert-authority/ca.h"
 #include "tools/vigil-device/client.h"
+#include "tools/vigil-device/util.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,16 +68,8 @@ int devcli_getopt(int argc, char **argv, const struct option *longopts, const ch
     return c;
 }
 
-static int usage_error(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int usage_error(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-    return DEVCLI_USAGE;
-}
+/* The message in err, and DEVCLI_USAGE for the caller to return. */
+#define USAGE_ERROR(err, len, ...) (devu_format((err), (len), __VA_ARGS__), DEVCLI_USAGE)
 
 int devcli_duration_ms(const char *s, long long *out)
 {
@@ -167,8 +159,8 @@ static int unknown(const devcli_command *cmd, const char *arg, char *err, size_t
     for (int i = 0; i < DO_COUNT_OF; i++)
         if (strncmp(name, "--", 2) == 0 && strcmp(name + 2, options[i].name) == 0 &&
             strchr(arg, '='))
-            return usage_error(err, len, "%s takes no value (got '%s')", name, arg);
-    return usage_error(err, len, "unknown option '%s' (vigil-device %s --help lists its options)",
+            return USAGE_ERROR(err, len, "%s takes no value (got '%s')", name, arg);
+    return USAGE_ERROR(err, len, "unknown option '%s' (vigil-device %s --help lists its options)",
                        name, cmd->name);
 }
 
@@ -178,7 +170,7 @@ static int take(const devcli_command *cmd, devcli_opt id, const char *v, devcli_
 {
     const char *name = options[id].name, *why;
     if (!(cmd->takes & DO_BIT(id)))
-        return usage_error(err, len,
+        return USAGE_ERROR(err, len,
                            "--%s is not an option of %s (vigil-device %s --help lists them)", name,
                            cmd->name, cmd->name);
     o->given |= DO_BIT(id);
@@ -187,11 +179,11 @@ static int take(const devcli_command *cmd, devcli_opt id, const char *v, devcli_
         return DEVCLI_RUN;
     }
     if (!v[0])
-        return usage_error(err, len, "--%s needs a value, not ''", name);
+        return USAGE_ERROR(err, len, "--%s needs a value, not ''", name);
     if (strncmp(v, "--", 2) == 0)
-        return usage_error(err, len, "--%s needs a value (got the option '%s')", name, v);
+        return USAGE_ERROR(err, len, "--%s needs a value (got the option '%s')", name, v);
     if ((why = bad_form(id, v, o)))
-        return usage_error(err, len, "--%s '%s' %s", name, v, why);
+        return USAGE_ERROR(err, len, "--%s '%s' %s", name, v, why);
     if (slot(o, id))
         *slot(o, id) = v;
     return DEVCLI_RUN;
@@ -224,11 +216,11 @@ static int check_together(const devcli_command *cmd, const devcli_opts *o, char 
     unsigned long missing = cmd->needs & ~o->given;
     if (missing) {
         list_of(missing, names, sizeof(names));
-        return usage_error(err, len, "missing %s (vigil-device %s --help)", names, cmd->name);
+        return USAGE_ERROR(err, len, "missing %s (vigil-device %s --help)", names, cmd->name);
     }
     if ((o->given & DO_BIT(DO_FILE)) && (o->given & fields)) {
         list_of(o->given & fields, names, sizeof(names));
-        return usage_error(err, len,
+        return USAGE_ERROR(err, len,
                            "--file takes the reports from the file: %s cannot be "
                            "given with it",
                            names);
@@ -237,10 +229,10 @@ static int check_together(const devcli_command *cmd, const devcli_opts *o, char 
                                       DO_BIT(DO_STATE_DIR) | DO_BIT(DO_INSTALL_DIR);
     if (strcmp(cmd->name, "run") == 0 && (o->given & update_only) && !o->keys) {
         list_of(o->given & update_only, names, sizeof(names));
-        return usage_error(err, len, "%s: only with --keys (updates are checked only then)", names);
+        return USAGE_ERROR(err, len, "%s: only with --keys (updates are checked only then)", names);
     }
     if (o->same_key && (o->given & DO_BIT(DO_KEY_TYPE)))
-        return usage_error(err, len,
+        return USAGE_ERROR(err, len,
                            "--same-key keeps the key: --key-type cannot be given with it");
     return DEVCLI_RUN;
 }
@@ -260,7 +252,7 @@ int devcli_parse(const devcli_command *cmd, int argc, char **argv, devcli_opts *
         if (c == ':') {
             char name[128];
             typed_name(arg, name, sizeof(name));
-            return usage_error(err, errlen, "%s needs a value", name);
+            return USAGE_ERROR(err, errlen, "%s needs a value", name);
         }
         if (c == '?' || c < 0 || c >= DO_COUNT_OF)
             return unknown(cmd, arg, err, errlen);
@@ -270,7 +262,7 @@ int devcli_parse(const devcli_command *cmd, int argc, char **argv, devcli_opts *
     if (asked)
         return asked;
     if (optind < argc)
-        return usage_error(err, errlen, "unexpected argument '%s' (options are --name value)",
+        return USAGE_ERROR(err, errlen, "unexpected argument '%s' (options are --name value)",
                            argv[optind]);
     return check_together(cmd, o, err, errlen);
 }

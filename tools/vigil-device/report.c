@@ -9,22 +9,14 @@
 #include "protocol/incident.h"
 #include "protocol/when.h"
 #include "tools/vigil-device/queue.h"
+#include "tools/vigil-device/util.h"
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-static json_t *fail(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static json_t *fail(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-    return NULL;
-}
+/* The message in err, and NULL for the caller to return. */
+#define FAIL(err, len, ...) (devu_format((err), (len), __VA_ARGS__), (json_t *)NULL)
 
 /* The server's reason for a field ("severity: required, one of ...") said
  * of the option that gave the value: "--severity 'hgih' is not one of ...". */
@@ -49,11 +41,11 @@ static json_t *field_error(const devcli_opts *o, const char *reason, char *err, 
             continue;
         const char *why = reason + n + 2;
         if (strncmp(why, "required, ", 10) == 0)
-            return fail(err, len, "--%s '%s' is not %s", fields[i].option, value ? value : "",
+            return FAIL(err, len, "--%s '%s' is not %s", fields[i].option, value ? value : "",
                         why + 10);
-        return fail(err, len, "--%s '%s': %s", fields[i].option, value ? value : "", why);
+        return FAIL(err, len, "--%s '%s': %s", fields[i].option, value ? value : "", why);
     }
-    return fail(err, len, "%s", reason);
+    return FAIL(err, len, "%s", reason);
 }
 
 /* The report the field options describe, with id; checked. */
@@ -67,7 +59,7 @@ static json_t *from_fields(const devcli_opts *o, const char *id, char *err, size
                           "severity", o->severity ? o->severity : "error", "occurred_at",
                           o->occurred_at ? o->occurred_at : when);
     if (!r)
-        return fail(err, len, "out of memory");
+        return FAIL(err, len, "out of memory");
     if (o->component)
         json_object_set_new(r, "component", json_string(o->component));
     if (o->firmware)
@@ -76,7 +68,7 @@ static json_t *from_fields(const devcli_opts *o, const char *id, char *err, size
         json_t *d = json_loads(o->details, JSON_DECODE_ANY, &je);
         if (!d) {
             json_decref(r);
-            return fail(err, len, "--details '%s' is not JSON: %s", o->details, je.text);
+            return FAIL(err, len, "--details '%s' is not JSON: %s", o->details, je.text);
         }
         json_object_set_new(r, "details", d);
     }
@@ -92,7 +84,7 @@ static json_t *from_options(const devcli_opts *o, char *err, size_t len)
 {
     long count = o->count ? o->count : 1;
     if (o->id && count > 1)
-        return fail(err, len,
+        return FAIL(err, len,
                     "--id names one report: --count %ld would queue %ld copies with "
                     "that one id (leave --id out to give each its own)",
                     count, count);
@@ -103,7 +95,7 @@ static json_t *from_options(const devcli_opts *o, char *err, size_t len)
             snprintf(id, sizeof(id), "%s", o->id);
         else if (incident_uuid_v4(id) < 0) {
             json_decref(all);
-            return fail(err, len, "cannot make a report id");
+            return FAIL(err, len, "cannot make a report id");
         }
         json_t *r = from_fields(o, id, err, len);
         if (!r) {
@@ -112,7 +104,7 @@ static json_t *from_options(const devcli_opts *o, char *err, size_t len)
         }
         json_array_append_new(all, r);
     }
-    return all ? all : fail(err, len, "out of memory");
+    return all ? all : FAIL(err, len, "out of memory");
 }
 
 /* The reports of a file: an object or an array of objects, each id (if
@@ -123,24 +115,24 @@ static json_t *from_file(const char *path, char *err, size_t len)
     json_t *root = json_load_file(path, 0, &je), *all, *item;
     size_t i;
     if (!root)
-        return fail(err, len, "--file %s: not JSON: %s (line %d)", path, je.text, je.line);
+        return FAIL(err, len, "--file %s: not JSON: %s (line %d)", path, je.text, je.line);
     all = json_is_array(root) ? json_incref(root) : json_pack("[O]", root);
     json_decref(root);
     if (!all || json_array_size(all) == 0) {
         json_decref(all);
-        return fail(err, len, "--file %s: neither a report nor an array of reports", path);
+        return FAIL(err, len, "--file %s: neither a report nor an array of reports", path);
     }
     json_array_foreach(all, i, item) {
         const char *id = json_string_value(json_object_get(item, "id"));
         char canon[37], fresh[37];
         if (!json_is_object(item)) {
             json_decref(all);
-            return fail(err, len, "--file %s: item %zu is not a report (a JSON object)", path,
+            return FAIL(err, len, "--file %s: item %zu is not a report (a JSON object)", path,
                         i + 1);
         }
         if (id && (incident_uuid_canonical(id, canon) < 0 || strcmp(canon, id) != 0)) {
             json_decref(all);
-            return fail(err, len, "--file %s: report %zu: id '%s' is not a lowercase UUID", path,
+            return FAIL(err, len, "--file %s: report %zu: id '%s' is not a lowercase UUID", path,
                         i + 1, id);
         }
         if (!id && incident_uuid_v4(fresh) == 0)
@@ -161,7 +153,7 @@ int report_queue(const char *dir, json_t *reports, char *err, size_t errlen)
     json_array_foreach(reports, i, item) {
         const char *id = json_string_value(json_object_get(item, "id"));
         if (!id || devq_put(dir, id, item) < 0) {
-            fail(err, errlen, "cannot queue report %s in %s", id ? id : "(no id)", dir);
+            devu_format(err, errlen, "cannot queue report %s in %s", id ? id : "(no id)", dir);
             return -1;
         }
     }

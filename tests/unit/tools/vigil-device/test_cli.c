@@ -14,29 +14,13 @@
 #include <unistd.h>
 
 #include "cert-authority/ca.h"
-#include "tests/unit/leak_check.h"
+#include "tests/unit/tools/vigil-device/tmpdir.h"
 #include "tools/vigil-device/cli.h"
 #include "tools/vigil-device/client.h"
 #include "tools/vigil-device/keygen.h"
 #include "tools/vigil-device/pair.h"
 #include "tools/vigil-device/report.h"
 #include "tools/vigil-device/util.h"
-
-static char dir[64];
-
-static void setup(void)
-{
-    strcpy(dir, "/tmp/vigil-unit-cli.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-    leak_check();
-}
 
 TestSuite(device_cli, .init = setup, .fini = teardown);
 
