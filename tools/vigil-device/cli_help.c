@@ -89,7 +89,7 @@ static const char report_help[] =
 static const char flush_help[] =
     "Usage: vigil-device flush --server HOST:PORT --cert FILE --key FILE --ca FILE\n"
     "         [--queue-dir DIR] [--max-time DUR] [--json]\n\n"
-    "Sends what is queued.\n\n" CONN_HELP
+    "Sends what is queued.\n\n" CONN_HELP "\nOptions:\n"
     "  --queue-dir DIR     the on-disk queue (default: vigil-queue)\n"
     "  --max-time DUR      give up retrying after DUR (default: 60s; 500ms, 2m)\n"
     "  --json              print {stored, duplicate, rejected, queued} at the end\n\n"
@@ -119,7 +119,7 @@ static const char renew_help[] =
     "Renews this device's certificate over EST simplereenroll. The key and\n"
     "certificate at --key/--cert are replaced crash-safely: the previous pair is kept\n"
     "as FILE.prev until the new pair has made a request; every command repairs an\n"
-    "interrupted renewal (FILE.new/.prev) on start.\n\n" CONN_HELP
+    "interrupted renewal (FILE.new/.prev) on start.\n\n" CONN_HELP "\nOptions:\n"
     "  --key-type TYPE     the new key: p256, p384 or ed25519 (default: p256)\n"
     "  --same-key          keep the current key (default: a new key)\n"
     "  --json              print the outcome as JSON\n\n"
@@ -132,7 +132,7 @@ static const char cacerts_help[] =
     "Usage: vigil-device cacerts --server HOST:PORT --cert FILE --key FILE --ca FILE\n"
     "         [--out FILE] [--json]\n\n"
     "Refreshes the trust anchors from the server (EST cacerts). A set without the\n"
-    "root --ca trusts, or with another root, is refused.\n\n" CONN_HELP
+    "root --ca trusts, or with another root, is refused.\n\n" CONN_HELP "\nOptions:\n"
     "  --out FILE          where to write the set (default: replace the --ca file)\n"
     "  --json              print the outcome as JSON\n\n"
     "Exit codes: 0 written; 2 usage;\n" IDENTITY_EXIT
@@ -156,7 +156,7 @@ static const char update_help[] =
     "         --keys FILE [--class CLASS] [--state-dir DIR] [--install-dir DIR]\n"
     "         [--queue-dir DIR] [--json]\n\n"
     "Checks for a signed update; verifies, downloads (resuming) and installs it.\n\n" CONN_HELP
-        UPDATE_OPTS_HELP
+    "\nOptions:\n" UPDATE_OPTS_HELP
     "  --queue-dir DIR     only places the default --state-dir (default: vigil-queue)\n"
     "  --json              print the outcome as JSON\n\n"
     "Exit codes: 0 installed, or nothing to install (the server's reason is printed);\n"
@@ -176,14 +176,17 @@ static const char run_help[] =
     "lifetime (+-5% jitter), refreshes the trust anchors before each renewal, checks\n"
     "for updates (with --keys); backs off on 429/503 and network failures. Stops on\n"
     "SIGTERM/SIGINT after flushing what it can. One line per event on stderr.\n\n" CONN_HELP
+    "\nLoop:\n"
     "  --queue-dir DIR     the on-disk queue (default: vigil-queue)\n"
     "  --report-every DUR  queue an x-heartbeat report every DUR (default: none)\n"
     "  --max-time DUR      stop after DUR (default: never)\n"
     "  --key-type TYPE     renewals' new key: p256, p384 or ed25519 (default: p256)\n"
     "  --same-key          renewals keep the key (default: a new key each time)\n"
-    "  --update-interval DUR  with --keys: check every DUR, +-20% (default: 1h)\n" UPDATE_OPTS_HELP
     "  --json              print a summary object when it stops\n"
-    "DUR: 500ms, 30s, 2m, 1h.\n\n"
+    "\nUpdates (the options below only with --keys; none: no update checks):\n" UPDATE_OPTS_HELP
+    "  --update-interval DUR  check every DUR, +-20% at random, the first within a\n"
+    "                      fifth of it (default: 1h)\n"
+    "\nDUR: 500ms, 30s, 2m or 1h.\n\n"
     "Exit codes: 0 stopped by a signal, nothing queued; 1 a renewal refused for good;\n"
     "2 usage; 3 the identity is unusable or the server refused it; 5 --max-time ran\n"
     "out, nothing queued; 75 stopped with reports still queued.\n";
