@@ -23,7 +23,8 @@ good() { dev "$D/sensor-1.crt" "$D/sensor-1.key" "$@"; }
 queued() { find "$Q" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l; }
 # no_blank_lines: stderr has no bare "vigil-device: " line and no retrying
 no_blank_lines() { ! grep -qxE 'vigil-device: *' "$T/err" && ! grep -q 'retrying' "$T/err"; }
-# refused WHAT CERT KEY WORDS: report and flush exit 3 with WORDS, no retries
+# refused WHAT CERT KEY WORDS: report, flush, renew and cacerts exit 3 with
+# WORDS, no retries
 refused() {
     local what=$1 cert=$2 key=$3 words=$4
     check_exit 3 "$what: report exits 3 (identity refused)" dev "$cert" "$key" report --max-time 20s
@@ -32,6 +33,8 @@ refused() {
     check_exit 3 "$what: flush exits 3 too" dev "$cert" "$key" flush --max-time 20s
     check_exit 3 "$what: renew exits 3" dev "$cert" "$key" renew
     check_contains "$what: renew says why" "$words" "$T/err"
+    check_exit 3 "$what: cacerts exits 3" dev "$cert" "$key" cacerts --out "$T/anchors.pem"
+    check_contains "$what: cacerts says why" "$words" "$T/err"
     rm -rf "$Q"
 }
 
