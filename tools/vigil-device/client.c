@@ -64,7 +64,8 @@ static const struct {
      "bad signature (not signed by the CA it names, or made with another key)"},
     {SSL_AD_ACCESS_DENIED, "access_denied", "access denied"},
     {SSL_AD_CERTIFICATE_REQUIRED, "certificate_required", "the server requires one"},
-    {SSL_AD_HANDSHAKE_FAILURE, "handshake_failure", "the handshake failed"},
+    {SSL_AD_HANDSHAKE_FAILURE, "handshake_failure",
+     "the handshake failed (no certificate, or no cipher, the server accepts)"},
 };
 
 /* If the last TLS error is the server's alert about our certificate (in
