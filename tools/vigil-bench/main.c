@@ -11,6 +11,7 @@
 #include "tools/vigil-bench/bench.h"
 
 #include "protocol/manifest.h"
+#include "protocol/version.h"
 
 #include <signal.h>
 #include <getopt.h>
@@ -18,7 +19,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "Usage: vigil-bench <command> [options]\n\n"
+    "Usage: vigil-bench <command> [options]\n"
+    "       vigil-bench --version   print the version and exit\n\n"
     "  enroll --count N --out-dir DIR [--prefix bench-]     test devices (needs\n"
     "         --database-url/VIGIL_DATABASE_URL and --ca-dir/VIGIL_CA_DIR)\n"
     "  handshakes [--resume]   connect, handshake, one request, close; again\n"
@@ -98,7 +100,7 @@ enum { O_SERVER = 1000, O_CA, O_DEVICES, O_DEVCOUNT, O_CONNS, O_THREADS, O_DURAT
        O_PATH, O_REFERENCE, O_ACKED, O_JSON, O_RESUME, O_BATCH, O_COUNT, O_OUTDIR, O_PREFIX,
        O_DBURL, O_CADIR, O_PID, O_ROWS, O_API, O_TOKENFILE, O_KIND, O_INCIDENTS, O_DAYS, O_RATE,
        O_KEEPALIVE, O_SAMEKEY, O_KEYS, O_EXPECT, O_REASON, O_MANIFEST, O_DEVVERSION, O_SECVERSION,
-       O_SHA256, O_DRAIN };
+       O_SHA256, O_DRAIN, O_VERSION };
 
 typedef struct args {
     bench_cfg cfg;
@@ -123,7 +125,7 @@ static int parse(int argc, char **argv, args *a)
         {"keys", 1, 0, O_KEYS}, {"expect", 1, 0, O_EXPECT}, {"reason", 1, 0, O_REASON},
         {"manifest", 1, 0, O_MANIFEST}, {"device-version", 1, 0, O_DEVVERSION},
         {"security-version", 1, 0, O_SECVERSION}, {"sha256", 1, 0, O_SHA256},
-        {"drain", 1, 0, O_DRAIN},
+        {"drain", 1, 0, O_DRAIN}, {"version", 0, 0, O_VERSION},
         {"help", 0, 0, 'h'}, {0}};
     int c;
     opterr = 0;
@@ -167,6 +169,7 @@ static int parse(int argc, char **argv, args *a)
         case O_SHA256: a->cfg.sha256 = optarg; break;
         case O_DRAIN: a->cfg.drain = atof(optarg); break;
         case 'h': fputs(usage, stdout); exit(0);
+        case O_VERSION: version_print("vigil-bench"); exit(0);
         default:
             fprintf(stderr, "vigil-bench: bad option '%s'\n%s", argv[optind - 1], usage);
             return -1;
@@ -469,6 +472,10 @@ int main(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        version_print("vigil-bench");
+        return 0;
     }
     const char *cmd = argv[1];
     if (parse(argc - 1, argv + 1, &a) < 0)

@@ -45,21 +45,71 @@ static const char *ssl_reason(void)
     return r ? r : "connection closed";
 }
 
+/* The TLS alerts a server sends about a client's certificate, in words. */
+static const struct {
+    int alert;
+    const char *name, *words;
+} refusals[] = {
+    {SSL_AD_UNKNOWN_CA, "unknown_ca",
+     "unknown issuer: the server does not trust the CA that issued it (a self-signed "
+     "certificate, or one from another CA)"},
+    {SSL_AD_CERTIFICATE_REVOKED, "certificate_revoked", "it is revoked"},
+    {SSL_AD_CERTIFICATE_EXPIRED, "certificate_expired", "it has expired"},
+    {SSL_AD_BAD_CERTIFICATE, "bad_certificate",
+     "bad certificate (not yet valid, or refused by the server's checks)"},
+    {SSL_AD_UNSUPPORTED_CERTIFICATE, "unsupported_certificate",
+     "not a client certificate (it needs extendedKeyUsage clientAuth)"},
+    {SSL_AD_CERTIFICATE_UNKNOWN, "certificate_unknown", "not accepted"},
+    {SSL_AD_DECRYPT_ERROR, "decrypt_error",
+     "bad signature (not signed by the CA it names, or made with another key)"},
+    {SSL_AD_ACCESS_DENIED, "access_denied", "access denied"},
+    {SSL_AD_CERTIFICATE_REQUIRED, "certificate_required", "the server requires one"},
+    {SSL_AD_HANDSHAKE_FAILURE, "handshake_failure",
+     "the handshake failed (no certificate, or no cipher, the server accepts)"},
+};
+
+/* If the last TLS error is the server's alert about our certificate (in
+ * TLS 1.3 a refused client certificate shows up at the first read), says
+ * so in err and returns 1. */
+static int refused_by_alert(char *err, size_t errlen)
+{
+    unsigned long e = ERR_peek_last_error();
+    int alert = ERR_GET_REASON(e) - SSL_AD_REASON_OFFSET;
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+        return 0;
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+        if (refusals[i].alert == alert) {
+            fail(DEVC_IDENTITY, err, errlen,
+                 "the server refused this certificate: %s (TLS alert %s)", refusals[i].words,
+                 refusals[i].name);
+            return 1;
+        }
+    return 0;
+}
+
+int devc_parse_server(const char *server, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *colon = server ? strrchr(server, ':') : NULL;
+    if (!colon || colon == server || !colon[1] || strlen(colon + 1) >= portlen ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) || (size_t)(colon - server) >= hostlen)
+        return -1;
+    memcpy(host, server, (size_t)(colon - server));
+    host[colon - server] = '\0';
+    if (host[0] == '[') {   /* [::1]:8443 */
+        memmove(host, host + 1, strlen(host));
+        host[strcspn(host, "]")] = '\0';
+    }
+    snprintf(port, portlen, "%s", colon + 1);
+    return host[0] ? 0 : -1;
+}
+
 devc_result devc_init(devc *c, const char *server, const char *cert, const char *key,
                       const char *ca, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    const char *colon = strrchr(server, ':');
-    if (!colon || colon == server || strlen(colon + 1) >= sizeof(c->port) ||
-        (size_t)(colon - server) >= sizeof(c->host))
-        return fail(DEVC_IDENTITY, err, errlen, "--server must be HOST:PORT");
-    memcpy(c->host, server, (size_t)(colon - server));
-    if (c->host[0] == '[') {   /* [::1]:8443 */
-        memmove(c->host, c->host + 1, strlen(c->host));
-        c->host[strcspn(c->host, "]")] = '\0';
-    }
-    snprintf(c->port, sizeof(c->port), "%s", colon + 1);
+    if (devc_parse_server(server, c->host, sizeof(c->host), c->port, sizeof(c->port)) < 0)
+        return fail(DEVC_IDENTITY, err, errlen, "--server '%s' is not HOST:PORT", server);
     ca_error cerr = {0};
     if (!(c->ctx = SSL_CTX_new(TLS_client_method())) ||
         !SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION))
@@ -115,7 +165,9 @@ static devc_result connect_tls(devc *c, char *err, size_t errlen)
     if (SSL_connect(c->ssl) != 1) {
         long v = SSL_get_verify_result(c->ssl);
         devc_result r = ERR_peek_last_error() ? DEVC_IDENTITY : DEVC_RETRY;
-        if (v != X509_V_OK)
+        if (v == X509_V_OK && refused_by_alert(err, errlen))
+            ;   /* TLS 1.2: the refusal comes during the handshake */
+        else if (v != X509_V_OK)
             fail(DEVC_IDENTITY, err, errlen, "the server's certificate is not trusted: %s",
                  X509_verify_cert_error_string(v));
         else
@@ -224,42 +276,16 @@ static const char *header(const char *head, const char *name)
     return NULL;
 }
 
-/* 1 if the last TLS error is the server's alert about our certificate (in
- * TLS 1.3 a refused client certificate shows up at the first read). */
-static int alert_about_us(void)
+devc_result devc_parse_head(const char *buf, size_t hlen, devc_response *r, char *err,
+                            size_t errlen)
 {
-    unsigned long e = ERR_peek_last_error();
-    if (ERR_GET_LIB(e) != ERR_LIB_SSL)
-        return 0;
-    switch (ERR_GET_REASON(e)) {
-    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
-    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
-    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
-    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
-    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
-    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
-    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
-    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* Reads the status line and headers; what was read past them is kept in
- * c->pend for the body. */
-static devc_result read_head(devc *c, devc_response *r, char *err, size_t errlen)
-{
-    char head[MAX_HEADER + 1];
-    size_t got = 0;
-    long hlen = read_headers(c, head, sizeof(head), &got);
-    if (hlen < 0 && alert_about_us())
-        return fail(DEVC_IDENTITY, err, errlen, "the server refused this certificate: %s",
-                    ssl_reason());
-    if (hlen < 0 && devu_now_ms() >= c->deadline_ms)
-        return fail(DEVC_RETRY, err, errlen, "no whole answer within %d s", DEVC_ANSWER_S);
-    if (hlen < 0 || sscanf(head, "HTTP/1.%*d %d", &r->status) != 1)
-        return fail(DEVC_RETRY, err, errlen, "no answer from the server: %s", ssl_reason());
+    /* Only the head itself is looked at: bytes of the body read with it
+     * could otherwise pass for a header ("\r\nContent-Length: ..."). */
+    if (!(r->head = strndup(buf, hlen)))
+        return fail(DEVC_RETRY, err, errlen, "out of memory");
+    const char *head = r->head;
+    if (strlen(head) != hlen || sscanf(head, "HTTP/1.%*d %d", &r->status) != 1)
+        return fail(DEVC_RETRY, err, errlen, "not an HTTP answer");
     const char *cl = header(head, "Content-Length"), *ra = header(head, "Retry-After"),
                *conn = header(head, "Connection"), *ct = header(head, "Content-Type");
     char *end = NULL;
@@ -274,8 +300,26 @@ static devc_result read_head(devc *c, devc_response *r, char *err, size_t errlen
         return fail(DEVC_RETRY, err, errlen, "a malformed Content-Length");
     if (header(head, "Transfer-Encoding"))
         return fail(DEVC_RETRY, err, errlen, "a Transfer-Encoding is not expected here");
-    if (!(r->head = strndup(head, (size_t)hlen)) ||
-        (got > (size_t)hlen && !(c->pend = malloc(got - (size_t)hlen))))
+    return DEVC_OK;
+}
+
+/* Reads the status line and headers; what was read past them is kept in
+ * c->pend for the body. */
+static devc_result read_head(devc *c, devc_response *r, char *err, size_t errlen)
+{
+    char head[MAX_HEADER + 1];
+    size_t got = 0;
+    long hlen = read_headers(c, head, sizeof(head), &got);
+    if (hlen < 0 && refused_by_alert(err, errlen))
+        return DEVC_IDENTITY;
+    if (hlen < 0 && devu_now_ms() >= c->deadline_ms)
+        return fail(DEVC_RETRY, err, errlen, "no whole answer within %d s", DEVC_ANSWER_S);
+    if (hlen < 0)
+        return fail(DEVC_RETRY, err, errlen, "no answer from the server: %s", ssl_reason());
+    devc_result d = devc_parse_head(head, (size_t)hlen, r, err, errlen);
+    if (d != DEVC_OK)
+        return d;
+    if (got > (size_t)hlen && !(c->pend = malloc(got - (size_t)hlen)))
         return fail(DEVC_RETRY, err, errlen, "out of memory");
     c->pend_len = got - (size_t)hlen;
     c->pend_off = 0;

@@ -49,6 +49,9 @@ typedef enum devc_result {
     DEVC_IDENTITY,         /* our key/certificate or the server's identity is wrong */
 } devc_result;
 
+/* Splits HOST:PORT ([V6]:PORT) into host and port; 0, or -1 when server
+ * is not of that form or does not fit. */
+int devc_parse_server(const char *server, char *host, size_t hostlen, char *port, size_t portlen);
 /* server is HOST:PORT. Loads the key pair and the CA; DEVC_IDENTITY on failure. */
 devc_result devc_init(devc *c, const char *server, const char *cert, const char *key,
                       const char *ca, char *err, size_t errlen);
@@ -70,6 +73,11 @@ devc_result devc_stream_open(devc *c, const char *path, const char *extra, devc_
 long devc_stream_read(devc *c, char *buf, size_t cap);
 /* Ends a stream: the connection is kept only if the body was read whole. */
 void devc_stream_close(devc *c, const devc_response *resp);
+/* Parses the head of an answer: the first hlen bytes of buf, up to and
+ * including the blank line (what follows, the body's first bytes, is not
+ * looked at). Fills r (r->head malloc'd even on failure: devc_response_free). */
+devc_result devc_parse_head(const char *buf, size_t hlen, devc_response *r, char *err,
+                            size_t errlen);
 /* The value of header name in an answer (trimmed, cut to fit), or NULL. */
 const char *devc_header(const devc_response *r, const char *name, char *out, size_t outlen);
 /* The error of an answer in the JSON shape of protocol/errors.h: code

@@ -14,7 +14,6 @@
 #include <limits.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,13 +132,25 @@ int pair_rollback(const char *cert, const char *key)
     return rename_synced(kp, key) == 0 && rename_synced(cp, cert) == 0 ? 0 : -1;
 }
 
-static void note(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void note(char *msg, size_t len, const char *fmt, ...)
+
+/* Why CERT and KEY cannot be used as they are, when no renewal or
+ * rollback left anything to recover from: what is wrong with either file
+ * (its path and the reason), or that they do not match. */
+static void why_unusable(const char *cert, const char *key, char *msg, size_t len)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
+    ca_error err = {0};
+    X509 *x = ca_cert_read(cert, &err);
+    EVP_PKEY *k = x ? ca_key_read(key, NULL, &err) : NULL;
+    ERR_clear_error();
+    if (!x || !k)
+        devu_format(msg, len, "%s", err.msg);
+    else
+        devu_format(msg, len,
+             "%s does not match the certificate in %s (and no %s.new or %s.prev pair is "
+             "beside them to recover from): give the key that was made with this certificate",
+             key, cert, cert, cert);
+    X509_free(x);
+    EVP_PKEY_free(k);
 }
 
 int pair_recover(const char *cert, const char *key, char *msg, size_t msglen)
@@ -150,23 +161,30 @@ int pair_recover(const char *cert, const char *key, char *msg, size_t msglen)
     with(kp, key, ".prev");
     with(cp, cert, ".prev");
     msg[0] = '\0';
+    /* A crash never leaves either file missing, empty or not PEM (every
+     * step is a rename or an atomic write): that is the user's to fix, and
+     * what comes out first. */
+    ca_error ferr = {0};
+    if (ca_pem_file_check(cert, CA_PEM_CERTIFICATE, &ferr) < 0 ||
+        ca_pem_file_check(key, CA_PEM_PRIVATE_KEY, &ferr) < 0)
+        return devu_format(msg, msglen, "%s", ferr.msg), -1;
     if (matches(cn, kn)) {
         /* A renewal saved its answer and was cut before or during the
          * commit: finish it (the server has already recorded it). */
         if (pair_commit(cert, key) < 0) {
-            note(msg, msglen, "cannot finish the interrupted renewal in %s: %s", cert,
+            devu_format(msg, msglen, "cannot finish the interrupted renewal in %s: %s", cert,
                  strerror(errno));
             return -1;
         }
-        note(msg, msglen, "finished an interrupted renewal (%s.new)", cert);
+        devu_format(msg, msglen, "finished an interrupted renewal (%s.new)", cert);
     } else if (exists(cn) && matches(cn, key)) {
         if (rename_synced(cn, cert) < 0)
-            return note(msg, msglen, "cannot rename %s: %s", cn, strerror(errno)), -1;
-        note(msg, msglen, "finished an interrupted renewal (the new key was in place)");
+            return devu_format(msg, msglen, "cannot rename %s: %s", cn, strerror(errno)), -1;
+        devu_format(msg, msglen, "finished an interrupted renewal (the new key was in place)");
     } else if (exists(cp) && !matches(cert, key) && matches(cp, key)) {
         if (rename_synced(cp, cert) < 0)
-            return note(msg, msglen, "cannot rename %s: %s", cp, strerror(errno)), -1;
-        note(msg, msglen, "finished an interrupted rollback to the previous pair");
+            return devu_format(msg, msglen, "cannot rename %s: %s", cp, strerror(errno)), -1;
+        devu_format(msg, msglen, "finished an interrupted rollback to the previous pair");
     }
     if (matches(cert, key)) {
         if (exists(kn) || exists(cn))
@@ -175,15 +193,12 @@ int pair_recover(const char *cert, const char *key, char *msg, size_t msglen)
     }
     if (matches(cp, kp)) {
         if (rename_synced(kp, key) < 0 || rename_synced(cp, cert) < 0)
-            return note(msg, msglen, "cannot restore %s: %s", cp, strerror(errno)), -1;
+            return devu_format(msg, msglen, "cannot restore %s: %s", cp, strerror(errno)), -1;
         unlink_synced(kn, cn);
-        note(msg, msglen, "%s and %s did not match: restored the previous pair", cert, key);
+        devu_format(msg, msglen, "%s and %s did not match: restored the previous pair", cert, key);
         return 0;
     }
-    note(msg, msglen,
-         "%s and %s are not a matching certificate and key, and no .new or .prev "
-         "pair beside them is",
-         cert, key);
+    why_unusable(cert, key, msg, msglen);
     return -1;
 }
 

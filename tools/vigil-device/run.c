@@ -90,9 +90,12 @@ static int load(run_state *st)
     }
     if (msg[0])
         say("recovered what=\"%s\"", msg);
-    if (renew_identity(r->cert, st->id, sizeof(st->id), &st->nb, &st->na) < 0 ||
-        devc_init(&st->c, r->server, r->cert, r->key, r->ca, err, sizeof(err)) != DEVC_OK) {
-        say("identity error=\"cannot load %s and %s\"", r->cert, r->key);
+    if (devc_init(&st->c, r->server, r->cert, r->key, r->ca, err, sizeof(err)) != DEVC_OK) {
+        say("identity error=\"%s\"", err);
+        return -1;
+    }
+    if (renew_identity(r->cert, st->id, sizeof(st->id), &st->nb, &st->na) < 0) {
+        say("identity error=\"cannot read the device id (CN) and validity of %s\"", r->cert);
         return -1;
     }
     say("identity device=%s", st->id);

@@ -60,7 +60,7 @@ static int send_batch(devc *c, const char *dir, devq_entry *e, size_t n, dev_tot
     free(body);
     *delay = -1;
     if (r != DEVC_OK) {
-        fprintf(stderr, "vigil-device: %s\n", err);
+        fprintf(stderr, "vigil-device: %s\n", err[0] ? err : "the connection failed");
         t->identity_error = r == DEVC_IDENTITY;
         return r == DEVC_IDENTITY ? -1 : 0;
     }
@@ -70,7 +70,10 @@ static int send_batch(devc *c, const char *dir, devq_entry *e, size_t n, dev_tot
     if (resp.status == 200 && answer) {
         rc = apply_results(dir, answer, t) > 0 ? 1 : 0;
     } else if (resp.status == 401 || resp.status == 403) {
-        fprintf(stderr, "vigil-device: the server refused this device: %s\n", resp.body);
+        char code[64], why[256];
+        devc_error_of(&resp, code, sizeof(code), why, sizeof(why));
+        fprintf(stderr, "vigil-device: the server refused this certificate (HTTP %d %s): %s\n",
+                resp.status, code, why);
         t->identity_error = 1;
         rc = -1;
     } else if (resp.status == 429 || resp.status >= 500) {

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <openssl/rand.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,4 +139,12 @@ void devu_crash_point(const char *name)
         fprintf(stderr, "vigil-device: VIGIL_DEVICE_CRASH_AT=%s: killing myself\n", name);
         raise(SIGKILL);
     }
+}
+
+void devu_format(char *out, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, len, fmt, ap);
+    va_end(ap);
 }

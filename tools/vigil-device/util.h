@@ -25,6 +25,10 @@ int devu_fsync_dir_of(const char *path, int is_dir);
 /* Reads a whole small file (at most max bytes), NUL-terminated; NULL on error. */
 char *devu_read_file(const char *path, size_t max, size_t *len);
 
+/* snprintf into out that says nothing of truncation: the message a
+ * function leaves for its caller (err, msg, why). */
+void devu_format(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* A test hook: when VIGIL_DEVICE_CRASH_AT names this point, the process
  * kills itself with SIGKILL there (no cleanup, as a power cut would). */
 void devu_crash_point(const char *name);

@@ -16,30 +16,14 @@
 #include <openssl/evp.h>
 
 #include "protocol/manifest.h"
-#include "tests/unit/leak_check.h"
 #include "tests/unit/release_key.h"
+#include "tests/unit/tools/vigil-device/tmpdir.h"
 #include "tools/vigil-device/fwstate.h"
 #include "tools/vigil-device/install.h"
 #include "tools/vigil-device/outbox.h"
 #include "tools/vigil-device/pinned.h"
 #include "tools/vigil-device/queue.h"
 #include "tools/vigil-device/util.h"
-
-static char dir[64];
-
-static void setup(void)
-{
-    strcpy(dir, "/tmp/vigil-unit-update.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-    leak_check();
-}
 
 TestSuite(update_parts, .init = setup, .fini = teardown);
 
