@@ -10,6 +10,7 @@
  */
 #include "tools/vigil-bench/bench.h"
 
+#include "protocol/cliopt.h"
 #include "protocol/manifest.h"
 #include "protocol/version.h"
 
@@ -128,8 +129,9 @@ static int parse(int argc, char **argv, args *a)
         {"drain", 1, 0, O_DRAIN}, {"version", 0, 0, O_VERSION},
         {"help", 0, 0, 'h'}, {0}};
     int c;
+    const char *at;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = cliopt_getopt_long(argc, argv, ":h", opts, &at)) != -1) {
         switch (c) {
         case O_SERVER: a->server = optarg; break;
         case O_CA: a->cfg.ca = optarg; break;
@@ -171,7 +173,7 @@ static int parse(int argc, char **argv, args *a)
         case 'h': fputs(usage, stdout); exit(0);
         case O_VERSION: version_print("vigil-bench"); exit(0);
         default:
-            fprintf(stderr, "vigil-bench: bad option '%s'\n%s", argv[optind - 1], usage);
+            fprintf(stderr, "vigil-bench: bad option '%s'\n%s", at ? at : "?", usage);
             return -1;
         }
     }

@@ -6,6 +6,7 @@
 #include "tools/vigil-device/cli.h"
 
 #include "cert-authority/ca.h"
+#include "protocol/cliopt.h"
 #include "tools/vigil-device/client.h"
 #include "tools/vigil-device/util.h"
 
@@ -51,22 +52,6 @@ static const struct option options[] = {
 
 _Static_assert(sizeof(options) / sizeof(options[0]) == DO_COUNT_OF + 1,
                "one option entry per devcli_opt, in order");
-
-int devcli_getopt(int argc, char **argv, const struct option *longopts, const char **at)
-{
-    int next = optind > 0 ? optind : 1; /* optind 0: glibc starts afresh, at 1 */
-    const char *arg = next < argc ? argv[next] : NULL;
-    *at = arg;
-    int idx = -1, c = getopt_long(argc, argv, "+:h", longopts, &idx);
-    if (c == -1 || c == '?' || c == ':' || idx < 0 || !arg || strncmp(arg, "--", 2) != 0)
-        return c;
-    size_t typed = strcspn(arg + 2, "=");
-    if (strlen(longopts[idx].name) != typed || strncmp(longopts[idx].name, arg + 2, typed) != 0) {
-        optopt = 0;
-        return '?'; /* a prefix of the name is not the name */
-    }
-    return c;
-}
 
 /* The message in err, and DEVCLI_USAGE for the caller to return. */
 #define USAGE_ERROR(err, len, ...) (devu_format((err), (len), __VA_ARGS__), DEVCLI_USAGE)
@@ -244,7 +229,7 @@ int devcli_parse(const devcli_command *cmd, int argc, char **argv, devcli_opts *
     optind = 0; /* glibc: start afresh (a test parses many command lines) */
     opterr = 0;
     const char *arg;
-    while ((c = devcli_getopt(argc, argv, options, &arg)) != -1) {
+    while ((c = cliopt_getopt_long(argc, argv, "+:h", options, &arg)) != -1) {
         if (c == 'h' || c == DO_HELP || c == DO_VERSION) {
             asked = asked ? asked : c == DO_VERSION ? DEVCLI_VERSION : DEVCLI_HELP;
             continue;

@@ -69,11 +69,6 @@ extern const char devcli_usage[];
 /* The command called name, or NULL. */
 const devcli_command *devcli_find(const char *name);
 
-/* getopt_long without abbreviations: an option given by a prefix of its
- * name is '?' (unknown) like any other unknown option. Options only, no
- * permutation ("+"): the first non-option stops the scan. *at is the
- * argument the option was read from, as typed ("--sever=x"). */
-int devcli_getopt(int argc, char **argv, const struct option *longopts, const char **at);
 
 enum { DEVCLI_RUN = 0, DEVCLI_HELP = 1, DEVCLI_VERSION = 2, DEVCLI_USAGE = -1 };
 

@@ -7,6 +7,7 @@
  */
 #include "tools/vigilctl/cli.h"
 
+#include "protocol/cliopt.h"
 #include "protocol/device_id.h"
 #include "protocol/incident.h"
 #include "protocol/when.h"
@@ -122,7 +123,7 @@ int cli_string_option(cli_ctx *ctx, int opt, const char *arg, void *state)
     return EXIT_OK;
 }
 
-static int common_option(cli_ctx *ctx, int opt, const char *arg, char **argv, int *exit_code)
+static int common_option(cli_ctx *ctx, int opt, const char *arg, const char *at, int *exit_code)
 {
     switch (opt) {
     case OPT_DATABASE_URL: ctx->database_url = arg; return 1;
@@ -136,10 +137,10 @@ static int common_option(cli_ctx *ctx, int opt, const char *arg, char **argv, in
         *exit_code = EXIT_OK;
         return -1;
     case '?':
-        *exit_code = cli_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
+        *exit_code = cli_usage_error(ctx, "unknown option '%s'", at ? at : "?");
         return -1;
     case ':':
-        *exit_code = cli_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
+        *exit_code = cli_usage_error(ctx, "option '%s' needs a value", at ? at : "?");
         return -1;
     default:
         return 0;
@@ -150,10 +151,11 @@ int cli_parse_options(cli_ctx *ctx, int argc, char **argv, const struct option *
                       cli_option_fn on_option, void *state, int *exit_code)
 {
     int opt;
+    const char *at;
     optind = 1;
     opterr = 0;                      /* we word the errors ourselves */
-    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        int handled = common_option(ctx, opt, optarg, argv, exit_code);
+    while ((opt = cliopt_getopt_long(argc, argv, ":h", opts, &at)) != -1) {
+        int handled = common_option(ctx, opt, optarg, at, exit_code);
         if (handled < 0)
             return -1;
         if (handled > 0)
