@@ -13,13 +13,19 @@
 # stop (`make stop`): stops that vigild (SIGTERM, by its PID) and then the
 # PostgreSQL of var/pg, and says what it stopped.
 # status (`make status`): what runs: PIDs, ports, vigild's /readyz; exit 0
-# when both run, 3 when something does not.
+# when both run, 3 when something does not (`make status` itself exits 0
+# either way).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 build=${VIGIL_BUILD:-build}
 ctl="$build/vigilctl"
 pidfile=var/vigild.pid
+
+# alive PID: the process runs (a zombie left for its parent to reap does not).
+alive() {
+    [ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
 
 # The PID of the vigild that `make run` started in this checkout, if it is
 # still running (not a recycled PID: the process is a vigild whose working
@@ -28,7 +34,7 @@ vigild_pid() {
     local pid exe
     [ -s "$pidfile" ] || return 1
     pid=$(cat "$pidfile")
-    [[ $pid =~ ^[0-9]+$ ]] && [ -d "/proc/$pid" ] || return 1
+    [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" || return 1
     exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
     exe=${exe% (deleted)}
     [ "${exe##*/}" = vigild ] && [ "$(readlink "/proc/$pid/cwd")" = "$(pwd -P)" ] || return 1
@@ -91,8 +97,8 @@ stop() {
     if pid=$(vigild_pid); then
         kill -TERM "$pid"
         # vigild drains for at most --drain-timeout (15 s) before it exits.
-        for ((i = 0; i < 300; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-        if [ -d "/proc/$pid" ]; then
+        for ((i = 0; i < 300; i++)); do alive "$pid" || break; sleep 0.1; done
+        if alive "$pid"; then
             echo "vigild (pid $pid) did not stop within 30 s of SIGTERM; kill -9 $pid ends it" >&2
             return 1
         fi

@@ -13,39 +13,8 @@
 # README's commands are safe to run twice. Everything started is stopped.
 source "$(dirname "$0")/../../lib/harness.sh"
 
-build=${VIGIL_RELEASE_BUILD:-build}
-case "$build" in /*) ;; *) build="$REPO/$build" ;; esac
-if [ ! -x "$build/vigild" ]; then
-    echo "FAIL - no $build/vigild: run 'make programs' first"
-    exit 1
-fi
-
-W="$T/checkout"
-mkdir -p "$W" "$T/blocks"
-chmod 0755 "$T"     # var/pg in the copy belongs to postgres when we are root
-for entry in "$REPO"/* "$REPO/.gitignore"; do
-    name=$(basename "$entry")
-    [ "$name" = var ] || [ "$name" = build ] || ln -s "$entry" "$W/$name"
-done
-ln -s "$build" "$W/build"
-dport=$(free_port)
-aport=$(free_port)
-while [ "$aport" = "$dport" ]; do aport=$(free_port); done
-unset VIGIL_RELEASE_DIR VIGIL_TLS_CERT VIGIL_TLS_KEY VIGIL_DEVICE_LISTEN VIGIL_API_LISTEN VIGIL_API_URL
-at_exit "cd '$W' && bash tools/dev/run.sh stop"
-
-# make_run LOG: `make run`'s script in the copy, in the background, until
-# /readyz answers (bounded).
-make_run() {
-    (cd "$W" && VIGIL_BUILD=build VIGIL_DEVICE_PORT=$dport VIGIL_API_PORT=$aport exec bash tools/dev/run.sh) >"$1" 2>&1 &
-    local i
-    for ((i = 0; i < 600; i++)); do
-        curl -sf --max-time 1 "http://127.0.0.1:$aport/readyz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    cat "$1" >&2
-    return 1
-}
+source "$REPO/tests/e2e/make/checkout_copy.sh"
+mkdir -p "$T/blocks"
 
 # run_blocks RUN: every block in order; each must meet its annotations.
 run_blocks() {
@@ -96,7 +65,7 @@ check "demo-1's certificate verifies against its CA file" \
 check_eq "demo-1's certificate and key match" \
     "$(openssl x509 -in "$W/var/devices/demo-1.crt" -noout -pubkey 2>/dev/null | sha256sum)" \
     "$(openssl pkey -in "$W/var/devices/demo-1.key" -pubout 2>/dev/null | sha256sum)"
-check "vigild is still ready" curl -sf "http://127.0.0.1:$aport/readyz"
+check "vigild is still ready" curl -sf "http://127.0.0.1:$APORT/readyz"
 
 check "make stop at the end" bash -c "cd '$W' && bash tools/dev/run.sh stop"
 check_contains "make stop stopped vigild" "stopped vigild (pid" "$T/out"
