@@ -63,6 +63,7 @@ SHIM
 chmod +x "$T/shim/systemctl"
 at_exit "[ -s '$T/vigild.pid' ] && kill -TERM \$(cat '$T/vigild.pid')"
 
+# shellcheck disable=SC2088 # "~/" is the README's text, mapped to $D/home/
 n=$(python3 "$REPO/tests/e2e/readme/readme_blocks.py" extract "$REPO/README.md" "sh install" "$T/blocks" \
     "/etc/vigil=$D/etc/vigil" "~/=$D/home/" ":8443=:$dport" ":8080=:$aport" \
     "make install=make -s install PREFIX=$D/usr/local SYSCONFDIR=$D/etc BUILD=$build && sed -i -e 's/:8443/:$dport/' -e 's/:8080/:$aport/' $conf")
@@ -91,8 +92,7 @@ check_eq "the first device's report is stored" 1 \
         "SELECT count(*) FROM incidents WHERE device_id = 'device-0001'" 2>/dev/null)"
 
 if command -v systemd-analyze >/dev/null 2>&1; then
-    run systemd-analyze verify "$unit"
-    if [ $? -eq 0 ]; then
+    if run systemd-analyze verify "$unit"; then
         _report 0 "systemd-analyze verify accepts the unit"
     elif grep -q 'vigild.service' "$T/err"; then
         _report 1 "systemd-analyze verify accepts the unit"
