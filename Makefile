@@ -24,8 +24,9 @@ MODE  ?= release
 BUILD ?= build
 
 # The top-level make uses every core; a -j on the command line wins, and a
-# sub-make shares its parent's job slots.
-ifeq ($(MAKELEVEL),0)
+# sub-make shares its parent's job slots. Not with `clean` among the goals
+# (`make clean all` must not build while it deletes).
+ifeq ($(MAKELEVEL)$(filter clean,$(MAKECMDGOALS)),0)
   MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
 # Q hides a command; `show` prints its short form instead (nothing with -s).
