@@ -7,13 +7,39 @@
 #                   hostile-peer tests again on the release build, and the
 #                   fuzzers
 #   make run        a local PostgreSQL under var/, a dev CA, and the server
+#                   (VIGIL_DEVICE_PORT, VIGIL_API_PORT: other ports)
+#   make status     what `make run` started: PIDs, ports, /readyz
+#   make stop       stops what `make run` started (vigild, then PostgreSQL)
+#   make install    vigild, vigilctl and vigil-device into $(PREFIX)/bin, a
+#                   sample /etc/vigil/vigild.conf and a systemd unit (PREFIX,
+#                   DESTDIR, SYSCONFDIR); `make uninstall` removes them
 #   make deps       install the Debian packages the project needs
 #
 # One object directory per mode, so a test build never mixes with a release
 # build. Sources are found by directory; a new .c file needs no Makefile edit.
+# Compiles run in parallel on every core unless -j is given (-j1: one at a
+# time); each prints a short `CC file` line, and V=1 prints whole commands.
 
 MODE  ?= release
 BUILD ?= build
+
+# The top-level make uses every core; a -j on the command line wins, and a
+# sub-make shares its parent's job slots. Not with `clean` among the goals
+# (`make clean all` must not build while it deletes).
+ifeq ($(MAKELEVEL)$(filter clean,$(MAKECMDGOALS)),0)
+  MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+# Q hides a command; `show` prints its short form instead (nothing with -s).
+ifeq ($(V),1)
+  Q :=
+  show = :
+else
+  Q := @
+  show = printf '  %-4s %s\n' '$(1)' '$(2)'
+endif
+ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+  show = :
+endif
 
 ifeq ($(MODE),test)
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -49,7 +75,8 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 PROGRAMS := $(BUILD)/vigilctl $(BUILD)/vigild $(if $(DEVICE_SRC),$(BUILD)/vigil-device) \
             $(if $(BENCH_SRC),$(BUILD)/vigil-bench)
 
-.PHONY: all programs test unit integration check-layers run stop deps clean format bench bench-query
+.PHONY: all programs test unit integration check-layers run stop status install uninstall deps clean \
+        format bench bench-query
 .DEFAULT_GOAL := all
 
 all: deps
@@ -60,47 +87,57 @@ programs: $(PROGRAMS)
 $(BUILD)/libvigilca.a: $(call obj,$(CA_SRC))
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	@$(call show,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/libvigildb.a: $(call obj,$(DB_SRC))
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	@$(call show,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/libvigilproto.a: $(call obj,$(PROTO_SRC))
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	@$(call show,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/libvigilserver.a: $(call obj,$(SERVER_SRC)) $(LLHTTP_OBJ)
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	@$(call show,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/vigild: $(call obj,server/main.c) $(BUILD)/libvigilserver.a $(BUILD)/libvigildb.a \
                  $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(call show,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vigil-device: $(call obj,$(DEVICE_SRC)) $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(call show,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vigil-bench: $(call obj,$(BENCH_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a \
                       $(BUILD)/libvigilproto.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(call show,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(@D)
-	$(CC) $(filter-out -W%,$(CFLAGS)) -w -c $< -o $@
+	@$(call show,CC,$<)
+	$(Q)$(CC) $(filter-out -W%,$(CFLAGS)) -w -c $< -o $@
 
 $(BUILD)/vigilctl: $(call obj,$(VIGILCTL_SRC)) $(BUILD)/libvigildb.a $(BUILD)/libvigilca.a \
                    $(BUILD)/libvigilproto.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(call show,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # vigil-device's modules (not its main) are linked in for tests/unit/tools/.
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(call obj,$(filter-out %/main.c,$(DEVICE_SRC))) \
                      $(BUILD)/libvigilserver.a $(BUILD)/libvigildb.a \
                      $(BUILD)/libvigilca.a $(BUILD)/libvigilproto.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+	@$(call show,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
 # The version every program's --version prints, set here and nowhere else.
 # The commit is added when the tree is a git checkout (a Docker build
@@ -122,20 +159,24 @@ FORCE:
 # needs nothing but the binary.
 $(BUILD)/gen/db_migrations.c: db/embed-migrations.sh $(wildcard db/migrations/*.sql)
 	@mkdir -p $(@D)
-	sh db/embed-migrations.sh db/migrations > $@.tmp && mv $@.tmp $@
+	@$(call show,GEN,$@)
+	$(Q)sh db/embed-migrations.sh db/migrations > $@.tmp && mv $@.tmp $@
 
 # The OpenAPI document is served from the binary (GET /v1/openapi.json).
 $(BUILD)/gen/api_openapi.c: tools/dev/embed-text.sh docs/openapi.json
 	@mkdir -p $(@D)
-	sh tools/dev/embed-text.sh api_openapi_json docs/openapi.json > $@.tmp && mv $@.tmp $@
+	@$(call show,GEN,$@)
+	$(Q)sh tools/dev/embed-text.sh api_openapi_json docs/openapi.json > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(call show,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(call show,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -176,7 +217,46 @@ run: all
 	@bash tools/dev/run.sh
 
 stop:
-	@bash tools/dev/pg.sh stop var/pg
+	@bash tools/dev/run.sh stop
+
+# run.sh status exits 3 when something is not running: an answer, not an error.
+status:
+	@bash tools/dev/run.sh status || [ $$? -eq 3 ]
+
+# ---- installing (tools/dist/ has the sample config and the systemd unit) ----
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALLED   := vigild vigilctl vigil-device
+# The files in tools/dist name /usr/local/bin and /etc/vigil; they are
+# installed with the BINDIR and SYSCONFDIR given.
+dist_paths  := sed -e 's|/usr/local/bin|$(BINDIR)|g' -e 's|/etc/vigil|$(SYSCONFDIR)/vigil|g'
+
+install: programs
+	@$(call show,INST,$(DESTDIR)$(BINDIR): $(INSTALLED))
+	$(Q)install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/vigil
+	$(Q)install -m 0755 $(addprefix $(BUILD)/,$(INSTALLED)) $(DESTDIR)$(BINDIR)/
+	@$(call show,INST,$(DESTDIR)$(UNITDIR)/vigild.service)
+	$(Q)$(dist_paths) tools/dist/vigild.service > $(DESTDIR)$(UNITDIR)/vigild.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/vigild.service
+	$(Q)install -m 0644 tools/dist/vigil.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/vigil.conf
+	$(Q)$(dist_paths) tools/dist/vigild.conf > $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf.sample
+	$(Q)chmod 0644 $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf.sample
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf ]; then \
+	    echo "  kept $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf (the new sample: vigild.conf.sample)"; \
+	else \
+	    $(call show,INST,$(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf); \
+	    cp -p $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf.sample $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf; \
+	fi
+
+# Leaves /etc/vigil/vigild.conf and everything else under /etc/vigil alone.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALLED)) $(DESTDIR)$(UNITDIR)/vigild.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/vigil.conf $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf.sample
 
 deps:
 	@bash tools/dev/deps.sh
