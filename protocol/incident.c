@@ -8,6 +8,7 @@
 #include "protocol/incident.h"
 
 #include "protocol/hex.h"
+#include "protocol/utf8.h"
 
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -245,21 +246,46 @@ static int get_string(json_t *obj, const char *name, const char **out)
     return 1;
 }
 
+/* Enough of a refused value for the device to see which it was, and
+ * room in incident_item's reason for what it should be. */
+#define INCIDENT_QUOTE_BYTES 32
+
+/* The reason for member `name`, found (get_string's found) but refused,
+ * or absent: "severity: required, one of ...", "severity: must be a
+ * string, one of ...", or "severity 'hgih' is not one of ..." (the value
+ * quoted as the operator API quotes it). Returns -1. */
+static int refuse_member(char *reason, size_t len, const char *name, int found, const char *value,
+                         const char *what)
+{
+    char shown[INCIDENT_QUOTE_BYTES + 16];
+    if (found == 0)
+        return fail(reason, len, "%s: required, %s", name, what);
+    if (found < 0)
+        return fail(reason, len, "%s: must be a string, %s", name, what);
+    utf8_quote_n(value, strlen(value), INCIDENT_QUOTE_BYTES, shown);
+    return fail(reason, len, "%s %s is not %s", name, shown, what);
+}
+
 static int check_required(json_t *obj, incident *out, int64_t now_us, char *reason, size_t len)
 {
     const char *id, *type, *sev, *at;
     int64_t when;
-    if (get_string(obj, "id", &id) != 1 || incident_uuid_canonical(id, out->id) < 0)
-        return fail(reason, len, "id: required, a UUID such as 7b0f2c9e-4c1a-4d7e-9b8a-1f2e3d4c5b6a");
-    if (get_string(obj, "type", &type) != 1 || !valid_type(type))
-        return fail(reason, len, "type: required, one of crash, watchdog_reset, auth_failure, "
-                    "update_failure, tamper, network_anomaly, resource_exhaustion or x-<name>");
+    int found;
+    if ((found = get_string(obj, "id", &id)) != 1 || incident_uuid_canonical(id, out->id) < 0)
+        return refuse_member(reason, len, "id", found, id,
+                             "a UUID such as 7b0f2c9e-4c1a-4d7e-9b8a-1f2e3d4c5b6a");
+    if ((found = get_string(obj, "type", &type)) != 1 || !valid_type(type))
+        return refuse_member(reason, len, "type", found, type,
+                             "one of crash, watchdog_reset, auth_failure, update_failure, tamper, "
+                             "network_anomaly, resource_exhaustion or x-<name>");
     snprintf(out->type, sizeof(out->type), "%s", type);
-    if (get_string(obj, "severity", &sev) != 1 || !valid_severity(sev))
-        return fail(reason, len, "severity: required, one of info, warning, error, critical");
+    if ((found = get_string(obj, "severity", &sev)) != 1 || !valid_severity(sev))
+        return refuse_member(reason, len, "severity", found, sev,
+                             "one of info, warning, error, critical");
     snprintf(out->severity, sizeof(out->severity), "%s", sev);
-    if (get_string(obj, "occurred_at", &at) != 1 || incident_parse_time(at, &when) < 0)
-        return fail(reason, len, "occurred_at: required, RFC 3339 such as 2026-11-25T10:00:00Z");
+    if ((found = get_string(obj, "occurred_at", &at)) != 1 || incident_parse_time(at, &when) < 0)
+        return refuse_member(reason, len, "occurred_at", found, at,
+                             "RFC 3339 such as 2026-11-25T10:00:00Z");
     if (when < YEAR_2000_US || when > now_us + DAY_US)
         return fail(reason, len, "occurred_at: before 2000 or more than a day in the future");
     out->occurred_at_us = when;

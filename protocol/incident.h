@@ -35,7 +35,7 @@ typedef struct incident_item {
     int ok;
     incident report;                   /* valid when ok */
     char id[37];                       /* the report's id if it had a valid one, else "" */
-    char reason[160];                  /* why it was rejected */
+    char reason[200];                  /* why it was rejected */
 } incident_item;
 
 typedef struct incident_batch {

@@ -45,8 +45,8 @@ static int refuse_shown(api_req *r, const char *name, const char *shown, const c
 
 int api_param_refuse(api_req *r, const char *name, const char *value, const char *fmt, ...)
 {
-    char shown[API_VALUE_SHOWN_MAX];
-    api_value_quote(value, strlen(value), shown);
+    char shown[UTF8_QUOTE_MAX];
+    utf8_quote(value, strlen(value), shown);
     va_list ap;
     va_start(ap, fmt);
     refuse_shown(r, name, shown, fmt, ap);
@@ -56,14 +56,14 @@ int api_param_refuse(api_req *r, const char *name, const char *value, const char
 
 int api_param_refuse_json(api_req *r, const char *name, const json_t *value, const char *fmt, ...)
 {
-    char shown[API_VALUE_SHOWN_MAX] = "(absent)";
+    char shown[UTF8_QUOTE_MAX] = "(absent)";
     if (json_is_string(value)) {
-        api_value_quote(json_string_value(value), json_string_length(value), shown);
+        utf8_quote(json_string_value(value), json_string_length(value), shown);
     } else if (value) {
         char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
         size_t n = text ? strlen(text) : 0;
-        snprintf(shown, sizeof(shown), "%.*s%s", API_VALUE_SHOWN_BYTES, text ? text : "(?)",
-                 n > API_VALUE_SHOWN_BYTES ? "..." : "");
+        snprintf(shown, sizeof(shown), "%.*s%s", UTF8_QUOTE_BYTES, text ? text : "(?)",
+                 n > UTF8_QUOTE_BYTES ? "..." : "");
         free(text);
     }
     va_list ap;

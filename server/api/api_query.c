@@ -38,8 +38,8 @@ static int refuse_value(api_query *q, const char *name, const char *v, size_t le
         return -1;
     q->refused = 1;
     snprintf(q->param, sizeof(q->param), "%s", name);
-    char shown[API_VALUE_SHOWN_MAX];
-    api_value_quote(v, len, shown);
+    char shown[UTF8_QUOTE_MAX];
+    utf8_quote(v, len, shown);
     va_list ap;
     va_start(ap, fmt);
     api_value_refusal(q->reason, sizeof(q->reason), name, shown, fmt, ap);

@@ -9,6 +9,7 @@
 #include "protocol/manifest.h"
 #include "protocol/percent.h"
 #include "protocol/rollout.h"
+#include "protocol/utf8.h"
 #include "protocol/when.h"
 
 #include <errno.h>
@@ -22,36 +23,6 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* The length of the well-formed UTF-8 character at s (n > 0 bytes left),
- * its code point in *cp; 0 when there is none (RFC 3629). */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len;
-    uint32_t min;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        len = 2, min = 0x80, *cp = s[0] & 0x1Fu;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        len = 3, min = 0x800, *cp = s[0] & 0x0Fu;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        len = 4, min = 0x10000, *cp = s[0] & 0x07u;
-    else
-        return 0; /* a continuation byte, C0/C1 (always overlong), F5..FF */
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3Fu);
-    }
-    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0; /* overlong, past Unicode, or a UTF-16 surrogate */
-    return len;
-}
-
 int api_value_utf8(const char *v, size_t len)
 {
     uint32_t cp;
@@ -59,34 +30,6 @@ int api_value_utf8(const char *v, size_t len)
         if (!(k = utf8_next((const unsigned char *)v + i, len - i, &cp)))
             return 0;
     return 1;
-}
-
-void api_value_quote(const char *v, size_t len, char *out)
-{
-    size_t o = 0, i = 0;
-    uint32_t cp;
-    out[o++] = '\'';
-    while (i < len && o < API_VALUE_SHOWN_BYTES) {
-        size_t k = utf8_next((const unsigned char *)v + i, len - i, &cp);
-        if (k && (cp == '\'' || cp == '\\')) {
-            out[o++] = '\\';
-            out[o++] = (char)cp;
-        } else if (k && cp >= 0x20 && !(cp >= 0x7F && cp <= 0x9F)) {
-            memcpy(out + o, v + i, k);
-            o += k;
-        } else { /* a control character (its bytes) or a byte that is not UTF-8 */
-            k = k ? k : 1;
-            for (size_t j = 0; j < k; j++)
-                o += (size_t)snprintf(out + o, 5, "\\x%02X", (unsigned char)v[i + j]);
-        }
-        i += k;
-    }
-    out[o++] = '\'';
-    if (i < len) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
 }
 
 void api_value_refusal(char *out, size_t size, const char *name, const char *shown, const char *fmt,

@@ -8,6 +8,7 @@
 #ifndef VIGIL_API_VALUE_H
 #define VIGIL_API_VALUE_H
 
+#include "protocol/utf8.h"
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,19 +21,12 @@ typedef struct api_time {
     int64_t us;
 } api_time;
 
-/* How a refused value is shown in a 400's reason: its first
- * API_VALUE_SHOWN_BYTES bytes (about) between single quotes, as
- * received ('+' in a query already a space), "..." after the closing
- * quote when it was longer; a quote or a backslash is escaped with a
- * backslash, a control character or a byte that is not UTF-8 is \xHH.
- * out: at least API_VALUE_SHOWN_MAX bytes. */
-#define API_VALUE_SHOWN_BYTES 120
-#define API_VALUE_SHOWN_MAX (API_VALUE_SHOWN_BYTES + 16) /* a character is at most 8 */
-void api_value_quote(const char *v, size_t len, char *out);
+/* A refused value is shown as utf8_quote (protocol/utf8.h) shows it:
+ * as received ('+' in a query already a space). */
 /* The reason of every 400 about one parameter or body member, the one
  * place it is made: "NAME SHOWN " and then fmt (ap) saying what is wrong
  * and what would do, as "since '2026-12-01T10:00:00 01:00' is not an RFC
- * 3339 time ...". shown is the value as api_value_quote shows it (or a
+ * 3339 time ...". shown is the value as utf8_quote shows it (or a
  * JSON value that is not a string, as its text). */
 void api_value_refusal(char *out, size_t size, const char *name, const char *shown, const char *fmt,
                        va_list ap) __attribute__((format(printf, 5, 0)));

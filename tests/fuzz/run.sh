@@ -15,12 +15,13 @@ CC=${FUZZ_CC:-clang}
 flags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -I. -I/usr/share/include/llhttp $(pkg-config --cflags jansson))
 "$CC" "${flags[@]}" -o "$out/fuzz_incident_request" tests/fuzz/fuzz_incident_request.c \
-    server/gateway/gw_http.c protocol/incident.c protocol/errors.c protocol/hex.c \
+    server/gateway/gw_http.c protocol/incident.c protocol/errors.c protocol/hex.c protocol/utf8.c \
     /usr/share/llhttp/api.c /usr/share/llhttp/http.c /usr/share/llhttp/llhttp.c \
     $(pkg-config --libs jansson) -lcrypto
 "$CC" "${flags[@]}" -o "$out/fuzz_api_param" tests/fuzz/fuzz_api_param.c \
     server/api/api_query.c server/api/api_value.c protocol/when.c protocol/incident.c \
-    protocol/device_id.c protocol/hex.c protocol/percent.c protocol/manifest.c cert-authority/ca_util.c \
+    protocol/device_id.c protocol/hex.c protocol/percent.c protocol/utf8.c protocol/manifest.c \
+    cert-authority/ca_util.c \
     $(pkg-config --libs jose openssl)
 "$CC" "${flags[@]}" -o "$out/fuzz_est_csr" tests/fuzz/fuzz_est_csr.c \
     cert-authority/ca_est.c cert-authority/ca_pem.c cert-authority/ca_key.c cert-authority/ca_util.c \

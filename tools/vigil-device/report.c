@@ -18,8 +18,9 @@
 /* The message in err, and NULL for the caller to return. */
 #define FAIL(err, len, ...) (devu_format((err), (len), __VA_ARGS__), (json_t *)NULL)
 
-/* The server's reason for a field ("severity: required, one of ...") said
- * of the option that gave the value: "--severity 'hgih' is not one of ...". */
+/* The server's reason for a field ("severity 'hgih' is not one of ...",
+ * incident_validate's) said of the option that gave the value:
+ * "--severity 'hgih' is not one of ...". */
 static json_t *field_error(const devcli_opts *o, const char *reason, char *err, size_t len)
 {
     static const struct {
@@ -37,7 +38,11 @@ static json_t *field_error(const devcli_opts *o, const char *reason, char *err, 
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         size_t n = strlen(fields[i].field);
         const char *value = *(const char *const *)((const char *)o + fields[i].off);
-        if (strncmp(reason, fields[i].field, n) != 0 || strncmp(reason + n, ": ", 2) != 0)
+        if (strncmp(reason, fields[i].field, n) != 0)
+            continue;
+        if (reason[n] == ' ' && reason[n + 1] == '\'') /* "severity 'hgih' is not ..." */
+            return FAIL(err, len, "--%s%s", fields[i].option, reason + n);
+        if (strncmp(reason + n, ": ", 2) != 0)
             continue;
         const char *why = reason + n + 2;
         if (strncmp(why, "required, ", 10) == 0)
@@ -51,7 +56,7 @@ static json_t *field_error(const devcli_opts *o, const char *reason, char *err, 
 /* The report the field options describe, with id; checked. */
 static json_t *from_fields(const devcli_opts *o, const char *id, char *err, size_t len)
 {
-    char when[32], reason[160];
+    char when[32], reason[sizeof(((incident_item *)0)->reason)];
     incident checked;
     json_error_t je;
     incident_format_time(when_now_us(), when);

@@ -22,7 +22,7 @@ static incident_batch parse_ok(const char *body)
 
 static const char *verdict(const char *report)
 {
-    static char reason[160];
+    static char reason[sizeof(((incident_item *)0)->reason)];
     incident_batch b = parse_ok(report);
     snprintf(reason, sizeof(reason), "%s", b.items[0].ok ? "ok" : b.items[0].reason);
     incident_batch_free(&b);
@@ -47,15 +47,24 @@ Test(incident, valid_report_is_canonical)
 Test(incident, field_rules)
 {
     cr_assert_str_eq(verdict(R("")), "ok");
-    cr_assert(strstr(verdict("{\"type\":\"crash\"}"), "id:"));
+    cr_assert_str_eq(verdict("{\"type\":\"crash\"}"),
+                     "id: required, a UUID such as 7b0f2c9e-4c1a-4d7e-9b8a-1f2e3d4c5b6a");
+    cr_assert(strstr(verdict("{\"id\":7}"), "id: must be a string, a UUID"));
     cr_assert(strstr(verdict("{\"id\":\"7b0f2c9e-4c1a-4d7e-9b8a-1f2e3d4c5b6a\",\"type\":\"Crash\","
-                             "\"severity\":\"error\",\"occurred_at\":\"2026-11-25T10:00:00Z\"}"), "type:"));
+                             "\"severity\":\"error\",\"occurred_at\":\"2026-11-25T10:00:00Z\"}"),
+                     "type 'Crash' is not one of crash, "), "a value given is quoted, not 'required'");
     cr_assert_str_eq(verdict("{\"id\":\"7b0f2c9e-4c1a-4d7e-9b8a-1f2e3d4c5b6a\",\"type\":\"x-my.custom_type-1\","
                              "\"severity\":\"info\",\"occurred_at\":\"2026-11-25T10:00:00Z\"}"), "ok");
     cr_assert(strstr(verdict("{\"id\":\"7b0f2c9e-4c1a-4d7e-9b8a-1f2e3d4c5b6a\",\"type\":\"x-\","
-                             "\"severity\":\"info\",\"occurred_at\":\"2026-11-25T10:00:00Z\"}"), "type:"));
+                             "\"severity\":\"info\",\"occurred_at\":\"2026-11-25T10:00:00Z\"}"), "type 'x-' is not"));
     cr_assert(strstr(verdict("{\"id\":\"7b0f2c9e-4c1a-4d7e-9b8a-1f2e3d4c5b6a\",\"type\":\"crash\","
-                             "\"severity\":\"fatal\",\"occurred_at\":\"2026-11-25T10:00:00Z\"}"), "severity:"));
+                             "\"severity\":\"fatal\",\"occurred_at\":\"2026-11-25T10:00:00Z\"}"),
+                     "severity 'fatal' is not one of info, warning, error, critical"));
+    cr_assert(strstr(verdict("{\"id\":\"7b0f2c9e-4c1a-4d7e-9b8a-1f2e3d4c5b6a\",\"type\":\"crash\","
+                             "\"severity\":\"a\\u001b[2Jbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\","
+                             "\"occurred_at\":\"2026-11-25T10:00:00Z\"}"),
+                     "severity 'a\\x1B[2Jbbbbbbbbbbbbbbbbbbbbbbb'... is not one of info,"),
+              "a hostile value is escaped and cut short, the reason whole");
     cr_assert(strstr(verdict(R(",\"firmware_version\":\"1 2\"")), "firmware_version:"));
     cr_assert(strstr(verdict(R(",\"component\":7")), "component:"));
     cr_assert(strstr(verdict(R(",\"details\":[1]")), "details:"));

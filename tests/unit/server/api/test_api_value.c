@@ -305,30 +305,3 @@ Test(api_value, percent_is_basis_points)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(api_value_percent(bad[i], &bp), -1, "%g accepted", bad[i]);
 }
-
-/* A refused value as a 400 shows it: quoted, escaped where a log or a
- * terminal would be fooled, cut short when long. */
-Test(api_value, a_refused_value_is_shown_quoted_and_escaped)
-{
-    char out[API_VALUE_SHOWN_MAX];
-    api_value_quote("2026-12-01T10:00:00 01:00", 25, out);
-    cr_assert_str_eq(out, "'2026-12-01T10:00:00 01:00'");
-    api_value_quote("caf\xc3\xa9", 5, out);
-    cr_assert_str_eq(out, "'caf\xc3\xa9'", "UTF-8 as it is");
-    api_value_quote("it's a\\b", 8, out);
-    cr_assert_str_eq(out, "'it\\'s a\\\\b'");
-    api_value_quote("a\nb\x1b[2J\xff\xc2\x85", 10, out);
-    cr_assert_str_eq(out, "'a\\x0Ab\\x1B[2J\\xFF\\xC2\\x85'", "controls, C1 and bad bytes as hex");
-    api_value_quote("a\0b", 3, out);
-    cr_assert_str_eq(out, "'a\\x00b'");
-    api_value_quote("", 0, out);
-    cr_assert_str_eq(out, "''");
-    char big[600];
-    memset(big, 0x01, sizeof(big));
-    api_value_quote(big, sizeof(big), out);
-    cr_assert(strlen(out) < API_VALUE_SHOWN_MAX);
-    cr_assert(strcmp(out + strlen(out) - 4, "'...") == 0, "%s", out);
-    memset(big, 'x', sizeof(big));
-    api_value_quote(big, API_VALUE_SHOWN_BYTES - 2, out);
-    cr_assert_eq(strlen(out), API_VALUE_SHOWN_BYTES, "%s", out);
-}
