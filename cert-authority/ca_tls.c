@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 /* A PEM file worth handing to OpenSSL is far smaller than this; the check
@@ -120,6 +121,26 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+/* The unencrypted private key in path, or NULL with err filled. */
+static EVP_PKEY *read_key(const char *path, ca_error *err)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+    BIO_free(bio);
+    if (key)
+        return key;
+    if (ca_key_file_is_encrypted(path)) {
+        ERR_clear_error();
+        ca_fail(err, CA_ERR_PASSPHRASE,
+                "%s is encrypted: a TLS key must be stored unencrypted (0600, readable only by "
+                "this user)",
+                path);
+    } else {
+        ca_fail(err, CA_ERR_INVALID, "%s: not a valid PEM private key: %s", path, ssl_reason());
+    }
+    return NULL;
+}
+
 int ca_tls_use_identity(SSL_CTX *ctx, const char *cert_file, const char *key_file, ca_error *err)
 {
     if (ca_pem_file_check(cert_file, CA_PEM_CERTIFICATE, err) < 0 ||
@@ -128,28 +149,21 @@ int ca_tls_use_identity(SSL_CTX *ctx, const char *cert_file, const char *key_fil
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
         return ca_fail(err, CA_ERR_INVALID, "%s: not a valid PEM certificate chain: %s",
                        cert_file, ssl_reason());
-    pem_password_cb *cb = SSL_CTX_get_default_passwd_cb(ctx);
-    void *cb_arg = SSL_CTX_get_default_passwd_cb_userdata(ctx);
-    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-    int ok = SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM);
-    SSL_CTX_set_default_passwd_cb(ctx, cb);
-    SSL_CTX_set_default_passwd_cb_userdata(ctx, cb_arg);
-    if (ok != 1) {
-        int encrypted = ca_key_file_is_encrypted(key_file);
-        return ca_fail(err, encrypted ? CA_ERR_PASSPHRASE : CA_ERR_INVALID,
-                       encrypted ? "%s is encrypted: a TLS key must be stored unencrypted "
-                                   "(0600, readable only by this user)%s"
-                                 : "%s: not a valid PEM private key: %s",
-                       key_file, encrypted ? "" : ssl_reason());
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        ERR_clear_error();
-        return ca_fail(err, CA_ERR_INVALID,
-                       "%s does not match the certificate in %s: give the key that was made "
-                       "with this certificate",
-                       key_file, cert_file);
-    }
-    return 0;
+    EVP_PKEY *key = read_key(key_file, err);
+    if (!key)
+        return -1;
+    X509 *leaf = SSL_CTX_get0_certificate(ctx);
+    int rc = 0;
+    if (!leaf || X509_check_private_key(leaf, key) != 1)
+        rc = ca_fail(err, CA_ERR_INVALID,
+                     "%s does not match the certificate in %s: give the key that was made "
+                     "with this certificate",
+                     key_file, cert_file);
+    else if (SSL_CTX_use_PrivateKey(ctx, key) != 1)
+        rc = ca_fail(err, CA_ERR_CRYPTO, "%s: cannot use this key: %s", key_file, ssl_reason());
+    ERR_clear_error();
+    EVP_PKEY_free(key);
+    return rc;
 }
 
 int ca_tls_use_trust(SSL_CTX *ctx, const char *ca_file, ca_error *err)
