@@ -20,6 +20,14 @@
 static atomic_uint epoch; /* even: up */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Microseconds from since (Unix us, 0: none) to now; never negative, for
+ * a wall clock stepped back during the outage. */
+static int64_t down_for(int64_t since)
+{
+    int64_t now = when_now_us();
+    return since > 0 && now > since ? now - since : 0;
+}
+
 unsigned db_health_epoch(void)
 {
     return atomic_load(&epoch);
@@ -39,8 +47,7 @@ unsigned db_health_connected(const char *conn)
     int ended = (e = atomic_load(&epoch)) & 1;
     int64_t us = 0;
     if (ended) {
-        int64_t since = atomic_exchange(&metrics.database_down_since_us, 0);
-        us = since > 0 ? when_now_us() - since : 0;
+        us = down_for(atomic_exchange(&metrics.database_down_since_us, 0));
         metrics_add(&metrics.database_outage_us, us);
         atomic_store(&epoch, ++e);
     }
@@ -93,7 +100,6 @@ double db_health_outage_seconds(void)
     int64_t us = atomic_load(&metrics.database_outage_us);
     int64_t since = atomic_load(&metrics.database_down_since_us);
     pthread_mutex_unlock(&mu);
-    if (since > 0)
-        us += when_now_us() - since;
+    us += down_for(since);
     return (double)us / 1e6;
 }

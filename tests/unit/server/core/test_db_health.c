@@ -111,3 +111,16 @@ Test(db_health, an_outage_ended_on_another_thread_leaves_no_start_time)
     cr_assert_eq(stale, 0, "%d of %d outages left their start time behind", stale, rounds);
     cr_assert_eq(metrics.database_outages, rounds);
 }
+
+/* The wall clock stepped back during an outage (NTP): the outage's seconds
+ * are a Prometheus counter and a log value, never negative. */
+Test(db_health, a_clock_stepped_back_counts_no_negative_seconds)
+{
+    log_set_level(LOG_ERROR);
+    db_health_failed(db_health_epoch(), "a", "down");
+    atomic_store(&metrics.database_down_since_us, when_now_us() + 3600 * 1000000LL);
+    cr_assert_geq(db_health_outage_seconds(), 0.0, "the current outage");
+    db_health_connected("a");
+    cr_assert_geq(metrics.database_outage_us, 0, "the outage that ended");
+    cr_assert_geq(db_health_outage_seconds(), 0.0);
+}
