@@ -101,8 +101,11 @@ PGconn *api_pool_lease(api_pool *p, int timeout_ms, db_error *err)
         db_close(p->conns[i]);
         p->conns[i] = NULL;
     }
+    /* Only a connection made now tells that the database is up: one kept
+     * from before an outage still says CONNECTION_OK until it is used. */
+    int fresh = !p->conns[i];
     unsigned epoch = db_health_epoch();
-    if (!p->conns[i] && !(p->conns[i] = db_connect_as(p->url, "vigild-api", err))) {
+    if (fresh && !(p->conns[i] = db_connect_as(p->url, "vigild-api", err))) {
         /* One outage, one warning: the state the device port shares. */
         db_health_failed(epoch, "api", err->msg);
         metrics_add(&metrics.db_errors, 1);
@@ -112,7 +115,7 @@ PGconn *api_pool_lease(api_pool *p, int timeout_ms, db_error *err)
         pthread_mutex_unlock(&p->mu);
         return NULL;
     }
-    if (!db_health_is_up())
+    if (fresh)
         db_health_connected("api");
     return p->conns[i];
 }

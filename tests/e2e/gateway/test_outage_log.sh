@@ -43,6 +43,9 @@ check "'vigild started' gives workers as a number" \
     python3 -c "import json,sys; l=[json.loads(x) for x in open('$LOG') if 'vigild started' in x][0]; sys.exit(0 if l['workers'] == 2 else 1)"
 check_eq "/metrics: vigil_database_up 1" "1" "$(metric vigil_database_up)"
 check_eq "/metrics: no outage yet" "0" "$(metric vigil_database_outages_total)"
+# the operator API keeps its database connection between requests: one
+# made before the outage says nothing of the database until it is used
+check_eq "the operator API answers before the outage" "200" "$(api_get)"
 
 # -- the outage: every connection (2 workers' ingest lanes, registry and
 # artifact connections, the registry, update and maintenance ones) loses
@@ -52,6 +55,9 @@ check "vigild sees the outage" until_ok is 0 metric vigil_database_up
 check_eq "  ... and answers a report with 503" "503" "$(send)"
 check_eq "  ... and the operator API with 503" "503" "$(api_get)"
 check_eq "  ... every time (no warning line per request)" "503 503 503" "$(api_get) $(api_get) $(api_get)"
+check_eq "  ... and a connection kept from before the outage does not end it" "0" \
+    "$(metric vigil_database_up)"
+check_eq "  ... nor says the database is back" "0" "$(lines "database back")"
 sleep 3    # several reconnection rounds of every connection
 check "vigild survives the outage" kill -0 "$(vigild_pid main)"
 check_eq "/metrics: one outage" "1" "$(metric vigil_database_outages_total)"

@@ -75,3 +75,18 @@ Test(cliopt, unknown_and_missing_values_pass_through)
     cr_assert_str_eq(got, ":");
     cr_assert_str_eq(at, "--server");
 }
+
+/* A prefix with no value after it is unknown too, not "needs a value":
+ * `vigil-device report --sever` names no option. */
+Test(cliopt, a_prefix_without_its_value_is_unknown)
+{
+    char *argv[] = {"p", "--json", "--sever", NULL};
+    char got[16];
+    const char *at;
+    scan(argv, ":h", got, &at);
+    cr_assert_str_eq(got, "j?");
+    cr_assert_str_eq(at, "--sever");
+    char *argv2[] = {"p", "--severity", NULL};
+    scan(argv2, ":h", got, &at);
+    cr_assert_str_eq(got, ":", "the full name without its value still needs one");
+}

@@ -5,11 +5,15 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/when.h"
 #include "server/core/db_health.h"
+#include "server/core/log.h"
 #include "server/core/metrics.h"
 
 static int count(const char *text, const char *needle)
@@ -69,4 +73,54 @@ Test(db_health, a_later_outage_is_a_new_one, .init = cr_redirect_stderr)
     char *text = stderr_text();
     cr_assert_eq(count(text, "\"database unavailable\""), 2, "%s", text);
     cr_assert_eq(count(text, "\"database back\""), 1, "%s", text);
+}
+
+/* A connection on another thread ending an outage while the failure that
+ * began it is still being recorded: the outage's start time must not
+ * outlive it (vigil_database_outage_seconds_total would grow while the
+ * database is up). Thread "ender" ends every outage as soon as it sees
+ * one; the main thread begins one, waits for its end, then looks. */
+static atomic_int race_stop;
+
+static void *ender(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&race_stop))
+        if (!db_health_is_up())
+            db_health_connected("ender");
+    return NULL;
+}
+
+Test(db_health, an_outage_ended_on_another_thread_leaves_no_start_time)
+{
+    log_set_level(LOG_ERROR); /* millions of transitions, no lines */
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, ender, NULL), 0);
+    int stale = 0, rounds = 0;
+    int64_t until = when_now_us() + 2000000;
+    for (; rounds < 200000 && when_now_us() < until; rounds++) {
+        unsigned up = db_health_epoch();
+        db_health_failed(up, "main", "Connection refused");
+        while (db_health_epoch() == up + 1)
+            ;
+        stale += atomic_load(&metrics.database_down_since_us) != 0;
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    cr_assert(db_health_is_up());
+    cr_assert_eq(stale, 0, "%d of %d outages left their start time behind", stale, rounds);
+    cr_assert_eq(metrics.database_outages, rounds);
+}
+
+/* The wall clock stepped back during an outage (NTP): the outage's seconds
+ * are a Prometheus counter and a log value, never negative. */
+Test(db_health, a_clock_stepped_back_counts_no_negative_seconds)
+{
+    log_set_level(LOG_ERROR);
+    db_health_failed(db_health_epoch(), "a", "down");
+    atomic_store(&metrics.database_down_since_us, when_now_us() + 3600 * 1000000LL);
+    cr_assert_geq(db_health_outage_seconds(), 0.0, "the current outage");
+    db_health_connected("a");
+    cr_assert_geq(metrics.database_outage_us, 0, "the outage that ended");
+    cr_assert_geq(db_health_outage_seconds(), 0.0);
 }
