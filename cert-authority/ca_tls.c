@@ -53,11 +53,17 @@ static const char *kind_name(ca_pem_kind kind)
 /* Whether the file's text has a "-----BEGIN ...<label>" line. */
 static int has_begin_line(const char *text, const char *label)
 {
+    size_t label_len = strlen(label);
+    /* Each line is looked at once: a hostile file costs linear time. */
     for (const char *p = strstr(text, "-----BEGIN "); p; p = strstr(p + 1, "-----BEGIN ")) {
         const char *eol = strchr(p, '\n');
-        const char *hit = strstr(p, label);
-        if (hit && (!eol || hit < eol))
-            return 1;
+        size_t line = eol ? (size_t)(eol - p) : strlen(p);
+        for (size_t i = 0; i + label_len <= line; i++)
+            if (memcmp(p + i, label, label_len) == 0)
+                return 1;
+        if (!eol)
+            break;
+        p = eol - 1; /* the next search starts on the next line */
     }
     return 0;
 }
@@ -67,7 +73,8 @@ int ca_pem_file_check(const char *path, ca_pem_kind kind, ca_error *err)
     struct stat st;
     char *buf = NULL;
     size_t len = 0;
-    int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake must not hang the program. */
+    int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return ca_fail(err, errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_IO, "%s: %s", path,
                        strerror(errno));
@@ -77,6 +84,13 @@ int ca_pem_file_check(const char *path, ca_pem_kind kind, ca_error *err)
     }
     if (S_ISDIR(st.st_mode)) {
         ca_fail(err, CA_ERR_INVALID, "%s is a directory, not %s", path, kind_name(kind));
+        goto fail;
+    }
+    /* The check reads the file and OpenSSL reads it again: a pipe or a
+     * device would give the second reader nothing. */
+    if (!S_ISREG(st.st_mode)) {
+        ca_fail(err, CA_ERR_INVALID, "%s is not a regular file: give %s in a file", path,
+                kind_name(kind));
         goto fail;
     }
     if (!(buf = malloc(PEM_SCAN_MAX + 1))) {

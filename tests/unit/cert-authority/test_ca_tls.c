@@ -127,3 +127,13 @@ Test(ca_tls, an_identity_loads_only_when_cert_and_key_match)
     cr_assert(strstr(err.msg, "is not a PEM certificate"));
     SSL_CTX_free(ctx);
 }
+
+Test(ca_tls, a_pipe_is_refused_without_waiting_for_a_writer)
+{
+    const char *fifo = in_dir("cert.fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert(strstr(check(fifo, CA_PEM_CERTIFICATE), "cert.fifo is not a regular file"));
+    write_text(in_dir("two.crt"), "-----BEGIN X509 CRL-----\nCERTIFICATE-----\n");
+    cr_assert(strstr(check(in_dir("two.crt"), CA_PEM_CERTIFICATE), "is not a PEM certificate"),
+              "the label must be on the BEGIN line itself");
+}
