@@ -22,6 +22,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 /* A PEM file worth handing to OpenSSL is far smaller than this; the check
  * reads at most this much looking for the BEGIN line. */
@@ -134,7 +135,11 @@ int ca_tls_use_identity(SSL_CTX *ctx, const char *cert_file, const char *key_fil
     int ok = SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM);
     SSL_CTX_set_default_passwd_cb(ctx, cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, cb_arg);
-    if (ok != 1) {
+    /* OpenSSL checks the key against the certificate as it loads it. */
+    unsigned long e = ok == 1 ? 0 : ERR_peek_last_error();
+    int mismatch = e && ERR_GET_LIB(e) == ERR_LIB_X509 &&
+                   ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
+    if (ok != 1 && !mismatch) {
         int encrypted = ca_key_file_is_encrypted(key_file);
         return ca_fail(err, encrypted ? CA_ERR_PASSPHRASE : CA_ERR_INVALID,
                        encrypted ? "%s is encrypted: a TLS key must be stored unencrypted "
@@ -142,7 +147,7 @@ int ca_tls_use_identity(SSL_CTX *ctx, const char *cert_file, const char *key_fil
                                  : "%s: not a valid PEM private key: %s",
                        key_file, encrypted ? "" : ssl_reason());
     }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
+    if (mismatch || SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
         return ca_fail(err, CA_ERR_INVALID,
                        "%s does not match the certificate in %s: give the key that was made "
