@@ -128,6 +128,12 @@ check_exit 1 "a device port another process listens on (SO_REUSEPORT too): exit 
     "$VIGILD" --device-listen "127.0.0.1:$held"
 check_contains "  ... says the port is in use" "the device port is in use by another process" "$T/err"
 check "  ... before 'vigild started'" not_started
+check_exit 1 "an operator port another process listens on: exit 1" \
+    "$VIGILD" --api-listen "127.0.0.1:$held"
+check_contains "  ... says it is in use, and what to do" \
+    "in use by another process (another vigild?)" "$T/err"
+check_contains "  ... naming the setting" "give --api-listen another address" "$T/err"
+check "  ... before 'vigild started'" not_started
 kill "$holder"
 
 check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/later.log'"
