@@ -4,7 +4,9 @@
 . "$(dirname "$0")/../../lib/harness.sh"
 pg_start
 setup_ca
-pa=$(free_port); pb=$(free_port); pc=$(free_port)
+pa=$(free_port); pb=$(free_port); pc=$(free_port); papi=$(free_port)
+# The operator port on a free port too: the default, 8080, may be a
+# developer's `make run`.
 cat >"$T/vigild.conf" <<CONF
 # comments and blank lines are fine
 
@@ -13,6 +15,7 @@ ca-dir = $VIGIL_CA_DIR
 tls-cert = $T/tls/server.crt
 tls-key = $T/tls/server.key
 device-listen = 127.0.0.1:$pa
+api-listen = 127.0.0.1:$papi
 workers = 1
 log-level = debug
 CONF
