@@ -102,6 +102,7 @@ PGconn *api_pool_lease(api_pool *p, int timeout_ms, db_error *err)
         p->conns[i] = NULL;
     }
     unsigned epoch = db_health_epoch();
+    int fresh = !p->conns[i];
     if (!p->conns[i] && !(p->conns[i] = db_connect_as(p->url, "vigild-api", err))) {
         /* One outage, one warning: the state the device port shares. */
         db_health_failed(epoch, "api", err->msg);
@@ -112,7 +113,9 @@ PGconn *api_pool_lease(api_pool *p, int timeout_ms, db_error *err)
         pthread_mutex_unlock(&p->mu);
         return NULL;
     }
-    if (!db_health_is_up())
+    /* Only a connection made now says the database is back: a pooled one
+     * that the outage killed still looks OK to libpq until it is used. */
+    if (fresh && !db_health_is_up())
         db_health_connected("api");
     return p->conns[i];
 }

@@ -43,6 +43,9 @@ check "'vigild started' gives workers as a number" \
     python3 -c "import json,sys; l=[json.loads(x) for x in open('$LOG') if 'vigild started' in x][0]; sys.exit(0 if l['workers'] == 2 else 1)"
 check_eq "/metrics: vigil_database_up 1" "1" "$(metric vigil_database_up)"
 check_eq "/metrics: no outage yet" "0" "$(metric vigil_database_outages_total)"
+# The operator API holds a pooled connection from now on: one the outage
+# kills, which libpq still calls "OK" until it is used.
+check_eq "the operator API answers before the outage" "200" "$(api_get)"
 
 # -- the outage: every connection (2 workers' ingest lanes, registry and
 # artifact connections, the registry, update and maintenance ones) loses
