@@ -34,6 +34,7 @@
 #include "server/registry/reg_view.h"
 
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,8 +223,14 @@ static int check_api_files(const config *cfg)
         log_error("operator port: give both --api-tls-cert and --api-tls-key, or neither", NULL);
         return EXIT_CONFIG;
     }
-    if (ca_pem_file_check(cfg->api_tls_cert, CA_PEM_CERTIFICATE, &err) < 0 ||
-        ca_pem_file_check(cfg->api_tls_key, CA_PEM_PRIVATE_KEY, &err) < 0) {
+    /* Loaded once with OpenSSL too, for what libmicrohttpd would refuse
+     * later as "cannot listen": a key of another certificate, an encrypted
+     * key, a file that is not PEM. */
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    int bad = !ctx ? ca_fail(&err, CA_ERR_IO, "out of memory")
+                   : ca_tls_use_identity(ctx, cfg->api_tls_cert, cfg->api_tls_key, &err);
+    SSL_CTX_free(ctx);
+    if (bad) {
         log_error("cannot load the operator port certificate or key (--api-tls-cert, --api-tls-key)",
                   "error", err.msg, NULL);
         return EXIT_FILES;
@@ -312,6 +319,8 @@ static int check_database(const config *cfg)
 static int start_checks(server *s, gw_ca **ca, SSL_CTX **ctx)
 {
     int rc;
+    if (!gw_workers_port_free(&s->cfg))
+        return EXIT_RUNTIME;
     if ((rc = check_api_files(&s->cfg)) || (rc = check_ca_dir(s->cfg.ca_dir)))
         return rc;
     if (load_passphrase(s) < 0 || load_tls(s, ca, ctx) < 0)

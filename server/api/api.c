@@ -735,8 +735,10 @@ int api_start(const config *cfg, api_ready_fn device_port_ready, api **out)
     }
     api_auth_init();
     if (!(a->daemon = start_daemon(a, cfg, tls, threads, &gc))) {
-        log_error("operator port: cannot listen (address in use, or not local?)", "api_listen",
-                  cfg->api_listen, NULL);
+        log_error("operator port: cannot listen: the address is in use by another process "
+                  "(another vigild?) or is not one of this machine's; stop it, or give "
+                  "--api-listen another address (the warning above has libmicrohttpd's reason)",
+                  "api_listen", cfg->api_listen, NULL);
         free_api(a);
         return -1;
     }

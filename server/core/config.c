@@ -205,13 +205,14 @@ static int load_env(config *c)
 static void print_help(void)
 {
     printf("Usage: vigild [--name value ...]\n\n"
-           "The Vigil server: the device port (mutual TLS; incident reports) and the\n"
-           "operator port. Every setting below can also be given as an environment\n"
-           "variable VIGIL_<NAME> (VIGIL_DEVICE_LISTEN for --device-listen) or as a line\n"
-           "`name = value` in the --config file. Flags beat the environment, which beats\n"
-           "the file. Durations: 250ms, 10s, 5m; sizes: 512, 8k, 1m.\n\n"
-           "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the TLS certificate,\n"
-           "key and the trusted CA set without dropping connections.\n\n");
+           "The Vigil server: the device port (mutual TLS: incident reports, certificate\n"
+           "renewal, signed updates) and the operator port (REST, bearer tokens). Every\n"
+           "setting below can also be given as an environment variable VIGIL_<NAME>\n"
+           "(VIGIL_DEVICE_LISTEN for --device-listen) or as a line `name = value` in the\n"
+           "--config file. Flags beat the environment, which beats the file. Durations:\n"
+           "250ms, 10s, 5m; sizes: 512, 8k, 1m.\n\n"
+           "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the device port's TLS\n"
+           "certificate, key and the trusted CA set without dropping connections.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++)
         printf("  --%-30s %s%s%s%s\n", settings[i].name, settings[i].help,
                settings[i].dflt ? " [" : "", settings[i].dflt ? settings[i].dflt : "",

@@ -46,6 +46,27 @@ static int open_listener(const config *cfg)
     return fd;
 }
 
+int gw_workers_port_free(const config *cfg)
+{
+    /* Without SO_REUSEPORT, a bind fails while any process listens on the
+     * address (SO_REUSEADDR still passes connections in TIME_WAIT). The
+     * workers bind with SO_REUSEPORT, which a second vigild of the same
+     * user would also get: the kernel would then split the devices between
+     * the two processes without a word. */
+    int one = 1, fd = socket(cfg->device_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;   /* open_listener says why */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    int taken = bind(fd, (const struct sockaddr *)&cfg->device_addr, cfg->device_addr_len) < 0 &&
+                errno == EADDRINUSE;
+    close(fd);
+    if (taken)
+        log_error("the device port is in use by another process (another vigild?): stop it, or "
+                  "give --device-listen another port",
+                  "device_listen", cfg->device_listen, NULL);
+    return !taken;
+}
+
 static void refuse_connection(gw_worker *w, int fd, const char *addr, const char *limit)
 {
     metrics_add(&metrics.connections_refused, 1);

@@ -57,6 +57,9 @@ typedef struct gw_worker {
     char rbuf[GW_WORKER_READ_BUF]; /* shared by all connections: decrypted input */
 } gw_worker;
 
+/* 1 when no other process listens on --device-listen; 0 (logged) when one
+ * does, before vigild starts. */
+int gw_workers_port_free(const config *cfg);
 /* Opens the listening sockets and starts the threads. */
 int gw_workers_start(const config *cfg, int n, gw_worker **out);
 /* Thread-safe. device_id NULL: re-check every connection. */

@@ -111,7 +111,8 @@ static const char keygen_help[] =
     "  --out-dir DIR       where to write them (made if missing; existing files are\n"
     "                      never replaced)\n"
     "  --key-type TYPE     p256, p384 or ed25519 (default: p256)\n\n"
-    "Exit codes: 0 written; 1 cannot write (do the files exist already?); 2 usage.\n";
+    "Exit codes: 0 written; 1 DIR/ID.key or DIR/ID.csr exists already (never replaced)\n"
+    "or cannot be written (the path and the reason are printed); 2 usage.\n";
 
 static const char renew_help[] =
     "Usage: vigil-device renew --server HOST:PORT --cert FILE --key FILE --ca FILE\n"

@@ -170,6 +170,12 @@ static devc_result connect_tls(devc *c, char *err, size_t errlen)
         else if (v != X509_V_OK)
             fail(DEVC_IDENTITY, err, errlen, "the server's certificate is not trusted: %s",
                  X509_verify_cert_error_string(v));
+        else if (strstr(ssl_reason(), "wrong version number") ||
+                 strstr(ssl_reason(), "packet length too long"))
+            fail(r, err, errlen,
+                 "TLS handshake failed: %s: %s:%s did not answer in TLS; is it vigild's device "
+                 "port (not its operator port or another service)?",
+                 ssl_reason(), c->host, c->port);
         else
             fail(r, err, errlen, "TLS handshake failed: %s", ssl_reason());
         devc_disconnect(c);

@@ -62,12 +62,27 @@ char *keygen_key_pem(EVP_PKEY *key)
     return bio_text(bio, bio && PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL));
 }
 
-/* Writes text to a new file (never replacing one) with mode. */
+/* Writes text to a new file with mode; the caller checked it is new. */
 static int write_new(const char *path, const char *text, int mode)
 {
-    if (!text || access(path, F_OK) == 0)
-        return -1;
-    return devu_write_atomic(path, text, strlen(text), mode);
+    if (devu_write_atomic(path, text, strlen(text), mode) == 0)
+        return 0;
+    fprintf(stderr, "vigil-device keygen: cannot write %s: %s\n", path, strerror(errno));
+    return -1;
+}
+
+/* 1 (said why) when a key or CSR is there already: keygen never replaces
+ * a device's key. */
+static int exists_already(const char *key_path, const char *csr_path)
+{
+    const char *there = access(key_path, F_OK) == 0 ? key_path
+                        : access(csr_path, F_OK) == 0 ? csr_path : NULL;
+    if (there)
+        fprintf(stderr,
+                "vigil-device keygen: %s exists already; keygen never replaces a device's key "
+                "(enroll the CSR there, or choose another --id or --out-dir)\n",
+                there);
+    return there != NULL;
 }
 
 int keygen_command(const char *id, const char *out_dir, const char *key_type)
@@ -91,12 +106,19 @@ int keygen_command(const char *id, const char *out_dir, const char *key_type)
     char *csr_pem = bio_text(bio, bio && PEM_write_bio_X509_REQ(bio, req));
     snprintf(key_path, sizeof(key_path), "%s/%s.key", out_dir, id);
     snprintf(csr_path, sizeof(csr_path), "%s/%s.csr", out_dir, id);
-    if (!req || !key_pem || !csr_pem || (mkdir(out_dir, 0700) < 0 && errno != EEXIST) ||
-        write_new(key_path, key_pem, 0600) < 0 || write_new(csr_path, csr_pem, 0644) < 0) {
-        fprintf(stderr, "vigil-device keygen: cannot write %s and %s (do they exist already?)\n",
-                key_path, csr_path);
+    if (!req || !key_pem || !csr_pem) {
+        fprintf(stderr, "vigil-device keygen: cannot make the key and CSR: %s\n",
+                key ? "OpenSSL refused" : err.msg);
         goto done;
     }
+    if (exists_already(key_path, csr_path))
+        goto done;
+    if (mkdir(out_dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "vigil-device keygen: cannot make %s: %s\n", out_dir, strerror(errno));
+        goto done;
+    }
+    if (write_new(key_path, key_pem, 0600) < 0 || write_new(csr_path, csr_pem, 0644) < 0)
+        goto done;
     printf("wrote %s (keep it on the device) and %s (enroll it with vigilctl)\n", key_path,
            csr_path);
     rc = 0;

@@ -184,7 +184,7 @@ int cli_open_db(cli_ctx *ctx)
     db_error err = {0};
     if (!ctx->database_url || !ctx->database_url[0])
         return cli_fail(ctx, EXIT_DB, "no database given: set VIGIL_DATABASE_URL or use "
-                        "--database-url");
+                        "--database-url (after `make run`: `. var/env` sets it)");
     if (!(ctx->db = db_connect(ctx->database_url, &err)))
         return cli_fail_db(ctx, &err);
     return EXIT_OK;
@@ -204,7 +204,8 @@ int cli_load_passphrase(cli_ctx *ctx)
 int cli_require_ca_dir(cli_ctx *ctx)
 {
     if (!ctx->ca_dir || !ctx->ca_dir[0])
-        return cli_fail(ctx, EXIT_CA, "no CA directory given: set VIGIL_CA_DIR or use --ca-dir");
+        return cli_fail(ctx, EXIT_CA, "no CA directory given: set VIGIL_CA_DIR or use --ca-dir "
+                        "(after `make run`: `. var/env` sets it)");
     return EXIT_OK;
 }
 

@@ -34,7 +34,9 @@ static const char revoke_usage[] =
     "Options:\n"
     "  --serial S     certificate serial (hex, colons allowed)\n"
     "  --device ID    all active certificates of this device\n"
-    "  --reason R     RFC 5280 reason: " REASON_NAMES "\n" CLI_COMMON_HELP;
+    "  --reason R     RFC 5280 reason: unspecified, keyCompromise, cACompromise,\n"
+    "                 affiliationChanged, superseded, cessationOfOperation,\n"
+    "                 privilegeWithdrawn, aACompromise\n" CLI_COMMON_HELP;
 
 typedef struct revoke_args {
     char serial[CA_SERIAL_HEX_MAX];

@@ -182,6 +182,13 @@ static int is_csr_name(const char *name)
     return 0;
 }
 
+/* "csrs/" and "csrs" name files the same way: csrs/a.csr, never csrs//a.csr. */
+static int ends_in_slash(const char *dir)
+{
+    size_t n = strlen(dir);
+    return n > 0 && dir[n - 1] == '/';
+}
+
 static int cmp_items(const void *a, const void *b)
 {
     return strcmp(((const batch_item *)a)->file, ((const batch_item *)b)->file);
@@ -218,7 +225,7 @@ static int batch_list(cli_ctx *ctx, const char *dir, batch *b)
             closedir(d);
             return cli_fail(ctx, EXIT_INTERNAL, "out of memory");
         }
-        snprintf(it->file, len, "%s/%s", dir, e->d_name);
+        snprintf(it->file, len, "%s%s%s", dir, ends_in_slash(dir) ? "" : "/", e->d_name);
         b->n++;
     }
     closedir(d);
@@ -280,7 +287,7 @@ static int batch_write_cert(cli_ctx *ctx, const char *out_dir, batch_item *it, X
     size_t len = strlen(out_dir) + strlen(it->id) + 6;
     if (!(it->written = malloc(len)))
         return cli_fail(ctx, EXIT_INTERNAL, "out of memory");
-    snprintf(it->written, len, "%s/%s.crt", out_dir, it->id);
+    snprintf(it->written, len, "%s%s%s.crt", out_dir, ends_in_slash(out_dir) ? "" : "/", it->id);
     if (ca_certs_write(it->written, &cert, 1, &err) < 0) {
         free(it->written);
         it->written = NULL;

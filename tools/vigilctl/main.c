@@ -92,14 +92,16 @@ static void print_help(FILE *out)
           out);
 }
 
-/* `vigilctl GROUP --help`: the group's commands. */
-static void print_group_help(const char *group)
+/* `vigilctl GROUP --help` (and a mistake in GROUP): the group's commands. */
+static void print_group_help(FILE *out, const char *group)
 {
-    printf("Usage: vigilctl %s <command> [options]\n\nCommands:\n", group);
+    fprintf(out, "Usage: vigilctl %s <command> [options]\n\nCommands:\n", group);
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(commands[i].group, group) == 0 && commands[i].name)
-            printf("  %-14s %s\n", commands[i].name, commands[i].summary);
-    printf("\n`vigilctl %s <command> --help` tells more.\n", group);
+        if (strcmp(commands[i].group, group) == 0)
+            fprintf(out, "  %-14s %s\n", commands[i].name ? commands[i].name : "",
+                    commands[i].summary);
+    fprintf(out, "\n`vigilctl %s <command> --help` tells more; `vigilctl --help` lists every group.\n",
+            group);
 }
 
 static int is_help(const char *arg)
@@ -131,13 +133,18 @@ int main(int argc, char **argv)
     if (bare && (argc == 2 || argv[2][0] == '-'))
         return bare->run(argc - 1, argv + 1);
     if (group_known && argc == 3 && is_help(argv[2])) {
-        print_group_help(argv[1]);
+        print_group_help(stdout, argv[1]);
         return EXIT_OK;
     }
-    if (group_known && argc > 2 && argv[2][0] != '-')
-        fprintf(stderr, "vigilctl: unknown command '%s %s'\n\n", argv[1], argv[2]);
-    else if (!group_known)
-        fprintf(stderr, "vigilctl: unknown command group '%s'\n\n", argv[1]);
+    if (group_known) {
+        if (argc > 2 && argv[2][0] != '-')
+            fprintf(stderr, "vigilctl: unknown command '%s %s'\n\n", argv[1], argv[2]);
+        else
+            fprintf(stderr, "vigilctl %s: which command?\n\n", argv[1]);
+        print_group_help(stderr, argv[1]);
+        return EXIT_USAGE;
+    }
+    fprintf(stderr, "vigilctl: unknown command group '%s'\n\n", argv[1]);
     print_help(stderr);
     return EXIT_USAGE;
 }

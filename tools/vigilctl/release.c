@@ -20,7 +20,8 @@ int release_dir(cli_ctx *ctx, const char *dir, const char **out)
     if (!dir || !dir[0])
         return cli_fail(ctx, EXIT_CA,
                         "no release key directory given: set VIGIL_RELEASE_DIR or use "
-                        "--release-dir (it is not the CA directory)");
+                        "--release-dir (it is not the CA directory; after `make run`: "
+                        "`. var/env` sets it)");
     *out = dir;
     return EXIT_OK;
 }

@@ -81,6 +81,20 @@ check_contains "says which" "--type needs a value" "$T/err"
 check_eq "still nothing queued" "0" "$(queued)"
 check_exit 2 "keygen: a bad --id" "$VIGIL_DEVICE" keygen --id 'a/b' --out-dir "$D"
 check_contains "quotes it" "--id 'a/b' is not a device id" "$T/err"
+cp "$D/sensor-1.key" "$T/sensor-1.key.before"
+check_exit 1 "keygen again: refused" "$VIGIL_DEVICE" keygen --id sensor-1 --out-dir "$D"
+check_contains "names the file that exists, and what to do" \
+    "$D/sensor-1.key exists already; keygen never replaces a device's key" "$T/err"
+check "the key is untouched" cmp -s "$D/sensor-1.key" "$T/sensor-1.key.before"
+: >"$T/not-a-dir"
+check_exit 1 "keygen into a file, not a directory" "$VIGIL_DEVICE" keygen --id x-1 --out-dir "$T/not-a-dir"
+check_contains "the path and the reason" "cannot write $T/not-a-dir/x-1.key: Not a directory" "$T/err"
+check_exit 3 "report to the operator port (plain HTTP): exit 3" "$VIGIL_DEVICE" report \
+    --server "$(vigild_api main)" --cert "$D/sensor-1.crt" --key "$D/sensor-1.key" \
+    --ca "$T/chain.pem" --queue-dir "$Q" --max-time 2s
+check_contains "says it is not a TLS port, and what to check" \
+    "did not answer in TLS; is it vigild's device port" "$T/err"
+rm -rf "$Q"
 
 check "report with the defaults" good report --json
 check_json "stored" "d['stored']==1 and d['queued']==0"

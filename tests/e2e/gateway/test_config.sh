@@ -5,6 +5,8 @@
 pg_start
 setup_ca
 pa=$(free_port); pb=$(free_port); pc=$(free_port); papi=$(free_port)
+# The operator port on a free port too: the default, 8080, may be a
+# developer's `make run`.
 cat >"$T/vigild.conf" <<CONF
 # comments and blank lines are fine
 

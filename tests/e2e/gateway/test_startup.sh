@@ -91,6 +91,15 @@ check_contains "  ... the path and the reason" "/nope/api.crt: No such file or d
 check_exit 4 "--api-tls-key that is a certificate: exit 4" \
     "$VIGILD" --api-tls-cert "$T/tls/server.crt" --api-tls-key "$T/tls/server.crt"
 check_contains "  ... says so" "server.crt is not a PEM private key" "$T/err"
+"$VIGILCTL" device create --id other --out-dir "$T/other" >/dev/null 2>&1
+check_exit 4 "--tls-key of another certificate: exit 4" "$VIGILD" --tls-key "$T/other/other.key"
+check_contains "  ... says it does not match (not 'not a valid key')" \
+    "$T/other/other.key does not match the certificate in $T/tls/server.crt" "$T/err"
+check_exit 4 "--api-tls-key of another certificate: exit 4 (not 1, 'cannot listen')" \
+    "$VIGILD" --api-tls-cert "$T/tls/server.crt" --api-tls-key "$T/other/other.key"
+check_contains "  ... says it does not match" \
+    "$T/other/other.key does not match the certificate in $T/tls/server.crt" "$T/err"
+check "  ... before 'vigild started'" not_started
 check_exit 2 "--api-tls-cert without --api-tls-key: exit 2 (a setting)" \
     "$VIGILD" --api-tls-cert "$T/tls/server.crt"
 
@@ -102,6 +111,30 @@ check_exit 4 "--ca-dir with no CA in it: exit 4" "$VIGILD" --ca-dir "$T/emptyca"
 check_contains "  ... says so, and what to do" "no CA in $T/emptyca: create one with \`vigilctl ca init\`" "$T/err"
 check_exit 4 "--ca-passphrase-file /nope: exit 4" "$VIGILD" --ca-passphrase-file /nope
 check_contains "  ... the path and the reason" "/nope: No such file or directory" "$T/err"
+
+# -- the device port held by another process (another vigild): the workers
+# bind with SO_REUSEPORT, which would share the port without a word --
+held=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("up", flush=True); time.sleep(60)' \
+    "$held" >"$T/held.out" 2>&1 &
+holder=$!
+at_exit "kill $holder"
+for _ in $(seq 1 50); do grep -q up "$T/held.out" && break; sleep 0.1; done
+check_exit 1 "a device port another process listens on (SO_REUSEPORT too): exit 1" \
+    "$VIGILD" --device-listen "127.0.0.1:$held"
+check_contains "  ... says the port is in use" "the device port is in use by another process" "$T/err"
+check "  ... before 'vigild started'" not_started
+check_exit 1 "an operator port another process listens on: exit 1" \
+    "$VIGILD" --api-listen "127.0.0.1:$held"
+check_contains "  ... says it is in use, and what to do" \
+    "in use by another process (another vigild?)" "$T/err"
+check_contains "  ... naming the setting" "give --api-listen another address" "$T/err"
+check "  ... before 'vigild started'" not_started
+kill "$holder"
 
 check "no sanitizer report" bash -c "! grep -q Sanitizer '$T/later.log'"
 finish

@@ -30,6 +30,12 @@ check_contains "vigilctl ca --help lists policy" "policy" "$T/out"
 check_exit 2 "no command: exit 2" "$VIGILCTL"
 check_exit 2 "unknown command: exit 2" "$VIGILCTL" ca frobnicate
 check_exit 2 "unknown group: exit 2" "$VIGILCTL" frob
+check_exit 2 "a typo in a command: exit 2" "$VIGILCTL" device enrol
+check_contains "  ... names it" "unknown command 'device enrol'" "$T/err"
+check_contains "  ... lists the commands of its group" "  enroll         sign a device's CSR" "$T/err"
+check "  ... and only those (not the whole --help)" bash -c "! grep -q 'rollout   start' '$T/err'"
+check_exit 2 "a group without a command: exit 2" "$VIGILCTL" device
+check_contains "  ... says a command is missing" "vigilctl device: which command?" "$T/err"
 check "vigild --help" "$VIGILD" --help
 check_contains "vigild --help lists settings" "--device-listen" "$T/out"
 check_exit 2 "vigild without configuration: exit 2" "$VIGILD"

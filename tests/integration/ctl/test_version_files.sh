@@ -35,6 +35,8 @@ cp "$F/empty.csr" "$F/junk.csr" "$F/batch/"
 check_exit 1 "--csr-dir with bad files" "$VIGILCTL" device enroll --csr-dir "$F/batch"
 check_contains "each named with its reason" "$F/batch/empty.csr is empty" "$T/err"
 check_contains "the other" "$F/batch/junk.csr: not a certificate signing request" "$T/err"; keep
+check_exit 1 "--csr-dir DIR/ (as the README writes csrs/)" "$VIGILCTL" device enroll --csr-dir "$F/batch/"
+check_contains "names its files DIR/FILE, not DIR//FILE" "$F/batch/empty.csr is empty" "$T/err"; keep
 check_exit 3 "--passphrase-file missing" "$VIGILCTL" ca crl --passphrase-file "$F/nope.pass"
 check_contains "path and reason" "passphrase file $F/nope.pass: No such file or directory" "$T/err"; keep
 check_exit 3 "--passphrase-file a directory" "$VIGILCTL" ca crl --passphrase-file "$F/dir"
