@@ -134,6 +134,33 @@ PGresult *db_device_last_action(PGconn *conn, const char *device_id, const char 
                     2, params, err);
 }
 
+int db_device_status_note(PGconn *conn, PGresult *dev, json_t *obj, db_error *err)
+{
+    const char *status = PQgetvalue(dev, 0, PQfnumber(dev, "status"));
+    int q = strcmp(status, "quarantined") == 0;
+    if (!q && strcmp(status, "decommissioned") != 0)
+        return 0;
+    PGresult *res = db_device_last_action(conn, PQgetvalue(dev, 0, PQfnumber(dev, "id")),
+                                          q ? "device.quarantine" : "device.decommission", err);
+    if (!res)
+        return -1;
+    int found = PQntuples(res) == 1;
+    const char *keys[3] = {q ? "quarantined_by" : "decommissioned_by",
+                           q ? "quarantined_at" : "decommissioned_at",
+                           q ? "quarantine_reason" : "decommission_reason"};
+    const int cols[3] = {1, 0, 2}; /* actor, at, reason */
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = json_object_set_new(obj, keys[i],
+                                 found && !PQgetisnull(res, 0, cols[i])
+                                     ? json_string(PQgetvalue(res, 0, cols[i]))
+                                     : json_null());
+    PQclear(res);
+    if (rc < 0)
+        snprintf(err->msg, sizeof(err->msg), "out of memory describing device status");
+    return rc;
+}
+
 PGresult *db_device_incident_counts(PGconn *conn, const char *device_id, db_error *err)
 {
     const char *params[] = {device_id};

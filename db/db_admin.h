@@ -60,6 +60,14 @@ PGresult *db_device_transition(PGconn *conn, const db_actor *who, const char *de
 PGresult *db_device_last_action(PGconn *conn, const char *device_id, const char *action,
                                 db_error *err);
 
+/* Who put the device (dev: a db_device_row result) in its status, when
+ * and why, from the newest audit row of that change, added to obj:
+ * quarantined_by ("token:ops", "os:alice"), quarantined_at,
+ * quarantine_reason, or the decommission ones (null where the audit row
+ * says nothing); nothing for an active device. `vigilctl device show` and
+ * GET /v1/devices/{id}. 0, or -1 (err). */
+int db_device_status_note(PGconn *conn, PGresult *dev, json_t *obj, db_error *err);
+
 /* One row: total (int8), last_24h (int8), by_severity (json object with a
  * count for each of info, warning, error, critical). */
 PGresult *db_device_incident_counts(PGconn *conn, const char *device_id, db_error *err);

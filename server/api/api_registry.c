@@ -145,7 +145,13 @@ void api_registry_device(api_req *r)
                !(counts = db_device_incident_counts(db, id, &err))) {
         api_pool_fail(r, &err);
     } else {
-        api_reply_json(r, 200, device_show_json(dev, certs, counts));
+        json_t *obj = device_show_json(dev, certs, counts);
+        if (obj && db_device_status_note(db, dev, obj, &err) < 0) {
+            json_decref(obj);
+            api_pool_fail(r, &err);
+        } else {
+            api_reply_json(r, 200, obj);
+        }
     }
     PQclear(dev);
     PQclear(certs);

@@ -234,34 +234,6 @@ static const char show_usage[] =
     "one the same as decommissioned_by, decommissioned_at, decommission_reason.\n"
     CLI_COMMON_HELP;
 
-/* Who put the device in its status, when and why, from its newest audit
- * row of that change, into obj (quarantined_by, quarantined_at,
- * quarantine_reason, or the decommission ones); nothing for active. */
-static int status_note(cli_ctx *ctx, PGresult *dev, json_t *obj)
-{
-    db_error err = {0};
-    const char *status = PQgetvalue(dev, 0, PQfnumber(dev, "status"));
-    int q = strcmp(status, "quarantined") == 0;
-    if (!q && strcmp(status, "decommissioned") != 0)
-        return EXIT_OK;
-    PGresult *res = db_device_last_action(ctx->db, PQgetvalue(dev, 0, 0),
-                                          q ? "device.quarantine" : "device.decommission", &err);
-    if (!res)
-        return cli_fail_db(ctx, &err);
-    int found = PQntuples(res) == 1;
-    const char *keys[3] = {q ? "quarantined_by" : "decommissioned_by",
-                           q ? "quarantined_at" : "decommissioned_at",
-                           q ? "quarantine_reason" : "decommission_reason"};
-    const int cols[3] = {1, 0, 2};
-    for (int i = 0; i < 3; i++)
-        json_object_set_new(obj, keys[i],
-                            found && !PQgetisnull(res, 0, cols[i])
-                                ? json_string(PQgetvalue(res, 0, cols[i]))
-                                : json_null());
-    PQclear(res);
-    return EXIT_OK;
-}
-
 static void print_device_text(json_t *obj)
 {
     const char *key;
@@ -291,8 +263,10 @@ static int show_device(cli_ctx *ctx, const char *id)
         goto done;
     }
     obj = cli_result_row_json(dev, 0);
-    if ((rc = status_note(ctx, dev, obj)) != EXIT_OK)
+    if (db_device_status_note(ctx->db, dev, obj, &err) < 0) {
+        rc = cli_fail_db(ctx, &err);
         goto done;
+    }
     if (ctx->json) {
         json_t *arr = json_array();
         for (int i = 0; i < PQntuples(certs); i++)

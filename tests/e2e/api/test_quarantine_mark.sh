@@ -116,6 +116,13 @@ check_eq "a quarantined device cannot renew: 403" 403 "$(renew q-1)"
 check_json_in "$T/renew.body" "  ... error quarantined, saying it may still report" \
     "d['error'] == 'quarantined' and 'report' in d['reason']"
 
+# ---- who quarantined it, when and why: in the device itself ----
+call "$VIEWER" GET "/v1/devices/q-1"
+expect "GET /v1/devices/q-1: the quarantine's reason, actor and time" 200 \
+    "d['status'] == 'quarantined' and d['quarantine_reason'] == 'crash loop' and d['quarantined_by'].startswith('token:') and d['quarantined_at']"
+call "$VIEWER" GET "/v1/devices/n-1"
+expect "  ... an active device has none of it" 200 "'quarantine_reason' not in d and 'quarantined_by' not in d"
+
 # ---- the mark through the API ----
 sql "SELECT id FROM incidents WHERE quarantined" >"$T/marked"
 call "$VIEWER" GET "/v1/incidents?quarantined=true"
