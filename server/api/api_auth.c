@@ -82,7 +82,7 @@ static int refuse(api_req *r, const char *msg)
         snprintf(secs, sizeof(secs), "%d", wait);
         api_set_header(r, "Retry-After", secs);
         api_error(r, 429, "too_many_requests", NULL,
-                  "this token was not accepted, and this address has failed more than %d times "
+                  "no valid token was given, and this address has failed more than %d times "
                   "within %d s: why is not said until the window ends in %d s (a valid token is "
                   "served meanwhile)",
                   FAIL_MAX, FAIL_WINDOW_S, wait);
