@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cert-authority/ca.h"
-#include "tests/unit/tools/vigil-device/tmpdir.h"
+#include "tests/unit/tmpdir.h"
 #include "tools/vigil-device/cli.h"
 #include "tools/vigil-device/client.h"
 #include "tools/vigil-device/keygen.h"

@@ -17,7 +17,7 @@
 
 #include "protocol/manifest.h"
 #include "tests/unit/release_key.h"
-#include "tests/unit/tools/vigil-device/tmpdir.h"
+#include "tests/unit/tmpdir.h"
 #include "tools/vigil-device/fwstate.h"
 #include "tools/vigil-device/install.h"
 #include "tools/vigil-device/outbox.h"
