@@ -1,9 +1,11 @@
 /*
- * tmpdir.h - the fixture of vigil-device's unit suites: a fresh temporary
- * directory (dir) for each test, removed after it, with the leak check.
+ * tmpdir.h - the fixture of the unit suites that write files (vigil-device's,
+ * cert-authority's): a fresh temporary directory (dir) for each test,
+ * removed after it, with the leak check. Use as
+ * TestSuite(name, .init = setup, .fini = teardown).
  */
-#ifndef VIGIL_TEST_DEVICE_TMPDIR_H
-#define VIGIL_TEST_DEVICE_TMPDIR_H
+#ifndef VIGIL_TEST_TMPDIR_H
+#define VIGIL_TEST_TMPDIR_H
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -16,7 +18,7 @@ static char dir[64];
 
 static void setup(void)
 {
-    strcpy(dir, "/tmp/vigil-unit-device.XXXXXX");
+    strcpy(dir, "/tmp/vigil-unit.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
 }
 

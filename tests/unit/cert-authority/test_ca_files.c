@@ -12,21 +12,7 @@
 #include <unistd.h>
 
 #include "cert-authority/ca.h"
-
-static char dir[64];
-
-static void setup(void)
-{
-    strcpy(dir, "/tmp/vigil-unit-files.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+#include "tests/unit/tmpdir.h"
 
 TestSuite(ca_files, .init = setup, .fini = teardown);
 

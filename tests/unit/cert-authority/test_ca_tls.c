@@ -15,22 +15,8 @@
 #include <openssl/ssl.h>
 
 #include "cert-authority/ca.h"
+#include "tests/unit/tmpdir.h"
 #include "cert-authority/ca_internal.h"
-
-static char dir[64];
-
-static void setup(void)
-{
-    strcpy(dir, "/tmp/vigil-unit-tls.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
 
 TestSuite(ca_tls, .init = setup, .fini = teardown);
 
