@@ -84,7 +84,8 @@ EVP_PKEY *ca_key_read(const char *path, const char *passphrase, ca_error *err);
 char *ca_passphrase_load(const char *file, const char *env, ca_error *err);
 /* A passphrase from file, else from the variable env, else from the
  * variable dflt_env (VIGIL_CA_PASSPHRASE for the CA, VIGIL_RELEASE_PASSPHRASE
- * for release keys) when that is set and not empty (at most one of
+ * for release keys) when that is set and not empty, else from the file the
+ * variable dflt_env + "_FILE" names (both set: refused; at most one of
  * file/env non-NULL). *out is NULL when none is given (keys stored
  * unencrypted). -1 (err filled) when the one given cannot be read. */
 int ca_passphrase_find(const char *file, const char *env, const char *dflt_env, char **out,

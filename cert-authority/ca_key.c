@@ -9,8 +9,10 @@
  * passphrase is an error the operator can act on.
  */
 #include "cert-authority/ca.h"
+
 #include "cert-authority/ca_internal.h"
 #include "protocol/hex.h"
+#include "protocol/secret.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -172,61 +174,50 @@ EVP_PKEY *ca_key_read(const char *path, const char *passphrase, ca_error *err)
 
 char *ca_passphrase_load(const char *file, const char *env, ca_error *err)
 {
-    char buf[1024];
-    const char *value = NULL;
-    if (env) {
-        value = getenv(env);
-        if (!value || !*value) {
-            ca_fail(err, CA_ERR_PASSPHRASE, "environment variable %s is not set or empty", env);
-            return NULL;
-        }
-    } else {
-        FILE *f = fopen(file, "r");
-        if (!f) {
-            ca_fail(err, CA_ERR_PASSPHRASE, "cannot read passphrase file %s: %s", file,
-                    strerror(errno));
-            return NULL;
-        }
-        value = fgets(buf, sizeof(buf), f);
-        int bad = ferror(f), saved = errno;
-        fclose(f);
-        if (bad) {
-            ca_fail(err, CA_ERR_PASSPHRASE, "cannot read passphrase file %s: %s", file,
-                    strerror(saved));
-            return NULL;
-        }
-        if (value)
-            buf[strcspn(buf, "\r\n")] = '\0';
-        if (!value || !buf[0]) {
-            OPENSSL_cleanse(buf, sizeof(buf));
-            ca_fail(err, CA_ERR_PASSPHRASE, "passphrase file %s is empty", file);
-            return NULL;
-        }
+    if (!env) {
+        char why[300];
+        char *pass = secret_read_file(file, why, sizeof(why));
+        if (!pass)
+            ca_fail(err, CA_ERR_PASSPHRASE, "passphrase file: %s", why);
+        return pass;
+    }
+    const char *value = getenv(env);
+    if (!value || !*value) {
+        ca_fail(err, CA_ERR_PASSPHRASE, "environment variable %s is not set or empty", env);
+        return NULL;
     }
     char *copy = strdup(value);
-    OPENSSL_cleanse(buf, sizeof(buf));
     if (!copy)
         ca_fail(err, CA_ERR_IO, "out of memory");
     return copy;
 }
 
+/* The default variable, or a file named by the variable with _FILE added
+ * (VIGIL_CA_PASSPHRASE_FILE: the convention of Docker secrets). */
 int ca_passphrase_find(const char *file, const char *env, const char *dflt_env, char **out,
                        ca_error *err)
 {
     *out = NULL;
     if (!file && !env) {
-        const char *dflt = getenv(dflt_env);
-        if (!dflt || !dflt[0])
+        char file_env[128];
+        snprintf(file_env, sizeof(file_env), "%s_FILE", dflt_env);
+        const char *dflt = getenv(dflt_env), *dflt_file = getenv(file_env);
+        int has = dflt && dflt[0], has_file = dflt_file && dflt_file[0];
+        if (has && has_file) {
+            ca_fail(err, CA_ERR_PASSPHRASE, "both %s and %s are set: unset one", dflt_env, file_env);
+            return -1;
+        }
+        if (!has && !has_file)
             return 0;
-        env = dflt_env;
+        if (has_file)
+            file = dflt_file;
+        else
+            env = dflt_env;
     }
     return (*out = ca_passphrase_load(file, env, err)) ? 0 : -1;
 }
 
 void ca_passphrase_free(char *pass)
 {
-    if (pass) {
-        OPENSSL_cleanse(pass, strlen(pass));
-        free(pass);
-    }
+    secret_free(pass);
 }

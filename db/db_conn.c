@@ -6,7 +6,10 @@
  */
 #include "db/db.h"
 
+#include "protocol/secret.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void set_error(db_error *err, int unavailable, const char *sqlstate, const char *msg)
@@ -47,6 +50,23 @@ PGconn *db_connect_as(const char *url, const char *application, db_error *err)
         return NULL;
     }
     return conn;
+}
+
+int db_password_file_use(const char *path, db_error *err)
+{
+    char why[300];
+    char *password = secret_read_file(path, why, sizeof(why));
+    if (!password) {
+        set_error(err, 0, NULL, why);
+        return -1;
+    }
+    int rc = setenv("PGPASSWORD", password, 1);
+    secret_free(password);
+    if (rc != 0) {
+        set_error(err, 0, NULL, "out of memory setting the database password");
+        return -1;
+    }
+    return 0;
 }
 
 void db_close(PGconn *conn)

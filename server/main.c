@@ -297,6 +297,14 @@ static int database_usable(const char *url, char *msg, size_t size, const char *
 static int check_database(const config *cfg)
 {
     char msg[700];
+    if (cfg->database_password_file) {
+        db_error err = {0};
+        if (db_password_file_use(cfg->database_password_file, &err) < 0) {
+            log_error("cannot read the database password (--database-password-file)", "error",
+                      err.msg, NULL);
+            return EXIT_DATABASE;
+        }
+    }
     const char *hint;
     time_t deadline = time(NULL) + (time_t)((cfg->database_wait_ms + 999) / 1000);
     for (int tries = 0; database_usable(cfg->database_url, msg, sizeof(msg), &hint); tries++) {

@@ -30,6 +30,8 @@ typedef struct setting {
 static const setting settings[] = {
     S("config", T_STR, config_file, NULL, "config file of `name = value` lines"),
     S("database-url", T_STR, database_url, NULL, "PostgreSQL, libpq URI or key=value (required)"),
+    S("database-password-file", T_STR, database_password_file, NULL,
+      "file whose first line is the database password (a Docker secret; or PGPASSWORD)"),
     S("ca-dir", T_STR, ca_dir, NULL, "CA directory made by `vigilctl ca init` (required)"),
     S("ca-passphrase-file", T_STR, ca_passphrase_file, NULL,
       "file whose first line decrypts the issuing CA key (or VIGIL_CA_PASSPHRASE)"),

@@ -15,6 +15,7 @@
 typedef struct config {
     char *config_file;
     char *database_url;
+    char *database_password_file;
     char *ca_dir;
     char *ca_passphrase_file;
     char *device_listen;

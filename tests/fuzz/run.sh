@@ -25,7 +25,8 @@ flags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fsanitize=fu
     $(pkg-config --libs jose openssl)
 "$CC" "${flags[@]}" -o "$out/fuzz_est_csr" tests/fuzz/fuzz_est_csr.c \
     cert-authority/ca_est.c cert-authority/ca_pem.c cert-authority/ca_key.c cert-authority/ca_util.c \
-    cert-authority/ca_tls.c protocol/device_id.c protocol/hex.c $(pkg-config --libs jansson openssl)
+    cert-authority/ca_tls.c protocol/device_id.c protocol/hex.c protocol/secret.c \
+    $(pkg-config --libs jansson openssl)
 "$CC" "${flags[@]}" -o "$out/fuzz_manifest" tests/fuzz/fuzz_manifest.c protocol/manifest.c \
     protocol/device_id.c $(pkg-config --libs jose openssl)
 work=$(mktemp -d /tmp/vigil-fuzz.XXXXXX)

@@ -85,7 +85,10 @@ static void print_help(FILE *out)
         fprintf(out, "  %-9s %-14s %s\n", commands[i].group,
                 commands[i].name ? commands[i].name : "", commands[i].summary);
     fputs("\nEnvironment: VIGIL_DATABASE_URL, VIGIL_CA_DIR, VIGIL_CA_PASSPHRASE,\n"
-          "VIGIL_RELEASE_DIR, VIGIL_RELEASE_PASSPHRASE.\n"
+          "VIGIL_RELEASE_DIR, VIGIL_RELEASE_PASSPHRASE. A secret can come from the\n"
+          "first line of a file instead (a Docker secret): VIGIL_CA_PASSPHRASE_FILE,\n"
+          "VIGIL_RELEASE_PASSPHRASE_FILE, and VIGIL_DATABASE_PASSWORD_FILE for the\n"
+          "database password.\n"
           "Exit codes: 0 ok, 1 refused (bad input, conflict, not found), 2 usage,\n"
           "3 CA directory or key problem (a release key too), 4 database problem,\n"
           "5 internal error.\n",

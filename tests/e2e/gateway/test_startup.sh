@@ -79,6 +79,13 @@ check_exit 4 "--tls-key /nope: exit 4" "$VIGILD" --tls-key /nope
 check_contains "  ... the path and the reason" "/nope: No such file or directory" "$T/err"
 check_contains "  ... which setting" "--tls-key" "$T/err"
 check "  ... before 'vigild started'" not_started
+check_exit 3 "--database-password-file /nope: exit 3 (the database's credentials)" \
+    "$VIGILD" --database-password-file /nope
+check_contains "  ... the path and the reason" "cannot read /nope: No such file or directory" "$T/err"
+: >"$T/empty-password"
+check_exit 3 "VIGIL_DATABASE_PASSWORD_FILE of an empty file: exit 3" \
+    env VIGIL_DATABASE_PASSWORD_FILE="$T/empty-password" "$VIGILD"
+check_contains "  ... says it is empty" "$T/empty-password is empty" "$T/err"
 : >"$T/empty.crt"
 check_exit 4 "an empty --tls-cert: exit 4" "$VIGILD" --tls-cert "$T/empty.crt"
 check_contains "  ... says so" "$T/empty.crt is empty" "$T/err"

@@ -56,8 +56,21 @@ check_exit 3 "no passphrase for an encrypted CA: exit 3" "$VIGILCTL" ca rotate -
 export VIGIL_PASS_TEST="correct horse battery staple"
 check "passphrase from an environment variable" "$VIGILCTL" device create --ca-dir "$T/enc" --id y --out-dir "$T/y" --passphrase-env VIGIL_PASS_TEST
 check_exit 2 "no passphrase on the command line" "$VIGILCTL" ca init --ca-dir "$T/p" --passphrase secret
+# VIGIL_CA_PASSPHRASE_FILE: the passphrase as a file (a Docker secret)
+check "passphrase from VIGIL_CA_PASSPHRASE_FILE" \
+    env VIGIL_CA_PASSPHRASE_FILE="$T/pass" "$VIGILCTL" device create --ca-dir "$T/enc" --id z --out-dir "$T/z"
+check "  ... the device got its certificate" test -s "$T/z/z.crt"
+check_exit 3 "VIGIL_CA_PASSPHRASE_FILE of the wrong passphrase: exit 3" \
+    env VIGIL_CA_PASSPHRASE_FILE="$T/wrong" "$VIGILCTL" device create --ca-dir "$T/enc" --id w --out-dir "$T/w"
+check_contains "  ... says it is wrong" "wrong passphrase" "$T/err"
+check_exit 3 "VIGIL_CA_PASSPHRASE_FILE missing: exit 3" \
+    env VIGIL_CA_PASSPHRASE_FILE="$T/nope.pass" "$VIGILCTL" ca rotate --ca-dir "$T/enc"
+check_contains "  ... names the file" "cannot read $T/nope.pass: No such file or directory" "$T/err"
+check_exit 3 "VIGIL_CA_PASSPHRASE and VIGIL_CA_PASSPHRASE_FILE both set: exit 3" \
+    env VIGIL_CA_PASSPHRASE=x VIGIL_CA_PASSPHRASE_FILE="$T/pass" "$VIGILCTL" ca rotate --ca-dir "$T/enc"
+check_contains "  ... says to unset one" "both VIGIL_CA_PASSPHRASE and VIGIL_CA_PASSPHRASE_FILE are set" "$T/err"
 
-check_eq "one audit row per CA action" "ca.init ca.init ca.rotate ca.server_cert device.enroll device.enroll device.enroll" \
+check_eq "one audit row per CA action" "ca.init ca.init ca.rotate ca.server_cert device.enroll device.enroll device.enroll device.enroll" \
     "$(sql "SELECT string_agg(action, ' ' ORDER BY action) FROM audit_log")"
 check_eq "audit rows name the OS user" "$(id -un)" "$(sql "SELECT DISTINCT actor FROM audit_log")"
 finish

@@ -38,12 +38,12 @@ check_contains "the other" "$F/batch/junk.csr: not a certificate signing request
 check_exit 1 "--csr-dir DIR/ (as the README writes csrs/)" "$VIGILCTL" device enroll --csr-dir "$F/batch/"
 check_contains "names its files DIR/FILE, not DIR//FILE" "$F/batch/empty.csr is empty" "$T/err"; keep
 check_exit 3 "--passphrase-file missing" "$VIGILCTL" ca crl --passphrase-file "$F/nope.pass"
-check_contains "path and reason" "passphrase file $F/nope.pass: No such file or directory" "$T/err"; keep
+check_contains "path and reason" "cannot read $F/nope.pass: No such file or directory" "$T/err"; keep
 check_exit 3 "--passphrase-file a directory" "$VIGILCTL" ca crl --passphrase-file "$F/dir"
-check_contains "path and reason" "passphrase file $F/dir: Is a directory" "$T/err"; keep
+check_contains "path and reason" "cannot read $F/dir: Is a directory" "$T/err"; keep
 : >"$F/empty.pass"
 check_exit 3 "--passphrase-file empty" "$VIGILCTL" ca crl --passphrase-file "$F/empty.pass"
-check_contains "says it is empty" "passphrase file $F/empty.pass is empty" "$T/err"; keep
+check_contains "says it is empty" "passphrase file: $F/empty.pass is empty" "$T/err"; keep
 check_exit 1 "--out in a missing directory" "$VIGILCTL" ca chain --out "$F/nope/chain.pem"
 check_contains "names the file" "--out $F/nope/chain.pem" "$T/err"
 check_contains "and the reason" "No such file or directory" "$T/err"; keep
