@@ -68,7 +68,7 @@ BENCH_SRC    := $(wildcard tools/vigil-bench/*.c)
 # llhttp is compiled from Debian's node-llhttp sources, never copied here.
 LLHTTP_SRC   := $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c $(LLHTTP_DIR)/llhttp.c
 LLHTTP_OBJ   := $(patsubst $(LLHTTP_DIR)/%.c,$(BUILD)/obj/llhttp/%.o,$(LLHTTP_SRC))
-UNIT_SRC     := $(shell find tests/unit -name '*.c')
+UNIT_SRC     := $(shell find tests/unit -name '*.c' 2>/dev/null)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
