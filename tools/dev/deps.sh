@@ -7,12 +7,11 @@
 # root and fails.
 set -euo pipefail
 
-packages=(
-    build-essential pkg-config clang libclang-rt-14-dev
-    openssl libssl-dev libpq-dev postgresql-15 postgresql-client-15
-    libuv1-dev libjansson-dev libmicrohttpd-dev libcriterion-dev node-llhttp libjose-dev jose
-    nginx-light curl ca-certificates procps iproute2 python3 prometheus
-)
+# The lists: tools/dev/packages/ (build.txt is also the Docker build
+# stage's, runtime.txt the Docker image's).
+lists=$(cd "$(dirname "$0")/packages" && pwd)
+mapfile -t packages < <(cat "$lists/build.txt" "$lists/runtime.txt" "$lists/test.txt" \
+    | sed 's/#.*//; s/[[:space:]]//g; /^$/d' | sort -u)
 
 missing=()
 # The OpenAPI lint runs a linter from the npm registry: any Node.js with npx
