@@ -1,8 +1,112 @@
 #!/bin/sh
-# Container entrypoint: bring the schema up to date, then run the command
-# (vigild by default). Migrations are idempotent and safe when several
-# containers start at once.
+# vigil-entrypoint - the image's entrypoint. `vigild` (the default command,
+# or any arguments that start with `-`) is the server: wait for PostgreSQL
+# (bounded), apply the migrations, wait for the CA and the device port's
+# certificate (an operator makes them with `vigilctl` in this container),
+# then exec vigild, so that it is PID 1 and gets docker stop's SIGTERM
+# (it drains and exits 0). `vigild --help` and `--version` need none of
+# that; any other command (vigilctl, vigil-device, sh) runs as it is.
+#
+# Settings (all optional but the first):
+#   VIGIL_DATABASE_URL            PostgreSQL, e.g. postgresql://vigil@db/vigil
+#   VIGIL_DATABASE_PASSWORD_FILE  its password, first line (a Docker secret)
+#   VIGIL_DATABASE_WAIT           seconds to wait for PostgreSQL (default 60)
+#   VIGIL_CA_WAIT                 seconds to wait for the CA and the server
+#                                 certificate (default: until they exist; 0:
+#                                 exit 4 at once)
+# Exit codes are vigild's: 2 configuration, 3 database, 4 CA or TLS files.
 set -eu
-: "${VIGIL_DATABASE_URL:?set VIGIL_DATABASE_URL}"
-vigilctl db migrate
+
+say() { echo "vigil-entrypoint: $*" >&2; }
+
+case "${1:-vigild}" in
+-*) set -- vigild "$@" ;;
+esac
+[ $# -gt 0 ] || set -- vigild
+[ "$1" = vigild ] || exec "$@"
+for arg in "$@"; do
+    case "$arg" in
+    --help | -h | --version) exec "$@" ;;
+    esac
+done
+
+# docker stop while waiting: leave at once (sh as PID 1 ignores SIGTERM
+# unless it traps it).
+trap 'say "stopped while waiting"; exit 143' TERM INT
+
+# The URL without its password, for messages.
+url_shown() {
+    printf '%s' "$VIGIL_DATABASE_URL" | sed -E 's#^(postgres(ql)?://[^:@/]*):[^@/]*@#\1:***@#; s#password=[^ ]*#password=***#'
+}
+
+wait_for_database() {
+    if [ -z "${VIGIL_DATABASE_URL:-}" ]; then
+        say "VIGIL_DATABASE_URL is not set: give the PostgreSQL URL, e.g."
+        say "  VIGIL_DATABASE_URL=postgresql://vigil@db/vigil VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password"
+        exit 2
+    fi
+    wait_s=${VIGIL_DATABASE_WAIT:-60}
+    case "$wait_s" in
+    '' | *[!0-9]*) say "VIGIL_DATABASE_WAIT=$wait_s: give a number of seconds"; exit 2 ;;
+    esac
+    start=$(date +%s)
+    said=0
+    # vigilctl exits 4 for a database it cannot use; anything else is final.
+    while :; do
+        rc=0
+        out=$(vigilctl db migrate 2>&1) || rc=$?
+        [ "$rc" -eq 0 ] && { printf '%s\n' "$out"; return 0; }
+        waited=$(($(date +%s) - start))
+        if [ "$rc" -ne 4 ] || [ "$waited" -ge "$wait_s" ]; then
+            printf '%s\n' "$out" >&2
+            say "PostgreSQL at $(url_shown) is not usable after ${waited} s (VIGIL_DATABASE_WAIT=$wait_s): see above"
+            exit 3
+        fi
+        if [ "$said" -eq 0 ]; then
+            say "waiting up to $wait_s s for PostgreSQL at $(url_shown)"
+            said=1
+        fi
+        sleep 1 &
+        wait $! || true
+    done
+}
+
+# 0 when the CA directory and the device port's certificate are there.
+have_ca() {
+    vigilctl ca show >/dev/null 2>&1 && [ -s "$VIGIL_TLS_CERT" ] && [ -s "$VIGIL_TLS_KEY" ]
+}
+
+wait_for_ca() {
+    have_ca && return 0
+    ca_wait=${VIGIL_CA_WAIT:-}
+    case "$ca_wait" in
+    *[!0-9]*) say "VIGIL_CA_WAIT=$ca_wait: give a number of seconds, or leave it unset"; exit 2 ;;
+    esac
+    say "vigild needs a CA in $VIGIL_CA_DIR and a certificate for the device port in $VIGIL_TLS_CERT."
+    say "Make them in this container (HOST: the name devices connect to):"
+    say "  docker compose exec vigil vigilctl ca init"
+    say "  docker compose exec vigil vigilctl ca server-cert --dns HOST --out-dir $(dirname "$VIGIL_TLS_CERT")"
+    say "(without compose: docker exec CONTAINER vigilctl ...); vigild starts as soon as both exist."
+    [ "$ca_wait" = 0 ] && exit 4
+    start=$(date +%s)
+    last=$start
+    until have_ca; do
+        now=$(date +%s)
+        if [ -n "$ca_wait" ] && [ $((now - start)) -ge "$ca_wait" ]; then
+            say "no CA or server certificate after $ca_wait s (VIGIL_CA_WAIT)"
+            exit 4
+        fi
+        if [ $((now - last)) -ge 60 ]; then
+            say "still waiting for the CA and the server certificate (see above)"
+            last=$now
+        fi
+        sleep 1 &
+        wait $! || true
+    done
+    say "CA and server certificate found"
+}
+
+wait_for_database
+wait_for_ca
+trap - TERM INT
 exec "$@"

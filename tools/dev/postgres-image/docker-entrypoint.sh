@@ -19,6 +19,15 @@ file_env() {  # VAR [default]: VAR, or the contents of the file VAR_FILE names
 
 [ "${1:0:1}" = '-' ] && set -- postgres "$@"
 
+# As the official image: the *_FILE secrets are read first, as root, and
+# passed on in the environment.
+if [ "$1" = postgres ]; then
+    file_env POSTGRES_PASSWORD
+    file_env POSTGRES_USER postgres
+    file_env POSTGRES_DB "$POSTGRES_USER"
+    file_env POSTGRES_INITDB_ARGS
+fi
+
 if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
     mkdir -p "$PGDATA"
     chown postgres:postgres "$PGDATA"
@@ -27,10 +36,6 @@ if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
 fi
 
 if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
-    file_env POSTGRES_PASSWORD
-    file_env POSTGRES_USER postgres
-    file_env POSTGRES_DB "$POSTGRES_USER"
-    file_env POSTGRES_INITDB_ARGS
     auth=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}
     if [ -z "$POSTGRES_PASSWORD" ] && [ "$auth" != trust ]; then
         cat >&2 <<'EOM'
