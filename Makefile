@@ -6,6 +6,8 @@
 #                   (Criterion), integration and end-to-end tests, the
 #                   hostile-peer tests again on the release build, and the
 #                   fuzzers
+#   make docker-test  the Docker image and compose file, built and run with
+#                   podman (README.md, "Run it in Docker")
 #   make run        a local PostgreSQL under var/, a dev CA, and the server
 #                   (VIGIL_DEVICE_PORT, VIGIL_API_PORT: other ports)
 #   make status     what `make run` started: PIDs, ports, /readyz
@@ -76,7 +78,7 @@ PROGRAMS := $(BUILD)/vigilctl $(BUILD)/vigild $(if $(DEVICE_SRC),$(BUILD)/vigil-
             $(if $(BENCH_SRC),$(BUILD)/vigil-bench)
 
 .PHONY: all programs test unit integration check-layers run stop status install uninstall deps clean \
-        format bench bench-query
+        format bench bench-query docker-test
 .DEFAULT_GOAL := all
 
 all: deps
@@ -196,6 +198,11 @@ unit: deps
 integration: deps
 	@$(MAKE) --no-print-directory MODE=test BUILD=$(TEST_BUILD) programs
 	@VIGIL_BUILD=$(TEST_BUILD) bash tests/run.sh integration
+
+# The Docker image and compose file, built and run with podman (tests/docker;
+# as root: it installs podman and makes the base images once).
+docker-test:
+	@bash tests/run.sh docker
 
 # Which folder may include which (tools/dev/check-layers.sh has the rules);
 # tests/run.sh runs it first, so `make test` fails on a layering break.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh [layers|unit|integration|e2e|release|fuzz|all] - runs the test
+# run.sh [layers|unit|integration|e2e|release|fuzz|all|docker] - runs the test
 # suites against the build in $VIGIL_BUILD (build/test: sanitizers). The
 # layering check comes first; unit tests are one Criterion binary;
 # integration and end-to-end tests are bash files, each with its own
@@ -62,6 +62,10 @@ if [ "$what" = all ] || [ "$what" = release ]; then
     for f in $(grep -rlx '# Runs on the release build too\.' tests/integration tests/e2e | sort); do
         run_one "$f ($release)" env VIGIL_BUILD="$release" bash "$f"
     done
+fi
+# Not part of `all`: `make docker-test` (.ci/run runs it after `make test`).
+if [ "$what" = docker ]; then
+    run_one tests/docker/test_docker.sh bash tests/docker/test_docker.sh
 fi
 if [ "$what" = all ] || [ "$what" = fuzz ]; then
     run_one "fuzz (${FUZZ_SECONDS:-40}s)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-40}"
