@@ -188,6 +188,26 @@ check "vigil-device (the image's) reports through the published device port" \
     --server "127.0.0.1:$DPORT" --ca /dev-files/ca-chain.pem --cert /dev-files/dev-1.crt \
     --key /dev-files/dev-1.key --queue-dir /tmp/queue --type watchdog_reset --component main
 check_contains "  ... stored" "1 stored" "$T/err"
+# vigilctl ca rotate in the container writes to the CA volume; vigild
+# follows it without a restart, and a device of the new issuing CA reports.
+check "vigilctl ca rotate in the container" podman exec "$VIGIL" vigilctl ca rotate
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/dev/dev-2.key" \
+    -out "$T/dev/dev-2.csr" -subj /CN=dev-2 2>/dev/null
+check "  ... a device enrolled after it" bash -c \
+    "podman exec -i '$VIGIL' vigilctl device enroll --csr /dev/stdin < '$T/dev/dev-2.csr' > '$T/dev/dev-2.crt'"
+podman exec "$VIGIL" vigilctl ca chain >"$T/dev/ca-chain-2.pem"
+dev2_report() {
+    curl -sS --fail-with-body --cert "$T/dev/dev-2.crt" --key "$T/dev/dev-2.key" \
+        --cacert "$T/dev/ca-chain-2.pem" -H 'Content-Type: application/json' -d "$(report)" \
+        "https://127.0.0.1:$DPORT/v1/incidents"
+}
+reported_within() {  # vigild picks up the new issuing CA within a second
+    local i
+    for i in 1 2 3 4 5 6 7 8 9 10; do dev2_report && return 0; sleep 0.5; done
+    return 1
+}
+check "  ... reports (vigild trusts the new issuing CA, no restart)" reported_within
+check_contains "  ... stored" '"status":"stored"' "$T/out"
 count() { podman exec "$DB" psql -U vigil -d vigil -Atc "SELECT count(*) FROM incidents WHERE device_id = 'dev-1'"; }
 check_eq "PostgreSQL holds both of dev-1's reports" "2" "$(count)"
 ca_sum() { podman exec "$VIGIL" vigilctl ca chain | sha256sum; }
