@@ -38,9 +38,10 @@ PGconn *db_connect_as(const char *url, const char *application, db_error *err);
 void db_close(PGconn *conn);
 /* The database password from the first line of path (a Docker secret),
  * for every connection this process makes afterwards: it becomes libpq's
- * PGPASSWORD, which a password in the URL still beats. Call before any
- * thread starts. 0, or -1 with the reason naming the file in err. */
-int db_password_file_use(const char *path, db_error *err);
+ * PGPASSWORD. Refused when url (may be NULL) holds a password itself,
+ * which would win. Call before any thread starts. 0, or -1 with the
+ * reason (naming the file) in err. */
+int db_password_file_use(const char *path, const char *url, db_error *err);
 
 /* BEGIN ISOLATION LEVEL READ COMMITTED, whatever the database default. */
 int db_begin(PGconn *conn, db_error *err);

@@ -26,6 +26,13 @@ static void set_error(db_error *err, int unavailable, const char *sqlstate, cons
             *p = ' ';
 }
 
+/* libpq takes a URI, key=value pairs, or else a plain database name. */
+static int is_conninfo(const char *url)
+{
+    return strchr(url, '=') || strncmp(url, "postgresql://", 13) == 0 ||
+           strncmp(url, "postgres://", 11) == 0;
+}
+
 PGconn *db_connect(const char *url, db_error *err)
 {
     return db_connect_as(url, "vigilctl", err);
@@ -33,6 +40,18 @@ PGconn *db_connect(const char *url, db_error *err)
 
 PGconn *db_connect_as(const char *url, const char *application, db_error *err)
 {
+    /* libpq's reason for a string it cannot parse quotes the piece it
+     * stopped at, which may be the password (invalid percent-encoded
+     * token: "50%off"): that reason is not passed on. */
+    char *parse_err = NULL;
+    PQconninfoOption *parsed = is_conninfo(url) ? PQconninfoParse(url, &parse_err) : NULL;
+    if (is_conninfo(url) && !parsed) {
+        PQfreemem(parse_err);
+        set_error(err, 1, NULL, "cannot connect to PostgreSQL: the database URL is neither a "
+                  "libpq URI nor key=value pairs (check its syntax and %-encoding)");
+        return NULL;
+    }
+    PQconninfoFree(parsed);
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
     const char *vals[] = {url, "5", application, "-c TimeZone=UTC -c client_min_messages=warning -c jit=off", NULL};
     /* expand_dbname=1: the url may be a URI or key=value string; the
@@ -52,9 +71,31 @@ PGconn *db_connect_as(const char *url, const char *application, db_error *err)
     return conn;
 }
 
-int db_password_file_use(const char *path, db_error *err)
+/* 1 when url (a URI or key=value) carries a password, 0 when not or when
+ * it does not parse (db_connect_as says so). */
+static int url_has_password(const char *url)
+{
+    if (!is_conninfo(url))
+        return 0;
+    char *parse_err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &parse_err);
+    PQfreemem(parse_err);
+    int has = 0;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
+            has = 1;
+    PQconninfoFree(opts);
+    return has;
+}
+
+int db_password_file_use(const char *path, const char *url, db_error *err)
 {
     char why[300];
+    if (url && url_has_password(url)) {
+        set_error(err, 0, NULL, "the database URL holds a password and a password file is given "
+                  "too: remove the password from the URL (it would win)");
+        return -1;
+    }
     char *password = secret_read_file(path, why, sizeof(why));
     if (!password) {
         set_error(err, 0, NULL, why);

@@ -299,7 +299,7 @@ static int check_database(const config *cfg)
     char msg[700];
     if (cfg->database_password_file) {
         db_error err = {0};
-        if (db_password_file_use(cfg->database_password_file, &err) < 0) {
+        if (db_password_file_use(cfg->database_password_file, cfg->database_url, &err) < 0) {
             log_error("cannot read the database password (--database-password-file)", "error",
                       err.msg, NULL);
             return EXIT_DATABASE;

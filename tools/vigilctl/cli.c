@@ -186,7 +186,7 @@ int cli_open_db(cli_ctx *ctx)
         return cli_fail(ctx, EXIT_DB, "no database given: set VIGIL_DATABASE_URL or use "
                         "--database-url (after `make run`: `. var/env` sets it)");
     const char *password_file = getenv("VIGIL_DATABASE_PASSWORD_FILE");
-    if (password_file && password_file[0] && db_password_file_use(password_file, &err) < 0)
+    if (password_file && password_file[0] && db_password_file_use(password_file, ctx->database_url, &err) < 0)
         return cli_fail(ctx, EXIT_DB, "VIGIL_DATABASE_PASSWORD_FILE: %s", err.msg);
     if (!(ctx->db = db_connect(ctx->database_url, &err)))
         return cli_fail_db(ctx, &err);
