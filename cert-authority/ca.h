@@ -127,6 +127,12 @@ typedef enum ca_pem_kind { CA_PEM_CERTIFICATE, CA_PEM_PRIVATE_KEY } ca_pem_kind;
  * and the problem ("x.crt: No such file or directory", "x.crt is empty",
  * "x.crt is not a PEM certificate ..."). 0, or -1 with err filled. */
 int ca_pem_file_check(const char *path, ca_pem_kind kind, ca_error *err);
+/* The same checks on the whole text of path, which may also be a pipe
+ * (/dev/stdin), read once: the text (NUL-terminated, *len bytes, at most
+ * 1 MiB), to be freed with ca_pem_buffer_free, which wipes it. NULL with
+ * err filled. */
+char *ca_pem_file_load(const char *path, ca_pem_kind kind, size_t *len, ca_error *err);
+void ca_pem_buffer_free(char *buf, size_t len);
 
 
 /* Loads a certificate chain and its unencrypted private key into ctx and

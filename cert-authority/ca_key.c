@@ -147,21 +147,23 @@ int ca_key_file_is_encrypted(const char *path)
 
 EVP_PKEY *ca_key_read(const char *path, const char *passphrase, ca_error *err)
 {
-    EVP_PKEY *key = NULL;
-    if (ca_pem_file_check(path, CA_PEM_PRIVATE_KEY, err) < 0)
+    /* Read once, so that the key may come from a pipe (`--root-key
+     * /dev/stdin`: a root key kept offline never lands on this disk). */
+    size_t len = 0;
+    char *text = ca_pem_file_load(path, CA_PEM_PRIVATE_KEY, &len, err);
+    if (!text)
         return NULL;
-    BIO *bio = BIO_new_file(path, "r");
-    if (!bio) {
-        ca_fail(err, errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_IO, "cannot read %s: %s", path,
-                strerror(errno));
-        return NULL;
-    }
-    key = PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, (void *)passphrase);
+    BIO *bio = BIO_new_mem_buf(text, (int)len);
+    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, (void *)passphrase) : NULL;
     BIO_free(bio);
     ERR_clear_error();
+    int encrypted = strstr(text, "ENCRYPTED") != NULL;
+    ca_pem_buffer_free(text, len);
     if (key)
         return key;
-    if (ca_key_file_is_encrypted(path))
+    if (!bio)
+        ca_fail(err, CA_ERR_IO, "%s: out of memory", path);
+    else if (encrypted)
         ca_fail(err, CA_ERR_PASSPHRASE,
                 passphrase ? "wrong passphrase for %s"
                            : "%s is encrypted: give its passphrase with --passphrase-file, "

@@ -139,17 +139,15 @@ int ca_certs_write(const char *path, X509 *const *certs, size_t n, ca_error *err
 
 X509 *ca_cert_read(const char *path, ca_error *err)
 {
-    if (ca_pem_file_check(path, CA_PEM_CERTIFICATE, err) < 0)
+    size_t len = 0;
+    char *text = ca_pem_file_load(path, CA_PEM_CERTIFICATE, &len, err);
+    if (!text)
         return NULL;
-    BIO *bio = BIO_new_file(path, "r");
-    if (!bio) {
-        ca_fail(err, errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_IO, "cannot read %s: %s", path,
-                strerror(errno));
-        return NULL;
-    }
-    X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO *bio = BIO_new_mem_buf(text, (int)len);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
     ERR_clear_error();
+    ca_pem_buffer_free(text, len);
     if (!cert)
         ca_fail(err, CA_ERR_INVALID, "%s does not hold a PEM certificate", path);
     return cert;

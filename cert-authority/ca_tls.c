@@ -68,56 +68,108 @@ static int has_begin_line(const char *text, const char *label)
     return 0;
 }
 
-int ca_pem_file_check(const char *path, ca_pem_kind kind, ca_error *err)
+/* Reads all of fd (at most PEM_SCAN_MAX bytes) into a new buffer, NUL
+ * added; -1 with err filled (a longer file is refused). */
+static int read_all(int fd, const char *path, char **out, size_t *out_len, ca_error *err)
+{
+    size_t len = 0;
+    char *buf = malloc(PEM_SCAN_MAX + 2);
+    if (!buf)
+        return ca_fail(err, CA_ERR_IO, "%s: out of memory", path);
+    for (ssize_t n; len <= PEM_SCAN_MAX && (n = read(fd, buf + len, PEM_SCAN_MAX + 1 - len)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+            free(buf);
+            return ca_fail(err, CA_ERR_IO, "%s: %s", path, strerror(saved));
+        }
+        len += (size_t)n;
+    }
+    if (len > PEM_SCAN_MAX) {
+        OPENSSL_cleanse(buf, len);
+        free(buf);
+        return ca_fail(err, CA_ERR_INVALID, "%s is larger than %d KiB: not a PEM file", path,
+                       PEM_SCAN_MAX / 1024);
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* The file, or when pipes_ok a pipe (`--root-key /dev/stdin`), opened for
+ * reading; a directory, a terminal or a device is refused. */
+static int open_pem(const char *path, ca_pem_kind kind, int pipes_ok, ca_error *err)
 {
     struct stat st;
-    char *buf = NULL;
-    size_t len = 0;
-    /* O_NONBLOCK: a FIFO given by mistake must not hang the program. */
-    int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return ca_fail(err, errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_IO, "%s: %s", path,
                        strerror(errno));
     if (fstat(fd, &st) < 0) {
         ca_fail(err, CA_ERR_IO, "%s: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (S_ISDIR(st.st_mode)) {
+    } else if (S_ISDIR(st.st_mode)) {
         ca_fail(err, CA_ERR_INVALID, "%s is a directory, not %s", path, kind_name(kind));
-        goto fail;
-    }
-    /* The check reads the file and OpenSSL reads it again: a pipe or a
-     * device would give the second reader nothing. */
-    if (!S_ISREG(st.st_mode)) {
+    } else if (!S_ISREG(st.st_mode) && !(pipes_ok && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))) {
+        /* Without pipes_ok OpenSSL reads the file again after the check: a
+         * pipe would give it nothing. */
         ca_fail(err, CA_ERR_INVALID, "%s is not a regular file: give %s in a file", path,
                 kind_name(kind));
-        goto fail;
+    } else if (!S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, 0) < 0) {
+        /* O_NONBLOCK was for the open (a FIFO nobody writes to); a pipe is
+         * read to its end. */
+        ca_fail(err, CA_ERR_IO, "%s: %s", path, strerror(errno));
+    } else {
+        return fd;
     }
-    if (!(buf = malloc(PEM_SCAN_MAX + 1))) {
-        ca_fail(err, CA_ERR_IO, "%s: out of memory", path);
-        goto fail;
-    }
-    for (ssize_t n; len < PEM_SCAN_MAX && (n = read(fd, buf + len, PEM_SCAN_MAX - len)) != 0;) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ca_fail(err, CA_ERR_IO, "%s: %s", path, strerror(errno));
-            goto fail;
-        }
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
+    close(fd);
+    return -1;
+}
+
+static char *load(const char *path, ca_pem_kind kind, int pipes_ok, size_t *out_len, ca_error *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int fd = open_pem(path, kind, pipes_ok, err);
+    if (fd < 0)
+        return NULL;
+    int rc = read_all(fd, path, &buf, &len, err);
+    close(fd);
+    if (rc < 0)
+        return NULL;
     if (len == 0)
         ca_fail(err, CA_ERR_INVALID, "%s is empty: expected %s", path, kind_name(kind));
     else if (memchr(buf, '\0', len) || !has_begin_line(buf, kind_label(kind)))
         ca_fail(err, CA_ERR_INVALID, "%s is not %s (no \"-----BEGIN ...%s\" line)", path,
                 kind_name(kind), kind_label(kind));
-    else
-        rc = 0;
-fail:
-    free(buf);
-    close(fd);
-    return rc;
+    else {
+        *out_len = len;
+        return buf;
+    }
+    ca_pem_buffer_free(buf, len);
+    return NULL;
+}
+
+void ca_pem_buffer_free(char *buf, size_t len)
+{
+    if (buf) {
+        OPENSSL_cleanse(buf, len);
+        free(buf);
+    }
+}
+
+char *ca_pem_file_load(const char *path, ca_pem_kind kind, size_t *out_len, ca_error *err)
+{
+    return load(path, kind, 1, out_len, err);
+}
+
+int ca_pem_file_check(const char *path, ca_pem_kind kind, ca_error *err)
+{
+    size_t len = 0;
+    char *buf = load(path, kind, 0, &len, err);
+    ca_pem_buffer_free(buf, len);
+    return buf ? 0 : -1;
 }
 
 /* OpenSSL's reason for the last error, cleared afterwards. */

@@ -123,3 +123,45 @@ Test(ca_tls, a_pipe_is_refused_without_waiting_for_a_writer)
     cr_assert(strstr(check(in_dir("two.crt"), CA_PEM_CERTIFICATE), "is not a PEM certificate"),
               "the label must be on the BEGIN line itself");
 }
+
+/* ca_key_read reads the key once, so it may come from a pipe (`vigilctl ca
+ * rotate --root-key /dev/stdin`: a root key kept offline never touches the
+ * disk); an encrypted one still needs its passphrase. */
+Test(ca_tls, a_key_is_read_once_and_may_come_from_a_pipe)
+{
+    identity("piped", "a passphrase");
+    FILE *f = fopen(in_dir("piped.key"), "r");
+    cr_assert_not_null(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof(text), f);
+    fclose(f);
+    cr_assert_gt(n, 100);
+    for (int round = 0; round < 2; round++) {
+        int fds[2];
+        cr_assert_eq(pipe(fds), 0);
+        cr_assert_eq(write(fds[1], text, n), (ssize_t)n, "the key fits the pipe's buffer");
+        close(fds[1]);
+        char path[64];
+        snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+        ca_error err = {0};
+        EVP_PKEY *key = ca_key_read(path, round ? "a passphrase" : NULL, &err);
+        close(fds[0]);
+        if (round == 0) {
+            cr_assert_null(key);
+            cr_assert(strstr(err.msg, "is encrypted"), "%s", err.msg);
+        } else {
+            cr_assert_not_null(key, "%s", err.msg);
+            EVP_PKEY_free(key);
+        }
+    }
+    /* A file far larger than any PEM key is refused, not read whole. */
+    f = fopen(in_dir("huge.key"), "w");
+    cr_assert_not_null(f);
+    fputs("-----BEGIN PRIVATE KEY-----\n", f);
+    for (int i = 0; i < 20000; i++)
+        fputs("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", f);
+    fclose(f);
+    ca_error err = {0};
+    cr_assert_null(ca_key_read(in_dir("huge.key"), NULL, &err));
+    cr_assert(strstr(err.msg, "huge.key is larger than 1024 KiB"), "%s", err.msg);
+}
