@@ -17,7 +17,8 @@
 # Exit codes are vigild's: 2 configuration, 3 database, 4 CA or TLS files.
 set -eu
 
-say() { echo "vigil-entrypoint: $*" >&2; }
+# printf, not echo: dash's echo expands backslashes in what it is given.
+say() { printf 'vigil-entrypoint: %s\n' "$*" >&2; }
 
 case "${1:-vigild}" in
 -*) set -- vigild "$@" ;;
@@ -34,9 +35,23 @@ done
 # unless it traps it).
 trap 'say "stopped while waiting"; exit 143' TERM INT
 
-# The URL without its password, for messages.
+# The URL without its passwords, for messages: in a URI everything from the
+# first ':' of the user part to the last '@' (a password may hold ':', '/'
+# or, wrongly unencoded, '@'); in either syntax every password= and
+# sslpassword=, with spaces around '=' and a quoted value ('a b', 'it\'s).
 url_shown() {
-    printf '%s' "$VIGIL_DATABASE_URL" | sed -E 's#^(postgres(ql)?://[^:@/]*):[^@/]*@#\1:***@#; s#password=[^ ]*#password=***#'
+    q="'"
+    printf '%s' "$VIGIL_DATABASE_URL" | sed -E \
+        -e 's#^(postgres(ql)?://[^:@/]*):.*@#\1:***@#' \
+        -e "s#(^|[[:space:]?&])((ssl)?password)[[:space:]]*=[[:space:]]*($q([^$q\\\\]|\\\\.)*$q|[^[:space:]&]*)#\\1\\2=***#g"
+}
+
+# A number of seconds: digits only, at most 9 of them (test(1) in dash
+# refuses a larger one, and an `if` would take that for "not yet").
+seconds_ok() {
+    case "$1" in
+    '' | *[!0-9]* | ??????????*) return 1 ;;
+    esac
 }
 
 wait_for_database() {
@@ -46,9 +61,7 @@ wait_for_database() {
         exit 2
     fi
     wait_s=${VIGIL_DATABASE_WAIT:-60}
-    case "$wait_s" in
-    '' | *[!0-9]*) say "VIGIL_DATABASE_WAIT=$wait_s: give a number of seconds"; exit 2 ;;
-    esac
+    seconds_ok "$wait_s" || { say "VIGIL_DATABASE_WAIT=$wait_s: give a number of seconds"; exit 2; }
     start=$(date +%s)
     said=0
     # vigilctl exits 4 for a database it cannot use; anything else is final.
@@ -79,9 +92,10 @@ have_ca() {
 wait_for_ca() {
     have_ca && return 0
     ca_wait=${VIGIL_CA_WAIT:-}
-    case "$ca_wait" in
-    *[!0-9]*) say "VIGIL_CA_WAIT=$ca_wait: give a number of seconds, or leave it unset"; exit 2 ;;
-    esac
+    if [ -n "$ca_wait" ] && ! seconds_ok "$ca_wait"; then
+        say "VIGIL_CA_WAIT=$ca_wait: give a number of seconds, or leave it unset"
+        exit 2
+    fi
     say "vigild needs a CA in $VIGIL_CA_DIR and a certificate for the device port in $VIGIL_TLS_CERT."
     say "Make them in this container (HOST: the name devices connect to):"
     say "  docker compose exec vigil vigilctl ca init"
