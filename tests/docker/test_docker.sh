@@ -62,7 +62,7 @@ SHIM="$REPO/tests/docker/bin"
 VIGIL="${P}_vigil_1"
 DB="${P}_db_1"
 at_exit "podman-compose -p '$P' -f '$W/docker/compose.yaml' down -v; podman rm -f '$VIGIL' '$DB' '${P}_probe'; \
-podman volume rm -f '${P}_pgdata' '${P}_vigil-home' '${P}_probe-home'; podman network rm -f '${P}_default'"
+podman volume rm -f '${P}_pgdata' '${P}_vigil-home' '${P}_probe-home'; podman network rm -f '${P}_default' '${P}_database'"
 
 # -- the compose file and the Dockerfile, checked by tools not written here --
 mkdir -p "$W/docker/secrets"
@@ -155,7 +155,7 @@ check_exit 3 "PostgreSQL that never answers: exit 3 after VIGIL_DATABASE_WAIT" p
 check_contains "  ... says so, with the URL" "PostgreSQL at postgresql://vigil:***@127.0.0.1:1/vigil is not usable after" "$T/err"
 check_eq "  ... and never prints the password" "0" "$(grep -c hunter2 "$T/err")"
 probe_run() {  # a second vigil on the project's database, with a home of its own
-    podman run --rm --name "${P}_probe" --network "${P}_default" \
+    podman run --rm --name "${P}_probe" --network "${P}_database" \
         -v "$W/docker/secrets/db-password:/run/secrets/db-password:ro" -v "${P}_probe-home:/var/lib/vigil" \
         -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil \
         -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password "$@" "$IMAGE"
@@ -164,14 +164,24 @@ check_exit 4 "no CA, VIGIL_CA_WAIT=0: exit 4" probe_run -e VIGIL_CA_WAIT=0
 check_contains "  ... prints the command that makes the CA" "docker compose exec vigil vigilctl ca init" "$T/err"
 check_contains "  ... and the server certificate" "vigilctl ca server-cert --dns HOST" "$T/err"
 check_contains "  ... after migrating (the database is reached with the secret)" "database schema is up to date" "$T/out"
+check_exit 3 "a password in the URL and a password file: exit 3" probe_run \
+    -e VIGIL_DATABASE_URL=postgresql://vigil:inline@db/vigil -e VIGIL_CA_WAIT=0
+check_contains "  ... says which would win" "the database URL holds a password and a password file" "$T/err"
+check_eq "  ... and never prints the URL's password" "0" "$(grep -c inline "$T/err")"
 echo wrong >"$T/wrong-password"
-check_exit 3 "a wrong database password: exit 3" podman run --rm --network "${P}_default" \
+check_exit 3 "a wrong database password: exit 3" podman run --rm --network "${P}_database" \
     -v "$T/wrong-password:/run/secrets/db-password:ro" -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil \
     -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password -e VIGIL_DATABASE_WAIT=1 "$IMAGE"
 check_contains "  ... PostgreSQL's reason" "password authentication failed" "$T/err"
 
 # -- the running service -------------------------------------------------------
 check "the vigil container is healthy (its HEALTHCHECK)" podman healthcheck run "$VIGIL"
+check_eq "vigild runs with no capability (cap_drop: ALL)" "0000000000000000" \
+    "$(podman exec "$VIGIL" sed -n 's/^CapEff:\t//p' /proc/1/status)"
+check_eq "  ... and no new privileges (no setuid escape)" "1" \
+    "$(podman exec "$VIGIL" sed -n 's/^NoNewPrivs:\t//p' /proc/1/status)"
+check_eq "PostgreSQL is on an internal network alone with vigil" "true ${P}_database" \
+    "$(podman network inspect --format '{{.Internal}}' "${P}_database") $(podman inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$DB")"
 check "/readyz on the published operator port" curl -sS --fail "http://127.0.0.1:$APORT/readyz"
 check_json "  ... database and CA ok" 'd["database"] == "ok" and d["ca"] == "ok"'
 ss -Hltn >"$T/listen.txt"
@@ -188,9 +198,16 @@ check "vigil-device (the image's) reports through the published device port" \
     --server "127.0.0.1:$DPORT" --ca /dev-files/ca-chain.pem --cert /dev-files/dev-1.crt \
     --key /dev-files/dev-1.key --queue-dir /tmp/queue --type watchdog_reset --component main
 check_contains "  ... stored" "1 stored" "$T/err"
-# vigilctl ca rotate in the container writes to the CA volume; vigild
-# follows it without a restart, and a device of the new issuing CA reports.
-check "vigilctl ca rotate in the container" podman exec "$VIGIL" vigilctl ca rotate
+# The root key left the volume (the README moves it out); vigilctl ca
+# rotate takes it back on stdin and writes the new issuing CA to the
+# volume; vigild follows without a restart, and a device of the new
+# issuing CA reports.
+check_fails "the root CA key is not in the volume" podman exec "$VIGIL" test -e /var/lib/vigil/ca/root.key
+check "  ... but kept aside, 0600" test "$(stat -c %a "$W/docker/secrets/root-ca.key")" = 600
+check_exit 3 "vigilctl ca rotate without it: exit 3" podman exec "$VIGIL" vigilctl ca rotate
+check "vigilctl ca rotate --root-key /dev/stdin in the container" \
+    bash -c "podman exec -i '$VIGIL' vigilctl ca rotate --root-key /dev/stdin < '$W/docker/secrets/root-ca.key'"
+check_fails "  ... and the key did not land on its disk" podman exec "$VIGIL" test -e /var/lib/vigil/ca/root.key
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/dev/dev-2.key" \
     -out "$T/dev/dev-2.csr" -subj /CN=dev-2 2>/dev/null
 check "  ... a device enrolled after it" bash -c \
