@@ -109,7 +109,10 @@ void api_print_routes(void)
 /* ---- answers ---- */
 
 /* One line per answer: who asked what and how it went. The route, not
- * the raw path, so a log line never carries text an attacker chose. */
+ * the raw path, so a log line never carries text an attacker chose. A
+ * probe that passes (a load balancer's or Docker's HEALTHCHECK on /readyz,
+ * every few seconds) is logged at debug only: thousands of lines a day
+ * that say nothing. */
 static void log_access(const api_req *r, unsigned status)
 {
     if (!log_enabled(LOG_INFO))
@@ -123,10 +126,11 @@ static void log_access(const api_req *r, unsigned status)
         api_route_label(r->route, route, sizeof(route));
     else
         snprintf(route, sizeof(route), "unmatched");
-    log_info_fields("api request", LOG_STR("route", route), LOG_INT("status", status),
-                    LOG_NUM("ms", (double)(int64_t)(ms * 1000 + 0.5) / 1000),
-                    LOG_STR("token", r->token_name[0] ? r->token_name : NULL),
-                    LOG_STR("address", r->address));
+    int probe = status < 300 && (strcmp(route, "GET /readyz") == 0 || strcmp(route, "GET /healthz") == 0);
+    LOG_FIELDS_(probe ? LOG_DEBUG : LOG_INFO, "api request", LOG_STR("route", route),
+                  LOG_INT("status", status), LOG_NUM("ms", (double)(int64_t)(ms * 1000 + 0.5) / 1000),
+                  LOG_STR("token", r->token_name[0] ? r->token_name : NULL),
+                  LOG_STR("address", r->address));
 }
 
 /* Every answer is queued here. sized: the body's length is known (a

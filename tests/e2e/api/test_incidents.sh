@@ -187,6 +187,10 @@ check_eq "database down: readyz 503" 503 "$(status "$API/readyz")"
 check_eq "database down: a query gets 503" 503 "$(curl -sS -o "$T/body" -D "$T/hdr" -w '%{http_code}' -H "Authorization: Bearer $VIEWER" "$API/v1/incidents")"
 check_contains "  ... with Retry-After" "Retry-After:" "$T/hdr"
 check_eq "healthz still 200 (the process is alive)" 200 "$(status "$API/healthz")"
+check "a probe that fails is logged (readyz 503)" \
+    grep -q '"msg":"api request","route":"GET /readyz","status":503' "$T/one.log"
+check "  ... one that passes is not, at info (a HEALTHCHECK every 10 s)" \
+    bash -c "! grep -qE '\"route\":\"GET /(readyz|healthz)\",\"status\":200' '$T/one.log'"
 pg_restart
 sleep 1
 check_eq "database back: queries work again" 200 "$(status "$API/v1/incidents?limit=1" -H "Authorization: Bearer $VIEWER")"
