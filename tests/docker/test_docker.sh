@@ -57,7 +57,7 @@ DPORT=$(free_port)
 APORT=$(free_port)
 while [ "$APORT" = "$DPORT" ]; do APORT=$(free_port); done
 export COMPOSE_PROJECT_NAME=$P VIGIL_IMAGE=$IMAGE VIGIL_DEVICE_PORT=$DPORT VIGIL_API_PORT=$APORT
-export VIGIL_COMMIT=test-1
+unset VIGIL_COMMIT
 SHIM="$REPO/tests/docker/bin"
 VIGIL="${P}_vigil_1"
 DB="${P}_db_1"
@@ -82,8 +82,11 @@ check_fails "  ... and finds something in a bad one (it does check)" \
 
 # -- the build context: no key, token or database, whatever lies around -----
 mkdir -p "$W/var/ca" "$W/var/pg/data" "$W/build" "$W/.git" "$W/docker/secrets"
-for f in var/ca/ca.key var/admin-token var/pg/data/PG_VERSION tools/dev/stray.key tools/dev/stray.pem \
-    build/vigild .git/config docker/secrets/db-password server/.env; do
+planted=(var/ca/ca.key var/admin-token var/pg/data/PG_VERSION var/pg/data/pg_hba.conf tools/dev/stray.key
+    tools/dev/stray.pem build/vigild .git/config docker/secrets/db-password docker/db-password
+    docker/ca-passphrase server/.env server/core/server.key~ db/dump.sql.gz tools/dev/api.token
+    protocol/id_ed25519 cert-authority/.pgpass core.1234 docs/viewer-token)
+for f in "${planted[@]}"; do
     echo "planted" >"$W/$f"
 done
 printf 'FROM debian:12-slim\nCOPY . /ctx\n' >"$T/Context.Dockerfile"
@@ -92,17 +95,24 @@ check "a throwaway image of the build context" \
 check "  ... lists its files" \
     bash -c "podman run --rm 'localhost/${P}-context' find /ctx -type f > '$T/context.txt'"
 podman rmi -f "localhost/${P}-context" >/dev/null 2>&1
-grep -E '^/ctx/(var|build|\.git)/|/(ca\.key|admin-token|PG_VERSION|stray\.key|stray\.pem|db-password|\.env)$' \
+# Every file of the context is a source file: C, SQL, the build's scripts
+# and package lists, the OpenAPI document, the Makefile.
+grep -vE '^/ctx/(Makefile|[a-z0-9/_-]+\.[ch]|db/migrations/[0-9a-z_]+\.sql|[a-z0-9/_-]+\.sh|tools/dev/packages/[a-z]+\.txt|docs/openapi\.json)$' \
     "$T/context.txt" >"$T/planted.txt"
-check_eq "  ... none of the planted files (keys, token, database, secrets, build, .git)" "" \
+check_eq "  ... none of the ${#planted[@]} planted files (keys, tokens, a database, secrets, build, .git)" "" \
     "$(tr '\n' ' ' <"$T/planted.txt")"
 check_contains "  ... but the sources (db/db_token.c: no *token* pattern)" "/ctx/db/db_token.c" "$T/context.txt"
 check_contains "  ... and the Makefile" "/ctx/Makefile" "$T/context.txt"
 say "context: $(wc -l <"$T/context.txt") files"
-rm -rf "$W/var" "$W/build" "$W/.git" "$W/docker/secrets" "$W/tools/dev/stray.key" \
-    "$W/tools/dev/stray.pem" "$W/server/.env"
+for f in "${planted[@]}"; do rm -f "$W/$f"; done
+rm -rf "$W/var" "$W/build" "$W/.git" "$W/docker/secrets"
 
 # -- README.md's Docker blocks, in order ------------------------------------
+# The copy is a git repository of its own, as a checkout is: the README's
+# builds name its commit, and the upgrade below is to a later one.
+gitw() { git -C "$W" -c user.name=vigil-test -c user.email=test@vigil.invalid "$@"; }
+gitw init -q && gitw add -A && gitw commit -qm "the checkout under test"
+COMMIT1=$(gitw rev-parse --short HEAD)
 mkdir -p "$T/blocks"
 n=$(python3 "$REPO/tests/e2e/readme/readme_blocks.py" extract "$REPO/README.md" "sh docker" "$T/blocks")
 check "README.md has Docker blocks to run ($n)" test "$n" -ge 4
@@ -143,7 +153,7 @@ check "vigild --help needs no database" podman run --rm "$IMAGE" --help
 check_contains "  ... it is vigild's" "Usage: vigild" "$T/out"
 check "--version needs none either" podman run --rm "$IMAGE" --version
 check_contains "  ... and names the commit it was built from" "vigild 0.13" "$T/out"
-check_contains "  ... (VIGIL_COMMIT)" "(commit test-1)" "$T/out"
+check_contains "  ... (VIGIL_COMMIT, as the README builds it)" "(commit $COMMIT1)" "$T/out"
 check "vigilctl runs as it is (no migration first)" podman run --rm "$IMAGE" vigilctl --help
 check_contains "  ... vigilctl's help" "Usage: vigilctl" "$T/out"
 
@@ -151,7 +161,7 @@ check_contains "  ... vigilctl's help" "Usage: vigilctl" "$T/out"
 check_exit 2 "no VIGIL_DATABASE_URL: exit 2" podman run --rm "$IMAGE"
 check_contains "  ... says what to set" "VIGIL_DATABASE_URL is not set" "$T/err"
 check_exit 3 "PostgreSQL that never answers: exit 3 after VIGIL_DATABASE_WAIT" podman run --rm \
-    -e VIGIL_DATABASE_URL=postgresql://vigil:hunter2@127.0.0.1:1/vigil -e VIGIL_DATABASE_WAIT=2 "$IMAGE"
+    -e VIGIL_DATABASE_URL=postgresql://vigil:hunter2@127.0.0.1:1/vigil -e VIGIL_DATABASE_WAIT=2s "$IMAGE"
 check_contains "  ... says so, with the URL" "PostgreSQL at postgresql://vigil:***@127.0.0.1:1/vigil is not usable after" "$T/err"
 check_eq "  ... and never prints the password" "0" "$(grep -c hunter2 "$T/err")"
 probe_run() {  # a second vigil on the project's database, with a home of its own
@@ -168,11 +178,24 @@ check_exit 3 "a password in the URL and a password file: exit 3" probe_run \
     -e VIGIL_DATABASE_URL=postgresql://vigil:inline@db/vigil -e VIGIL_CA_WAIT=0
 check_contains "  ... says which would win" "the database URL holds a password and a password file" "$T/err"
 check_eq "  ... and never prints the URL's password" "0" "$(grep -c inline "$T/err")"
+check_exit 2 "VIGIL_DATABASE_WAIT that is not a duration: exit 2" probe_run -e VIGIL_DATABASE_WAIT=soon
+check_contains "  ... says what it takes" "give a duration such as 60s" "$T/err"
 echo wrong >"$T/wrong-password"
-check_exit 3 "a wrong database password: exit 3" podman run --rm --network "${P}_database" \
+# Bounded by timeout 60 with a wait of 10 minutes: a refused password must
+# end the start at once, as waiting cannot mend it.
+check_exit 3 "a wrong database password: exit 3 at once, whatever VIGIL_DATABASE_WAIT" timeout 60 \
+    podman run --rm --network "${P}_database" \
     -v "$T/wrong-password:/run/secrets/db-password:ro" -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil \
-    -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password -e VIGIL_DATABASE_WAIT=1 "$IMAGE"
+    -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password -e VIGIL_DATABASE_WAIT=10m "$IMAGE"
 check_contains "  ... PostgreSQL's reason" "password authentication failed" "$T/err"
+check_contains "  ... and what to do" "PostgreSQL's image sets its password only when its data volume is new" "$T/err"
+(umask 077 && echo unreadable >"$T/root-only-password")
+check_exit 2 "a secret file vigil cannot read: exit 2 at once" timeout 60 \
+    podman run --rm --network "${P}_database" \
+    -v "$T/root-only-password:/run/secrets/db-password:ro" -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil \
+    -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password -e VIGIL_DATABASE_WAIT=10m "$IMAGE"
+check_contains "  ... names it, the uid and what to do" \
+    "VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password: cannot read it as uid 10001 (vigil)" "$T/err"
 
 # -- the running service -------------------------------------------------------
 check "the vigil container is healthy (its HEALTHCHECK)" podman healthcheck run "$VIGIL"
@@ -225,6 +248,24 @@ reported_within() {  # vigild picks up the new issuing CA within a second
 }
 check "  ... reports (vigild trusts the new issuing CA, no restart)" reported_within
 check_contains "  ... stored" '"status":"stored"' "$T/out"
+# docs/DOCKER.md's renewal of the device port's certificate: made beside
+# the old one, moved into place, loaded on SIGHUP (docker compose kill).
+serial() { echo | openssl s_client -connect "127.0.0.1:$DPORT" -servername localhost 2>/dev/null \
+    | openssl x509 -noout -serial; }
+serial_before=$(serial)
+check "a new device port certificate, made as docs/DOCKER.md says" bash -c "podman exec -i '$VIGIL' sh -c \
+    'mkdir -p /var/lib/vigil/tls.new && vigilctl ca server-cert --dns localhost --ip 127.0.0.1 \
+     --out-dir /var/lib/vigil/tls.new && mv /var/lib/vigil/tls.new/server.key \
+     /var/lib/vigil/tls.new/server.crt /var/lib/vigil/tls/ && rmdir /var/lib/vigil/tls.new'"
+check "  ... docker compose kill -s HUP vigil" bash -c "cd '$W/docker' && PATH='$SHIM:$PATH' docker compose kill -s HUP vigil"
+new_serial() {
+    local i
+    for i in $(seq 20); do [ "$(serial)" != "$serial_before" ] && return 0; sleep 0.25; done
+    return 1
+}
+check "  ... the device port serves it (no restart)" new_serial
+podman logs "$VIGIL" >"$T/vigil-hup.log" 2>&1
+check_contains "  ... and vigild said so" "reloaded the TLS certificate, key and trusted CAs" "$T/vigil-hup.log"
 count() { podman exec "$DB" psql -U vigil -d vigil -Atc "SELECT count(*) FROM incidents WHERE device_id = 'dev-1'"; }
 check_eq "PostgreSQL holds both of dev-1's reports" "2" "$(count)"
 ca_sum() { podman exec "$VIGIL" vigilctl ca chain | sha256sum; }
@@ -245,9 +286,10 @@ say "down/up done at $(elapsed)"
 
 # -- the README's upgrade, to an image of another commit -----------------------
 old_id=$(podman inspect --format '{{.Id}}' "$VIGIL")
-export VIGIL_COMMIT=test-2
+gitw commit -q --allow-empty -m "a later commit (git pull)"
+COMMIT2=$(gitw rev-parse --short HEAD)
 run_block "$last"
-check_contains "  ... the new vigild runs" "(commit test-2)" "$T/block-$(basename "$last" .sh).out"
+check_contains "  ... the new vigild runs" "(commit $COMMIT2)" "$T/block-$(basename "$last" .sh).out"
 check "  ... in a new container" test "$old_id" != "$(podman inspect --format '{{.Id}}' "$VIGIL")"
 check_eq "  ... with the reports" "2" "$(count)"
 check_eq "  ... and the CA" "$ca_before" "$(ca_sum)"
@@ -255,7 +297,7 @@ say "upgrade done at $(elapsed)"
 
 # The cache for the next run: the build stage tagged (so that removing the
 # dangling images of earlier runs keeps it), then those removed.
-podman build -q --pull=never --target build --build-arg VIGIL_COMMIT=test-2 -f "$W/docker/Dockerfile" \
+podman build -q --pull=never --target build --build-arg VIGIL_COMMIT="$COMMIT2" -f "$W/docker/Dockerfile" \
     -t localhost/vigil-test:build "$W" >/dev/null 2>&1
 podman image prune -f >/dev/null 2>&1
 say "took $(elapsed)"
