@@ -164,8 +164,10 @@ check_exit 3 "PostgreSQL that never answers: exit 3 after VIGIL_DATABASE_WAIT" p
     -e VIGIL_DATABASE_URL=postgresql://vigil:hunter2@127.0.0.1:1/vigil -e VIGIL_DATABASE_WAIT=2s "$IMAGE"
 check_contains "  ... says so, with the URL" "PostgreSQL at postgresql://vigil:***@127.0.0.1:1/vigil is not usable after" "$T/err"
 check_eq "  ... and never prints the password" "0" "$(grep -c hunter2 "$T/err")"
-probe_run() {  # a second vigil on the project's database, with a home of its own
-    podman run --rm --name "${P}_probe" --network "${P}_database" \
+# A second vigil on the project's database, with a home of its own; bounded
+# by 60 s, so that one which waits when it should refuse fails its check.
+probe_run() {
+    timeout 60 podman run --rm --name "${P}_probe" --network "${P}_database" \
         -v "$W/docker/secrets/db-password:/run/secrets/db-password:ro" -v "${P}_probe-home:/var/lib/vigil" \
         -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil \
         -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password "$@" "$IMAGE"
@@ -174,8 +176,8 @@ check_exit 4 "no CA, VIGIL_CA_WAIT=0: exit 4" probe_run -e VIGIL_CA_WAIT=0
 check_contains "  ... prints the command that makes the CA" "docker compose exec vigil vigilctl ca init" "$T/err"
 check_contains "  ... and the server certificate" "vigilctl ca server-cert --dns HOST" "$T/err"
 check_contains "  ... after migrating (the database is reached with the secret)" "database schema is up to date" "$T/out"
-check_exit 3 "a password in the URL and a password file: exit 3" probe_run \
-    -e VIGIL_DATABASE_URL=postgresql://vigil:inline@db/vigil -e VIGIL_CA_WAIT=0
+check_exit 3 "a password in the URL and a password file: exit 3 at once" probe_run \
+    -e VIGIL_DATABASE_URL=postgresql://vigil:inline@db/vigil -e VIGIL_CA_WAIT=0 -e VIGIL_DATABASE_WAIT=10m
 check_contains "  ... says which would win" "the database URL holds a password and a password file" "$T/err"
 check_eq "  ... and never prints the URL's password" "0" "$(grep -c inline "$T/err")"
 check_exit 2 "VIGIL_DATABASE_WAIT that is not a duration: exit 2" probe_run -e VIGIL_DATABASE_WAIT=soon

@@ -187,7 +187,8 @@ int cli_open_db(cli_ctx *ctx)
                         "--database-url (after `make run`: `. var/env` sets it)");
     const char *password_file = getenv("VIGIL_DATABASE_PASSWORD_FILE");
     if (password_file && password_file[0] && db_password_file_use(password_file, ctx->database_url, &err) < 0)
-        return cli_fail(ctx, EXIT_DB, "VIGIL_DATABASE_PASSWORD_FILE: %s", err.msg);
+        /* A setting to mend, not a database to wait for: exit 2. */
+        return cli_fail(ctx, EXIT_USAGE, "VIGIL_DATABASE_PASSWORD_FILE: %s", err.msg);
     if (!(ctx->db = db_connect(ctx->database_url, &err)))
         return cli_fail_db(ctx, &err);
     return EXIT_OK;

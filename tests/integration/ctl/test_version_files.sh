@@ -44,6 +44,15 @@ check_contains "path and reason" "cannot read $F/dir: Is a directory" "$T/err"; 
 : >"$F/empty.pass"
 check_exit 3 "--passphrase-file empty" "$VIGILCTL" ca crl --passphrase-file "$F/empty.pass"
 check_contains "says it is empty" "passphrase file: $F/empty.pass is empty" "$T/err"; keep
+check_exit 2 "VIGIL_DATABASE_PASSWORD_FILE missing: exit 2 (a setting to mend)" \
+    env VIGIL_DATABASE_PASSWORD_FILE="$F/nope.pw" "$VIGILCTL" devices
+check_contains "names the variable, the file and the reason" \
+    "VIGIL_DATABASE_PASSWORD_FILE: cannot read $F/nope.pw: No such file or directory" "$T/err"; keep
+echo pw >"$F/db.pw"
+check_exit 2 "VIGIL_DATABASE_PASSWORD_FILE beside a password in the URL: exit 2" \
+    env VIGIL_DATABASE_PASSWORD_FILE="$F/db.pw" VIGIL_DATABASE_URL="postgresql://u:inline@127.0.0.1:1/x" "$VIGILCTL" devices
+check_contains "says the URL's would win" "holds a password and a password file is given too" "$T/err"
+check_eq "  ... without printing it" "0" "$(grep -c inline "$T/err")"; keep
 check_exit 1 "--out in a missing directory" "$VIGILCTL" ca chain --out "$F/nope/chain.pem"
 check_contains "names the file" "--out $F/nope/chain.pem" "$T/err"
 check_contains "and the reason" "No such file or directory" "$T/err"; keep
