@@ -268,6 +268,47 @@ new_serial() {
 check "  ... the device port serves it (no restart)" new_serial
 podman logs "$VIGIL" >"$T/vigil-hup.log" 2>&1
 check_contains "  ... and vigild said so" "reloaded the TLS certificate, key and trusted CAs" "$T/vigil-hup.log"
+# docs/DOCKER.md: a release is signed in a one-off container that alone
+# gets the key (from the operator's machine, read-only) and the artifact,
+# against the same database; the server never holds the key, and serves
+# the release to devices.
+mkdir -p -m 0700 "$T/release-keys"
+chown 10001:10001 "$T/release-keys"
+head -c 300000 /dev/urandom >"$T/fw.bin"
+chmod 0644 "$T/fw.bin"
+one_off() {
+    timeout 120 podman run --rm --network "${P}_database" \
+        -v "$W/docker/secrets/db-password:/run/secrets/db-password:ro" \
+        -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password \
+        -e VIGIL_RELEASE_DIR=/keys "$@"
+}
+check "a release key made in a one-off container, kept on the host" \
+    one_off -v "$T/release-keys:/keys" "$IMAGE" vigilctl release key init
+kid=$(basename "$(ls "$T"/release-keys/*.key 2>/dev/null | head -1)" .key)
+check "a release signed the same way (the key mounted read-only)" one_off -v "$T/release-keys:/keys:ro" \
+    -v "$T/fw.bin:/fw.bin:ro" "$IMAGE" vigilctl release create --artifact /fw.bin --version 1.2.0 \
+    --security-version 3 --class default
+check_eq "  ... and the server's container holds no release key" "" \
+    "$(podman exec "$VIGIL" find / -xdev -name "$kid.key" 2>/dev/null)"
+check "a rollout of it, from the server's container (no key needed)" \
+    podman exec "$VIGIL" vigilctl rollout start 1.2.0 --percent 100 --class default
+update_check() {
+    curl -sS --fail-with-body -D "$T/update.hdr" -o "$T/manifest.jws" --cert "$T/dev/dev-1.crt" \
+        --key "$T/dev/dev-1.key" --cacert "$T/dev/ca-chain.pem" -H 'X-Vigil-Version: 1.0.0' \
+        -H 'X-Vigil-Security-Version: 1' "https://127.0.0.1:$DPORT/v1/update" &&
+        grep -qi '^content-type: application/jose' "$T/update.hdr"
+}
+offered_within() {  # every vigild hears of a rollout within a second
+    local i
+    for i in $(seq 10); do update_check && return 0; sleep 0.5; done
+    return 1
+}
+check "dev-1 is offered the signed manifest" offered_within
+sha=$(sha256sum <"$T/fw.bin" | cut -d' ' -f1)
+check "  ... and downloads the artifact through the published port" \
+    curl -sS --fail-with-body -o "$T/fw.got" --cert "$T/dev/dev-1.crt" --key "$T/dev/dev-1.key" \
+    --cacert "$T/dev/ca-chain.pem" "https://127.0.0.1:$DPORT/v1/artifacts/$sha"
+check_eq "  ... byte for byte" "$sha" "$(sha256sum <"$T/fw.got" | cut -d' ' -f1)"
 count() { podman exec "$DB" psql -U vigil -d vigil -Atc "SELECT count(*) FROM incidents WHERE device_id = 'dev-1'"; }
 check_eq "PostgreSQL holds both of dev-1's reports" "2" "$(count)"
 ca_sum() { podman exec "$VIGIL" vigilctl ca chain | sha256sum; }
