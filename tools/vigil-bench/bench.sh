@@ -111,7 +111,31 @@ bad = ["%s %d errors" % (who, j["errors"]) if j["ok"] else "%s: no success" % wh
 met = r >= float(goal) if op == ">=" else r <= float(goal)
 verdict = "INVALID: " + ", ".join(bad) if bad else "goal %s %sx: %s" % (op, goal, "met" if met else "MISSED")
 errors = "/".join(str(j.get("errors", 0)) for _, j in runs)
-print("%-36s %12.1f %12.1f %-8s %7s %6.2fx  (%s)" % (name, a, b, unit, errors, r, verdict))
+lat = " | ".join("%.2f/%.2f/%.2f" % (j.get("p50_ms", 0), j.get("p99_ms", 0), j.get("p999_ms", 0))
+                 if "p50_ms" in j else "-" for _, j in runs)
+print("%-36s %12.1f %12.1f %-8s %7s %6.2fx  %-29s (%s)" % (name, a, b, unit, errors, r, lat, verdict))
+PY
+}
+# latency_row NAME VIGILD-JSON REFERENCE-JSON GOAL-MS: an open-loop run at a
+# fixed rate against each; the goal is on vigild's p99.
+latency_row() {
+    python3 - "$@" <<'PY'
+import json, sys
+name, vj, rj, goal = sys.argv[1:]
+runs = (("vigild", json.loads(vj)), ("reference", json.loads(rj)))
+v = runs[0][1]
+bad = ["%s %d errors" % (who, j["errors"]) if j["ok"] else "%s: no success" % who
+       for who, j in runs if not j.get("clean", True)]
+behind = [who for who, j in runs if j["per_second"] < 0.95 * j.get("scheduled_per_second", 0)]
+met = v["p99_ms"] <= float(goal)
+verdict = ("INVALID: " + ", ".join(bad) if bad else
+           "goal p99 <= %s ms: %s" % (goal, "met" if met else "MISSED"))
+if behind and not bad:
+    verdict += "; fell behind the schedule: " + ", ".join(behind)
+errors = "/".join(str(j.get("errors", 0)) for _, j in runs)
+lat = " | ".join("%.2f/%.2f/%.2f" % (j["p50_ms"], j["p99_ms"], j["p999_ms"]) for _, j in runs)
+print("%-36s %12.1f %12.1f %-8s %7s %7s  %-29s (%s)" % (name, v["per_second"], runs[1][1]["per_second"],
+      "req/s", errors, "-", lat, verdict))
 PY
 }
 
@@ -123,6 +147,13 @@ rs_n=$(load handshakes --resume --server "127.0.0.1:$nport" --connections 50 --r
 in_v=$(load ingest --server "127.0.0.1:$vport" --connections 100 --acked-log "$W/acked-single")
 ack_in=$(acked "$W/acked-single")
 in_n=$(load ingest --server "127.0.0.1:$nport" --connections 100 --path / --reference)
+# Latency under a realistic load: an open loop (requests on a fixed
+# schedule, latency from when each was due) at half the peak just measured,
+# against vigild and nginx at the same rate.
+half=$(python3 -c "print(round($(echo "$in_v" | json per_second) / 2, 1))")
+ol_v=$(load ingest --server "127.0.0.1:$vport" --connections 100 --rate "$half" --acked-log "$W/acked-open")
+ack_ol=$(acked "$W/acked-open")
+ol_n=$(load ingest --server "127.0.0.1:$nport" --connections 100 --path / --reference --rate "$half")
 bt_v=$(load ingest --batch 100 --server "127.0.0.1:$vport" --connections 50 --acked-log "$W/acked-batch")
 ack_bt=$(acked "$W/acked-batch")
 rows=$(python3 -c "print(max(100000, int($(echo "$bt_v" | json reports_per_second) * $DUR)))")
@@ -200,22 +231,30 @@ offers_line="$offers rollout_devices rows for the 50 devices answered the manife
 offers_line+=" $([ "$offers" -eq 50 ] && echo ok || echo MISMATCH)"
 
 echo
-printf '%-36s %12s %12s %-8s %7s %7s\n' "" "vigild" "reference" "unit" "errors" "ratio"
+printf '%-36s %12s %12s %-8s %7s %7s  %-29s\n' "" "vigild" "reference" "unit" "errors" "ratio" \
+    "p50/p99/p99.9 ms (vigild | ref)"
 table=$(
     row "full handshakes (vs nginx)" "$hs_v" per_second "$hs_n" per_second "/s" ">=" 1.0
     row "renewals, fresh connections (vs hs)" "$rn_f" per_second "$hs_r" per_second "/s" ">=" 0
     row "renewals, keep-alive (vs hs)" "$rn_k" per_second "$hs_r" per_second "/s" ">=" 0.5
-    row "resumed handshakes (vs nginx)" "$rs_v" per_second "$rs_n" per_second "/s" ">=" 0
+    row "resumed handshakes (vs nginx)" "$rs_v" per_second "$rs_n" per_second "/s" ">=" 1.0
     row "single-report ingest (vs nginx 204)" "$in_v" per_second "$in_n" per_second "req/s" ">=" 0.5
-    row "batched ingest x100 (vs COPY)" "$bt_v" reports_per_second "$cp_r" rows_per_second "rows/s" ">=" 0.7
+    latency_row "single-report, open loop at $half/s" "$ol_v" "$ol_n" 10
+    row "batched ingest x100 (vs COPY)" "$bt_v" reports_per_second "$cp_r" rows_per_second "rows/s" ">=" 0.9
     row "manifest checks (vs nginx 204)" "$up_v" per_second "$up_n" per_second "/s" ">=" 0
     row "artifact download (vs nginx)" "$dl_v" mib_per_second "$dl_n" mib_per_second "MiB/s" ">=" 0.8
     memory_row "$mem"
 )
 echo "$table"
-printf '%-36s %12.2f %12.2f %-8s %7s %6sx  (goal <= 16 KiB: %s)\n' "idle connections ($IDLE, vs nginx)" "$idle" \
-    "$idle_n" "KiB/conn" "-" "$(ratio "$idle" "$idle_n")" "$(python3 -c "print('met' if $idle <= 16 else 'MISSED')")"
+# The goal is nginx's memory with the same OpenSSL (issue 15): about 20.5
+# KB of an idle mutual-TLS connection is OpenSSL's own; vigild must add
+# nothing to it (met when the ratio rounds to 1.00x or less).
+printf '%-36s %12.2f %12.2f %-8s %7s %6sx  (goal <= 1.0x nginx: %s)\n' "idle connections ($IDLE, vs nginx)" "$idle" \
+    "$idle_n" "KiB/conn" "-" "$(ratio "$idle" "$idle_n")" \
+    "$(python3 -c "print('met' if $idle <= $idle_n * 1.005 else 'MISSED')")"
 echo "errors: vigild's/the reference's answers that were not a success (vigil-bench --help)"
+echo "latencies: of the successes in the measured window, per request (handshakes: connect to answer);"
+echo "  the open loop sends each request when due, or at once when late, and counts from when it was due"
 echo "renewals (vs hs): the reference is vigild's full handshakes/s run again just before them (the"
 echo "  first row's run: $(echo "$hs_v" | json per_second)/s); 50 connections, new P-256 keys made before each run;"
 echo "  fresh: one renewal per connection over all $DEVICES devices, keep-alive: 50 devices;"
@@ -232,9 +271,11 @@ echo "  a second vigild on the same database, just started (idle: its RSS then)"
 echo "offers vigild recorded, counted in PostgreSQL: $offers_line"
 echo "reports vigild acknowledged, looked up in PostgreSQL:"
 echo "  single-report ingest: $ack_in"
+echo "  open loop at $half/s:  $ack_ol"
 echo "  batched ingest x100:  $ack_bt"
 cat "$W/vigild.log" "$W/vigild-mem.log" | grep -q Sanitizer && { echo "vigild reported a sanitizer error"; exit 1; }
 if grep -q INVALID <<<"$table" || ! grep -q ': ok$' <<<"$ack_in" || ! grep -q ': ok$' <<<"$ack_bt" ||
+    ! grep -q ': ok$' <<<"$ack_ol" ||
     ! grep -q ': ok$' <<<"$offers_line" ||
     ! grep -q ': ok$' <<<"$iss_f" || ! grep -q ': ok$' <<<"$iss_k"; then
     echo "ERRORS in this run: the rows marked INVALID, the reports not stored once, the renewals" \

@@ -21,6 +21,14 @@
  * so that every renewal the server records has been answered and judged,
  * and every download begun is judged whole.
  *
+ * Open loop (--rate R, ingest and update): each connection's requests are
+ * due on a fixed schedule (R in all, connection i's k-th due at start +
+ * (i + k x connections) / R), sent when due or at once when late, and a
+ * latency runs from when its request was due, not from when it was sent:
+ * a server that falls behind shows in the latencies of every request that
+ * waited, as a fleet's devices would see it (no coordinated omission). A
+ * connection waits in C_WAIT until its next request is due.
+ *
  * Each answer is judged by bench_answer.c: only a success counts toward
  * the rate; every error is counted by its kind. With --acked-log, each
  * worker gathers the report ids the server acknowledged and appends them
@@ -58,7 +66,7 @@
 #define DRAIN_DOWNLOAD_US 120000000 /* download: the same */
 #define NOTE_MAX 200
 
-enum { C_DEAD, C_CONNECTING, C_HANDSHAKE, C_SEND, C_RECV, C_BODY };
+enum { C_DEAD, C_CONNECTING, C_HANDSHAKE, C_SEND, C_RECV, C_BODY, C_WAIT };
 
 typedef struct device {
     X509 *cert;
@@ -77,6 +85,7 @@ typedef struct bconn {
     size_t in_len;
     char (*ids)[37];   /* ingest: the report ids of the request in flight */
     uint64_t started_us, retry_at_us;
+    uint64_t due_us; /* open loop: when the next request is due (0: not scheduled yet) */
     EVP_MD_CTX *md; /* download: the digest of the body arriving (C_BODY) */
     uint64_t body_left, body_len, window_bytes;
     int status, close_after; /* download: of the answer whose body arrives */
@@ -88,6 +97,7 @@ typedef struct worker {
     bconn *conns;
     bench_stats stats;
     double measure_from_us, stop_at_us;
+    double begin_us, interval_us; /* open loop: the schedule's start, one connection's interval */
     int stopping;            /* renew: draining, no new request */
     char acked[ACKED_BUF];   /* "id\n" lines not yet in the acked log */
     size_t acked_len;
@@ -333,6 +343,23 @@ static char *renew_request(worker *w, bconn *c, size_t *len)
     return out;
 }
 
+/* Open loop: the next due time of c (the first from its slot's phase),
+ * and whether it is still to come (then c waits in C_WAIT). */
+static int schedule(worker *w, bconn *c, uint64_t now)
+{
+    if (!c->due_us)
+        c->due_us = (uint64_t)(w->begin_us + w->interval_us * c->slot / w->cfg->connections);
+    else
+        c->due_us += (uint64_t)w->interval_us;
+    return c->due_us > now;
+}
+
+static void send_request(worker *w, bconn *c)
+{
+    c->state = C_SEND;
+    watch(w, c, EPOLLOUT);
+}
+
 static void next_request(worker *w, bconn *c)
 {
     free(c->out);
@@ -344,10 +371,36 @@ static void next_request(worker *w, bconn *c)
     }
     c->out_off = 0;
     c->in_len = 0;
-    if (c->state != C_HANDSHAKE)
+    if (w->interval_us > 0) {
+        uint64_t now = bench_now_us();
+        int early = schedule(w, c, now);
+        c->started_us = c->due_us; /* the latency runs from when it was due */
+        if (early) {
+            c->state = C_WAIT;
+            watch(w, c, 0);
+            return;
+        }
+    } else if (c->state != C_HANDSHAKE) {
         c->started_us = bench_now_us();
-    c->state = C_SEND;
-    watch(w, c, EPOLLOUT);
+    }
+    send_request(w, c);
+}
+
+/* Open loop: sends the requests now due; the time to the next one (us,
+ * at most max_us). */
+static uint64_t send_due(worker *w, uint64_t max_us)
+{
+    uint64_t now = bench_now_us(), next = now + max_us;
+    for (int i = 0; i < w->n; i++) {
+        bconn *c = &w->conns[i];
+        if (c->state != C_WAIT)
+            continue;
+        if (c->due_us <= now)
+            send_request(w, c);
+        else if (c->due_us < next)
+            next = c->due_us;
+    }
+    return next - now;
 }
 
 static int ssl_want(worker *w, bconn *c, int r)
@@ -664,7 +717,11 @@ static void *worker_main(void *arg)
         for (int i = 0; i < w->n; i++)
             if (w->conns[i].state == C_DEAD && w->conns[i].retry_at_us <= t)
                 start(w, &w->conns[i]);
-        int n = epoll_wait(w->epfd, events, 256, 20);
+        /* Open loop: wake for the next due request to the microsecond
+         * (epoll_wait's milliseconds would add up to one to a latency). */
+        uint64_t wait_us = w->interval_us > 0 ? send_due(w, 20000) : 20000;
+        struct timespec timeout = {(time_t)(wait_us / 1000000), (long)(wait_us % 1000000) * 1000};
+        int n = epoll_pwait2(w->epfd, events, 256, &timeout, NULL);
         for (int i = 0; i < n; i++)
             on_event(w, events[i].data.ptr);
     }
@@ -704,6 +761,8 @@ int bench_run(const bench_cfg *cfg, bench_stats *total, double *elapsed)
         w->conns = calloc((size_t)w->n, sizeof(*w->conns));
         w->measure_from_us = begin + cfg->warmup * 1e6;
         w->stop_at_us = begin + (cfg->warmup + cfg->duration) * 1e6;
+        w->begin_us = begin;
+        w->interval_us = cfg->rate > 0 ? 1e6 * cfg->connections / cfg->rate : 0;
         for (int i = 0; i < w->n; i++) {
             w->conns[i].fd = -1;
             w->conns[i].slot = t + i * threads;

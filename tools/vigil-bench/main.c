@@ -25,7 +25,10 @@ static const char usage[] =
     "  enroll --count N --out-dir DIR [--prefix bench-]     test devices (needs\n"
     "         --database-url/VIGIL_DATABASE_URL and --ca-dir/VIGIL_CA_DIR)\n"
     "  handshakes [--resume]   connect, handshake, one request, close; again\n"
-    "  ingest [--batch N]      keep-alive POSTs of reports, one answer at a time\n"
+    "  ingest [--batch N] [--rate R]   keep-alive POSTs of reports, one answer at a\n"
+    "         time; as fast as answered (a closed loop), or R requests/s in all on a\n"
+    "         fixed schedule (an open loop: each request sent when due, or at once\n"
+    "         when late, its latency counted from when it was due; update too)\n"
     "  renew [--keepalive] [--same-key] [--keys K]   EST simplereenroll: connect,\n"
     "         handshake, one renewal, close (each connection the next device of\n"
     "         its share: the renewals spread over all --device-count devices); or\n"
@@ -248,6 +251,9 @@ static int check_load_args(args *a)
         return fprintf(stderr, "vigil-bench: renew has no reference (nginx signs nothing)\n"), -1;
     if (c->batch < 1 || c->batch > 1000)
         return fprintf(stderr, "vigil-bench: --batch is 1 to 1000\n"), -1;
+    if (c->rate < 0 || c->rate > 1e7 || (c->rate > 0 && c->mode != BM_INGEST && c->mode != BM_UPDATE))
+        return fprintf(stderr, "vigil-bench: --rate is 0 to 10000000 requests/s in all, with "
+                               "ingest, update or query\n"), -1;
     if (c->acked_log && (c->mode != BM_INGEST || c->reference)) {
         fprintf(stderr, "vigil-bench: --acked-log goes with ingest against a device port "
                         "(not --reference)\n");
@@ -339,14 +345,14 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
                "\"errors_5xx\":%llu,\"errors_2xx\":%llu,\"errors_other\":%llu,"
                "\"errors_transport\":%llu,\"acked\":%llu,\"resumed\":%llu,\"p50_ms\":%.3f,"
                "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"status_2xx\":%llu,\"status_4xx\":%llu,"
-               "\"status_5xx\":%llu",
+               "\"status_5xx\":%llu,\"scheduled_per_second\":%.1f",
                what, clean ? "true" : "false", (unsigned long long)s->ok, rate, reports,
                (unsigned long long)s->errors, (unsigned long long)v[BV_4XX],
                (unsigned long long)v[BV_5XX], (unsigned long long)v[BV_2XX],
                (unsigned long long)v[BV_OTHER], (unsigned long long)v[BV_TRANSPORT],
                (unsigned long long)s->acked, (unsigned long long)s->resumed, p50, p99, p999,
                (unsigned long long)s->by_status[1], (unsigned long long)s->by_status[3],
-               (unsigned long long)s->by_status[4]);
+               (unsigned long long)s->by_status[4], a->cfg.rate);
         if (a->cfg.mode == BM_RENEW)
             renew_details(a, s);
         if (a->cfg.mode == BM_DOWNLOAD)
@@ -359,6 +365,8 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
            what, rate, (unsigned long long)s->ok, (unsigned long long)s->resumed, reports, p50,
            p99, p999, (unsigned long long)s->by_status[1], (unsigned long long)s->by_status[3],
            (unsigned long long)s->by_status[4]);
+    if (a->cfg.rate > 0)
+        printf("; open loop at %.1f/s scheduled (latency from when each was due)", a->cfg.rate);
     if (a->cfg.acked_log)
         printf("; %llu acknowledged ids in %s", (unsigned long long)s->acked, a->cfg.acked_log);
     if (a->cfg.mode == BM_RENEW)

@@ -5,7 +5,8 @@
 # or 200 with reports rejected, left to retry or not its own, or 204 where
 # a device port owes results, it counts no success, counts each error by
 # kind, says ERRORS and exits 3; only with --reference is nginx's 204 with
-# no body a success. Against a real vigild, a clean run's acknowledged ids
+# no body a success. An open loop (--rate) never sends more than its
+# schedule. Against a real vigild, a clean run's acknowledged ids
 # (--acked-log) are each stored once in PostgreSQL (bench-acked.sh), and
 # that check fails for an id not stored or stored twice. Each run is 1-2 s.
 . "$(dirname "$0")/../../lib/harness.sh"
@@ -53,6 +54,18 @@ check "with --reference, the reference's 204 with no body is a success" load "$n
 check_json "  ... clean, with a rate" "d['clean'] and d['ok'] > 0 and d['per_second'] > 0 and d['errors'] == 0"
 check_exit 2 "--acked-log with --reference is refused" \
     load "$nport" ingest --reference --path /204 --acked-log "$T/acked-ref"
+
+# The open loop (--rate): requests on a schedule, never more than it holds
+# (200/s for 1 s over 4 connections: at most 200 due, plus one each in
+# flight at the end), whatever the server could take.
+check "an open loop at 200/s (--rate) against the reference" \
+    load "$nport" ingest --reference --path /204 --rate 200
+cp "$T/out" "$T/open.json"
+check_json_in "$T/open.json" "  ... clean, and says its schedule" "d['clean'] and d['scheduled_per_second'] == 200"
+check_json_in "$T/open.json" "  ... never ahead of it (at most 204 answers in all)" "0 < d['status_2xx'] <= 204"
+check_exit 2 "--rate with handshakes is refused (a closed loop only)" \
+    load "$nport" handshakes --reference --path /204 --rate 200
+check_contains "  ... saying where it goes" "--rate is 0 to 10000000 requests/s in all, with ingest" "$T/err"
 
 # A real vigild: every acknowledged report is in PostgreSQL once.
 vport=$(free_port)
