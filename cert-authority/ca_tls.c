@@ -81,14 +81,13 @@ static int read_all(int fd, const char *path, char **out, size_t *out_len, ca_er
             continue;
         if (n < 0) {
             int saved = errno;
-            free(buf);
+            ca_pem_buffer_free(buf, len);
             return ca_fail(err, CA_ERR_IO, "%s: %s", path, strerror(saved));
         }
         len += (size_t)n;
     }
     if (len > PEM_SCAN_MAX) {
-        OPENSSL_cleanse(buf, len);
-        free(buf);
+        ca_pem_buffer_free(buf, len);
         return ca_fail(err, CA_ERR_INVALID, "%s is larger than %d KiB: not a PEM file", path,
                        PEM_SCAN_MAX / 1024);
     }

@@ -10,13 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Not memset: a compiler may drop a store to memory about to be freed. */
-static void wipe(char *p, size_t n)
-{
-    volatile char *v = p;
-    while (n--)
-        *v++ = 0;
-}
+#include <openssl/crypto.h>
 
 char *secret_read_file(const char *path, char *err, size_t errlen)
 {
@@ -73,14 +67,14 @@ char *secret_read_file(const char *path, char *err, size_t errlen)
     memcpy(copy, buf, len);
     copy[len] = '\0';
 done:
-    wipe(buf, sizeof(buf));
+    OPENSSL_cleanse(buf, sizeof(buf));
     return copy;
 }
 
 void secret_free(char *secret)
 {
     if (secret) {
-        wipe(secret, strlen(secret));
+        OPENSSL_cleanse(secret, strlen(secret));
         free(secret);
     }
 }
