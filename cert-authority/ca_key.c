@@ -132,16 +132,20 @@ static int passphrase_cb(char *buf, int size, int rwflag, void *u)
     return (int)len;
 }
 
+/* PEM text of an encrypted key: "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+ * or the traditional form's "Proc-Type: 4,ENCRYPTED". */
+static int pem_text_encrypted(const char *text)
+{
+    return strstr(text, "ENCRYPTED") != NULL;
+}
+
 int ca_key_file_is_encrypted(const char *path)
 {
-    char line[128];
-    int encrypted = 0;
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof(line), f))
-        if (strstr(line, "ENCRYPTED"))
-            encrypted = 1;
-    if (f)
-        fclose(f);
+    ca_error ignored = {0};
+    size_t len = 0;
+    char *text = ca_pem_file_load(path, CA_PEM_PRIVATE_KEY, &len, &ignored);
+    int encrypted = text && pem_text_encrypted(text);
+    ca_pem_buffer_free(text, len);
     return encrypted;
 }
 
@@ -157,7 +161,7 @@ EVP_PKEY *ca_key_read(const char *path, const char *passphrase, ca_error *err)
     EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, (void *)passphrase) : NULL;
     BIO_free(bio);
     ERR_clear_error();
-    int encrypted = strstr(text, "ENCRYPTED") != NULL;
+    int encrypted = pem_text_encrypted(text);
     ca_pem_buffer_free(text, len);
     if (key)
         return key;
