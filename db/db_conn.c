@@ -26,11 +26,20 @@ static void set_error(db_error *err, int unavailable, const char *sqlstate, cons
             *p = ' ';
 }
 
-/* libpq takes a URI, key=value pairs, or else a plain database name. */
-static int is_conninfo(const char *url)
+/* url's options in *opts (NULL for a plain database name, which libpq
+ * also takes), to be freed with PQconninfoFree; -1 when it is a URI or
+ * key=value pairs libpq cannot parse. libpq's reason is dropped: it quotes
+ * the piece it stopped at, which may be the password. */
+static int conninfo_parse(const char *url, PQconninfoOption **opts)
 {
-    return strchr(url, '=') || strncmp(url, "postgresql://", 13) == 0 ||
-           strncmp(url, "postgres://", 11) == 0;
+    *opts = NULL;
+    if (!strchr(url, '=') && strncmp(url, "postgresql://", 13) != 0 &&
+        strncmp(url, "postgres://", 11) != 0)
+        return 0;
+    char *parse_err = NULL;
+    *opts = PQconninfoParse(url, &parse_err);
+    PQfreemem(parse_err);
+    return *opts ? 0 : -1;
 }
 
 PGconn *db_connect(const char *url, db_error *err)
@@ -40,13 +49,11 @@ PGconn *db_connect(const char *url, db_error *err)
 
 PGconn *db_connect_as(const char *url, const char *application, db_error *err)
 {
-    /* libpq's reason for a string it cannot parse quotes the piece it
-     * stopped at, which may be the password (invalid percent-encoded
-     * token: "50%off"): that reason is not passed on. */
-    char *parse_err = NULL;
-    PQconninfoOption *parsed = is_conninfo(url) ? PQconninfoParse(url, &parse_err) : NULL;
-    if (is_conninfo(url) && !parsed) {
-        PQfreemem(parse_err);
+    /* A URL libpq cannot parse is refused here, without libpq's reason,
+     * which may quote the password (invalid percent-encoded token:
+     * "50%off"). */
+    PQconninfoOption *parsed = NULL;
+    if (conninfo_parse(url, &parsed) < 0) {
         set_error(err, 1, NULL, "cannot connect to PostgreSQL: the database URL is neither a "
                   "libpq URI nor key=value pairs (check its syntax and %-encoding)");
         return NULL;
@@ -75,11 +82,8 @@ PGconn *db_connect_as(const char *url, const char *application, db_error *err)
  * it does not parse (db_connect_as says so). */
 static int url_has_password(const char *url)
 {
-    if (!is_conninfo(url))
-        return 0;
-    char *parse_err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(url, &parse_err);
-    PQfreemem(parse_err);
+    PQconninfoOption *opts;
+    conninfo_parse(url, &opts);
     int has = 0;
     for (PQconninfoOption *o = opts; o && o->keyword; o++)
         if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
