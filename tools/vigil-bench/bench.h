@@ -78,6 +78,12 @@ typedef struct bench_stats {
 
 /* The clock latencies are measured with: CLOCK_MONOTONIC, in microseconds. */
 uint64_t bench_now_us(void);
+/* The open loop's schedule (--rate, in all over --connections): one
+ * connection's interval between requests in microseconds (0: a closed
+ * loop, no --rate), and when connection slot's first request is due, the
+ * run having begun at begin_us; its k-th is due k intervals later. */
+double bench_interval_us(const bench_cfg *cfg);
+double bench_first_due_us(const bench_cfg *cfg, double begin_us, int slot);
 void stats_add(bench_stats *s, uint64_t us);
 void stats_merge(bench_stats *into, bench_stats *from);
 double stats_pct(bench_stats *s, double p);   /* sorts in place */

@@ -348,7 +348,7 @@ static char *renew_request(worker *w, bconn *c, size_t *len)
 static int schedule(worker *w, bconn *c, uint64_t now)
 {
     if (!c->due_us)
-        c->due_us = (uint64_t)(w->begin_us + w->interval_us * c->slot / w->cfg->connections);
+        c->due_us = (uint64_t)bench_first_due_us(w->cfg, w->begin_us, c->slot);
     else
         c->due_us += (uint64_t)w->interval_us;
     return c->due_us > now;
@@ -762,7 +762,7 @@ int bench_run(const bench_cfg *cfg, bench_stats *total, double *elapsed)
         w->measure_from_us = begin + cfg->warmup * 1e6;
         w->stop_at_us = begin + (cfg->warmup + cfg->duration) * 1e6;
         w->begin_us = begin;
-        w->interval_us = cfg->rate > 0 ? 1e6 * cfg->connections / cfg->rate : 0;
+        w->interval_us = bench_interval_us(cfg);
         for (int i = 0; i < w->n; i++) {
             w->conns[i].fd = -1;
             w->conns[i].slot = t + i * threads;

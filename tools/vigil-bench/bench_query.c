@@ -260,8 +260,8 @@ static void *qworker_main(void *arg)
     /* With a rate: this connection's k-th request is due at start + phase +
      * k * interval; a late one goes out at once and is charged from when it
      * was due. */
-    double interval_us = cfg->rate > 0 ? 1e6 * cfg->connections / cfg->rate : 0;
-    double due = w->measure_from_us - cfg->warmup * 1e6 + interval_us * w->index / cfg->connections;
+    double interval_us = bench_interval_us(cfg);
+    double due = bench_first_due_us(cfg, w->measure_from_us - cfg->warmup * 1e6, w->index);
     while ((double)bench_now_us() < w->stop_at_us) {
         if (interval_us > 0) {
             if (due >= w->stop_at_us)

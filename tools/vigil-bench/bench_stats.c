@@ -1,6 +1,6 @@
 /*
- * bench_stats.c - latency samples, the clock they are taken with, and
- * percentiles for vigil-bench.
+ * bench_stats.c - latency samples, the clock they are taken with, the
+ * open loop's schedule, and percentiles for vigil-bench.
  */
 #include "tools/vigil-bench/bench.h"
 
@@ -13,6 +13,17 @@ uint64_t bench_now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+double bench_interval_us(const bench_cfg *cfg)
+{
+    return cfg->rate > 0 ? 1e6 * cfg->connections / cfg->rate : 0;
+}
+
+/* The connections' first requests are spread over one interval. */
+double bench_first_due_us(const bench_cfg *cfg, double begin_us, int slot)
+{
+    return begin_us + bench_interval_us(cfg) * slot / cfg->connections;
 }
 
 void stats_add(bench_stats *s, uint64_t us)
