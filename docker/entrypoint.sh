@@ -38,6 +38,12 @@ done
 # unless it traps it).
 trap 'say "stopped while waiting"; exit 143' TERM INT
 
+# One second, in the background: the TERM trap runs at once, not after it.
+nap() {
+    sleep 1 &
+    wait $! || true
+}
+
 # The URL without its passwords, for messages: in a URI everything from the
 # first ':' of the user part to the last '@' (a password may hold ':', '/'
 # or, wrongly unencoded, '@'); in either syntax every password= and
@@ -116,8 +122,7 @@ wait_for_database() {
             say "waiting up to $wait_s s for PostgreSQL at $(url_shown)"
             said=1
         fi
-        sleep 1 &
-        wait $! || true
+        nap
     done
 }
 
@@ -151,8 +156,7 @@ wait_for_ca() {
             say "still waiting for the CA and the server certificate (see above)"
             last=$now
         fi
-        sleep 1 &
-        wait $! || true
+        nap
     done
     say "CA and server certificate found"
 }

@@ -164,13 +164,21 @@ check_exit 3 "PostgreSQL that never answers: exit 3 after VIGIL_DATABASE_WAIT" p
     -e VIGIL_DATABASE_URL=postgresql://vigil:hunter2@127.0.0.1:1/vigil -e VIGIL_DATABASE_WAIT=2s "$IMAGE"
 check_contains "  ... says so, with the URL" "PostgreSQL at postgresql://vigil:***@127.0.0.1:1/vigil is not usable after" "$T/err"
 check_eq "  ... and never prints the password" "0" "$(grep -c hunter2 "$T/err")"
+# db_run SECONDS PASSWORD-FILE OPTIONS... IMAGE [COMMAND...]: a container on
+# the project's database network, given PASSWORD-FILE as its database
+# secret, bounded by SECONDS.
+db_run() {
+    local bound=$1 secret=$2
+    shift 2
+    timeout "$bound" podman run --rm --network "${P}_database" \
+        -v "$secret:/run/secrets/db-password:ro" -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil \
+        -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password "$@"
+}
 # A second vigil on the project's database, with a home of its own; bounded
 # by 60 s, so that one which waits when it should refuse fails its check.
 probe_run() {
-    timeout 60 podman run --rm --name "${P}_probe" --network "${P}_database" \
-        -v "$W/docker/secrets/db-password:/run/secrets/db-password:ro" -v "${P}_probe-home:/var/lib/vigil" \
-        -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil \
-        -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password "$@" "$IMAGE"
+    db_run 60 "$W/docker/secrets/db-password" --name "${P}_probe" -v "${P}_probe-home:/var/lib/vigil" \
+        "$@" "$IMAGE"
 }
 check_exit 4 "no CA, VIGIL_CA_WAIT=0: exit 4" probe_run -e VIGIL_CA_WAIT=0
 check_contains "  ... prints the command that makes the CA" "docker compose exec vigil vigilctl ca init" "$T/err"
@@ -185,17 +193,13 @@ check_contains "  ... says what it takes" "give a duration such as 60s" "$T/err"
 echo wrong >"$T/wrong-password"
 # Bounded by timeout 60 with a wait of 10 minutes: a refused password must
 # end the start at once, as waiting cannot mend it.
-check_exit 3 "a wrong database password: exit 3 at once, whatever VIGIL_DATABASE_WAIT" timeout 60 \
-    podman run --rm --network "${P}_database" \
-    -v "$T/wrong-password:/run/secrets/db-password:ro" -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil \
-    -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password -e VIGIL_DATABASE_WAIT=10m "$IMAGE"
+check_exit 3 "a wrong database password: exit 3 at once, whatever VIGIL_DATABASE_WAIT" \
+    db_run 60 "$T/wrong-password" -e VIGIL_DATABASE_WAIT=10m "$IMAGE"
 check_contains "  ... PostgreSQL's reason" "password authentication failed" "$T/err"
 check_contains "  ... and what to do" "PostgreSQL's image sets its password only when its data volume is new" "$T/err"
 (umask 077 && echo unreadable >"$T/root-only-password")
-check_exit 2 "a secret file vigil cannot read: exit 2 at once" timeout 60 \
-    podman run --rm --network "${P}_database" \
-    -v "$T/root-only-password:/run/secrets/db-password:ro" -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil \
-    -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password -e VIGIL_DATABASE_WAIT=10m "$IMAGE"
+check_exit 2 "a secret file vigil cannot read: exit 2 at once" \
+    db_run 60 "$T/root-only-password" -e VIGIL_DATABASE_WAIT=10m "$IMAGE"
 check_contains "  ... names it, the uid and what to do" \
     "VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password: cannot read it as uid 10001 (vigil)" "$T/err"
 
@@ -276,12 +280,7 @@ mkdir -p -m 0700 "$T/release-keys"
 chown 10001:10001 "$T/release-keys"
 head -c 300000 /dev/urandom >"$T/fw.bin"
 chmod 0644 "$T/fw.bin"
-one_off() {
-    timeout 120 podman run --rm --network "${P}_database" \
-        -v "$W/docker/secrets/db-password:/run/secrets/db-password:ro" \
-        -e VIGIL_DATABASE_URL=postgresql://vigil@db/vigil -e VIGIL_DATABASE_PASSWORD_FILE=/run/secrets/db-password \
-        -e VIGIL_RELEASE_DIR=/keys "$@"
-}
+one_off() { db_run 120 "$W/docker/secrets/db-password" -e VIGIL_RELEASE_DIR=/keys "$@"; }
 check "a release key made in a one-off container, kept on the host" \
     one_off -v "$T/release-keys:/keys" "$IMAGE" vigilctl release key init
 kid=$(basename "$(ls "$T"/release-keys/*.key 2>/dev/null | head -1)" .key)
