@@ -165,7 +165,10 @@ static void do_handshake(gw_conn *c)
         c->peer = NULL;
         c->resumed = SSL_session_reused(c->ssl);
         uv_timer_stop(&c->timer);
-        set_poll(c, 0);
+        /* Polling stays on: the registry's answer is most often at hand
+         * and the connection reads on at once, and stopping and starting
+         * it is two epoll_ctl calls. If the answer is to be looked up, an
+         * event meanwhile stops it (on_io). */
         c->state = GW_CONN_AUTHORIZING;
         gw_auth_start(c);
         return;
