@@ -226,10 +226,30 @@ static void on_prepared(PGresult *res, void *arg)
     (void)arg;
 }
 
+static void on_plan_mode(PGresult *res, void *arg)
+{
+    (void)arg;
+    if (res && PQresultStatus(res) != PGRES_COMMAND_OK)
+        log_error("cannot set plan_cache_mode; prepared statements are planned on every call",
+                  "error", PQresultErrorMessage(res), NULL);
+}
+
+/* Before a connection's first prepared statement (see pg_async_prepare). */
+static void use_generic_plans(pg_async_conn *c)
+{
+    pg_async_job *j = job_new("SET plan_cache_mode = force_generic_plan", 0, NULL);
+    if (!j)
+        return; /* the statements are planned on every call: slower, still right */
+    j->cb = on_plan_mode;
+    enqueue(c, j);
+}
+
 static void connected(pg_async_conn *c)
 {
     c->state = PG_ASYNC_UP;
     c->backoff_ms = 0;
+    if (c->n_stmts > 0)
+        use_generic_plans(c);
     for (int i = 0; i < c->n_stmts; i++) {
         pg_async_job *j = job_new(c->stmts[i].sql, 0, NULL);
         if (!j)
@@ -485,6 +505,8 @@ int pg_async_prepare(pg_async_conn *c, const char *name, const char *sql, int np
     st->nparams = nparams;
     c->n_stmts++;
     if (c->state == PG_ASYNC_UP) {
+        if (c->n_stmts == 1)
+            use_generic_plans(c);
         pg_async_job *j = job_new(sql, 0, NULL);
         if (!j)
             return -1;

@@ -39,7 +39,13 @@ size_t pg_async_queue_depth(const pg_async_conn *c);
 
 /* Registers a statement prepared on this connection now and after every
  * reconnection, so a hot statement is parsed and planned once, not per
- * call. Call before the first pg_async_query_prepared. */
+ * call. Call before the first pg_async_query_prepared. A connection with
+ * registered statements runs everything with generic plans
+ * (plan_cache_mode = force_generic_plan): by default PostgreSQL plans a
+ * prepared statement again on every call for as long as its generic plan
+ * looks dearer than a custom one, and with array parameters of unknown
+ * length the ingest flush's always did. So keep catch-all queries, whose
+ * good plan depends on the values, off such a connection. */
 int pg_async_prepare(pg_async_conn *c, const char *name, const char *sql, int nparams);
 /* Like pg_async_query for a statement registered with pg_async_prepare. */
 int pg_async_query_prepared(pg_async_conn *c, const char *name, int nparams,
