@@ -103,7 +103,7 @@ PY
 # of runs, their ratio against GOAL (GOAL-OP >= or <=); with GOAL-OP p99<=,
 # an open loop at a fixed rate whose goal is vigild's p99 in ms.
 row() {
-    python3 - "$@" <<'PY'
+    python3 - "$@" <<'PY' || printf '%-36s INVALID: the row could not be computed (above)\n' "$1"
 import json, sys
 name, vj, vf, rj, rf, unit, op, goal = sys.argv[1:]
 runs = (("vigild", json.loads(vj)), ("reference", json.loads(rj)))
@@ -120,7 +120,7 @@ else:
     met = r >= float(goal) if op == ">=" else r <= float(goal)
     ratio = "%6.2fx" % r
 verdict = "INVALID: " + ", ".join(bad) if bad else "goal %s: %s" % (goal_text, "met" if met else "MISSED")
-behind = [who for who, j in runs if j["per_second"] < 0.95 * j.get("scheduled_per_second", 0)]
+behind = [who for who, j in runs if j.get("per_second", 0) < 0.95 * j.get("scheduled_per_second", 0)]
 if behind and not bad:
     verdict += "; fell behind the schedule: " + ", ".join(behind)
 errors = "/".join(str(j.get("errors", 0)) for _, j in runs)
