@@ -63,9 +63,14 @@ typedef enum bench_verdict {
 /* Latency samples in microseconds, and the counts of a run. The load
  * engine counts ok, reports, resumed and the samples in the measured
  * window, and errors (by verdict), by_status and acked over the whole run. */
-typedef struct bench_stats {
-    uint32_t *samples;
+typedef struct bench_samples {
+    uint32_t *v; /* microseconds, owned */
     size_t n, cap;
+} bench_samples;
+
+typedef struct bench_stats {
+    bench_samples latency; /* answer time minus start (open loop: due) time */
+    bench_samples late;    /* open loop: first byte sent minus due time */
     uint64_t ok, errors, reports, resumed, by_status[6];   /* 1xx..5xx, other */
     uint64_t verdicts[BV_COUNT];   /* answers (and failed exchanges) by verdict */
     uint64_t acked;                /* report ids the server acknowledged */
@@ -84,9 +89,11 @@ uint64_t bench_now_us(void);
  * run having begun at begin_us; its k-th is due k intervals later. */
 double bench_interval_us(const bench_cfg *cfg);
 double bench_first_due_us(const bench_cfg *cfg, double begin_us, int slot);
-void stats_add(bench_stats *s, uint64_t us);
+void samples_add(bench_samples *s, uint64_t us);
+double samples_pct(bench_samples *s, double p); /* in ms; sorts in place */
+void stats_add(bench_stats *s, uint64_t us);  /* a latency */
 void stats_merge(bench_stats *into, bench_stats *from);
-double stats_pct(bench_stats *s, double p);   /* sorts in place */
+double stats_pct(bench_stats *s, double p);   /* of the latencies */
 void stats_free(bench_stats *s);
 
 /* Runs the load; fills total. Returns 0, or -1 with a message printed. */

@@ -123,6 +123,9 @@ verdict = "INVALID: " + ", ".join(bad) if bad else "goal %s: %s" % (goal_text, "
 behind = [who for who, j in runs if j.get("per_second", 0) < 0.95 * j.get("scheduled_per_second", 0)]
 if behind and not bad:
     verdict += "; fell behind the schedule: " + ", ".join(behind)
+if "send_late_p99_ms" in runs[0][1]:   # the open loop: the client's own share of the latency
+    verdict += "; vigil-bench sent p99 %s ms late" % " | ".join(
+        "%.2f" % j.get("send_late_p99_ms", 0) for _, j in runs)
 errors = "/".join(str(j.get("errors", 0)) for _, j in runs)
 lat = " | ".join("%.2f/%.2f/%.2f" % (j.get("p50_ms", 0), j.get("p99_ms", 0), j.get("p999_ms", 0))
                  if "p50_ms" in j else "-" for _, j in runs)

@@ -354,6 +354,16 @@ static int schedule(worker *w, bconn *c, uint64_t now)
     return c->due_us > now;
 }
 
+/* Open loop: how late the request's first byte went out after it was
+ * due. Latency counts from the due time, so a load generator short of CPU
+ * shows as the server's latency; this tells the two apart. */
+static void note_late(worker *w, bconn *c)
+{
+    uint64_t now = bench_now_us();
+    if ((double)c->due_us >= w->measure_from_us && (double)c->due_us < w->stop_at_us)
+        samples_add(&w->stats.late, now > c->due_us ? now - c->due_us : 0);
+}
+
 static void send_request(worker *w, bconn *c)
 {
     c->state = C_SEND;
@@ -636,6 +646,8 @@ static void on_event(worker *w, bconn *c)
             ssl_want(w, c, r);
             return;
         }
+        if (c->out_off == 0 && w->interval_us > 0)
+            note_late(w, c);
         c->out_off += (size_t)r;
         if (c->out_off == c->out_len) {
             c->state = C_RECV;

@@ -26,23 +26,30 @@ double bench_first_due_us(const bench_cfg *cfg, double begin_us, int slot)
     return begin_us + bench_interval_us(cfg) * slot / cfg->connections;
 }
 
-void stats_add(bench_stats *s, uint64_t us)
+void samples_add(bench_samples *s, uint64_t us)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 4096;
-        uint32_t *grown = realloc(s->samples, cap * sizeof(*grown));
+        uint32_t *grown = realloc(s->v, cap * sizeof(*grown));
         if (!grown)
             return;
-        s->samples = grown;
+        s->v = grown;
         s->cap = cap;
     }
-    s->samples[s->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    s->v[s->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+void stats_add(bench_stats *s, uint64_t us)
+{
+    samples_add(&s->latency, us);
 }
 
 void stats_merge(bench_stats *into, bench_stats *from)
 {
-    for (size_t i = 0; i < from->n; i++)
-        stats_add(into, from->samples[i]);
+    for (size_t i = 0; i < from->latency.n; i++)
+        samples_add(&into->latency, from->latency.v[i]);
+    for (size_t i = 0; i < from->late.n; i++)
+        samples_add(&into->late, from->late.v[i]);
     into->ok += from->ok;
     into->errors += from->errors;
     into->reports += from->reports;
@@ -66,17 +73,23 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-double stats_pct(bench_stats *s, double p)
+double samples_pct(bench_samples *s, double p)
 {
     if (!s->n)
         return 0;
-    qsort(s->samples, s->n, sizeof(*s->samples), cmp_u32);
+    qsort(s->v, s->n, sizeof(*s->v), cmp_u32);
     size_t i = (size_t)(p / 100.0 * (double)(s->n - 1) + 0.5);
-    return s->samples[i < s->n ? i : s->n - 1] / 1000.0;   /* ms */
+    return s->v[i < s->n ? i : s->n - 1] / 1000.0;
+}
+
+double stats_pct(bench_stats *s, double p)
+{
+    return samples_pct(&s->latency, p);
 }
 
 void stats_free(bench_stats *s)
 {
-    free(s->samples);
+    free(s->latency.v);
+    free(s->late.v);
     memset(s, 0, sizeof(*s));
 }

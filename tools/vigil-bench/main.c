@@ -28,7 +28,8 @@ static const char usage[] =
     "  ingest [--batch N] [--rate R]   keep-alive POSTs of reports, one answer at a\n"
     "         time; as fast as answered (a closed loop), or R requests/s in all on a\n"
     "         fixed schedule (an open loop: each request sent when due, or at once\n"
-    "         when late, its latency counted from when it was due; update too)\n"
+    "         when late, its latency counted from when it was due; update too;\n"
+    "         send_late_*_ms: how late this client sent them, its own share)\n"
     "  renew [--keepalive] [--same-key] [--keys K]   EST simplereenroll: connect,\n"
     "         handshake, one renewal, close (each connection the next device of\n"
     "         its share: the renewals spread over all --device-count devices); or\n"
@@ -353,6 +354,10 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
                (unsigned long long)s->acked, (unsigned long long)s->resumed, p50, p99, p999,
                (unsigned long long)s->by_status[1], (unsigned long long)s->by_status[3],
                (unsigned long long)s->by_status[4], a->cfg.rate);
+        if (a->cfg.rate > 0)
+            printf(",\"send_late_p50_ms\":%.3f,\"send_late_p99_ms\":%.3f,\"send_late_p999_ms\":%.3f",
+                   samples_pct(&s->late, 50), samples_pct(&s->late, 99),
+                   samples_pct(&s->late, 99.9));
         if (a->cfg.mode == BM_RENEW)
             renew_details(a, s);
         if (a->cfg.mode == BM_DOWNLOAD)
@@ -366,7 +371,9 @@ static int report_load(const args *a, bench_stats *s, double elapsed)
            p99, p999, (unsigned long long)s->by_status[1], (unsigned long long)s->by_status[3],
            (unsigned long long)s->by_status[4]);
     if (a->cfg.rate > 0)
-        printf("; open loop at %.1f/s scheduled (latency from when each was due)", a->cfg.rate);
+        printf("; open loop at %.1f/s scheduled (latency from when each was due; sent late by "
+               "p99 %.2f ms, p99.9 %.2f ms)",
+               a->cfg.rate, samples_pct(&s->late, 99), samples_pct(&s->late, 99.9));
     if (a->cfg.acked_log)
         printf("; %llu acknowledged ids in %s", (unsigned long long)s->acked, a->cfg.acked_log);
     if (a->cfg.mode == BM_RENEW)

@@ -63,6 +63,10 @@ check "an open loop at 200/s (--rate) against the reference" \
 cp "$T/out" "$T/open.json"
 check_json_in "$T/open.json" "  ... clean, and says its schedule" "d['clean'] and d['scheduled_per_second'] == 200"
 check_json_in "$T/open.json" "  ... never ahead of it (at most 204 answers in all)" "0 < d['status_2xx'] <= 204"
+# Each request's lateness is part of its latency; the two sample sets are
+# of nearly the same requests (due vs answered in the window).
+check_json_in "$T/open.json" "  ... and says how late it sent them, within their latency" \
+    "0 <= d['send_late_p50_ms'] <= d['send_late_p99_ms'] <= d['p99_ms'] + 1"
 check_exit 2 "--rate with handshakes is refused (a closed loop only)" \
     load "$nport" handshakes --reference --path /204 --rate 200
 check_contains "  ... saying where it goes" "--rate is 0 to 10000000 requests/s in all, with ingest" "$T/err"
