@@ -76,6 +76,7 @@ typedef struct device {
 
 typedef struct bconn {
     int fd, state, dev, reused;
+    int waited;           /* open loop: the request waited for its due time */
     int slot, round;      /* renew: the connection's index in the run, its connections so far */
     bench_renewal expect; /* renew: what the answer in flight must certify */
     SSL *ssl;
@@ -354,13 +355,16 @@ static int schedule(worker *w, bconn *c, uint64_t now)
     return c->due_us > now;
 }
 
-/* Open loop: how late the request's first byte went out after it was
- * due. Latency counts from the due time, so a load generator short of CPU
- * shows as the server's latency; this tells the two apart. */
+/* Open loop: how late the first byte of a request that waited for its
+ * due time went out after it. Latency counts from the due time, so a load
+ * generator short of CPU shows as the server's latency; this tells the
+ * two apart. A request due while its connection still waited for the
+ * previous answer is late by the server's doing, and is not counted. */
 static void note_late(worker *w, bconn *c)
 {
     uint64_t now = bench_now_us();
-    if ((double)c->due_us >= w->measure_from_us && (double)c->due_us < w->stop_at_us)
+    if (c->waited && (double)c->due_us >= w->measure_from_us &&
+        (double)c->due_us < w->stop_at_us)
         samples_add(&w->stats.late, now > c->due_us ? now - c->due_us : 0);
 }
 
@@ -385,6 +389,7 @@ static void next_request(worker *w, bconn *c)
         uint64_t now = bench_now_us();
         int early = schedule(w, c, now);
         c->started_us = c->due_us; /* the latency runs from when it was due */
+        c->waited = early;
         if (early) {
             c->state = C_WAIT;
             watch(w, c, 0);
