@@ -60,14 +60,15 @@ typedef enum bench_verdict {
     BV_COUNT
 } bench_verdict;
 
-/* Latency samples in microseconds, and the counts of a run. The load
- * engine counts ok, reports, resumed and the samples in the measured
- * window, and errors (by verdict), by_status and acked over the whole run. */
+/* Samples in microseconds (latencies, or the open loop's lateness). */
 typedef struct bench_samples {
-    uint32_t *v; /* microseconds, owned */
+    uint32_t *v; /* owned */
     size_t n, cap;
 } bench_samples;
 
+/* The samples and the counts of a run. The load engine counts ok,
+ * reports, resumed and the samples in the measured window, and errors (by
+ * verdict), by_status and acked over the whole run. */
 typedef struct bench_stats {
     bench_samples latency; /* answer time minus start (open loop: due) time */
     bench_samples late;    /* open loop: first byte sent minus due time */

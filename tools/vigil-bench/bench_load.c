@@ -356,16 +356,17 @@ static int schedule(worker *w, bconn *c, uint64_t now)
 }
 
 /* Open loop: how late the first byte of a request that waited for its
- * due time went out after it. Latency counts from the due time, so a load
- * generator short of CPU shows as the server's latency; this tells the
- * two apart. A request due while its connection still waited for the
- * previous answer is late by the server's doing, and is not counted. */
+ * due time (c->waited) went out after it. Latency counts from the due
+ * time, so a load generator short of CPU shows as the server's latency;
+ * this tells the two apart. A request due while its connection still
+ * waited for the previous answer is late by the server's doing, and is
+ * not noted. */
 static void note_late(worker *w, bconn *c)
 {
+    if ((double)c->due_us < w->measure_from_us || (double)c->due_us >= w->stop_at_us)
+        return;
     uint64_t now = bench_now_us();
-    if (c->waited && (double)c->due_us >= w->measure_from_us &&
-        (double)c->due_us < w->stop_at_us)
-        samples_add(&w->stats.late, now > c->due_us ? now - c->due_us : 0);
+    samples_add(&w->stats.late, now > c->due_us ? now - c->due_us : 0);
 }
 
 static void send_request(worker *w, bconn *c)
@@ -651,7 +652,7 @@ static void on_event(worker *w, bconn *c)
             ssl_want(w, c, r);
             return;
         }
-        if (c->out_off == 0 && w->interval_us > 0)
+        if (c->out_off == 0 && c->waited)
             note_late(w, c);
         c->out_off += (size_t)r;
         if (c->out_off == c->out_len) {

@@ -39,6 +39,12 @@ void samples_add(bench_samples *s, uint64_t us)
     s->v[s->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
+static void samples_merge(bench_samples *into, const bench_samples *from)
+{
+    for (size_t i = 0; i < from->n; i++)
+        samples_add(into, from->v[i]);
+}
+
 void stats_add(bench_stats *s, uint64_t us)
 {
     samples_add(&s->latency, us);
@@ -46,10 +52,8 @@ void stats_add(bench_stats *s, uint64_t us)
 
 void stats_merge(bench_stats *into, bench_stats *from)
 {
-    for (size_t i = 0; i < from->latency.n; i++)
-        samples_add(&into->latency, from->latency.v[i]);
-    for (size_t i = 0; i < from->late.n; i++)
-        samples_add(&into->late, from->late.v[i]);
+    samples_merge(&into->latency, &from->latency);
+    samples_merge(&into->late, &from->late);
     into->ok += from->ok;
     into->errors += from->errors;
     into->reports += from->reports;
