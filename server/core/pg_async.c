@@ -244,22 +244,28 @@ static void use_generic_plans(pg_async_conn *c)
     enqueue(c, j);
 }
 
+/* Queues the PREPARE of registered statement i on a connection that is up;
+ * the first one is preceded by the switch to generic plans. */
+static int queue_prepare(pg_async_conn *c, int i)
+{
+    if (i == 0)
+        use_generic_plans(c);
+    pg_async_job *j = job_new(c->stmts[i].sql, 0, NULL);
+    if (!j)
+        return -1;
+    j->kind = JOB_PREPARE;
+    j->name = c->stmts[i].name;
+    j->nparams = c->stmts[i].nparams;
+    j->cb = on_prepared;
+    return enqueue(c, j);
+}
+
 static void connected(pg_async_conn *c)
 {
     c->state = PG_ASYNC_UP;
     c->backoff_ms = 0;
-    if (c->n_stmts > 0)
-        use_generic_plans(c);
-    for (int i = 0; i < c->n_stmts; i++) {
-        pg_async_job *j = job_new(c->stmts[i].sql, 0, NULL);
-        if (!j)
-            continue;   /* the queries using it will fail and be retried */
-        j->kind = JOB_PREPARE;
-        j->name = c->stmts[i].name;
-        j->nparams = c->stmts[i].nparams;
-        j->cb = on_prepared;
-        enqueue(c, j);
-    }
+    for (int i = 0; i < c->n_stmts; i++)
+        queue_prepare(c, i); /* on failure the queries using it fail and are retried */
     c->health_epoch = db_health_connected(c->name);
     log_debug("database connected", "conn", c->name, NULL);
     if (c->on_state)
@@ -504,18 +510,8 @@ int pg_async_prepare(pg_async_conn *c, const char *name, const char *sql, int np
     }
     st->nparams = nparams;
     c->n_stmts++;
-    if (c->state == PG_ASYNC_UP) {
-        if (c->n_stmts == 1)
-            use_generic_plans(c);
-        pg_async_job *j = job_new(sql, 0, NULL);
-        if (!j)
-            return -1;
-        j->kind = JOB_PREPARE;
-        j->name = st->name;
-        j->nparams = nparams;
-        j->cb = on_prepared;
-        enqueue(c, j);
-    }
+    if (c->state == PG_ASYNC_UP)
+        return queue_prepare(c, c->n_stmts - 1);
     return 0;
 }
 
