@@ -107,7 +107,8 @@ void gw_conn_close(gw_conn *c)
     }
     ERR_clear_error();
     c->state = GW_CONN_CLOSING;
-    uv_poll_stop(&c->poll);
+    /* No uv_poll_stop first: uv_close stops the poll itself, and stopping it
+     * twice costs a second epoll_ctl DEL that fails, once per connection. */
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->poll, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
