@@ -32,6 +32,7 @@ first=$(serial "$D/sensor-run.crt")
     --ca "$T/device-ca.pem" --queue-dir "$Q" --report-every 2s --max-time 240s --json \
     >"$T/run.out" 2>"$T/run.log" &
 pid=$!
+started=$(date +%s)
 at_exit "kill -9 $pid"
 
 # Each time the pair on disk changes, a report with it to the second vigild.
@@ -57,6 +58,7 @@ for _ in $(seq 1 1600); do
     fi
     sleep 0.2
 done
+ran=$(($(date +%s) - started))
 kill -TERM "$pid" 2>/dev/null
 wait "$pid"
 rc=$?
@@ -79,7 +81,11 @@ check "the pair on disk authenticates at the end" dcurl "$D" sensor-run -H 'Cont
 
 sed -n 's/.*vigil-device run: queued report=\([0-9a-f-]*\).*/\1/p' "$T/run.log" >"$T/queued.ids"
 n=$(wc -l <"$T/queued.ids")
-check "reports were queued every 2 s (at least 45)" test "$n" -ge 45
+# One report every 2 s for as long as it ran (five renewals of a 1-minute
+# certificate take about 100 s), with room for a slow machine: at least 40%.
+want=$((ran * 4 / 10))
+[ "$want" -ge 20 ] || want=20
+check "reports were queued every 2 s ($n in ${ran} s, at least $want)" test "$n" -ge "$want"
 check "every report the device queued is stored exactly once ($n)" \
     env PSQL="$PSQL" bash "$REPO/tools/vigil-bench/bench-acked.sh" "$T/queued.ids"
 check_eq "nothing left in the queue" "0" "$(ls "$Q"/*.json 2>/dev/null | wc -l)"
