@@ -127,7 +127,7 @@ static void histogram(strbuf *b, const char *name, const char *help, const char 
     strbuf_printf(b, "%s_sum %s\n%s_count %" PRId64 "\n", name, sum, name, cumulative);
 }
 
-static void commit_latency(strbuf *b)
+static void latency(strbuf *b, const char *name, const char *help, metrics_latency *h)
 {
     char text[METRICS_LATENCY_BUCKETS - 1][32];
     const char *bounds[METRICS_LATENCY_BUCKETS - 1];
@@ -135,12 +135,10 @@ static void commit_latency(strbuf *b)
         snprintf(text[i], sizeof(text[i]), "%g", metrics_latency_bounds[i]);
         bounds[i] = text[i];
     }
-    int64_t us = load(&metrics.commit_latency_sum_us);
+    int64_t us = load(&h->sum_us);
     char sum[48];
     snprintf(sum, sizeof(sum), "%" PRId64 ".%06" PRId64, us / 1000000, us % 1000000);
-    histogram(b, "vigil_ingest_commit_seconds",
-              "Time from the start of an ingest flush to its commit, in seconds.", bounds,
-              metrics.commit_latency, METRICS_LATENCY_BUCKETS, sum);
+    histogram(b, name, help, bounds, h->bucket, METRICS_LATENCY_BUCKETS, sum);
 }
 
 static void batch_rows(strbuf *b)
@@ -254,7 +252,11 @@ char *api_metrics_render(size_t *len_out)
     database(&b);
     scalar(&b, "vigil_ingest_queue_depth", "gauge", "Reports waiting to be written.",
            &metrics.queue_depth);
-    commit_latency(&b);
+    latency(&b, "vigil_ingest_commit_seconds",
+            "Time from the start of an ingest flush to its commit, in seconds.", &metrics.commit);
+    latency(&b, "vigil_ingest_queue_wait_seconds",
+            "Time a device's request waited in the ingest queue for its flush to start, in seconds.",
+            &metrics.queue_wait);
     batch_rows(&b);
     artifact_cache(&b);
 

@@ -14,16 +14,15 @@ const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS - 1] = {
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2};
 const int64_t metrics_batch_bounds[METRICS_BATCH_BUCKETS - 1] = {1, 10, 50, 100, 500, 1000, 5000};
 
-void metrics_observe_commit(uint64_t ns, size_t rows)
+void metrics_observe_latency(metrics_latency *h, uint64_t ns)
 {
     double s = (double)ns / 1e9;
     int b = 0;
     while (b < METRICS_LATENCY_BUCKETS - 1 && s > metrics_latency_bounds[b])
         b++;
-    metrics_add(&metrics.commit_latency[b], 1);
-    metrics_add(&metrics.commit_latency_sum_us, (int64_t)(ns / 1000));
-    metrics_add(&metrics.commit_count, 1);
-    (void)rows;
+    metrics_add(&h->bucket[b], 1);
+    metrics_add(&h->sum_us, (int64_t)(ns / 1000));
+    metrics_add(&h->count, 1);
 }
 
 void metrics_observe_batch(size_t rows)

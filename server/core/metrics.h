@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_LATENCY_BUCKETS 12   /* commit latency, seconds: 1ms .. 2s, +Inf */
+#define METRICS_LATENCY_BUCKETS 12   /* ingest latencies, seconds: 1ms .. 2s, +Inf */
 #define METRICS_BATCH_BUCKETS 8      /* rows per flush: 1 .. 5000, +Inf */
 
 typedef enum metrics_handshake {
@@ -53,6 +53,13 @@ typedef struct metrics_chunk_cache {
     _Atomic int64_t chunks;
 } metrics_chunk_cache;
 
+/* A latency histogram: counts per bucket of metrics_latency_bounds. */
+typedef struct metrics_latency {
+    _Atomic int64_t bucket[METRICS_LATENCY_BUCKETS];
+    _Atomic int64_t sum_us;
+    _Atomic int64_t count;
+} metrics_latency;
+
 typedef struct metrics_t {
     _Atomic int64_t connections_open;
     _Atomic int64_t connections_total;
@@ -71,9 +78,8 @@ typedef struct metrics_t {
     _Atomic int64_t database_outage_us;           /* of the outages that ended */
     _Atomic int64_t database_down_since_us;       /* Unix us; 0 while up */
     _Atomic int64_t queue_depth;
-    _Atomic int64_t commit_latency[METRICS_LATENCY_BUCKETS];
-    _Atomic int64_t commit_latency_sum_us;
-    _Atomic int64_t commit_count;
+    metrics_latency commit;     /* an ingest flush, from its start to its commit */
+    metrics_latency queue_wait; /* a request, from its submission to its flush's start */
     _Atomic int64_t batch_size[METRICS_BATCH_BUCKETS];
     _Atomic int64_t batch_rows_sum;
     _Atomic int64_t api_requests[METRICS_API_ROUTES][API_STATUS__COUNT];
@@ -93,7 +99,7 @@ static inline void metrics_add(_Atomic int64_t *counter, int64_t n)
     atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 }
 
-void metrics_observe_commit(uint64_t ns, size_t rows);
+void metrics_observe_latency(metrics_latency *h, uint64_t ns);
 void metrics_observe_batch(size_t rows);
 void metrics_request(metrics_path path, int status);
 /* Records the process start time; call once from main before any thread. */

@@ -184,7 +184,7 @@ static void on_flushed(PGresult *res, void *arg)
     if (committed) {
         mark_stored(f, res);
         metrics_add(&metrics.reports_ingested, (int64_t)f->batch.reports);
-        metrics_observe_commit(uv_hrtime() - f->started_ns, f->batch.reports);
+        metrics_observe_latency(&metrics.commit, uv_hrtime() - f->started_ns);
     } else {
         metrics_add(&metrics.db_errors, 1);
         /* A lost connection is the outage's one warning (core/db_health.h). */
@@ -250,6 +250,8 @@ static int start_flush(ingest *ing, lane *ln)
     ln->inflight = f;
     int built = ingest_batch_take(&f->batch, &ing->queue, (size_t)ing->cfg->flush_max_rows);
     ln->inflight_rows = f->batch.reports;
+    for (ingest_req *r = f->batch.reqs; r; r = r->next)
+        metrics_observe_latency(&metrics.queue_wait, f->started_ns - r->submitted_ns);
     metrics_add(&metrics.queue_depth, -(int64_t)f->batch.reports);
     metrics_observe_batch(f->batch.reports);
     if (built < 0 || send_flush(f) < 0)
@@ -381,6 +383,7 @@ ingest_req *ingest_submit(ingest *ing, const char *device_id, const char *source
     r->n_valid = n_valid;
     r->cb = cb;
     r->owner = owner;
+    r->submitted_ns = uv_hrtime();
     ingest_batch_enqueue(&ing->queue, r);
     metrics_add(&metrics.queue_depth, (int64_t)n_valid);
     /* Not now: after this loop iteration's other requests have queued

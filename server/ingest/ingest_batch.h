@@ -17,6 +17,7 @@
 #define VIGIL_INGEST_BATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "protocol/device_id.h"
 #include "server/ingest/ingest.h"
@@ -40,6 +41,7 @@ struct ingest_req {
     int *rows;             /* per item: its row in the flush, -1 if invalid or a repeat */
     ingest_done_cb cb;
     void *owner;
+    uint64_t submitted_ns; /* uv_hrtime at ingest_submit: its queue wait ends at its flush */
 };
 
 /* Requests waiting for a flush, oldest first. */

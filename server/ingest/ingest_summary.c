@@ -31,10 +31,10 @@ void ingest_counts_read(ingest_counts *out)
     out->duplicates = load(&metrics.reports_duplicate);
     out->rejected = load(&metrics.reports_rejected);
     out->retries = load(&metrics.requests[MP_INCIDENTS][MS_503]);
-    out->flushes = load(&metrics.commit_count);
+    out->flushes = load(&metrics.commit.count);
     out->failed_flushes = load(&metrics.db_errors);
     for (int i = 0; i < METRICS_LATENCY_BUCKETS; i++)
-        out->commit[i] = load(&metrics.commit_latency[i]);
+        out->commit[i] = load(&metrics.commit.bucket[i]);
 }
 
 double ingest_counts_p99_ms(const ingest_counts *before, const ingest_counts *after)

@@ -65,6 +65,10 @@ pg_restart
 check "vigild sees PostgreSQL back" until_ok is 1 metric vigil_database_up
 check "a report is stored again" until_ok is 200 send
 check "the operator API answers again" until_ok is 200 api_get
+# every request stored was counted waiting for its flush, each flush once
+waits=$(metric vigil_ingest_queue_wait_seconds_count) flushes=$(metric vigil_ingest_commit_seconds_count)
+check "/metrics: each report request's queue wait ($waits, $flushes flushes)" \
+    test "${waits:-0}" -ge 2 -a "${waits:-0}" -ge "${flushes:-1}"
 check_eq "exactly one 'database unavailable' warning" "1" "$(lines "database unavailable")"
 check_eq "exactly one 'database back' line" "1" "$(lines "database back")"
 check "  ... the warning has libpq's error" python3 -c "

@@ -41,10 +41,12 @@ static void set_counters(void)
     metrics_request(MP_OTHER, 404);
     metrics_request(MP_OTHER, 418);
     metrics_add(&metrics.reports_ingested, 1234);
-    metrics_observe_commit(500000, 10);     /* 0.5 ms: le 0.001 */
-    metrics_observe_commit(3000000, 10);    /* 3 ms: le 0.005 */
-    metrics_observe_commit(30000000, 10);   /* 30 ms: le 0.05 */
-    metrics_observe_commit(5000000000, 10); /* 5 s: +Inf only */
+    metrics_observe_latency(&metrics.commit, 500000);     /* 0.5 ms: le 0.001 */
+    metrics_observe_latency(&metrics.commit, 3000000);    /* 3 ms: le 0.005 */
+    metrics_observe_latency(&metrics.commit, 30000000);   /* 30 ms: le 0.05 */
+    metrics_observe_latency(&metrics.commit, 5000000000); /* 5 s: +Inf only */
+    metrics_observe_latency(&metrics.queue_wait, 1500000); /* 1.5 ms: le 0.002 */
+    metrics_observe_latency(&metrics.queue_wait, 7000000); /* 7 ms: le 0.01 */
     metrics_observe_batch(1);
     metrics_observe_batch(64);
     metrics_observe_batch(9000);
@@ -126,6 +128,14 @@ Test(api_metrics, exact_samples)
     assert_line(doc, "vigil_ingest_commit_seconds_bucket{le=\"+Inf\"} 4");
     assert_line(doc, "vigil_ingest_commit_seconds_sum 5.033500");
     assert_line(doc, "vigil_ingest_commit_seconds_count 4");
+    assert_line(doc, "# TYPE vigil_ingest_queue_wait_seconds histogram");
+    assert_line(doc, "vigil_ingest_queue_wait_seconds_bucket{le=\"0.001\"} 0");
+    assert_line(doc, "vigil_ingest_queue_wait_seconds_bucket{le=\"0.002\"} 1");
+    assert_line(doc, "vigil_ingest_queue_wait_seconds_bucket{le=\"0.005\"} 1");
+    assert_line(doc, "vigil_ingest_queue_wait_seconds_bucket{le=\"0.01\"} 2");
+    assert_line(doc, "vigil_ingest_queue_wait_seconds_bucket{le=\"+Inf\"} 2");
+    assert_line(doc, "vigil_ingest_queue_wait_seconds_sum 0.008500");
+    assert_line(doc, "vigil_ingest_queue_wait_seconds_count 2");
     assert_line(doc, "vigil_ingest_batch_rows_bucket{le=\"1\"} 1");
     assert_line(doc, "vigil_ingest_batch_rows_bucket{le=\"100\"} 2");
     assert_line(doc, "vigil_ingest_batch_rows_bucket{le=\"5000\"} 2");
@@ -164,13 +174,16 @@ static void check_cumulative(const char *text, const char *name, int n_buckets)
 Test(api_metrics, histograms_are_cumulative)
 {
     set_counters();
-    for (uint64_t ns = 1; ns < 4000000000ull; ns *= 3)
-        metrics_observe_commit(ns, 1);
+    for (uint64_t ns = 1; ns < 4000000000ull; ns *= 3) {
+        metrics_observe_latency(&metrics.commit, ns);
+        metrics_observe_latency(&metrics.queue_wait, ns / 2);
+    }
     for (size_t rows = 1; rows < 20000; rows *= 2)
         metrics_observe_batch(rows);
     doc = api_metrics_render(NULL);
     cr_assert_not_null(doc);
     check_cumulative(doc, "vigil_ingest_commit_seconds", METRICS_LATENCY_BUCKETS);
+    check_cumulative(doc, "vigil_ingest_queue_wait_seconds", METRICS_LATENCY_BUCKETS);
     check_cumulative(doc, "vigil_ingest_batch_rows", METRICS_BATCH_BUCKETS);
 }
 
@@ -184,7 +197,7 @@ Test(api_metrics, every_family_has_help_and_type)
         type += strncmp(p, "# TYPE ", 7) == 0;
     }
     cr_assert_eq(help, type);
-    cr_assert_eq(type, 29);
+    cr_assert_eq(type, 30);
 }
 
 /* promtool (Debian's prometheus package) parses the document and lints it;

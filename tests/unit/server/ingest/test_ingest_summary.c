@@ -31,7 +31,7 @@ Test(ingest_summary, counts_are_read_from_the_metrics)
     metrics_add(&metrics.reports_ingested, 5);
     metrics_add(&metrics.reports_duplicate, 2);
     metrics_add(&metrics.requests[MP_INCIDENTS][MS_503], 3);
-    metrics_observe_commit(3000000, 5); /* 3 ms */
+    metrics_observe_latency(&metrics.commit, 3000000); /* 3 ms */
     ingest_counts c;
     ingest_counts_read(&c);
     cr_assert_eq(c.stored, 5);
