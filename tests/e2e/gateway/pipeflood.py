@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """pipeflood.py HOST PORT CA CERT KEY CONNECTIONS SECONDS - CONNECTIONS mutual-TLS
 connections that each stream pipelined `GET /nope` requests as fast as the
-server takes them (a thread writes, another reads and discards the 404s),
+server takes them (written as the socket takes them, the 404s read between:
+tls_duplex.py; a thread per connection),
 for SECONDS. Prints how many answers came back in all. A peer that never
 lets its worker go would starve every other connection of that worker."""
+import os
 import socket
 import ssl
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tls_duplex import Duplex  # noqa: E402
 
 host, port, ca, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 n, seconds = int(sys.argv[6]), float(sys.argv[7])
@@ -22,18 +27,13 @@ answers = [0] * n
 
 def flood(i):
     t = ctx.wrap_socket(socket.create_connection((host, port), timeout=10), server_hostname="localhost")
-    def write():
-        try:
-            while time.time() < end:
-                t.sendall(blob)
-        except OSError:
-            pass
-    w = threading.Thread(target=write, daemon=True)
-    w.start()
+    conn = Duplex(t)
     try:
         while time.time() < end:
-            data = t.recv(65536)
-            if not data:
+            if len(conn.out) < len(blob):
+                conn.out += blob
+            data = conn.pump(10)
+            if conn.eof:
                 break
             answers[i] += data.count(b"HTTP/1.1 404")
     except OSError:

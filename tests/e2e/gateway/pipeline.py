@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """pipeline.py HOST PORT CA CERT KEY N OUT - writes N pipelined requests on one
-mutual-TLS connection (a thread sends them all at once while this one reads),
+mutual-TLS connection (written all at once, read as they come: tls_duplex.py),
 mixing valid reports, 404s, 405s, 415s and HEADs, and checks that every one is
 answered, in order, with the status its kind allows; a HEAD answer has no
 body, so a body after it would show as a bad next status line. Writes the ids
 answered "stored" to OUT, one per line, and those answered 429 to OUT.limited.
 Exit status 1 on any missing, late or unexpected answer."""
 import json
+import os
 import socket
 import ssl
 import sys
-import threading
 import time
 import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tls_duplex import Duplex  # noqa: E402
 
 host, port, ca, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 n, out = int(sys.argv[6]), sys.argv[7]
@@ -46,9 +49,9 @@ def request(i):
 
 reqs = [request(i) for i in range(n)]
 sock = ctx.wrap_socket(socket.create_connection((host, port), timeout=10), server_hostname="localhost")
-sender = threading.Thread(target=lambda: sock.sendall(b"".join(r[2] for r in reqs)), daemon=True)
+conn = Duplex(sock)
+conn.out = b"".join(r[2] for r in reqs)
 start = time.time()
-sender.start()
 
 buf = b""
 
@@ -56,8 +59,8 @@ buf = b""
 def read_until(pred):
     global buf
     while not pred():
-        chunk = sock.recv(65536)   # socket.timeout after 10 s of silence: a stall
-        if not chunk:
+        chunk = conn.pump(10)   # socket.timeout after 10 s of silence: a stall
+        if conn.eof:
             raise EOFError("the server closed the connection")
         buf += chunk
 
