@@ -22,16 +22,13 @@ class Duplex:
         self.eof = False   # the server ended the connection
 
     def _write(self):
-        """Writes what the socket takes now; True if anything went."""
-        wrote = False
+        """Writes what the socket takes now."""
         while self.out:
             try:
                 n = self.sock.send(self.out[:RECORD])
             except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
-                return wrote
+                return
             self.out = self.out[n:]
-            wrote = True
-        return wrote
 
     def pump(self, timeout):
         """Writes what it can of self.out and returns the next bytes read:
